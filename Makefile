@@ -1,0 +1,55 @@
+# wasmcanvas build. `make test` is what CI runs (see .ci/run).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/wasmcanvas/wasmcanvas/pkg/version.Version=$(VERSION)
+
+# The component-model C API headers ship inside wasmtime-go's module; cgo
+# finds them through CGO_CFLAGS (the static library links by itself).
+WASMTIME_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/bytecodealliance/wasmtime-go/v39)
+export CGO_CFLAGS = -I$(WASMTIME_DIR)/build/include
+export CGO_ENABLED = 1
+
+# Fuzz targets: package:FuzzName, each run for FUZZTIME by `make fuzz`.
+FUZZTIME ?= 10s
+FUZZ_TARGETS ?= \
+	./pkg/oda:FuzzDecode \
+	./pkg/oda:FuzzValidate \
+	./pkg/translate:FuzzTranslate
+
+.PHONY: all build test unit lint fuzz bench e2e clean help
+
+all: build
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build bin/canvas, bin/canvasd
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+lint: ## go vet + gofmt must be clean
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+unit: ## the Go tests (bounded)
+	$(GO) test -count=1 -timeout 9m ./...
+
+test: lint unit ## lint + all tests: what CI runs
+
+fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+bench: ## benchmarks that print ratios measured in one run
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/...
+
+e2e: build ## long, bounded end-to-end runs (crash, soak)
+	$(GO) test -count=1 -tags e2e -timeout 30m ./e2e/...
+
+clean:
+	rm -rf $(BIN)
