@@ -1,0 +1,108 @@
+package oda
+
+// Deployment states written to status["summary/status"].deployment_status.
+// The first five are the reference canvas's vocabulary, in the order its
+// state machine walks them; DeploymentFailed is a wasmcanvas extension (the
+// reference canvas has no failed state, it stays In-Progress: upstream #180).
+const (
+	DeploymentInProgressCompCon   = "In-Progress-CompCon"
+	DeploymentInProgressIDConfOp  = "In-Progress-IDConfOp"
+	DeploymentInProgressSecretMan = "In-Progress-SecretMan"
+	DeploymentInProgressDepAPI    = "In-Progress-DepApi"
+	DeploymentComplete            = "Complete"
+	DeploymentFailed              = "Failed"
+)
+
+// StatusSummaryKey is the JSON key of the summary; it really contains a slash.
+const StatusSummaryKey = "summary/status"
+
+// ComponentStatus is status of a Component in the shape the reference canvas
+// writes it, plus the wasmCloud key owned by wasmcanvas. Lists keep the
+// difference between nil (key absent) and empty (written as []), as the
+// reference canvas writes empty lists.
+type ComponentStatus struct {
+	CoreAPIs                  []APIStatus              `json:"coreAPIs,omitzero"`
+	ManagementAPIs            []APIStatus              `json:"managementAPIs,omitzero"`
+	SecurityAPIs              []APIStatus              `json:"securityAPIs,omitzero"`
+	CoreDependentAPIs         []DependentAPIStatus     `json:"coreDependentAPIs,omitzero"`
+	ManagementDependentAPIs   []DependentAPIStatus     `json:"managementDependentAPIs,omitzero"`
+	SecurityDependentAPIs     []DependentAPIStatus     `json:"securityDependentAPIs,omitzero"`
+	SecuritySecretsManagement *SecretsManagementStatus `json:"securitySecretsManagement,omitzero"`
+	PublishedEvents           []EventStatus            `json:"publishedEvents,omitzero"`
+	SubscribedEvents          []EventStatus            `json:"subscribedEvents,omitzero"`
+	IdentityConfig            *IdentityConfigStatus    `json:"identityConfig,omitzero"`
+	Summary                   *StatusSummary           `json:"summary/status,omitzero"`
+	WasmCloud                 *WasmCloudStatus         `json:"wasmCloud,omitzero"`
+}
+
+// APIStatus is one exposed API entry (coreAPIs, managementAPIs, securityAPIs).
+type APIStatus struct {
+	Name           string `json:"name"`
+	UID            string `json:"uid,omitzero"`
+	Implementation string `json:"implementation,omitzero"`
+	Path           string `json:"path,omitzero"`
+	Port           int    `json:"port,omitzero"`
+	IP             string `json:"ip,omitzero"`
+	URL            string `json:"url,omitzero"`
+	DeveloperUI    string `json:"developerUI,omitzero"`
+	Ready          bool   `json:"ready"`
+}
+
+// DependentAPIStatus is one dependent API entry; URL is the resolved
+// address of the providing API once ready.
+type DependentAPIStatus struct {
+	Name  string `json:"name"`
+	UID   string `json:"uid,omitzero"`
+	Ready bool   `json:"ready"`
+	URL   string `json:"url,omitzero"`
+}
+
+// EventStatus is one published or subscribed event entry.
+type EventStatus struct {
+	Name  string `json:"name"`
+	UID   string `json:"uid,omitzero"`
+	Ready bool   `json:"ready"`
+	URL   string `json:"url,omitzero"`
+}
+
+// SecretsManagementStatus is {} when secrets management is not requested.
+type SecretsManagementStatus struct {
+	Ready bool `json:"ready,omitzero"`
+}
+
+// IdentityConfigStatus says which identity provider configured the
+// component and whether the role listener is registered.
+type IdentityConfigStatus struct {
+	IdentityProvider   string `json:"identityProvider"`
+	ListenerRegistered bool   `json:"listenerRegistered"`
+}
+
+// StatusSummary is status["summary/status"]. The *summary strings are
+// space-joined URLs with a trailing space, as the reference canvas writes
+// them. FailureReason and FailedPart are wasmcanvas extensions set only
+// with DeploymentFailed.
+type StatusSummary struct {
+	CoreAPISummary                   string `json:"coreAPIsummary"`
+	CoreDependentAPISummary          string `json:"coreDependentAPIsummary"`
+	ManagementDependentAPISummary    string `json:"managementDependentAPIsummary"`
+	SecurityDependentAPISummary      string `json:"securityDependentAPIsummary"`
+	SecuritySecretsManagementSummary string `json:"securitySecretsManagementSummary"`
+	ManagementAPISummary             string `json:"managementAPIsummary"`
+	SecurityAPISummary               string `json:"securityAPIsummary"`
+	DeveloperUISummary               string `json:"developerUIsummary"`
+	DeploymentStatus                 string `json:"deployment_status"`
+	FailureReason                    string `json:"failureReason,omitzero"`
+	FailedPart                       string `json:"failedPart,omitzero"`
+}
+
+// WasmCloudStatus is the wasmCloud view of the Component: the wadm
+// application it became and wadm's status of it, in wadm's vocabulary
+// (deployed, reconciling, waiting, failed, unhealthy, undeployed).
+type WasmCloudStatus struct {
+	App                string   `json:"app"`
+	Version            string   `json:"version,omitzero"`
+	Status             string   `json:"status,omitzero"`
+	Message            string   `json:"message,omitzero"`
+	Hosts              []string `json:"hosts,omitzero"`
+	ObservedGeneration int64    `json:"observedGeneration,omitzero"`
+}
