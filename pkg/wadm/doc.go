@@ -1,0 +1,18 @@
+// Package wadm owns the wadm application manifest (OAM `core.oam.dev/v1beta1`
+// `Application`) and a client for wadm's NATS API (`wadm.api.{lattice}.model.*`
+// and the `wadm.status.{lattice}.{name}` status subjects), following wadm
+// 0.21.x (wasmCloud 1.x).
+//
+// No upstream Go client for wadm is reachable, so the client, the request and
+// response types and their JSON are written from the upstream protocol notes
+// (the shared reference WADM-API.md, read against wadm's wadm-types crate):
+// replies marshal byte for byte as wadm serializes them. Manifests parse
+// strictly (unknown fields are errors naming their path and line) and keep the
+// legacy forms wadm still accepts (component type `actor`, link `target` given
+// as a bare name, `source_config`/`target_config`) so a manifest round-trips
+// unchanged.
+//
+// The package talks to wadm and nothing else: it does not place components,
+// talk to hosts, or interpret ODA resources (pkg/translate and pkg/deploy do).
+// Package wadmtest holds a wadm double for tests.
+package wadm
