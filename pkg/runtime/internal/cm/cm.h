@@ -1,0 +1,18 @@
+#ifndef WASMCANVAS_CM_H
+#define WASMCANVAS_CM_H
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wasm.h>
+#include <wasmtime.h>
+#include <wasmtime/component.h>
+
+wasmtime_error_t *cm_linker_add_func(wasmtime_component_linker_instance_t *li,
+                                     const char *name, size_t name_len,
+                                     uintptr_t handle);
+wasmtime_error_t *cm_linker_add_resource(wasmtime_component_linker_instance_t *li,
+                                         const char *name, size_t name_len,
+                                         uint32_t ty, uintptr_t handle);
+wasmtime_store_t *cm_store_new(wasm_engine_t *engine, uintptr_t handle);
+uintptr_t cm_context_handle(wasmtime_context_t *ctx);
+#endif

@@ -1,0 +1,199 @@
+package cm
+
+/*
+#include "cm.h"
+*/
+import "C"
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"unsafe"
+)
+
+// Component is a compiled component.
+//
+// # Notes
+//
+//   - Safe for concurrent use by many stores. Close once, after every
+//     instance made from it is gone.
+type Component struct {
+	ptr *C.wasmtime_component_t
+	eng *Engine
+}
+
+// Compile compiles a component from binary or WAT text.
+func Compile(e *Engine, src []byte) (*Component, error) {
+	if len(src) == 0 {
+		return nil, errors.New("compile component: empty input (give a component binary or its WAT text)")
+	}
+	var out *C.wasmtime_component_t
+	err := takeError(C.wasmtime_component_new(e.ptr, (*C.uint8_t)(unsafe.Pointer(&src[0])), C.size_t(len(src)), &out))
+	if err != nil {
+		return nil, fmt.Errorf("compile component: %w", err)
+	}
+	return &Component{ptr: out, eng: e}, nil
+}
+
+// Serialize returns the compiled code, loadable by Deserialize on an engine
+// of the same configuration and wasmtime version.
+func (c *Component) Serialize() ([]byte, error) {
+	var v C.wasm_byte_vec_t
+	if err := takeError(C.wasmtime_component_serialize(c.ptr, &v)); err != nil {
+		return nil, fmt.Errorf("serialize component: %w", err)
+	}
+	defer C.wasm_byte_vec_delete(&v)
+	return C.GoBytes(unsafe.Pointer(v.data), C.int(v.size)), nil
+}
+
+// deserialize loads precompiled code. wasmtime trusts its contents, so it
+// is only called on bytes whose checksum proves this host wrote them.
+func deserialize(e *Engine, code []byte) (*Component, error) {
+	var out *C.wasmtime_component_t
+	if err := takeError(C.wasmtime_component_deserialize(e.ptr, (*C.uint8_t)(unsafe.Pointer(&code[0])), C.size_t(len(code)), &out)); err != nil {
+		return nil, fmt.Errorf("load precompiled component: %w", err)
+	}
+	return &Component{ptr: out, eng: e}, nil
+}
+
+// readCache returns the code of a cache entry: the file is the serialized
+// code followed by its sha256, so a torn or foreign file never reaches
+// wasmtime's deserializer (which would crash the process on garbage).
+func readCache(path string) ([]byte, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) <= sha256.Size {
+		return nil, false
+	}
+	code, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	want := sha256.Sum256(code)
+	return code, bytes.Equal(sum, want[:])
+}
+
+// CacheKey names the compiled form of src for engine e: sha256 of the bytes
+// plus the hash of the engine settings and wasmtime version.
+func CacheKey(e *Engine, src []byte) string {
+	sum := sha256.Sum256(src)
+	return hex.EncodeToString(sum[:]) + "-" + e.cfg.hash()
+}
+
+// CompileCached compiles src, or loads it from dir when an earlier run
+// compiled the same bytes with the same engine settings. An empty dir
+// disables the cache. hit reports whether the cache answered.
+func CompileCached(e *Engine, src []byte, dir string) (c *Component, hit bool, err error) {
+	if dir == "" {
+		c, err = Compile(e, src)
+		return c, false, err
+	}
+	path := filepath.Join(dir, CacheKey(e, src)+".cwasm")
+	if code, ok := readCache(path); ok {
+		if c, err := deserialize(e, code); err == nil {
+			return c, true, nil
+		}
+		// A stale entry is recompiled and replaced below.
+	}
+	c, err = Compile(e, src)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := writeCache(c, dir, path); err != nil {
+		c.Close()
+		return nil, false, err
+	}
+	return c, false, nil
+}
+
+func writeCache(c *Component, dir, path string) error {
+	code, err := c.Serialize()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("compile cache: create %s: %w (set a writable cache directory)", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("compile cache: %w", err)
+	}
+	sum := sha256.Sum256(code)
+	_, werr := tmp.Write(append(code, sum[:]...))
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("compile cache: write %s: %w", tmp.Name(), errors.Join(werr, cerr))
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("compile cache: %w", err)
+	}
+	return nil
+}
+
+// Imports lists the names the component imports (for example
+// "wasi:http/types@0.2.6").
+func (c *Component) Imports() []string {
+	ty := C.wasmtime_component_type(c.ptr)
+	defer C.wasmtime_component_type_delete(ty)
+	n := int(C.wasmtime_component_type_import_count(ty, c.eng.ptr))
+	names := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		var name *C.char
+		var nameLen C.size_t
+		var item C.wasmtime_component_item_t
+		if C.wasmtime_component_type_import_nth(ty, c.eng.ptr, C.size_t(i), &name, &nameLen, &item) {
+			names = append(names, C.GoStringN(name, C.int(nameLen)))
+			C.wasmtime_component_item_delete(&item)
+		}
+	}
+	return names
+}
+
+// ExportIndex is a resolved export path, reusable across instances of its
+// component.
+type ExportIndex struct {
+	ptr *C.wasmtime_component_export_index_t
+}
+
+// Export resolves an export path such as
+// ("wasi:http/incoming-handler@0.2.6", "handle").
+func (c *Component) Export(path ...string) (*ExportIndex, error) {
+	var cur *C.wasmtime_component_export_index_t
+	for i, name := range path {
+		cs := C.CString(name)
+		next := C.wasmtime_component_get_export_index(c.ptr, cur, cs, C.size_t(len(name)))
+		C.free(unsafe.Pointer(cs))
+		if cur != nil {
+			C.wasmtime_component_export_index_delete(cur)
+		}
+		if next == nil {
+			return nil, fmt.Errorf("component has no export %q (looked up %q of path %q)", name, path[:i+1], path)
+		}
+		cur = next
+	}
+	if cur == nil {
+		return nil, errors.New("empty export path")
+	}
+	return &ExportIndex{ptr: cur}, nil
+}
+
+// Close frees the index.
+func (x *ExportIndex) Close() error {
+	if x.ptr != nil {
+		C.wasmtime_component_export_index_delete(x.ptr)
+		x.ptr = nil
+	}
+	return nil
+}
+
+// Close frees the component.
+func (c *Component) Close() error {
+	if c.ptr != nil {
+		C.wasmtime_component_delete(c.ptr)
+		c.ptr = nil
+	}
+	return nil
+}

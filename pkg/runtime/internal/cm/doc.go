@@ -1,0 +1,15 @@
+// Package cm is the cgo binding of the wasmtime component-model C API that
+// the runtime needs: engine (epoch interruption), component compile,
+// serialize and an on-disk compile cache, a linker with Go host functions
+// and host resources, stores with memory limits and epoch deadlines,
+// instantiation, export lookup and calls with component values.
+//
+// It owns every C object it creates: each has exactly one Go owner with a
+// Close method, and nothing is freed by a finalizer. Go values never live in
+// C memory: host functions, resource destructors and store data reach Go
+// through runtime/cgo handles (integers), never through Go pointers.
+//
+// It must not know about WASI, HTTP or any interface a component imports;
+// those are built on top of it (pkg/runtime/wasi, pkg/runtime/wasihttp).
+// It is the only package of the runtime that uses cgo.
+package cm

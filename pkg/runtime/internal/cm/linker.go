@@ -1,0 +1,171 @@
+package cm
+
+/*
+#include "cm.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime/cgo"
+	"unsafe"
+)
+
+// HostFunc implements an imported function. args are the call's arguments;
+// the function fills results (its length is the WIT result count). A
+// returned error traps the guest with the error's text.
+type HostFunc func(s *Store, args []Value, results []Value) error
+
+// ResourceDestructor runs when the guest drops its last own handle to a host
+// resource of the type it was registered for.
+type ResourceDestructor func(s *Store, rep uint32) error
+
+// Linker holds the host's definitions of component imports.
+//
+// # Notes
+//
+//   - Define during set-up from one goroutine; once set up, Instantiate is
+//     safe from many goroutines (each with its own Store).
+//   - Close after every store instantiated from it is closed.
+type Linker struct {
+	ptr *C.wasmtime_component_linker_t
+	eng *Engine
+}
+
+// NewLinker makes an empty linker.
+func NewLinker(e *Engine) *Linker {
+	return &Linker{ptr: C.wasmtime_component_linker_new(e.ptr), eng: e}
+}
+
+// LinkerInstance is an instance being defined (for example
+// "wasi:io/streams@0.2.6"); valid only inside the Define callback.
+type LinkerInstance struct {
+	ptr  *C.wasmtime_component_linker_instance_t
+	name string
+}
+
+// AllowShadowing lets a later definition replace an earlier one of the same
+// name instead of failing.
+func (l *Linker) AllowShadowing(allow bool) {
+	C.wasmtime_component_linker_allow_shadowing(l.ptr, C.bool(allow))
+}
+
+// Define opens the named instance at the root and lets fill add functions
+// and resources to it.
+func (l *Linker) Define(name string, fill func(*LinkerInstance) error) error {
+	root := C.wasmtime_component_linker_root(l.ptr)
+	defer C.wasmtime_component_linker_instance_delete(root)
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	var li *C.wasmtime_component_linker_instance_t
+	if err := takeError(C.wasmtime_component_linker_instance_add_instance(root, cs, C.size_t(len(name)), &li)); err != nil {
+		return fmt.Errorf("define instance %q: %w", name, err)
+	}
+	defer C.wasmtime_component_linker_instance_delete(li)
+	if err := fill(&LinkerInstance{ptr: li, name: name}); err != nil {
+		return fmt.Errorf("define instance %q: %w", name, err)
+	}
+	return nil
+}
+
+// Func defines a host function.
+func (li *LinkerInstance) Func(name string, fn HostFunc) error {
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	// The handle is released by the C finalizer when wasmtime drops the
+	// definition (also when the definition fails).
+	h := cgo.NewHandle(fn)
+	if err := takeError(C.cm_linker_add_func(li.ptr, cs, C.size_t(len(name)), C.uintptr_t(h))); err != nil {
+		return fmt.Errorf("func %q: %w", name, err)
+	}
+	return nil
+}
+
+// Resource defines a host resource type; ty is the host's id for it and
+// appears in Resource.Type.
+func (li *LinkerInstance) Resource(name string, ty uint32, dtor ResourceDestructor) error {
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	h := cgo.NewHandle(dtor)
+	if err := takeError(C.cm_linker_add_resource(li.ptr, cs, C.size_t(len(name)), C.uint32_t(ty), C.uintptr_t(h))); err != nil {
+		return fmt.Errorf("resource %q: %w", name, err)
+	}
+	return nil
+}
+
+// DefineUnknownImportsAsTraps makes every import of c the linker does not
+// define a function that traps when called, so components that import more
+// than they use still instantiate.
+func (l *Linker) DefineUnknownImportsAsTraps(c *Component) error {
+	if err := takeError(C.wasmtime_component_linker_define_unknown_imports_as_traps(l.ptr, c.ptr)); err != nil {
+		return fmt.Errorf("define unknown imports as traps: %w", err)
+	}
+	return nil
+}
+
+// Instantiate creates an instance of c in s.
+func (l *Linker) Instantiate(s *Store, c *Component) (*Instance, error) {
+	var inst C.wasmtime_component_instance_t
+	if err := takeError(C.wasmtime_component_linker_instantiate(l.ptr, s.ctx, c.ptr, &inst)); err != nil {
+		return nil, fmt.Errorf("instantiate component: %w", err)
+	}
+	return &Instance{inst: inst, store: s}, nil
+}
+
+// Close frees the linker.
+func (l *Linker) Close() error {
+	if l.ptr != nil {
+		C.wasmtime_component_linker_delete(l.ptr)
+		l.ptr = nil
+	}
+	return nil
+}
+
+//export cmHostCall
+func cmHostCall(h C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtime_component_val_t, nargs C.size_t,
+	results *C.wasmtime_component_val_t, nresults C.size_t) (cerr *C.wasmtime_error_t) {
+	defer func() {
+		if p := recover(); p != nil {
+			cerr = newCError(fmt.Sprintf("host function panicked: %v", p))
+		}
+	}()
+	fn := cgo.Handle(h).Value().(HostFunc)
+	s := storeFromContext(ctx)
+	in, err := seqFromC(ctx, vals(args, nargs))
+	if err != nil {
+		return newCError("host function arguments: " + err.Error())
+	}
+	out := make([]Value, int(nresults))
+	if err := fn(s, in, out); err != nil {
+		return newCError(err.Error())
+	}
+	// wasmtime pre-fills results with values that own nothing and frees what
+	// we write after converting it.
+	rs := vals(results, nresults)
+	for i := range rs {
+		if err := toC(ctx, out[i], &rs[i]); err != nil {
+			return newCError(fmt.Sprintf("host function result %d: %v", i, err))
+		}
+	}
+	return nil
+}
+
+//export cmResourceDrop
+func cmResourceDrop(h C.uintptr_t, ctx *C.wasmtime_context_t, rep C.uint32_t) (cerr *C.wasmtime_error_t) {
+	defer func() {
+		if p := recover(); p != nil {
+			cerr = newCError(fmt.Sprintf("resource destructor panicked: %v", p))
+		}
+	}()
+	dtor := cgo.Handle(h).Value().(ResourceDestructor)
+	if dtor == nil {
+		return nil
+	}
+	if err := dtor(storeFromContext(ctx), uint32(rep)); err != nil {
+		return newCError(err.Error())
+	}
+	return nil
+}
+
+//export cmReleaseHandle
+func cmReleaseHandle(h C.uintptr_t) { cgo.Handle(h).Delete() }

@@ -1,0 +1,89 @@
+package cm
+
+/*
+#include "cm.h"
+*/
+import "C"
+
+import (
+	"runtime/cgo"
+	"time"
+)
+
+// StoreLimits bounds what one store may use. Zero fields mean no limit
+// beyond wasmtime's defaults.
+type StoreLimits struct {
+	// MaxMemoryBytes caps each linear memory; memory.grow past it fails.
+	MaxMemoryBytes int64
+	// MaxInstances caps core instances per store.
+	MaxInstances int64
+	// MaxTableElements caps each table.
+	MaxTableElements int64
+}
+
+// Store holds instances and their state for one unit of work (one request).
+//
+// # Notes
+//
+//   - Not safe for concurrent use: one goroutine drives a store at a time,
+//     and host functions run on that goroutine.
+//   - Close frees every instance in it; wasmtime does not run host resource
+//     destructors then, so owners of host state free it themselves.
+type Store struct {
+	ptr      *C.wasmtime_store_t
+	ctx      *C.wasmtime_context_t
+	eng      *Engine
+	handle   cgo.Handle
+	data     any
+	deadline time.Time
+}
+
+// NewStore makes a store whose host functions see data through Store.Data.
+func NewStore(e *Engine, limits StoreLimits, data any) *Store {
+	s := &Store{eng: e, data: data}
+	s.handle = cgo.NewHandle(s)
+	s.ptr = C.cm_store_new(e.ptr, C.uintptr_t(s.handle))
+	s.ctx = C.wasmtime_store_context(s.ptr)
+	C.wasmtime_store_limiter(s.ptr, limitOrDefault(limits.MaxMemoryBytes), limitOrDefault(limits.MaxTableElements),
+		limitOrDefault(limits.MaxInstances), -1, -1)
+	// No deadline until SetDeadline: a far epoch keeps set-up code running.
+	C.wasmtime_context_set_epoch_deadline(s.ctx, C.uint64_t(1)<<62)
+	return s
+}
+
+func limitOrDefault(v int64) C.int64_t {
+	if v <= 0 {
+		return -1
+	}
+	return C.int64_t(v)
+}
+
+// storeFromContext finds the Go store behind a context passed to a callback.
+func storeFromContext(ctx *C.wasmtime_context_t) *Store {
+	return cgo.Handle(C.cm_context_handle(ctx)).Value().(*Store)
+}
+
+// Data returns the value given to NewStore.
+func (s *Store) Data() any { return s.data }
+
+// SetDeadline interrupts wasm running longer than d from now (rounded up to
+// whole epoch ticks). Calls that overrun fail with ErrDeadline.
+func (s *Store) SetDeadline(d time.Duration) {
+	tick := s.eng.cfg.EpochTick
+	ticks := uint64((d + tick - 1) / tick)
+	if ticks == 0 {
+		ticks = 1
+	}
+	s.deadline = time.Now().Add(d)
+	C.wasmtime_context_set_epoch_deadline(s.ctx, C.uint64_t(ticks))
+}
+
+// Close frees the store and all its instances.
+func (s *Store) Close() error {
+	if s.ptr != nil {
+		C.wasmtime_store_delete(s.ptr)
+		s.ptr, s.ctx = nil, nil
+		s.handle.Delete()
+	}
+	return nil
+}

@@ -1,0 +1,384 @@
+package cm
+
+/*
+#include "cm.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+)
+
+// Value is a component-model value. Its dynamic type is one of: bool, int8,
+// uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64,
+// Char, string, List, Record, Tuple, Variant, Enum, Option, Result, Flags,
+// Resource.
+type Value = any
+
+// Char is a Unicode scalar value (WIT char), distinct from u32.
+type Char rune
+
+// List is a WIT list.
+type List []Value
+
+// Field is one named field of a Record.
+type Field struct {
+	Name  string
+	Value Value
+}
+
+// Record is a WIT record, fields in declaration order.
+type Record []Field
+
+// Tuple is a WIT tuple.
+type Tuple []Value
+
+// Variant is a WIT variant case; Value is nil for a case without payload.
+type Variant struct {
+	Case  string
+	Value Value
+}
+
+// Enum is a WIT enum case name.
+type Enum string
+
+// Option is a WIT option: Value nil means none (a WIT option's payload
+// always has a type, so nil is never a valid some).
+type Option struct{ Value Value }
+
+// Result is a WIT result; Value is nil when that side has no payload.
+type Result struct {
+	Err   bool
+	Value Value
+}
+
+// Flags is the set of WIT flag names that are on.
+type Flags []string
+
+// Resource is a handle to a host-defined resource: Type is the id given to
+// LinkerInstance.Resource, Rep the host's own number for the object.
+type Resource struct {
+	Type uint32
+	Rep  uint32
+	Own  bool
+}
+
+const (
+	kBool     = C.WASMTIME_COMPONENT_BOOL
+	kS8       = C.WASMTIME_COMPONENT_S8
+	kU8       = C.WASMTIME_COMPONENT_U8
+	kS16      = C.WASMTIME_COMPONENT_S16
+	kU16      = C.WASMTIME_COMPONENT_U16
+	kS32      = C.WASMTIME_COMPONENT_S32
+	kU32      = C.WASMTIME_COMPONENT_U32
+	kS64      = C.WASMTIME_COMPONENT_S64
+	kU64      = C.WASMTIME_COMPONENT_U64
+	kF32      = C.WASMTIME_COMPONENT_F32
+	kF64      = C.WASMTIME_COMPONENT_F64
+	kChar     = C.WASMTIME_COMPONENT_CHAR
+	kString   = C.WASMTIME_COMPONENT_STRING
+	kList     = C.WASMTIME_COMPONENT_LIST
+	kRecord   = C.WASMTIME_COMPONENT_RECORD
+	kTuple    = C.WASMTIME_COMPONENT_TUPLE
+	kVariant  = C.WASMTIME_COMPONENT_VARIANT
+	kEnum     = C.WASMTIME_COMPONENT_ENUM
+	kOption   = C.WASMTIME_COMPONENT_OPTION
+	kResult   = C.WASMTIME_COMPONENT_RESULT
+	kFlags    = C.WASMTIME_COMPONENT_FLAGS
+	kResource = C.WASMTIME_COMPONENT_RESOURCE
+)
+
+func of[T any](v *C.wasmtime_component_val_t) *T { return (*T)(unsafe.Pointer(&v.of)) }
+
+// vals views n C values starting at p.
+func vals(p *C.wasmtime_component_val_t, n C.size_t) []C.wasmtime_component_val_t {
+	if n == 0 || p == nil {
+		return nil
+	}
+	return unsafe.Slice(p, int(n))
+}
+
+func setName(dst *C.wasm_name_t, s string) {
+	if len(s) == 0 {
+		C.wasm_byte_vec_new_empty(dst)
+		return
+	}
+	C.wasm_byte_vec_new(dst, C.size_t(len(s)), (*C.wasm_byte_t)(unsafe.Pointer(unsafe.StringData(s))))
+}
+
+func goName(n *C.wasm_name_t) string {
+	if n.size == 0 {
+		return ""
+	}
+	return C.GoStringN((*C.char)(unsafe.Pointer(n.data)), C.int(n.size))
+}
+
+// zero makes v a valid value that owns nothing, so deleting it is safe.
+func zero(v *C.wasmtime_component_val_t) { *v = C.wasmtime_component_val_t{} }
+
+// toC writes v into dst, allocating with wasmtime's allocators so wasmtime
+// (or valDelete) can free it. dst must own nothing. On error dst is still
+// safe to delete.
+func toC(ctx *C.wasmtime_context_t, v Value, dst *C.wasmtime_component_val_t) error {
+	zero(dst)
+	switch x := v.(type) {
+	case bool:
+		*of[C.bool](dst) = C.bool(x)
+	case int8:
+		dst.kind = kS8
+		*of[C.int8_t](dst) = C.int8_t(x)
+	case uint8:
+		dst.kind = kU8
+		*of[C.uint8_t](dst) = C.uint8_t(x)
+	case int16:
+		dst.kind = kS16
+		*of[C.int16_t](dst) = C.int16_t(x)
+	case uint16:
+		dst.kind = kU16
+		*of[C.uint16_t](dst) = C.uint16_t(x)
+	case int32:
+		dst.kind = kS32
+		*of[C.int32_t](dst) = C.int32_t(x)
+	case uint32:
+		dst.kind = kU32
+		*of[C.uint32_t](dst) = C.uint32_t(x)
+	case int64:
+		dst.kind = kS64
+		*of[C.int64_t](dst) = C.int64_t(x)
+	case uint64:
+		dst.kind = kU64
+		*of[C.uint64_t](dst) = C.uint64_t(x)
+	case float32:
+		dst.kind = kF32
+		*of[uint32](dst) = math.Float32bits(x)
+	case float64:
+		dst.kind = kF64
+		*of[uint64](dst) = math.Float64bits(x)
+	case Char:
+		dst.kind = kChar
+		*of[C.uint32_t](dst) = C.uint32_t(x)
+	case string:
+		dst.kind = kString
+		setName(of[C.wasm_name_t](dst), x)
+	case List:
+		dst.kind = kList
+		l := of[C.wasmtime_component_vallist_t](dst)
+		return seqToC(ctx, x, func(n int) (*C.wasmtime_component_val_t, C.size_t) {
+			C.wasmtime_component_vallist_new_uninit(l, C.size_t(n))
+			return l.data, l.size
+		})
+	case Tuple:
+		dst.kind = kTuple
+		t := of[C.wasmtime_component_valtuple_t](dst)
+		return seqToC(ctx, x, func(n int) (*C.wasmtime_component_val_t, C.size_t) {
+			C.wasmtime_component_valtuple_new_uninit(t, C.size_t(n))
+			return t.data, t.size
+		})
+	case Record:
+		dst.kind = kRecord
+		r := of[C.wasmtime_component_valrecord_t](dst)
+		C.wasmtime_component_valrecord_new_uninit(r, C.size_t(len(x)))
+		entries := unsafe.Slice(r.data, len(x))
+		for i := range entries {
+			C.wasm_byte_vec_new_empty(&entries[i].name)
+			zero(&entries[i].val)
+		}
+		for i, f := range x {
+			C.wasm_byte_vec_delete(&entries[i].name)
+			setName(&entries[i].name, f.Name)
+			if err := toC(ctx, f.Value, &entries[i].val); err != nil {
+				return fmt.Errorf("record field %q: %w", f.Name, err)
+			}
+		}
+	case Variant:
+		dst.kind = kVariant
+		vv := of[C.wasmtime_component_valvariant_t](dst)
+		setName(&vv.discriminant, x.Case)
+		p, err := boxToC(ctx, x.Value)
+		vv.val = p
+		if err != nil {
+			return fmt.Errorf("variant case %q: %w", x.Case, err)
+		}
+	case Enum:
+		dst.kind = kEnum
+		setName(of[C.wasm_name_t](dst), string(x))
+	case Option:
+		dst.kind = kOption
+		p, err := boxToC(ctx, x.Value)
+		*of[*C.wasmtime_component_val_t](dst) = p
+		if err != nil {
+			return fmt.Errorf("option: %w", err)
+		}
+	case Result:
+		dst.kind = kResult
+		r := of[C.wasmtime_component_valresult_t](dst)
+		r.is_ok = C.bool(!x.Err)
+		p, err := boxToC(ctx, x.Value)
+		r.val = p
+		if err != nil {
+			return fmt.Errorf("result: %w", err)
+		}
+	case Flags:
+		dst.kind = kFlags
+		f := of[C.wasmtime_component_valflags_t](dst)
+		C.wasmtime_component_valflags_new_uninit(f, C.size_t(len(x)))
+		names := unsafe.Slice(f.data, len(x))
+		for i, name := range x {
+			setName(&names[i], name)
+		}
+	case Resource:
+		dst.kind = kResource
+		h := C.wasmtime_component_resource_host_new(C.bool(x.Own), C.uint32_t(x.Rep), C.uint32_t(x.Type))
+		var anyRes *C.wasmtime_component_resource_any_t
+		err := takeError(C.wasmtime_component_resource_host_to_any(ctx, h, &anyRes))
+		C.wasmtime_component_resource_host_delete(h)
+		if err != nil {
+			dst.kind = kBool
+			return fmt.Errorf("resource type %d rep %d: %w", x.Type, x.Rep, err)
+		}
+		*of[*C.wasmtime_component_resource_any_t](dst) = anyRes
+	default:
+		return fmt.Errorf("cannot pass Go value of type %T as a component value", v)
+	}
+	return nil
+}
+
+func seqToC(ctx *C.wasmtime_context_t, xs []Value, alloc func(int) (*C.wasmtime_component_val_t, C.size_t)) error {
+	p, n := alloc(len(xs))
+	items := vals(p, n)
+	for i := range items {
+		zero(&items[i])
+	}
+	for i, x := range xs {
+		if err := toC(ctx, x, &items[i]); err != nil {
+			return fmt.Errorf("element %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// boxToC heap-allocates a payload (nil stays nil). On error the box is
+// still returned, holding a safe partial value.
+func boxToC(ctx *C.wasmtime_context_t, v Value) (*C.wasmtime_component_val_t, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var tmp C.wasmtime_component_val_t
+	err := toC(ctx, v, &tmp)
+	// val_new moves tmp's contents onto a wasmtime allocation.
+	return C.wasmtime_component_val_new(&tmp), err
+}
+
+// fromC reads a C value into Go. It never frees src.
+func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, error) {
+	switch src.kind {
+	case kBool:
+		return bool(*of[C.bool](src)), nil
+	case kS8:
+		return int8(*of[C.int8_t](src)), nil
+	case kU8:
+		return uint8(*of[C.uint8_t](src)), nil
+	case kS16:
+		return int16(*of[C.int16_t](src)), nil
+	case kU16:
+		return uint16(*of[C.uint16_t](src)), nil
+	case kS32:
+		return int32(*of[C.int32_t](src)), nil
+	case kU32:
+		return uint32(*of[C.uint32_t](src)), nil
+	case kS64:
+		return int64(*of[C.int64_t](src)), nil
+	case kU64:
+		return uint64(*of[C.uint64_t](src)), nil
+	case kF32:
+		return math.Float32frombits(*of[uint32](src)), nil
+	case kF64:
+		return math.Float64frombits(*of[uint64](src)), nil
+	case kChar:
+		return Char(*of[C.uint32_t](src)), nil
+	case kString:
+		return goName(of[C.wasm_name_t](src)), nil
+	case kList:
+		l := of[C.wasmtime_component_vallist_t](src)
+		xs, err := seqFromC(ctx, vals(l.data, l.size))
+		return List(xs), err
+	case kTuple:
+		t := of[C.wasmtime_component_valtuple_t](src)
+		xs, err := seqFromC(ctx, vals(t.data, t.size))
+		return Tuple(xs), err
+	case kRecord:
+		r := of[C.wasmtime_component_valrecord_t](src)
+		var out Record
+		if r.size > 0 {
+			entries := unsafe.Slice(r.data, int(r.size))
+			out = make(Record, len(entries))
+			for i := range entries {
+				v, err := fromC(ctx, &entries[i].val)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = Field{Name: goName(&entries[i].name), Value: v}
+			}
+		}
+		return out, nil
+	case kVariant:
+		vv := of[C.wasmtime_component_valvariant_t](src)
+		v, err := boxFromC(ctx, vv.val)
+		return Variant{Case: goName(&vv.discriminant), Value: v}, err
+	case kEnum:
+		return Enum(goName(of[C.wasm_name_t](src))), nil
+	case kOption:
+		v, err := boxFromC(ctx, *of[*C.wasmtime_component_val_t](src))
+		return Option{Value: v}, err
+	case kResult:
+		r := of[C.wasmtime_component_valresult_t](src)
+		v, err := boxFromC(ctx, r.val)
+		return Result{Err: !bool(r.is_ok), Value: v}, err
+	case kFlags:
+		f := of[C.wasmtime_component_valflags_t](src)
+		var out Flags
+		if f.size > 0 {
+			for _, n := range unsafe.Slice(f.data, int(f.size)) {
+				out = append(out, goName(&n))
+			}
+		}
+		return out, nil
+	case kResource:
+		anyRes := *of[*C.wasmtime_component_resource_any_t](src)
+		var h *C.wasmtime_component_resource_host_t
+		if err := takeError(C.wasmtime_component_resource_any_to_host(ctx, anyRes, &h)); err != nil {
+			return nil, fmt.Errorf("guest-defined resources are not supported by this host: %w", err)
+		}
+		defer C.wasmtime_component_resource_host_delete(h)
+		return Resource{
+			Type: uint32(C.wasmtime_component_resource_host_type(h)),
+			Rep:  uint32(C.wasmtime_component_resource_host_rep(h)),
+			Own:  bool(C.wasmtime_component_resource_host_owned(h)),
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown component value kind %d", src.kind)
+}
+
+func seqFromC(ctx *C.wasmtime_context_t, items []C.wasmtime_component_val_t) ([]Value, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	out := make([]Value, len(items))
+	for i := range items {
+		v, err := fromC(ctx, &items[i])
+		if err != nil {
+			return nil, fmt.Errorf("element %d: %w", i, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func boxFromC(ctx *C.wasmtime_context_t, p *C.wasmtime_component_val_t) (Value, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return fromC(ctx, p)
+}
