@@ -1,0 +1,14 @@
+// Package store owns the canvas's desired state: one JetStream KV bucket
+// (lattice.ComponentsBucket by default) whose key {namespace}.{name} holds
+// the Component as it was applied, JSON-encoded. It gives reads, list by
+// namespace, create, compare-and-set update on the KV revision, put, delete,
+// per-key revision history and a watch that replays current values and then
+// follows changes.
+//
+// The store is generic over the value type and never interprets it, so it
+// does not depend on pkg/oda; it does not reconcile, validate Components or
+// talk to wadm. Durability is the server's: a write is returned only after
+// JetStream acknowledged it, and the embedded server (pkg/lattice) fsyncs
+// before acknowledging, so acknowledged writes survive kill -9 of canvasd and
+// of nats-server.
+package store
