@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, documented in the package doc and in `canvas --help`.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// exitError carries an exit code up to Main; its message has been printed
+// already when silent is set (e.g. validation reports).
+type exitError struct {
+	code   int
+	err    error
+	silent bool
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// reported marks an error whose details were already written to stdout.
+func reported(err error) error { return &exitError{code: ExitFailure, err: err, silent: true} }
+
+// Main runs the CLI with the given arguments and streams and returns the
+// process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if !ee.silent {
+			fmt.Fprintln(stderr, "error:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "error:", err)
+	if isUsageError(err) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// isUsageError recognises cobra's own flag and argument errors, which it
+// returns as plain errors.
+func isUsageError(err error) bool {
+	var fe *flagError
+	return errors.As(err, &fe)
+}
+
+type flagError struct{ err error }
+
+func (e *flagError) Error() string { return e.err.Error() }
+func (e *flagError) Unwrap() error { return e.err }
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "canvas",
+		Short: "Run TM Forum ODA Components on WebAssembly (wasmCloud)",
+		Long: `canvas drives wasmcanvas, an ODA Canvas for WebAssembly.
+
+It takes the same ODA Component resources (oda.tmforum.org/v1, v1beta4,
+v1beta3) that the Kubernetes reference canvas runs and turns each into a
+wadm application manifest for a wasmCloud lattice.
+
+Exit codes: 0 success, 1 invalid input or failed operation, 2 bad command line.`,
+		Example: `  # Check a Component file (all errors at once)
+  canvas validate -f component.yaml
+
+  # Show the wadm manifest a Component becomes
+  canvas render -f component.yaml --implementations impls.yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &flagError{err} })
+	root.AddCommand(
+		newValidateCmd(),
+		newRenderCmd(),
+		newConvertCmd(),
+		newVersionCmd(),
+	)
+	return root
+}

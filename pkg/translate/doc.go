@@ -1,0 +1,31 @@
+// Package translate turns an ODA Component into a wadm application
+// manifest: one application per Component, named {namespace}-{name}.
+//
+// It is a pure, deterministic function: no I/O, no clock, no randomness;
+// the same Component and Options give the same bytes. It never fetches a
+// Wasm artefact, it only names it. Every manifest part it writes is
+// recorded in the wasmcanvas.io/provenance annotation with the ODA field
+// path it came from.
+//
+// The mapping (DESIGN.md, "How an ODA Component maps onto wasmCloud"):
+//
+//   - each distinct exposed-API or event implementation becomes a Wasm
+//     component whose image comes from the wasmcanvas.io/implementations
+//     annotation or Options.Implementations (the latter wins per key);
+//   - each exposed API (core, management, security) becomes a
+//     wasi:http/incoming-handler link from the shared HTTP ingress to its
+//     implementation, with the API path as the link's source config;
+//   - dependent APIs become a wasi:http/outgoing-handler link to the shared
+//     HTTP client and config entries naming each dependency;
+//   - securityFunction becomes a wasmcanvas:identity/tokens link to
+//     canvas-bridge, managementFunction a wasmcanvas:observe link;
+//   - published events become wasmcloud:messaging/consumer links, and
+//     subscribed events wasmcloud:messaging/handler links with the event's
+//     NATS subject;
+//   - the placement annotations (wasmcanvas.io/instances, /sites, /spread)
+//     become spreadscaler instances and spread requirements.
+//
+// The ingress, HTTP client, messaging provider and canvas-bridge are shared
+// components of one system application (Options.SystemApp), so every
+// Component's manifest refers to them instead of starting its own.
+package translate

@@ -1,0 +1,500 @@
+package translate
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+)
+
+// Annotations and labels written on (or read from) Components and
+// manifests.
+const (
+	// AnnotationProvenance maps each manifest part to the ODA field path it
+	// came from (a JSON object, keys like "components/ingress/traits/0").
+	AnnotationProvenance = "wasmcanvas.io/provenance"
+	// AnnotationInstances sets the spreadscaler instance count (default 1).
+	AnnotationInstances = "wasmcanvas.io/instances"
+	// AnnotationSites spreads instances evenly over hosts labelled
+	// site=NAME, for a comma-separated list of site names.
+	AnnotationSites = "wasmcanvas.io/sites"
+	// AnnotationSpread gives wadm spread entries as JSON:
+	// [{"name":"edge-1","requirements":{"site":"edge-1"},"weight":50}].
+	AnnotationSpread = "wasmcanvas.io/spread"
+
+	// LabelComponentName is the reference canvas's label tying resources
+	// to their Component.
+	LabelComponentName = "oda.tmforum.org/componentName"
+	// LabelNamespace records the Component's namespace on the manifest.
+	LabelNamespace = "wasmcanvas.io/namespace"
+	// AnnotationAPIVersion records the Component apiVersion translated.
+	AnnotationAPIVersion = "oda.tmforum.org/apiVersion"
+	// AnnotationComponentID and AnnotationComponentVersion copy
+	// spec.componentMetadata.id and .version.
+	AnnotationComponentID      = "oda.tmforum.org/componentId"
+	AnnotationComponentVersion = "oda.tmforum.org/componentVersion"
+
+	// SiteLabel is the host label AnnotationSites matches.
+	SiteLabel = "site"
+)
+
+// Names of the shared components of the system application.
+const (
+	DefaultSystemApp = "wasmcanvas-system"
+	IngressName      = "http-ingress"
+	HTTPClientName   = "http-client"
+	MessagingName    = "messaging"
+	BridgeName       = "canvas-bridge"
+)
+
+// The WIT interfaces the links use.
+var (
+	ifaceIncoming  = witIface{"wasi", "http", "incoming-handler"}
+	ifaceOutgoing  = witIface{"wasi", "http", "outgoing-handler"}
+	ifaceConsumer  = witIface{"wasmcloud", "messaging", "consumer"}
+	ifaceHandler   = witIface{"wasmcloud", "messaging", "handler"}
+	ifaceIdentity  = witIface{"wasmcanvas", "identity", "tokens"}
+	ifaceObservers = []string{"metrics", "tracing"}
+)
+
+type witIface struct{ namespace, pkg, iface string }
+
+// Options are the inputs of a translation besides the Component.
+type Options struct {
+	// Implementations maps implementation names to Wasm artefacts (an OCI
+	// reference or an absolute file:// path). Entries here override the
+	// Component's wasmcanvas.io/implementations annotation.
+	Implementations map[string]string
+	// SystemApp is the shared application holding the ingress, HTTP client,
+	// messaging provider and canvas-bridge (default DefaultSystemApp).
+	SystemApp string
+}
+
+// AppName is the wadm application name of a Component: {namespace}-{name}.
+func AppName(c *oda.Component) string {
+	ns := c.Metadata.Namespace
+	if ns == "" {
+		ns = oda.DefaultNamespace
+	}
+	return ns + "-" + c.Metadata.Name
+}
+
+// EventSubject is the NATS subject an ODA event travels on; publishers and
+// subscribers of the same event name meet there.
+func EventSubject(event string) string { return "oda.evt." + event }
+
+// Component translates c (a v1 Component, as oda.Parse returns it) into a
+// wadm manifest. Every problem is reported at once as an oda.ErrorList
+// naming the ODA field path and the fix.
+func Component(c *oda.Component, opts Options) (*wadm.Manifest, error) {
+	t := &translator{c: c, opts: opts, prov: map[string]string{}}
+	if t.opts.SystemApp == "" {
+		t.opts.SystemApp = DefaultSystemApp
+	}
+	m := t.run()
+	if len(t.errs) > 0 {
+		return nil, t.errs
+	}
+	return m, nil
+}
+
+type translator struct {
+	c     *oda.Component
+	opts  Options
+	errs  oda.ErrorList
+	prov  map[string]string
+	impls map[string]string // resolved artefacts
+
+	comps    []*wadm.Component
+	byName   map[string]*wadm.Component
+	scale    wadm.ScalerProperties
+	external map[string]*wadm.Component
+}
+
+func (t *translator) fail(path, msg, fix string) {
+	t.errs = append(t.errs, oda.FieldError{Path: path, Msg: msg, Fix: fix})
+}
+
+// api is an exposed API with its resolved implementation, path and port.
+type api struct {
+	path  string // ODA field path of the API entry
+	name  string
+	impl  string
+	route string
+}
+
+func (t *translator) run() *wadm.Manifest {
+	c := t.c
+	t.byName = map[string]*wadm.Component{}
+	t.external = map[string]*wadm.Component{}
+	t.impls = t.implementations()
+	t.scale = t.placement()
+
+	spec := c.Spec
+	var exposed []api
+	if spec.CoreFunction != nil {
+		exposed = append(exposed, t.exposed("spec.coreFunction.exposedAPIs", spec.CoreFunction.ExposedAPIs)...)
+	}
+	if spec.ManagementFunction != nil {
+		exposed = append(exposed, t.exposed("spec.managementFunction.exposedAPIs", spec.ManagementFunction.ExposedAPIs)...)
+	}
+	if spec.SecurityFunction != nil {
+		exposed = append(exposed, t.exposed("spec.securityFunction.exposedAPIs", spec.SecurityFunction.ExposedAPIs)...)
+	}
+	for _, a := range exposed {
+		t.implComponent(a.impl, a.path+".implementation")
+	}
+	pubs, subs := t.events()
+
+	// Links from each implementation to the services its functions need.
+	implNames := make([]string, 0, len(t.comps))
+	for _, comp := range t.comps {
+		implNames = append(implNames, comp.Name)
+	}
+	if deps := t.dependencies(); len(deps) > 0 {
+		client := t.shared(HTTPClientName, "spec.coreFunction.dependentAPIs")
+		for _, n := range implNames {
+			t.link(n, wadm.LinkProperties{
+				Namespace: ifaceOutgoing.namespace, Package: ifaceOutgoing.pkg, Interfaces: []string{ifaceOutgoing.iface},
+				Target: wadm.LinkTarget{Name: client.Name},
+			}, "dependentAPIs")
+			comp := t.byName[n]
+			comp.Properties.Config = append(comp.Properties.Config, wadm.ConfigProperty{Name: "dependencies", Properties: deps})
+		}
+	}
+	if sec := spec.SecurityFunction; sec != nil && (sec.CanvasSystemRole != "" || len(sec.ExposedAPIs) > 0 || len(sec.ComponentRole) > 0) {
+		bridge := t.shared(BridgeName, "spec.securityFunction")
+		for _, n := range implNames {
+			t.link(n, wadm.LinkProperties{
+				Namespace: ifaceIdentity.namespace, Package: ifaceIdentity.pkg, Interfaces: []string{ifaceIdentity.iface},
+				Target: wadm.LinkTarget{Name: bridge.Name, Config: []wadm.ConfigProperty{{Name: "identity", Properties: t.identityConfig()}}},
+			}, "spec.securityFunction")
+		}
+	}
+	if mf := spec.ManagementFunction; mf != nil && (len(mf.ExposedAPIs) > 0 || len(mf.DependentAPIs) > 0) {
+		bridge := t.shared(BridgeName, "spec.managementFunction")
+		for _, n := range implNames {
+			t.link(n, wadm.LinkProperties{
+				Namespace: "wasmcanvas", Package: "observe", Interfaces: ifaceObservers,
+				Target: wadm.LinkTarget{Name: bridge.Name},
+			}, "spec.managementFunction")
+		}
+	}
+	for _, p := range pubs {
+		msg := t.shared(MessagingName, "spec.eventNotification.publishedEvents")
+		t.link(p.impl, wadm.LinkProperties{
+			Namespace: ifaceConsumer.namespace, Package: ifaceConsumer.pkg, Interfaces: []string{ifaceConsumer.iface},
+			Name:   linkName(p.name),
+			Target: wadm.LinkTarget{Name: msg.Name, Config: []wadm.ConfigProperty{{Name: "publish-" + p.name, Properties: map[string]string{"subject": EventSubject(p.name)}}}},
+		}, p.path)
+	}
+	for _, s := range subs {
+		msg := t.shared(MessagingName, "spec.eventNotification.subscribedEvents")
+		t.link(msg.Name, wadm.LinkProperties{
+			Namespace: ifaceHandler.namespace, Package: ifaceHandler.pkg, Interfaces: []string{ifaceHandler.iface},
+			Name:   linkName(AppName(t.c) + "-" + s.name),
+			Source: &wadm.ConfigDefinition{Config: []wadm.ConfigProperty{{Name: "subscribe-" + s.name, Properties: map[string]string{"subscriptions": EventSubject(s.name)}}}},
+			Target: wadm.LinkTarget{Name: s.impl},
+		}, s.path)
+	}
+	if len(exposed) > 0 {
+		ingress := t.shared(IngressName, "spec.*.exposedAPIs")
+		for _, a := range exposed {
+			t.link(ingress.Name, wadm.LinkProperties{
+				Namespace: ifaceIncoming.namespace, Package: ifaceIncoming.pkg, Interfaces: []string{ifaceIncoming.iface},
+				Name:   linkName(AppName(t.c) + "-" + a.name),
+				Source: &wadm.ConfigDefinition{Config: []wadm.ConfigProperty{{Name: "route-" + a.name, Properties: map[string]string{"path": a.route}}}},
+				Target: wadm.LinkTarget{Name: a.impl},
+			}, a.path)
+		}
+	}
+	if len(t.errs) > 0 {
+		return nil
+	}
+	return t.manifest()
+}
+
+// exposed resolves implementation, path and port of each exposed API, at
+// the API root or (v1 after GA) in specification[0].
+func (t *translator) exposed(base string, apis []oda.ExposedAPI) []api {
+	var out []api
+	for i, e := range apis {
+		p := fmt.Sprintf("%s[%d]", base, i)
+		impl, route := e.EffectiveImplementation(), e.EffectivePath()
+		if impl == "" {
+			t.fail(p+".implementation", "no implementation named for exposed API "+strconv.Quote(e.Name),
+				"set implementation at the API root or in specification[0]")
+			continue
+		}
+		if route == "" {
+			t.fail(p+".path", "no path for exposed API "+strconv.Quote(e.Name), `set path (e.g. "/<component>/tmf-api/<api>/v4")`)
+			continue
+		}
+		out = append(out, api{path: p, name: e.Name, impl: impl, route: route})
+	}
+	return out
+}
+
+type event struct {
+	path, name, impl string
+}
+
+// events maps published and subscribed events to the implementation that
+// handles them: the one named in the event's specification[0], else every
+// implementation of the component.
+func (t *translator) events() (pubs, subs []event) {
+	en := t.c.Spec.EventNotification
+	if en == nil {
+		return nil, nil
+	}
+	for i, e := range en.PublishedEvents {
+		impl := ""
+		if len(e.Specification) > 0 {
+			impl = e.Specification[0].Implementation
+		}
+		pubs = t.eventTargets(pubs, fmt.Sprintf("spec.eventNotification.publishedEvents[%d]", i), e.Name, impl)
+	}
+	for i, e := range en.SubscribedEvents {
+		impl := ""
+		if len(e.Specification) > 0 {
+			impl = e.Specification[0].Implementation
+		}
+		subs = t.eventTargets(subs, fmt.Sprintf("spec.eventNotification.subscribedEvents[%d]", i), e.Name, impl)
+	}
+	return pubs, subs
+}
+
+// eventTargets appends the implementations handling one event.
+func (t *translator) eventTargets(out []event, path, name, impl string) []event {
+	if impl != "" {
+		t.implComponent(impl, path+".specification[0].implementation")
+		return append(out, event{path: path, name: name, impl: impl})
+	}
+	for _, comp := range t.comps {
+		out = append(out, event{path: path, name: name, impl: comp.Name})
+	}
+	return out
+}
+
+// dependencies lists every dependent API of every function as config
+// entries: dependency.<name>.specification is the first specification URL
+// (the status reports the resolved URL once the canvas finds a provider).
+func (t *translator) dependencies() map[string]string {
+	spec := t.c.Spec
+	var all []oda.DependentAPI
+	if spec.CoreFunction != nil {
+		all = append(all, spec.CoreFunction.DependentAPIs...)
+	}
+	if spec.ManagementFunction != nil {
+		all = append(all, spec.ManagementFunction.DependentAPIs...)
+	}
+	if spec.SecurityFunction != nil {
+		all = append(all, spec.SecurityFunction.DependentAPIs...)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	deps := map[string]string{}
+	for _, d := range all {
+		url := ""
+		if len(d.Specification) > 0 {
+			url = d.Specification[0].URL
+		}
+		deps["dependency."+d.Name+".specification"] = url
+		if d.ID != "" {
+			deps["dependency."+d.Name+".id"] = d.ID
+		}
+	}
+	return deps
+}
+
+func (t *translator) identityConfig() map[string]string {
+	sec := t.c.Spec.SecurityFunction
+	cfg := map[string]string{"component": AppName(t.c)}
+	if sec.CanvasSystemRole != "" {
+		cfg["canvasSystemRole"] = sec.CanvasSystemRole
+	}
+	roles := make([]string, 0, len(sec.ComponentRole))
+	for _, r := range sec.ComponentRole {
+		roles = append(roles, r.Name)
+	}
+	if len(roles) > 0 {
+		cfg["componentRoles"] = strings.Join(roles, ",")
+	}
+	for _, e := range sec.ExposedAPIs {
+		switch e.Name {
+		case "partyrole", "userrolesandpermissions":
+			cfg["roleAPI"] = e.Name
+		}
+	}
+	return cfg
+}
+
+// implComponent adds the Wasm component for an implementation once.
+func (t *translator) implComponent(impl, path string) {
+	if _, ok := t.byName[impl]; ok {
+		return
+	}
+	image, ok := t.impls[impl]
+	if !ok {
+		t.fail(path, fmt.Sprintf("no Wasm artefact for implementation %q", impl),
+			fmt.Sprintf(`add "%s": "<oci reference or file:///path/to.wasm>" to the %s annotation or to the --implementations file`, impl, oda.AnnotationImplementations))
+		t.byName[impl] = nil
+		return
+	}
+	comp := &wadm.Component{
+		Name: impl,
+		Type: wadm.ComponentTypeComponent,
+		Properties: wadm.Properties{
+			Image: image,
+			Config: []wadm.ConfigProperty{{Name: "oda", Properties: map[string]string{
+				"oda.component":      t.c.Metadata.Name,
+				"oda.namespace":      namespace(t.c),
+				"oda.implementation": impl,
+			}}},
+		},
+		Traits: []wadm.Trait{{Type: wadm.TraitSpreadScaler, Scaler: &wadm.ScalerProperties{Instances: t.scale.Instances, Spread: t.scale.Spread}}},
+	}
+	t.prov["components/"+impl] = path
+	t.prov["components/"+impl+"/traits/0"] = t.placementSource()
+	t.comps = append(t.comps, comp)
+	t.byName[impl] = comp
+}
+
+// placementSource names where the spreadscaler settings came from.
+func (t *translator) placementSource() string {
+	var keys []string
+	for _, k := range []string{AnnotationInstances, AnnotationSites, AnnotationSpread} {
+		if _, ok := t.c.Metadata.Annotations[k]; ok {
+			keys = append(keys, fmt.Sprintf("metadata.annotations[%q]", k))
+		}
+	}
+	if len(keys) == 0 {
+		return "default placement (1 instance)"
+	}
+	return strings.Join(keys, ",")
+}
+
+// shared adds a reference to a component of the system application once.
+func (t *translator) shared(name, path string) *wadm.Component {
+	if c, ok := t.external[name]; ok {
+		return c
+	}
+	c := &wadm.Component{
+		Name:       name,
+		Type:       wadm.ComponentTypeCapability,
+		Properties: wadm.Properties{Application: &wadm.SharedApplication{Name: t.opts.SystemApp, Component: name}},
+	}
+	t.prov["components/"+name] = path
+	t.external[name] = c
+	t.byName[name] = c
+	return c
+}
+
+func (t *translator) link(source string, l wadm.LinkProperties, path string) {
+	comp := t.byName[source]
+	if comp == nil || t.byName[l.Target.Name] == nil {
+		return // a missing implementation was reported already
+	}
+	comp.Traits = append(comp.Traits, wadm.Trait{Type: wadm.TraitLink, Link: &l})
+	t.prov[fmt.Sprintf("components/%s/traits/%d", source, len(comp.Traits)-1)] = path
+}
+
+func (t *translator) manifest() *wadm.Manifest {
+	c := t.c
+	m := &wadm.Manifest{
+		APIVersion: wadm.APIVersion,
+		Kind:       wadm.Kind,
+		Metadata: wadm.Metadata{
+			Name: AppName(c),
+			Annotations: map[string]string{
+				AnnotationAPIVersion: c.APIVersion,
+			},
+			Labels: map[string]string{
+				LabelComponentName: c.Metadata.Name,
+				LabelNamespace:     namespace(c),
+			},
+		},
+	}
+	if md := c.Spec.ComponentMetadata; md != nil {
+		if md.Description != "" {
+			m.Metadata.Annotations[wadm.AnnotationDescription] = md.Description
+		}
+		if md.ID != "" {
+			m.Metadata.Annotations[AnnotationComponentID] = md.ID
+		}
+		if md.Version != "" {
+			m.Metadata.Annotations[AnnotationComponentVersion] = md.Version
+		}
+	}
+	for _, comp := range t.comps {
+		m.Spec.Components = append(m.Spec.Components, *comp)
+	}
+	for _, name := range []string{IngressName, HTTPClientName, MessagingName, BridgeName} {
+		if comp, ok := t.external[name]; ok {
+			m.Spec.Components = append(m.Spec.Components, *comp)
+		}
+	}
+	prov, _ := json.Marshal(t.prov) // map[string]string: cannot fail; keys sorted
+	m.Metadata.Annotations[AnnotationProvenance] = string(prov)
+	m.SetVersion(Version(m))
+	return m
+}
+
+// Version is the manifest version translate assigns: "v-" and the first 12
+// hex digits of the SHA-256 of the manifest without its version, so an
+// unchanged Component never produces a new wadm version.
+func Version(m *wadm.Manifest) string {
+	cp := *m
+	cp.Metadata.Annotations = make(map[string]string, len(m.Metadata.Annotations))
+	for k, v := range m.Metadata.Annotations {
+		if k != wadm.AnnotationVersion {
+			cp.Metadata.Annotations[k] = v
+		}
+	}
+	data, err := wadm.MarshalJSON(&cp)
+	if err != nil {
+		panic(fmt.Sprintf("translate: manifest does not marshal: %v", err)) // only our own well-formed values get here
+	}
+	sum := sha256.Sum256(data)
+	return "v-" + hex.EncodeToString(sum[:6])
+}
+
+func namespace(c *oda.Component) string {
+	if c.Metadata.Namespace == "" {
+		return oda.DefaultNamespace
+	}
+	return c.Metadata.Namespace
+}
+
+// linkName makes a wasmCloud link name: lower case letters, digits, '-'
+// and '_'. Link names must differ for links of one source over the same
+// WIT package, so names carry the application and API name.
+func linkName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
