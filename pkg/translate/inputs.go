@@ -2,8 +2,8 @@ package translate
 
 import (
 	"bytes"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"

@@ -164,9 +164,9 @@ func TestMappingShape(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"/ctk-productcatalogmanagement/tmf-api/productCatalogManagement/v4":   "ctk-prodcatapi",
-		"/ctk-productcatalogmanagement/metrics":                               "ctk-productcatalogmanagement-sm",
-		"/ctk-productcatalogmanagement/rolesAndPermissionsManagement/v5":      "ctk-permissionspecapi",
+		"/ctk-productcatalogmanagement/tmf-api/productCatalogManagement/v4": "ctk-prodcatapi",
+		"/ctk-productcatalogmanagement/metrics":                             "ctk-productcatalogmanagement-sm",
+		"/ctk-productcatalogmanagement/rolesAndPermissionsManagement/v5":    "ctk-permissionspecapi",
 	}
 	for path, impl := range want {
 		if routes[path] != impl {
