@@ -37,8 +37,9 @@ type tree struct {
 
 const (
 	// maxNodes bounds the values a document may expand to; YAML aliases
-	// can make a small file expand exponentially ("billion laughs").
-	maxNodes = 1 << 21
+	// can make a small file expand exponentially ("billion laughs"). The
+	// largest upstream example has about 150.
+	maxNodes = 200_000
 	// maxDepth bounds nesting; no Component is deeper than a dozen levels.
 	maxDepth = 64
 )
@@ -74,6 +75,12 @@ func displayPath(root any, tokens []string) string {
 			continue
 		case map[string]any:
 			cur = v[t]
+		case nil:
+			// Unknown (the tree is still being built): numbers are indexes.
+			if _, err := strconv.Atoi(t); err == nil {
+				b.WriteString("[" + t + "]")
+				continue
+			}
 		default:
 			cur = nil
 		}
@@ -121,7 +128,9 @@ func (t *tree) line(tokens []string, preferKey bool) int {
 		if !ok {
 			continue
 		}
-		if preferKey && n == len(tokens) && p.keyLine > 0 {
+		// A missing field is reported at its parent's key, where it
+		// belongs; an unknown field at its own key.
+		if (preferKey || n < len(tokens)) && p.keyLine > 0 {
 			return p.keyLine
 		}
 		return p.line
@@ -216,12 +225,29 @@ func documents(data []byte) ([]*yaml.Node, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// parserProblem tells the yaml.v3 parser's problems from its scanner's.
+func parserProblem(msg string) bool {
+	switch msg {
+	case "did not find expected ',' or ']'", "did not find expected ',' or '}'", "did not find expected '-' indicator",
+		"did not find expected <document start>", "did not find expected key", "did not find expected node content":
+		return true
+	}
+	return false
+}
+
 func yamlSyntaxError(file string, err error) FieldError {
 	msg := err.Error()
 	fe := FieldError{File: file, Fix: "fix the YAML syntax (indentation, quoting, ':' after each key)"}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		fe.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		if parserProblem(msg) {
+			// yaml.v3 reports the parser's marks 0-based (its scanner's
+			// 1-based); the mark is where the unfinished block or flow
+			// collection began.
+			fe.Line++
+			msg += " (in the collection that starts here)"
+		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
@@ -258,6 +284,9 @@ func (t *tree) value(n *yaml.Node, tokens []string, keyLine, depth int) any {
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for i, item := range n.Content {
+			if t.nodes > maxNodes {
+				break
+			}
 			out = append(out, t.value(item, append(tokens[:len(tokens):len(tokens)], strconv.Itoa(i)), 0, depth+1))
 		}
 		return out
