@@ -1,5 +1,12 @@
 package wadm
 
+import (
+	"maps"
+	"slices"
+	"strings"
+	"unicode"
+)
+
 // Values wadm fixes for every manifest.
 const (
 	// APIVersion is the only OAM apiVersion wadm accepts.
@@ -179,7 +186,8 @@ type LinkProperties struct {
 
 // Normalized returns the link as wadm reads it: the legacy source_config
 // moves into Source unless Source is given, and target_config into
-// Target.Config when the target was a bare name.
+// Target.Config when the target was a bare name. Name stays as given (see
+// EffectiveName).
 func (l LinkProperties) Normalized() LinkProperties {
 	n := l
 	n.SourceConfig, n.TargetConfig = nil, nil
@@ -189,10 +197,15 @@ func (l LinkProperties) Normalized() LinkProperties {
 	if l.Target.BareName {
 		n.Target = LinkTarget{Name: l.Target.Name, Config: l.TargetConfig}
 	}
-	if n.Name == "" {
-		n.Name = DefaultLinkName
-	}
 	return n
+}
+
+// EffectiveName is the link name wadm uses: Name, or DefaultLinkName.
+func (l LinkProperties) EffectiveName() string {
+	if l.Name == "" {
+		return DefaultLinkName
+	}
+	return l.Name
 }
 
 // ConfigDefinition is the config and secrets given to one end of a link.
@@ -244,4 +257,59 @@ func (m *Manifest) Links() []SourcedLink {
 type SourcedLink struct {
 	Source string
 	Link   LinkProperties
+}
+
+// ComponentID returns the id wadm gives component c of this manifest: its
+// properties.id when set, else `{manifest}-{component}` with each part
+// lowercased and every non-alphanumeric character replaced by '_'
+// (app hello-world, component http-component: hello_world-http_component).
+func (m *Manifest) ComponentID(c Component) string {
+	if c.Properties.ID != "" {
+		return c.Properties.ID
+	}
+	return idPart(m.Metadata.Name) + "-" + idPart(c.Name)
+}
+
+// ComponentByName returns the named component.
+func (m *Manifest) ComponentByName(name string) (Component, bool) {
+	for _, c := range m.Spec.Components {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Component{}, false
+}
+
+func idPart(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(s))
+}
+
+// Normalized returns a copy of m in the form wadm stores and returns it:
+// legacy component type actor becomes component, and every link is
+// Normalized (bare-name targets and source_config/target_config move into
+// target and source). The copy shares no
+// slices with m that it changes.
+func (m *Manifest) Normalized() *Manifest {
+	n := *m
+	n.Metadata.Annotations = maps.Clone(m.Metadata.Annotations)
+	n.Spec.Components = slices.Clone(m.Spec.Components)
+	for i := range n.Spec.Components {
+		c := &n.Spec.Components[i]
+		if c.Type == ComponentTypeActor {
+			c.Type = ComponentTypeComponent
+		}
+		c.Traits = slices.Clone(c.Traits)
+		for j := range c.Traits {
+			if l := c.Traits[j].Link; l != nil {
+				nl := l.Normalized()
+				c.Traits[j].Link = &nl
+			}
+		}
+	}
+	return &n
 }
