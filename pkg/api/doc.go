@@ -1,0 +1,12 @@
+// Package api owns the canvasd API: HTTP/JSON on the daemon's listen
+// address (components CRUD with compare-and-set on resourceVersion, watch
+// as server-sent events, reconcile events, health, readiness, Prometheus
+// metrics) and the same operations as a NATS micro service under
+// canvas.api.> for lattice tooling.
+//
+// It admits Components (parse, validate, generation and resourceVersion
+// bookkeeping) and merges desired state with the status the reconciler
+// wrote. It must not deploy anything or write status: it reaches storage
+// and the reconciler only through the Desired, Statuses and Events
+// interfaces the daemon hands it.
+package api

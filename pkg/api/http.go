@@ -1,0 +1,263 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+)
+
+// routes builds the HTTP API:
+//
+//	GET    /v1/components[?namespace=NS]          list (ComponentList)
+//	GET    /v1/components?watch=1[&namespace=NS][&name=N]  server-sent events
+//	POST   /v1/components                          apply (create or update)
+//	GET    /v1/components/{namespace}/{name}       one Component with status
+//	PUT    /v1/components/{namespace}/{name}       apply; compare-and-set with metadata.resourceVersion
+//	DELETE /v1/components/{namespace}/{name}[?resourceVersion=RV]
+//	GET    /v1/components/{namespace}/{name}/events
+//	GET    /healthz, /readyz, /metrics
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern, route string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.metrics.instrument(route, h))
+	}
+	handle("GET "+wire.PathComponents, "list", s.handleList)
+	handle("POST "+wire.PathComponents, "apply", s.handleApply)
+	handle("GET "+wire.PathComponents+"/{namespace}/{name}", "get", s.handleGet)
+	handle("PUT "+wire.PathComponents+"/{namespace}/{name}", "put", s.handleApply)
+	handle("DELETE "+wire.PathComponents+"/{namespace}/{name}", "delete", s.handleDelete)
+	handle("GET "+wire.PathComponents+"/{namespace}/{name}/events", "events", s.handleEvents)
+	mux.HandleFunc("GET "+wire.PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET "+wire.PathReadyz, s.handleReady)
+	mux.Handle("GET "+wire.PathMetrics, promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, problem(http.StatusNotFound, wire.ProblemNotFound,
+			fmt.Sprintf("no route %s %s: the API serves %s and %s/{namespace}/{name}", r.Method, r.URL.Path, wire.PathComponents, wire.PathComponents)))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", wire.ContentTypeJSON)
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client went away: nothing left to tell it
+}
+
+func writeProblem(w http.ResponseWriter, p *wire.Problem) {
+	w.Header().Set("Content-Type", wire.ContentTypeProblem)
+	w.WriteHeader(p.Status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(p)
+}
+
+// pathKey reads and checks {namespace} and {name}.
+func pathKey(r *http.Request) (string, *wire.Problem) {
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	for _, v := range []struct{ what, val string }{{"namespace", ns}, {"name", name}} {
+		if err := checkLabel(v.val); err != nil {
+			return "", problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("%s %q in the path: %v", v.what, v.val, err))
+		}
+	}
+	return storeKey(ns, name), nil
+}
+
+// checkLabel accepts what the store accepts as namespace and name: DNS-1123
+// labels (1-63 lower-case letters, digits or '-', alphanumeric at both ends).
+func checkLabel(s string) error {
+	if s == "" || len(s) > 63 {
+		return errors.New("must be 1-63 characters (a DNS-1123 label)")
+	}
+	for i, r := range s {
+		alnum := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !alnum && r != '-' {
+			return fmt.Errorf("character %q at %d: use lower-case letters, digits and '-'", r, i)
+		}
+		if !alnum && (i == 0 || i == len(s)-1) {
+			return errors.New("must start and end with a letter or digit")
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	key, p := pathKey(r)
+	if p == nil {
+		var c *oda.Component
+		if c, p = s.get(r.Context(), key); p == nil {
+			writeJSON(w, http.StatusOK, c)
+			return
+		}
+	}
+	writeProblem(w, p)
+}
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ns := q.Get("namespace")
+	if ns != "" {
+		if err := checkLabel(ns); err != nil {
+			writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("namespace %q: %v", ns, err)))
+			return
+		}
+	}
+	if watch := q.Get("watch"); watch == "1" || watch == "true" {
+		s.serveWatch(w, r, ns, q.Get("name"))
+		return
+	}
+	items, p := s.list(r.Context(), ns)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.ComponentList{APIVersion: oda.APIVersionV1, Kind: wire.KindComponentList, Items: items})
+}
+
+func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
+	file := r.Header.Get(wire.HeaderFileName)
+	if file == "" {
+		file = wire.BodyFileName
+	}
+	body, p := readBody(w, r)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	c, p := s.admit(file, body)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	if r.Method == http.MethodPut {
+		ns, name := r.PathValue("namespace"), r.PathValue("name")
+		if c.Metadata.Namespace == "" {
+			c.Metadata.Namespace = ns
+		}
+		var errs oda.ErrorList
+		if c.Metadata.Namespace != ns {
+			errs = append(errs, oda.FieldError{File: file, Path: "metadata.namespace", Msg: fmt.Sprintf("%q differs from %q in the URL", c.Metadata.Namespace, ns), Fix: "PUT to the URL of the namespace in the body, or change the body"})
+		}
+		if c.Metadata.Name != name {
+			errs = append(errs, oda.FieldError{File: file, Path: "metadata.name", Msg: fmt.Sprintf("%q differs from %q in the URL", c.Metadata.Name, name), Fix: "PUT to the URL of the name in the body, or change the body"})
+		}
+		if len(errs) > 0 {
+			writeProblem(w, &wire.Problem{Type: wire.ProblemInvalid, Title: http.StatusText(http.StatusUnprocessableEntity), Status: http.StatusUnprocessableEntity,
+				Detail: fmt.Sprintf("%s: the body names another component than the URL; nothing was stored", file), Errors: errs})
+			return
+		}
+	}
+	out, created, p := s.apply(r.Context(), c, c.Metadata.ResourceVersion)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", wire.PathComponents+"/"+out.Metadata.Namespace+"/"+out.Metadata.Name)
+	}
+	s.log.Info("component applied", zap.String("key", out.Key()), zap.Bool("created", created),
+		zap.Int64("generation", out.Metadata.Generation), zap.String("resourceVersion", out.Metadata.ResourceVersion))
+	writeJSON(w, status, out)
+}
+
+// readBody reads at most wire.MaxBodySize bytes; a larger body is a 413.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *wire.Problem) {
+	tooLarge := problem(http.StatusRequestEntityTooLarge, wire.ProblemTooLarge,
+		fmt.Sprintf("request body is larger than %d bytes: a Component is a few KiB; check that the right file was sent", wire.MaxBodySize))
+	if r.ContentLength > wire.MaxBodySize {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxBodySize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("reading the request body: %v", err))
+	}
+	if len(body) == 0 {
+		return nil, problem(http.StatusBadRequest, wire.ProblemBadInput, "empty request body: send a Component as YAML or JSON")
+	}
+	return body, nil
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	key, p := pathKey(r)
+	if p == nil {
+		var c *oda.Component
+		if c, p = s.remove(r.Context(), key, r.URL.Query().Get("resourceVersion")); p == nil {
+			s.log.Info("component deleted", zap.String("key", key))
+			writeJSON(w, http.StatusOK, c)
+			return
+		}
+	}
+	writeProblem(w, p)
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	key, p := pathKey(r)
+	if p == nil {
+		var evs []wire.Event
+		if evs, p = s.events(r.Context(), key); p == nil {
+			writeJSON(w, http.StatusOK, wire.EventList{Items: evs})
+			return
+		}
+	}
+	writeProblem(w, p)
+}
+
+// readyTimeout bounds all readiness checks of one /readyz request.
+const readyTimeout = 3 * time.Second
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	rd := s.Readiness(r.Context())
+	status := http.StatusOK
+	if !rd.Ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, rd)
+}
+
+// Readiness runs every check (in parallel, bounded by readyTimeout) and
+// reports each one's error.
+func (s *Server) Readiness(ctx context.Context) wire.Readiness {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	type result struct {
+		name string
+		err  error
+	}
+	checks := append(slices.Clone(s.opts.Checks), Check{Name: "watch", Check: func(context.Context) error { return s.Synced() }})
+	results := make(chan result, len(checks))
+	for _, c := range checks {
+		go func() { results <- result{c.Name, c.Check(ctx)} }()
+	}
+	rd := wire.Readiness{Ready: true, Checks: map[string]string{}}
+	for range checks {
+		res := <-results
+		if res.err != nil {
+			rd.Ready = false
+			rd.Checks[res.name] = res.err.Error()
+		} else {
+			rd.Checks[res.name] = "ok"
+		}
+	}
+	return rd
+}

@@ -1,0 +1,223 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/version"
+)
+
+// HeaderCreated is set to "true" on a micro apply reply that created the
+// Component (HTTP answers 201 instead).
+const HeaderCreated = "Canvas-Created"
+
+// ServeNATS serves the API as the NATS micro service lattice.CanvasServiceName
+// with endpoints canvas.api.components.{get,list,apply,delete,events}, and
+// publishes every watch event on wire.WatchSubject, until ctx ends. Replies
+// are the same JSON as over HTTP; a failure is a micro error whose code is
+// the HTTP status and whose data is the wire.Problem.
+func (s *Server) ServeNATS(ctx context.Context, nc *nats.Conn) error {
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        lattice.CanvasServiceName,
+		Version:     microVersion(),
+		Description: "wasmcanvas control plane: ODA Components",
+	})
+	if err != nil {
+		return fmt.Errorf("add NATS micro service %s: %w", lattice.CanvasServiceName, err)
+	}
+	defer func() { _ = svc.Stop() }()
+	g := svc.AddGroup(lattice.CanvasAPISubject(wire.MicroGroup))
+	endpoints := []struct {
+		name string
+		h    func(context.Context, micro.Request) (any, micro.Headers, *wire.Problem)
+	}{
+		{wire.MicroGet, s.microGet},
+		{wire.MicroList, s.microList},
+		{wire.MicroApply, s.microApply},
+		{wire.MicroDelete, s.microDelete},
+		{wire.MicroEvents, s.microEvents},
+	}
+	for _, ep := range endpoints {
+		if err := g.AddEndpoint(ep.name, s.microHandler(ctx, ep.name, ep.h)); err != nil {
+			return fmt.Errorf("add NATS micro endpoint %s.%s: %w", lattice.CanvasAPISubject(wire.MicroGroup), ep.name, err)
+		}
+	}
+	s.log.Info("nats api serving", zap.String("service", lattice.CanvasServiceName), zap.String("subjects", lattice.CanvasAPISubject(wire.MicroGroup, "*")))
+	s.publishWatch(ctx, nc)
+	return ctx.Err()
+}
+
+var semver = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+
+// microVersion is the build's version when it is a semantic version (micro
+// refuses anything else), else 0.0.0 (untagged builds).
+func microVersion() string {
+	if v := strings.TrimPrefix(version.Version, "v"); semver.MatchString(v) {
+		return v
+	}
+	return "0.0.0"
+}
+
+func (s *Server) microHandler(ctx context.Context, route string, h func(context.Context, micro.Request) (any, micro.Headers, *wire.Problem)) micro.Handler {
+	return micro.HandlerFunc(func(req micro.Request) {
+		start := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+		defer cancel()
+		out, hdr, p := h(rctx, req)
+		if p != nil {
+			data, _ := json.Marshal(p) // a Problem always marshals
+			_ = req.Error(strconv.Itoa(p.Status), p.Title, data)
+			s.metrics.observe("nats", route, p.Status, start)
+			return
+		}
+		opts := []micro.RespondOpt{}
+		if hdr != nil {
+			opts = append(opts, micro.WithHeaders(hdr))
+		}
+		if err := req.RespondJSON(out, opts...); err != nil {
+			s.log.Warn("nats api reply failed", zap.String("route", route), zap.Error(err))
+		}
+		s.metrics.observe("nats", route, http.StatusOK, start)
+	})
+}
+
+func decodeRef(req micro.Request) (wire.MicroRef, string, *wire.Problem) {
+	var ref wire.MicroRef
+	if err := json.Unmarshal(req.Data(), &ref); err != nil {
+		return ref, "", problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("request body: want {\"namespace\":…,\"name\":…}: %v", err))
+	}
+	if ref.Namespace == "" {
+		ref.Namespace = oda.DefaultNamespace
+	}
+	for _, v := range []struct{ what, val string }{{"namespace", ref.Namespace}, {"name", ref.Name}} {
+		if err := checkLabel(v.val); err != nil {
+			return ref, "", problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("%s %q: %v", v.what, v.val, err))
+		}
+	}
+	return ref, storeKey(ref.Namespace, ref.Name), nil
+}
+
+func (s *Server) microGet(ctx context.Context, req micro.Request) (any, micro.Headers, *wire.Problem) {
+	_, key, p := decodeRef(req)
+	if p != nil {
+		return nil, nil, p
+	}
+	c, p := s.get(ctx, key)
+	return c, nil, p
+}
+
+func (s *Server) microList(ctx context.Context, req micro.Request) (any, micro.Headers, *wire.Problem) {
+	var lr wire.MicroListRequest
+	if len(req.Data()) > 0 {
+		if err := json.Unmarshal(req.Data(), &lr); err != nil {
+			return nil, nil, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("request body: want {\"namespace\":…} or nothing: %v", err))
+		}
+	}
+	if lr.Namespace != "" {
+		if err := checkLabel(lr.Namespace); err != nil {
+			return nil, nil, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("namespace %q: %v", lr.Namespace, err))
+		}
+	}
+	items, p := s.list(ctx, lr.Namespace)
+	if p != nil {
+		return nil, nil, p
+	}
+	return wire.ComponentList{APIVersion: oda.APIVersionV1, Kind: wire.KindComponentList, Items: items}, nil, nil
+}
+
+func (s *Server) microApply(ctx context.Context, req micro.Request) (any, micro.Headers, *wire.Problem) {
+	file := req.Headers().Get(wire.HeaderFileName)
+	if file == "" {
+		file = wire.BodyFileName
+	}
+	if len(req.Data()) == 0 {
+		return nil, nil, problem(http.StatusBadRequest, wire.ProblemBadInput, "empty request body: send a Component as YAML or JSON")
+	}
+	c, p := s.admit(file, req.Data())
+	if p != nil {
+		return nil, nil, p
+	}
+	out, created, p := s.apply(ctx, c, c.Metadata.ResourceVersion)
+	if p != nil {
+		return nil, nil, p
+	}
+	s.log.Info("component applied", zap.String("key", out.Key()), zap.Bool("created", created), zap.String("via", "nats"),
+		zap.Int64("generation", out.Metadata.Generation), zap.String("resourceVersion", out.Metadata.ResourceVersion))
+	return out, micro.Headers{HeaderCreated: []string{strconv.FormatBool(created)}}, nil
+}
+
+func (s *Server) microDelete(ctx context.Context, req micro.Request) (any, micro.Headers, *wire.Problem) {
+	ref, key, p := decodeRef(req)
+	if p != nil {
+		return nil, nil, p
+	}
+	c, p := s.remove(ctx, key, ref.ResourceVersion)
+	if p == nil {
+		s.log.Info("component deleted", zap.String("key", key), zap.String("via", "nats"))
+	}
+	return c, nil, p
+}
+
+func (s *Server) microEvents(ctx context.Context, req micro.Request) (any, micro.Headers, *wire.Problem) {
+	_, key, p := decodeRef(req)
+	if p != nil {
+		return nil, nil, p
+	}
+	evs, p := s.events(ctx, key)
+	if p != nil {
+		return nil, nil, p
+	}
+	return wire.EventList{Items: evs}, nil, nil
+}
+
+// publishWatch republishes the watch fan-out on NATS until ctx ends,
+// subscribing again whenever the hub cut the subscription (store watch
+// lost). The initial state is not published: NATS watchers list first.
+func (s *Server) publishWatch(ctx context.Context, nc *nats.Conn) {
+	for ctx.Err() == nil {
+		sctx, cancel := context.WithTimeout(ctx, watchSyncWait)
+		sb, _, err := s.hub.subscribe(sctx, "", "")
+		cancel()
+		if err != nil {
+			continue // not synced yet; subscribe waits, so this does not spin
+		}
+		s.forward(ctx, nc, sb)
+		s.hub.unsubscribe(sb)
+	}
+}
+
+func (s *Server) forward(ctx context.Context, nc *nats.Conn, sb *sub) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sb.ch:
+			if !ok {
+				return
+			}
+			data, err := json.Marshal(ev)
+			if err != nil {
+				s.log.Error("watch event does not marshal", zap.Error(err))
+				continue
+			}
+			err = nc.Publish(wire.WatchSubject(ev.Object.Metadata.Namespace, ev.Object.Metadata.Name), data)
+			if err != nil && !errors.Is(err, nats.ErrConnectionReconnecting) {
+				s.log.Warn("publishing watch event failed", zap.Error(err))
+			}
+		}
+	}
+}
