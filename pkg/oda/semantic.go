@@ -73,6 +73,9 @@ func semantic(c *Component) []issue {
 			nameAt := append(at[:4:4], "name")
 			if a.Name == "" {
 				add(nameAt, "must not be empty", "name the API; the name becomes its route and status entry name")
+			} else if !validAPIName(a.Name) {
+				add(nameAt, fmt.Sprintf("%q is not a valid API name (DNS-1123 label)", a.Name),
+					dnsFix+"; the canvas names the API's route and status entry <component>-<api>")
 			} else if first, dup := exposedNames[a.Name]; dup {
 				where := "in " + f.name
 				if first[1] != f.name {
@@ -109,6 +112,9 @@ func semantic(c *Component) []issue {
 			nameAt := tok("spec", f.name, "dependentAPIs", i, "name")
 			if d.Name == "" {
 				add(nameAt, "must not be empty", "name the dependency; the component looks its URL up by this name")
+			} else if !validAPIName(d.Name) {
+				add(nameAt, fmt.Sprintf("%q is not a valid API name (DNS-1123 label)", d.Name),
+					dnsFix+"; the canvas names the dependency's status entry <component>-<api>")
 			} else if first, dup := dependentNames[d.Name]; dup {
 				add(nameAt, fmt.Sprintf("duplicate dependent API name %q (first at %s)", d.Name, displayTokens(first)),
 					"give each dependent API its own name; the component looks its URL up by name")
@@ -158,6 +164,10 @@ func semantic(c *Component) []issue {
 		}
 	}
 	return out
+}
+
+func validAPIName(n string) bool {
+	return len(n) <= 63 && dns1123Label.MatchString(n)
 }
 
 func checkPort(p int, at []string, add func([]string, string, string)) {
