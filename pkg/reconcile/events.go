@@ -1,0 +1,205 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Event types, as Kubernetes names them.
+const (
+	EventNormal  = "Normal"
+	EventWarning = "Warning"
+)
+
+// Event reasons the controller records.
+const (
+	ReasonTranslated      = "Translated"
+	ReasonTranslateFailed = "TranslateFailed"
+	ReasonManifestPut     = "ManifestPut"
+	ReasonDeployed        = "Deployed"
+	ReasonDeployFailed    = "DeployFailed"
+	ReasonReady           = "Ready"
+	ReasonDeleted         = "Deleted"
+	ReasonDeleteFailed    = "DeleteFailed"
+)
+
+// Defaults of the event stream.
+const (
+	DefaultEventStream    = "CANVAS_EVENTS"
+	DefaultEventsPerKey   = 100
+	DefaultEventMaxAge    = 24 * time.Hour
+	eventSubjectPrefix    = "canvas.events"
+	eventListFetchBatch   = 256
+	eventListFetchMaxWait = 5 * time.Second
+)
+
+// EventSubject is canvas.events.{namespace}.{name}: the subject the events
+// of the Component with key {namespace}.{name} are recorded on.
+func EventSubject(key string) string { return eventSubjectPrefix + "." + key }
+
+// EventWildcard matches the events of every Component.
+const EventWildcard = eventSubjectPrefix + ".>"
+
+// Event is a Kubernetes-style event about one Component. Repeats of the
+// same type, reason and message are folded into one event whose Count
+// grows, as kubectl shows them.
+type Event struct {
+	// Key is the Component's {namespace}.{name}.
+	Key            string    `json:"key"`
+	Type           string    `json:"type"`
+	Reason         string    `json:"reason"`
+	Message        string    `json:"message"`
+	Count          int       `json:"count"`
+	FirstTimestamp time.Time `json:"firstTimestamp"`
+	LastTimestamp  time.Time `json:"lastTimestamp"`
+}
+
+// RecorderOptions configure the event stream; zero values take defaults.
+type RecorderOptions struct {
+	// Stream is the JetStream stream name (DefaultEventStream).
+	Stream string
+	// PerKey is how many events are kept per Component (DefaultEventsPerKey).
+	PerKey int
+	// MaxAge drops events older than this (DefaultEventMaxAge).
+	MaxAge time.Duration
+	// Now is the clock (time.Now).
+	Now func() time.Time
+}
+
+// Recorder writes events to a JetStream stream with limits retention (at
+// most PerKey per Component, none older than MaxAge) and reads them back.
+// It is safe for concurrent use.
+type Recorder struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	name   string
+	now    func() time.Time
+}
+
+// NewRecorder creates or updates the event stream.
+func NewRecorder(ctx context.Context, js jetstream.JetStream, opts RecorderOptions) (*Recorder, error) {
+	if opts.Stream == "" {
+		opts.Stream = DefaultEventStream
+	}
+	if opts.PerKey == 0 {
+		opts.PerKey = DefaultEventsPerKey
+	}
+	if opts.MaxAge == 0 {
+		opts.MaxAge = DefaultEventMaxAge
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PerKey < 0 || opts.MaxAge < 0 {
+		return nil, fmt.Errorf("event recorder: PerKey %d and MaxAge %s must not be negative (0 takes the default)", opts.PerKey, opts.MaxAge)
+	}
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              opts.Stream,
+		Description:       "wasmcanvas Component events (canvas describe)",
+		Subjects:          []string{EventWildcard},
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: int64(opts.PerKey),
+		MaxAge:            opts.MaxAge,
+		Discard:           jetstream.DiscardOld,
+		Storage:           jetstream.FileStorage,
+		AllowDirect:       true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("event recorder: create stream %s on %s: %w", opts.Stream, EventWildcard, err)
+	}
+	return &Recorder{js: js, stream: st, name: opts.Stream, now: opts.Now}, nil
+}
+
+// Record records an event about the Component key. A repeat of the last
+// event of that key (same type, reason and message) replaces it with the
+// count increased.
+func (r *Recorder) Record(ctx context.Context, key, eventType, reason, message string) error {
+	subj := EventSubject(key)
+	now := r.now().UTC()
+	// Two attempts: the publish is conditional on the key's last event, so
+	// a concurrent recorder makes the first one fail and the second re-read.
+	var err error
+	for range 2 {
+		ev := Event{Key: key, Type: eventType, Reason: reason, Message: message, Count: 1, FirstTimestamp: now, LastTimestamp: now}
+		var lastSeq uint64
+		var fold bool
+		last, gerr := r.stream.GetLastMsgForSubject(ctx, subj)
+		switch {
+		case gerr == nil:
+			lastSeq = last.Sequence
+			var prev Event
+			if json.Unmarshal(last.Data, &prev) == nil && prev.Type == eventType && prev.Reason == reason && prev.Message == message {
+				ev.Count, ev.FirstTimestamp, fold = prev.Count+1, prev.FirstTimestamp, true
+			}
+		case errors.Is(gerr, jetstream.ErrMsgNotFound):
+		default:
+			return fmt.Errorf("record event %s for %s: read the last event: %w", reason, key, gerr)
+		}
+		data, merr := json.Marshal(ev)
+		if merr != nil {
+			return fmt.Errorf("record event %s for %s: %w", reason, key, merr)
+		}
+		_, err = r.js.Publish(ctx, subj, data, jetstream.WithExpectLastSequencePerSubject(lastSeq))
+		if err != nil {
+			continue
+		}
+		if fold {
+			// The folded copy replaces the old one; if the delete fails the
+			// old count is merely listed twice, so it is not an error.
+			_ = r.stream.DeleteMsg(ctx, lastSeq)
+		}
+		return nil
+	}
+	return fmt.Errorf("record event %s for %s on %s: %w", reason, key, subj, err)
+}
+
+// List returns the recorded events of the Component key, oldest first.
+func (r *Recorder) List(ctx context.Context, key string) ([]Event, error) {
+	subj := EventSubject(key)
+	cons, err := r.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		FilterSubject:     subj,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events of %s: create a consumer on stream %s: %w", key, r.name, err)
+	}
+	name := cons.CachedInfo().Name
+	defer func() {
+		// Best effort: InactiveThreshold removes it anyway.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = r.stream.DeleteConsumer(dctx, name)
+		cancel()
+	}()
+	pending := int(cons.CachedInfo().NumPending)
+	out := make([]Event, 0, pending)
+	for len(out) < pending {
+		batch, err := cons.Fetch(min(pending-len(out), eventListFetchBatch), jetstream.FetchMaxWait(eventListFetchMaxWait))
+		if err != nil {
+			return nil, fmt.Errorf("list events of %s: fetch: %w", key, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var ev Event
+			if err := json.Unmarshal(m.Data(), &ev); err != nil {
+				return nil, fmt.Errorf("list events of %s: message on %s is not an event: %w", key, m.Subject(), err)
+			}
+			out = append(out, ev)
+		}
+		if err := batch.Error(); err != nil {
+			return nil, fmt.Errorf("list events of %s: fetch: %w", key, err)
+		}
+		if n == 0 {
+			// Messages counted as pending expired meanwhile.
+			break
+		}
+	}
+	return out, nil
+}
