@@ -43,7 +43,9 @@ type Event[T any] struct {
 
 // Watch streams the current value of every key in namespace ("" for all
 // namespaces), then an EventReplayDone, then every later put and delete, in
-// revision order. The channel is closed when ctx ends or the underlying
+// revision order. The replay also holds an EventDelete for each key whose
+// last kept write was a delete, so a watcher that was down learns what was
+// removed meanwhile. The channel is closed when ctx ends or the underlying
 // subscription ends (the NATS connection was closed); the caller owns the
 // watch through ctx.
 func (s *Store[T]) Watch(ctx context.Context, namespace string) (<-chan Event[T], error) {
