@@ -1,8 +1,6 @@
 package translate
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -445,25 +443,6 @@ func (t *translator) manifest() *wadm.Manifest {
 	m.Metadata.Annotations[AnnotationProvenance] = string(prov)
 	m.SetVersion(Version(m))
 	return m
-}
-
-// Version is the manifest version translate assigns: "v-" and the first 12
-// hex digits of the SHA-256 of the manifest without its version, so an
-// unchanged Component never produces a new wadm version.
-func Version(m *wadm.Manifest) string {
-	cp := *m
-	cp.Metadata.Annotations = make(map[string]string, len(m.Metadata.Annotations))
-	for k, v := range m.Metadata.Annotations {
-		if k != wadm.AnnotationVersion {
-			cp.Metadata.Annotations[k] = v
-		}
-	}
-	data, err := wadm.MarshalJSON(&cp)
-	if err != nil {
-		panic(fmt.Sprintf("translate: manifest does not marshal: %v", err)) // only our own well-formed values get here
-	}
-	sum := sha256.Sum256(data)
-	return "v-" + hex.EncodeToString(sum[:6])
 }
 
 func namespace(c *oda.Component) string {
