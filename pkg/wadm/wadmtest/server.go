@@ -42,7 +42,7 @@ type Server struct {
 	failNext map[string]string
 	fail     map[string]string
 	waiting  map[string]bool
-	gen      map[string]uint64        // bumped on every deploy/undeploy/injection
+	gen      map[string]uint64         // bumped on every deploy/undeploy/injection
 	running  map[string]*wadm.Manifest // deployed manifest per app, for injections
 	statuses map[string]wadm.Status    // last status when JetStream is off
 
@@ -99,6 +99,17 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if err := s.setupStorage(ctx); err != nil {
 		return err
+	}
+	// A restarted wadm picks up what was deployed; its last status stays in
+	// the stream until something changes.
+	recs, err := s.store.list(ctx)
+	if err != nil {
+		return fmt.Errorf("wadmtest: load stored manifests: %w", err)
+	}
+	for _, r := range recs {
+		if m := r.deployedManifest(); m != nil {
+			s.running[r.Name] = m
+		}
 	}
 	msgs := make(chan *nats.Msg, 256)
 	subj := s.prefix + "." + s.lattice + ".>"
