@@ -28,7 +28,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	m := &wadm.Manifest{
 		APIVersion: wadm.APIVersion, Kind: wadm.Kind,
 		Metadata: wadm.Metadata{Name: "app", Annotations: map[string]string{wadm.AnnotationVersion: "v1"}},
-		Spec: wadm.Spec{Components: []wadm.Component{{Name: "c", Type: wadm.ComponentTypeComponent, Properties: wadm.Properties{Image: "file:///c.wasm"}}}},
+		Spec:     wadm.Spec{Components: []wadm.Component{{Name: "c", Type: wadm.ComponentTypeComponent, Properties: wadm.Properties{Image: "file:///c.wasm"}}}},
 	}
 	if _, err := c.Put(ctx, m); err != nil {
 		b.Fatal(err)
