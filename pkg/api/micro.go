@@ -193,7 +193,11 @@ func (s *Server) publishWatch(ctx context.Context, nc *nats.Conn) {
 		sb, _, err := s.hub.subscribe(sctx, "", "")
 		cancel()
 		if err != nil {
-			continue // not synced yet; subscribe waits, so this does not spin
+			select { // not synced yet, or shutting down
+			case <-ctx.Done():
+			case <-time.After(rewatchDelay):
+			}
+			continue
 		}
 		s.forward(ctx, nc, sb)
 		s.hub.unsubscribe(sb)

@@ -118,6 +118,10 @@ func (s *Server) Run(ctx context.Context) error { return s.hub.run(ctx) }
 // the daemon uses it as a readiness check.
 func (s *Server) Synced() error { return s.hub.syncedErr() }
 
+// CloseWatches ends every open watch and refuses new ones; register it with
+// http.Server.RegisterOnShutdown so Shutdown does not wait on event streams.
+func (s *Server) CloseWatches() { s.hub.closeWatches() }
+
 // Handler is the HTTP API.
 func (s *Server) Handler() http.Handler { return s.handler }
 

@@ -39,6 +39,7 @@ type hub struct {
 	syncedCh      chan struct{} // closed once both watches are synced
 	notRunning    error
 	subs          map[*sub]struct{}
+	closed        bool // CloseWatches was called: no new watchers
 }
 
 type sub struct {
@@ -244,6 +245,9 @@ func (h *hub) subscribe(ctx context.Context, namespace, name string) (*sub, []wi
 		}
 	}
 	defer h.mu.Unlock()
+	if h.closed {
+		return nil, nil, errors.New("the server is shutting down")
+	}
 	s := &sub{ch: make(chan wire.WatchEvent, subBuffer), namespace: namespace, name: name}
 	var initial []wire.WatchEvent
 	for _, c := range h.comps {
@@ -255,6 +259,18 @@ func (h *hub) subscribe(ctx context.Context, namespace, name string) (*sub, []wi
 	initial = append(initial, wire.WatchEvent{Type: wire.WatchBookmark})
 	h.subs[s] = struct{}{}
 	return s, initial, nil
+}
+
+// closeWatches cuts off every watcher and refuses new ones, so an HTTP
+// server shutting down is not held open by event streams.
+func (h *hub) closeWatches() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for s := range h.subs {
+		close(s.ch)
+		delete(h.subs, s)
+	}
 }
 
 func (h *hub) unsubscribe(s *sub) {

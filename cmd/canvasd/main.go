@@ -1,0 +1,171 @@
+// Command canvasd is the wasmcanvas control plane: it keeps ODA Components
+// as desired state in JetStream KV, reconciles them into wadm applications
+// on a NATS lattice and serves the canvas API. Flag parsing only; the
+// wiring is package daemon.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/version"
+)
+
+const usage = `canvasd: the wasmcanvas control plane.
+
+It keeps ODA Components (oda.tmforum.org/v1) as desired state in a JetStream
+KV bucket, publishes each as a wadm application on a wasmCloud lattice and
+writes status in the Kubernetes reference canvas's shape. The canvas CLI
+(canvas apply/get/describe/delete/watch) talks to its HTTP API; lattice tools
+can use the same operations as the NATS micro service under canvas.api.>.
+
+Usage:
+  canvasd [flags]
+
+Every flag can also be set through the environment: CANVASD_ and the flag
+name in upper case with '-' as '_' (--nats-creds => CANVASD_NATS_CREDS).
+A flag given on the command line wins over the environment.
+
+Examples:
+  # Everything on this machine: embedded nats-server with JetStream
+  canvasd --embedded-nats
+
+  # Against a NATS cluster running wadm and wasmCloud hosts
+  canvasd --nats nats://nats-1:4222,nats://nats-2:4222 --nats-creds canvasd.creds \
+          --lattice default --ingress-url https://components.example.org
+
+  # Any free port; the bound address is logged and written to
+  # $XDG_STATE_HOME/wasmcanvas/canvasd.json
+  canvasd --embedded-nats --embedded-nats-port -1 --listen 127.0.0.1:0
+
+Flags:
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+
+func run(args []string, stderr io.Writer) int {
+	var (
+		opts     daemon.Options
+		logLevel string
+	)
+	fs := pflag.NewFlagSet("canvasd", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	opts.NATS.AddFlags(fs)
+	fs.StringVar(&opts.NATS.URLs, "nats", "", "NATS server URLs, comma-separated (same as --"+lattice.FlagURL+"; default "+lattice.DefaultURL+")")
+	fs.BoolVar(&opts.EmbeddedNATS, "embedded-nats", false, "run nats-server with JetStream in-process, storing under --state-dir/nats")
+	fs.IntVar(&opts.EmbeddedNATSPort, "embedded-nats-port", lattice.DefaultEmbeddedPort, "client port of the embedded nats-server (-1: any free port)")
+	fs.StringVar(&opts.Lattice, "lattice", lattice.DefaultLattice, "wasmCloud lattice name")
+	fs.StringVar(&opts.StateDir, "state-dir", "", "directory for state and the runtime file (default $XDG_STATE_HOME/wasmcanvas)")
+	fs.StringVar(&opts.Listen, "listen", daemon.DefaultListen, "HTTP API address (port 0: any free port)")
+	fs.StringVar(&opts.IngressURL, "ingress-url", "", "base URL of the HTTP ingress, for the API urls in status")
+	fs.StringVar(&opts.SystemApp, "system-app", "", "shared wadm application of ingress, messaging and canvas-bridge (default wasmcanvas-system)")
+	fs.IntVar(&opts.Workers, "workers", 0, "Components reconciled at once (default 4)")
+	fs.DurationVar(&opts.Resync, "resync", 0, "re-examine every Component this often (default 30s)")
+	fs.DurationVar(&opts.WadmTimeout, "wadm-timeout", 0, "timeout of each wadm API request (default 5s)")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := fromEnv(fs, os.LookupEnv); err != nil {
+		fmt.Fprintln(stderr, "canvasd:", err)
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(os.Stdout, "canvasd", version.Version)
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "canvasd: unexpected arguments %q (see --help)\n", fs.Args())
+		return 2
+	}
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		fmt.Fprintf(stderr, "canvasd: --log-level %q: use debug, info, warn or error\n", logLevel)
+		return 2
+	}
+	cfg := zap.NewProductionConfig()
+	cfg.Level = zap.NewAtomicLevelAt(level)
+	log, err := cfg.Build()
+	if err != nil {
+		fmt.Fprintln(stderr, "canvasd: logger:", err)
+		return 1
+	}
+	defer func() { _ = log.Sync() }()
+	opts.Logger = log
+
+	d, err := daemon.New(opts)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	startCtx, cancel := context.WithTimeout(ctx, 2*daemon.DefaultShutdownTimeout)
+	err = d.Start(startCtx)
+	cancel()
+	if err != nil {
+		log.Error("start failed", zap.Error(err))
+		return 1
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("signal received; shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), daemon.DefaultShutdownTimeout)
+		defer cancel()
+		if err := d.Shutdown(sctx); err != nil {
+			log.Error("shutdown", zap.Error(err))
+			return 1
+		}
+	case <-d.Done():
+	}
+	if err := d.Wait(); err != nil {
+		log.Error("stopped", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// aliases are flags bound to one value: the environment must not override
+// one of them when the other was given on the command line.
+var aliases = map[string]string{"nats": lattice.FlagURL, lattice.FlagURL: "nats"}
+
+// fromEnv sets every flag not given on the command line from CANVASD_<NAME>.
+func fromEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		if alias := fs.Lookup(aliases[f.Name]); alias != nil && alias.Changed {
+			return
+		}
+		env := "CANVASD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := lookup(env); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}

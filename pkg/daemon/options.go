@@ -1,0 +1,135 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
+)
+
+// Defaults of Options.
+const (
+	DefaultListen          = "127.0.0.1:7443"
+	DefaultShutdownTimeout = 30 * time.Second
+	// RuntimeFile is written into StateDir once the API listens: the bound
+	// addresses and the process id (see RuntimeInfo).
+	RuntimeFile = "canvasd.json"
+	// StatusBucket holds the status the reconciler writes, keyed like the
+	// desired state.
+	StatusBucket = "CANVAS_STATUS"
+)
+
+// Options configure a Daemon. New fills in defaults, then validates.
+type Options struct {
+	// NATS says how to reach the lattice. With EmbeddedNATS, URLs must be
+	// empty: the daemon connects to the server it starts.
+	NATS lattice.Config
+	// EmbeddedNATS starts nats-server with JetStream in-process, storing
+	// under StateDir/nats.
+	EmbeddedNATS bool
+	// EmbeddedNATSPort is its client port: 0 means 4222, -1 a random port.
+	EmbeddedNATSPort int
+	// Lattice is the wasmCloud lattice name (default "default").
+	Lattice string
+	// StateDir holds the runtime file and the embedded server's store
+	// (default $XDG_STATE_HOME/wasmcanvas).
+	StateDir string
+	// Listen is the HTTP API address (default 127.0.0.1:7443; port 0 picks
+	// a free port, reported in the runtime file and the log).
+	Listen string
+	// IngressURL is the base of the API urls written to status.
+	IngressURL string
+	// SystemApp is the shared wadm application (translate.DefaultSystemApp).
+	SystemApp string
+	// Workers and Resync tune the reconcile loop (0 = its defaults).
+	Workers int
+	Resync  time.Duration
+	// WadmTimeout bounds each wadm API request (0 = the client's default).
+	WadmTimeout time.Duration
+	Logger      *zap.Logger
+}
+
+// DefaultStateDir is $XDG_STATE_HOME/wasmcanvas, or ~/.local/state/wasmcanvas
+// when XDG_STATE_HOME is unset (XDG base directory specification).
+func DefaultStateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "wasmcanvas"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no XDG_STATE_HOME and no home directory: set --state-dir: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "wasmcanvas"), nil
+}
+
+// provision fills in defaults (Caddy's order: provision, then validate).
+func (o Options) provision() (Options, error) {
+	if o.Lattice == "" {
+		o.Lattice = lattice.DefaultLattice
+	}
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
+	if o.SystemApp == "" {
+		o.SystemApp = translate.DefaultSystemApp
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.StateDir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return o, err
+		}
+		o.StateDir = d
+	}
+	abs, err := filepath.Abs(o.StateDir)
+	if err != nil {
+		return o, fmt.Errorf("--state-dir %q: %w", o.StateDir, err)
+	}
+	o.StateDir = abs
+	// With EmbeddedNATS the URL default is replaced by the embedded
+	// server's URL at Start; the other connection defaults still apply.
+	o.NATS = o.NATS.WithDefaults()
+	return o, nil
+}
+
+// validate checks the final values; every error names the flag to change.
+func (o Options) validate(natsURLsGiven bool) error {
+	var errs []error
+	if o.EmbeddedNATS && natsURLsGiven {
+		errs = append(errs, fmt.Errorf("--embedded-nats and --%s exclude each other: drop one", lattice.FlagURL))
+	}
+	if err := o.NATS.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.EmbeddedNATSPort < -1 || o.EmbeddedNATSPort > 65535 {
+		errs = append(errs, fmt.Errorf("--embedded-nats-port %d: use 1-65535, -1 for a random port, 0 for 4222", o.EmbeddedNATSPort))
+	}
+	if err := lattice.ValidateLattice(o.Lattice); err != nil {
+		errs = append(errs, fmt.Errorf("--lattice: %w", err))
+	}
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: want HOST:PORT such as %s (port 0 picks a free one): %w", o.Listen, DefaultListen, err))
+	}
+	if o.IngressURL != "" {
+		if u, err := url.Parse(o.IngressURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--ingress-url %q: want the ingress base URL, e.g. https://components.example.org", o.IngressURL))
+		}
+	}
+	if o.Workers < 0 {
+		errs = append(errs, fmt.Errorf("--workers %d: use a positive number (0 for the default)", o.Workers))
+	}
+	if o.Resync < 0 || o.WadmTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--resync %s and --wadm-timeout %s must not be negative", o.Resync, o.WadmTimeout))
+	}
+	return errors.Join(errs...)
+}
