@@ -64,6 +64,10 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 		return Result{}, TerminalError(fmt.Errorf("translate Component %s: %w", key, terr))
 	}
 	in.version = m.Version()
+	in.parts = make(map[string]string, len(m.Spec.Components))
+	for _, mc := range m.Spec.Components {
+		in.parts[m.ComponentID(mc)] = mc.Name
+	}
 
 	observed, err := c.opts.Deployer.Status(ctx, app)
 	if err != nil {
@@ -237,7 +241,7 @@ func (c *Controller) event(ctx context.Context, key, typ, reason, msg string) {
 	if c.opts.Events == nil {
 		return
 	}
-	if err := c.opts.Events.Record(ctx, key, typ, reason, msg); err != nil {
+	if err := c.opts.Events.Record(ctx, key, typ, reason, msg); err != nil && ctx.Err() == nil {
 		c.log.Warn("event not recorded", zap.String("key", key), zap.String("reason", reason), zap.Error(err))
 	}
 }

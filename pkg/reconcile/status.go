@@ -25,6 +25,9 @@ type statusInput struct {
 	observed deploy.AppStatus
 	// translateErr is the translation failure, if any.
 	translateErr error
+	// parts maps wadm component ids to the manifest's component names
+	// (the ODA implementation names), to name a failed scaler's part.
+	parts map[string]string
 
 	baseURL          string
 	identityProvider string
@@ -106,7 +109,7 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 		sum.FailureReason, sum.FailedPart = translateFailure(in.translateErr)
 	case in.observed.Type == wadm.StatusFailed:
 		sum.DeploymentStatus = oda.DeploymentFailed
-		sum.FailureReason, sum.FailedPart = wadmFailure(in.observed)
+		sum.FailureReason, sum.FailedPart = wadmFailure(in.observed, in.parts)
 	case !apisReady:
 		sum.DeploymentStatus = oda.DeploymentInProgressCompCon
 	case st.IdentityConfig == nil || st.IdentityConfig.IdentityProvider == "" || st.IdentityConfig.IdentityProvider == "Not set":
@@ -318,8 +321,10 @@ func translateFailure(err error) (reason, part string) {
 	return err.Error(), ""
 }
 
-// wadmFailure is wadm's message and the first failed scaler.
-func wadmFailure(st deploy.AppStatus) (reason, part string) {
+// wadmFailure is wadm's message and the first failed scaler: the name of
+// the manifest component it scales when it scales one (scaler names are
+// otherwise opaque and passed on as wadm gives them).
+func wadmFailure(st deploy.AppStatus, parts map[string]string) (reason, part string) {
 	reason = st.Message
 	for _, s := range st.Scalers {
 		if s.Info.Type != wadm.StatusFailed {
@@ -327,6 +332,9 @@ func wadmFailure(st deploy.AppStatus) (reason, part string) {
 		}
 		if part == "" {
 			part = s.Name
+			if name, ok := parts[s.Name]; ok {
+				part = name
+			}
 			if part == "" {
 				part = s.Kind + " " + s.ID
 			}

@@ -1,0 +1,259 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/store"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
+)
+
+const (
+	testNamespace = "components"
+	testBaseURL   = "http://127.0.0.1:8080"
+	waitTimeout   = 30 * time.Second
+)
+
+// testImplementations names a Wasm artefact for each implementation of the
+// reference examples; translate names artefacts and never reads them.
+var testImplementations = map[string]string{
+	"ctk-prodcatapi":                  "file:///opt/wasm/prodcatapi.wasm",
+	"ctk-productcatalogmanagement-sm": "file:///opt/wasm/metrics.wasm",
+	"ctk-permissionspecapi":           "file:///opt/wasm/permissionspecapi.wasm",
+}
+
+// env is one test's canvas: an embedded nats-server with JetStream, the
+// wadm double on it, real stores, the event recorder and a running
+// Controller.
+type env struct {
+	t        testing.TB
+	dir      string
+	port     int
+	nats     *lattice.Embedded
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	wadm     *wadmtest.Server
+	desired  *store.Store[oda.Component]
+	status   *store.Store[oda.ComponentStatus]
+	events   *Recorder
+	deployer deploy.Deployer
+	ctrl     *Controller
+	ctx      context.Context
+}
+
+type envOption func(*Options)
+
+func newEnv(t testing.TB, wadmOpts []wadmtest.Option, opts ...envOption) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), port: -1}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	e.ctx = ctx
+	e.startNATS()
+	t.Cleanup(func() {
+		e.nats.Shutdown()
+		e.nats.WaitForShutdown()
+	})
+	nc, err := nats.Connect(e.nats.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	e.nc = nc
+	if e.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	e.wadm = wadmtest.Run(t, nc, "default", wadmOpts...)
+	client, err := wadm.NewClient(nc, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.deployer = deploy.NewWadm(client)
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	if e.desired, err = store.New[oda.Component](sctx, e.js, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if e.status, err = store.New[oda.ComponentStatus](sctx, e.js, store.Options{Bucket: DefaultStatusBucket, History: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if e.events, err = NewRecorder(sctx, e.js, RecorderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{
+		Desired: e.desired, Status: e.status, Deployer: e.deployer, Events: e.events,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), BaseURL: testBaseURL,
+		Implementations: testImplementations,
+		Resync:          5 * time.Second, PollInterval: time.Second, RetryMax: 2 * time.Second,
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	if e.ctrl, err = New(o); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) startNATS() {
+	e.t.Helper()
+	srv, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: e.dir, Port: e.port})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.nats = srv
+	u, err := url.Parse(srv.ClientURL())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if e.port, err = strconv.Atoi(u.Port()); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// restartNATS stops the server and starts it again on the same port and
+// store directory, as after a crash or an upgrade.
+func (e *env) restartNATS() {
+	e.t.Helper()
+	e.nats.Shutdown()
+	e.nats.WaitForShutdown()
+	e.startNATS()
+}
+
+// run starts the controller and stops it (waiting for Run to return) when
+// the test ends.
+func (e *env) run() {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.ctrl.Run(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			e.t.Errorf("Run did not return within 10s of cancel")
+		}
+	})
+}
+
+func (e *env) opCtx() context.Context {
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	e.t.Cleanup(cancel)
+	return ctx
+}
+
+func (e *env) apply(c *oda.Component) {
+	e.t.Helper()
+	if _, err := e.desired.Put(e.opCtx(), c.Metadata.Namespace, c.Metadata.Name, *c); err != nil {
+		e.t.Fatalf("apply %s: %v", c.Key(), err)
+	}
+}
+
+// statusOf returns the written status of key, nil when there is none.
+func (e *env) statusOf(key string) *oda.ComponentStatus {
+	e.t.Helper()
+	ns, name, err := store.ParseKey(key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	st, err := e.status.Get(e.opCtx(), ns, name)
+	if err != nil {
+		return nil
+	}
+	return &st.Value
+}
+
+// waitState waits until key's deployment_status is state and returns the
+// status.
+func (e *env) waitState(key, state string) *oda.ComponentStatus {
+	e.t.Helper()
+	var st *oda.ComponentStatus
+	waitFor(e.t, key+" "+state, func() (bool, string) {
+		st = e.statusOf(key)
+		if st == nil || st.Summary == nil {
+			return false, "no status"
+		}
+		return st.Summary.DeploymentStatus == state, fmt.Sprintf("deployment_status %s, wasmCloud %+v", st.Summary.DeploymentStatus, st.WasmCloud)
+	})
+	return st
+}
+
+// waitFor polls cond every 10ms until it holds or waitTimeout passes; the
+// string says what was seen last.
+func waitFor(t testing.TB, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not done after %s; last seen: %s", what, waitTimeout, seen)
+		}
+		<-tick.C
+	}
+}
+
+var (
+	exampleOnce sync.Once
+	exampleData map[string][]byte
+	exampleErr  error
+)
+
+// example parses a reference example Component and renames it.
+func example(t testing.TB, file, name string) *oda.Component {
+	t.Helper()
+	dir := testref.Path(t, "oda", "examples")
+	exampleOnce.Do(func() {
+		exampleData = map[string][]byte{}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			exampleErr = err
+			return
+		}
+		for _, ent := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+			if err != nil {
+				exampleErr = err
+				return
+			}
+			exampleData[ent.Name()] = b
+		}
+	})
+	if exampleErr != nil {
+		t.Fatal(exampleErr)
+	}
+	c, err := oda.Parse(file, exampleData[file])
+	if err != nil {
+		t.Fatalf("parse %s: %v", file, err)
+	}
+	c.Metadata.Name = name
+	c.Metadata.Namespace = testNamespace
+	return c
+}
+
+func appOf(c *oda.Component) string { return c.Metadata.Namespace + "-" + c.Metadata.Name }
