@@ -101,7 +101,9 @@ func (d desired) Watch(ctx context.Context) (<-chan api.DesiredChange, error) {
 }
 
 // statuses adapts the status store to api.Statuses.
-type statuses struct{ s *store.Store[oda.ComponentStatus] }
+type statuses struct {
+	s *store.Store[oda.ComponentStatus]
+}
 
 func (st statuses) Get(ctx context.Context, key string) (*oda.ComponentStatus, error) {
 	ns, name, err := store.ParseKey(key)

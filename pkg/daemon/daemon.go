@@ -195,10 +195,13 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		}},
 	}
 	apiSrv, err := api.New(api.Options{
-		Desired:    desired{desiredStore},
-		Statuses:   statuses{statusStore},
-		Events:     events{recorder},
-		Admit:      func(c *oda.Component) error { _, err := translate.Component(c, translate.Options{SystemApp: o.SystemApp}); return err },
+		Desired:  desired{desiredStore},
+		Statuses: statuses{statusStore},
+		Events:   events{recorder},
+		Admit: func(c *oda.Component) error {
+			_, err := translate.Component(c, translate.Options{SystemApp: o.SystemApp})
+			return err
+		},
 		Checks:     d.checks,
 		Registerer: reg,
 		Gatherer:   reg,
