@@ -16,7 +16,10 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS ?= \
 	./pkg/oda:FuzzDecode \
 	./pkg/oda:FuzzValidate \
-	./pkg/translate:FuzzTranslate
+	./pkg/translate:FuzzTranslate \
+	./pkg/wadm:FuzzParseManifest \
+	./pkg/store:FuzzParseKey \
+	./pkg/lattice:FuzzConfigURLs
 
 .PHONY: all build test unit lint fuzz bench e2e clean help
 
