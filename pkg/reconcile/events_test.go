@@ -1,0 +1,89 @@
+package reconcile
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nats-io/nats.go"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+)
+
+func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
+	t.Parallel()
+	srv, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec, err := NewRecorder(ctx, js, RecorderOptions{PerKey: 3, Now: func() time.Time { now = now.Add(time.Second); return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "components.pc"
+	steps := []struct{ typ, reason, msg string }{
+		{EventNormal, ReasonManifestPut, "stored v-1"},
+		{EventWarning, ReasonDeployFailed, "no host"},
+		{EventWarning, ReasonDeployFailed, "no host"},
+		{EventWarning, ReasonDeployFailed, "no host"},
+		{EventNormal, ReasonDeployed, "deployed v-1"},
+	}
+	for _, s := range steps {
+		if err := rec.Record(ctx, key, s.typ, s.reason, s.msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rec.Record(ctx, "components.other", EventNormal, ReasonDeleted, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rec.List(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		reason string
+		count  int
+	}{{ReasonManifestPut, 1}, {ReasonDeployFailed, 3}, {ReasonDeployed, 1}}
+	if len(got) != len(want) {
+		t.Fatalf("List = %+v, want %d events", got, len(want))
+	}
+	for i, w := range want {
+		if got[i].Reason != w.reason || got[i].Count != w.count || got[i].Key != key {
+			t.Errorf("event %d = %+v, want %s ×%d", i, got[i], w.reason, w.count)
+		}
+	}
+	if f := got[1]; !f.LastTimestamp.After(f.FirstTimestamp) {
+		t.Errorf("folded event timestamps first %s last %s", f.FirstTimestamp, f.LastTimestamp)
+	}
+	if none, err := rec.List(ctx, "components.never"); err != nil || len(none) != 0 {
+		t.Fatalf("List of a key without events = %v, %v", none, err)
+	}
+
+	// PerKey bounds what is kept per Component.
+	for _, m := range []string{"a", "b", "c", "d"} {
+		if err := rec.Record(ctx, key, EventNormal, ReasonDeployed, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = rec.List(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Message != "b" || got[2].Message != "d" {
+		t.Fatalf("after 4 more events List = %+v, want the last 3 (b, c, d)", got)
+	}
+}
