@@ -473,3 +473,13 @@ func TestSecretsManagementExtra(t *testing.T) {
 		t.Errorf("closed sideCar accepted an unknown field: %v", err)
 	}
 }
+
+func TestRecursiveAlias(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"a: &a [1, *a]\n", "a: &a {b: *a}\n", "a: &a {<<: *a}\n"} {
+		_, err := Parse("rec.yaml", []byte(in))
+		if err == nil || !strings.Contains(err.Error(), "(an infinite document)") {
+			t.Errorf("%q: got %v, want a recursive-alias error", in, err)
+		}
+	}
+}

@@ -33,13 +33,16 @@ type tree struct {
 	pos   map[string]position
 	errs  ErrorList
 	nodes int // nodes produced so far, bounding alias expansion
+	// open holds the anchored collections being converted, so an alias
+	// inside its own anchor (an infinite document) is an error, not a loop.
+	open map[*yaml.Node]bool
 }
 
 const (
 	// maxNodes bounds the values a document may expand to; YAML aliases
 	// can make a small file expand exponentially ("billion laughs"). The
 	// largest upstream example has about 150.
-	maxNodes = 200_000
+	maxNodes = 100_000
 	// maxDepth bounds nesting; no Component is deeper than a dozen levels.
 	maxDepth = 64
 )
@@ -275,7 +278,18 @@ func (t *tree) value(n *yaml.Node, tokens []string, keyLine, depth int) any {
 			t.fail(line, tokens, "alias to an unknown anchor", "define the anchor (&name) before its alias (*name)")
 			return nil
 		}
+		if t.open[n.Alias] {
+			t.fail(line, tokens, fmt.Sprintf("alias *%s is inside its own anchor (an infinite document)", n.Value), "write the value out")
+			return nil
+		}
 		n = n.Alias
+	}
+	if n.Anchor != "" && (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) {
+		if t.open == nil {
+			t.open = map[*yaml.Node]bool{}
+		}
+		t.open[n] = true
+		defer delete(t.open, n)
 	}
 	t.pos[pointer(tokens)] = position{keyLine: keyLine, line: line}
 	switch n.Kind {
@@ -341,6 +355,10 @@ func (t *tree) mapping(n *yaml.Node, tokens []string, depth int, out map[string]
 		for _, s := range srcs {
 			for s.Kind == yaml.AliasNode && s.Alias != nil {
 				s = s.Alias
+			}
+			if t.open[s] || s == n {
+				t.fail(s.Line, tokens, "'<<' merges a mapping into itself (an infinite document)", "write the keys out")
+				continue
 			}
 			if s.Kind != yaml.MappingNode {
 				t.fail(s.Line, tokens, "'<<' merges only mappings", "merge a mapping or a list of mappings")

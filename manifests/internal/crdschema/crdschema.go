@@ -331,7 +331,9 @@ func celToAnyOf(v any, at string) ([]any, error) {
 	}
 	conj := func(s string) []string {
 		s = strings.TrimSpace(s)
-		s = strings.TrimSuffix(strings.TrimPrefix(s, "("), ")")
+		if strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")") {
+			s = s[1 : len(s)-1]
+		}
 		var parts []string
 		for p := range strings.SplitSeq(s, "&&") {
 			parts = append(parts, strings.TrimSpace(p))
