@@ -3,8 +3,8 @@ package oda
 import (
 	"reflect"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
