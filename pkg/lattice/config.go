@@ -206,6 +206,12 @@ func (c Config) Validate() error {
 func validateURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// url.Error repeats the whole URL, password included; keep only
+		// the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("%q is not a URL: %w", redactURL(raw), err)
 	}
 	switch u.Scheme {
@@ -224,8 +230,10 @@ func validateURL(raw string) error {
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
-		if err != nil && strings.Contains(raw, "@") {
-			return "<unparsable URL with user info>"
+		// An '@' that did not parse as user info may still be a password
+		// the user mistyped; do not echo it.
+		if strings.Contains(raw, "@") {
+			return "<URL with '@' outside user info, hidden>"
 		}
 		return raw
 	}
