@@ -118,7 +118,11 @@ func (s *Server) put(ctx context.Context, msg *nats.Msg) []byte {
 	if err != nil {
 		return errorReply(msgStorage)
 	}
-	if err := validate(m); err != nil {
+	if err := m.Validate(); err != nil {
+		var me *wadm.ManifestError
+		if errors.As(err, &me) && len(me.Errors) > 0 {
+			return errorReply(me.Errors[0].Msg)
+		}
 		return errorReply(err.Error())
 	}
 	s.mu.Lock()
@@ -179,25 +183,6 @@ func parsePut(msg *nats.Msg) (*wadm.Manifest, error) {
 	default:
 		return nil, fmt.Errorf("Unsupported content type %s given. Wadm supports YAML and JSON", ct)
 	}
-}
-
-// validate is the part of wadm's validate_manifest the double checks:
-// unique component names and unique explicit ids.
-func validate(m *wadm.Manifest) error {
-	names, ids := map[string]bool{}, map[string]bool{}
-	for _, c := range m.Spec.Components {
-		if names[c.Name] {
-			return fmt.Errorf("Duplicate component name in manifest: %s", c.Name)
-		}
-		names[c.Name] = true
-		if id := c.Properties.ID; id != "" {
-			if ids[id] {
-				return fmt.Errorf("Duplicate component identifier in manifest: %s", id)
-			}
-			ids[id] = true
-		}
-	}
-	return nil
 }
 
 // versionRequest decodes {"version": ...} leniently (serde ignores unknown
