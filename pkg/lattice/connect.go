@@ -104,11 +104,21 @@ func (c Config) connectError(err error) error {
 		}
 		return fmt.Errorf("connect to NATS at %s: the server requires authentication and none was given: set one of --%s, --%s, --%s/--%s, --%s, --%s/--%s: %w",
 			urls, FlagCreds, FlagNKey, FlagJWT, FlagSeed, FlagToken, FlagUser, FlagPassword, err)
-	case strings.Contains(err.Error(), "tls:"), strings.Contains(err.Error(), "x509:"), errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted):
-		return fmt.Errorf("connect to NATS at %s: TLS failed: check the URL scheme and --%s, --%s, --%s: %w", urls, FlagTLSCA, FlagTLSCert, FlagTLSKey, err)
+	case isTLSError(err):
+		return fmt.Errorf("connect to NATS at %s: TLS failed: check the URL scheme, the CA (--%s) and whether the server wants a client certificate (--%s/--%s): %w", urls, FlagTLSCA, FlagTLSCert, FlagTLSKey, err)
 	default:
 		return fmt.Errorf("connect to NATS at %s: no server answered within %s: check that nats-server is running and reachable there (--%s): %w", urls, c.ConnectTimeout, FlagURL, err)
 	}
+}
+
+// isTLSError recognises handshake and verification failures, which nats.go
+// reports as plain errors with these markers.
+func isTLSError(err error) bool {
+	if errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "tls:") || strings.Contains(msg, "tls error") || strings.Contains(msg, "x509:")
 }
 
 // options turns the validated config into nats.Options. It reads the files
