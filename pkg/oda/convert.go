@@ -246,6 +246,11 @@ func downgradeToV1beta4(spec map[string]any) []issue {
 					delete(sm, f)
 				}
 			}
+			// Reading a v1beta4 event without a specification creates an
+			// empty one to hold the moved fields; drop it again.
+			if len(specs) == 1 && len(asMap(specs[0])) == 0 {
+				delete(e, "specification")
+			}
 		}
 	}
 	return lost

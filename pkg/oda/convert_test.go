@@ -257,3 +257,91 @@ func TestSourceTokens(t *testing.T) {
 		}
 	}
 }
+
+const v1beta4Doc = `apiVersion: oda.tmforum.org/v1beta4
+kind: Component
+metadata:
+  name: demo
+spec:
+  componentMetadata:
+    id: TMFC001
+    name: demo
+    eTom: ["1.1"]
+  coreFunction:
+    exposedAPIs:
+    - name: catalog
+      id: TMF620
+      specification: [{url: u, version: v4.0.0}]
+      apiType: openapi
+      implementation: demo-api
+      path: /demo/catalog
+      port: 8080
+      gatewayConfiguration:
+        rateLimit: {enabled: false, limit: "6"}
+  eventNotification:
+    publishedEvents:
+    - name: created
+      apiType: openapi
+      specification: [{url: e}]
+      implementation: demo-hub
+      hub: /hub
+      port: 9000
+    subscribedEvents:
+    - name: changed
+      callback: /cb
+      query: a=b
+  securityFunction:
+    canvasSystemRole: Admin
+    componentRole: [{name: viewer}]
+`
+
+func TestV1beta4RoundTrip(t *testing.T) {
+	t.Parallel()
+	c := mustParse(t, "b4.yaml", []byte(v1beta4Doc))
+	pe := c.Spec.EventNotification.PublishedEvents[0].Specification[0]
+	if pe.URL != "e" || pe.Hub != "/hub" || *pe.Port != 9000 || pe.Implementation != "demo-hub" || pe.APIType != "openapi" {
+		t.Errorf("published event spec = %+v", pe)
+	}
+	se := c.Spec.EventNotification.SubscribedEvents[0].Specification
+	if len(se) != 1 || se[0].Callback != "/cb" || se[0].Query != "a=b" || se[0].URL != "" {
+		t.Errorf("subscribed event spec = %+v", se)
+	}
+	back, err := Convert(c, APIVersionV1beta4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Marshal(back, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := genericJSON(t, out)
+	delete(asMap(got["metadata"]), "namespace")
+	if want := sourceJSON(t, "b4.yaml", []byte(v1beta4Doc)); !reflect.DeepEqual(got, want) {
+		t.Errorf("v1beta4 -> v1 -> v1beta4 changed it:\n got %s\nwant %s", out, mustJSON(t, want))
+	}
+}
+
+// TestV1beta3PreservedFields: v1beta3 keeps unknown fields under
+// securityFunction; v1 does not, and the error names the field as written.
+func TestV1beta3PreservedFields(t *testing.T) {
+	t.Parallel()
+	in := `apiVersion: oda.tmforum.org/v1beta3
+kind: Component
+metadata:
+  name: demo
+spec:
+  securityFunction:
+    controllerRole: Admin
+    componentRole: [{name: viewer}]
+    vault: true
+`
+	_, err := Parse("b3.yaml", []byte(in))
+	want := "b3.yaml:9: spec.securityFunction.vault: unknown field; fix: remove it; fields accepted here: canvasSystemRole, componentRole, dependentAPIs, exposedAPIs, secretsManagement"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	c := mustParse(t, "b3.yaml", []byte(strings.Replace(in, "    vault: true\n", "", 1)))
+	if sf := c.Spec.SecurityFunction; sf.CanvasSystemRole != "Admin" || sf.ComponentRole[0].Name != "viewer" {
+		t.Errorf("securityFunction = %+v", sf)
+	}
+}

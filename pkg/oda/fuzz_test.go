@@ -52,18 +52,25 @@ func FuzzDecode(f *testing.F) {
 }
 
 // FuzzValidate: Validate, Convert and Marshal never panic on decoded
-// Components whatever a field is set to.
+// Components whatever a field is set to. The Components are the upstream
+// examples (and base), decoded once; the fuzzer picks one and a mutation.
 func FuzzValidate(f *testing.F) {
-	addSeeds(f, func(b []byte) { f.Add(b, uint8(0), "x", 0) })
-	f.Add([]byte(base), uint8(3), "", -1)
-	f.Add([]byte(base), uint8(7), `{"a": ""}`, 0)
-	f.Fuzz(func(t *testing.T, data []byte, op uint8, s string, n int) {
-		c, err := Parse("fuzz.yaml", data)
+	var docs [][]byte
+	addSeeds(f, func(b []byte) {
+		if _, err := Parse("seed.yaml", b); err == nil {
+			docs = append(docs, b)
+		}
+	})
+	for i := range docs {
+		for op := range uint8(16) {
+			f.Add(uint8(i), op, "x", 0)
+		}
+	}
+	f.Add(uint8(0), uint8(7), `{"a": ""}`, -1)
+	f.Fuzz(func(t *testing.T, doc, op uint8, s string, n int) {
+		c, err := Parse("seed.yaml", docs[int(doc)%len(docs)])
 		if err != nil {
-			c, err = Parse("base.yaml", []byte(base))
-			if err != nil {
-				t.Fatal(err)
-			}
+			t.Fatal(err)
 		}
 		mutate(c, op, s, n)
 		for _, e := range Validate(c) {
