@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
@@ -648,25 +649,34 @@ func TestConcurrentClients(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const clients, apps = 8, 4
+	// Connections and manifests are made here: t.Fatal must not run on the
+	// client goroutines.
+	conns := make([]*wadm.Client, clients)
+	manifests := make([][]*wadm.Manifest, clients)
+	for i := range clients {
+		cl, err := wadm.NewClient(wadmtest.Connect(t, e.nc.ConnectedUrl()), e.lattice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = cl
+		for a := range apps {
+			m := helloWorld(t, fmt.Sprintf("v%d", i))
+			m.Metadata.Name = fmt.Sprintf("app-%d", a)
+			manifests[i] = append(manifests[i], m)
+		}
+	}
+	c := ctx(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, clients*apps*2)
 	for i := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nc := wadmtest.Connect(t, e.nc.ConnectedUrl())
-			cl, err := wadm.NewClient(nc, e.lattice)
-			if err != nil {
-				errs <- err
-				return
-			}
-			for a := range apps {
-				m := helloWorld(t, fmt.Sprintf("v%d", i))
-				m.Metadata.Name = fmt.Sprintf("app-%d", a)
-				if _, err := cl.Put(ctx(t), m); err != nil {
+			for a, m := range manifests[i] {
+				if _, err := conns[i].Put(c, m); err != nil {
 					errs <- fmt.Errorf("client %d put app-%d: %w", i, a, err)
 				}
-				if _, err := cl.Deploy(ctx(t), m.Metadata.Name, m.Version()); err != nil {
+				if _, err := conns[i].Deploy(c, m.Metadata.Name, m.Version()); err != nil {
 					errs <- fmt.Errorf("client %d deploy app-%d: %w", i, a, err)
 				}
 			}
@@ -691,5 +701,32 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if e.double.Puts() != clients*apps || e.double.Deploys() != clients*apps {
 		t.Errorf("puts=%d deploys=%d", e.double.Puts(), e.double.Deploys())
+	}
+}
+
+// When wadm's storage fails it answers with the generic error reply; the
+// client returns it as an *APIError that matches no specific sentinel.
+func TestStorageErrorReply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	js, err := jetstream.New(e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteKeyValue(ctx(t), wadm.ManifestBucket); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.Put(ctx(t), helloWorld(t, "v1"))
+	var apiErr *wadm.APIError
+	if !errors.As(err, &apiErr) || apiErr.Result != wadm.ResultError || apiErr.Message != "Internal storage error" {
+		t.Fatalf("Put with storage gone: %v", err)
+	}
+	for _, sentinel := range []error{wadm.ErrInvalidManifest, wadm.ErrVersionExists, wadm.ErrNotFound, wadm.ErrNoWadm} {
+		if errors.Is(err, sentinel) {
+			t.Errorf("storage error matches %v", sentinel)
+		}
+	}
+	if _, err := e.client.Versions(ctx(t), "hello-world"); !errors.As(err, &apiErr) || apiErr.Message != "Internal storage error" {
+		t.Fatalf("Versions with storage gone: %v", err)
 	}
 }
