@@ -146,7 +146,8 @@ func TestValuesRoundTrip(t *testing.T) {
 		{"flg", Flags(nil), nil},
 		{"col", Enum("green"), nil},
 		{"tup", Tuple{true, Char('λ'), float32(1.5), float64(-2.25), int16(-300)}, nil},
-		{"lst", List{Tuple{"a", List{uint8(1), uint8(2)}}, Tuple{"b", List(nil)}}, nil},
+		{"lst", List{Tuple{"a", []byte{1, 2}}, Tuple{"b", List(nil)}}, nil},
+		{"lst", List{Tuple{"c", List{uint8(3)}}}, List{Tuple{"c", []byte{3}}}},
 	}
 	for _, tc := range tests {
 		want := tc.want

@@ -197,3 +197,21 @@ func (c *Component) Close() error {
 	}
 	return nil
 }
+
+// Exports lists the names the component exports at its top level.
+func (c *Component) Exports() []string {
+	ty := C.wasmtime_component_type(c.ptr)
+	defer C.wasmtime_component_type_delete(ty)
+	n := int(C.wasmtime_component_type_export_count(ty, c.eng.ptr))
+	names := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		var name *C.char
+		var nameLen C.size_t
+		var item C.wasmtime_component_item_t
+		if C.wasmtime_component_type_export_nth(ty, c.eng.ptr, C.size_t(i), &name, &nameLen, &item) {
+			names = append(names, C.GoStringN(name, C.int(nameLen)))
+			C.wasmtime_component_item_delete(&item)
+		}
+	}
+	return names
+}

@@ -59,13 +59,11 @@ func (f *Func) Call(args ...Value) ([]Value, error) {
 	}
 	resv := cArray(f.nresults)
 	defer freeArray(resv, f.nresults)
-	err := takeError(C.wasmtime_component_func_call(&f.fn, s.ctx, ptrOf(argv), C.size_t(len(argv)), ptrOf(resv), C.size_t(len(resv))))
-	if err != nil {
-		var t *Trap
-		if errors.As(err, &t) && strings.Contains(t.Message, "interrupt") && !s.deadline.IsZero() {
-			return nil, fmt.Errorf("%w: %w", ErrDeadline, err)
+	if t := takeTrap(C.wasmtime_component_func_call(&f.fn, s.ctx, ptrOf(argv), C.size_t(len(argv)), ptrOf(resv), C.size_t(len(resv)))); t != nil {
+		if strings.Contains(t.Message, "interrupt") && !s.deadline.IsZero() {
+			return nil, fmt.Errorf("%w: %w", ErrDeadline, t)
 		}
-		return nil, err
+		return nil, t
 	}
 	out, convErr := seqFromC(s.ctx, resv)
 	if err := takeError(C.wasmtime_component_func_post_return(&f.fn, s.ctx)); err != nil {

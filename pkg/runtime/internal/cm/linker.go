@@ -40,8 +40,9 @@ func NewLinker(e *Engine) *Linker {
 // LinkerInstance is an instance being defined (for example
 // "wasi:io/streams@0.2.6"); valid only inside the Define callback.
 type LinkerInstance struct {
-	ptr  *C.wasmtime_component_linker_instance_t
-	name string
+	ptr     *C.wasmtime_component_linker_instance_t
+	name    string
+	defined map[string]bool
 }
 
 // AllowShadowing lets a later definition replace an earlier one of the same
@@ -62,7 +63,7 @@ func (l *Linker) Define(name string, fill func(*LinkerInstance) error) error {
 		return fmt.Errorf("define instance %q: %w", name, err)
 	}
 	defer C.wasmtime_component_linker_instance_delete(li)
-	if err := fill(&LinkerInstance{ptr: li, name: name}); err != nil {
+	if err := fill(&LinkerInstance{ptr: li, name: name, defined: map[string]bool{}}); err != nil {
 		return fmt.Errorf("define instance %q: %w", name, err)
 	}
 	return nil
@@ -78,11 +79,12 @@ func (li *LinkerInstance) Func(name string, fn HostFunc) error {
 	if err := takeError(C.cm_linker_add_func(li.ptr, cs, C.size_t(len(name)), C.uintptr_t(h))); err != nil {
 		return fmt.Errorf("func %q: %w", name, err)
 	}
+	li.defined[name] = true
 	return nil
 }
 
 // Resource defines a host resource type; ty is the host's id for it and
-// appears in Resource.Type.
+// appears in Resource.Type. dtor may be nil.
 func (li *LinkerInstance) Resource(name string, ty uint32, dtor ResourceDestructor) error {
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
@@ -90,6 +92,7 @@ func (li *LinkerInstance) Resource(name string, ty uint32, dtor ResourceDestruct
 	if err := takeError(C.cm_linker_add_resource(li.ptr, cs, C.size_t(len(name)), C.uint32_t(ty), C.uintptr_t(h))); err != nil {
 		return fmt.Errorf("resource %q: %w", name, err)
 	}
+	li.defined[name] = true
 	return nil
 }
 
@@ -157,7 +160,7 @@ func cmResourceDrop(h C.uintptr_t, ctx *C.wasmtime_context_t, rep C.uint32_t) (c
 			cerr = newCError(fmt.Sprintf("resource destructor panicked: %v", p))
 		}
 	}()
-	dtor := cgo.Handle(h).Value().(ResourceDestructor)
+	dtor, _ := cgo.Handle(h).Value().(ResourceDestructor)
 	if dtor == nil {
 		return nil
 	}

@@ -13,8 +13,9 @@ import (
 
 // Value is a component-model value. Its dynamic type is one of: bool, int8,
 // uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64,
-// Char, string, List, Record, Tuple, Variant, Enum, Option, Result, Flags,
-// Resource.
+// Char, string, List, []byte, Record, Tuple, Variant, Enum, Option, Result,
+// Flags, Resource. A non-empty list<u8> always arrives as []byte (bodies
+// would otherwise box every byte); an empty list arrives as List(nil).
 type Value = any
 
 // Char is a Unicode scalar value (WIT char), distinct from u32.
@@ -169,6 +170,17 @@ func toC(ctx *C.wasmtime_context_t, v Value, dst *C.wasmtime_component_val_t) er
 			C.wasmtime_component_vallist_new_uninit(l, C.size_t(n))
 			return l.data, l.size
 		})
+	case []byte:
+		dst.kind = kList
+		l := of[C.wasmtime_component_vallist_t](dst)
+		C.wasmtime_component_vallist_new_uninit(l, C.size_t(len(x)))
+		items := vals(l.data, l.size)
+		for i := range items {
+			item := &items[i]
+			zero(item)
+			item.kind = kU8
+			*of[C.uint8_t](item) = C.uint8_t(x[i])
+		}
 	case Tuple:
 		dst.kind = kTuple
 		t := of[C.wasmtime_component_valtuple_t](dst)
@@ -302,6 +314,9 @@ func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, e
 		return goName(of[C.wasm_name_t](src)), nil
 	case kList:
 		l := of[C.wasmtime_component_vallist_t](src)
+		if b, ok := bytesFromC(vals(l.data, l.size)); ok {
+			return b, nil
+		}
 		xs, err := seqFromC(ctx, vals(l.data, l.size))
 		return List(xs), err
 	case kTuple:
@@ -381,4 +396,32 @@ func boxFromC(ctx *C.wasmtime_context_t, p *C.wasmtime_component_val_t) (Value, 
 		return nil, nil
 	}
 	return fromC(ctx, p)
+}
+
+// bytesFromC reads a list whose elements are all u8 as []byte.
+func bytesFromC(items []C.wasmtime_component_val_t) ([]byte, bool) {
+	if len(items) == 0 {
+		return nil, false
+	}
+	out := make([]byte, len(items))
+	for i := range items {
+		if items[i].kind != kU8 {
+			return nil, false
+		}
+		out[i] = byte(*of[C.uint8_t](&items[i]))
+	}
+	return out, true
+}
+
+// Bytes reads a list<u8> value: []byte, or the empty List.
+func Bytes(v Value) ([]byte, error) {
+	switch x := v.(type) {
+	case []byte:
+		return x, nil
+	case List:
+		if len(x) == 0 {
+			return nil, nil
+		}
+	}
+	return nil, fmt.Errorf("want list<u8>, got %T", v)
 }

@@ -1,0 +1,225 @@
+package wasi
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+)
+
+// epoch is the zero of wasi:clocks/monotonic-clock.
+var epoch = time.Now()
+
+func defineMonotonic(li *cm.LinkerInstance) error {
+	at := func(ns uint64) time.Time { return epoch.Add(time.Duration(ns)) }
+	return all(
+		fn(li, "now", func(c *Ctx, a []cm.Value) (cm.Value, error) { return uint64(time.Since(epoch)), nil }),
+		fn(li, "resolution", func(c *Ctx, a []cm.Value) (cm.Value, error) { return uint64(1), nil }),
+		fn(li, "subscribe-instant", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			return c.Own(TypePollable, Pollable(timerPollable{at: at(a[0].(uint64))})), nil
+		}),
+		fn(li, "subscribe-duration", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			return c.Own(TypePollable, Pollable(timerPollable{at: time.Now().Add(time.Duration(a[0].(uint64)))})), nil
+		}),
+	)
+}
+
+func datetime(sec uint64, ns uint32) cm.Value {
+	return cm.Record{{Name: "seconds", Value: sec}, {Name: "nanoseconds", Value: ns}}
+}
+
+func defineWall(li *cm.LinkerInstance) error {
+	return all(
+		fn(li, "now", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			now := time.Now()
+			return datetime(uint64(now.Unix()), uint32(now.Nanosecond())), nil
+		}),
+		fn(li, "resolution", func(c *Ctx, a []cm.Value) (cm.Value, error) { return datetime(0, 1), nil }),
+	)
+}
+
+// maxRandom bounds one random-bytes request; more is a guest bug or abuse.
+const maxRandom = 1 << 20
+
+func randomBytes(n uint64, secure bool) (cm.Value, error) {
+	if n > maxRandom {
+		return nil, fmt.Errorf("random bytes: %d requested, at most %d per call", n, maxRandom)
+	}
+	b := make([]byte, n)
+	if secure {
+		rand.Read(b)
+	} else {
+		for i := range b {
+			b[i] = byte(mrand.Uint32())
+		}
+	}
+	if len(b) == 0 {
+		return cm.List(nil), nil
+	}
+	return b, nil
+}
+
+func defineRandom(li *cm.LinkerInstance) error {
+	return all(
+		fn(li, "get-random-bytes", func(c *Ctx, a []cm.Value) (cm.Value, error) { return randomBytes(a[0].(uint64), true) }),
+		fn(li, "get-random-u64", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			var b [8]byte
+			rand.Read(b[:])
+			return binary.LittleEndian.Uint64(b[:]), nil
+		}),
+	)
+}
+
+func defineInsecure(li *cm.LinkerInstance) error {
+	return all(
+		fn(li, "get-insecure-random-bytes", func(c *Ctx, a []cm.Value) (cm.Value, error) { return randomBytes(a[0].(uint64), false) }),
+		fn(li, "get-insecure-random-u64", func(c *Ctx, a []cm.Value) (cm.Value, error) { return mrand.Uint64(), nil }),
+	)
+}
+
+func defineInsecureSeed(li *cm.LinkerInstance) error {
+	return fn(li, "insecure-seed", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		return cm.Tuple{mrand.Uint64(), mrand.Uint64()}, nil
+	})
+}
+
+func defineEnvironment(li *cm.LinkerInstance) error {
+	return all(
+		fn(li, "get-environment", func(c *Ctx, a []cm.Value) (cm.Value, error) { return sortedPairs(c.cfg.Env), nil }),
+		fn(li, "get-arguments", func(c *Ctx, a []cm.Value) (cm.Value, error) { return cm.List{c.cfg.Name}, nil }),
+		fn(li, "initial-cwd", func(c *Ctx, a []cm.Value) (cm.Value, error) { return cm.Option{}, nil }),
+	)
+}
+
+// ErrExit is the trap a guest's wasi:cli/exit raises.
+var ErrExit = errors.New("component called wasi:cli/exit")
+
+func defineExit(li *cm.LinkerInstance) error {
+	return all(
+		fn0(li, "exit", func(c *Ctx, a []cm.Value) error {
+			if r, _ := a[0].(cm.Result); r.Err {
+				return fmt.Errorf("%w with an error status", ErrExit)
+			}
+			return fmt.Errorf("%w with success", ErrExit)
+		}),
+		fn0(li, "exit-with-code", func(c *Ctx, a []cm.Value) error {
+			return fmt.Errorf("%w with code %d", ErrExit, a[0])
+		}),
+	)
+}
+
+func defineStdin(li *cm.LinkerInstance) error {
+	return fn(li, "get-stdin", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		return c.Own(TypeInputStream, InputStream(EmptyInput{})), nil
+	})
+}
+
+func defineStdout(li *cm.LinkerInstance) error {
+	return fn(li, "get-stdout", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		return c.Own(TypeOutputStream, OutputStream(c.stdout)), nil
+	})
+}
+
+func defineStderr(li *cm.LinkerInstance) error {
+	return fn(li, "get-stderr", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		return c.Own(TypeOutputStream, OutputStream(c.stderr)), nil
+	})
+}
+
+func defineTerminal(name string, ty uint32) Definer {
+	return func(li *cm.LinkerInstance) error { return li.Resource(name, ty, drop) }
+}
+
+// defineNoTerminal answers "not a terminal" for a stdio stream.
+func defineNoTerminal(getter string) Definer {
+	return func(li *cm.LinkerInstance) error {
+		return fn(li, getter, func(c *Ctx, a []cm.Value) (cm.Value, error) { return cm.Option{}, nil })
+	}
+}
+
+// lineWriter turns guest stdout/stderr into one log entry per line.
+type lineWriter struct {
+	ReadyPollable
+	mu     sync.Mutex
+	log    *zap.Logger
+	stream string
+	buf    []byte
+}
+
+// maxLine bounds a buffered partial line; longer lines are split.
+const maxLine = 16 << 10
+
+func (w *lineWriter) CheckWrite() (int, error) { return readChunk, nil }
+func (w *lineWriter) Flush() error             { return nil }
+
+func (w *lineWriter) Write(p []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := strings.IndexByte(string(w.buf), '\n')
+		if i < 0 {
+			if len(w.buf) > maxLine {
+				w.emit(w.buf)
+				w.buf = w.buf[:0]
+			}
+			return nil
+		}
+		w.emit(w.buf[:i])
+		w.buf = w.buf[i+1:]
+	}
+}
+
+func (w *lineWriter) emit(line []byte) {
+	w.log.Info(strings.TrimRight(string(line), "\r"), zap.String("stream", w.stream))
+}
+
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.emit(w.buf)
+		w.buf = nil
+	}
+}
+
+func defineLogging(li *cm.LinkerInstance) error {
+	levels := map[cm.Enum]zapcore.Level{
+		"trace": zapcore.DebugLevel, "debug": zapcore.DebugLevel, "info": zapcore.InfoLevel,
+		"warn": zapcore.WarnLevel, "error": zapcore.ErrorLevel, "critical": zapcore.ErrorLevel,
+	}
+	return fn0(li, "log", func(c *Ctx, a []cm.Value) error {
+		lvl, ok := levels[a[0].(cm.Enum)]
+		if !ok {
+			lvl = zapcore.InfoLevel
+		}
+		c.log.Log(lvl, a[2].(string), zap.String("context", a[1].(string)), zap.String("level", string(a[0].(cm.Enum))))
+		return nil
+	})
+}
+
+// defineConfig serves wasi:config/runtime and wasi:config/store; both
+// answer from the component's map and so never return their error variant.
+func defineConfig(li *cm.LinkerInstance) error {
+	return all(
+		fn(li, "get", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			v, ok := c.cfg.Config[a[0].(string)]
+			if !ok {
+				return cm.Result{Value: cm.Option{}}, nil
+			}
+			return cm.Result{Value: cm.Option{Value: v}}, nil
+		}),
+		fn(li, "get-all", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			return cm.Result{Value: sortedPairs(c.cfg.Config)}, nil
+		}),
+	)
+}

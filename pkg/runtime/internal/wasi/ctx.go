@@ -1,0 +1,168 @@
+package wasi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+)
+
+// Resource type ids, shared by every version of an interface.
+const (
+	TypeError uint32 = iota + 1
+	TypePollable
+	TypeInputStream
+	TypeOutputStream
+	TypeTerminalInput
+	TypeTerminalOutput
+	TypeDescriptor
+	TypeDirectoryEntryStream
+	TypeNetwork
+	TypeTCPSocket
+	TypeUDPSocket
+	TypeIncomingDatagramStream
+	TypeOutgoingDatagramStream
+	TypeResolveAddressStream
+	// TypeFirstFree is the first id left for other packages (wasihttp).
+	TypeFirstFree
+)
+
+// Config is what one component sees of its host.
+type Config struct {
+	// Name labels the component's log lines.
+	Name string
+	// Env is wasi:cli/environment.
+	Env map[string]string
+	// Config is wasi:config/runtime and wasi:config/store.
+	Config map[string]string
+	// Log receives stdout/stderr lines and wasi:logging records.
+	Log *zap.Logger
+}
+
+// Ctx is the per-store host state: the resource table and the context that
+// bounds blocking host calls.
+//
+// # Notes
+//
+//   - Used by one goroutine at a time, like its store.
+//   - Close flushes stdout/stderr; it does not close the store.
+type Ctx struct {
+	// Context bounds every blocking host call (poll, blocking reads and
+	// writes); when it is done they trap.
+	Context context.Context
+	cfg     *Config
+	log     *zap.Logger
+	table   map[uint32]any
+	next    uint32
+	stdout  *lineWriter
+	stderr  *lineWriter
+	// HTTP is wasihttp's per-request state.
+	HTTP any
+}
+
+// NewCtx makes the state for one store.
+func NewCtx(ctx context.Context, cfg *Config) *Ctx {
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.With(zap.String("component", cfg.Name))
+	return &Ctx{
+		Context: ctx,
+		cfg:     cfg,
+		log:     log,
+		table:   map[uint32]any{},
+		stdout:  &lineWriter{log: log, stream: "stdout"},
+		stderr:  &lineWriter{log: log, stream: "stderr"},
+	}
+}
+
+// FromStore returns the Ctx a store was made with.
+func FromStore(s *cm.Store) *Ctx { return s.Data().(*Ctx) }
+
+// Log is the component's logger.
+func (c *Ctx) Log() *zap.Logger { return c.log }
+
+// Close flushes partial output lines.
+func (c *Ctx) Close() {
+	c.stdout.flush()
+	c.stderr.flush()
+}
+
+// Push stores v and returns its rep.
+func (c *Ctx) Push(v any) uint32 {
+	c.next++
+	c.table[c.next] = v
+	return c.next
+}
+
+// Own makes an owned handle of type ty for v.
+func (c *Ctx) Own(ty uint32, v any) cm.Resource {
+	return cm.Resource{Type: ty, Rep: c.Push(v), Own: true}
+}
+
+// Len is the number of live host objects (for leak checks).
+func (c *Ctx) Len() int { return len(c.table) }
+
+// errBadHandle is what a guest gets for a handle that is not the expected
+// kind; wasmtime already checks resource types, so this means host state
+// was lost.
+var errBadHandle = errors.New("host resource handle does not name a live object of the expected kind")
+
+// Get finds the object behind a resource argument.
+func Get[T any](c *Ctx, v cm.Value) (T, error) {
+	var zero T
+	r, ok := v.(cm.Resource)
+	if !ok {
+		return zero, fmt.Errorf("want a resource, got %T", v)
+	}
+	x, ok := c.table[r.Rep].(T)
+	if !ok {
+		return zero, fmt.Errorf("%w (rep %d, want %T)", errBadHandle, r.Rep, zero)
+	}
+	return x, nil
+}
+
+// Take removes the object behind an owned resource argument.
+func Take[T any](c *Ctx, v cm.Value) (T, error) {
+	x, err := Get[T](c, v)
+	if err == nil {
+		delete(c.table, v.(cm.Resource).Rep)
+	}
+	return x, err
+}
+
+// drop is the destructor for every resource type: the object leaves the
+// table and, if it holds something, releases it.
+func drop(s *cm.Store, rep uint32) error {
+	c := FromStore(s)
+	x, ok := c.table[rep]
+	if !ok {
+		return fmt.Errorf("drop of unknown host resource %d", rep)
+	}
+	delete(c.table, rep)
+	if d, ok := x.(interface{ Drop() }); ok {
+		d.Drop()
+	}
+	return nil
+}
+
+// Drop is the destructor to register for host resource types.
+func Drop(s *cm.Store, rep uint32) error { return drop(s, rep) }
+
+func sortedPairs(m map[string]string) cm.List {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(cm.List, len(keys))
+	for i, k := range keys {
+		out[i] = cm.Tuple{k, m[k]}
+	}
+	return out
+}

@@ -1,0 +1,416 @@
+package wasi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+)
+
+// Pollable is something a guest can wait on.
+type Pollable interface {
+	Ready() bool
+	// Wait returns a channel that is closed once Ready may have become true.
+	Wait() <-chan struct{}
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// ReadyPollable is always ready.
+type ReadyPollable struct{}
+
+func (ReadyPollable) Ready() bool           { return true }
+func (ReadyPollable) Wait() <-chan struct{} { return closedChan }
+
+// timerPollable is ready at a monotonic instant.
+type timerPollable struct{ at time.Time }
+
+func (p timerPollable) Ready() bool { return !time.Now().Before(p.at) }
+func (p timerPollable) Wait() <-chan struct{} {
+	d := time.Until(p.at)
+	if d <= 0 {
+		return closedChan
+	}
+	ch := make(chan struct{})
+	time.AfterFunc(d, func() { close(ch) })
+	return ch
+}
+
+// Block waits until one of ps is ready and returns the indexes of the ready
+// ones, or an error when ctx ends first.
+func Block(ctx context.Context, ps []Pollable) ([]uint32, error) {
+	for {
+		var ready []uint32
+		for i, p := range ps {
+			if p.Ready() {
+				ready = append(ready, uint32(i))
+			}
+		}
+		if len(ready) > 0 {
+			return ready, nil
+		}
+		cases := make([]reflect.SelectCase, 0, len(ps)+1)
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		for _, p := range ps {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(p.Wait())})
+		}
+		if i, _, _ := reflect.Select(cases); i == 0 {
+			return nil, fmt.Errorf("blocking host call abandoned: %w", context.Cause(ctx))
+		}
+	}
+}
+
+// InputStream is the host side of a wasi:io input-stream.
+type InputStream interface {
+	// Read returns up to n bytes; with block false it may return none.
+	// io.EOF means the stream is closed.
+	Read(ctx context.Context, n int, block bool) ([]byte, error)
+	Pollable
+}
+
+// OutputStream is the host side of a wasi:io output-stream.
+type OutputStream interface {
+	// CheckWrite is how many bytes Write accepts now.
+	CheckWrite() (int, error)
+	Write(p []byte) error
+	Flush() error
+	Pollable
+}
+
+// EmptyInput is a closed input stream (stdin).
+type EmptyInput struct{ ReadyPollable }
+
+func (EmptyInput) Read(context.Context, int, bool) ([]byte, error) { return nil, io.EOF }
+
+// ReaderStream adapts an io.Reader into an InputStream. Non-blocking reads
+// and polls are served by one read-ahead goroutine at a time, which ends
+// when the reader returns; its owner makes the reader return (by closing it
+// or setting a read deadline) and then calls Wait.
+type ReaderStream struct {
+	r       io.Reader
+	mu      sync.Mutex
+	buf     []byte
+	err     error
+	filling chan struct{}
+	wg      sync.WaitGroup
+}
+
+// NewReaderStream wraps r.
+func NewReaderStream(r io.Reader) *ReaderStream { return &ReaderStream{r: r} }
+
+const readChunk = 64 << 10
+
+// fillLocked starts the read-ahead goroutine if none runs; mu is held.
+func (s *ReaderStream) fillLocked() chan struct{} {
+	if s.filling != nil {
+		return s.filling
+	}
+	ch := make(chan struct{})
+	s.filling = ch
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		p := make([]byte, readChunk)
+		n, err := s.r.Read(p)
+		s.mu.Lock()
+		s.buf = append(s.buf, p[:n]...)
+		if err != nil {
+			s.err = err
+		}
+		s.filling = nil
+		s.mu.Unlock()
+		close(ch)
+	}()
+	return ch
+}
+
+// Read implements InputStream.
+func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, error) {
+	for {
+		s.mu.Lock()
+		if len(s.buf) > 0 {
+			if n > len(s.buf) {
+				n = len(s.buf)
+			}
+			out := make([]byte, n)
+			copy(out, s.buf)
+			s.buf = s.buf[n:]
+			s.mu.Unlock()
+			return out, nil
+		}
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return nil, err
+		}
+		ch := s.fillLocked()
+		s.mu.Unlock()
+		if !block {
+			return nil, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("blocking read abandoned: %w", context.Cause(ctx))
+		}
+	}
+}
+
+// Ready implements Pollable.
+func (s *ReaderStream) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.buf) > 0 || s.err != nil
+}
+
+// Wait implements Pollable: it starts a read-ahead if nothing is buffered.
+func (s *ReaderStream) Wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.buf) > 0 || s.err != nil {
+		return closedChan
+	}
+	return s.fillLocked()
+}
+
+// WaitIdle waits for the read-ahead goroutine, after the owner made the
+// reader return.
+func (s *ReaderStream) WaitIdle() { s.wg.Wait() }
+
+// streamError is the wasi:io/error resource's host object.
+type streamError struct{ err error }
+
+// streamErrorValue turns a Go stream error into wasi:io stream-error.
+func streamErrorValue(c *Ctx, err error) cm.Value {
+	if errors.Is(err, io.EOF) {
+		return cm.Result{Err: true, Value: cm.Variant{Case: "closed"}}
+	}
+	return cm.Result{Err: true, Value: cm.Variant{Case: "last-operation-failed", Value: c.Own(TypeError, &streamError{err: err})}}
+}
+
+// blockingWriteLimit is the most wasi:io lets blocking-write-and-flush take
+// in one call.
+const blockingWriteLimit = 4096
+
+func defineError(li *cm.LinkerInstance) error {
+	return all(
+		li.Resource("error", TypeError, drop),
+		fn(li, "[method]error.to-debug-string", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			e, err := Get[*streamError](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return e.err.Error(), nil
+		}),
+	)
+}
+
+func definePoll(li *cm.LinkerInstance) error {
+	return all(
+		li.Resource("pollable", TypePollable, drop),
+		fn(li, "[method]pollable.ready", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			p, err := Get[Pollable](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return p.Ready(), nil
+		}),
+		fn0(li, "[method]pollable.block", func(c *Ctx, a []cm.Value) error {
+			p, err := Get[Pollable](c, a[0])
+			if err != nil {
+				return err
+			}
+			_, err = Block(c.Context, []Pollable{p})
+			return err
+		}),
+		fn(li, "poll", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			list, _ := a[0].(cm.List)
+			if len(list) == 0 {
+				return nil, errors.New("poll of an empty list would block forever")
+			}
+			ps := make([]Pollable, len(list))
+			for i, v := range list {
+				p, err := Get[Pollable](c, v)
+				if err != nil {
+					return nil, err
+				}
+				ps[i] = p
+			}
+			ready, err := Block(c.Context, ps)
+			if err != nil {
+				return nil, err
+			}
+			out := make(cm.List, len(ready))
+			for i, r := range ready {
+				out[i] = r
+			}
+			return out, nil
+		}),
+	)
+}
+
+func defineStreams(li *cm.LinkerInstance) error {
+	read := func(block bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		return func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			s, err := Get[InputStream](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			n := int(min(a[1].(uint64), readChunk))
+			b, err := s.Read(c.Context, n, block)
+			if err != nil {
+				if c.Context.Err() != nil {
+					return nil, err
+				}
+				return streamErrorValue(c, err), nil
+			}
+			if len(b) == 0 {
+				return cm.Result{Value: cm.List(nil)}, nil
+			}
+			return cm.Result{Value: b}, nil
+		}
+	}
+	skip := func(block bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		r := read(block)
+		return func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			v, err := r(c, a)
+			if err != nil {
+				return nil, err
+			}
+			res := v.(cm.Result)
+			if res.Err {
+				return res, nil
+			}
+			b, _ := cm.Bytes(res.Value)
+			return cm.Result{Value: uint64(len(b))}, nil
+		}
+	}
+	write := func(c *Ctx, a []cm.Value, p []byte, flush bool) (cm.Value, error) {
+		s, err := Get[OutputStream](c, a[0])
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Write(p); err != nil {
+			return streamErrorValue(c, err), nil
+		}
+		if flush {
+			if err := s.Flush(); err != nil {
+				return streamErrorValue(c, err), nil
+			}
+		}
+		return cm.Result{}, nil
+	}
+	blockingWrite := func(zeroes bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		return func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			var p []byte
+			if zeroes {
+				p = make([]byte, min(a[1].(uint64), blockingWriteLimit+1))
+			} else {
+				b, err := cm.Bytes(a[1])
+				if err != nil {
+					return nil, err
+				}
+				p = b
+			}
+			if len(p) > blockingWriteLimit {
+				return nil, fmt.Errorf("blocking write of %d bytes: wasi:io allows at most %d per call", len(p), blockingWriteLimit)
+			}
+			return write(c, a, p, true)
+		}
+	}
+	return all(
+		li.Resource("input-stream", TypeInputStream, drop),
+		li.Resource("output-stream", TypeOutputStream, drop),
+		fn(li, "[method]input-stream.read", read(false)),
+		fn(li, "[method]input-stream.blocking-read", read(true)),
+		fn(li, "[method]input-stream.skip", skip(false)),
+		fn(li, "[method]input-stream.blocking-skip", skip(true)),
+		fn(li, "[method]input-stream.subscribe", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			s, err := Get[InputStream](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.Own(TypePollable, Pollable(s)), nil
+		}),
+		fn(li, "[method]output-stream.check-write", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			s, err := Get[OutputStream](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			n, err := s.CheckWrite()
+			if err != nil {
+				return streamErrorValue(c, err), nil
+			}
+			return cm.Result{Value: uint64(n)}, nil
+		}),
+		fn(li, "[method]output-stream.write", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			p, err := cm.Bytes(a[1])
+			if err != nil {
+				return nil, err
+			}
+			return write(c, a, p, false)
+		}),
+		fn(li, "[method]output-stream.blocking-write-and-flush", blockingWrite(false)),
+		fn(li, "[method]output-stream.write-zeroes", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			return write(c, a, make([]byte, min(a[1].(uint64), readChunk)), false)
+		}),
+		fn(li, "[method]output-stream.blocking-write-zeroes-and-flush", blockingWrite(true)),
+		fn(li, "[method]output-stream.flush", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			return write(c, a, nil, true)
+		}),
+		fn(li, "[method]output-stream.blocking-flush", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			return write(c, a, nil, true)
+		}),
+		fn(li, "[method]output-stream.subscribe", func(c *Ctx, a []cm.Value) (cm.Value, error) {
+			s, err := Get[OutputStream](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.Own(TypePollable, Pollable(s)), nil
+		}),
+		fn(li, "[method]output-stream.splice", splice(false)),
+		fn(li, "[method]output-stream.blocking-splice", splice(true)),
+	)
+}
+
+func splice(block bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
+	return func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		dst, err := Get[OutputStream](c, a[0])
+		if err != nil {
+			return nil, err
+		}
+		src, err := Get[InputStream](c, a[1])
+		if err != nil {
+			return nil, err
+		}
+		b, err := src.Read(c.Context, int(min(a[2].(uint64), readChunk)), block)
+		if err != nil {
+			if c.Context.Err() != nil {
+				return nil, err
+			}
+			return streamErrorValue(c, err), nil
+		}
+		if err := dst.Write(b); err != nil {
+			return streamErrorValue(c, err), nil
+		}
+		if block {
+			if err := dst.Flush(); err != nil {
+				return streamErrorValue(c, err), nil
+			}
+		}
+		return cm.Result{Value: uint64(len(b))}, nil
+	}
+}
+
+// Busy reports whether a read-ahead is in flight (the owner must make the
+// reader return before WaitIdle).
+func (s *ReaderStream) Busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.filling != nil
+}

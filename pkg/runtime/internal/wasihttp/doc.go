@@ -1,0 +1,16 @@
+// Package wasihttp serves wasi:http (0.2.0 through 0.2.x) incoming-handler
+// components from Go's net/http: per request it instantiates the component
+// in a fresh store, hands it an incoming-request and a response-outparam,
+// calls handle, and streams the response body to the client while the guest
+// writes it. It implements wasi:http/types in Go on top of package wasi.
+//
+// Failures never reach the client as text: a trap, a missing response or a
+// guest error code becomes a bare 500 (504 when the per-request deadline
+// interrupted the guest), and the cause is logged with zap. Once the status
+// line is out, a failure aborts the connection instead, so a client never
+// mistakes a truncated body for a whole one.
+//
+// It must not choose what to run or how it is configured (pkg/runtime
+// does); wasi:http/outgoing-handler is not implemented yet, so its calls
+// trap.
+package wasihttp

@@ -1,0 +1,216 @@
+package wasihttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
+)
+
+// errRequestDeadline is the cause of a request context that ran out of time.
+var errRequestDeadline = errors.New("per-request deadline exceeded")
+
+// FindHandler resolves the handle function of the
+// wasi:http/incoming-handler@0.2.x the component exports.
+func FindHandler(c *cm.Component) (*cm.ExportIndex, string, error) {
+	for _, name := range c.Exports() {
+		if strings.HasPrefix(name, "wasi:http/incoming-handler@0.2.") {
+			x, err := c.Export(name, "handle")
+			if err != nil {
+				return nil, "", fmt.Errorf("export %s: %w", name, err)
+			}
+			return x, name, nil
+		}
+	}
+	return nil, "", errors.New("component exports no wasi:http/incoming-handler@0.2.x handle function: build it for the wasi:http proxy world")
+}
+
+// Handler serves HTTP requests with a fresh instance of Component each.
+//
+// # Notes
+//
+//   - Safe for concurrent use; requests share nothing but the compiled
+//     component and the linker.
+//   - The fields must stay valid (not closed) while requests are served.
+type Handler struct {
+	Engine    *cm.Engine
+	Linker    *cm.Linker
+	Component *cm.Component
+	Handle    *cm.ExportIndex
+	WASI      *wasi.Config
+	Limits    cm.StoreLimits
+	// Timeout bounds one request: the guest is interrupted (epoch) and
+	// blocking host calls give up when it passes.
+	Timeout time.Duration
+	Log     *zap.Logger
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeoutCause(r.Context(), h.Timeout, errRequestDeadline)
+	defer cancel()
+	rc := http.NewResponseController(w)
+	// The guest may stream the response while still reading the request.
+	_ = rc.EnableFullDuplex()
+	_ = rc.SetWriteDeadline(time.Now().Add(h.Timeout))
+	ex := &exchange{w: w, r: r, rc: rc}
+	defer ex.release()
+
+	wctx := wasi.NewCtx(ctx, h.WASI)
+	wctx.HTTP = ex
+	defer wctx.Close()
+	log := wctx.Log().With(zap.String("method", r.Method), zap.String("path", r.URL.Path))
+
+	store := cm.NewStore(h.Engine, h.Limits, wctx)
+	defer store.Close()
+	inst, err := h.Linker.Instantiate(store, h.Component)
+	if err != nil {
+		log.Error("instantiate component for a request", zap.Error(err))
+		ex.errorStatus(http.StatusInternalServerError)
+		return
+	}
+	fn, err := inst.Func(h.Handle)
+	if err != nil {
+		log.Error("look up the incoming-handler export", zap.Error(err))
+		ex.errorStatus(http.StatusInternalServerError)
+		return
+	}
+	store.SetDeadline(h.Timeout)
+	req := wctx.Own(TypeIncomingRequest, &incomingRequest{ex: ex})
+	out := wctx.Own(TypeResponseOutparam, &responseOutparam{ex: ex})
+	_, err = fn.Call(req, out)
+	ex.complete(ctx, log, err)
+}
+
+// exchange is one request's state, shared by the host objects of the
+// request and its response.
+type exchange struct {
+	w           http.ResponseWriter
+	r           *http.Request
+	rc          *http.ResponseController
+	body        *wasi.ReaderStream
+	responded   bool
+	wroteHeader bool
+	resp        *outgoingResponse
+	guestErr    cm.Value
+}
+
+func (ex *exchange) requestBody() *wasi.ReaderStream {
+	if ex.body == nil {
+		ex.body = wasi.NewReaderStream(ex.r.Body)
+	}
+	return ex.body
+}
+
+// release stops a read-ahead still waiting on the client, so no goroutine
+// outlives the request.
+func (ex *exchange) release() {
+	if ex.body == nil {
+		return
+	}
+	if ex.body.Busy() {
+		_ = ex.rc.SetReadDeadline(time.Now())
+	}
+	ex.body.WaitIdle()
+}
+
+func (ex *exchange) respond(r *outgoingResponse) error {
+	if ex.responded {
+		return errors.New("response-outparam.set called twice")
+	}
+	ex.responded, ex.resp = true, r
+	r.headers.immutable = true
+	r.headers.copyTo(ex.w.Header(), "")
+	ex.w.WriteHeader(r.status)
+	ex.wroteHeader = true
+	if b := r.body; b != nil {
+		b.attached = true
+		if len(b.pending) > 0 {
+			if err := ex.write(b.pending); err != nil {
+				b.failed = err
+			}
+			b.pending = nil
+		}
+		if b.finished {
+			ex.finish(b)
+		}
+	}
+	return nil
+}
+
+func (ex *exchange) fail(code cm.Value) {
+	ex.responded = true
+	ex.guestErr = code
+}
+
+func (ex *exchange) write(p []byte) error {
+	_, err := ex.w.Write(p)
+	return err
+}
+
+func (ex *exchange) flush() error {
+	if err := ex.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+func (ex *exchange) finish(b *outgoingBody) {
+	if b.trailers != nil {
+		b.trailers.copyTo(ex.w.Header(), http.TrailerPrefix)
+	}
+}
+
+// errorGrace is how long an error status may take to write once the
+// request's own write deadline has passed.
+const errorGrace = 5 * time.Second
+
+func (ex *exchange) errorStatus(code int) {
+	_ = ex.rc.SetWriteDeadline(time.Now().Add(errorGrace))
+	ex.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	ex.w.WriteHeader(code)
+	fmt.Fprintln(ex.w, http.StatusText(code))
+}
+
+// complete turns the outcome of handle into the end of the HTTP exchange.
+func (ex *exchange) complete(ctx context.Context, log *zap.Logger, err error) {
+	var body *outgoingBody
+	if ex.resp != nil {
+		body = ex.resp.body
+	}
+	switch {
+	case err != nil:
+		status := http.StatusInternalServerError
+		if errors.Is(err, cm.ErrDeadline) || errors.Is(context.Cause(ctx), errRequestDeadline) {
+			status = http.StatusGatewayTimeout
+		}
+		log.Error("component failed while handling a request", zap.Int("status", status), zap.Error(err))
+		ex.abortOr(status)
+	case !ex.responded:
+		log.Error("component returned without setting a response")
+		ex.errorStatus(http.StatusInternalServerError)
+	case ex.guestErr != nil:
+		log.Error("component answered with an error code", zap.Any("error_code", ex.guestErr))
+		ex.errorStatus(http.StatusInternalServerError)
+	case body != nil && !body.finished:
+		log.Error("component left the response body unfinished; aborting the response")
+		ex.abortOr(http.StatusInternalServerError)
+	}
+}
+
+// abortOr answers status if nothing was sent yet, else aborts the
+// connection so the client sees a broken response, not a short one.
+func (ex *exchange) abortOr(status int) {
+	if !ex.wroteHeader {
+		ex.errorStatus(status)
+		return
+	}
+	panic(http.ErrAbortHandler)
+}

@@ -1,0 +1,353 @@
+package wasihttp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
+)
+
+// Resource type ids of wasi:http/types.
+const (
+	TypeFields = wasi.TypeFirstFree + iota
+	TypeIncomingRequest
+	TypeOutgoingRequest
+	TypeRequestOptions
+	TypeResponseOutparam
+	TypeIncomingResponse
+	TypeIncomingBody
+	TypeFutureTrailers
+	TypeOutgoingResponse
+	TypeOutgoingBody
+	TypeFutureIncomingResponse
+)
+
+// Interfaces are the wasi:http interfaces this package implements, keyed
+// by unversioned name, for wasi.Link.
+func Interfaces() map[string]wasi.Definer {
+	return map[string]wasi.Definer{"wasi:http/types": defineTypes}
+}
+
+type incomingRequest struct {
+	ex       *exchange
+	consumed bool
+}
+
+type incomingBody struct {
+	ex          *exchange
+	streamTaken bool
+}
+
+type futureTrailers struct{ ex *exchange }
+
+type outgoingResponse struct {
+	status    int
+	headers   *fields
+	body      *outgoingBody
+	bodyTaken bool
+}
+
+type responseOutparam struct{ ex *exchange }
+
+// maxPending bounds what a guest may write to a body before it hands the
+// response to response-outparam.set.
+const maxPending = 4 << 20
+
+// outgoingBody buffers writes until its response is sent, then streams them.
+type outgoingBody struct {
+	ex          *exchange
+	attached    bool
+	pending     []byte
+	trailers    *fields
+	finished    bool
+	dropped     bool
+	streamTaken bool
+	failed      error
+}
+
+// Drop marks a body dropped without finish: the response is incomplete.
+func (b *outgoingBody) Drop() {
+	if !b.finished {
+		b.dropped = true
+	}
+}
+
+// bodyStream is the output-stream of an outgoing body.
+type bodyStream struct {
+	wasi.ReadyPollable
+	b *outgoingBody
+}
+
+func (s *bodyStream) CheckWrite() (int, error) {
+	b := s.b
+	switch {
+	case b.failed != nil:
+		return 0, b.failed
+	case b.finished:
+		return 0, io.EOF
+	case !b.attached:
+		return maxPending - len(b.pending), nil
+	}
+	return 1 << 20, nil
+}
+
+func (s *bodyStream) Write(p []byte) error {
+	b := s.b
+	if b.failed != nil {
+		return b.failed
+	}
+	if b.finished {
+		return io.EOF
+	}
+	if !b.attached {
+		if len(b.pending)+len(p) > maxPending {
+			return fmt.Errorf("%d bytes written before the response was set; at most %d are buffered", len(b.pending)+len(p), maxPending)
+		}
+		b.pending = append(b.pending, p...)
+		return nil
+	}
+	if err := b.ex.write(p); err != nil {
+		b.failed = err
+		return err
+	}
+	return nil
+}
+
+func (s *bodyStream) Flush() error {
+	if s.b.attached && s.b.failed == nil {
+		return s.b.ex.flush()
+	}
+	return s.b.failed
+}
+
+func methodValue(m string) cm.Value {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete,
+		http.MethodConnect, http.MethodOptions, http.MethodTrace, http.MethodPatch:
+		return cm.Variant{Case: strings.ToLower(m)}
+	}
+	return cm.Variant{Case: "other", Value: m}
+}
+
+func defineTypes(li *cm.LinkerInstance) error {
+	return wasi.All(
+		defineFields(li),
+		li.Resource("incoming-request", TypeIncomingRequest, wasi.Drop),
+		li.Resource("outgoing-request", TypeOutgoingRequest, wasi.Drop),
+		li.Resource("request-options", TypeRequestOptions, wasi.Drop),
+		li.Resource("response-outparam", TypeResponseOutparam, wasi.Drop),
+		li.Resource("incoming-response", TypeIncomingResponse, wasi.Drop),
+		li.Resource("incoming-body", TypeIncomingBody, wasi.Drop),
+		li.Resource("future-trailers", TypeFutureTrailers, wasi.Drop),
+		li.Resource("outgoing-response", TypeOutgoingResponse, wasi.Drop),
+		li.Resource("outgoing-body", TypeOutgoingBody, wasi.Drop),
+		li.Resource("future-incoming-response", TypeFutureIncomingResponse, wasi.Drop),
+		wasi.Fn(li, "http-error-code", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) { return cm.Option{}, nil }),
+		defineIncoming(li),
+		defineOutgoing(li),
+	)
+}
+
+func defineIncoming(li *cm.LinkerInstance) error {
+	req := func(c *wasi.Ctx, v cm.Value) (*incomingRequest, error) { return wasi.Get[*incomingRequest](c, v) }
+	return wasi.All(
+		wasi.Fn(li, "[method]incoming-request.method", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := req(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return methodValue(r.ex.r.Method), nil
+		}),
+		wasi.Fn(li, "[method]incoming-request.path-with-query", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := req(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return cm.Option{Value: r.ex.r.URL.RequestURI()}, nil
+		}),
+		wasi.Fn(li, "[method]incoming-request.scheme", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := req(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			if r.ex.r.TLS != nil {
+				return cm.Option{Value: cm.Variant{Case: "HTTPS"}}, nil
+			}
+			return cm.Option{Value: cm.Variant{Case: "HTTP"}}, nil
+		}),
+		wasi.Fn(li, "[method]incoming-request.authority", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := req(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return cm.Option{Value: r.ex.r.Host}, nil
+		}),
+		wasi.Fn(li, "[method]incoming-request.headers", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := req(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			f := fromHeader(r.ex.r.Header)
+			f.immutable = true
+			return c.Own(TypeFields, f), nil
+		}),
+		wasi.Fn(li, "[method]incoming-request.consume", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := req(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			if r.consumed {
+				return cm.Result{Err: true}, nil
+			}
+			r.consumed = true
+			return cm.Result{Value: c.Own(TypeIncomingBody, &incomingBody{ex: r.ex})}, nil
+		}),
+		wasi.Fn(li, "[method]incoming-body.stream", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			b, err := wasi.Get[*incomingBody](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			if b.streamTaken {
+				return cm.Result{Err: true}, nil
+			}
+			b.streamTaken = true
+			return cm.Result{Value: c.Own(wasi.TypeInputStream, wasi.InputStream(b.ex.requestBody()))}, nil
+		}),
+		wasi.Fn(li, "[static]incoming-body.finish", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			b, err := wasi.Take[*incomingBody](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.Own(TypeFutureTrailers, &futureTrailers{ex: b.ex}), nil
+		}),
+		wasi.Fn(li, "[method]future-trailers.subscribe", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			f, err := wasi.Get[*futureTrailers](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.Own(wasi.TypePollable, wasi.Pollable(f.ex.requestBody())), nil
+		}),
+		wasi.Fn(li, "[method]future-trailers.get", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			f, err := wasi.Get[*futureTrailers](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			body := f.ex.requestBody()
+			if !body.Ready() {
+				return cm.Option{}, nil
+			}
+			// Trailers are known once the body is read to its end.
+			if _, err := body.Read(c.Context, 0, false); !errors.Is(err, io.EOF) {
+				return cm.Option{}, nil
+			}
+			var trailers cm.Value = cm.Option{}
+			if len(f.ex.r.Trailer) > 0 {
+				t := fromHeader(f.ex.r.Trailer)
+				t.immutable = true
+				trailers = cm.Option{Value: c.Own(TypeFields, t)}
+			}
+			return cm.Option{Value: cm.Result{Value: cm.Result{Value: trailers}}}, nil
+		}),
+	)
+}
+
+func defineOutgoing(li *cm.LinkerInstance) error {
+	resp := func(c *wasi.Ctx, v cm.Value) (*outgoingResponse, error) { return wasi.Get[*outgoingResponse](c, v) }
+	return wasi.All(
+		wasi.Fn(li, "[constructor]outgoing-response", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			h, err := wasi.Take[*fields](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.Own(TypeOutgoingResponse, &outgoingResponse{status: http.StatusOK, headers: h}), nil
+		}),
+		wasi.Fn(li, "[method]outgoing-response.status-code", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := resp(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return uint16(r.status), nil
+		}),
+		wasi.Fn(li, "[method]outgoing-response.set-status-code", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := resp(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			code := int(a[1].(uint16))
+			if code < 100 || code > 999 {
+				return cm.Result{Err: true}, nil
+			}
+			r.status = code
+			return cm.Result{}, nil
+		}),
+		wasi.Fn(li, "[method]outgoing-response.headers", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := resp(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			// A child handle: changes show in the response until it is sent.
+			return c.Own(TypeFields, r.headers), nil
+		}),
+		wasi.Fn(li, "[method]outgoing-response.body", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			r, err := resp(c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			if r.bodyTaken {
+				return cm.Result{Err: true}, nil
+			}
+			r.bodyTaken = true
+			r.body = &outgoingBody{ex: c.HTTP.(*exchange)}
+			return cm.Result{Value: c.Own(TypeOutgoingBody, r.body)}, nil
+		}),
+		wasi.Fn(li, "[method]outgoing-body.write", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			b, err := wasi.Get[*outgoingBody](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			if b.streamTaken {
+				return cm.Result{Err: true}, nil
+			}
+			b.streamTaken = true
+			return cm.Result{Value: c.Own(wasi.TypeOutputStream, wasi.OutputStream(&bodyStream{b: b}))}, nil
+		}),
+		wasi.Fn(li, "[static]outgoing-body.finish", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
+			b, err := wasi.Take[*outgoingBody](c, a[0])
+			if err != nil {
+				return nil, err
+			}
+			if opt := a[1].(cm.Option); opt.Value != nil {
+				t, err := wasi.Take[*fields](c, opt.Value)
+				if err != nil {
+					return nil, err
+				}
+				b.trailers = t
+			}
+			b.finished = true
+			if b.attached {
+				b.ex.finish(b)
+			}
+			return cm.Result{}, nil
+		}),
+		wasi.Fn0(li, "[static]response-outparam.set", func(c *wasi.Ctx, a []cm.Value) error {
+			out, err := wasi.Take[*responseOutparam](c, a[0])
+			if err != nil {
+				return err
+			}
+			res := a[1].(cm.Result)
+			if res.Err {
+				out.ex.fail(res.Value)
+				return nil
+			}
+			r, err := wasi.Take[*outgoingResponse](c, res.Value)
+			if err != nil {
+				return err
+			}
+			return out.ex.respond(r)
+		}),
+	)
+}
