@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 )
@@ -137,7 +138,7 @@ func (c Config) options(log *zap.Logger) (nats.Options, error) {
 	var auth []nats.Option
 	switch {
 	case c.CredsFile != "":
-		if err := readable(c.CredsFile, FlagCreds); err != nil {
+		if err := checkCredsFile(c.CredsFile); err != nil {
 			return o, err
 		}
 		auth = append(auth, nats.UserCredentials(c.CredsFile))
@@ -218,6 +219,22 @@ func (t TLSConfig) tlsConfig() (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// checkCredsFile parses the creds file up front: nats.go reads it only while
+// answering the server's nonce, and its error then reads like a network one.
+func checkCredsFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--%s: %w", FlagCreds, err)
+	}
+	if _, err := jwt.ParseDecoratedJWT(b); err != nil {
+		return fmt.Errorf("--%s %s: no user JWT in the file (want the output of `nsc generate creds`): %w", FlagCreds, path, err)
+	}
+	if _, err := jwt.ParseDecoratedUserNKey(b); err != nil {
+		return fmt.Errorf("--%s %s: no user nkey seed in the file (want the output of `nsc generate creds`): %w", FlagCreds, path, err)
+	}
+	return nil
 }
 
 func readable(path, flag string) error {
