@@ -109,7 +109,7 @@ func (c *Client) request(ctx context.Context, op, name string, hdr nats.Header, 
 	reply, err := c.nc.RequestMsgWithContext(ctx, msg)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("no wadm is serving lattice %s on %s.%s.>: is wadm running? %w", c.lattice, c.prefix, c.lattice, errors.Join(ErrNoWadm, err))
+		return &noWadmError{lattice: c.lattice, subjects: c.prefix + "." + c.lattice + ".>", cause: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
 		return fmt.Errorf("wadm request %s got no reply in time (timeout %s): check that wadm is running and healthy: %w", subj, c.timeout, err)
 	case err != nil:

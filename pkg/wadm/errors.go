@@ -66,3 +66,18 @@ func (e *APIError) Is(target error) bool {
 	}
 	return false
 }
+
+// noWadmError reports that no wadm answered; it matches ErrNoWadm and
+// unwraps to the NATS error (nats.ErrNoResponders).
+type noWadmError struct {
+	lattice, subjects string
+	cause             error
+}
+
+func (e *noWadmError) Error() string {
+	return fmt.Sprintf("no wadm is serving lattice %s on %s: is wadm running?", e.lattice, e.subjects)
+}
+
+func (e *noWadmError) Is(target error) bool { return target == ErrNoWadm }
+
+func (e *noWadmError) Unwrap() error { return e.cause }

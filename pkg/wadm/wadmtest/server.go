@@ -248,6 +248,9 @@ func (s *Server) Deletes() int64   { return s.deletes.Load() }
 
 // Deployed returns the deployed version of name.
 func (s *Server) Deployed(name string) (string, bool) {
+	if s.store == nil {
+		return "", false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	r, _, err := s.store.get(ctx, name)
@@ -259,6 +262,9 @@ func (s *Server) Deployed(name string) (string, bool) {
 
 // Models returns the stored application names, sorted.
 func (s *Server) Models() []string {
+	if s.store == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	recs, err := s.store.list(ctx)
@@ -274,6 +280,9 @@ func (s *Server) Models() []string {
 
 // Versions returns the stored versions of name in creation order.
 func (s *Server) Versions(name string) []string {
+	if s.store == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	r, _, err := s.store.get(ctx, name)
