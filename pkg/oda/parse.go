@@ -3,8 +3,10 @@ package oda
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -31,14 +33,20 @@ func Parse(file string, data []byte) (*Component, error) {
 	if version == "" {
 		return nil, t.errs.sorted()
 	}
+	pruneNulls(root)
+	// Values the schema rejects are dropped from a working copy, so the
+	// rest can still be decoded and checked: one run reports everything.
+	doc := asMap(deepCopyTree(root))
+	flagged := map[string]bool{}
 	for _, is := range checkSchema(version, root) {
 		t.fail(t.line(is.tokens, is.onKey), is.tokens, is.msg, is.fix)
+		flagged[pointer(is.tokens)] = true
+		if is.drop {
+			dropAt(doc, is.tokens)
+		}
 	}
-	schemaOK := len(t.errs) == 0
-
-	doc := asMap(deepCopyTree(root))
 	upgrade(version, doc)
-	if schemaOK && version != APIVersionV1 {
+	if len(t.errs) == 0 && version != APIVersionV1 {
 		// Only fields a version keeps without a schema (v1beta3's
 		// securityFunction preserves unknown fields) can fail here.
 		for _, is := range checkSchema(APIVersionV1, doc) {
@@ -48,13 +56,21 @@ func Parse(file string, data []byte) (*Component, error) {
 	c, err := decodeComponent(doc)
 	if err != nil {
 		if len(t.errs) == 0 {
-			t.fail(0, nil, err.Error(), "")
+			// The schema passed, so this is a value Go cannot hold.
+			var ute *json.UnmarshalTypeError
+			path := ""
+			if errors.As(err, &ute) {
+				path = ute.Field
+			}
+			t.errs = append(t.errs, FieldError{File: t.file, Path: path, Msg: err.Error(), Fix: "use a value in the range the field takes"})
 		}
 		return nil, t.errs.sorted()
 	}
 	applyDefaults(c)
 	for _, is := range semantic(c) {
-		t.failV1(version, is)
+		if !underFlagged(flagged, sourceTokens(version, is.tokens)) {
+			t.failV1(version, is)
+		}
 	}
 	if len(t.errs) > 0 {
 		return nil, t.errs.sorted()
@@ -67,6 +83,58 @@ func Parse(file string, data []byte) (*Component, error) {
 func (t *tree) failV1(from string, is issue) {
 	src := sourceTokens(from, is.tokens)
 	t.fail(t.line(src, is.onKey), src, is.msg, is.fix)
+}
+
+// dropAt removes the value at tokens: a map entry is deleted, a list item
+// becomes null (keeping the indexes of the others).
+func dropAt(doc map[string]any, tokens []string) {
+	if len(tokens) == 0 {
+		return
+	}
+	parent, ok := lookup(doc, tokens[:len(tokens)-1])
+	if !ok {
+		return
+	}
+	last := tokens[len(tokens)-1]
+	switch p := parent.(type) {
+	case map[string]any:
+		delete(p, last)
+	case []any:
+		if i, err := strconv.Atoi(last); err == nil && i >= 0 && i < len(p) {
+			p[i] = nil
+		}
+	}
+}
+
+// underFlagged reports whether tokens or one of its ancestors already has
+// a schema error, so a semantic check does not repeat it.
+func underFlagged(flagged map[string]bool, tokens []string) bool {
+	for n := len(tokens); n > 0; n-- {
+		if flagged[pointer(tokens[:n])] {
+			return true
+		}
+	}
+	return false
+}
+
+// pruneNulls drops map entries whose value is null, as the Kubernetes API
+// server does for fields not marked nullable (none in the ODA CRD) before it
+// validates. Templated manifests often leave `key:` empty.
+func pruneNulls(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == nil {
+				delete(x, k)
+				continue
+			}
+			pruneNulls(e)
+		}
+	case []any:
+		for _, e := range x {
+			pruneNulls(e)
+		}
+	}
 }
 
 // checkHeader checks kind and apiVersion and returns the apiVersion, or ""

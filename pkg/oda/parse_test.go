@@ -483,3 +483,37 @@ func TestRecursiveAlias(t *testing.T) {
 		}
 	}
 }
+
+// TestNullsArePruned: like the API server, fields set to null are dropped
+// before validation (the CRD marks nothing nullable).
+func TestNullsArePruned(t *testing.T) {
+	t.Parallel()
+	in := strings.Replace(base, "  securityFunction:\n", "  managementFunction:\n  eventNotification:\n    publishedEvents:\n  securityFunction:\n", 1)
+	c := mustParse(t, "null.yaml", []byte(in))
+	if c.Spec.ManagementFunction != nil || c.Spec.EventNotification == nil || c.Spec.EventNotification.PublishedEvents != nil {
+		t.Errorf("nulls not pruned: %+v %+v", c.Spec.ManagementFunction, c.Spec.EventNotification)
+	}
+	_, err := Parse("null.yaml", []byte(edit(14, "      port:")))
+	if err == nil || !strings.Contains(err.Error(), "null.yaml:8: spec.coreFunction.exposedAPIs[0]: apiType, implementation, path, and port must be defined") {
+		t.Errorf("port: (null) got %v, want the CEL rule error", err)
+	}
+	_, err = Parse("null.yaml", []byte(edit(14, "      port: [null]")))
+	if err == nil || !strings.Contains(err.Error(), "must be an integer, got array") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestIntegerOutOfRange(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"      port: 18446744073709551615", "big.yaml:14: spec.coreFunction.exposedAPIs[0].port: integer 18446744073709551615 is out of range; fix: use a value that fits in 64 bits"},
+		{"      port: 100000000000000000000", "big.yaml:14: spec.coreFunction.exposedAPIs[0].port: number 100000000000000000000 is out of range; fix: use a value that fits in 64 bits"},
+		{"      port: 1e20", "big.yaml:14: spec.coreFunction.exposedAPIs[0].port: number 1e20 is out of range; fix: use a value that fits in 64 bits"},
+	}
+	for _, tc := range tests {
+		_, err := Parse("big.yaml", []byte(edit(14, tc.in)))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: got %v\nwant %s", tc.in, err, tc.want)
+		}
+	}
+}

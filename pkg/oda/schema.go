@@ -64,6 +64,7 @@ func schemaFor(apiVersion string) *compiledSchema {
 type issue struct {
 	tokens []string
 	onKey  bool // the error is about the key (unknown field), not its value
+	drop   bool // the value cannot be decoded; leave it out to check the rest
 	msg    string
 	fix    string
 }
@@ -98,7 +99,7 @@ func (cs *compiledSchema) collect(e *jsonschema.ValidationError, doc any, out *[
 	case *kind.AdditionalProperties:
 		known := cs.propertiesAt(strings.TrimSuffix(fragment(e.SchemaURL), "/additionalProperties"))
 		for _, p := range k.Properties {
-			*out = append(*out, issue{tokens: append(slices.Clone(loc), p), onKey: true, msg: "unknown field", fix: unknownFieldFix(p, known)})
+			*out = append(*out, issue{tokens: append(slices.Clone(loc), p), onKey: true, drop: true, msg: "unknown field", fix: unknownFieldFix(p, known)})
 		}
 		return
 	case *kind.Required:
@@ -108,24 +109,24 @@ func (cs *compiledSchema) collect(e *jsonschema.ValidationError, doc any, out *[
 		return
 	case *kind.Type:
 		got, _ := lookup(doc, loc)
-		*out = append(*out, issue{tokens: loc, msg: fmt.Sprintf("must be %s, got %s", typeNames(k.Want), describe(got))})
+		*out = append(*out, issue{tokens: loc, drop: true, msg: fmt.Sprintf("must be %s, got %s", typeNames(k.Want), describe(got))})
 		return
 	case *kind.Enum:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {
 			want[i] = describe(w)
 		}
-		*out = append(*out, issue{tokens: loc, msg: fmt.Sprintf("must be one of %s, got %s", strings.Join(want, ", "), describe(k.Got))})
+		*out = append(*out, issue{tokens: loc, drop: true, msg: fmt.Sprintf("must be one of %s, got %s", strings.Join(want, ", "), describe(k.Got))})
 		return
 	case *kind.Const:
-		*out = append(*out, issue{tokens: loc, msg: fmt.Sprintf("must be %s, got %s", describe(k.Want), describe(k.Got))})
+		*out = append(*out, issue{tokens: loc, drop: true, msg: fmt.Sprintf("must be %s, got %s", describe(k.Want), describe(k.Got))})
 		return
 	case *kind.MinItems:
 		*out = append(*out, issue{tokens: loc, msg: fmt.Sprintf("must have at least %d item(s), got %d", k.Want, k.Got)})
 		return
 	}
 	if len(e.Causes) == 0 {
-		*out = append(*out, issue{tokens: loc, msg: e.ErrorKind.LocalizedString(printer)})
+		*out = append(*out, issue{tokens: loc, drop: true, msg: e.ErrorKind.LocalizedString(printer)})
 		return
 	}
 	for _, c := range e.Causes {

@@ -389,11 +389,13 @@ func (t *tree) scalar(n *yaml.Node, tokens []string, line int) any {
 		}
 		return b
 	case "!!int":
-		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+		i, err := strconv.ParseInt(n.Value, 0, 64)
+		if err == nil {
 			return i
 		}
-		if f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err == nil {
-			return f
+		if errors.Is(err, strconv.ErrRange) {
+			t.fail(line, tokens, fmt.Sprintf("integer %s is out of range", n.Value), "use a value that fits in 64 bits")
+			return nil
 		}
 		t.fail(line, tokens, fmt.Sprintf("invalid integer %q", n.Value), "write a decimal integer")
 		return nil
@@ -401,6 +403,12 @@ func (t *tree) scalar(n *yaml.Node, tokens []string, line int) any {
 		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			t.fail(line, tokens, fmt.Sprintf("number %q is not a finite JSON number", n.Value), "write a finite decimal number")
+			return nil
+		}
+		if f == math.Trunc(f) && (f >= math.MaxInt64 || f < math.MinInt64) {
+			// Every number in the ODA CRD is an integer; one this size
+			// could only fail later without a line.
+			t.fail(line, tokens, fmt.Sprintf("number %s is out of range", n.Value), "use a value that fits in 64 bits")
 			return nil
 		}
 		return f
