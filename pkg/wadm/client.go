@@ -354,3 +354,51 @@ func (c *Client) WatchStatus(ctx context.Context, name string) (*StatusWatch, er
 	}()
 	return w, nil
 }
+
+// PutAndDeploy stores m and deploys the version just stored, as wadm's own
+// client does for `wash app deploy`.
+func (c *Client) PutAndDeploy(ctx context.Context, m *Manifest) (PutModelResponse, DeployModelResponse, error) {
+	put, err := c.Put(ctx, m)
+	if err != nil {
+		return put, DeployModelResponse{}, err
+	}
+	dep, err := c.Deploy(ctx, put.Name, put.CurrentVersion)
+	return put, dep, err
+}
+
+// WaitForStatus returns name's status once done accepts it, or ctx's error.
+// It watches before it reads the current status, so no change in between
+// is missed; a status that is already acceptable returns at once.
+func (c *Client) WaitForStatus(ctx context.Context, name string, done func(Status) bool) (Status, error) {
+	w, err := c.WatchStatus(ctx, name)
+	if err != nil {
+		return Status{}, err
+	}
+	defer w.Stop()
+	resp, err := c.Status(ctx, name)
+	if err != nil {
+		return Status{}, err
+	}
+	last := *resp.Status
+	if done(last) {
+		return last, nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return last, fmt.Errorf("wadm: waiting for the status of %s (last %s %q): %w", name, last.Info.Type, last.Info.Message, ctx.Err())
+		case u, ok := <-w.C:
+			if !ok {
+				return last, fmt.Errorf("wadm: status watch of %s ended: %w", name, ctx.Err())
+			}
+			if u.Err != nil {
+				// Not a status wadm wrote; the next one decides.
+				continue
+			}
+			last = u.Status
+			if done(last) {
+				return last, nil
+			}
+		}
+	}
+}

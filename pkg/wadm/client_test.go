@@ -730,3 +730,28 @@ func TestStorageErrorReply(t *testing.T) {
 		t.Fatalf("Versions with storage gone: %v", err)
 	}
 }
+
+func TestPutAndDeployThenWaitForStatus(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, wadmtest.WithDelay(30*time.Millisecond))
+	c := ctx(t)
+	put, dep, err := e.client.PutAndDeploy(c, helloWorld(t, "v3"))
+	if err != nil || put.CurrentVersion != "v3" || *dep.Version != "v3" {
+		t.Fatalf("PutAndDeploy = %+v %+v %v", put, dep, err)
+	}
+	deployed := func(s wadm.Status) bool { return s.Info.Type == wadm.StatusDeployed }
+	st, err := e.client.WaitForStatus(c, "hello-world", deployed)
+	if err != nil || st.Info.Type != wadm.StatusDeployed {
+		t.Fatalf("WaitForStatus = %+v, %v", st, err)
+	}
+	e.double.Fail("hello-world", "out of memory")
+	short, cancel := context.WithTimeout(c, 300*time.Millisecond)
+	defer cancel()
+	_, err = e.client.WaitForStatus(short, "hello-world", deployed)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `last failed "out of memory"`) {
+		t.Fatalf("WaitForStatus on a failed app: %v", err)
+	}
+	if _, _, err := e.client.PutAndDeploy(c, helloWorld(t, "v3")); !errors.Is(err, wadm.ErrVersionExists) {
+		t.Fatalf("PutAndDeploy of an existing version: %v", err)
+	}
+}
