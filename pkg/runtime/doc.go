@@ -1,0 +1,24 @@
+// Package runtime is wasmcanvas's embedded single-node Wasm component host:
+// wasmtime's component model through cgo (the C API bundled with
+// wasmtime-go), a WASI 0.2 host written in Go, and wasi:http
+// incoming-handler components served as Go http.Handlers.
+//
+// A Host owns one wasmtime engine (epoch interruption on, one ticker
+// goroutine) and an optional on-disk compile cache. Host.Load compiles (or
+// loads from the cache) a component, links the WASI and wasi:http versions
+// it imports, and returns a Component that serves HTTP. Each request runs
+// in a fresh instance of the pre-compiled component, as wasmtime serve and
+// wasmCloud do: no state leaks between requests, and toolchains that
+// refuse a second request on one instance (componentize-js) work.
+//
+// Per component: environment and wasi:config values from maps, stdout,
+// stderr and wasi:logging as zap entries tagged with the component's name,
+// a linear-memory cap and a per-request deadline that interrupts running
+// wasm (504) and abandons blocking host calls. Filesystem and sockets are
+// closed (no preopens, access-denied); wasi:http/outgoing-handler is not
+// implemented yet and traps.
+//
+// It runs the components of one node and never schedules across hosts.
+// cgo is confined to internal/cm; internal/wasi and internal/wasihttp are
+// the Go host interfaces built on it.
+package runtime

@@ -1,0 +1,255 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasihttp"
+)
+
+// Defaults applied by NewHost and Load to zero fields.
+const (
+	DefaultMaxMemoryBytes = 256 << 20
+	DefaultRequestTimeout = 30 * time.Second
+)
+
+// Config configures a Host.
+type Config struct {
+	// CacheDir holds compiled components keyed by the sha256 of their bytes
+	// and the engine settings; empty disables the cache. Only this host
+	// should write there: its entries are loaded as native code.
+	CacheDir string
+	// Log receives host and component logs; nil discards them.
+	Log *zap.Logger
+	// Limits are the defaults for components that set none.
+	Limits Limits
+}
+
+// Limits bound one component. Zero fields take the host's defaults.
+type Limits struct {
+	// MaxMemoryBytes caps each linear memory of one request's instance.
+	MaxMemoryBytes int64
+	// RequestTimeout bounds one request: running wasm is interrupted and
+	// the client gets 504.
+	RequestTimeout time.Duration
+}
+
+func (l Limits) orDefault(d Limits) Limits {
+	if l.MaxMemoryBytes <= 0 {
+		l.MaxMemoryBytes = d.MaxMemoryBytes
+	}
+	if l.RequestTimeout <= 0 {
+		l.RequestTimeout = d.RequestTimeout
+	}
+	return l
+}
+
+// ComponentConfig is what Load needs beyond the component's bytes.
+type ComponentConfig struct {
+	// Env is the component's wasi:cli/environment.
+	Env map[string]string
+	// Config answers wasi:config/runtime and wasi:config/store.
+	Config map[string]string
+	Limits Limits
+}
+
+// Host runs components on this node.
+//
+// # Notes
+//
+//   - Safe for concurrent use.
+//   - Close closes every Component still loaded (waiting for their
+//     in-flight requests), then the engine; Load after Close fails.
+type Host struct {
+	cfg    Config
+	log    *zap.Logger
+	engine *cm.Engine
+
+	mu     sync.Mutex
+	loaded map[*Component]struct{}
+	closed bool
+}
+
+// NewHost starts a host: one wasmtime engine and its epoch ticker.
+func NewHost(cfg Config) (*Host, error) {
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	cfg.Limits = cfg.Limits.orDefault(Limits{MaxMemoryBytes: DefaultMaxMemoryBytes, RequestTimeout: DefaultRequestTimeout})
+	eng, err := cm.NewEngine(cm.EngineConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	return &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}}, nil
+}
+
+// ErrClosed is returned by Load on a closed Host.
+var ErrClosed = errors.New("runtime: host is closed")
+
+// Load compiles wasm (a component binary or its WAT text), links the
+// interfaces it imports and returns it ready to serve HTTP. The component
+// must export wasi:http/incoming-handler@0.2.x. Compiling is not
+// interruptible: ctx is checked before it starts.
+func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentConfig) (*Component, error) {
+	if name == "" {
+		return nil, errors.New("runtime: load: empty component name (give the name its logs and errors will carry)")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
+	}
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	limits := cc.Limits.orDefault(h.cfg.Limits)
+	start := time.Now()
+	comp, hit, err := cm.CompileCached(h.engine, wasm, h.cfg.CacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
+	}
+	compileTime := time.Since(start)
+	lnk := cm.NewLinker(h.engine)
+	fail := func(err error) (*Component, error) {
+		lnk.Close()
+		comp.Close()
+		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
+	}
+	if err := wasi.Link(lnk, comp, wasi.Interfaces(), wasihttp.Interfaces()); err != nil {
+		return fail(err)
+	}
+	handle, export, err := wasihttp.FindHandler(comp)
+	if err != nil {
+		return fail(err)
+	}
+	log := h.log.With(zap.String("component", name))
+	c := &Component{
+		host:   h,
+		name:   name,
+		comp:   comp,
+		linker: lnk,
+		handle: handle,
+		info:   Info{Name: name, Export: export, CacheHit: hit, CompileTime: compileTime, Limits: limits},
+		http: &wasihttp.Handler{
+			Engine: h.engine, Linker: lnk, Component: comp, Handle: handle,
+			WASI:    &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log},
+			Limits:  cm.StoreLimits{MaxMemoryBytes: limits.MaxMemoryBytes},
+			Timeout: limits.RequestTimeout,
+			Log:     log,
+		},
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		c.free()
+		return nil, ErrClosed
+	}
+	h.loaded[c] = struct{}{}
+	log.Info("component loaded", zap.String("export", export), zap.Bool("cache_hit", hit), zap.Duration("compile", compileTime))
+	return c, nil
+}
+
+// Close closes all loaded components and the engine.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	loaded := h.loaded
+	h.loaded = nil
+	h.mu.Unlock()
+	for c := range loaded {
+		c.shutdown()
+	}
+	return h.engine.Close()
+}
+
+// Info describes a loaded component.
+type Info struct {
+	Name string
+	// Export is the wasi:http incoming-handler version it serves.
+	Export      string
+	CacheHit    bool
+	CompileTime time.Duration
+	Limits      Limits
+}
+
+// Component is a loaded component serving HTTP.
+//
+// # Notes
+//
+//   - ServeHTTP is safe for concurrent use; every request gets its own
+//     instance, store and memory.
+//   - Close stops new requests (they get 503), waits for in-flight ones
+//     (each bounded by its RequestTimeout) and frees the compiled code.
+//     It is idempotent.
+type Component struct {
+	host   *Host
+	name   string
+	comp   *cm.Component
+	linker *cm.Linker
+	handle *cm.ExportIndex
+	http   *wasihttp.Handler
+	info   Info
+
+	mu       sync.RWMutex
+	closed   bool
+	inflight sync.WaitGroup
+}
+
+// Info returns what Load found and decided.
+func (c *Component) Info() Info { return c.info }
+
+// ServeHTTP runs one request in a fresh instance.
+func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
+	}
+	c.inflight.Add(1)
+	c.mu.RUnlock()
+	defer c.inflight.Done()
+	c.http.ServeHTTP(w, r)
+}
+
+// Close unloads the component.
+func (c *Component) Close() error {
+	c.host.mu.Lock()
+	delete(c.host.loaded, c)
+	c.host.mu.Unlock()
+	c.shutdown()
+	return nil
+}
+
+func (c *Component) shutdown() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.inflight.Wait()
+	c.free()
+}
+
+func (c *Component) free() {
+	c.handle.Close()
+	c.linker.Close()
+	c.comp.Close()
+}
+
+var _ http.Handler = (*Component)(nil)

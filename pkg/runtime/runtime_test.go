@@ -1,0 +1,209 @@
+package runtime_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+)
+
+func echoWAT(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/echo-http.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newHost(t testing.TB, cfg wruntime.Config) *wruntime.Host {
+	t.Helper()
+	h, err := wruntime.NewHost(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func serve(t testing.TB, c http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+func TestLoadAndServeConcurrently(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, wruntime.Config{})
+	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := c.Info(); info.Export != "wasi:http/incoming-handler@0.2.6" || info.Limits.RequestTimeout != wruntime.DefaultRequestTimeout {
+		t.Fatalf("info = %+v", info)
+	}
+	url := serve(t, c)
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf("request %d %s", i, strings.Repeat("x", i*100))
+			resp, err := client.Post(fmt.Sprintf("%s/r/%d", url, i), "text/plain", strings.NewReader(body))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			got, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(got) != body || resp.Header.Get("X-Path") != fmt.Sprintf("/r/%d", i) {
+				errs <- fmt.Errorf("request %d: status %d, body %d bytes, x-path %q", i, resp.StatusCode, len(got), resp.Header.Get("X-Path"))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestCompileCacheAcrossHosts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for i, wantHit := range []bool{false, true} {
+		h, err := wruntime.NewHost(wruntime.Config{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Info().CacheHit != wantHit {
+			t.Errorf("host %d: cache hit = %v, want %v", i, c.Info().CacheHit, wantHit)
+		}
+		resp, err := client.Get(serve(t, c) + "/")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("host %d: %v %v", i, resp, err)
+		}
+		resp.Body.Close()
+		h.Close()
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, wruntime.Config{})
+	tests := []struct {
+		name, comp string
+		wasm       []byte
+		want       string
+	}{
+		{"no name", "", echoWAT(t), "empty component name"},
+		{"garbage", "g", []byte("not wasm"), "compile component"},
+		{"not http", "plain", []byte("(component)"), "exports no wasi:http/incoming-handler"},
+	}
+	for _, tc := range tests {
+		_, err := h.Load(context.Background(), tc.comp, tc.wasm, wruntime.ComponentConfig{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error = %v, want it to mention %q", tc.name, err, tc.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.Load(ctx, "late", echoWAT(t), wruntime.ComponentConfig{}); err == nil {
+		t.Error("Load with a cancelled context succeeded")
+	}
+}
+
+// Not parallel: it counts goroutines.
+func TestCloseWaitsForInflightThenRefuses(t *testing.T) {
+	before := runtime.NumGoroutine()
+	h, err := wruntime.NewHost(wruntime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{Limits: wruntime.Limits{RequestTimeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+
+	pr, pw := io.Pipe()
+	respc := make(chan *http.Response, 1)
+	go func() {
+		resp, err := client.Post(srv.URL+"/slow", "text/plain", pr)
+		if err != nil {
+			t.Error(err)
+			respc <- nil
+			return
+		}
+		respc <- resp
+	}()
+	pw.Write([]byte("hold"))
+	var resp *http.Response
+	select {
+	case resp = <-respc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no response headers")
+	}
+	if resp == nil {
+		t.FailNow()
+	}
+	closed := make(chan struct{})
+	go func() {
+		c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a request was in flight")
+	case <-time.After(100 * time.Millisecond):
+	}
+	pw.Close()
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != "hold" {
+		t.Fatalf("in-flight request body = %q", got)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return after the in-flight request ended")
+	}
+	after, err := client.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after.Body.Close()
+	if after.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status after Close = %d, want 503", after.StatusCode)
+	}
+	srv.Close()
+	h.Close()
+	if _, err := h.Load(context.Background(), "again", echoWAT(t), wruntime.ComponentConfig{}); err == nil {
+		t.Fatal("Load after Host.Close succeeded")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines: %d before, %d after Close", before, runtime.NumGoroutine())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
