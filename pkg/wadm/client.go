@@ -70,8 +70,9 @@ func ValidateLattice(lattice string) error {
 	return nil
 }
 
-// ValidateName checks a manifest name as wadm does: ASCII letters, digits,
-// '-' and '_' only.
+// ValidateName checks a manifest name: ASCII letters, digits, '-' and '_'.
+// wadm's own regex (`^[-\w]+$`) also admits non-ASCII letters, but such a
+// name cannot be a key in wadm's KV bucket, so it is refused here early.
 func ValidateName(name string) error {
 	if name == "" {
 		return errors.New("application name is empty")

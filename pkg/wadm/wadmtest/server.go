@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,10 @@ func New(nc *nats.Conn, lattice string, opts ...Option) (*Server, error) {
 	}
 	if err := wadm.ValidateLattice(lattice); err != nil {
 		return nil, fmt.Errorf("wadmtest: %w", err)
+	}
+	s.prefix = strings.Trim(strings.TrimSpace(s.prefix), ".")
+	if s.prefix == "" || strings.ContainsAny(s.prefix, "*> \t") {
+		return nil, fmt.Errorf("wadmtest: API prefix %q is not a plain subject prefix", s.prefix)
 	}
 	return s, nil
 }
