@@ -206,6 +206,30 @@ func TestLegacyForms(t *testing.T) {
 	if w := s.Spec.Components[2].Traits[0].Scaler.Spread[0].Weight; w != nil {
 		t.Errorf("absent weight decoded as %d", *w)
 	}
+
+	// Normalized is the form wadm stores: no legacy spellings left, and
+	// the parsed manifest itself is untouched.
+	before, _ := wadm.MarshalJSON(s)
+	ns := s.Normalized()
+	if ns.Spec.Components[0].Type != wadm.ComponentTypeComponent || s.Spec.Components[0].Type != wadm.ComponentTypeActor {
+		t.Errorf("Normalized component type %q (original now %q)", ns.Spec.Components[0].Type, s.Spec.Components[0].Type)
+	}
+	if l := ns.Spec.Components[1].Traits[0].Link; l.Target.BareName || l.Target.Name != "webcap" {
+		t.Errorf("Normalized link target %+v", l.Target)
+	}
+	if after, _ := wadm.MarshalJSON(s); !bytes.Equal(before, after) {
+		t.Error("Normalized changed the original manifest")
+	}
+	nj, err := wadm.MarshalJSON(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oamSchema(t).Validate(nj); err != nil {
+		t.Errorf("normalized legacy manifest fails the schema: %v", err)
+	}
+	if (wadm.LinkProperties{}).EffectiveName() != wadm.DefaultLinkName || m.Links()[0].Link.EffectiveName() != "http" {
+		t.Error("EffectiveName")
+	}
 }
 
 func TestParseManifestErrors(t *testing.T) {
