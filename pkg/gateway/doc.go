@@ -1,0 +1,12 @@
+// Package gateway owns the HTTP ingress of the embedded canvas: it routes
+// each request to the handler of the exposed API whose path is the longest
+// segment-boundary prefix of the request path, answers its own failures
+// (no route, app not ready, handler failed or timed out) as RFC 9457
+// problem JSON, and logs and counts every request.
+//
+// The route table is replaced one app at a time and read without locks.
+// The gateway must not know what a handler runs (Wasm or anything else),
+// must not rewrite the request path, and must not decide which apps exist:
+// the deployer that owns the apps calls SetRoutes, SetUnavailable and
+// RemoveApp.
+package gateway

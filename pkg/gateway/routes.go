@@ -1,0 +1,200 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Route is one exposed API of an app: requests whose path is Path or lies
+// below it (on a segment boundary) go to Handler with the path unchanged.
+type Route struct {
+	// API names the exposed API (the ODA exposedAPIs[].name); it labels
+	// logs and metrics.
+	API string
+	// Path is the prefix served, e.g. /productcatalog/tmf-api/productCatalogManagement/v4.
+	// A trailing slash is ignored.
+	Path    string
+	Handler http.Handler
+}
+
+// RouteInfo describes one route for status and debugging.
+type RouteInfo struct {
+	App   string `json:"app"`
+	API   string `json:"api"`
+	Path  string `json:"path"`
+	Ready bool   `json:"ready"`
+	// Reason says why the app is not ready; empty when it is.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ConflictError reports a path that another app (or another API of the
+// same app) already claims.
+type ConflictError struct {
+	Path string
+	// App and API hold the path already.
+	App, API string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("path %q is already served by app %q (API %q)", e.Path, e.App, e.API)
+}
+
+// entry is one route in the table; entries are never mutated once
+// published, so readers need no lock.
+type entry struct {
+	app, api, path string
+	handler        http.Handler
+	state          *appState
+}
+
+// appState is shared by all entries of an app so that a readiness change
+// swaps one pointer, not every entry.
+type appState struct {
+	ready  bool
+	reason string
+}
+
+// table is an immutable snapshot of all routes.
+type table struct {
+	byPath map[string]*entry
+	byApp  map[string][]*entry
+	// states holds readiness per app, also for apps without routes yet, so
+	// that an app marked unavailable before its routes exist starts so.
+	states map[string]*appState
+}
+
+func emptyTable() *table {
+	return &table{byPath: map[string]*entry{}, byApp: map[string][]*entry{}, states: map[string]*appState{}}
+}
+
+// clone copies the maps (not the entries) for a copy-on-write update.
+func (t *table) clone() *table {
+	n := &table{
+		byPath: make(map[string]*entry, len(t.byPath)),
+		byApp:  make(map[string][]*entry, len(t.byApp)),
+		states: make(map[string]*appState, len(t.states)),
+	}
+	for k, v := range t.byPath {
+		n.byPath[k] = v
+	}
+	for k, v := range t.byApp {
+		n.byApp[k] = v
+	}
+	for k, v := range t.states {
+		n.states[k] = v
+	}
+	return n
+}
+
+// match finds the route with the longest path that equals p or is a
+// prefix of p ending at a '/'. It allocates nothing.
+func (t *table) match(p string) *entry {
+	if p == "" {
+		p = "/"
+	}
+	if len(p) > 1 {
+		p = strings.TrimRight(p, "/")
+		if p == "" {
+			p = "/"
+		}
+	}
+	for {
+		if e, ok := t.byPath[p]; ok {
+			return e
+		}
+		if p == "/" {
+			return nil
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i <= 0 {
+			p = "/"
+		} else {
+			p = p[:i]
+		}
+	}
+}
+
+// normalizePath returns the canonical form of a route path, or an error
+// saying how to fix it.
+func normalizePath(p string) (string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("path %q must start with \"/\"", p)
+	}
+	if strings.ContainsAny(p, "?#") {
+		return "", fmt.Errorf("path %q must not contain a query or fragment", p)
+	}
+	n := p
+	if len(n) > 1 {
+		n = strings.TrimSuffix(n, "/")
+	}
+	if c := path.Clean(n); c != n {
+		return "", fmt.Errorf("path %q is not canonical: write %q", p, c)
+	}
+	return n, nil
+}
+
+// withRoutes returns a copy of t in which app serves exactly routes.
+func (t *table) withRoutes(app string, routes []Route) (*table, error) {
+	n := t.clone()
+	for _, old := range n.byApp[app] {
+		delete(n.byPath, old.path)
+	}
+	delete(n.byApp, app)
+	st := n.states[app]
+	if st == nil {
+		st = &appState{ready: true}
+		n.states[app] = st
+	}
+	entries := make([]*entry, 0, len(routes))
+	for i, r := range routes {
+		p, err := normalizePath(r.Path)
+		if err != nil {
+			return nil, fmt.Errorf("route %d (API %q): %w", i, r.API, err)
+		}
+		if r.Handler == nil {
+			return nil, fmt.Errorf("route %d (API %q, path %q) has no handler", i, r.API, p)
+		}
+		if held, ok := n.byPath[p]; ok {
+			return nil, &ConflictError{Path: p, App: held.app, API: held.api}
+		}
+		e := &entry{app: app, api: r.API, path: p, handler: r.Handler, state: st}
+		n.byPath[p] = e
+		entries = append(entries, e)
+	}
+	if len(entries) > 0 {
+		n.byApp[app] = entries
+	}
+	return n, nil
+}
+
+// withState returns a copy of t with app's readiness replaced; entries of
+// the app are re-created so they point at the new state.
+func (t *table) withState(app string, st *appState) *table {
+	n := t.clone()
+	n.states[app] = st
+	old := n.byApp[app]
+	if len(old) == 0 {
+		return n
+	}
+	entries := make([]*entry, len(old))
+	for i, e := range old {
+		c := *e
+		c.state = st
+		entries[i] = &c
+		n.byPath[c.path] = &c
+	}
+	n.byApp[app] = entries
+	return n
+}
+
+func (t *table) infos() []RouteInfo {
+	out := make([]RouteInfo, 0, len(t.byPath))
+	for _, e := range t.byPath {
+		out = append(out, RouteInfo{App: e.app, API: e.api, Path: e.path, Ready: e.state.ready, Reason: e.state.reason})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
