@@ -332,15 +332,16 @@ metadata:
 spec:
   securityFunction:
     controllerRole: Admin
-    componentRole: [{name: viewer}]
+    componentRole: [{name: viewer}, {name: viewer}]
     vault: true
 `
 	_, err := Parse("b3.yaml", []byte(in))
-	want := "b3.yaml:9: spec.securityFunction.vault: unknown field; fix: remove it; fields accepted here: canvasSystemRole, componentRole, dependentAPIs, exposedAPIs, secretsManagement"
+	want := "b3.yaml:8: spec.securityFunction.componentRole[1].name: duplicate role \"viewer\" (first at componentRole[0]); fix: declare each role once\n" +
+		"b3.yaml:9: spec.securityFunction.vault: unknown field; fix: remove it; fields accepted here: canvasSystemRole, componentRole, dependentAPIs, exposedAPIs, secretsManagement"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
-	c := mustParse(t, "b3.yaml", []byte(strings.Replace(in, "    vault: true\n", "", 1)))
+	c := mustParse(t, "b3.yaml", []byte(strings.Replace(strings.Replace(in, "    vault: true\n", "", 1), ", {name: viewer}]", "]", 1)))
 	if sf := c.Spec.SecurityFunction; sf.CanvasSystemRole != "Admin" || sf.ComponentRole[0].Name != "viewer" {
 		t.Errorf("securityFunction = %+v", sf)
 	}

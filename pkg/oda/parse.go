@@ -51,6 +51,10 @@ func Parse(file string, data []byte) (*Component, error) {
 		// securityFunction preserves unknown fields) can fail here.
 		for _, is := range checkSchema(APIVersionV1, doc) {
 			t.failV1(version, is)
+			flagged[pointer(sourceTokens(version, is.tokens))] = true
+			if is.drop {
+				dropAt(doc, is.tokens)
+			}
 		}
 	}
 	c, err := decodeComponent(doc)

@@ -258,7 +258,9 @@ func TestParseErrors(t *testing.T) {
 		{"JSON with error", `{"apiVersion": "oda.tmforum.org/v1", "kind": "Component", "metadata": {"name": "demo"},
 "spec": {"coreFunction": {"exposedAPIs": [{"name": "a", "specification": [{"url": "u"}],
   "apiType": "openapi", "implementation": "i", "path": "/a", "port": "8080"}]}}}`,
-			[]string{`f.yaml:3: spec.coreFunction.exposedAPIs[0].port: must be an integer, got "8080"`}},
+			[]string{`f.yaml:3: spec.coreFunction.exposedAPIs[0].port: must be an integer, got "8080"; fix: write it without quotes: 8080`}},
+		{"unquoted label", edit(4, "  name: demo\n  labels:\n    tier: 3"),
+			[]string{`f.yaml:6: metadata.labels.tier: must be a string, got 3; fix: quote it: "3"`}},
 		{"v1beta3 error names v1beta3 field", `apiVersion: oda.tmforum.org/v1beta3
 kind: Component
 metadata:

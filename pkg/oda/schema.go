@@ -109,7 +109,7 @@ func (cs *compiledSchema) collect(e *jsonschema.ValidationError, doc any, out *[
 		return
 	case *kind.Type:
 		got, _ := lookup(doc, loc)
-		*out = append(*out, issue{tokens: loc, drop: true, msg: fmt.Sprintf("must be %s, got %s", typeNames(k.Want), describe(got))})
+		*out = append(*out, issue{tokens: loc, drop: true, msg: fmt.Sprintf("must be %s, got %s", typeNames(k.Want), describe(got)), fix: typeFix(k.Want, got)})
 		return
 	case *kind.Enum:
 		want := make([]string, len(k.Want))
@@ -246,6 +246,24 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// typeFix suggests the edit for the two common slips: an unquoted value
+// where YAML read a number or boolean, and a quoted number.
+func typeFix(want []string, got any) string {
+	switch g := got.(type) {
+	case bool, int64, float64:
+		if slices.Equal(want, []string{"string"}) {
+			return fmt.Sprintf("quote it: \"%v\"", g)
+		}
+	case string:
+		if slices.Equal(want, []string{"integer"}) {
+			if _, err := strconv.ParseInt(g, 10, 64); err == nil {
+				return "write it without quotes: " + g
+			}
+		}
+	}
+	return ""
 }
 
 func typeNames(want []string) string {
