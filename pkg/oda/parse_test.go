@@ -519,3 +519,20 @@ func TestIntegerOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestTextVariants: a UTF-8 byte order mark, CRLF line ends and tabs in
+// values are ordinary text; tab indentation is a YAML error with its line.
+func TestTextVariants(t *testing.T) {
+	t.Parallel()
+	mustParse(t, "bom.yaml", append([]byte("\xef\xbb\xbf"), base...))
+	c := mustParse(t, "crlf.yaml", []byte(strings.ReplaceAll(base, "\n", "\r\n")))
+	if c.Spec.CoreFunction.ExposedAPIs[0].Path != "/demo/catalog/v4" {
+		t.Errorf("CRLF: path = %q", c.Spec.CoreFunction.ExposedAPIs[0].Path)
+	}
+	// The line is the parser's: yaml.v3 names where the token being
+	// scanned began, here the line before the tab.
+	_, err := Parse("tab.yaml", []byte(edit(14, "\t  port: 8080")))
+	if err == nil || !strings.HasPrefix(err.Error(), "tab.yaml:13: invalid YAML: found a tab character that violates indentation") {
+		t.Errorf("tab indentation: got %v", err)
+	}
+}
