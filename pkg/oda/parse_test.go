@@ -259,6 +259,8 @@ func TestParseErrors(t *testing.T) {
 "spec": {"coreFunction": {"exposedAPIs": [{"name": "a", "specification": [{"url": "u"}],
   "apiType": "openapi", "implementation": "i", "path": "/a", "port": "8080"}]}}}`,
 			[]string{`f.yaml:3: spec.coreFunction.exposedAPIs[0].port: must be an integer, got "8080"; fix: write it without quotes: 8080`}},
+		{"date without time", edit(5, "spec:\n  componentMetadata:\n    publicationDate: 2024-09-17"),
+			[]string{`f.yaml:7: spec.componentMetadata.publicationDate: must be a date-time, got "2024-09-17"; fix: write an RFC 3339 date and time, e.g. 2024-09-17T00:00:00Z`}},
 		{"unquoted label", edit(4, "  name: demo\n  labels:\n    tier: 3"),
 			[]string{`f.yaml:6: metadata.labels.tier: must be a string, got 3; fix: quote it: "3"`}},
 		{"v1beta3 error names v1beta3 field", `apiVersion: oda.tmforum.org/v1beta3

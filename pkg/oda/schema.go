@@ -37,6 +37,9 @@ var schemas = sync.OnceValues(func() (map[string]*compiledSchema, error) {
 			return nil, fmt.Errorf("embedded schema of %s: %w", v, err)
 		}
 		c := jsonschema.NewCompiler()
+		// The API server checks the formats it knows (date-time among
+		// them) and ignores others (the CRD's "url"); so does this.
+		c.AssertFormat()
 		id := manifests.ComponentSchemaID(v)
 		if err := c.AddResource(id, doc); err != nil {
 			return nil, fmt.Errorf("embedded schema of %s: %w", v, err)
@@ -120,6 +123,13 @@ func (cs *compiledSchema) collect(e *jsonschema.ValidationError, doc any, out *[
 		return
 	case *kind.Const:
 		*out = append(*out, issue{tokens: loc, drop: true, msg: fmt.Sprintf("must be %s, got %s", describe(k.Want), describe(k.Got))})
+		return
+	case *kind.Format:
+		fix := ""
+		if k.Want == "date-time" {
+			fix = "write an RFC 3339 date and time, e.g. 2024-09-17T00:00:00Z"
+		}
+		*out = append(*out, issue{tokens: loc, drop: true, msg: fmt.Sprintf("must be a %s, got %s", k.Want, describe(k.Got)), fix: fix})
 		return
 	case *kind.MinItems:
 		*out = append(*out, issue{tokens: loc, msg: fmt.Sprintf("must have at least %d item(s), got %d", k.Want, k.Got)})
