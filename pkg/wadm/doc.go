@@ -10,7 +10,10 @@
 // strictly (unknown fields are errors naming their path and line) and keep the
 // legacy forms wadm still accepts (component type `actor`, link `target` given
 // as a bare name, `source_config`/`target_config`) so a manifest round-trips
-// unchanged.
+// unchanged; Normalized gives the form wadm stores, and Validate makes
+// wadm's own pre-put checks with wadm's messages. CompileSchema checks a
+// document against wadm's published oam.schema.json (passed in, not
+// embedded).
 //
 // The package talks to wadm and nothing else: it does not place components,
 // talk to hosts, or interpret ODA resources (pkg/translate and pkg/deploy do).

@@ -6,6 +6,11 @@
 // deployed (or failed/waiting on request), publishing it on
 // `wadm.status.{lattice}.{name}` into the wadm_status stream as wadm does.
 //
+// Replies follow wadm's code where it differs from the prose notes: the put
+// message names the version that was current before the put, and the
+// generic error reply has its keys sorted ({"message":...,"result":"error"})
+// because wadm builds it with serde_json's json! map.
+//
 // It exists because no real wadm or wasmCloud host can run in this
 // repository's tests. It must not be used outside tests: it starts no
 // components and talks to no hosts; "deployed" only means the double says so.
