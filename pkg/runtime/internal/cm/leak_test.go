@@ -25,11 +25,7 @@ func rssBytes(t testing.TB) int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// leakCycles is the brief's 100,000; a cycle takes ~70µs, so it stays in
-// the normal run.
-const leakCycles = 100_000
-
-// TestNoLeakAcrossInstances runs leakCycles
+// TestNoLeakAcrossInstances runs leakCycles (leak_cycles*_test.go)
 // instantiate+call+close cycles and checks that the second half grows RSS by
 // less than a bound: a leak of even one small C object per cycle (a store, a
 // string, a resource) would exceed it.

@@ -59,7 +59,9 @@ type Result struct {
 type Flags []string
 
 // Resource is a handle to a host-defined resource: Type is the id given to
-// LinkerInstance.Resource, Rep the host's own number for the object.
+// LinkerInstance.Resource, Rep the host's own number for the object. Own is
+// false for borrow<T> arguments a host function receives; values the host
+// sends must be owned.
 type Resource struct {
 	Type uint32
 	Rep  uint32
@@ -241,6 +243,13 @@ func toC(ctx *C.wasmtime_context_t, v Value, dst *C.wasmtime_component_val_t) er
 			setName(&names[i], name)
 		}
 	case Resource:
+		if !x.Own {
+			// wasmtime aborts the process when asked to make a borrow of a
+			// host resource outside a call; borrows are never a valid host
+			// function result either. A guest export taking borrow<T>
+			// accepts an owned handle instead (it is lent for the call).
+			return fmt.Errorf("resource type %d rep %d: the host cannot pass a borrow; pass the owned handle", x.Type, x.Rep)
+		}
 		dst.kind = kResource
 		h := C.wasmtime_component_resource_host_new(C.bool(x.Own), C.uint32_t(x.Rep), C.uint32_t(x.Type))
 		var anyRes *C.wasmtime_component_resource_any_t
