@@ -378,6 +378,20 @@ func TestValidateDecoded(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Validate:\n got %q\nwant %q", got, want)
 	}
+	noPort := c.DeepCopy()
+	noPort.Spec.CoreFunction.ExposedAPIs[0].Port = nil
+	noPort.Spec.CoreFunction.DependentAPIs = []DependentAPI{{Name: "up", Specification: []DependentAPISpecification{{URL: "u"}}}}
+	got = nil
+	for _, e := range Validate(noPort) {
+		got = append(got, e.Error())
+	}
+	want = []string{
+		`spec.coreFunction.dependentAPIs[0]: apiType must be defined either at the API root OR in specification[0].; fix: set them at the API root or in specification[0]`,
+		`spec.coreFunction.exposedAPIs[0]: apiType, implementation, path, and port must be defined either at the API root OR in specification[0].; fix: set them at the API root or in specification[0]`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Validate (CEL rules):\n got %q\nwant %q", got, want)
+	}
 	if errs := Validate(nil); len(errs) != 1 {
 		t.Errorf("Validate(nil) = %v", errs)
 	}
