@@ -26,6 +26,7 @@ import (
 //	PUT    /v1/components/{namespace}/{name}       apply; compare-and-set with metadata.resourceVersion
 //	DELETE /v1/components/{namespace}/{name}[?resourceVersion=RV]
 //	GET    /v1/components/{namespace}/{name}/events
+//	GET    /v1/components/{namespace}/{name}/status  status alone; outlives a deleted Component until cleaned up
 //	GET    /healthz, /readyz, /metrics
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -38,6 +39,7 @@ func (s *Server) routes() http.Handler {
 	handle("PUT "+wire.PathComponents+"/{namespace}/{name}", "put", s.handleApply)
 	handle("DELETE "+wire.PathComponents+"/{namespace}/{name}", "delete", s.handleDelete)
 	handle("GET "+wire.PathComponents+"/{namespace}/{name}/events", "events", s.handleEvents)
+	handle("GET "+wire.PathComponents+"/{namespace}/{name}/status", "status", s.handleStatus)
 	mux.HandleFunc("GET "+wire.PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -219,6 +221,18 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		var evs []wire.Event
 		if evs, p = s.events(r.Context(), key); p == nil {
 			writeJSON(w, http.StatusOK, wire.EventList{Items: evs})
+			return
+		}
+	}
+	writeProblem(w, p)
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	key, p := pathKey(r)
+	if p == nil {
+		var st *oda.ComponentStatus
+		if st, p = s.status(r.Context(), key); p == nil {
+			writeJSON(w, http.StatusOK, st)
 			return
 		}
 	}

@@ -21,12 +21,8 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/version"
 )
 
-// HeaderCreated is set to "true" on a micro apply reply that created the
-// Component (HTTP answers 201 instead).
-const HeaderCreated = "Canvas-Created"
-
 // ServeNATS serves the API as the NATS micro service lattice.CanvasServiceName
-// with endpoints canvas.api.components.{get,list,apply,delete,events}, and
+// with endpoints canvas.api.components.{get,list,apply,delete,events,status}, and
 // publishes every watch event on wire.WatchSubject, until ctx ends. Replies
 // are the same JSON as over HTTP; a failure is a micro error whose code is
 // the HTTP status and whose data is the wire.Problem.
@@ -50,6 +46,7 @@ func (s *Server) ServeNATS(ctx context.Context, nc *nats.Conn) error {
 		{wire.MicroApply, s.microApply},
 		{wire.MicroDelete, s.microDelete},
 		{wire.MicroEvents, s.microEvents},
+		{wire.MicroStatus, s.microStatus},
 	}
 	for _, ep := range endpoints {
 		if err := g.AddEndpoint(ep.name, s.microHandler(ctx, ep.name, ep.h)); err != nil {
@@ -157,7 +154,7 @@ func (s *Server) microApply(ctx context.Context, req micro.Request) (any, micro.
 	}
 	s.log.Info("component applied", zap.String("key", out.Key()), zap.Bool("created", created), zap.String("via", "nats"),
 		zap.Int64("generation", out.Metadata.Generation), zap.String("resourceVersion", out.Metadata.ResourceVersion))
-	return out, micro.Headers{HeaderCreated: []string{strconv.FormatBool(created)}}, nil
+	return out, micro.Headers{wire.HeaderCreated: []string{strconv.FormatBool(created)}}, nil
 }
 
 func (s *Server) microDelete(ctx context.Context, req micro.Request) (any, micro.Headers, *wire.Problem) {
@@ -224,4 +221,13 @@ func (s *Server) forward(ctx context.Context, nc *nats.Conn, sb *sub) {
 			}
 		}
 	}
+}
+
+func (s *Server) microStatus(ctx context.Context, req micro.Request) (any, micro.Headers, *wire.Problem) {
+	_, key, p := decodeRef(req)
+	if p != nil {
+		return nil, nil, p
+	}
+	st, p := s.status(ctx, key)
+	return st, nil, p
 }

@@ -344,6 +344,22 @@ func (s *Server) remove(ctx context.Context, key, rv string) (*oda.Component, *w
 	return out, nil
 }
 
+// status returns the status the reconciler wrote for key. It outlives the
+// desired Component until the reconciler has removed the application, so a
+// client waits for its 404 to know a delete has finished.
+func (s *Server) status(ctx context.Context, key string) (*oda.ComponentStatus, *wire.Problem) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+	defer cancel()
+	st, err := s.opts.Statuses.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, problem(http.StatusNotFound, wire.ProblemNotFound, fmt.Sprintf("component %s has no status (not reconciled yet, or deleted and cleaned up)", displayKey(key)))
+		}
+		return nil, s.storeProblem("status of", key, err)
+	}
+	return st, nil
+}
+
 // events lists the reconcile events of key; a missing Component is 404.
 func (s *Server) events(ctx context.Context, key string) ([]wire.Event, *wire.Problem) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)

@@ -141,7 +141,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("canvasd: %w", err)
 	}
-	statusStore, err := store.New[oda.ComponentStatus](ctx, js, store.Options{Bucket: StatusBucket, History: 1})
+	statusStore, err := store.New[oda.ComponentStatus](ctx, js, store.Options{Bucket: reconcile.DefaultStatusBucket, History: 1})
 	if err != nil {
 		return fmt.Errorf("canvasd: status store: %w", err)
 	}

@@ -22,9 +22,6 @@ const (
 	// RuntimeFile is written into StateDir once the API listens: the bound
 	// addresses and the process id (see RuntimeInfo).
 	RuntimeFile = "canvasd.json"
-	// StatusBucket holds the status the reconciler writes, keyed like the
-	// desired state.
-	StatusBucket = "CANVAS_STATUS"
 )
 
 // Options configure a Daemon. New fills in defaults, then validates.

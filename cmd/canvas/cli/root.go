@@ -96,6 +96,7 @@ Exit codes: 0 success, 1 invalid input or failed operation, 2 bad command line.`
 		newRenderCmd(),
 		newConvertCmd(),
 		newVersionCmd(),
+		newApplyCmd(), newGetCmd(), newDescribeCmd(), newDeleteCmd(), newWatchCmd(), newConfigCmd(),
 	)
 	return root
 }

@@ -31,6 +31,10 @@ const (
 
 	// BodyFileName is the file name of a request body whose client named none.
 	BodyFileName = "request body"
+
+	// HeaderCreated is "true" on a NATS micro apply reply that created the
+	// Component (HTTP answers 201 instead).
+	HeaderCreated = "Canvas-Created"
 )
 
 // ComponentList is the reply of a list: every Component with its status.
@@ -141,6 +145,7 @@ const (
 	MicroApply  = "apply"
 	MicroDelete = "delete"
 	MicroEvents = "events"
+	MicroStatus = "status"
 )
 
 // MicroRef names one Component in a micro request (get, delete, events).

@@ -1,0 +1,242 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+)
+
+// DefaultTimeout bounds each request except watches.
+const DefaultTimeout = 30 * time.Second
+
+// HTTP is a Client over the HTTP API.
+type HTTP struct {
+	base  *url.URL
+	hc    *http.Client // requests
+	watch *http.Client // watches: no overall timeout, ctx ends them
+}
+
+// NewHTTP returns a client of the API at base (e.g. http://127.0.0.1:7443).
+func NewHTTP(base string) (*HTTP, error) {
+	u, err := url.Parse(strings.TrimRight(base, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server URL %q: want http://HOST:PORT, e.g. http://127.0.0.1:7443", base)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = DefaultTimeout
+	return &HTTP{base: u, hc: &http.Client{Timeout: DefaultTimeout, Transport: tr}, watch: &http.Client{Transport: tr}}, nil
+}
+
+func (c *HTTP) url(path string, q url.Values) string {
+	u := *c.base
+	u.Path += path
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func componentPath(namespace, name string) string {
+	if namespace == "" {
+		namespace = oda.DefaultNamespace
+	}
+	return wire.PathComponents + "/" + url.PathEscape(namespace) + "/" + url.PathEscape(name)
+}
+
+// do sends a request and decodes a 2xx JSON reply into out; any other
+// status becomes a *wire.Problem error.
+func (c *HTTP) do(ctx context.Context, method, u string, body []byte, hdr http.Header, out any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept", wire.ContentTypeJSON)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, unreachable(c.base.String(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return resp, readProblem(resp)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp, fmt.Errorf("%s %s: reading the reply: %w", method, u, err)
+		}
+	}
+	return resp, nil
+}
+
+func unreachable(server string, err error) error {
+	return fmt.Errorf("cannot reach canvasd at %s: %w (is canvasd running? pick another with --server or --context)", server, err)
+}
+
+// readProblem decodes an RFC 9457 body, or makes a Problem of whatever
+// else came back (a proxy's HTML page, say).
+func readProblem(resp *http.Response) error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var p wire.Problem
+	if json.Unmarshal(data, &p) == nil && p.Status != 0 {
+		return &p
+	}
+	detail := strings.TrimSpace(string(data))
+	if len(detail) > 200 {
+		detail = detail[:200] + "…"
+	}
+	return &wire.Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), Detail: fmt.Sprintf("%s: %s", resp.Status, detail)}
+}
+
+// Get implements Client.
+func (c *HTTP) Get(ctx context.Context, namespace, name string) (*oda.Component, error) {
+	var out oda.Component
+	if _, err := c.do(ctx, http.MethodGet, c.url(componentPath(namespace, name), nil), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// List implements Client.
+func (c *HTTP) List(ctx context.Context, namespace string) ([]*oda.Component, error) {
+	q := url.Values{}
+	if namespace != "" {
+		q.Set("namespace", namespace)
+	}
+	var out wire.ComponentList
+	if _, err := c.do(ctx, http.MethodGet, c.url(wire.PathComponents, q), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// Apply implements Client.
+func (c *HTTP) Apply(ctx context.Context, file string, body []byte) (*oda.Component, bool, error) {
+	hdr := http.Header{}
+	hdr.Set("Content-Type", wire.ContentTypeYAML)
+	if file != "" {
+		hdr.Set(wire.HeaderFileName, file)
+	}
+	var out oda.Component
+	resp, err := c.do(ctx, http.MethodPost, c.url(wire.PathComponents, nil), body, hdr, &out)
+	if err != nil {
+		return nil, false, err
+	}
+	return &out, resp.StatusCode == http.StatusCreated, nil
+}
+
+// Delete implements Client.
+func (c *HTTP) Delete(ctx context.Context, namespace, name, resourceVersion string) (*oda.Component, error) {
+	q := url.Values{}
+	if resourceVersion != "" {
+		q.Set("resourceVersion", resourceVersion)
+	}
+	var out oda.Component
+	if _, err := c.do(ctx, http.MethodDelete, c.url(componentPath(namespace, name), q), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Status implements Client.
+func (c *HTTP) Status(ctx context.Context, namespace, name string) (*oda.ComponentStatus, error) {
+	var out oda.ComponentStatus
+	if _, err := c.do(ctx, http.MethodGet, c.url(componentPath(namespace, name)+"/status", nil), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Events implements Client.
+func (c *HTTP) Events(ctx context.Context, namespace, name string) ([]wire.Event, error) {
+	var out wire.EventList
+	if _, err := c.do(ctx, http.MethodGet, c.url(componentPath(namespace, name)+"/events", nil), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// Watch implements Client over server-sent events.
+func (c *HTTP) Watch(ctx context.Context, namespace, name string, fn func(wire.WatchEvent) error) error {
+	q := url.Values{"watch": {"1"}}
+	if namespace != "" {
+		q.Set("namespace", namespace)
+	}
+	if name != "" {
+		q.Set("name", name)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(wire.PathComponents, q), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", wire.ContentTypeSSE)
+	resp, err := c.watch.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return unreachable(c.base.String(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return readProblem(resp)
+	}
+	err = readSSE(resp.Body, fn)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// readSSE parses an event stream: "data:" lines up to a blank line form
+// one event; comment lines (":") are keep-alives.
+func readSSE(r io.Reader, fn func(wire.WatchEvent) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 2*wire.MaxBodySize)
+	var data []byte
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case len(line) == 0:
+			if len(data) == 0 {
+				continue
+			}
+			var ev wire.WatchEvent
+			if err := json.Unmarshal(data, &ev); err != nil {
+				return fmt.Errorf("watch: undecodable event: %w", err)
+			}
+			data = data[:0]
+			if err := fn(ev); err != nil {
+				return err
+			}
+		case bytes.HasPrefix(line, []byte("data:")):
+			data = append(data, bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))...)
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("watch: reading the stream: %w", err)
+	}
+	return ErrWatchEnded
+}
+
+// Close implements Client.
+func (c *HTTP) Close() error {
+	c.hc.CloseIdleConnections()
+	return nil
+}
+
+var _ Client = (*HTTP)(nil)

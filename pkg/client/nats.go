@@ -1,0 +1,184 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+)
+
+// NATS is a Client over the canvas.api micro service.
+type NATS struct {
+	nc      *nats.Conn
+	owned   bool
+	timeout time.Duration
+}
+
+// NewNATS returns a client that sends requests over nc. With owned set,
+// Close closes nc.
+func NewNATS(nc *nats.Conn, owned bool) *NATS {
+	return &NATS{nc: nc, owned: owned, timeout: DefaultTimeout}
+}
+
+func (c *NATS) request(ctx context.Context, op string, hdr nats.Header, body []byte, out any) (nats.Header, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	subj := lattice.CanvasAPISubject(wire.MicroGroup, op)
+	msg := &nats.Msg{Subject: subj, Data: body, Header: hdr}
+	resp, err := c.nc.RequestMsgWithContext(ctx, msg)
+	if err != nil {
+		return nil, fmt.Errorf("canvas API over NATS (%s at %s): %w (is canvasd running and connected to this NATS?)", subj, c.nc.ConnectedUrlRedacted(), err)
+	}
+	if code := resp.Header.Get(micro.ErrorCodeHeader); code != "" {
+		var p wire.Problem
+		if json.Unmarshal(resp.Data, &p) == nil && p.Status != 0 {
+			return resp.Header, &p
+		}
+		status, _ := strconv.Atoi(code)
+		return resp.Header, &wire.Problem{Status: status, Title: resp.Header.Get(micro.ErrorHeader), Detail: resp.Header.Get(micro.ErrorHeader)}
+	}
+	if err := json.Unmarshal(resp.Data, out); err != nil {
+		return resp.Header, fmt.Errorf("%s: reading the reply: %w", subj, err)
+	}
+	return resp.Header, nil
+}
+
+func ref(namespace, name, rv string) []byte {
+	if namespace == "" {
+		namespace = oda.DefaultNamespace
+	}
+	data, _ := json.Marshal(wire.MicroRef{Namespace: namespace, Name: name, ResourceVersion: rv}) // strings always marshal
+	return data
+}
+
+// Get implements Client.
+func (c *NATS) Get(ctx context.Context, namespace, name string) (*oda.Component, error) {
+	var out oda.Component
+	if _, err := c.request(ctx, wire.MicroGet, nil, ref(namespace, name, ""), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// List implements Client.
+func (c *NATS) List(ctx context.Context, namespace string) ([]*oda.Component, error) {
+	body, _ := json.Marshal(wire.MicroListRequest{Namespace: namespace})
+	var out wire.ComponentList
+	if _, err := c.request(ctx, wire.MicroList, nil, body, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// Apply implements Client.
+func (c *NATS) Apply(ctx context.Context, file string, body []byte) (*oda.Component, bool, error) {
+	hdr := nats.Header{}
+	if file != "" {
+		hdr.Set(wire.HeaderFileName, file)
+	}
+	var out oda.Component
+	rh, err := c.request(ctx, wire.MicroApply, hdr, body, &out)
+	if err != nil {
+		return nil, false, err
+	}
+	return &out, rh.Get(wire.HeaderCreated) == "true", nil
+}
+
+// Delete implements Client.
+func (c *NATS) Delete(ctx context.Context, namespace, name, resourceVersion string) (*oda.Component, error) {
+	var out oda.Component
+	if _, err := c.request(ctx, wire.MicroDelete, nil, ref(namespace, name, resourceVersion), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Status implements Client.
+func (c *NATS) Status(ctx context.Context, namespace, name string) (*oda.ComponentStatus, error) {
+	var out oda.ComponentStatus
+	if _, err := c.request(ctx, wire.MicroStatus, nil, ref(namespace, name, ""), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Events implements Client.
+func (c *NATS) Events(ctx context.Context, namespace, name string) ([]wire.Event, error) {
+	var out wire.EventList
+	if _, err := c.request(ctx, wire.MicroEvents, nil, ref(namespace, name, ""), &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// Watch implements Client: it subscribes to the watch subjects first, then
+// lists, so no change falls between the initial state and the stream (a
+// change may arrive twice, which a level-based reader does not mind).
+func (c *NATS) Watch(ctx context.Context, namespace, name string, fn func(wire.WatchEvent) error) error {
+	subj := wire.WatchWildcard
+	if namespace != "" {
+		n := name
+		if n == "" {
+			n = "*"
+		}
+		subj = wire.WatchSubject(namespace, n)
+	}
+	ch := make(chan *nats.Msg, 256)
+	sub, err := c.nc.ChanSubscribe(subj, ch)
+	if err != nil {
+		return fmt.Errorf("watch over NATS: subscribe %s: %w", subj, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	items, err := c.List(ctx, namespace)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if name == "" || it.Metadata.Name == name {
+			if err := fn(wire.WatchEvent{Type: wire.WatchAdded, Object: it}); err != nil {
+				return err
+			}
+		}
+	}
+	if err := fn(wire.WatchEvent{Type: wire.WatchBookmark}); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case m := <-ch:
+			var ev wire.WatchEvent
+			if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Object == nil {
+				continue // not a watch event; nothing to show
+			}
+			if name != "" && ev.Object.Metadata.Name != name {
+				continue
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Close implements Client.
+func (c *NATS) Close() error {
+	if c.owned {
+		c.nc.Close()
+	}
+	return nil
+}
+
+var _ Client = (*NATS)(nil)
