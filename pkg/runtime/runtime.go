@@ -31,6 +31,12 @@ type Config struct {
 	Log *zap.Logger
 	// Limits are the defaults for components that set none.
 	Limits Limits
+	// PoolInstances, when > 0, turns on wasmtime's pooling allocator with
+	// that many concurrent instances: per-request instantiation gets much
+	// cheaper, but Limits.MaxMemoryBytes becomes the most any component
+	// may set and the host reserves PoolInstances × 4 × (that + guard) of
+	// virtual memory up front. Requests beyond the pool fail with 500.
+	PoolInstances uint32
 }
 
 // Limits bound one component. Zero fields take the host's defaults.
@@ -84,7 +90,11 @@ func NewHost(cfg Config) (*Host, error) {
 		cfg.Log = zap.NewNop()
 	}
 	cfg.Limits = cfg.Limits.orDefault(Limits{MaxMemoryBytes: DefaultMaxMemoryBytes, RequestTimeout: DefaultRequestTimeout})
-	eng, err := cm.NewEngine(cm.EngineConfig{})
+	var ec cm.EngineConfig
+	if cfg.PoolInstances > 0 {
+		ec.Pooling = &cm.PoolingConfig{TotalInstances: cfg.PoolInstances, MaxMemoryBytes: uint64(cfg.Limits.MaxMemoryBytes)}
+	}
+	eng, err := cm.NewEngine(ec)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
@@ -112,6 +122,9 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		return nil, ErrClosed
 	}
 	limits := cc.Limits.orDefault(h.cfg.Limits)
+	if h.cfg.PoolInstances > 0 && limits.MaxMemoryBytes > h.cfg.Limits.MaxMemoryBytes {
+		return nil, fmt.Errorf("runtime: load %s: limits.maxMemoryBytes %d exceeds the pooled host's cap %d (raise Config.Limits.MaxMemoryBytes)", name, limits.MaxMemoryBytes, h.cfg.Limits.MaxMemoryBytes)
+	}
 	start := time.Now()
 	comp, hit, err := cm.CompileCached(h.engine, wasm, h.cfg.CacheDir)
 	if err != nil {

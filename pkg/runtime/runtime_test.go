@@ -46,13 +46,31 @@ var client = &http.Client{Timeout: 30 * time.Second}
 
 func TestLoadAndServeConcurrently(t *testing.T) {
 	t.Parallel()
-	h := newHost(t, wruntime.Config{})
+	for name, cfg := range map[string]wruntime.Config{
+		"default": {},
+		"pooling": {PoolInstances: 8, Limits: wruntime.Limits{MaxMemoryBytes: 32 << 20}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			loadAndServeConcurrently(t, cfg)
+		})
+	}
+}
+
+func loadAndServeConcurrently(t *testing.T, cfg wruntime.Config) {
+	h := newHost(t, cfg)
 	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info := c.Info(); info.Export != "wasi:http/incoming-handler@0.2.6" || info.Limits.RequestTimeout != wruntime.DefaultRequestTimeout {
 		t.Fatalf("info = %+v", info)
+	}
+	if cfg.PoolInstances > 0 {
+		_, err := h.Load(context.Background(), "greedy", echoWAT(t), wruntime.ComponentConfig{Limits: wruntime.Limits{MaxMemoryBytes: 1 << 30}})
+		if err == nil || !strings.Contains(err.Error(), "exceeds the pooled host's cap") {
+			t.Fatalf("load above the pool's memory cap: %v", err)
+		}
 	}
 	url := serve(t, c)
 	var wg sync.WaitGroup

@@ -30,6 +30,23 @@ type EngineConfig struct {
 	// MaxWasmStack bounds the wasm stack in bytes. Zero keeps wasmtime's
 	// default.
 	MaxWasmStack int
+	// Pooling, when set, makes the engine pre-reserve slots for instances
+	// and memories and reuse them, instead of mapping and unmapping memory
+	// for every store: much cheaper per request, at the cost of a large
+	// virtual-memory reservation (TotalMemories × MaxMemoryBytes plus
+	// guards) up front.
+	Pooling *PoolingConfig
+}
+
+// PoolingConfig sizes the pooling allocator.
+type PoolingConfig struct {
+	// TotalInstances bounds concurrently live component instances (and
+	// core instances, memories and tables, which get the same count times
+	// their per-component maximum).
+	TotalInstances uint32
+	// MaxMemoryBytes is the largest linear memory any instance may grow
+	// to; store limits above it are cut to it.
+	MaxMemoryBytes uint64
 }
 
 func (c *EngineConfig) provision() {
@@ -40,9 +57,21 @@ func (c *EngineConfig) provision() {
 
 // hash identifies the settings that change compiled code.
 func (c EngineConfig) hash() string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s epoch=true stack=%d", wasmtimeVersion, c.MaxWasmStack)))
+	pool := "none"
+	if c.Pooling != nil {
+		pool = fmt.Sprintf("%d/%d", c.Pooling.TotalInstances, c.Pooling.MaxMemoryBytes)
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s epoch=true stack=%d pool=%s", wasmtimeVersion, c.MaxWasmStack, pool)))
 	return hex.EncodeToString(sum[:8])
 }
+
+// Per-component maxima under pooling: enough for componentize-js output
+// (tens of core instances, a few memories and tables).
+const (
+	poolCoreInstancesPerComponent = 64
+	poolMemoriesPerComponent      = 4
+	poolTablesPerComponent        = 16
+)
 
 // Engine is a wasmtime engine with epoch interruption on. It runs one ticker
 // goroutine that advances the epoch until Close.
@@ -67,6 +96,20 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	C.wasmtime_config_wasm_component_model_set(conf, true)
 	if cfg.MaxWasmStack > 0 {
 		C.wasmtime_config_max_wasm_stack_set(conf, C.size_t(cfg.MaxWasmStack))
+	}
+	if p := cfg.Pooling; p != nil {
+		pc := C.wasmtime_pooling_allocation_config_new()
+		n := C.uint32_t(p.TotalInstances)
+		C.wasmtime_pooling_allocation_config_total_component_instances_set(pc, n)
+		C.wasmtime_pooling_allocation_config_total_core_instances_set(pc, n*poolCoreInstancesPerComponent)
+		C.wasmtime_pooling_allocation_config_max_core_instances_per_component_set(pc, poolCoreInstancesPerComponent)
+		C.wasmtime_pooling_allocation_config_total_memories_set(pc, n*poolMemoriesPerComponent)
+		C.wasmtime_pooling_allocation_config_max_memories_per_component_set(pc, poolMemoriesPerComponent)
+		C.wasmtime_pooling_allocation_config_total_tables_set(pc, n*poolTablesPerComponent)
+		C.wasmtime_pooling_allocation_config_max_tables_per_component_set(pc, poolTablesPerComponent)
+		C.wasmtime_pooling_allocation_config_max_memory_size_set(pc, C.size_t(p.MaxMemoryBytes))
+		C.wasmtime_pooling_allocation_strategy_set(conf, pc)
+		C.wasmtime_pooling_allocation_config_delete(pc)
 	}
 	// wasm_engine_new_with_config takes ownership of conf.
 	ptr := C.wasm_engine_new_with_config(conf)
