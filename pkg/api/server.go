@@ -118,6 +118,13 @@ func (s *Server) Run(ctx context.Context) error { return s.hub.run(ctx) }
 // the daemon uses it as a readiness check.
 func (s *Server) Synced() error { return s.hub.syncedErr() }
 
+// Rewatch restarts the store watches behind the watch fan-out and cuts
+// off every watcher (who re-watch and get the whole state again). Call it
+// when the NATS connection came back: a JetStream watch notices a server
+// restart only after missed heartbeats, and changes made meanwhile would
+// reach watchers late.
+func (s *Server) Rewatch() { s.hub.rewatch() }
+
 // CloseWatches ends every open watch and refuses new ones; register it with
 // http.Server.RegisterOnShutdown so Shutdown does not wait on event streams.
 func (s *Server) CloseWatches() { s.hub.closeWatches() }

@@ -40,6 +40,7 @@ type hub struct {
 	notRunning    error
 	subs          map[*sub]struct{}
 	closed        bool // CloseWatches was called: no new watchers
+	stopWatch     context.CancelFunc
 }
 
 type sub struct {
@@ -69,8 +70,12 @@ func (h *hub) run(ctx context.Context) error {
 			h.reset(errors.New("stopped"))
 			return ctx.Err()
 		}
-		h.log.Warn("store watch ended; watching again", zap.Error(err))
 		h.reset(fmt.Errorf("store watch lost, re-establishing: %w", err))
+		if errors.Is(err, errRewatch) {
+			h.log.Info("store watches restarted (NATS reconnected)")
+			continue
+		}
+		h.log.Warn("store watch ended; watching again", zap.Error(err))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -98,9 +103,24 @@ func (h *hub) reset(why error) {
 	}
 }
 
+// errRewatch ends a watch that Rewatch asked to start over.
+var errRewatch = errors.New("rewatch requested")
+
+// rewatch ends the current store watches so run starts fresh ones.
+func (h *hub) rewatch() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopWatch != nil {
+		h.stopWatch()
+	}
+}
+
 func (h *hub) watchOnce(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	h.mu.Lock()
+	h.stopWatch = func() { cancel(errRewatch) }
+	h.mu.Unlock()
 	dch, err := h.desired.Watch(ctx)
 	if err != nil {
 		return fmt.Errorf("watching desired state: %w", err)
@@ -116,7 +136,7 @@ func (h *hub) watchOnce(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		case ch, ok := <-dch:
 			if !ok {
 				return errors.New("desired-state watch closed")

@@ -235,6 +235,17 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	})
 	d.goRun("api watch", func() error { return ignoreCanceled(apiSrv.Run(runCtx)) })
 	d.goRun("nats api", func() error { return ignoreCanceled(apiSrv.ServeNATS(runCtx, nc)) })
+	reconnected := nc.StatusChanged(nats.CONNECTED)
+	d.goRun("rewatch on reconnect", func() error {
+		for {
+			select {
+			case <-runCtx.Done():
+				return nil
+			case <-reconnected:
+				apiSrv.Rewatch()
+			}
+		}
+	})
 	d.goRun("http", func() error {
 		if err := d.httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving HTTP on %s: %w", ln.Addr(), err)
