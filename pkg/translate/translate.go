@@ -207,7 +207,7 @@ func (t *translator) run() *wadm.Manifest {
 			t.link(ingress.Name, wadm.LinkProperties{
 				Namespace: ifaceIncoming.namespace, Package: ifaceIncoming.pkg, Interfaces: []string{ifaceIncoming.iface},
 				Name:   linkName(AppName(t.c) + "-" + a.name),
-				Source: &wadm.ConfigDefinition{Config: []wadm.ConfigProperty{{Name: "route-" + a.name, Properties: map[string]string{"path": a.route}}}},
+				Source: &wadm.ConfigDefinition{Config: []wadm.ConfigProperty{{Name: routeConfigPrefix + a.name, Properties: map[string]string{"path": a.route}}}},
 				Target: wadm.LinkTarget{Name: a.impl},
 			}, a.path)
 		}

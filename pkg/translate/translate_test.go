@@ -458,3 +458,25 @@ func TestVersionCoversEveryField(t *testing.T) {
 }
 
 func last(m *wadm.Manifest) *wadm.Component { return &m.Spec.Components[len(m.Spec.Components)-1] }
+
+func TestIngressRoutes(t *testing.T) {
+	c := parseFile(t, testref.Path(t, "oda", "examples", "productcatalog-enhanced-v1.component.yaml"))
+	m, err := translate.Component(c, translate.Options{Implementations: testImplementations(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := translate.IngressRoutes(m)
+	var exposed []string
+	for _, fn := range [][]oda.ExposedAPI{c.Spec.CoreFunction.ExposedAPIs, c.Spec.ManagementFunction.ExposedAPIs, c.Spec.SecurityFunction.ExposedAPIs} {
+		for _, a := range fn {
+			exposed = append(exposed, a.Name+" "+a.EffectivePath()+" "+a.EffectiveImplementation())
+		}
+	}
+	var got []string
+	for _, r := range routes {
+		got = append(got, r.API+" "+r.Path+" "+r.Target)
+	}
+	if strings.Join(got, "\n") != strings.Join(exposed, "\n") {
+		t.Errorf("routes read back:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exposed, "\n"))
+	}
+}

@@ -1,0 +1,39 @@
+package translate
+
+import (
+	"strings"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+)
+
+// IngressRoute is one exposed API as translate encodes it in a manifest:
+// a wasi:http/incoming-handler link from the shared ingress.
+type IngressRoute struct {
+	// API is the ODA exposed API name.
+	API string
+	// Path is the route prefix (the ODA path as given).
+	Path string
+	// Target is the manifest component that serves it.
+	Target string
+}
+
+// IngressRoutes reads back the routes Component wrote into m, in manifest
+// order, so deployers need not know how translate encodes them.
+func IngressRoutes(m *wadm.Manifest) []IngressRoute {
+	var out []IngressRoute
+	for _, sl := range m.Links() {
+		l := sl.Link
+		if sl.Source != IngressName || l.Namespace != ifaceIncoming.namespace || l.Package != ifaceIncoming.pkg || l.Source == nil {
+			continue
+		}
+		for _, cfg := range l.Source.Config {
+			if p, ok := cfg.Properties["path"]; ok && strings.HasPrefix(cfg.Name, routeConfigPrefix) {
+				out = append(out, IngressRoute{API: strings.TrimPrefix(cfg.Name, routeConfigPrefix), Path: p, Target: l.Target.Name})
+			}
+		}
+	}
+	return out
+}
+
+// routeConfigPrefix starts the name of an ingress link's route config.
+const routeConfigPrefix = "route-"
