@@ -1,0 +1,15 @@
+// Package local is the Deployer of the embedded canvas (`canvas up`): it
+// runs the Wasm components of a wadm manifest on this one node's wasmtime
+// runtime and routes the manifest's ingress links through the gateway.
+//
+// It takes the same manifests wadm would get and reports status in wadm's
+// vocabulary (reconciling, deployed, failed with a message, undeployed), so
+// reconcile and the ODA status are the same code in both modes. It does not
+// place components across hosts: spreadscaler instances and spread
+// requirements are accepted and ignored, since every request gets a fresh
+// instance on this node. Only file:// artefacts are loaded (nothing is
+// fetched); OCI references and non-shared capability providers fail with a
+// message saying they need a wasmCloud lattice. Links to the shared
+// canvas-bridge, HTTP client and messaging components are accepted: the
+// embedded canvas serves those in-process.
+package local

@@ -1,0 +1,375 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+)
+
+// MaxArtefactSize bounds a Wasm file read from disk.
+const MaxArtefactSize = 512 << 20
+
+// HostName is the one host this deployer reports.
+const HostName = "embedded"
+
+// Loader loads a component's bytes into the runtime; *runtime.Host is one.
+type Loader interface {
+	Load(ctx context.Context, name string, wasm []byte, cc runtime.ComponentConfig) (*runtime.Component, error)
+}
+
+// Router is the part of the gateway the deployer drives.
+type Router interface {
+	SetRoutes(app string, routes []gateway.Route) error
+	RemoveApp(app string)
+}
+
+// Options configure a Deployer.
+type Options struct {
+	Runtime Loader
+	Gateway Router
+	Logger  *zap.Logger
+	// Limits apply to every component loaded.
+	Limits runtime.Limits
+}
+
+// Deployer runs manifests on the embedded runtime.
+//
+// # Notes
+//
+//   - Safe for concurrent use. Deploy returns at once; loading (which may
+//     compile for seconds) runs in a goroutine the Deployer owns, and
+//     Close cancels and waits for it.
+//   - A failed deploy keeps serving the version that served before, as
+//     wadm keeps running what it had while the new one cannot start.
+type Deployer struct {
+	opts Options
+	log  *zap.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	apps     map[string]*app
+	watchers map[chan deploy.StatusEvent]struct{}
+}
+
+type app struct {
+	versions []string // in put order
+	models   map[string]*wadm.Manifest
+	deployed string // requested version
+	status   deploy.AppStatus
+	serving  []*runtime.Component // components of the version that serves
+	gen      int                  // bumps on every deploy/undeploy to drop stale loads
+}
+
+// New returns a Deployer; Close stops it.
+func New(opts Options) (*Deployer, error) {
+	if opts.Runtime == nil || opts.Gateway == nil {
+		return nil, errors.New("local deployer: Runtime and Gateway are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Deployer{
+		opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
+		apps: map[string]*app{}, watchers: map[chan deploy.StatusEvent]struct{}{},
+	}, nil
+}
+
+// Put stores a manifest version.
+func (d *Deployer) Put(_ context.Context, m *wadm.Manifest) (deploy.PutResult, error) {
+	name, version := m.Metadata.Name, m.Version()
+	if name == "" || version == "" {
+		return deploy.PutResult{}, fmt.Errorf("local deployer: put: manifest needs metadata.name and a version annotation (got %q, %q)", name, version)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.apps[name]
+	if a == nil {
+		a = &app{models: map[string]*wadm.Manifest{}, status: deploy.AppStatus{Type: wadm.StatusUndeployed}}
+		d.apps[name] = a
+	}
+	if _, ok := a.models[version]; ok {
+		return deploy.PutResult{Version: version}, nil
+	}
+	a.models[version] = m
+	a.versions = append(a.versions, version)
+	return deploy.PutResult{Version: version, Created: true}, nil
+}
+
+// Deploy loads version's components and routes its APIs; the outcome shows
+// in Status and Watch.
+func (d *Deployer) Deploy(_ context.Context, name, version string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.apps[name]
+	if a == nil {
+		return fmt.Errorf("local deployer: deploy %s: no such application (put it first)", name)
+	}
+	if version == "" || version == wadm.LatestVersion {
+		version = a.versions[len(a.versions)-1]
+	}
+	m, ok := a.models[version]
+	if !ok {
+		return fmt.Errorf("local deployer: deploy %s: no version %q (stored: %s)", name, version, strings.Join(a.versions, ", "))
+	}
+	if a.deployed == version && a.status.Type != wadm.StatusUndeployed {
+		return nil
+	}
+	a.deployed = version
+	a.gen++
+	d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusReconciling, Message: "loading components"})
+	gen := a.gen
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.load(name, m, gen)
+	}()
+	return nil
+}
+
+// load compiles and links every component of m, then swaps the routes.
+func (d *Deployer) load(name string, m *wadm.Manifest, gen int) {
+	comps, routes, scalers, err := d.start(m)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.apps[name]
+	if a == nil || a.gen != gen {
+		closeAll(comps) // superseded while loading
+		return
+	}
+	if err == nil {
+		err = d.opts.Gateway.SetRoutes(name, routes)
+	}
+	if err != nil {
+		closeAll(comps)
+		d.log.Warn("deploy failed", zap.String("app", name), zap.String("version", m.Version()), zap.Error(err))
+		d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusFailed, Message: err.Error(), Scalers: scalers})
+		return
+	}
+	old := a.serving
+	a.serving = comps
+	closeAllAsync(&d.wg, old)
+	d.log.Info("deployed", zap.String("app", name), zap.String("version", m.Version()), zap.Int("routes", len(routes)))
+	d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusDeployed, Scalers: scalers})
+}
+
+// start loads the manifest's Wasm components and builds its routes. The
+// scaler statuses name each component, as wadm's do.
+func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Route, []wadm.ScalerStatus, error) {
+	var (
+		loaded  = map[string]*runtime.Component{}
+		comps   []*runtime.Component
+		scalers []wadm.ScalerStatus
+		errs    []error
+	)
+	for _, c := range m.Spec.Components {
+		if c.Properties.Application != nil {
+			continue // shared parts of the system application run in-process
+		}
+		st := wadm.ScalerStatus{ID: m.Metadata.Name + "/" + c.Name, Kind: wadm.ScalerKindSpread, Name: c.Name, Info: wadm.StatusInfo{Type: wadm.StatusDeployed}}
+		rc, err := d.startComponent(m.Metadata.Name, c)
+		if err != nil {
+			st.Info = wadm.StatusInfo{Type: wadm.StatusFailed, Message: err.Error()}
+			errs = append(errs, fmt.Errorf("component %s: %w", c.Name, err))
+		} else {
+			loaded[c.Name] = rc
+			comps = append(comps, rc)
+		}
+		scalers = append(scalers, st)
+	}
+	if len(errs) > 0 {
+		closeAll(comps)
+		return nil, nil, scalers, errors.Join(errs...)
+	}
+	var routes []gateway.Route
+	for _, r := range translate.IngressRoutes(m) {
+		h, ok := loaded[r.Target]
+		if !ok {
+			closeAll(comps)
+			return nil, nil, scalers, fmt.Errorf("route %s (%s) targets %q, which is not a Wasm component of this application", r.API, r.Path, r.Target)
+		}
+		routes = append(routes, gateway.Route{API: r.API, Path: r.Path, Handler: h})
+	}
+	return comps, routes, scalers, nil
+}
+
+func (d *Deployer) startComponent(appName string, c wadm.Component) (*runtime.Component, error) {
+	if c.IsCapability() {
+		return nil, fmt.Errorf("capability provider %q (image %s) needs a wasmCloud host: the embedded canvas runs Wasm components only", c.Name, c.Properties.Image)
+	}
+	path, ok := strings.CutPrefix(c.Properties.Image, "file://")
+	if !ok {
+		return nil, fmt.Errorf("image %q is not a file:// artefact: the embedded canvas does not fetch OCI images; build or pull it and name it as file:///path/to.wasm, or deploy to a wasmCloud lattice", c.Properties.Image)
+	}
+	wasm, err := readArtefact(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg := map[string]string{}
+	for _, p := range c.Properties.Config {
+		maps.Copy(cfg, p.Properties)
+	}
+	return d.opts.Runtime.Load(d.ctx, appName+"/"+c.Name, wasm, runtime.ComponentConfig{Config: cfg, Limits: d.opts.Limits})
+}
+
+func readArtefact(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read artefact: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxArtefactSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read artefact %s: %w", path, err)
+	}
+	if len(data) > MaxArtefactSize {
+		return nil, fmt.Errorf("artefact %s is larger than %d bytes", path, MaxArtefactSize)
+	}
+	return data, nil
+}
+
+// Undeploy removes the application's routes and unloads its components.
+func (d *Deployer) Undeploy(_ context.Context, name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.apps[name]
+	if a == nil {
+		return nil
+	}
+	d.stop(name, a)
+	return nil
+}
+
+// stop unloads a; d.mu is held.
+func (d *Deployer) stop(name string, a *app) {
+	a.gen++
+	a.deployed = ""
+	d.opts.Gateway.RemoveApp(name)
+	closeAllAsync(&d.wg, a.serving)
+	a.serving = nil
+	d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusUndeployed})
+}
+
+// Delete undeploys the application and forgets every version.
+func (d *Deployer) Delete(_ context.Context, name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.apps[name]
+	if a == nil {
+		return nil
+	}
+	d.stop(name, a)
+	delete(d.apps, name)
+	return nil
+}
+
+// Status reports the application's status.
+func (d *Deployer) Status(_ context.Context, name string) (deploy.AppStatus, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.apps[name]
+	if a == nil {
+		return deploy.AppStatus{Type: wadm.StatusUndeployed}, nil
+	}
+	st := a.status
+	st.Scalers = slices.Clone(st.Scalers)
+	st.Exists = true
+	st.DeployedVersion = a.deployed
+	if a.serving != nil {
+		st.Hosts = []string{HostName}
+	}
+	return st, nil
+}
+
+// Watch delivers status changes until ctx ends. A slow reader misses
+// events rather than blocking deploys: they are hints (level triggering).
+func (d *Deployer) Watch(ctx context.Context) (<-chan deploy.StatusEvent, error) {
+	ch := make(chan deploy.StatusEvent, 64)
+	d.mu.Lock()
+	d.watchers[ch] = struct{}{}
+	d.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		select {
+		case <-ctx.Done():
+		case <-d.ctx.Done():
+		}
+		d.mu.Lock()
+		delete(d.watchers, ch)
+		close(ch)
+		d.mu.Unlock()
+	}()
+	return ch, nil
+}
+
+// setStatus records and broadcasts a status; d.mu is held.
+func (d *Deployer) setStatus(name string, a *app, st deploy.AppStatus) {
+	a.status = st
+	for ch := range d.watchers {
+		select {
+		case ch <- deploy.StatusEvent{App: name, Status: st}:
+		default:
+		}
+	}
+}
+
+// Close cancels loads in progress, unloads every component and closes the
+// watch channels.
+func (d *Deployer) Close() error {
+	d.cancel()
+	d.mu.Lock()
+	for name, a := range d.apps {
+		a.gen++
+		d.opts.Gateway.RemoveApp(name)
+		closeAllAsync(&d.wg, a.serving)
+		a.serving = nil
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
+	return nil
+}
+
+func closeAll(comps []*runtime.Component) {
+	for _, c := range comps {
+		c.Close()
+	}
+}
+
+// closeAllAsync unloads components off the caller's lock: Close waits for
+// their in-flight requests.
+func closeAllAsync(wg *sync.WaitGroup, comps []*runtime.Component) {
+	if len(comps) == 0 {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		closeAll(comps)
+	}()
+}
+
+var (
+	_ deploy.Deployer = (*Deployer)(nil)
+	_ Loader          = (*runtime.Host)(nil)
+	_ Router          = (*gateway.Gateway)(nil)
+	_ http.Handler    = (*runtime.Component)(nil)
+)

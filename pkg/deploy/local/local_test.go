@@ -1,0 +1,228 @@
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
+	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+)
+
+// echoWAT is the runtime's hand-written wasi:http echo component; wasmtime
+// compiles its WAT text directly.
+var echoWAT, _ = filepath.Abs("../../runtime/testdata/echo-http.wat")
+
+type env struct {
+	d    *local.Deployer
+	base string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	host, err := runtime.NewHost(runtime.Config{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := gateway.New(gateway.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, err := gw.Serve(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := local.New(local.Options{Runtime: host, Gateway: gw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Close()
+		cancel()
+		host.Close()
+	})
+	return &env{d: d, base: "http://" + addr}
+}
+
+// manifest translates a one-API Component served by image at path.
+func manifest(t *testing.T, name, path, image string) *wadm.Manifest {
+	t.Helper()
+	port := 8080
+	c := &oda.Component{
+		APIVersion: oda.APIVersionV1, Kind: oda.Kind,
+		Metadata: oda.ObjectMeta{Name: name, Namespace: "test"},
+		Spec: oda.ComponentSpec{CoreFunction: &oda.CoreFunction{ExposedAPIs: []oda.ExposedAPI{{
+			Name: "echo", APIType: "openapi", Implementation: "echo-impl", Path: path, Port: &port,
+			Specification: []oda.APISpecification{{URL: "https://example.org/echo.json"}},
+		}}}},
+	}
+	m, err := translate.Component(c, translate.Options{Implementations: map[string]string{"echo-impl": image}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func (e *env) apply(t *testing.T, m *wadm.Manifest) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.d.Put(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.Deploy(ctx, m.Metadata.Name, m.Version()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitStatus polls until the app's status type is want (bounded).
+func (e *env) waitStatus(t *testing.T, app string, want wadm.StatusType) deploy.AppStatus {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := e.d.Status(context.Background(), app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Type == want {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %s (%s), want %s", app, st.Type, st.Message, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *env) get(t *testing.T, path string) (int, http.Header) {
+	t.Helper()
+	resp, err := http.Get(e.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header
+}
+
+func TestDeployServesUpdatesAndUndeploys(t *testing.T) {
+	e := newEnv(t)
+	events, err := e.d.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := manifest(t, "shop", "/shop/v1", "file://"+echoWAT)
+	e.apply(t, m1)
+	st := e.waitStatus(t, m1.Metadata.Name, wadm.StatusDeployed)
+	if st.DeployedVersion != m1.Version() || len(st.Hosts) != 1 || len(st.Scalers) != 1 {
+		t.Errorf("status %+v", st)
+	}
+	seen := map[wadm.StatusType]bool{}
+	for len(events) > 0 {
+		ev := <-events
+		seen[ev.Status.Type] = true
+	}
+	if !seen[wadm.StatusReconciling] || !seen[wadm.StatusDeployed] {
+		t.Errorf("watch saw %v, want reconciling then deployed", seen)
+	}
+	code, h := e.get(t, "/shop/v1/items?x=1")
+	if code != 200 || h.Get("x-path") != "/shop/v1/items?x=1" {
+		t.Fatalf("GET through gateway: %d %v", code, h)
+	}
+
+	m2 := manifest(t, "shop", "/shop/v2", "file://"+echoWAT)
+	e.apply(t, m2)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, _ := e.get(t, "/shop/v2"); c == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("new version never served")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, _ := e.get(t, "/shop/v1"); code != 404 {
+		t.Errorf("old route answers %d after update, want 404", code)
+	}
+
+	if err := e.d.Undeploy(context.Background(), m2.Metadata.Name); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, m2.Metadata.Name, wadm.StatusUndeployed)
+	if code, _ := e.get(t, "/shop/v2"); code != 404 {
+		t.Errorf("after undeploy: %d, want 404", code)
+	}
+	if err := e.d.Delete(context.Background(), m2.Metadata.Name); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.d.Status(context.Background(), m2.Metadata.Name); st.Exists {
+		t.Errorf("deleted app still exists: %+v", st)
+	}
+}
+
+func TestFailuresExplainAndKeepServing(t *testing.T) {
+	e := newEnv(t)
+	good := manifest(t, "keep", "/keep", "file://"+echoWAT)
+	e.apply(t, good)
+	e.waitStatus(t, good.Metadata.Name, wadm.StatusDeployed)
+
+	garbage := filepath.Join(t.TempDir(), "garbage.wasm")
+	if err := os.WriteFile(garbage, []byte("\x00asm not really"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, image, want string
+	}{
+		{"missing file", "file:///no/such/component.wasm", "/no/such/component.wasm"},
+		{"oci image", "ghcr.io/acme/echo:1.0", "does not fetch OCI images"},
+		{"not a component", "file://" + garbage, "runtime: load"},
+	}
+	for _, tc := range tests {
+		bad := manifest(t, "keep", "/keep", tc.image)
+		e.apply(t, bad)
+		st := e.waitStatus(t, bad.Metadata.Name, wadm.StatusFailed)
+		if !strings.Contains(st.Message, tc.want) || !strings.Contains(st.Message, "echo-impl") {
+			t.Errorf("%s: message %q lacks %q and the component name", tc.name, st.Message, tc.want)
+		}
+		if code, _ := e.get(t, "/keep"); code != 200 {
+			t.Errorf("%s: the previous version stopped serving (%d)", tc.name, code)
+		}
+	}
+}
+
+func TestRouteConflictBetweenApps(t *testing.T) {
+	e := newEnv(t)
+	a := manifest(t, "first", "/same", "file://"+echoWAT)
+	e.apply(t, a)
+	e.waitStatus(t, a.Metadata.Name, wadm.StatusDeployed)
+	b := manifest(t, "second", "/same", "file://"+echoWAT)
+	e.apply(t, b)
+	st := e.waitStatus(t, b.Metadata.Name, wadm.StatusFailed)
+	if want := fmt.Sprintf("already served by app %q", a.Metadata.Name); !strings.Contains(st.Message, want) {
+		t.Errorf("message %q lacks %q", st.Message, want)
+	}
+}
+
+func TestDeployUnknown(t *testing.T) {
+	e := newEnv(t)
+	if err := e.d.Deploy(context.Background(), "nope", "v1"); err == nil || !strings.Contains(err.Error(), "put it first") {
+		t.Errorf("deploy of unknown app: %v", err)
+	}
+	m := manifest(t, "x", "/x", "file://"+echoWAT)
+	if _, err := e.d.Put(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.Deploy(context.Background(), m.Metadata.Name, "v-nope"); err == nil || !strings.Contains(err.Error(), m.Version()) {
+		t.Errorf("deploy of unknown version: %v", err)
+	}
+	if r, err := e.d.Put(context.Background(), m); err != nil || r.Created {
+		t.Errorf("second put of the same version: %+v %v", r, err)
+	}
+}
