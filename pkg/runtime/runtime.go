@@ -35,7 +35,8 @@ type Config struct {
 	// that many concurrent instances: per-request instantiation gets much
 	// cheaper, but Limits.MaxMemoryBytes becomes the most any component
 	// may set and the host reserves PoolInstances × 4 × (that + guard) of
-	// virtual memory up front. Requests beyond the pool fail with 500.
+	// virtual memory up front. Requests beyond the pool wait for a slot
+	// (up to their RequestTimeout, then 503).
 	PoolInstances uint32
 }
 
@@ -78,6 +79,9 @@ type Host struct {
 	cfg    Config
 	log    *zap.Logger
 	engine *cm.Engine
+	// slots holds one token per in-flight request when pooling bounds the
+	// number of live instances; nil otherwise.
+	slots chan struct{}
 
 	mu     sync.Mutex
 	loaded map[*Component]struct{}
@@ -98,7 +102,11 @@ func NewHost(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	return &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}}, nil
+	h := &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}}
+	if cfg.PoolInstances > 0 {
+		h.slots = make(chan struct{}, cfg.PoolInstances)
+	}
+	return h, nil
 }
 
 // ErrClosed is returned by Load on a closed Host.
@@ -235,6 +243,19 @@ func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.inflight.Add(1)
 	c.mu.RUnlock()
 	defer c.inflight.Done()
+	if slots := c.host.slots; slots != nil {
+		wait := time.NewTimer(c.info.Limits.RequestTimeout)
+		defer wait.Stop()
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-wait.C:
+			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
 	c.http.ServeHTTP(w, r)
 }
 

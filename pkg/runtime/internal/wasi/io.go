@@ -414,3 +414,10 @@ func (s *ReaderStream) Busy() bool {
 	defer s.mu.Unlock()
 	return s.filling != nil
 }
+
+// Done reports whether the reader returned io.EOF.
+func (s *ReaderStream) Done() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return errors.Is(s.err, io.EOF) && len(s.buf) == 0
+}

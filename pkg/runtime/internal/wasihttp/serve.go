@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -109,16 +110,35 @@ func (ex *exchange) requestBody() *wasi.ReaderStream {
 	return ex.body
 }
 
+// Bounds of release's drain of a request body the guest left unread.
+const (
+	drainBytes   = 256 << 10
+	drainTimeout = time.Second
+)
+
 // release stops a read-ahead still waiting on the client, so no goroutine
-// outlives the request.
+// outlives the request, then settles the request body. In full-duplex
+// mode Go's server panics on the connection's next request when its own
+// close of a half-read body reaches EOF after the handler returned, so
+// release reads a short remainder to EOF itself, and otherwise makes
+// further reads fail so the server closes the connection instead.
 func (ex *exchange) release() {
-	if ex.body == nil {
+	if ex.body != nil {
+		if ex.body.Busy() {
+			_ = ex.rc.SetReadDeadline(time.Now())
+		}
+		ex.body.WaitIdle()
+		if ex.body.Done() {
+			return
+		}
+	}
+	if ex.r.ContentLength == 0 {
 		return
 	}
-	if ex.body.Busy() {
+	_ = ex.rc.SetReadDeadline(time.Now().Add(drainTimeout))
+	if _, err := io.CopyN(io.Discard, ex.r.Body, drainBytes); !errors.Is(err, io.EOF) {
 		_ = ex.rc.SetReadDeadline(time.Now())
 	}
-	ex.body.WaitIdle()
 }
 
 func (ex *exchange) respond(r *outgoingResponse) error {
