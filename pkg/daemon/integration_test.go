@@ -525,7 +525,9 @@ func TestShutdownAndRestart(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.canvasd.StateDir, "canvasd.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("runtime file left after shutdown: %v", err)
 	}
-	e.canvasd.Restart()
+	if err := e.canvasd.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	if got := e.get("restart", "pc"); deploymentStatus(got) != oda.DeploymentComplete || got.Metadata.Generation != 1 {
 		t.Errorf("after restart: %s generation %d", deploymentStatus(got), got.Metadata.Generation)
 	}

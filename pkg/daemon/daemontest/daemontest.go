@@ -55,10 +55,12 @@ func Binary(t testing.TB) string {
 	return buildBin
 }
 
-// Cleanup removes the built binary; call it from TestMain after m.Run.
+// Cleanup removes the built binaries; call it from TestMain after m.Run.
 func Cleanup() {
-	if buildBin != "" {
-		_ = os.RemoveAll(filepath.Dir(buildBin))
+	for _, bin := range []string{buildBin, natsBin} {
+		if bin != "" {
+			_ = os.RemoveAll(filepath.Dir(bin))
+		}
 	}
 }
 
@@ -103,7 +105,9 @@ func Start(t testing.TB, opts Options) *Canvasd {
 		args = append(args, "--embedded-nats", "--embedded-nats-port", "-1")
 	}
 	c := &Canvasd{t: t, bin: Binary(t), args: append(args, opts.Args...), StateDir: opts.StateDir}
-	c.start()
+	if err := c.start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		c.Stop()
 		if t.Failed() {
@@ -113,14 +117,17 @@ func Start(t testing.TB, opts Options) *Canvasd {
 	return c
 }
 
-func (c *Canvasd) start() {
-	c.t.Helper()
-	c.log = &syncBuffer{}
+// start runs the process and waits for readiness; it does not call
+// t.Fatal, so Restart may run on a test's helper goroutine.
+func (c *Canvasd) start() error {
+	if c.log == nil {
+		c.log = &syncBuffer{}
+	}
 	c.cmd = exec.Command(c.bin, c.args...)
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	c.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+c.StateDir)
 	if err := c.cmd.Start(); err != nil {
-		c.t.Fatalf("start canvasd: %v", err)
+		return fmt.Errorf("start canvasd: %w", err)
 	}
 	c.done = make(chan struct{})
 	go func() { // owned by the process: ends when it exits
@@ -145,8 +152,9 @@ func (c *Canvasd) start() {
 		return Ready(c.API)
 	})
 	if err != nil {
-		c.t.Fatalf("canvasd not ready: %v\n%s", err, c.log.String())
+		return fmt.Errorf("canvasd not ready: %w\n%s", err, c.log.String())
 	}
+	return nil
 }
 
 // Ready returns nil when api's /readyz answers 200.
@@ -166,15 +174,12 @@ func Ready(api string) error {
 }
 
 // Restart starts the process again with the same flags and state dir
-// after Stop or Kill.
-func (c *Canvasd) Restart() {
-	c.t.Helper()
-	c.start()
-}
+// after Stop or Kill, and waits until it is ready. Its output is appended
+// to Log.
+func (c *Canvasd) Restart() error { return c.start() }
 
 // Kill ends the process with SIGKILL, as a crash would, and waits for it.
 func (c *Canvasd) Kill() {
-	c.t.Helper()
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
 	<-c.done
 }

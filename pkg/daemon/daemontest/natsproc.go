@@ -1,0 +1,146 @@
+package daemontest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+)
+
+var (
+	natsBuildOnce sync.Once
+	natsBin       string
+	natsBuildErr  error
+)
+
+// NATSServerBinary builds nats-server (the module version in go.mod) once
+// per test binary and returns its path; Cleanup removes it.
+func NATSServerBinary(t testing.TB) string {
+	t.Helper()
+	natsBuildOnce.Do(func() {
+		root, err := testref.RepoRoot()
+		if err != nil {
+			natsBuildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "nats-server-bin-")
+		if err != nil {
+			natsBuildErr = err
+			return
+		}
+		natsBin = filepath.Join(dir, "nats-server")
+		cmd := exec.Command("go", "build", "-o", natsBin, "github.com/nats-io/nats-server/v2")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			natsBuildErr = fmt.Errorf("go build nats-server: %w\n%s", err, out)
+		}
+	})
+	if natsBuildErr != nil {
+		t.Fatal(natsBuildErr)
+	}
+	return natsBin
+}
+
+// NATSProcess is nats-server with JetStream as a separate process, on a
+// fixed port and store directory so it can be killed and restarted.
+type NATSProcess struct {
+	t    testing.TB
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *syncBuffer
+}
+
+// StartNATSProcess starts nats-server -js on a free port with its store in
+// a temporary directory, fsyncing every write (as the embedded server
+// does), and waits until it accepts clients. Cleanup stops it.
+func StartNATSProcess(t testing.TB) *NATSProcess {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	NATSServerBinary(t)
+	n := &NATSProcess{t: t, dir: t.TempDir(), port: port}
+	conf := fmt.Sprintf("listen: 127.0.0.1:%d\nserver_name: e2e\njetstream {\n  store_dir: %q\n  sync_interval: always\n}\n", port, filepath.Join(n.dir, "js"))
+	if err := os.WriteFile(filepath.Join(n.dir, "nats.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.stop(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("nats-server output:\n%s", n.log.String())
+		}
+	})
+	return n
+}
+
+// URL is the client URL.
+func (n *NATSProcess) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(n.port) }
+
+// Start runs the server (again) and waits until a client can connect.
+// It does not call t.Fatal, so it may run on a test's helper goroutine.
+func (n *NATSProcess) Start() error {
+	if n.log == nil {
+		n.log = &syncBuffer{}
+	}
+	n.cmd = exec.Command(natsBin, "-c", filepath.Join(n.dir, "nats.conf"))
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		return fmt.Errorf("start nats-server: %w", err)
+	}
+	n.done = make(chan struct{})
+	go func() { // owned by the process: ends when it exits
+		_ = n.cmd.Wait()
+		close(n.done)
+	}()
+	err := WaitFor(30*time.Second, func() error {
+		nc, err := nats.Connect(n.URL(), nats.Timeout(time.Second))
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("nats-server not accepting clients: %w\n%s", err, n.log.String())
+	}
+	return nil
+}
+
+// Kill ends the server with SIGKILL and waits for it.
+func (n *NATSProcess) Kill() { n.stop(syscall.SIGKILL) }
+
+func (n *NATSProcess) stop(sig syscall.Signal) {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-n.done:
+		return
+	default:
+	}
+	_ = n.cmd.Process.Signal(sig)
+	select {
+	case <-n.done:
+	case <-time.After(10 * time.Second):
+		_ = n.cmd.Process.Signal(syscall.SIGKILL)
+		<-n.done
+	}
+}
