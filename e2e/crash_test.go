@@ -113,7 +113,7 @@ func run(t *testing.T, chaos func(*scenario) error) {
 	t.Cleanup(nc.Close)
 	s.wadm = wadmtest.Run(t, nc, "default")
 	s.canvasd = daemontest.Start(t, daemontest.Options{NATS: s.nats.URL(), Args: []string{
-		"--resync", "2s", "--nats-reconnect-wait", "50ms", "--nats-max-reconnect-wait", "500ms", "--log-level", "warn"}})
+		"--resync", "2s", "--nats-reconnect-wait", "50ms", "--nats-max-reconnect-wait", "500ms", "--log-level", "info"}})
 
 	// The API moves to a new port on every restart: read it afresh from
 	// the runtime file for each attempt.
