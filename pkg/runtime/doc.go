@@ -15,8 +15,9 @@
 // stderr and wasi:logging as zap entries tagged with the component's name,
 // a linear-memory cap and a per-request deadline that interrupts running
 // wasm (504) and abandons blocking host calls. Filesystem and sockets are
-// closed (no preopens, access-denied); wasi:http/outgoing-handler is not
-// implemented yet and traps.
+// closed (no preopens, access-denied); wasi:http/outgoing-handler sends
+// through one shared Go http.Client, only to the authorities the
+// component's allow-list names.
 //
 // It runs the components of one node and never schedules across hosts.
 // cgo is confined to internal/cm; internal/wasi and internal/wasihttp are

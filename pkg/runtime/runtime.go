@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -66,6 +67,10 @@ type ComponentConfig struct {
 	// Config answers wasi:config/runtime and wasi:config/store.
 	Config map[string]string
 	Limits Limits
+	// AllowedOutbound lists the authorities ("host", "host:port",
+	// "*.domain") the component may call through
+	// wasi:http/outgoing-handler; empty denies every outgoing request.
+	AllowedOutbound []string
 }
 
 // Host runs components on this node.
@@ -79,6 +84,8 @@ type Host struct {
 	cfg    Config
 	log    *zap.Logger
 	engine *cm.Engine
+	// client sends every component's outgoing requests.
+	client *http.Client
 	// slots holds one token per in-flight request when pooling bounds the
 	// number of live instances; nil otherwise.
 	slots chan struct{}
@@ -102,7 +109,7 @@ func NewHost(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	h := &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}}
+	h := &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}, client: outboundClient()}
 	if cfg.PoolInstances > 0 {
 		h.slots = make(chan struct{}, cfg.PoolInstances)
 	}
@@ -164,8 +171,9 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 			Engine: h.engine, Linker: lnk, Component: comp, Handle: handle,
 			WASI:    &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log},
 			Limits:  cm.StoreLimits{MaxMemoryBytes: limits.MaxMemoryBytes},
-			Timeout: limits.RequestTimeout,
-			Log:     log,
+			Timeout:  limits.RequestTimeout,
+			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...)},
+			Log:      log,
 		},
 	}
 	h.mu.Lock()
@@ -193,6 +201,7 @@ func (h *Host) Close() error {
 	for c := range loaded {
 		c.shutdown()
 	}
+	h.client.CloseIdleConnections()
 	return h.engine.Close()
 }
 
@@ -287,3 +296,20 @@ func (c *Component) free() {
 }
 
 var _ http.Handler = (*Component)(nil)
+
+// outboundClient bounds every phase of an outgoing request except reading
+// the body, which the request's own deadline bounds.
+func outboundClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   8,
+		},
+		// Redirects are the component's decision, as in wasi:http.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}

@@ -8,6 +8,9 @@
 ;;   /loop        never returns (the epoch deadline must stop it)
 ;;   /noresponse  returns without setting a response
 ;;   /bomb        grows memory until the store's cap refuses, then traps
+;; and one path that tests wasi:http/outgoing-handler:
+;;   /fetch       GETs http://{x-upstream header}/upstream and answers with
+;;                its status and streamed body (502 when the call is refused)
 (component $C
   (import "wasi:io/error@0.2.6" (instance $io-error
     (export "error" (type (sub resource)))
@@ -27,7 +30,16 @@
   ))
   (alias export $streams "input-stream" (type $input-stream))
   (alias export $streams "output-stream" (type $output-stream))
+  (import "wasi:io/poll@0.2.6" (instance $poll
+    (export "pollable" (type $p (sub resource)))
+    (export "[method]pollable.block" (func (param "self" (borrow $p))))
+  ))
+  (alias export $poll "pollable" (type $pollable))
   (import "wasi:http/types@0.2.6" (instance $types
+    (alias outer $C $pollable (type $p0))
+    (export "pollable" (type $pollable (eq $p0)))
+    (type $scheme0 (variant (case "HTTP") (case "HTTPS") (case "other" string)))
+    (export "scheme" (type $scheme (eq $scheme0)))
     (alias outer $C $input-stream (type $is0))
     (export "input-stream" (type $is (eq $is0)))
     (alias outer $C $output-stream (type $os0))
@@ -71,6 +83,24 @@
     (export "outgoing-response" (type $resp (sub resource)))
     (export "outgoing-body" (type $obody (sub resource)))
     (export "response-outparam" (type $out (sub resource)))
+    (export "outgoing-request" (type $oreq (sub resource)))
+    (export "request-options" (type $opts (sub resource)))
+    (export "future-incoming-response" (type $fut (sub resource)))
+    (export "incoming-response" (type $iresp (sub resource)))
+    (export "[constructor]outgoing-request" (func (param "headers" (own $fields)) (result (own $oreq))))
+    (export "[method]outgoing-request.set-scheme"
+      (func (param "self" (borrow $oreq)) (param "scheme" (option $scheme)) (result (result))))
+    (export "[method]outgoing-request.set-authority"
+      (func (param "self" (borrow $oreq)) (param "authority" (option string)) (result (result))))
+    (export "[method]outgoing-request.set-path-with-query"
+      (func (param "self" (borrow $oreq)) (param "path-with-query" (option string)) (result (result))))
+    (export "[method]outgoing-response.set-status-code"
+      (func (param "self" (borrow $resp)) (param "status-code" u16) (result (result))))
+    (export "[method]future-incoming-response.subscribe" (func (param "self" (borrow $fut)) (result (own $pollable))))
+    (export "[method]future-incoming-response.get"
+      (func (param "self" (borrow $fut)) (result (option (result (result (own $iresp) (error $ec)))))))
+    (export "[method]incoming-response.status" (func (param "self" (borrow $iresp)) (result u16)))
+    (export "[method]incoming-response.consume" (func (param "self" (borrow $iresp)) (result (result (own $ibody)))))
     (export "[constructor]fields" (func (result (own $fields))))
     (export "[method]fields.get"
       (func (param "self" (borrow $fields)) (param "name" string) (result (list (list u8)))))
@@ -89,6 +119,23 @@
     (export "[static]response-outparam.set"
       (func (param "param" (own $out)) (param "response" (result (own $resp) (error $ec)))))
   ))
+  (alias export $types "outgoing-request" (type $oreq))
+  (alias export $types "request-options" (type $opts))
+  (alias export $types "future-incoming-response" (type $fut))
+  (alias export $types "incoming-response" (type $iresp))
+  (alias export $types "error-code" (type $error-code))
+  (import "wasi:http/outgoing-handler@0.2.6" (instance $oh
+    (alias outer $C $oreq (type $r0))
+    (export "outgoing-request" (type $r (eq $r0)))
+    (alias outer $C $opts (type $o0))
+    (export "request-options" (type $o (eq $o0)))
+    (alias outer $C $fut (type $f0))
+    (export "future-incoming-response" (type $f (eq $f0)))
+    (alias outer $C $error-code (type $e0))
+    (export "error-code" (type $e (eq $e0)))
+    (export "handle"
+      (func (param "request" (own $r)) (param "options" (option (own $o))) (result (result (own $f) (error $e)))))
+  ))
   (alias export $types "fields" (type $fields))
   (alias export $types "incoming-request" (type $req))
   (alias export $types "incoming-body" (type $ibody))
@@ -106,6 +153,17 @@
   (alias export $types "[method]outgoing-body.write" (func $obody-write))
   (alias export $types "[static]outgoing-body.finish" (func $obody-finish))
   (alias export $types "[static]response-outparam.set" (func $outparam-set))
+  (alias export $types "[constructor]outgoing-request" (func $oreq-new))
+  (alias export $types "[method]outgoing-request.set-scheme" (func $set-scheme))
+  (alias export $types "[method]outgoing-request.set-authority" (func $set-authority))
+  (alias export $types "[method]outgoing-request.set-path-with-query" (func $set-path))
+  (alias export $types "[method]outgoing-response.set-status-code" (func $set-status))
+  (alias export $types "[method]future-incoming-response.subscribe" (func $fut-subscribe))
+  (alias export $types "[method]future-incoming-response.get" (func $fut-get))
+  (alias export $types "[method]incoming-response.status" (func $iresp-status))
+  (alias export $types "[method]incoming-response.consume" (func $iresp-consume))
+  (alias export $oh "handle" (func $oh-handle))
+  (alias export $poll "[method]pollable.block" (func $block))
   (alias export $streams "[method]input-stream.blocking-read" (func $read))
   (alias export $streams "[method]output-stream.blocking-write-and-flush" (func $write))
 
@@ -153,6 +211,20 @@
   (core func $c-drop-ibody (canon resource.drop $ibody))
   (core func $c-drop-is (canon resource.drop $input-stream))
   (core func $c-drop-os (canon resource.drop $output-stream))
+  (core func $c-oreq-new (canon lower (func $oreq-new)))
+  (core func $c-set-scheme (canon lower (func $set-scheme) (memory $memory) (realloc $realloc)))
+  (core func $c-set-authority (canon lower (func $set-authority) (memory $memory) (realloc $realloc)))
+  (core func $c-set-path (canon lower (func $set-path) (memory $memory) (realloc $realloc)))
+  (core func $c-set-status (canon lower (func $set-status)))
+  (core func $c-fut-subscribe (canon lower (func $fut-subscribe)))
+  (core func $c-fut-get (canon lower (func $fut-get) (memory $memory) (realloc $realloc)))
+  (core func $c-iresp-status (canon lower (func $iresp-status)))
+  (core func $c-iresp-consume (canon lower (func $iresp-consume) (memory $memory) (realloc $realloc)))
+  (core func $c-oh-handle (canon lower (func $oh-handle) (memory $memory) (realloc $realloc)))
+  (core func $c-block (canon lower (func $block)))
+  (core func $c-drop-pollable (canon resource.drop $pollable))
+  (core func $c-drop-fut (canon resource.drop $fut))
+  (core func $c-drop-iresp (canon resource.drop $iresp))
 
   (core module $Main
     (import "mem" "memory" (memory 1))
@@ -177,6 +249,20 @@
     (import "http" "drop-ibody" (func $drop-ibody (param i32)))
     (import "http" "drop-is" (func $drop-is (param i32)))
     (import "http" "drop-os" (func $drop-os (param i32)))
+    (import "http" "oreq-new" (func $oreq-new (param i32) (result i32)))
+    (import "http" "set-scheme" (func $set-scheme (param i32 i32 i32 i32 i32) (result i32)))
+    (import "http" "set-authority" (func $set-authority (param i32 i32 i32 i32) (result i32)))
+    (import "http" "set-path" (func $set-path (param i32 i32 i32 i32) (result i32)))
+    (import "http" "set-status" (func $set-status (param i32 i32) (result i32)))
+    (import "http" "fut-subscribe" (func $fut-subscribe (param i32) (result i32)))
+    (import "http" "fut-get" (func $fut-get (param i32 i32)))
+    (import "http" "iresp-status" (func $iresp-status (param i32) (result i32)))
+    (import "http" "iresp-consume" (func $iresp-consume (param i32 i32)))
+    (import "http" "oh-handle" (func $oh-handle (param i32 i32 i32 i32)))
+    (import "http" "block" (func $block (param i32)))
+    (import "http" "drop-pollable" (func $drop-pollable (param i32)))
+    (import "http" "drop-fut" (func $drop-fut (param i32)))
+    (import "http" "drop-iresp" (func $drop-iresp (param i32)))
 
     ;; Method names by variant case: (ptr, len) pairs at 256, text at 400.
     (data (i32.const 256)
@@ -191,6 +277,9 @@
     (data (i32.const 500) "/loop")
     (data (i32.const 510) "/noresponse")
     (data (i32.const 530) "/bomb")
+    (data (i32.const 540) "/fetch")
+    (data (i32.const 550) "x-upstream")
+    (data (i32.const 570) "/upstream")
 
     (func $streq (param $a i32) (param $al i32) (param $b i32) (param $bl i32) (result i32)
       (local $i i32)
@@ -207,10 +296,97 @@
     ;; check traps when the result at the return area (16) is an error.
     (func $check (if (i32.load8_u (i32.const 16)) (then unreachable)))
 
+    ;; copy streams is to os 4 KiB at a time until is ends or os fails.
+    (func $copy (param $is i32) (param $os i32)
+      (local $ptr i32) (local $len i32)
+      (block $eof
+        (loop $next
+          (call $reset)
+          (call $read (local.get $is) (i64.const 4096) (i32.const 16))
+          ;; closed, or failed (the peer went away): stop copying.
+          (br_if $eof (i32.load8_u (i32.const 16)))
+          (local.set $ptr (i32.load (i32.const 20)))
+          (local.set $len (i32.load (i32.const 24)))
+          (if (local.get $len)
+            (then
+              (call $write (local.get $os) (local.get $ptr) (local.get $len) (i32.const 16))
+              (br_if $eof (i32.load8_u (i32.const 16)))))
+          (br $next))))
+
+    ;; respond sets out to a fresh response with status and returns its
+    ;; body's output stream; the body itself is left at 12.
+    (func $respond (param $out i32) (param $status i32) (result i32)
+      (local $resp i32)
+      (local.set $resp (call $resp-new (call $fields-new)))
+      (drop (call $set-status (local.get $resp) (local.get $status)))
+      (call $resp-body (local.get $resp) (i32.const 16))
+      (call $check)
+      (i32.store (i32.const 12) (i32.load (i32.const 20)))
+      (call $obody-write (i32.load (i32.const 12)) (i32.const 16))
+      (call $check)
+      (call $outparam-set (local.get $out) (i32.const 0) (local.get $resp)
+        (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
+      (i32.load (i32.const 20)))
+
+    (func $finish (param $os i32)
+      (call $drop-os (local.get $os))
+      (call $obody-finish (i32.load (i32.const 12)) (i32.const 0) (i32.const 0) (i32.const 16))
+      (call $check))
+
+    (func $fetch (param $req i32) (param $out i32)
+      (local $h i32) (local $oreq i32) (local $fut i32) (local $p i32) (local $iresp i32)
+      (local $ibody i32) (local $is i32) (local $os i32) (local $status i32)
+      (local.set $h (call $req-headers (local.get $req)))
+      (call $fields-get (local.get $h) (i32.const 550) (i32.const 10) (i32.const 32))
+      (if (i32.eqz (i32.load (i32.const 36))) (then unreachable))
+      (local.set $oreq (call $oreq-new (call $fields-new)))
+      (drop (call $set-scheme (local.get $oreq) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0)))
+      (drop (call $set-authority (local.get $oreq) (i32.const 1)
+        (i32.load (i32.load (i32.const 32))) (i32.load (i32.add (i32.load (i32.const 32)) (i32.const 4)))))
+      (drop (call $set-path (local.get $oreq) (i32.const 1) (i32.const 570) (i32.const 9)))
+      (call $drop-fields (local.get $h))
+      (call $oh-handle (local.get $oreq) (i32.const 0) (i32.const 0) (i32.const 16))
+      (if (i32.load8_u (i32.const 16))
+        (then
+          (call $finish (call $respond (local.get $out) (i32.const 502)))
+          (call $drop-req (local.get $req))
+          (return)))
+      (local.set $fut (i32.load (i32.const 24)))
+      (local.set $p (call $fut-subscribe (local.get $fut)))
+      (call $block (local.get $p))
+      (call $drop-pollable (local.get $p))
+      ;; option<result<result<incoming-response, error-code>>> at 16: some
+      ;; at 16, ok at 24, ok at 32, the response at 40.
+      (call $fut-get (local.get $fut) (i32.const 16))
+      (if (i32.eqz (i32.load8_u (i32.const 16))) (then unreachable))
+      (if (i32.load8_u (i32.const 24)) (then unreachable))
+      (if (i32.load8_u (i32.const 32))
+        (then
+          (call $finish (call $respond (local.get $out) (i32.const 502)))
+          (call $drop-fut (local.get $fut))
+          (call $drop-req (local.get $req))
+          (return)))
+      (local.set $iresp (i32.load (i32.const 40)))
+      (local.set $status (call $iresp-status (local.get $iresp)))
+      (call $iresp-consume (local.get $iresp) (i32.const 16))
+      (call $check)
+      (local.set $ibody (i32.load (i32.const 20)))
+      (call $ibody-stream (local.get $ibody) (i32.const 16))
+      (call $check)
+      (local.set $is (i32.load (i32.const 20)))
+      (local.set $os (call $respond (local.get $out) (local.get $status)))
+      (call $copy (local.get $is) (local.get $os))
+      (call $drop-is (local.get $is))
+      (call $drop-ibody (local.get $ibody))
+      (call $drop-iresp (local.get $iresp))
+      (call $drop-fut (local.get $fut))
+      (call $finish (local.get $os))
+      (call $drop-req (local.get $req)))
+
     (func (export "handle") (param $req i32) (param $out i32)
       (local $h i32) (local $h2 i32) (local $mptr i32) (local $mlen i32) (local $pptr i32) (local $plen i32)
       (local $vals i32) (local $n i32) (local $i i32) (local $resp i32) (local $obody i32) (local $os i32)
-      (local $ibody i32) (local $is i32) (local $ptr i32) (local $len i32) (local $case i32)
+      (local $ibody i32) (local $is i32) (local $case i32)
 
       (call $req-method (local.get $req) (i32.const 16))
       (local.set $case (i32.load8_u (i32.const 16)))
@@ -232,6 +408,10 @@
         (then (loop $spin (br $spin))))
       (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 510) (i32.const 11))
         (then return))
+      (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 540) (i32.const 6))
+        (then
+          (call $fetch (local.get $req) (local.get $out))
+          (return)))
       (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 530) (i32.const 5))
         (then
           (loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
@@ -275,19 +455,7 @@
       (call $ibody-stream (local.get $ibody) (i32.const 16))
       (call $check)
       (local.set $is (i32.load (i32.const 20)))
-      (block $eof
-        (loop $copy
-          (call $reset)
-          (call $read (local.get $is) (i64.const 4096) (i32.const 16))
-          ;; closed, or failed (the client went away): stop copying.
-          (br_if $eof (i32.load8_u (i32.const 16)))
-          (local.set $ptr (i32.load (i32.const 20)))
-          (local.set $len (i32.load (i32.const 24)))
-          (if (local.get $len)
-            (then
-              (call $write (local.get $os) (local.get $ptr) (local.get $len) (i32.const 16))
-              (br_if $eof (i32.load8_u (i32.const 16)))))
-          (br $copy)))
+      (call $copy (local.get $is) (local.get $os))
       (call $drop-is (local.get $is))
       (call $drop-ibody (local.get $ibody))
       (call $drop-os (local.get $os))
@@ -318,6 +486,20 @@
       (export "drop-ibody" (func $c-drop-ibody))
       (export "drop-is" (func $c-drop-is))
       (export "drop-os" (func $c-drop-os))
+      (export "oreq-new" (func $c-oreq-new))
+      (export "set-scheme" (func $c-set-scheme))
+      (export "set-authority" (func $c-set-authority))
+      (export "set-path" (func $c-set-path))
+      (export "set-status" (func $c-set-status))
+      (export "fut-subscribe" (func $c-fut-subscribe))
+      (export "fut-get" (func $c-fut-get))
+      (export "iresp-status" (func $c-iresp-status))
+      (export "iresp-consume" (func $c-iresp-consume))
+      (export "oh-handle" (func $c-oh-handle))
+      (export "block" (func $c-block))
+      (export "drop-pollable" (func $c-drop-pollable))
+      (export "drop-fut" (func $c-drop-fut))
+      (export "drop-iresp" (func $c-drop-iresp))
     ))
   ))
   (func $handle (param "request" (own $req)) (param "response-out" (own $out))

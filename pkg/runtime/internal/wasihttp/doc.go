@@ -10,7 +10,14 @@
 // line is out, a failure aborts the connection instead, so a client never
 // mistakes a truncated body for a whole one.
 //
+// wasi:http/outgoing-handler goes through a Go http.Client to the
+// authorities of a per-component allow-list (others get
+// HTTP-request-denied); its goroutines and response bodies belong to the
+// incoming request and end with it. request-options' connect and
+// first-byte timeouts bound the wait for response headers;
+// between-bytes-timeout is recorded but not enforced (the request's
+// deadline bounds body reads).
+//
 // It must not choose what to run or how it is configured (pkg/runtime
-// does); wasi:http/outgoing-handler is not implemented yet, so its calls
-// trap.
+// does).
 package wasihttp

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,7 +51,9 @@ type Handler struct {
 	// Timeout bounds one request: the guest is interrupted (epoch) and
 	// blocking host calls give up when it passes.
 	Timeout time.Duration
-	Log     *zap.Logger
+	// Outbound governs wasi:http/outgoing-handler; nil denies every call.
+	Outbound *Outbound
+	Log      *zap.Logger
 }
 
 // ServeHTTP implements http.Handler.
@@ -61,7 +64,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The guest may stream the response while still reading the request.
 	_ = rc.EnableFullDuplex()
 	_ = rc.SetWriteDeadline(time.Now().Add(h.Timeout))
-	ex := &exchange{w: w, r: r, rc: rc}
+	ex := &exchange{w: w, r: r, rc: rc, outbound: h.Outbound}
 	defer ex.release()
 
 	wctx := wasi.NewCtx(ctx, h.WASI)
@@ -101,6 +104,13 @@ type exchange struct {
 	wroteHeader bool
 	resp        *outgoingResponse
 	guestErr    cm.Value
+
+	outbound  *Outbound
+	cancels   []context.CancelFunc
+	futures   []*futureResponse
+	outgoing  sync.WaitGroup
+	mu        sync.Mutex
+	responses []trackedBody
 }
 
 func (ex *exchange) requestBody() *wasi.ReaderStream {
@@ -123,6 +133,7 @@ const (
 // release reads a short remainder to EOF itself, and otherwise makes
 // further reads fail so the server closes the connection instead.
 func (ex *exchange) release() {
+	ex.releaseOutgoing()
 	if ex.body != nil {
 		if ex.body.Busy() {
 			_ = ex.rc.SetReadDeadline(time.Now())
@@ -151,16 +162,7 @@ func (ex *exchange) respond(r *outgoingResponse) error {
 	ex.w.WriteHeader(r.status)
 	ex.wroteHeader = true
 	if b := r.body; b != nil {
-		b.attached = true
-		if len(b.pending) > 0 {
-			if err := ex.write(b.pending); err != nil {
-				b.failed = err
-			}
-			b.pending = nil
-		}
-		if b.finished {
-			ex.finish(b)
-		}
+		b.attach(ex)
 	}
 	return nil
 }
@@ -181,6 +183,10 @@ func (ex *exchange) flush() error {
 	}
 	return nil
 }
+
+// abandon is a no-op for responses: complete sees the unfinished body and
+// aborts the connection.
+func (ex *exchange) abandon() {}
 
 func (ex *exchange) finish(b *outgoingBody) {
 	if b.trailers != nil {

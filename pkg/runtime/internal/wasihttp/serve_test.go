@@ -32,6 +32,10 @@ type testServer struct {
 
 // startEcho serves testdata/echo-http.wat on 127.0.0.1 with a fresh engine.
 func startEcho(t *testing.T, timeout time.Duration, memCap int64) *testServer {
+	return startEchoOutbound(t, timeout, memCap, nil)
+}
+
+func startEchoOutbound(t *testing.T, timeout time.Duration, memCap int64, outbound *Outbound) *testServer {
 	t.Helper()
 	wat, err := os.ReadFile("../../testdata/echo-http.wat")
 	if err != nil {
@@ -64,10 +68,11 @@ func startEcho(t *testing.T, timeout time.Duration, memCap int64) *testServer {
 	log := zap.New(core)
 	h := &Handler{
 		Engine: eng, Linker: lnk, Component: comp, Handle: handle,
-		WASI:    &wasi.Config{Name: "echo", Log: log},
-		Limits:  cm.StoreLimits{MaxMemoryBytes: memCap},
-		Timeout: timeout,
-		Log:     log,
+		WASI:     &wasi.Config{Name: "echo", Log: log},
+		Limits:   cm.StoreLimits{MaxMemoryBytes: memCap},
+		Timeout:  timeout,
+		Outbound: outbound,
+		Log:      log,
 	}
 	var inflight, chunked atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -286,5 +291,85 @@ func TestFailuresBecomeStatusesAndTheNextRequestWorks(t *testing.T) {
 			t.Fatalf("request after %s: %v %v", tc.path, next, err)
 		}
 		next.Body.Close()
+	}
+}
+
+func TestOutgoingHandlerWithAllowList(t *testing.T) {
+	t.Parallel()
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/upstream" || r.Method != "GET" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, strings.Repeat("from upstream ", 1000))
+	}))
+	t.Cleanup(upstream.Close)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a denied authority was called")
+	}))
+	t.Cleanup(other.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedAddr := closed.Listener.Addr().String()
+	closed.Close()
+
+	up := upstream.Listener.Addr().String()
+	s := startEchoOutbound(t, 10*time.Second, 64<<20, &Outbound{
+		Client:  &http.Client{Timeout: 5 * time.Second},
+		Allowed: []string{up, closedAddr},
+	})
+	tests := []struct {
+		name, target string
+		status       int
+		body         string
+	}{
+		{"allowed", up, http.StatusCreated, strings.Repeat("from upstream ", 1000)},
+		{"not in the allow-list", other.Listener.Addr().String(), http.StatusBadGateway, ""},
+		{"connection refused", closedAddr, http.StatusBadGateway, ""},
+	}
+	for _, tc := range tests {
+		req, _ := http.NewRequest("GET", s.url+"/fetch", nil)
+		req.Header.Set("X-Upstream", tc.target)
+		resp, err := client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || string(body) != tc.body {
+			t.Errorf("%s: status %d body %d bytes, want %d and %d bytes", tc.name, resp.StatusCode, len(body), tc.status, len(tc.body))
+		}
+	}
+	denied := false
+	for _, e := range s.logs.All() {
+		if strings.Contains(e.Message, "outgoing request denied") {
+			denied = true
+		}
+	}
+	if !denied {
+		t.Error("no log entry for the denied outgoing request")
+	}
+}
+
+func TestOutboundAllowList(t *testing.T) {
+	t.Parallel()
+	o := &Outbound{Allowed: []string{"api.example.com", "127.0.0.1:8080", "*.svc.local"}}
+	tests := map[string]bool{
+		"api.example.com":      true,
+		"api.example.com:443":  true,
+		"127.0.0.1:8080":       true,
+		"127.0.0.1:8081":       false,
+		"a.svc.local:80":       true,
+		"svc.local":            false,
+		"evil.com":             false,
+		"api.example.com.evil": false,
+	}
+	for authority, want := range tests {
+		if got := o.allows(authority); got != want {
+			t.Errorf("allows(%q) = %v, want %v", authority, got, want)
+		}
+	}
+	if (&Outbound{}).allows("api.example.com") {
+		t.Error("an empty allow-list allowed a call")
 	}
 }

@@ -1,7 +1,6 @@
 package wasihttp
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,7 +28,10 @@ const (
 // Interfaces are the wasi:http interfaces this package implements, keyed
 // by unversioned name, for wasi.Link.
 func Interfaces() map[string]wasi.Definer {
-	return map[string]wasi.Definer{"wasi:http/types": defineTypes}
+	return map[string]wasi.Definer{
+		"wasi:http/types":            defineTypes,
+		"wasi:http/outgoing-handler": defineOutgoingHandler,
+	}
 }
 
 type incomingRequest struct {
@@ -37,12 +39,14 @@ type incomingRequest struct {
 	consumed bool
 }
 
+// incomingBody is the body of an incoming request or response.
 type incomingBody struct {
-	ex          *exchange
+	stream      *wasi.ReaderStream
+	trailers    func() http.Header
 	streamTaken bool
 }
 
-type futureTrailers struct{ ex *exchange }
+type futureTrailers struct{ body *incomingBody }
 
 type outgoingResponse struct {
 	status    int
@@ -57,9 +61,19 @@ type responseOutparam struct{ ex *exchange }
 // response to response-outparam.set.
 const maxPending = 4 << 20
 
-// outgoingBody buffers writes until its response is sent, then streams them.
+// bodySink is where an outgoing body's bytes go once it is attached: the
+// client's response, or an outgoing request's pipe.
+type bodySink interface {
+	write(p []byte) error
+	flush() error
+	finish(b *outgoingBody)
+	abandon()
+}
+
+// outgoingBody buffers writes until it is attached (its response is set,
+// or its request is handed to the outgoing handler), then streams them.
 type outgoingBody struct {
-	ex          *exchange
+	sink        bodySink
 	attached    bool
 	pending     []byte
 	trailers    *fields
@@ -73,6 +87,26 @@ type outgoingBody struct {
 func (b *outgoingBody) Drop() {
 	if !b.finished {
 		b.dropped = true
+		if b.attached {
+			b.sink.abandon()
+		}
+	}
+}
+
+// attach connects b to its sink and sends what was buffered.
+func (b *outgoingBody) attach(sink bodySink) {
+	b.sink, b.attached = sink, true
+	if len(b.pending) > 0 {
+		if err := sink.write(b.pending); err != nil {
+			b.failed = err
+		}
+		b.pending = nil
+	}
+	switch {
+	case b.finished:
+		sink.finish(b)
+	case b.dropped:
+		sink.abandon()
 	}
 }
 
@@ -110,7 +144,7 @@ func (s *bodyStream) Write(p []byte) error {
 		b.pending = append(b.pending, p...)
 		return nil
 	}
-	if err := b.ex.write(p); err != nil {
+	if err := b.sink.write(p); err != nil {
 		b.failed = err
 		return err
 	}
@@ -119,7 +153,7 @@ func (s *bodyStream) Write(p []byte) error {
 
 func (s *bodyStream) Flush() error {
 	if s.b.attached && s.b.failed == nil {
-		return s.b.ex.flush()
+		return s.b.sink.flush()
 	}
 	return s.b.failed
 }
@@ -149,6 +183,7 @@ func defineTypes(li *cm.LinkerInstance) error {
 		wasi.Fn(li, "http-error-code", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) { return cm.Option{}, nil }),
 		defineIncoming(li),
 		defineOutgoing(li),
+		defineClientTypes(li),
 	)
 }
 
@@ -204,7 +239,9 @@ func defineIncoming(li *cm.LinkerInstance) error {
 				return cm.Result{Err: true}, nil
 			}
 			r.consumed = true
-			return cm.Result{Value: c.Own(TypeIncomingBody, &incomingBody{ex: r.ex})}, nil
+			ex := r.ex
+			body := &incomingBody{stream: ex.requestBody(), trailers: func() http.Header { return ex.r.Trailer }}
+			return cm.Result{Value: c.Own(TypeIncomingBody, body)}, nil
 		}),
 		wasi.Fn(li, "[method]incoming-body.stream", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
 			b, err := wasi.Get[*incomingBody](c, a[0])
@@ -215,38 +252,34 @@ func defineIncoming(li *cm.LinkerInstance) error {
 				return cm.Result{Err: true}, nil
 			}
 			b.streamTaken = true
-			return cm.Result{Value: c.Own(wasi.TypeInputStream, wasi.InputStream(b.ex.requestBody()))}, nil
+			return cm.Result{Value: c.Own(wasi.TypeInputStream, wasi.InputStream(b.stream))}, nil
 		}),
 		wasi.Fn(li, "[static]incoming-body.finish", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
 			b, err := wasi.Take[*incomingBody](c, a[0])
 			if err != nil {
 				return nil, err
 			}
-			return c.Own(TypeFutureTrailers, &futureTrailers{ex: b.ex}), nil
+			return c.Own(TypeFutureTrailers, &futureTrailers{body: b}), nil
 		}),
 		wasi.Fn(li, "[method]future-trailers.subscribe", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
 			f, err := wasi.Get[*futureTrailers](c, a[0])
 			if err != nil {
 				return nil, err
 			}
-			return c.Own(wasi.TypePollable, wasi.Pollable(f.ex.requestBody())), nil
+			return c.Own(wasi.TypePollable, wasi.Pollable(f.body.stream)), nil
 		}),
 		wasi.Fn(li, "[method]future-trailers.get", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
 			f, err := wasi.Get[*futureTrailers](c, a[0])
 			if err != nil {
 				return nil, err
 			}
-			body := f.ex.requestBody()
-			if !body.Ready() {
-				return cm.Option{}, nil
-			}
 			// Trailers are known once the body is read to its end.
-			if _, err := body.Read(c.Context, 0, false); !errors.Is(err, io.EOF) {
+			if !f.body.stream.Done() {
 				return cm.Option{}, nil
 			}
 			var trailers cm.Value = cm.Option{}
-			if len(f.ex.r.Trailer) > 0 {
-				t := fromHeader(f.ex.r.Trailer)
+			if h := f.body.trailers(); len(h) > 0 {
+				t := fromHeader(h)
 				t.immutable = true
 				trailers = cm.Option{Value: c.Own(TypeFields, t)}
 			}
@@ -301,7 +334,7 @@ func defineOutgoing(li *cm.LinkerInstance) error {
 				return cm.Result{Err: true}, nil
 			}
 			r.bodyTaken = true
-			r.body = &outgoingBody{ex: c.HTTP.(*exchange)}
+			r.body = &outgoingBody{}
 			return cm.Result{Value: c.Own(TypeOutgoingBody, r.body)}, nil
 		}),
 		wasi.Fn(li, "[method]outgoing-body.write", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
@@ -329,7 +362,7 @@ func defineOutgoing(li *cm.LinkerInstance) error {
 			}
 			b.finished = true
 			if b.attached {
-				b.ex.finish(b)
+				b.sink.finish(b)
 			}
 			return cm.Result{}, nil
 		}),
