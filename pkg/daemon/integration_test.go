@@ -484,8 +484,11 @@ func TestCanvasd(t *testing.T) {
 		if err := json.Unmarshal(data, &rd); err != nil || status != 200 || !rd.Ready || rd.Checks["nats"] != "ok" || rd.Checks["kv"] != "ok" || rd.Checks["controller"] != "ok" {
 			t.Errorf("/readyz: %d %s", status, data)
 		}
+		if status, data = e.http(http.MethodGet, wire.PathComponents, nil, nil); status != 200 {
+			t.Fatalf("list: %d %s", status, data)
+		}
 		status, data = e.http(http.MethodGet, "/metrics", nil, nil)
-		if status != 200 || !strings.Contains(string(data), "canvasd_api_requests_total") || !strings.Contains(string(data), "go_goroutines") {
+		if status != 200 || !strings.Contains(string(data), `canvasd_api_requests_total{code="200",route="list",transport="http"}`) || !strings.Contains(string(data), "go_goroutines") {
 			t.Errorf("/metrics: %d\n%.500s", status, data)
 		}
 	})

@@ -1,0 +1,184 @@
+package daemon_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/client"
+	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
+	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
+)
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		opts daemon.Options
+		want []string // substrings of the error; none means valid
+	}{
+		{"defaults", daemon.Options{StateDir: dir}, nil},
+		{"embedded", daemon.Options{StateDir: dir, EmbeddedNATS: true, EmbeddedNATSPort: -1}, nil},
+		{"embedded and a URL", daemon.Options{StateDir: dir, EmbeddedNATS: true, NATS: lattice.Config{URLs: "nats://x:4222"}},
+			[]string{"--embedded-nats and --nats-url exclude each other"}},
+		{"bad listen", daemon.Options{StateDir: dir, Listen: "7443"}, []string{"--listen \"7443\": want HOST:PORT"}},
+		{"bad lattice and ingress", daemon.Options{StateDir: dir, Lattice: "a.b", IngressURL: "components.example.org"},
+			[]string{"--lattice: lattice name \"a.b\"", "--ingress-url \"components.example.org\""}},
+		{"bad NATS URL", daemon.Options{StateDir: dir, NATS: lattice.Config{URLs: "http://x"}}, []string{"--nats-url", "scheme \"http\""}},
+		{"bad port and workers", daemon.Options{StateDir: dir, EmbeddedNATSPort: 70000, Workers: -1},
+			[]string{"--embedded-nats-port 70000", "--workers -1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := daemon.New(tc.opts)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("New accepted %+v", tc.opts)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestDaemonInProcess runs the daemon as `canvas up` embeds it: embedded
+// nats-server, API on a free port; Ready, one apply to Complete, Shutdown.
+func TestDaemonInProcess(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d, err := daemon.New(daemon.Options{
+		EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: dir, Listen: "127.0.0.1:0",
+		IngressURL: ingressURL, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := daemontest.Context(t, 30*time.Second)
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = d.Shutdown(context.Background())
+		}
+	})
+	if err := d.Start(ctx); err == nil {
+		t.Error("a second Start succeeded")
+	}
+	ri, err := daemon.ReadRuntimeInfo(dir)
+	if err != nil || ri.API != d.APIURL() || ri.PID != os.Getpid() || ri.NATS != d.NATSURL() {
+		t.Fatalf("runtime file %+v (%v), daemon at %s / %s", ri, err, d.APIURL(), d.NATSURL())
+	}
+	nc, err := nats.Connect(d.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	w := wadmtest.Run(t, nc, lattice.DefaultLattice)
+	if err := d.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	data, err := os.ReadFile(testref.Path(t, "oda", "examples", "productcatalog-v1.component.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(data), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
+		`{"ctk-prodcatapi":"ghcr.io/a/b:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/c:1","ctk-permissionspecapi":"ghcr.io/a/d:1"}`+"'\n", 1)
+	for _, cl := range []client.Client{mustHTTP(t, d.APIURL()), client.NewNATS(nc, false)} {
+		c, _, err := cl.Apply(ctx, "inproc.yaml", []byte(body))
+		if err != nil {
+			t.Fatalf("%T apply: %v", cl, err)
+		}
+		err = daemontest.WaitFor(20*time.Second, func() error {
+			got, err := cl.Get(ctx, c.Metadata.Namespace, c.Metadata.Name)
+			if err != nil {
+				return err
+			}
+			if deploymentStatus(got) != oda.DeploymentComplete {
+				return daemontest.ErrNotYet
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%T: not Complete: %v", cl, err)
+		}
+	}
+	if _, ok := w.Deployed("components-ctk-productcatalogmanagement"); !ok {
+		t.Error("wadm has no deployed app")
+	}
+
+	if err := d.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	if err := d.Wait(); err != nil {
+		t.Errorf("Wait after Shutdown: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, daemon.RuntimeFile)); !os.IsNotExist(err) {
+		t.Errorf("runtime file after Shutdown: %v", err)
+	}
+	if err := d.Shutdown(ctx); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
+
+// TestStartFailureNamesTheStep: a taken --listen address fails Start with
+// the flag named, and leaves nothing running.
+func TestStartFailureNamesTheStep(t *testing.T) {
+	t.Parallel()
+	first, err := daemon.New(daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := daemontest.Context(t, 30*time.Second)
+	if err := first.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = first.Shutdown(context.Background()) })
+	taken := strings.TrimPrefix(first.APIURL(), "http://")
+	second, err := daemon.New(daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: t.TempDir(), Listen: taken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = second.Start(ctx)
+	if err == nil || !strings.Contains(err.Error(), "--listen") {
+		t.Fatalf("Start on a taken port: %v", err)
+	}
+	select {
+	case <-second.Done():
+	default:
+		t.Error("a failed Start left the daemon running")
+	}
+}
+
+func mustHTTP(t *testing.T, api string) *client.HTTP {
+	t.Helper()
+	c, err := client.NewHTTP(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
