@@ -224,6 +224,9 @@ func readSSE(r io.Reader, fn func(wire.WatchEvent) error) error {
 				return err
 			}
 		case bytes.HasPrefix(line, []byte("data:")):
+			if len(data) > 0 {
+				data = append(data, '\n') // SSE joins the data lines of one event with newlines
+			}
 			data = append(data, bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))...)
 		}
 	}
