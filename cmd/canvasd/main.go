@@ -85,6 +85,7 @@ func run(args []string, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stderr, "canvasd: %v (see --help)\n", err)
 		return 2
 	}
 	if err := fromEnv(fs, os.LookupEnv); err != nil {
