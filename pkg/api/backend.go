@@ -53,6 +53,8 @@ type DesiredChange struct {
 type Statuses interface {
 	// Get returns the status under key, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) (*oda.ComponentStatus, error)
+	// List returns every status by key.
+	List(ctx context.Context) (map[string]*oda.ComponentStatus, error)
 	// Watch behaves as Desired.Watch.
 	Watch(ctx context.Context) (<-chan StatusChange, error)
 }

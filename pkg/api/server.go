@@ -196,12 +196,20 @@ func (s *Server) list(ctx context.Context, namespace string) ([]*oda.Component, 
 	if err != nil {
 		return nil, s.storeProblem("list", namespace, err)
 	}
+	// One read of every status, not one per Component: a list of hundreds
+	// stays one round trip per store.
+	stats, err := s.opts.Statuses.List(ctx)
+	if err != nil {
+		s.log.Warn("listing status failed; answering without it", zap.Error(err))
+	}
 	out := make([]*oda.Component, 0, len(all))
 	for _, c := range all {
 		if namespace != "" && c.Metadata.Namespace != namespace {
 			continue
 		}
-		out = append(out, s.withStatus(ctx, c))
+		cp := c.DeepCopy()
+		cp.Status = stats[c.Key()]
+		out = append(out, cp)
 	}
 	sortComponents(out)
 	return out, nil

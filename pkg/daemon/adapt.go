@@ -117,6 +117,19 @@ func (st statuses) Get(ctx context.Context, key string) (*oda.ComponentStatus, e
 	return &e.Value, nil
 }
 
+func (st statuses) List(ctx context.Context) (map[string]*oda.ComponentStatus, error) {
+	es, err := st.s.List(ctx, "")
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make(map[string]*oda.ComponentStatus, len(es))
+	for _, e := range es {
+		v := e.Value
+		out[e.Namespace+"."+e.Name] = &v
+	}
+	return out, nil
+}
+
 func (st statuses) Watch(ctx context.Context) (<-chan api.StatusChange, error) {
 	return relay(ctx, st.s, func(ev store.Event[oda.ComponentStatus]) api.StatusChange {
 		switch ev.Kind {

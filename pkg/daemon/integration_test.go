@@ -440,6 +440,54 @@ func TestCanvasd(t *testing.T) {
 		}
 	})
 
+	t.Run("watch-cli", func(t *testing.T) {
+		t.Parallel()
+		e.mustCanvas("apply", "-f", e.component("watchcli", "pc"), "--implementations", e.impls, "--wait", "--timeout", "30s")
+		out := e.mustCanvas("watch", "components", "-n", "watchcli", "--timeout", "1s")
+		if !regexpMatch(`(?m)^EVENT\s+NAMESPACE\s+NAME\s+DEPLOYMENT_STATUS\s+WADM STATUS\s+VERSION\n(?m)^ADDED\s+watchcli\s+pc\s+Complete\s+deployed\s+v-`, out) {
+			t.Errorf("canvas watch:\n%s", out)
+		}
+		out = e.mustCanvas("watch", "-n", "watchcli", "-o", "json", "--timeout", "1s")
+		var ev wire.WatchEvent
+		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &ev); err != nil || ev.Type != wire.WatchAdded || ev.Object.Metadata.Name != "pc" {
+			t.Errorf("canvas watch -o json (%v):\n%s", err, out)
+		}
+	})
+
+	t.Run("api-edges", func(t *testing.T) {
+		t.Parallel()
+		f := e.component("edges", "pc")
+		e.mustCanvas("apply", "-f", f, "--implementations", e.impls, "--wait", "--timeout", "30s")
+		c := e.get("edges", "pc")
+		c.Status = nil
+		body, _ := json.Marshal(c)
+		status, data := e.http(http.MethodPut, wire.PathComponents+"/edges/other", body, nil)
+		if p := problemOf(t, data); status != 422 || len(p.Errors) != 1 || p.Errors[0].Path != "metadata.name" {
+			t.Errorf("PUT to another name: %d %s", status, data)
+		}
+		status, data = e.http(http.MethodDelete, wire.PathComponents+"/edges/pc?resourceVersion=999999", nil, nil)
+		if p := problemOf(t, data); status != 409 || p.CurrentResourceVersion != c.Metadata.ResourceVersion {
+			t.Errorf("DELETE at a stale resourceVersion: %d %s", status, data)
+		}
+		status, data = e.http(http.MethodGet, wire.PathComponents+"/Bad_NS/pc", nil, nil)
+		if status != 400 {
+			t.Errorf("GET with an invalid namespace: %d %s", status, data)
+		}
+		// The micro API answers errors as micro errors: code = HTTP status, data = problem.
+		msg, err := e.nc.Request("canvas.api.components.get", []byte(`{"namespace":"edges","name":"missing"}`), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := msg.Header.Get("Nats-Service-Error-Code"); code != "404" || problemOf(t, msg.Data).Status != 404 {
+			t.Errorf("micro get of a missing component: code %q, %s", code, msg.Data)
+		}
+		msg, err = e.nc.Request("canvas.api.components.list", []byte(`{"namespace":"edges"}`), 5*time.Second)
+		var list wire.ComponentList
+		if err != nil || json.Unmarshal(msg.Data, &list) != nil || len(list.Items) != 1 || list.Items[0].Status == nil {
+			t.Errorf("micro list (%v): %s", err, msg.Data)
+		}
+	})
+
 	t.Run("contexts", func(t *testing.T) {
 		t.Parallel()
 		cfg := filepath.Join(e.dir, "config", "config.yaml")

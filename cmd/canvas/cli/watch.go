@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ func newWatchCmd() *cobra.Command {
 		namespace     string
 		allNamespaces bool
 		output        string
+		timeout       time.Duration
 		remote        remoteFlags
 	)
 	cmd := &cobra.Command{
@@ -26,7 +28,8 @@ func newWatchCmd() *cobra.Command {
 		Short: "Print Components as they change, until interrupted",
 		Long: `watch prints the current Components, then one line per change (EVENT,
 NAMESPACE, NAME, DEPLOYMENT_STATUS, WADM STATUS, VERSION); -o json prints each
-watch event as one JSON line. It re-watches when canvasd restarts.`,
+watch event as one JSON line. It re-watches when canvasd restarts, and runs
+until interrupted or, with --timeout, until that much time has passed (exit 0).`,
 		Example: `  canvas watch
   canvas watch components -A -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -44,6 +47,11 @@ watch event as one JSON line. It re-watches when canvasd restarts.`,
 				ns = ""
 			}
 			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
 			cl, err := remote.dial(ctx)
 			if err != nil {
 				return err
@@ -51,9 +59,11 @@ watch event as one JSON line. It re-watches when canvasd restarts.`,
 			defer cl.Close()
 			out := cmd.OutOrStdout()
 			tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "EVENT\tNAMESPACE\tNAME\tDEPLOYMENT_STATUS\tWADM STATUS\tVERSION")
-			if err := tw.Flush(); err != nil {
-				return err
+			if output == "table" {
+				fmt.Fprintln(tw, "EVENT\tNAMESPACE\tNAME\tDEPLOYMENT_STATUS\tWADM STATUS\tVERSION")
+				if err := tw.Flush(); err != nil {
+					return err
+				}
 			}
 			print := func(ev wire.WatchEvent) error {
 				if ev.Type == wire.WatchBookmark {
@@ -69,6 +79,9 @@ watch event as one JSON line. It re-watches when canvasd restarts.`,
 			}
 			for {
 				err := cl.Watch(ctx, ns, "", print)
+				if ctx.Err() != nil {
+					return nil
+				}
 				if !errors.Is(err, client.ErrWatchEnded) {
 					return apiError(cmd, err)
 				}
@@ -82,6 +95,7 @@ watch event as one JSON line. It re-watches when canvasd restarts.`,
 	}
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", oda.DefaultNamespace, "namespace")
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "watch every namespace")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop watching after this long (0: until interrupted)")
 	outputFlag(cmd, &output, "table", "json")
 	remote.add(cmd)
 	return cmd
