@@ -210,14 +210,23 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, e *entry, start time.Ti
 	g.metrics.requests.WithLabelValues(app, api, strconv.Itoa(status)).Inc()
 	g.metrics.duration.WithLabelValues(app, api).Observe(d.Seconds())
 
+	level, msg := zap.InfoLevel, "gateway: request"
+	if rec.failure != nil {
+		level, msg = zap.WarnLevel, "gateway: request failed"
+	}
+	// Check first: building the fields costs more than the rest of the
+	// gateway when the level is off.
+	ce := g.log.Check(level, msg)
+	if ce == nil {
+		return
+	}
 	fields := []zap.Field{
 		zap.String("method", r.Method), zap.String("path", r.URL.Path),
 		zap.String("app", app), zap.String("api", api),
 		zap.Int("status", status), zap.Duration("duration", d), zap.Int64("bytes", rec.bytes),
 	}
 	if rec.failure != nil {
-		g.log.Warn("gateway: request failed", append(fields, zap.Error(rec.failure))...)
-		return
+		fields = append(fields, zap.Error(rec.failure))
 	}
-	g.log.Info("gateway: request", fields...)
+	ce.Write(fields...)
 }
