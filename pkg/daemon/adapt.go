@@ -26,6 +26,12 @@ func storeErr(err error) error {
 	return err
 }
 
+// StoreBackends adapts the desired-state and status stores to the
+// interfaces the API server reads them through, as the daemon wires them.
+func StoreBackends(d *store.Store[oda.Component], st *store.Store[oda.ComponentStatus]) (api.Desired, api.Statuses) {
+	return desired{d}, statuses{st}
+}
+
 // desired adapts the desired-state store to api.Desired: the store
 // revision becomes metadata.resourceVersion.
 type desired struct{ s *store.Store[oda.Component] }
