@@ -19,9 +19,10 @@ FUZZ_TARGETS ?= \
 	./pkg/translate:FuzzTranslate \
 	./pkg/wadm:FuzzParseManifest \
 	./pkg/store:FuzzParseKey \
-	./pkg/lattice:FuzzConfigURLs
+	./pkg/lattice:FuzzConfigURLs \
+	./pkg/gateway:FuzzRoutes
 
-.PHONY: all build test unit lint fuzz bench e2e clean help
+.PHONY: all build test unit lint fuzz bench e2e examples clean help
 
 all: build
 
@@ -53,6 +54,9 @@ bench: ## benchmarks that print ratios measured in one run
 
 e2e: build ## long, bounded end-to-end runs (crash, soak)
 	$(GO) test -count=1 -tags e2e -timeout 30m ./e2e/...
+
+examples: ## build the example Wasm components from source (node >= 20, npm)
+	examples/productcatalog/build.sh
 
 clean:
 	rm -rf $(BIN)

@@ -3,7 +3,6 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -128,23 +127,42 @@ func AnnotationImplementations(c *oda.Component, baseDir string) (map[string]str
 }
 
 // implementations merges the annotation with Options.Implementations (the
-// latter wins). Annotation paths were made absolute by the caller (see
-// AnnotationImplementations); here relative file:// paths are errors.
+// latter wins per key; callers put the annotation's entries there already
+// resolved, see AnnotationImplementations). An annotation entry that
+// Options do not override must be absolute: translate has no base
+// directory to resolve a relative file:// path against.
 func (t *translator) implementations() map[string]string {
-	fromAnn, err := AnnotationImplementations(t.c, "")
-	if err != nil {
-		t.errs = append(t.errs, asList(err)...)
-		fromAnn = map[string]string{}
-	}
+	out := map[string]string{}
 	for k, v := range t.opts.Implementations {
 		ref, err := Artefact(v, "")
 		if err != nil {
 			t.fail("implementations."+k, err.Error(), "use registry/repo:tag or file:///abs/path.wasm")
 			continue
 		}
-		fromAnn[k] = ref
+		out[k] = ref
 	}
-	return fromAnn
+	raw, ok := t.c.Metadata.Annotations[oda.AnnotationImplementations]
+	if !ok {
+		return out
+	}
+	p := fmt.Sprintf("metadata.annotations[%q]", oda.AnnotationImplementations)
+	var ann map[string]string
+	if err := json.Unmarshal([]byte(raw), &ann); err != nil {
+		t.fail(p, "must be a JSON object of implementation name to artefact: "+err.Error(), `write e.g. '{"my-impl":"file:///abs/path.wasm"}'`)
+		return out
+	}
+	for _, k := range sortedKeys(ann) {
+		if _, overridden := out[k]; overridden {
+			continue
+		}
+		ref, err := Artefact(ann[k], "")
+		if err != nil {
+			t.fail(p+"."+k, err.Error(), "use an absolute file:// path or registry/repo:tag (the canvas CLI resolves relative paths against the Component file)")
+			continue
+		}
+		out[k] = ref
+	}
+	return out
 }
 
 // placement reads the placement annotations into spreadscaler properties.
@@ -196,12 +214,4 @@ func (t *translator) placement() wadm.ScalerProperties {
 		sp.Spread = spread
 	}
 	return sp
-}
-
-func asList(err error) oda.ErrorList {
-	var l oda.ErrorList
-	if errors.As(err, &l) {
-		return l
-	}
-	return oda.ErrorList{{Msg: err.Error()}}
 }

@@ -3,6 +3,7 @@ package translate
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ const (
 	HTTPClientName   = "http-client"
 	MessagingName    = "messaging"
 	BridgeName       = "canvas-bridge"
+	KeyValueName     = "keyvalue"
 )
 
 // The WIT interfaces the links use.
@@ -58,6 +60,7 @@ var (
 	ifaceConsumer  = witIface{"wasmcloud", "messaging", "consumer"}
 	ifaceHandler   = witIface{"wasmcloud", "messaging", "handler"}
 	ifaceIdentity  = witIface{"wasmcanvas", "identity", "tokens"}
+	ifaceKeyValue  = []string{"store", "atomics"}
 	ifaceObservers = []string{"metrics", "tracing"}
 )
 
@@ -81,6 +84,13 @@ func AppName(c *oda.Component) string {
 		ns = oda.DefaultNamespace
 	}
 	return ns + "-" + c.Metadata.Name
+}
+
+// Bucket is the keyvalue bucket of one implementation of a Component: a
+// JetStream KV bucket name ([A-Za-z0-9_-]), unique per namespace,
+// Component and implementation.
+func Bucket(c *oda.Component, impl string) string {
+	return "kv_" + strings.ReplaceAll(linkName(AppName(c)+"_"+impl), "-", "_")
 }
 
 // EventSubject is the NATS subject an ODA event travels on; publishers and
@@ -155,6 +165,18 @@ func (t *translator) run() *wadm.Manifest {
 	for _, comp := range t.comps {
 		implNames = append(implNames, comp.Name)
 	}
+	// Every implementation gets its own keyvalue bucket: the ODA spec does
+	// not say which components keep state, and a link a component does not
+	// use costs nothing.
+	if len(implNames) > 0 {
+		kv := t.shared(KeyValueName, "spec (every implementation gets a keyvalue bucket)")
+		for _, n := range implNames {
+			t.link(n, wadm.LinkProperties{
+				Namespace: "wasi", Package: "keyvalue", Interfaces: slices.Clone(ifaceKeyValue),
+				Target: wadm.LinkTarget{Name: kv.Name, Config: []wadm.ConfigProperty{{Name: "bucket-" + n, Properties: map[string]string{"bucket": Bucket(t.c, n)}}}},
+			}, "spec (keyvalue for "+n+")")
+		}
+	}
 	if deps := t.dependencies(); len(deps) > 0 {
 		client := t.shared(HTTPClientName, "spec.coreFunction.dependentAPIs")
 		for _, n := range implNames {
@@ -179,7 +201,7 @@ func (t *translator) run() *wadm.Manifest {
 		bridge := t.shared(BridgeName, "spec.managementFunction")
 		for _, n := range implNames {
 			t.link(n, wadm.LinkProperties{
-				Namespace: "wasmcanvas", Package: "observe", Interfaces: ifaceObservers,
+				Namespace: "wasmcanvas", Package: "observe", Interfaces: slices.Clone(ifaceObservers),
 				Target: wadm.LinkTarget{Name: bridge.Name},
 			}, "spec.managementFunction")
 		}
@@ -434,7 +456,7 @@ func (t *translator) manifest() *wadm.Manifest {
 	for _, comp := range t.comps {
 		m.Spec.Components = append(m.Spec.Components, *comp)
 	}
-	for _, name := range []string{IngressName, HTTPClientName, MessagingName, BridgeName} {
+	for _, name := range []string{IngressName, HTTPClientName, MessagingName, BridgeName, KeyValueName} {
 		if comp, ok := t.external[name]; ok {
 			m.Spec.Components = append(m.Spec.Components, *comp)
 		}

@@ -480,3 +480,26 @@ func TestIngressRoutes(t *testing.T) {
 		t.Errorf("routes read back:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exposed, "\n"))
 	}
 }
+
+// TestAnnotationResolvedByCaller: a relative file:// path in the annotation
+// is fine once the caller resolved it into Options (as the CLI does), and
+// an error naming the annotation otherwise.
+func TestAnnotationResolvedByCaller(t *testing.T) {
+	c := parseFile(t, filepath.Join("testdata", "cases", "events-placement.component.yaml"))
+	c.Metadata.Annotations[oda.AnnotationImplementations] = `{"orders-api": "file://build/orders.wasm"}`
+	_, err := translate.Component(c, translate.Options{})
+	if err == nil || !strings.Contains(err.Error(), `metadata.annotations["wasmcanvas.io/implementations"].orders-api: "file://build/orders.wasm": relative file:// path`) {
+		t.Fatalf("unresolved relative path: %v", err)
+	}
+	resolved, err := translate.AnnotationImplementations(c, "/srv/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := translate.Component(c, translate.Options{Implementations: resolved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := m.Spec.Components[0].Properties.Image; img != "file:///srv/app/build/orders.wasm" {
+		t.Errorf("image %q", img)
+	}
+}
