@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,10 +13,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmcanvas/wasmcanvas/cmd/canvas/cli"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
@@ -219,6 +222,23 @@ func TestCanvasd(t *testing.T) {
 		}
 		if vs := e.wadm.Versions(st.WasmCloud.App); len(vs) != 1 {
 			t.Errorf("wadm versions after an unchanged apply = %v, want one", vs)
+		}
+	})
+
+	t.Run("wait-progress-on-a-terminal", func(t *testing.T) {
+		t.Parallel()
+		tty, output := openPTY(t)
+		var errb bytes.Buffer
+		f := e.component("tty", "pc")
+		code := cli.Main([]string{"apply", "-f", f, "--implementations", e.impls, "--wait", "--timeout", "30s", "--server", e.canvasd.API}, strings.NewReader(""), tty, &errb)
+		out := output()
+		if code != 0 {
+			t.Fatalf("apply --wait on a terminal: exit %d\n%q\n%s", code, out, errb.String())
+		}
+		// One line rewritten in place (carriage return, erase line), then
+		// the outcome on its own line.
+		if !strings.Contains(out, "\r\x1b[Ktty/pc: ") || !strings.Contains(out, "tty/pc: Complete\r\n") {
+			t.Errorf("terminal output %q", out)
 		}
 	})
 
@@ -592,3 +612,36 @@ func deploymentStatus(c *oda.Component) string {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// openPTY opens a pseudo-terminal: the CLI writes to tty, and output
+// returns what a terminal would have shown once the writer is done.
+func openPTY(t *testing.T) (tty *os.File, output func() string) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	done := make(chan struct{})
+	go func() { // reads until the terminal closes (EIO once tty is closed)
+		defer close(done)
+		_, _ = io.Copy(&buf, master)
+	}()
+	return tty, func() string {
+		tty.Close()
+		<-done
+		return buf.String()
+	}
+}
