@@ -24,7 +24,7 @@ var implementations = map[string]string{
 }
 
 // manifest translates the reference productcatalog-v1 Component, renamed,
-// with an annotation that changes its content hash when tag changes.
+// with componentMetadata.version set to tag (which changes its content hash).
 func manifest(t *testing.T, name, tag string) *wadm.Manifest {
 	t.Helper()
 	file := filepath.Join(testref.Path(t, "oda", "examples"), "productcatalog-v1.component.yaml")
@@ -37,9 +37,6 @@ func manifest(t *testing.T, name, tag string) *wadm.Manifest {
 		t.Fatalf("parse %s: %v", file, err)
 	}
 	c.Metadata.Name = name
-	if c.Metadata.Annotations == nil {
-		c.Metadata.Annotations = map[string]string{}
-	}
 	c.Spec.ComponentMetadata.Version = tag
 	m, err := translate.Component(c, translate.Options{Implementations: implementations})
 	if err != nil {

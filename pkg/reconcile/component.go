@@ -332,11 +332,11 @@ func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *
 			continue
 		}
 		pst, err := c.readStatus(ctx, e.Namespace, e.Name)
-		if err != nil || pst == nil {
-			if err != nil {
-				return providers{}, err
-			}
-			continue
+		if err != nil {
+			return providers{}, err
+		}
+		if pst == nil {
+			continue // not reconciled yet: its APIs are not ready
 		}
 		for _, l := range [][]oda.APIStatus{pst.CoreAPIs, pst.ManagementAPIs, pst.SecurityAPIs} {
 			for _, api := range l {

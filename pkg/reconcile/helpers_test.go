@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -46,7 +47,8 @@ type env struct {
 	t        testing.TB
 	dir      string
 	port     int
-	nats     *lattice.Embedded
+	relaxed  bool // nats-server's default fsync policy instead of SyncAlways
+	nats     natsServer
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	wadm     *wadmtest.Server
@@ -60,9 +62,24 @@ type env struct {
 
 type envOption func(*Options)
 
+// natsServer is the embedded server either way it was started.
+type natsServer interface {
+	ClientURL() string
+	Shutdown()
+	WaitForShutdown()
+}
+
 func newEnv(t testing.TB, wadmOpts []wadmtest.Option, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), port: -1}
+	return newEnvWith(t, false, 0, wadmOpts, opts...)
+}
+
+// newEnvWith can relax fsync (benchmarks) and spread applications over
+// shards extra lattices, each served by its own double (see
+// shardedDeployer).
+func newEnvWith(t testing.TB, relaxed bool, shards int, wadmOpts []wadmtest.Option, opts ...envOption) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), port: -1, relaxed: relaxed}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	e.ctx = ctx
@@ -86,6 +103,9 @@ func newEnv(t testing.TB, wadmOpts []wadmtest.Option, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	e.deployer = deploy.NewWadm(client)
+	if shards > 0 {
+		e.deployer = e.shards("shard", shards, wadmOpts...)
+	}
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	defer scancel()
 	if e.desired, err = store.New[oda.Component](sctx, e.js, store.Options{}); err != nil {
@@ -112,11 +132,44 @@ func newEnv(t testing.TB, wadmOpts []wadmtest.Option, opts ...envOption) *env {
 	return e
 }
 
+// shards starts n doubles on lattices {prefix}-0…{prefix}-{n-1} and
+// returns a Deployer spreading applications over them.
+func (e *env) shards(prefix string, n int, opts ...wadmtest.Option) shardedDeployer {
+	e.t.Helper()
+	sd := shardedDeployer{}
+	for i := range n {
+		lat := fmt.Sprintf("%s-%d", prefix, i)
+		wadmtest.Run(e.t, e.nc, lat, opts...)
+		cl, err := wadm.NewClient(e.nc, lat)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		sd = append(sd, deploy.NewWadm(cl))
+	}
+	return sd
+}
+
 func (e *env) startNATS() {
 	e.t.Helper()
-	srv, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: e.dir, Port: e.port})
-	if err != nil {
-		e.t.Fatal(err)
+	var srv natsServer
+	if e.relaxed {
+		// Benchmarks measure the loop, not the disk: the production
+		// embedded server fsyncs every write (pkg/lattice).
+		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: e.port, JetStream: true, StoreDir: e.dir, NoLog: true, NoSigs: true})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			e.t.Fatal("nats-server not ready within 10s")
+		}
+		srv = ns
+	} else {
+		ls, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: e.dir, Port: e.port})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		srv = ls
 	}
 	e.nats = srv
 	u, err := url.Parse(srv.ClientURL())
