@@ -87,10 +87,12 @@ type EmptyInput struct{ ReadyPollable }
 
 func (EmptyInput) Read(context.Context, int, bool) ([]byte, error) { return nil, io.EOF }
 
-// ReaderStream adapts an io.Reader into an InputStream. Non-blocking reads
+// ReaderStream adapts an io.Reader into an InputStream. Blocking reads
+// call the reader directly on the caller's goroutine (its owner bounds
+// them, for example with a read deadline or a context); non-blocking reads
 // and polls are served by one read-ahead goroutine at a time, which ends
-// when the reader returns; its owner makes the reader return (by closing it
-// or setting a read deadline) and then calls Wait.
+// when the reader returns; its owner makes the reader return (by closing
+// it or setting a read deadline) and then calls WaitIdle.
 type ReaderStream struct {
 	r       io.Reader
 	mu      sync.Mutex
@@ -148,6 +150,10 @@ func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, err
 			s.mu.Unlock()
 			return nil, err
 		}
+		if block && s.filling == nil {
+			s.mu.Unlock()
+			return s.readNow(n)
+		}
 		ch := s.fillLocked()
 		s.mu.Unlock()
 		if !block {
@@ -157,6 +163,26 @@ func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, err
 		case <-ch:
 		case <-ctx.Done():
 			return nil, fmt.Errorf("blocking read abandoned: %w", context.Cause(ctx))
+		}
+	}
+}
+
+// readNow reads directly, skipping the read-ahead goroutine; a (0, nil)
+// read is retried.
+func (s *ReaderStream) readNow(n int) ([]byte, error) {
+	p := make([]byte, n)
+	for {
+		m, err := s.r.Read(p)
+		if err != nil {
+			s.mu.Lock()
+			s.err = err
+			s.mu.Unlock()
+		}
+		if m > 0 {
+			return p[:m], nil
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 }

@@ -63,7 +63,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// The guest may stream the response while still reading the request.
 	_ = rc.EnableFullDuplex()
+	// Reads and writes of the exchange happen on the guest's goroutine;
+	// the connection deadlines keep them within the request's time.
 	_ = rc.SetWriteDeadline(time.Now().Add(h.Timeout))
+	_ = rc.SetReadDeadline(time.Now().Add(h.Timeout))
 	ex := &exchange{w: w, r: r, rc: rc, outbound: h.Outbound}
 	defer ex.release()
 

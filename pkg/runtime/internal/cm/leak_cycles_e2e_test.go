@@ -1,0 +1,5 @@
+//go:build e2e
+
+package cm
+
+const leakCycles = 100_000
