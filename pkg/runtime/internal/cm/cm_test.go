@@ -203,14 +203,25 @@ func TestTrapAndDeadlineAndMemoryCap(t *testing.T) {
 	var dropped atomic.Int64
 	f := newFixture(t, &dropped)
 
-	_, err := f.call(t, StoreLimits{}, 0, &dropped, "boom")
-	var trap *Trap
-	if !errors.As(err, &trap) || !strings.Contains(trap.Message, "unreachable") {
-		t.Fatalf("boom error = %v, want a trap naming unreachable", err)
+	traps := []struct {
+		export string
+		args   []Value
+		want   string
+	}{
+		{"boom", nil, "unreachable"},
+		{"oob", nil, "out of bounds memory access"},
+		{"recurse", []Value{int32(0)}, "call stack exhausted"},
+	}
+	for _, tc := range traps {
+		_, err := f.call(t, StoreLimits{}, 0, &dropped, tc.export, tc.args...)
+		var trap *Trap
+		if !errors.As(err, &trap) || !strings.Contains(trap.Message, tc.want) {
+			t.Fatalf("%s error = %v, want a trap naming %q", tc.export, err, tc.want)
+		}
 	}
 
 	start := time.Now()
-	_, err = f.call(t, StoreLimits{}, 50*time.Millisecond, &dropped, "spin")
+	_, err := f.call(t, StoreLimits{}, 50*time.Millisecond, &dropped, "spin")
 	if !errors.Is(err, ErrDeadline) {
 		t.Fatalf("spin error = %v, want ErrDeadline", err)
 	}

@@ -243,3 +243,11 @@ func (ex *exchange) abortOr(status int) {
 	}
 	panic(http.ErrAbortHandler)
 }
+
+var (
+	_ http.Handler      = (*Handler)(nil)
+	_ bodySink          = (*exchange)(nil)
+	_ bodySink          = pipeSink{}
+	_ wasi.Pollable     = (*futureResponse)(nil)
+	_ wasi.OutputStream = (*bodyStream)(nil)
+)
