@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -90,19 +91,19 @@ func TestApplyReachesCompleteInReferenceShape(t *testing.T) {
 		t.Fatalf("status differs from the reference shape\ngot:  %s\nwant: %s", gotJSON, wantJSON)
 	}
 
-	evs, err := e.events.List(e.opCtx(), c.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var reasons []string
-	for _, ev := range evs {
-		reasons = append(reasons, ev.Reason)
-	}
-	for _, r := range []string{ReasonTranslated, ReasonManifestPut, ReasonDeployed, ReasonReady} {
-		if !slices.Contains(reasons, r) {
-			t.Errorf("events %v lack %s", reasons, r)
+	// Events are recorded after the status write that they report: poll.
+	waitFor(t, "events", func() (bool, string) {
+		evs, err := e.events.List(e.opCtx(), c.Key())
+		if err != nil {
+			return false, err.Error()
 		}
-	}
+		var reasons []string
+		for _, ev := range evs {
+			reasons = append(reasons, ev.Reason)
+		}
+		want := []string{ReasonTranslated, ReasonManifestPut, ReasonDeployed, ReasonReady}
+		return slices.Equal(reasons, want), fmt.Sprintf("%v, want %v", reasons, want)
+	})
 }
 
 func TestUpdateDeploysNewVersion(t *testing.T) {
@@ -156,13 +157,14 @@ func TestDeleteRemovesApplication(t *testing.T) {
 	if e.wadm.Undeploys() == 0 {
 		t.Error("application deleted without an undeploy")
 	}
-	evs, err := e.events.List(e.opCtx(), c.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) == 0 || evs[len(evs)-1].Reason != ReasonDeleted {
-		t.Fatalf("last event %+v, want %s", evs, ReasonDeleted)
-	}
+	// The event is recorded after the removal: poll for it.
+	waitFor(t, "Deleted event", func() (bool, string) {
+		evs, err := e.events.List(e.opCtx(), c.Key())
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(evs) > 0 && evs[len(evs)-1].Reason == ReasonDeleted, fmt.Sprintf("%+v", evs)
+	})
 }
 
 func TestWadmFailureBecomesFailed(t *testing.T) {
@@ -337,8 +339,15 @@ func TestNATSRestartConverges(t *testing.T) {
 	e.restartNATS()
 	waitFor(t, "client reconnected", func() (bool, string) { return e.nc.IsConnected(), e.nc.Status().String() })
 
+	// JetStream recovers its streams after the client is back; a write in
+	// that window times out, and the user (here the test) tries again.
 	b := example(t, productCatalog, "pc-after-restart")
-	e.apply(b)
+	waitFor(t, "JetStream accepts writes", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(e.ctx, 2*time.Second)
+		defer cancel()
+		_, err := e.desired.Put(ctx, b.Metadata.Namespace, b.Metadata.Name, *b)
+		return err == nil, fmt.Sprint(err)
+	})
 	e.waitState(b.Key(), oda.DeploymentComplete)
 	a.Spec.ComponentMetadata.Version = "0.0.9"
 	e.apply(a)
