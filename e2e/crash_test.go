@@ -40,7 +40,7 @@ const (
 	deleted    = 20 // the last 20 are deleted again
 	minKills   = 5
 	opDeadline = 2 * time.Minute // one apply or delete, retried through crashes
-	converge   = 3 * time.Minute
+	converge   = 4 * time.Minute
 )
 
 // implementations is the artefact annotation every Component carries;
@@ -113,7 +113,7 @@ func run(t *testing.T, chaos func(*scenario) error) {
 	t.Cleanup(nc.Close)
 	s.wadm = wadmtest.Run(t, nc, "default")
 	s.canvasd = daemontest.Start(t, daemontest.Options{NATS: s.nats.URL(), Args: []string{
-		"--resync", "2s", "--nats-reconnect-wait", "50ms", "--nats-max-reconnect-wait", "500ms", "--log-level", "info"}})
+		"--resync", "2s", "--workers", "16", "--nats-reconnect-wait", "50ms", "--nats-max-reconnect-wait", "500ms", "--log-level", "info"}})
 
 	// The API moves to a new port on every restart: read it afresh from
 	// the runtime file for each attempt.
