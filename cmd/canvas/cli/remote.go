@@ -23,6 +23,7 @@ const DefaultServer = "http://127.0.0.1:7443"
 type remoteFlags struct {
 	server      string
 	nats        string
+	natsCreds   string
 	contextName string
 	configPath  string
 }
@@ -30,6 +31,7 @@ type remoteFlags struct {
 func (f *remoteFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.server, "server", "", "canvasd API URL (default "+DefaultServer+", or the current context's)")
 	cmd.Flags().StringVar(&f.nats, "nats", "", "talk to canvasd over its NATS micro API at this NATS URL instead of HTTP")
+	cmd.Flags().StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for --nats")
 	cmd.Flags().StringVar(&f.contextName, "context", "", "use this context of the config file instead of its current-context")
 	addConfigFlag(cmd, &f.configPath)
 }
@@ -51,8 +53,11 @@ func (f *remoteFlags) resolve() (endpoint, error) {
 	if f.server != "" {
 		return endpoint{server: f.server, from: "--server"}, nil
 	}
+	if f.natsCreds != "" && f.nats == "" {
+		return endpoint{}, usageErrorf("--nats-creds goes with --nats URL (a context keeps its own nats-creds)")
+	}
 	if f.nats != "" {
-		return endpoint{nats: f.nats, from: "--nats"}, nil
+		return endpoint{nats: f.nats, natsCreds: f.natsCreds, from: "--nats"}, nil
 	}
 	path, err := configFile(f.configPath)
 	if err != nil {
