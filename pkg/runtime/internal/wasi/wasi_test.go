@@ -14,7 +14,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 )
 
-// harness instantiates testdata/reexport.wat with a Ctx and calls its
+// harness instantiates testdata/passthrough.wat with a Ctx and calls its
 // exports, which are the host functions themselves.
 type harness struct {
 	t    *testing.T
@@ -26,7 +26,7 @@ type harness struct {
 
 func newHarness(t *testing.T, ctx context.Context) *harness {
 	t.Helper()
-	wat, err := os.ReadFile("testdata/reexport.wat")
+	wat, err := os.ReadFile("testdata/passthrough.wat")
 	if err != nil {
 		t.Fatal(err)
 	}
