@@ -153,14 +153,18 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if o.WadmTimeout > 0 {
 		wadmOpts = append(wadmOpts, wadm.WithTimeout(o.WadmTimeout))
 	}
-	wc, err := wadm.NewClient(nc, o.Lattice, wadmOpts...)
-	if err != nil {
-		return fmt.Errorf("canvasd: %w", err)
+	deployer := o.Deployer
+	if deployer == nil {
+		wc, err := wadm.NewClient(nc, o.Lattice, wadmOpts...)
+		if err != nil {
+			return fmt.Errorf("canvasd: %w", err)
+		}
+		deployer = deploy.NewWadm(wc)
 	}
 	ctrl, err := reconcile.New(reconcile.Options{
 		Desired:   desiredStore,
 		Status:    statusStore,
-		Deployer:  deploy.NewWadm(wc),
+		Deployer:  deployer,
 		Events:    recorder,
 		Logger:    d.log.Named("reconcile"),
 		Workers:   o.Workers,

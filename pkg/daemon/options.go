@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 )
@@ -51,7 +52,10 @@ type Options struct {
 	Resync  time.Duration
 	// WadmTimeout bounds each wadm API request (0 = the client's default).
 	WadmTimeout time.Duration
-	Logger      *zap.Logger
+	// Deployer replaces the wadm lattice backend; `canvas up` passes the
+	// embedded runtime's local deployer. Nil means wadm on Lattice.
+	Deployer deploy.Deployer
+	Logger   *zap.Logger
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/wasmcanvas, or ~/.local/state/wasmcanvas

@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+	"github.com/wasmcanvas/wasmcanvas/pkg/up"
+)
+
+// upChildEnv marks the background process `canvas up --detach` starts.
+const upChildEnv = "WASMCANVAS_UP_CHILD"
+
+// upLogFile receives a detached canvas's logs, in the state directory.
+const upLogFile = "canvas-up.log"
+
+func newUpCmd() *cobra.Command {
+	var (
+		opts     up.Options
+		detach   bool
+		logLevel string
+		timeout  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the whole canvas on this machine (NATS, control plane, Wasm runtime, gateway)",
+		Long: `up starts the embedded canvas in one process: nats-server with JetStream
+(data under the state directory), canvasd's control plane, the wasmtime
+runtime that runs the Components' Wasm, and the HTTP gateway that serves
+their APIs on 127.0.0.1. Applied Components survive a restart and are
+served again.
+
+It runs in the foreground until Ctrl-C; with --detach it starts in the
+background, waits until the canvas is ready, prints where it serves and
+returns (stop it with 'canvas down'). One state directory runs one canvas:
+a second 'canvas up' on it refuses.
+
+Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
+--nats ...); 'canvas up' never pretends to schedule across hosts.`,
+		Example: `  canvas up
+  canvas up --detach && canvas apply -f examples/productcatalog/component.yaml --wait
+  canvas up --state-dir /tmp/canvas --ingress 127.0.0.1:9080 --listen 127.0.0.1:9443`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level, err := zapcore.ParseLevel(logLevel)
+			if err != nil {
+				return usageErrorf("--log-level %q: use debug, info, warn or error", logLevel)
+			}
+			if opts.StateDir == "" {
+				if opts.StateDir, err = daemon.DefaultStateDir(); err != nil {
+					return err
+				}
+			}
+			if detach && os.Getenv(upChildEnv) == "" {
+				return upDetached(cmd, opts.StateDir, timeout)
+			}
+			return upForeground(cmd, opts, level)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.StateDir, "state-dir", "", "state directory (default $XDG_STATE_HOME/wasmcanvas)")
+	f.StringVar(&opts.Listen, "listen", up.DefaultListen, "canvasd API address")
+	f.StringVar(&opts.Ingress, "ingress", up.DefaultIngress, "gateway address serving the Components' APIs")
+	f.IntVar(&opts.NATSPort, "nats-port", up.DefaultNATSPort, "embedded NATS client port on 127.0.0.1 (-1: any free port)")
+	f.DurationVar(&opts.Limits.RequestTimeout, "request-timeout", runtime.DefaultRequestTimeout, "deadline of one request to a Wasm component (504 after it)")
+	f.Int64Var(&opts.Limits.MaxMemoryBytes, "max-memory", runtime.DefaultMaxMemoryBytes, "memory cap of one component instance, in bytes")
+	f.BoolVarP(&detach, "detach", "d", false, "run in the background; stop with 'canvas down'")
+	f.DurationVar(&timeout, "timeout", 2*time.Minute, "with --detach: how long to wait for the canvas to be ready")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func upForeground(cmd *cobra.Command, opts up.Options, level zapcore.Level) error {
+	logCfg := zap.NewProductionConfig()
+	logCfg.Level = zap.NewAtomicLevelAt(level)
+	logCfg.OutputPaths = []string{"stderr"}
+	log, err := logCfg.Build()
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	opts.Logger = log
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c, err := up.Start(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("canvas up: %w", err)
+	}
+	printBanner(cmd.OutOrStdout(), c.Info(), os.Getenv(upChildEnv) != "")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(cmd.ErrOrStderr(), "canvas up: stopping")
+	case <-c.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), daemon.DefaultShutdownTimeout)
+	defer cancel()
+	_ = c.Shutdown(shutdownCtx)
+	if err := c.Wait(); err != nil {
+		return fmt.Errorf("canvas up: %w", err)
+	}
+	return nil
+}
+
+// upDetached starts `canvas up` again in its own session with its output in
+// the state directory, and returns once it serves (or says why it failed).
+func upDetached(cmd *cobra.Command, stateDir string, timeout time.Duration) error {
+	if info, ok := up.Running(stateDir); ok {
+		return fmt.Errorf("canvas up: state directory %s is in use by canvas up (pid %d, API %s): stop it with `canvas down --state-dir %s`", stateDir, info.PID, info.API, stateDir)
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory (--state-dir): %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(stateDir, upLogFile)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	defer logFile.Close()
+	args := slices.DeleteFunc(slices.Clone(os.Args[1:]), func(a string) bool { return a == "--detach" || a == "-d" || a == "--detach=true" })
+	if !slices.Contains(args, "--state-dir") {
+		args = append(args, "--state-dir", stateDir)
+	}
+	child := exec.Command(exe, args...)
+	child.Env = append(os.Environ(), upChildEnv+"=1")
+	child.Stdout, child.Stderr = logFile, logFile
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("start canvas up in the background: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("canvas up exited while starting (%v):\n%s", err, tail(logPath, 20))
+		case <-deadline.C:
+			_ = child.Process.Signal(syscall.SIGTERM)
+			return fmt.Errorf("canvas up did not become ready within %s (see %s):\n%s", timeout, logPath, tail(logPath, 20))
+		case <-tick.C:
+			if info, ok := up.Running(stateDir); ok && info.PID == child.Process.Pid && info.API != "" {
+				printBanner(cmd.OutOrStdout(), info, true)
+				fmt.Fprintf(cmd.OutOrStdout(), "Logs: %s\n", logPath)
+				_ = child.Process.Release()
+				return nil
+			}
+		}
+	}
+}
+
+func printBanner(w io.Writer, info up.Info, detached bool) {
+	fmt.Fprintf(w, "wasmcanvas is up (pid %d, state %s)\n", info.PID, info.StateDir)
+	fmt.Fprintf(w, "  API      %s   (canvas get components --server %s)\n", info.API, info.API)
+	fmt.Fprintf(w, "  Ingress  %s   (the Components' APIs)\n", info.Ingress)
+	fmt.Fprintf(w, "  NATS     %s   (JetStream)\n\n", info.NATS)
+	fmt.Fprintf(w, "Next: canvas apply -f examples/productcatalog/component.yaml --wait\n")
+	if detached {
+		fmt.Fprintf(w, "Stop: canvas down --state-dir %s\n", info.StateDir)
+	} else {
+		fmt.Fprintf(w, "Stop: Ctrl-C\n")
+	}
+}
+
+// tail returns the last n lines of a file, for start-up errors.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
+
+func newDownCmd() *cobra.Command {
+	var (
+		stateDir string
+		timeout  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the canvas that 'canvas up' runs on a state directory",
+		Long: `down sends the canvas running on the state directory a graceful stop
+(SIGTERM) and waits until it has stopped: in-flight requests finish, the
+Components' desired state stays in JetStream for the next 'canvas up'.`,
+		Example: "  canvas down\n  canvas down --state-dir /tmp/canvas --timeout 1m",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if stateDir == "" {
+				var err error
+				if stateDir, err = daemon.DefaultStateDir(); err != nil {
+					return err
+				}
+			}
+			info, ok := up.Running(stateDir)
+			if !ok {
+				return fmt.Errorf("no canvas is running with state directory %s", stateDir)
+			}
+			proc, err := os.FindProcess(info.PID)
+			if err != nil {
+				return err
+			}
+			if err := proc.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				return fmt.Errorf("stop canvas up (pid %d): %w", info.PID, err)
+			}
+			deadline := time.Now().Add(timeout)
+			for {
+				if _, ok := up.Running(stateDir); !ok {
+					fmt.Fprintf(cmd.OutOrStdout(), "canvas stopped (pid %d)\n", info.PID)
+					return nil
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("canvas up (pid %d) is still running after %s; see %s, or kill -9 %d", info.PID, timeout, filepath.Join(stateDir, upLogFile), info.PID)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		},
+	}
+	cmd.Flags().StringVar(&stateDir, "state-dir", "", "state directory of the canvas to stop (default $XDG_STATE_HOME/wasmcanvas)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 45*time.Second, "how long to wait for it to stop")
+	return cmd
+}

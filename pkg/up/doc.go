@@ -1,0 +1,10 @@
+// Package up runs the whole embedded canvas in one process, as `canvas up`
+// does: nats-server with JetStream (state under the state directory),
+// canvasd's control plane, the wasmtime runtime with its local deployer,
+// and the HTTP gateway on 127.0.0.1.
+//
+// It is wiring only: the same packages run distributed (pkg/daemon against
+// a NATS cluster and wadm). One state directory serves one canvas at a
+// time: an exclusive lock on it refuses a second `canvas up`, and the
+// lock file names the process that holds it so `canvas down` can stop it.
+package up

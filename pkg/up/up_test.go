@@ -1,0 +1,155 @@
+package up_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/client"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/up"
+)
+
+var echoWAT, _ = filepath.Abs("../runtime/testdata/echo-http.wat")
+
+func start(t *testing.T, stateDir string) *up.Canvas {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := up.Start(ctx, up.Options{StateDir: stateDir, Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(t, c) })
+	return c
+}
+
+func stop(t *testing.T, c *up.Canvas) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Shutdown(ctx); err != nil {
+		t.Error(err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Error(err)
+	}
+}
+
+func component(name, path string) []byte {
+	return []byte(fmt.Sprintf(`apiVersion: oda.tmforum.org/v1
+kind: Component
+metadata:
+  name: %s
+  annotations:
+    wasmcanvas.io/implementations: '{"impl": "file://%s"}'
+spec:
+  coreFunction:
+    exposedAPIs:
+    - name: api
+      specification:
+      - url: https://example.org/api.json
+        version: 1.0.0
+      apiType: openapi
+      implementation: impl
+      path: %s
+      port: 8080
+`, name, echoWAT, path))
+}
+
+// waitComplete polls the Component's status until Complete with its API
+// served under ingress (bounded): after a restart the stored status is the
+// last run's until reconcile has redeployed.
+func waitComplete(t *testing.T, cl *client.HTTP, name, ingress string) *oda.ComponentStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := cl.Status(context.Background(), oda.DefaultNamespace, name)
+		if err == nil && st.Summary != nil && st.Summary.DeploymentStatus == oda.DeploymentComplete &&
+			len(st.CoreAPIs) == 1 && strings.HasPrefix(st.CoreAPIs[0].URL, ingress+"/") {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not Complete: %+v %v", name, st, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestUpServesRestartsAndLocks drives the embedded canvas as a user would:
+// apply, serve through the gateway at the status url, refuse a second
+// canvas on the same state directory, restart and serve again.
+func TestUpServesRestartsAndLocks(t *testing.T) {
+	dir := t.TempDir()
+	c := start(t, dir)
+	info := c.Info()
+	if info.API == "" || info.Ingress == "" || info.NATS == "" {
+		t.Fatalf("info %+v", info)
+	}
+	if _, err := up.Start(context.Background(), up.Options{StateDir: dir, Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1}); err == nil || !strings.Contains(err.Error(), "is in use by canvas up") {
+		t.Fatalf("second canvas on the same state dir: %v", err)
+	}
+	if got, ok := up.Running(dir); !ok || got.PID != info.PID {
+		t.Fatalf("Running = %+v, %v", got, ok)
+	}
+
+	cl, err := client.NewHTTP(info.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cl.Apply(context.Background(), "c.yaml", component("shop", "/shop/api")); err != nil {
+		t.Fatal(err)
+	}
+	st := waitComplete(t, cl, "shop", info.Ingress)
+	url := st.CoreAPIs[0].URL
+	if url != info.Ingress+"/shop/api" {
+		t.Errorf("status url %q, want the gateway's base + path %q", url, info.Ingress+"/shop/api")
+	}
+	if code, _ := get(t, url+"/x"); code != 200 {
+		t.Fatalf("GET %s: %d", url, code)
+	}
+
+	stop(t, c)
+	if _, ok := up.Running(dir); ok {
+		t.Fatal("still running after Shutdown")
+	}
+	c2 := start(t, dir)
+	cl2, err := client.NewHTTP(c2.Info().API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = waitComplete(t, cl2, "shop", c2.Info().Ingress)
+	if code, _ := get(t, st.CoreAPIs[0].URL+"/after-restart"); code != 200 {
+		t.Fatalf("not served after restart: %d", code)
+	}
+	if _, err := cl2.Delete(context.Background(), oda.DefaultNamespace, "shop", ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := get(t, c2.Info().Ingress+"/shop/api")
+		if code == 404 && strings.Contains(body, `"status":404`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("route still answers %d after delete", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
