@@ -22,7 +22,7 @@ FUZZ_TARGETS ?= \
 	./pkg/lattice:FuzzConfigURLs \
 	./pkg/gateway:FuzzRoutes
 
-.PHONY: all build test unit lint fuzz bench e2e examples clean help
+.PHONY: all build test unit lint fuzz bench e2e race demo examples components clean help
 
 all: build
 
@@ -52,11 +52,24 @@ fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 bench: ## benchmarks that print ratios measured in one run
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 
-e2e: build ## long, bounded end-to-end runs (crash, soak)
-	$(GO) test -count=1 -tags e2e -timeout 30m ./e2e/...
+e2e: build examples components ## long, bounded end-to-end runs: quick start, crash, 100k-instance leak, JS component
+	$(GO) test -count=1 -tags e2e -timeout 30m ./e2e/... ./pkg/runtime/...
 
-examples: ## build the example Wasm components from source (node >= 20, npm)
-	examples/productcatalog/build.sh
+race: ## the cgo runtime under the race detector with cgo pointer checks
+	GODEBUG=cgocheck=1 $(GO) test -race -count=1 ./pkg/runtime/... ./pkg/deploy/local/ ./pkg/gateway/
+
+demo: build examples ## the README quick start, for real: canvas up, apply, curl, down
+	./scripts/demo.sh
+
+examples: examples/productcatalog/build/productcatalog.wasm ## build the example ODA component from source (node >= 20, npm)
+
+examples/productcatalog/build/productcatalog.wasm: $(shell find examples/productcatalog/src examples/productcatalog/wit -type f 2>/dev/null) examples/productcatalog/package-lock.json
+	SKIP_TESTS=1 examples/productcatalog/build.sh
+
+components: examples/components/hello-js/dist/hello-js.wasm ## build the runtime's JS test component
+
+examples/components/hello-js/dist/hello-js.wasm: $(shell find examples/components/hello-js/src examples/components/hello-js/wit -type f 2>/dev/null) examples/components/hello-js/package-lock.json
+	sh examples/components/hello-js/build.sh
 
 clean:
 	rm -rf $(BIN)
