@@ -71,6 +71,9 @@ type ComponentConfig struct {
 	// "*.domain") the component may call through
 	// wasi:http/outgoing-handler; empty denies every outgoing request.
 	AllowedOutbound []string
+	// KeyValue backs wasi:keyvalue/store and atomics (0.2.0-draft); nil
+	// answers no-such-store to every open.
+	KeyValue KeyValue
 }
 
 // Host runs components on this node.
@@ -169,7 +172,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		info:   Info{Name: name, Export: export, CacheHit: hit, CompileTime: compileTime, Limits: limits},
 		http: &wasihttp.Handler{
 			Engine: h.engine, Linker: lnk, Component: comp, Handle: handle,
-			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log},
+			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: wasiKeyValue(cc.KeyValue)},
 			Limits:   cm.StoreLimits{MaxMemoryBytes: limits.MaxMemoryBytes},
 			Timeout:  limits.RequestTimeout,
 			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...)},

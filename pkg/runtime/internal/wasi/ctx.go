@@ -27,6 +27,7 @@ const (
 	TypeIncomingDatagramStream
 	TypeOutgoingDatagramStream
 	TypeResolveAddressStream
+	TypeKeyValueBucket
 	// TypeFirstFree is the first id left for other packages (wasihttp).
 	TypeFirstFree
 )
@@ -41,6 +42,8 @@ type Config struct {
 	Config map[string]string
 	// Log receives stdout/stderr lines and wasi:logging records.
 	Log *zap.Logger
+	// KeyValue backs wasi:keyvalue; nil answers no-such-store to open.
+	KeyValue KeyValue
 }
 
 // Ctx is the per-store host state: the resource table and the context that

@@ -2,7 +2,9 @@
 // wasi:io (error, poll, streams), wasi:clocks, wasi:random, wasi:cli
 // (environment from a per-component map, stdout/stderr as zap log lines,
 // empty stdin, no terminals, exit as a trap), wasi:logging and wasi:config
-// from per-component maps. Filesystem and sockets are deliberately closed:
+// from per-component maps, and wasi:keyvalue store and atomics
+// (0.2.0-draft only: draft2 changed the signatures) over the component's
+// KeyValue backend, each call capped at KeyValueCallTimeout. Filesystem and sockets are deliberately closed:
 // no preopened directories, socket creation and name lookup answer
 // access-denied, everything else traps.
 //

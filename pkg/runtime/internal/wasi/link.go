@@ -46,6 +46,9 @@ func Interfaces() map[string]Definer {
 		"wasi:logging/logging":           defineLogging,
 		"wasi:config/runtime":            defineConfig,
 		"wasi:config/store":              defineConfig,
+		// Keyed by exact version: draft2 changed the signatures.
+		"wasi:keyvalue/store@0.2.0-draft":   defineKeyValueStore,
+		"wasi:keyvalue/atomics@0.2.0-draft": defineKeyValueAtomics,
 	}
 }
 
@@ -53,8 +56,8 @@ func Interfaces() map[string]Definer {
 const stubTypeBase = 1 << 20
 
 // Link defines every instance comp imports under its exact (versioned)
-// name: with the implementation from defs when its unversioned name is
-// there, and with functions that trap (plus placeholder resource types) for
+// name: with the implementation from defs when its exact or else its
+// unversioned name is there, and with functions that trap (plus placeholder resource types) for
 // whatever that leaves out, so components that import more than they use
 // still instantiate. (wasmtime's define-unknown-imports-as-traps cannot
 // complete a partly defined instance in this version of the C API.)
@@ -64,6 +67,9 @@ func Link(l *cm.Linker, comp *cm.Component, defs ...map[string]Definer) error {
 		base, _, _ := strings.Cut(imp.Name, "@")
 		var def Definer
 		for _, d := range defs {
+			if def = d[imp.Name]; def != nil {
+				break
+			}
 			if def = d[base]; def != nil {
 				break
 			}

@@ -1,0 +1,319 @@
+package runtime
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
+)
+
+// KeyValue backs wasi:keyvalue (store and atomics, 0.2.0-draft) for one
+// component.
+type KeyValue interface {
+	// Open answers wasi:keyvalue/store.open. Errors wrapping
+	// ErrNoSuchStore or ErrAccessDenied reach the guest as those WIT cases,
+	// any other as other(message).
+	Open(ctx context.Context, identifier string) (Bucket, error)
+}
+
+// Bucket is one opened bucket. Every call's ctx carries the request's
+// deadline, capped at 5 s per call. Errors map as for KeyValue.Open.
+type Bucket interface {
+	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
+	Set(ctx context.Context, key string, value []byte) error
+	Delete(ctx context.Context, key string) error
+	Exists(ctx context.Context, key string) (bool, error)
+	// ListKeys returns one page of keys from cursor (0 is the start);
+	// more says whether next continues the listing.
+	ListKeys(ctx context.Context, cursor uint64) (keys []string, next uint64, more bool, err error)
+	// Increment adds delta to the number at key (absent is 0) atomically
+	// and returns the new value.
+	Increment(ctx context.Context, key string, delta uint64) (uint64, error)
+}
+
+// Errors a KeyValue or Bucket wraps to answer the WIT's no-such-store and
+// access-denied cases.
+var (
+	ErrNoSuchStore  = wasi.ErrNoSuchStore
+	ErrAccessDenied = wasi.ErrAccessDenied
+)
+
+// kvAdapter gives the WASI host a KeyValue whose Open returns its own
+// Bucket type (the method sets are the same).
+type kvAdapter struct{ kv KeyValue }
+
+func (a kvAdapter) Open(ctx context.Context, id string) (wasi.Bucket, error) {
+	b, err := a.kv.Open(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func wasiKeyValue(kv KeyValue) wasi.KeyValue {
+	if kv == nil {
+		return nil
+	}
+	return kvAdapter{kv: kv}
+}
+
+// JetStream KV defaults.
+const (
+	// DefaultKVMaxValueBytes is NATS's default max_payload: a larger value
+	// could not be published anyway.
+	DefaultKVMaxValueBytes = 1 << 20
+	// KVListPageSize is how many keys one list-keys call returns.
+	KVListPageSize = 1000
+	// kvIncrementAttempts bounds the compare-and-set retries of Increment
+	// under contention.
+	kvIncrementAttempts = 32
+)
+
+// JetStreamKVOption tunes NewJetStreamKV.
+type JetStreamKVOption func(*jetStreamKV)
+
+// WithKVMaxValueBytes bounds the size of one value (default
+// DefaultKVMaxValueBytes); larger sets fail with other("value too large").
+func WithKVMaxValueBytes(n int) JetStreamKVOption {
+	return func(kv *jetStreamKV) { kv.maxValue = n }
+}
+
+// NewJetStreamKV backs a component's wasi:keyvalue with one JetStream KV
+// bucket. The identifiers "" and "default" open it; any other is
+// no-such-store, so a component reaches its own bucket only. The bucket is
+// created on first open if missing (file storage, history 1).
+//
+// Keys that are valid KV keys (`[-/_.a-zA-Z0-9]`, no leading, trailing or
+// double dot) are stored as they are; any other key is stored as "=" plus
+// its unpadded base64url, and list-keys decodes it back. Increment stores
+// counters as decimal ASCII, as wasmCloud's NATS KV provider does.
+// list-keys cursors are offsets into the sorted key list: a page may skip
+// or repeat keys written between calls.
+func NewJetStreamKV(js jetstream.JetStream, bucket string, opts ...JetStreamKVOption) KeyValue {
+	kv := &jetStreamKV{js: js, bucket: bucket, maxValue: DefaultKVMaxValueBytes}
+	for _, o := range opts {
+		o(kv)
+	}
+	return kv
+}
+
+type jetStreamKV struct {
+	js       jetstream.JetStream
+	bucket   string
+	maxValue int
+
+	mu sync.Mutex
+	kv jetstream.KeyValue
+}
+
+func (s *jetStreamKV) Open(ctx context.Context, identifier string) (Bucket, error) {
+	if identifier != "" && identifier != "default" {
+		return nil, fmt.Errorf("%w: %q (this component has only \"default\")", ErrNoSuchStore, identifier)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kv == nil {
+		kv, err := s.js.KeyValue(ctx, s.bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: s.bucket, History: 1, Storage: jetstream.FileStorage})
+			if errors.Is(err, jetstream.ErrBucketExists) {
+				kv, err = s.js.KeyValue(ctx, s.bucket)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open JetStream KV bucket %q: %w", s.bucket, err)
+		}
+		s.kv = kv
+	}
+	return &jetStreamBucket{kv: s.kv, maxValue: s.maxValue}, nil
+}
+
+type jetStreamBucket struct {
+	kv       jetstream.KeyValue
+	maxValue int
+}
+
+func (b *jetStreamBucket) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	e, err := b.kv.Get(ctx, encodeKey(key))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get %q: %w", key, err)
+	}
+	return e.Value(), true, nil
+}
+
+func (b *jetStreamBucket) Set(ctx context.Context, key string, value []byte) error {
+	if len(value) > b.maxValue {
+		return fmt.Errorf("value too large: %d bytes, at most %d", len(value), b.maxValue)
+	}
+	if _, err := b.kv.Put(ctx, encodeKey(key), value); err != nil {
+		return fmt.Errorf("set %q: %w", key, err)
+	}
+	return nil
+}
+
+func (b *jetStreamBucket) Delete(ctx context.Context, key string) error {
+	if err := b.kv.Delete(ctx, encodeKey(key)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete %q: %w", key, err)
+	}
+	return nil
+}
+
+func (b *jetStreamBucket) Exists(ctx context.Context, key string) (bool, error) {
+	_, ok, err := b.Get(ctx, key)
+	return ok, err
+}
+
+func (b *jetStreamBucket) ListKeys(ctx context.Context, cursor uint64) ([]string, uint64, bool, error) {
+	lister, err := b.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("list keys: %w", err)
+	}
+	defer lister.Stop()
+	var keys []string
+	for stored := range keysUntil(ctx, lister.Keys()) {
+		key, err := decodeKey(stored)
+		if err != nil {
+			// Written by something other than this host; a guest could
+			// not address it anyway.
+			continue
+		}
+		keys = append(keys, key)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, false, fmt.Errorf("list keys: %w", err)
+	}
+	slices.Sort(keys)
+	if cursor >= uint64(len(keys)) {
+		return nil, 0, false, nil
+	}
+	end := min(cursor+KVListPageSize, uint64(len(keys)))
+	return keys[cursor:end], end, end < uint64(len(keys)), nil
+}
+
+func (b *jetStreamBucket) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
+	k := encodeKey(key)
+	for range kvIncrementAttempts {
+		var cur, rev uint64
+		e, err := b.kv.Get(ctx, k)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return 0, fmt.Errorf("increment %q: %w", key, err)
+		default:
+			rev = e.Revision()
+			if cur, err = strconv.ParseUint(strings.TrimSpace(string(e.Value())), 10, 64); err != nil {
+				return 0, fmt.Errorf("increment %q: the value is not a decimal u64", key)
+			}
+		}
+		n := cur + delta
+		if n < cur {
+			return 0, fmt.Errorf("increment %q: %d + %d overflows u64", key, cur, delta)
+		}
+		v := []byte(strconv.FormatUint(n, 10))
+		if rev == 0 {
+			// Create also succeeds over a delete marker.
+			_, err = b.kv.Create(ctx, k, v)
+		} else {
+			_, err = b.kv.Update(ctx, k, v, rev)
+		}
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, fmt.Errorf("increment %q: %w", key, err)
+		}
+		if err := sleepCtx(ctx, time.Millisecond); err != nil {
+			return 0, fmt.Errorf("increment %q: %w", key, err)
+		}
+	}
+	return 0, fmt.Errorf("increment %q: still contended after %d attempts", key, kvIncrementAttempts)
+}
+
+// keysUntil yields from ch until it closes or ctx is done, whichever is
+// first: the lister's channel does not promise to close on its own.
+func keysUntil(ctx context.Context, ch <-chan string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for {
+			select {
+			case k, ok := <-ch:
+				if !ok || !yield(k) {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// encodedKeyPrefix marks a base64url-encoded key; plain keys never contain
+// '=', so the two forms cannot collide.
+const encodedKeyPrefix = "="
+
+// encodeKey maps any wasi key to a valid JetStream KV key.
+func encodeKey(key string) string {
+	if plainKey(key) {
+		return key
+	}
+	return encodedKeyPrefix + base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+// decodeKey inverts encodeKey.
+func decodeKey(stored string) (string, error) {
+	rest, ok := strings.CutPrefix(stored, encodedKeyPrefix)
+	if !ok {
+		if !plainKey(stored) {
+			return "", fmt.Errorf("stored key %q is neither plain nor encoded", stored)
+		}
+		return stored, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil {
+		return "", fmt.Errorf("stored key %q: %w", stored, err)
+	}
+	if plainKey(string(b)) {
+		return "", fmt.Errorf("stored key %q encodes a plain key", stored)
+	}
+	return string(b), nil
+}
+
+// plainKey reports whether key is a valid KV key without '=' (the
+// encoding marker).
+func plainKey(key string) bool {
+	if key == "" || key[0] == '.' || key[len(key)-1] == '.' || strings.Contains(key, "..") {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '/', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
