@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,15 +84,22 @@ const (
 type JetStreamKVOption func(*jetStreamKV)
 
 // WithKVMaxValueBytes bounds the size of one value (default
-// DefaultKVMaxValueBytes); larger sets fail with other("value too large").
+// DefaultKVMaxValueBytes; n <= 0 keeps it); larger sets fail with
+// other("value too large").
 func WithKVMaxValueBytes(n int) JetStreamKVOption {
-	return func(kv *jetStreamKV) { kv.maxValue = n }
+	return func(kv *jetStreamKV) {
+		if n > 0 {
+			kv.maxValue = n
+		}
+	}
 }
 
 // NewJetStreamKV backs a component's wasi:keyvalue with one JetStream KV
 // bucket. The identifiers "" and "default" open it; any other is
 // no-such-store, so a component reaches its own bucket only. The bucket is
-// created on first open if missing (file storage, history 1).
+// created on first open if missing (file storage, history 1, the value
+// bound as its max value size); bucket must be a valid JetStream bucket
+// name ([-_a-zA-Z0-9]+), or every open fails with other(...).
 //
 // Keys that are valid KV keys (`[-/_.a-zA-Z0-9]`, no leading, trailing or
 // double dot) are stored as they are; any other key is stored as "=" plus
@@ -125,7 +133,9 @@ func (s *jetStreamKV) Open(ctx context.Context, identifier string) (Bucket, erro
 	if s.kv == nil {
 		kv, err := s.js.KeyValue(ctx, s.bucket)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			kv, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: s.bucket, History: 1, Storage: jetstream.FileStorage})
+			kv, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket: s.bucket, History: 1, Storage: jetstream.FileStorage, MaxValueSize: int32(min(s.maxValue, math.MaxInt32)),
+			})
 			if errors.Is(err, jetstream.ErrBucketExists) {
 				kv, err = s.js.KeyValue(ctx, s.bucket)
 			}

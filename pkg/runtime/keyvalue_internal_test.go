@@ -23,6 +23,12 @@ import (
 // client on it.
 func startJetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
+	js, _ := startJetStreamServer(t)
+	return js
+}
+
+func startJetStreamServer(t testing.TB) (jetstream.JetStream, *lattice.Embedded) {
+	t.Helper()
 	srv, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1, ServerName: "kv-test", Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +46,7 @@ func startJetStream(t testing.TB) jetstream.JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return js
+	return js, srv
 }
 
 // kvHarness instantiates testdata/keyvalue.wat, whose exports are the
@@ -53,6 +59,12 @@ type kvHarness struct {
 }
 
 func newKVHarness(t *testing.T, eng *cm.Engine, kv KeyValue) *kvHarness {
+	t.Helper()
+	return newKVHarnessCtx(t, context.Background(), eng, kv)
+}
+
+// newKVHarnessCtx is newKVHarness with ctx as the request's context.
+func newKVHarnessCtx(t *testing.T, ctx context.Context, eng *cm.Engine, kv KeyValue) *kvHarness {
 	t.Helper()
 	wat, err := os.ReadFile("testdata/keyvalue.wat")
 	if err != nil {
@@ -68,7 +80,7 @@ func newKVHarness(t *testing.T, eng *cm.Engine, kv KeyValue) *kvHarness {
 	if err := wasi.Link(lnk, comp, wasi.Interfaces()); err != nil {
 		t.Fatal(err)
 	}
-	wctx := wasi.NewCtx(context.Background(), &wasi.Config{Name: "kv-probe", KeyValue: wasiKeyValue(kv)})
+	wctx := wasi.NewCtx(ctx, &wasi.Config{Name: "kv-probe", KeyValue: wasiKeyValue(kv)})
 	s := cm.NewStore(eng, cm.StoreLimits{}, wctx)
 	t.Cleanup(func() { s.Close() })
 	inst, err := lnk.Instantiate(s, comp)
@@ -217,6 +229,32 @@ func TestKeyValueOpenErrors(t *testing.T) {
 		if h.ctx.Len() != 0 {
 			t.Errorf("%s: a failed open left %d host objects", name, h.ctx.Len())
 		}
+	}
+	h := newKVHarness(t, eng, NewJetStreamKV(js, "not a bucket name"))
+	got := h.call("open", "default").(cm.Result)
+	if v, _ := got.Value.(cm.Variant); !got.Err || v.Case != "other" || !strings.Contains(v.Value.(string), `open JetStream KV bucket "not a bucket name"`) {
+		t.Errorf("open on an invalid bucket name = %#v, want other(...) naming the bucket", got)
+	}
+}
+
+// TestKeyValueBackendDown: a call the backend cannot answer within the
+// request's deadline is other(...) for the guest, not a trap or a hang.
+func TestKeyValueBackendDown(t *testing.T) {
+	t.Parallel()
+	js, srv := startJetStreamServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := newKVHarnessCtx(t, ctx, newEngine(t), NewJetStreamKV(js, "kv-down"))
+	b := h.open("default")
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	start := time.Now()
+	got := h.call("get", b, "k").(cm.Result)
+	if v, _ := got.Value.(cm.Variant); !got.Err || v.Case != "other" {
+		t.Fatalf("get with the server down = %#v, want other(...)", got)
+	}
+	if el := time.Since(start); el > wasi.KeyValueCallTimeout+2*time.Second {
+		t.Fatalf("get with the server down took %v, beyond the %v per-call cap", el, wasi.KeyValueCallTimeout)
 	}
 }
 
