@@ -21,43 +21,52 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 )
 
+// builtBinary is a Go main package built once per test binary into a
+// temporary directory that Cleanup removes.
+type builtBinary struct {
+	pkg, name string
+	once      sync.Once
+	path      string
+	err       error
+}
+
 var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
+	canvasdBinary = &builtBinary{pkg: "./cmd/canvasd", name: "canvasd"}
+	natsBinary    = &builtBinary{pkg: "github.com/nats-io/nats-server/v2", name: "nats-server"}
 )
 
-// Binary builds cmd/canvasd once per test binary (into a temporary
-// directory removed by Cleanup) and returns its path.
-func Binary(t testing.TB) string {
+func (b *builtBinary) get(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	b.once.Do(func() {
 		root, err := testref.RepoRoot()
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "canvasd-bin-")
+		dir, err := os.MkdirTemp("", b.name+"-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		buildBin = filepath.Join(dir, "canvasd")
-		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/canvasd")
+		b.path = filepath.Join(dir, b.name)
+		cmd := exec.Command("go", "build", "-o", b.path, b.pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/canvasd: %w\n%s", err, out)
+			b.err = fmt.Errorf("go build %s: %w\n%s", b.pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return buildBin
+	return b.path
 }
+
+// Binary builds cmd/canvasd once per test binary and returns its path.
+func Binary(t testing.TB) string { return canvasdBinary.get(t) }
 
 // Cleanup removes the built binaries; call it from TestMain after m.Run.
 func Cleanup() {
-	for _, bin := range []string{buildBin, natsBin} {
+	for _, bin := range []string{canvasdBinary.path, natsBinary.path} {
 		if bin != "" {
 			_ = os.RemoveAll(filepath.Dir(bin))
 		}

@@ -7,49 +7,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/wasmcanvas/wasmcanvas/internal/testref"
-)
-
-var (
-	natsBuildOnce sync.Once
-	natsBin       string
-	natsBuildErr  error
 )
 
 // NATSServerBinary builds nats-server (the module version in go.mod) once
 // per test binary and returns its path; Cleanup removes it.
-func NATSServerBinary(t testing.TB) string {
-	t.Helper()
-	natsBuildOnce.Do(func() {
-		root, err := testref.RepoRoot()
-		if err != nil {
-			natsBuildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "nats-server-bin-")
-		if err != nil {
-			natsBuildErr = err
-			return
-		}
-		natsBin = filepath.Join(dir, "nats-server")
-		cmd := exec.Command("go", "build", "-o", natsBin, "github.com/nats-io/nats-server/v2")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			natsBuildErr = fmt.Errorf("go build nats-server: %w\n%s", err, out)
-		}
-	})
-	if natsBuildErr != nil {
-		t.Fatal(natsBuildErr)
-	}
-	return natsBin
-}
+func NATSServerBinary(t testing.TB) string { return natsBinary.get(t) }
 
 // NATSProcess is nats-server with JetStream as a separate process, on a
 // fixed port and store directory so it can be killed and restarted.
@@ -100,7 +67,7 @@ func (n *NATSProcess) Start() error {
 	if n.log == nil {
 		n.log = &syncBuffer{}
 	}
-	n.cmd = exec.Command(natsBin, "-c", filepath.Join(n.dir, "nats.conf"))
+	n.cmd = exec.Command(natsBinary.path, "-c", filepath.Join(n.dir, "nats.conf"))
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {
 		return fmt.Errorf("start nats-server: %w", err)
