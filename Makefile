@@ -40,7 +40,7 @@ lint: ## go vet + gofmt must be clean
 unit: ## the Go tests (bounded)
 	$(GO) test -count=1 -timeout 9m ./...
 
-test: lint unit ## lint + all tests: what CI runs
+test: lint examples unit ## lint, build the example component, all tests: what CI runs
 
 fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 	@set -e; for t in $(FUZZ_TARGETS); do \

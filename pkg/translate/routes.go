@@ -37,3 +37,21 @@ func IngressRoutes(m *wadm.Manifest) []IngressRoute {
 
 // routeConfigPrefix starts the name of an ingress link's route config.
 const routeConfigPrefix = "route-"
+
+// KeyValueBuckets reads back, per Wasm component of m, the keyvalue bucket
+// Component linked it to.
+func KeyValueBuckets(m *wadm.Manifest) map[string]string {
+	out := map[string]string{}
+	for _, sl := range m.Links() {
+		l := sl.Link
+		if l.Target.Name != KeyValueName || l.Namespace != "wasi" || l.Package != "keyvalue" {
+			continue
+		}
+		for _, cfg := range l.Target.Config {
+			if b, ok := cfg.Properties["bucket"]; ok {
+				out[sl.Source] = b
+			}
+		}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -501,5 +502,22 @@ func TestAnnotationResolvedByCaller(t *testing.T) {
 	}
 	if img := m.Spec.Components[0].Properties.Image; img != "file:///srv/app/build/orders.wasm" {
 		t.Errorf("image %q", img)
+	}
+}
+
+func TestKeyValueBuckets(t *testing.T) {
+	c := parseFile(t, testref.Path(t, "oda", "examples", "productcatalog-v1.component.yaml"))
+	m, err := translate.Component(c, translate.Options{Implementations: testImplementations(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := translate.KeyValueBuckets(m)
+	want := map[string]string{
+		"ctk-prodcatapi":                  "kv_components_ctk_productcatalogmanagement_ctk_prodcatapi",
+		"ctk-productcatalogmanagement-sm": "kv_components_ctk_productcatalogmanagement_ctk_productcatalogmanagement_sm",
+		"ctk-permissionspecapi":           "kv_components_ctk_productcatalogmanagement_ctk_permissionspecapi",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("buckets %v, want %v", got, want)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
@@ -72,6 +74,7 @@ type Canvas struct {
 
 	lock    *os.File
 	nats    *lattice.Embedded
+	kvConn  *nats.Conn // the runtime's wasi:keyvalue connection
 	host    *runtime.Host
 	gw      *gateway.Gateway
 	gwStop  context.CancelFunc
@@ -129,6 +132,14 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS (--nats-port): %w", err)
 	}
+	c.kvConn, err = lattice.Connect(ctx, lattice.Config{URLs: c.nats.ClientURL(), Name: "wasmcanvas-runtime"}, c.log.Named("runtime-nats"))
+	if err != nil {
+		return nil, fmt.Errorf("runtime keyvalue connection: %w", err)
+	}
+	js, err := jetstream.New(c.kvConn)
+	if err != nil {
+		return nil, fmt.Errorf("runtime keyvalue: %w", err)
+	}
 	c.host, err = runtime.NewHost(runtime.Config{
 		CacheDir: filepath.Join(opts.StateDir, "cache"),
 		Log:      c.log.Named("runtime"),
@@ -143,7 +154,10 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	if _, err := c.gw.Serve(gwCtx, opts.Ingress); err != nil {
 		return nil, fmt.Errorf("gateway (--ingress %s): %w", opts.Ingress, err)
 	}
-	c.deploy, err = local.New(local.Options{Runtime: c.host, Gateway: c.gw, Logger: c.log.Named("deploy"), Limits: opts.Limits})
+	c.deploy, err = local.New(local.Options{
+		Runtime: c.host, Gateway: c.gw, Logger: c.log.Named("deploy"), Limits: opts.Limits,
+		KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(js, bucket) },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +230,9 @@ func (c *Canvas) stop() {
 		}
 		if c.host != nil {
 			c.host.Close()
+		}
+		if c.kvConn != nil {
+			c.kvConn.Close()
 		}
 		if c.nats != nil {
 			c.nats.Shutdown()

@@ -45,6 +45,10 @@ type Options struct {
 	Logger  *zap.Logger
 	// Limits apply to every component loaded.
 	Limits runtime.Limits
+	// KeyValue backs wasi:keyvalue with the bucket the manifest links a
+	// component to; nil leaves components without a store (open answers
+	// no-such-store).
+	KeyValue func(bucket string) runtime.KeyValue
 }
 
 // Deployer runs manifests on the embedded runtime.
@@ -180,12 +184,13 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 		scalers []wadm.ScalerStatus
 		errs    []error
 	)
+	buckets := translate.KeyValueBuckets(m)
 	for _, c := range m.Spec.Components {
 		if c.Properties.Application != nil {
 			continue // shared parts of the system application run in-process
 		}
 		st := wadm.ScalerStatus{ID: m.Metadata.Name + "/" + c.Name, Kind: wadm.ScalerKindSpread, Name: c.Name, Info: wadm.StatusInfo{Type: wadm.StatusDeployed}}
-		rc, err := d.startComponent(m.Metadata.Name, c)
+		rc, err := d.startComponent(m.Metadata.Name, c, buckets[c.Name])
 		if err != nil {
 			st.Info = wadm.StatusInfo{Type: wadm.StatusFailed, Message: err.Error()}
 			errs = append(errs, fmt.Errorf("component %s: %w", c.Name, err))
@@ -211,7 +216,7 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 	return comps, routes, scalers, nil
 }
 
-func (d *Deployer) startComponent(appName string, c wadm.Component) (*runtime.Component, error) {
+func (d *Deployer) startComponent(appName string, c wadm.Component, bucket string) (*runtime.Component, error) {
 	if c.IsCapability() {
 		return nil, fmt.Errorf("capability provider %q (image %s) needs a wasmCloud host: the embedded canvas runs Wasm components only", c.Name, c.Properties.Image)
 	}
@@ -227,7 +232,11 @@ func (d *Deployer) startComponent(appName string, c wadm.Component) (*runtime.Co
 	for _, p := range c.Properties.Config {
 		maps.Copy(cfg, p.Properties)
 	}
-	return d.opts.Runtime.Load(d.ctx, appName+"/"+c.Name, wasm, runtime.ComponentConfig{Config: cfg, Limits: d.opts.Limits})
+	cc := runtime.ComponentConfig{Config: cfg, Limits: d.opts.Limits}
+	if bucket != "" && d.opts.KeyValue != nil {
+		cc.KeyValue = d.opts.KeyValue(bucket)
+	}
+	return d.opts.Runtime.Load(d.ctx, appName+"/"+c.Name, wasm, cc)
 }
 
 func readArtefact(path string) ([]byte, error) {

@@ -1,0 +1,143 @@
+//go:build e2e
+
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/up"
+)
+
+// TestQuickStart does the README quick start as a new user would, with
+// the real binary: canvas up --detach, apply the productcatalog example
+// and wait for Complete, create a productOffering over HTTP and read it
+// back, restart the canvas and read it again, delete the Component (its
+// routes answer 404), canvas down.
+func TestQuickStart(t *testing.T) {
+	root, err := testref.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm := filepath.Join(root, "examples", "productcatalog", "build", "productcatalog.wasm")
+	if _, err := os.Stat(wasm); err != nil {
+		t.Fatalf("%v: run `make examples` first (make e2e does)", err)
+	}
+	bin := filepath.Join(t.TempDir(), "canvas")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/canvas")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	state := t.TempDir()
+	canvas := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("canvas %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		t.Logf("$ canvas %s\n%s", strings.Join(args, " "), out)
+		return string(out)
+	}
+	upArgs := []string{"up", "--detach", "--state-dir", state, "--listen", "127.0.0.1:0", "--ingress", "127.0.0.1:0", "--nats-port", "-1", "--timeout", "3m"}
+	canvas(upArgs...)
+	t.Cleanup(func() {
+		if _, ok := up.Running(state); ok {
+			exec.Command(bin, "down", "--state-dir", state).Run()
+		}
+	})
+	info, err := up.ReadInfo(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := canvas("apply", "-f", "examples/productcatalog/component.yaml", "--wait", "--timeout", "3m", "--server", info.API)
+	if !strings.Contains(out, "Complete") {
+		t.Fatalf("apply --wait did not report Complete:\n%s", out)
+	}
+	base := info.Ingress + "/productcatalog/tmf-api/productCatalogManagement/v4"
+
+	resp := do(t, "POST", base+"/productOffering", `{"name":"Fibre 1G","lifecycleStatus":"Active"}`)
+	if resp.code != 201 {
+		t.Fatalf("create: %d %s", resp.code, resp.body)
+	}
+	var created map[string]any
+	if err := json.Unmarshal([]byte(resp.body), &created); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := created["id"].(string)
+	href, _ := created["href"].(string)
+	if id == "" || !strings.HasSuffix(href, "/productOffering/"+id) {
+		t.Fatalf("created offering lacks id/href: %s", resp.body)
+	}
+	read := func() {
+		t.Helper()
+		r := do(t, "GET", base+"/productOffering/"+id, "")
+		if r.code != 200 || !strings.Contains(r.body, `"Fibre 1G"`) {
+			t.Fatalf("read back: %d %s", r.code, r.body)
+		}
+	}
+	read()
+
+	canvas("down", "--state-dir", state)
+	canvas(upArgs...)
+	if info, err = up.ReadInfo(state); err != nil {
+		t.Fatal(err)
+	}
+	base = info.Ingress + "/productcatalog/tmf-api/productCatalogManagement/v4"
+	canvas("get", "components", "--server", info.API)
+	waitFor(t, 3*time.Minute, func() bool { return do(t, "GET", base+"/productOffering/"+id, "").code == 200 })
+	read() // nothing lost across the restart
+
+	canvas("delete", "component", "productcatalog", "--wait", "--server", info.API)
+	if r := do(t, "GET", base+"/productOffering/"+id, ""); r.code != 404 || !strings.Contains(r.body, `"status":404`) {
+		t.Fatalf("after delete: %d %s", r.code, r.body)
+	}
+	canvas("down", "--state-dir", state)
+}
+
+type response struct {
+	code int
+	body string
+}
+
+func do(t *testing.T, method, url, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c := &http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return response{code: -1, body: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{code: resp.StatusCode, body: string(b)}
+}
+
+func waitFor(t *testing.T, d time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
