@@ -202,9 +202,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Desired:  desired{desiredStore},
 		Statuses: statuses{statusStore},
 		Events:   events{recorder},
+		// Faults of the Component itself are refused with 422; a missing
+		// Wasm artefact is stored and reported in status (Failed).
 		Admit: func(c *oda.Component) error {
 			_, err := translate.Component(c, translate.Options{SystemApp: o.SystemApp})
-			return err
+			return translate.InputErrors(err)
 		},
 		Checks:     d.checks,
 		Registerer: reg,

@@ -334,10 +334,13 @@ func TestCanvasd(t *testing.T) {
 				t.Errorf("422 errors lack spec.colour in file %q with a line: %+v", tc.file, p.Errors)
 			}
 		}
-		// A Component naming no artefact for an implementation is refused too.
-		status, data := e.http(http.MethodPost, wire.PathComponents, []byte(strings.Replace(string(body), "  colour: blue\n", "", 1)), nil)
-		if p := problemOf(t, data); status != 422 || !strings.Contains(p.Error(), "no Wasm artefact") {
-			t.Errorf("POST without artefacts: %d %s", status, data)
+		// A Component whose canvas annotations are malformed is refused too
+		// (a missing artefact is not: it is stored and reported in status).
+		bad := strings.Replace(string(body), "  colour: blue\n", "", 1)
+		bad = strings.Replace(bad, "metadata:\n", "metadata:\n  annotations:\n    wasmcanvas.io/instances: many\n", 1)
+		status, data := e.http(http.MethodPost, wire.PathComponents, []byte(bad), nil)
+		if p := problemOf(t, data); status != 422 || !strings.Contains(p.Error(), "wasmcanvas.io/instances") {
+			t.Errorf("POST with a malformed placement annotation: %d %s", status, data)
 		}
 		if out := e.mustCanvas("get", "components", "-n", "invalid", "-o", "json"); !strings.Contains(out, `"items": []`) {
 			t.Errorf("something was stored:\n%s", out)

@@ -37,6 +37,12 @@ type statusInput struct {
 
 // roleAPIs are the security API names the reference identity operator
 // registers its role listener on (TMF669 partyRole, TMF672 permissions).
+// secretsUnsupported explains the Failed status of a Component that asks
+// for the reference canvas's secrets side-car.
+const secretsUnsupported = "secretsManagement asks for the reference canvas's Vault side-car, which wasmcanvas does not provide: " +
+	"its APIs are served, but no secrets are injected; remove spec.securityFunction.secretsManagement to deploy it here, " +
+	"or run it on the Kubernetes canvas"
+
 var roleAPIs = map[string]bool{"partyrole": true, "userrolesandpermissions": true}
 
 func computeStatus(in statusInput) oda.ComponentStatus {
@@ -98,9 +104,7 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 		DeveloperUISummary:            devUISummary(st.CoreAPIs, st.ManagementAPIs, st.SecurityAPIs),
 	}
 	if secretsRequested {
-		// wasmcanvas has no secrets manager yet, so a request for one is
-		// reported as the reference canvas reports one not set up.
-		sum.SecuritySecretsManagementSummary = "initializing"
+		sum.SecuritySecretsManagementSummary = "not supported"
 	}
 	depsReady := allDepsReady(st.CoreDependentAPIs) && allDepsReady(st.ManagementDependentAPIs) && allDepsReady(st.SecurityDependentAPIs)
 	switch {
@@ -115,7 +119,12 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 	case st.IdentityConfig == nil || st.IdentityConfig.IdentityProvider == "" || st.IdentityConfig.IdentityProvider == "Not set":
 		sum.DeploymentStatus = oda.DeploymentInProgressIDConfOp
 	case secretsRequested && !st.SecuritySecretsManagement.Ready:
-		sum.DeploymentStatus = oda.DeploymentInProgressSecretMan
+		// wasmcanvas has no secrets manager: rather than wait forever in
+		// In-Progress-SecretMan (the reference canvas's users' complaint,
+		// upstream #180), say so.
+		sum.DeploymentStatus = oda.DeploymentFailed
+		sum.FailedPart = "spec.securityFunction.secretsManagement"
+		sum.FailureReason = secretsUnsupported
 	case !depsReady:
 		sum.DeploymentStatus = oda.DeploymentInProgressDepAPI
 	default:

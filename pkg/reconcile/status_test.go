@@ -56,7 +56,7 @@ func TestDeploymentStatusStateMachine(t *testing.T) {
 		{"complete", statusInput{c: c, version: "v-1", observed: deployed, identityProvider: "idp"}, oda.DeploymentComplete, "", ""},
 		{"dependency unresolved", statusInput{c: dep, version: "v-1", observed: deployed, identityProvider: "idp", resolve: unresolved}, oda.DeploymentInProgressDepAPI, "", ""},
 		{"dependency resolved", statusInput{c: dep, version: "v-1", observed: deployed, identityProvider: "idp", resolve: resolved}, oda.DeploymentComplete, "", ""},
-		{"secrets requested", statusInput{c: sman, version: "v-1", observed: deployed, identityProvider: "idp"}, oda.DeploymentInProgressSecretMan, "", ""},
+		{"secrets requested", statusInput{c: sman, version: "v-1", observed: deployed, identityProvider: "idp"}, oda.DeploymentFailed, secretsUnsupported, "spec.securityFunction.secretsManagement"},
 		{"wadm failed", statusInput{c: c, version: "v-1", observed: failed, identityProvider: "idp", parts: map[string]string{"components_x-impl": "impl"}}, oda.DeploymentFailed, "boom", "impl"},
 		{"translate failed", statusInput{c: c, translateErr: oda.ErrorList{{Path: "spec.x", Msg: "bad", Fix: "fix it"}}}, oda.DeploymentFailed, "spec.x: bad; fix: fix it", "spec.x"},
 		{"other error", statusInput{c: c, translateErr: errors.New("plain")}, oda.DeploymentFailed, "plain", ""},

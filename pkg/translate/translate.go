@@ -2,6 +2,7 @@ package translate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -356,6 +357,28 @@ func (t *translator) identityConfig() map[string]string {
 	return cfg
 }
 
+// msgNoArtefact starts the error for an implementation without an artefact.
+const msgNoArtefact = "no Wasm artefact for implementation"
+
+// InputErrors keeps the errors of a translation that are faults of the
+// Component itself and drops those that only say an implementation has no
+// Wasm artefact yet: a canvas accepts such a Component and reports the
+// missing artefact in its status, as the reference canvas accepts a
+// Component whose Service does not exist yet. Nil when nothing is left.
+func InputErrors(err error) error {
+	var list oda.ErrorList
+	if !errors.As(err, &list) {
+		return err
+	}
+	var out oda.ErrorList
+	for _, fe := range list {
+		if !strings.HasPrefix(fe.Msg, msgNoArtefact) {
+			out = append(out, fe)
+		}
+	}
+	return out.Err()
+}
+
 // implComponent adds the Wasm component for an implementation once.
 func (t *translator) implComponent(impl, path string) {
 	if _, ok := t.byName[impl]; ok {
@@ -363,7 +386,7 @@ func (t *translator) implComponent(impl, path string) {
 	}
 	image, ok := t.impls[impl]
 	if !ok {
-		t.fail(path, fmt.Sprintf("no Wasm artefact for implementation %q", impl),
+		t.fail(path, fmt.Sprintf(msgNoArtefact+" %q", impl),
 			fmt.Sprintf(`add "%s": "<oci reference or file:///path/to.wasm>" to the %s annotation or to the --implementations file`, impl, oda.AnnotationImplementations))
 		t.byName[impl] = nil
 		return
