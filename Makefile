@@ -37,8 +37,8 @@ lint: ## go vet + gofmt must be clean
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-unit: ## the Go tests (bounded)
-	$(GO) test -count=1 -timeout 9m ./...
+unit: ## the Go tests (bounded); tests that load the built example must find it
+	WASMCANVAS_REQUIRE_EXAMPLES=1 $(GO) test -count=1 -timeout 9m ./...
 
 test: lint examples unit ## lint, build the example component, all tests: what CI runs
 
