@@ -76,10 +76,16 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 
 It takes the same ODA Component resources (oda.tmforum.org/v1, v1beta4,
 v1beta3) that the Kubernetes reference canvas runs and turns each into a
-wadm application manifest for a wasmCloud lattice.
+wadm application manifest: run by canvasd on a wasmCloud lattice, or by
+'canvas up' on this one machine.
 
 Exit codes: 0 success, 1 invalid input or failed operation, 2 bad command line.`,
-		Example: `  # Check a Component file (all errors at once)
+		Example: `  # Run the whole canvas on this machine and deploy the TMF620 example
+  canvas up --detach
+  canvas apply -f examples/productcatalog/component.yaml --wait
+  canvas get components
+
+  # Check a Component file (all errors at once)
   canvas validate -f component.yaml
 
   # Show the wadm manifest a Component becomes
