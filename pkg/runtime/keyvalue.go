@@ -19,28 +19,19 @@ import (
 )
 
 // KeyValue backs wasi:keyvalue (store and atomics, 0.2.0-draft) for one
-// component.
-type KeyValue interface {
-	// Open answers wasi:keyvalue/store.open. Errors wrapping
-	// ErrNoSuchStore or ErrAccessDenied reach the guest as those WIT cases,
-	// any other as other(message).
-	Open(ctx context.Context, identifier string) (Bucket, error)
-}
+// component: Open(ctx, identifier) (Bucket, error) answers
+// wasi:keyvalue/store.open. Errors wrapping ErrNoSuchStore or
+// ErrAccessDenied reach the guest as those WIT cases, any other as
+// other(message). It is the WASI host's own interface, named here so
+// callers outside the runtime can implement it.
+type KeyValue = wasi.KeyValue
 
-// Bucket is one opened bucket. Every call's ctx carries the request's
+// Bucket is one opened bucket: Get, Set, Delete, Exists, ListKeys (one
+// page of keys from cursor, 0 being the start; more says whether next
+// continues the listing) and Increment (adds delta to the number at key,
+// absent being 0, atomically). Every call's ctx carries the request's
 // deadline, capped at 5 s per call. Errors map as for KeyValue.Open.
-type Bucket interface {
-	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
-	Set(ctx context.Context, key string, value []byte) error
-	Delete(ctx context.Context, key string) error
-	Exists(ctx context.Context, key string) (bool, error)
-	// ListKeys returns one page of keys from cursor (0 is the start);
-	// more says whether next continues the listing.
-	ListKeys(ctx context.Context, cursor uint64) (keys []string, next uint64, more bool, err error)
-	// Increment adds delta to the number at key (absent is 0) atomically
-	// and returns the new value.
-	Increment(ctx context.Context, key string, delta uint64) (uint64, error)
-}
+type Bucket = wasi.Bucket
 
 // Errors a KeyValue or Bucket wraps to answer the WIT's no-such-store and
 // access-denied cases.
