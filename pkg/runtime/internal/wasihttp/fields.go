@@ -19,10 +19,14 @@ type fields struct {
 	immutable bool
 }
 
-// forbidden are hop-by-hop fields the host manages itself.
+// forbidden are the fields the host manages itself (hop-by-hop, framing
+// and authority): the set wasmtime-wasi-http forbids by default. A guest
+// setting one gets header-error.forbidden, and fromHeader drops them so a
+// guest that clones incoming fields into its response cannot pass them on.
 var forbidden = map[string]bool{
-	"connection": true, "keep-alive": true, "proxy-connection": true,
-	"transfer-encoding": true, "upgrade": true, "http2-settings": true,
+	"connection": true, "keep-alive": true, "proxy-authenticate": true,
+	"proxy-authorization": true, "proxy-connection": true,
+	"transfer-encoding": true, "upgrade": true, "host": true, "http2-settings": true,
 }
 
 func headerError(c string) cm.Value { return cm.Result{Err: true, Value: cm.Variant{Case: c}} }
@@ -95,6 +99,9 @@ func (f *fields) clone() *fields {
 func fromHeader(h http.Header) *fields {
 	f := &fields{}
 	for name, vs := range h {
+		if forbidden[strings.ToLower(name)] {
+			continue
+		}
 		for _, v := range vs {
 			f.entries = append(f.entries, field{name: strings.ToLower(name), value: []byte(v)})
 		}
