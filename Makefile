@@ -20,7 +20,9 @@ FUZZ_TARGETS ?= \
 	./pkg/wadm:FuzzParseManifest \
 	./pkg/store:FuzzParseKey \
 	./pkg/lattice:FuzzConfigURLs \
-	./pkg/gateway:FuzzRoutes
+	./pkg/gateway:FuzzRoutes \
+	./pkg/client:FuzzReadSSE \
+	./pkg/runtime:FuzzKeyEncoding
 
 .PHONY: all build test unit lint fuzz bench e2e race demo examples components clean help
 
