@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,7 +39,7 @@ type Config struct {
 	// cheaper, but Limits.MaxMemoryBytes becomes the most any component
 	// may set and the host reserves PoolInstances × 4 × (that + guard) of
 	// virtual memory up front. Requests beyond the pool wait for a slot
-	// (up to their RequestTimeout, then 503).
+	// (up to their RequestTimeout, then 503 with Retry-After).
 	PoolInstances uint32
 }
 
@@ -48,6 +50,10 @@ type Limits struct {
 	// RequestTimeout bounds one request: running wasm is interrupted and
 	// the client gets 504.
 	RequestTimeout time.Duration
+	// MaxConcurrent caps the component's in-flight requests; 0 means no
+	// cap. A request beyond it waits for a slot up to RequestTimeout, then
+	// gets 503 with Retry-After.
+	MaxConcurrent int
 }
 
 func (l Limits) orDefault(d Limits) Limits {
@@ -56,6 +62,9 @@ func (l Limits) orDefault(d Limits) Limits {
 	}
 	if l.RequestTimeout <= 0 {
 		l.RequestTimeout = d.RequestTimeout
+	}
+	if l.MaxConcurrent <= 0 {
+		l.MaxConcurrent = d.MaxConcurrent
 	}
 	return l
 }
@@ -140,6 +149,9 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		return nil, ErrClosed
 	}
 	limits := cc.Limits.orDefault(h.cfg.Limits)
+	if limits.MaxConcurrent < 0 {
+		limits.MaxConcurrent = 0
+	}
 	if h.cfg.PoolInstances > 0 && limits.MaxMemoryBytes > h.cfg.Limits.MaxMemoryBytes {
 		return nil, fmt.Errorf("runtime: load %s: limits.maxMemoryBytes %d exceeds the pooled host's cap %d (raise Config.Limits.MaxMemoryBytes)", name, limits.MaxMemoryBytes, h.cfg.Limits.MaxMemoryBytes)
 	}
@@ -163,7 +175,12 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		return fail(err)
 	}
 	log := h.log.With(zap.String("component", name))
+	var slots chan struct{}
+	if limits.MaxConcurrent > 0 {
+		slots = make(chan struct{}, limits.MaxConcurrent)
+	}
 	c := &Component{
+		slots:  slots,
 		host:   h,
 		name:   name,
 		comp:   comp,
@@ -235,6 +252,9 @@ type Component struct {
 	handle *cm.ExportIndex
 	http   *wasihttp.Handler
 	info   Info
+	// slots holds one token per in-flight request when Limits.MaxConcurrent
+	// caps them; nil otherwise.
+	slots chan struct{}
 
 	mu       sync.RWMutex
 	closed   bool
@@ -255,20 +275,41 @@ func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.inflight.Add(1)
 	c.mu.RUnlock()
 	defer c.inflight.Done()
-	if slots := c.host.slots; slots != nil {
-		wait := time.NewTimer(c.info.Limits.RequestTimeout)
-		defer wait.Stop()
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-		case <-wait.C:
-			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-			return
-		case <-r.Context().Done():
+	// The component's own cap first, so a component at its cap does not
+	// hold pool slots other components could use.
+	for _, slots := range []chan struct{}{c.slots, c.host.slots} {
+		if slots == nil {
+			continue
+		}
+		if !c.acquire(w, r, slots) {
 			return
 		}
+		defer func() { <-slots }()
 	}
 	c.http.ServeHTTP(w, r)
+}
+
+// acquire takes a slot, waiting up to the request timeout; when none
+// frees up in time it answers 503 and reports false.
+func (c *Component) acquire(w http.ResponseWriter, r *http.Request, slots chan struct{}) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	wait := time.NewTimer(c.info.Limits.RequestTimeout)
+	defer wait.Stop()
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-wait.C:
+		// A slot frees up within one request's time at most.
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(c.info.Limits.RequestTimeout.Seconds()))))
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return false
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // Close unloads the component.

@@ -1,0 +1,159 @@
+package runtime_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+)
+
+// TestMaxConcurrentAnswers503WithRetryAfter holds the only slot of a
+// component capped at 1 with a request whose body stays open, then sends
+// two /loop requests. When the holder's deadline frees the slot, at most
+// one of them takes it (and loops until its own deadline, 504); the other
+// is still waiting when the slot's next holder is, and gets 503.
+func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
+	t.Parallel()
+	const timeout = 2 * time.Second
+	h := newHost(t, wruntime.Config{})
+	capped, err := h.Load(context.Background(), "capped", echoWAT(t), wruntime.ComponentConfig{
+		Limits: wruntime.Limits{RequestTimeout: timeout, MaxConcurrent: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if capped.Info().Limits.MaxConcurrent != 1 {
+		t.Fatalf("Info().Limits.MaxConcurrent = %d", capped.Info().Limits.MaxConcurrent)
+	}
+	free, err := h.Load(context.Background(), "uncapped", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entered atomic.Int64
+	url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered.Add(1)
+		capped.ServeHTTP(w, r)
+	}))
+	freeURL := serve(t, free)
+
+	first, _ := hold(t, url)
+	type result struct {
+		status     int
+		retryAfter string
+		err        error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			resp, err := client.Get(url + "/loop")
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			results <- result{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+		}()
+	}
+
+	// Another component on the same host is not held back by the cap.
+	resp, err := client.Get(freeURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the uncapped component answered %d while the capped one was full", resp.StatusCode)
+	}
+
+	busy := 0
+	for range 2 {
+		select {
+		case r := <-results:
+			switch {
+			case r.err != nil:
+				t.Fatal(r.err)
+			case r.status == http.StatusServiceUnavailable:
+				busy++
+				if r.retryAfter != "2" {
+					t.Errorf("503 Retry-After = %q, want the request timeout in seconds, 2", r.retryAfter)
+				}
+			case r.status != http.StatusGatewayTimeout:
+				t.Errorf("a /loop beyond the cap answered %d, want 503 or 504", r.status)
+			}
+		case <-time.After(4 * timeout):
+			t.Fatal("a request beyond the cap got no answer")
+		}
+	}
+	if busy == 0 {
+		t.Fatal("both requests beyond the cap got a slot; want at least one 503")
+	}
+	first.Body.Close()
+
+	// A request that waits gets the slot as soon as its holder finishes.
+	holder, release := hold(t, url)
+	defer holder.Body.Close()
+	before := entered.Load()
+	waited := make(chan int, 1)
+	go func() {
+		resp, err := client.Get(url + "/")
+		if err != nil {
+			waited <- 0
+			return
+		}
+		resp.Body.Close()
+		waited <- resp.StatusCode
+	}()
+	waitFor(t, 5*time.Second, "the waiting request to reach the component", func() bool { return entered.Load() > before })
+	release()
+	if got, _ := io.ReadAll(holder.Body); string(got) != "ld" {
+		t.Fatalf("holder body %q", got)
+	}
+	select {
+	case status := <-waited:
+		if status != 200 {
+			t.Fatalf("the waiting request answered %d once the slot was free, want 200", status)
+		}
+	case <-time.After(2 * timeout):
+		t.Fatal("the waiting request got no slot once the holder finished")
+	}
+}
+
+// hold sends a POST whose body stays open until release, and returns once
+// its echo started, so the request holds one of the component's slots.
+func hold(t *testing.T, url string) (*http.Response, func()) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	// Headers reach the client with the first echoed chunk.
+	go pw.Write([]byte("he"))
+	resp, err := client.Post(url+"/hold", "text/plain", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		resp.Body.Close()
+		t.Fatalf("the holder's echo: %v", err)
+	}
+	return resp, func() {
+		pw.Write([]byte("ld"))
+		pw.Close()
+	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
