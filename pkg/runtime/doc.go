@@ -14,8 +14,10 @@
 // Per component: environment and wasi:config values from maps, stdout,
 // stderr and wasi:logging as zap entries tagged with the component's name,
 // wasi:keyvalue over a KeyValue (NewJetStreamKV: one JetStream KV bucket
-// per component), a linear-memory cap and a per-request deadline that interrupts running
-// wasm (504) and abandons blocking host calls. Filesystem and sockets are
+// per component), a linear-memory cap, a per-request deadline that interrupts running
+// wasm (504) and abandons blocking host calls, and an optional cap on
+// in-flight requests (beyond it a request waits for a slot, then gets 503
+// with Retry-After). Filesystem and sockets are
 // closed (no preopens, access-denied); wasi:http/outgoing-handler sends
 // through one shared Go http.Client, only to the authorities the
 // component's allow-list names.
