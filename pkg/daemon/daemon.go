@@ -176,7 +176,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("canvasd: %w", err)
 	}
 
-	reg := prometheus.NewRegistry()
+	reg := o.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), ctrl.Collector())
 	d.checks = []api.Check{
 		{Name: "nats", Check: func(context.Context) error {

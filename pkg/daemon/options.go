@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
@@ -55,6 +56,10 @@ type Options struct {
 	// Deployer replaces the wadm lattice backend; `canvas up` passes the
 	// embedded runtime's local deployer. Nil means wadm on Lattice.
 	Deployer deploy.Deployer
+	// Registry collects canvasd's metrics and is what /metrics serves; a
+	// caller embedding canvasd passes its own to add collectors (canvas up
+	// adds the gateway's). Nil means a fresh one.
+	Registry *prometheus.Registry
 	Logger   *zap.Logger
 }
 

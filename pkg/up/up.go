@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
@@ -148,7 +149,8 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("wasm runtime: %w", err)
 	}
-	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway")})
+	reg := prometheus.NewRegistry()
+	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg})
 	gwCtx, gwStop := context.WithCancel(context.Background())
 	c.gwStop = gwStop
 	if _, err := c.gw.Serve(gwCtx, opts.Ingress); err != nil {
@@ -167,6 +169,7 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 		Listen:     opts.Listen,
 		IngressURL: c.gw.BaseURL(),
 		Deployer:   c.deploy,
+		Registry:   reg,
 		Logger:     c.log.Named("canvasd"),
 	})
 	if err != nil {

@@ -125,6 +125,10 @@ func TestUpServesRestartsAndLocks(t *testing.T) {
 		t.Fatalf("GET %s: %d", url, code)
 	}
 
+	if code, metrics := get(t, info.API+"/metrics"); code != 200 || !strings.Contains(metrics, "canvas_gateway_requests_total") {
+		t.Errorf("canvasd /metrics lacks the gateway's metrics (%d)", code)
+	}
+
 	stop(t, c)
 	if _, ok := up.Running(dir); ok {
 		t.Fatal("still running after Shutdown")
