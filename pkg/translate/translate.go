@@ -402,7 +402,9 @@ func (t *translator) implComponent(impl, path string) {
 				"oda.implementation": impl,
 			}}},
 		},
-		Traits: []wadm.Trait{{Type: wadm.TraitSpreadScaler, Scaler: &wadm.ScalerProperties{Instances: t.scale.Instances, Spread: t.scale.Spread}}},
+		// Room for the scaler and the usual links (keyvalue, identity,
+		// observability, outgoing HTTP) without regrowing.
+		Traits: append(make([]wadm.Trait, 0, 6), wadm.Trait{Type: wadm.TraitSpreadScaler, Scaler: &wadm.ScalerProperties{Instances: t.scale.Instances, Spread: t.scale.Spread}}),
 	}
 	t.prov["components/"+impl] = path
 	t.prov["components/"+impl+"/traits/0"] = t.placementSource()
@@ -476,6 +478,7 @@ func (t *translator) manifest() *wadm.Manifest {
 			m.Metadata.Annotations[AnnotationComponentVersion] = md.Version
 		}
 	}
+	m.Spec.Components = make([]wadm.Component, 0, len(t.comps)+len(t.external))
 	for _, comp := range t.comps {
 		m.Spec.Components = append(m.Spec.Components, *comp)
 	}

@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"hash"
 	"sort"
+	"sync"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
@@ -21,7 +21,9 @@ import (
 // Every field is written length-prefixed and in a fixed order, so distinct
 // manifests cannot collide by concatenation.
 func Version(m *wadm.Manifest) string {
-	d := digest{h: sha256.New()}
+	bp := digestBufs.Get().(*[]byte)
+	d := digest{b: (*bp)[:0]}
+	defer func() { *bp = d.b; digestBufs.Put(bp) }()
 	d.str(m.APIVersion)
 	d.str(m.Kind)
 	d.str(m.Metadata.Name)
@@ -37,23 +39,26 @@ func Version(m *wadm.Manifest) string {
 		d.str(p.Type)
 		d.strMap(p.Properties, "")
 	}
-	sum := d.h.Sum(nil)
+	sum := sha256.Sum256(d.b)
 	return "v-" + hex.EncodeToString(sum[:6])
 }
 
+// digestBufs recycles digest buffers: a translation is a few KiB of them.
+var digestBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// digest collects the encoding in one buffer and hashes it once: many
+// small writes into the hash cost more than the copying.
 type digest struct {
-	h   hash.Hash
-	buf [8]byte
+	b []byte
 }
 
 func (d *digest) num(n int) {
-	binary.BigEndian.PutUint64(d.buf[:], uint64(n))
-	d.h.Write(d.buf[:])
+	d.b = binary.BigEndian.AppendUint64(d.b, uint64(n))
 }
 
 func (d *digest) str(s string) {
 	d.num(len(s))
-	d.h.Write([]byte(s))
+	d.b = append(d.b, s...)
 }
 
 func (d *digest) flag(b bool) {
