@@ -242,6 +242,14 @@ func TestKeyValueOpenErrors(t *testing.T) {
 func TestKeyValueBackendDown(t *testing.T) {
 	t.Parallel()
 	js, srv := startJetStreamServer(t)
+	// Create the bucket first, outside the guest's 5 s per-call cap: on a
+	// loaded machine creating a file-backed bucket can take longer, and
+	// this test is about the server going away, not about a slow create.
+	setup, cancelSetup := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelSetup()
+	if _, err := js.CreateKeyValue(setup, jetstream.KeyValueConfig{Bucket: "kv-down", Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h := newKVHarnessCtx(t, ctx, newEngine(t), NewJetStreamKV(js, "kv-down"))

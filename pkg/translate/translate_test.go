@@ -521,3 +521,22 @@ func TestKeyValueBuckets(t *testing.T) {
 		t.Errorf("buckets %v, want %v", got, want)
 	}
 }
+
+// BenchmarkTranslateParallel is the throughput on every core (translate
+// is pure, and canvasd's reconcile workers call it concurrently): the
+// issue's goal is > 20,000 components/s on 2 cores.
+func BenchmarkTranslateParallel(b *testing.B) {
+	c := parseFile(b, testref.Path(b, "oda", "examples", "productcatalog-enhanced-v1.component.yaml"))
+	opts := translate.Options{Implementations: testImplementations(b)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := translate.Component(c, opts); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "components/s")
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -235,6 +236,14 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, bucket strin
 	cc := runtime.ComponentConfig{Config: cfg, Limits: d.opts.Limits}
 	if bucket != "" && d.opts.KeyValue != nil {
 		cc.KeyValue = d.opts.KeyValue(bucket)
+		// Open the bucket now (creating it if new), so the first request
+		// does not pay for that within its deadline.
+		ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+		_, err := cc.KeyValue.Open(ctx, "default")
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("keyvalue bucket %s: %w", bucket, err)
+		}
 	}
 	return d.opts.Runtime.Load(d.ctx, appName+"/"+c.Name, wasm, cc)
 }
