@@ -242,17 +242,19 @@ func TestKeyValueOpenErrors(t *testing.T) {
 func TestKeyValueBackendDown(t *testing.T) {
 	t.Parallel()
 	js, srv := startJetStreamServer(t)
-	// Create the bucket first, outside the guest's 5 s per-call cap: on a
-	// loaded machine creating a file-backed bucket can take longer, and
-	// this test is about the server going away, not about a slow create.
+	// Open the bucket first, outside the guest's 5 s per-call cap (the
+	// handle is kept): on a loaded machine creating a file-backed bucket
+	// can take longer, and this test is about the server going away, not
+	// about a slow create.
+	kv := NewJetStreamKV(js, "kv-down")
 	setup, cancelSetup := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelSetup()
-	if _, err := js.CreateKeyValue(setup, jetstream.KeyValueConfig{Bucket: "kv-down", Storage: jetstream.FileStorage}); err != nil {
+	if _, err := kv.Open(setup, "default"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	h := newKVHarnessCtx(t, ctx, newEngine(t), NewJetStreamKV(js, "kv-down"))
+	h := newKVHarnessCtx(t, ctx, newEngine(t), kv)
 	b := h.open("default")
 	srv.Shutdown()
 	srv.WaitForShutdown()
