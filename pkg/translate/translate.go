@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
@@ -412,6 +413,46 @@ func (t *translator) implComponent(impl, path string) {
 	t.byName[impl] = comp
 }
 
+// provenanceJSON encodes the provenance map as a JSON object with sorted
+// keys (deterministic), without json.Marshal's reflection, which was a
+// tenth of a translation.
+func provenanceJSON(prov map[string]string) string {
+	keys := sortedKeys(prov)
+	b := make([]byte, 0, 64*len(keys))
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, prov[k])
+	}
+	return string(append(b, '}'))
+}
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 takes
+// encoding/json's path, which replaces it as json.Marshal does.
+func appendJSONString(b []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		q, _ := json.Marshal(s) // a string always marshals
+		return append(b, q...)
+	}
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
 // placementSource names where the spreadscaler settings came from.
 func (t *translator) placementSource() string {
 	var keys []string
@@ -448,7 +489,7 @@ func (t *translator) link(source string, l wadm.LinkProperties, path string) {
 		return // a missing implementation was reported already
 	}
 	comp.Traits = append(comp.Traits, wadm.Trait{Type: wadm.TraitLink, Link: &l})
-	t.prov[fmt.Sprintf("components/%s/traits/%d", source, len(comp.Traits)-1)] = path
+	t.prov["components/"+source+"/traits/"+strconv.Itoa(len(comp.Traits)-1)] = path
 }
 
 func (t *translator) manifest() *wadm.Manifest {
@@ -487,8 +528,7 @@ func (t *translator) manifest() *wadm.Manifest {
 			m.Spec.Components = append(m.Spec.Components, *comp)
 		}
 	}
-	prov, _ := json.Marshal(t.prov) // map[string]string: cannot fail; keys sorted
-	m.Metadata.Annotations[AnnotationProvenance] = string(prov)
+	m.Metadata.Annotations[AnnotationProvenance] = provenanceJSON(t.prov)
 	m.SetVersion(Version(m))
 	return m
 }

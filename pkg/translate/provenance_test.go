@@ -1,0 +1,36 @@
+package translate
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestProvenanceJSON(t *testing.T) {
+	prov := map[string]string{
+		"components/a":          `spec.coreFunction.exposedAPIs[0].implementation`,
+		"quote\"back\\slash":    "tab\tnewline\n\x01bell",
+		"html <&>":              "unicode é 世界 \u2028",
+		"invalid \xff utf-8":    "x",
+		"":                      "",
+		"components/z/traits/0": "default placement (1 instance)",
+	}
+	got := provenanceJSON(prov)
+	var back map[string]string
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, got)
+	}
+	want := map[string]string{}
+	for k, v := range prov {
+		kk, _ := json.Marshal(k)
+		var k2 string
+		json.Unmarshal(kk, &k2) // invalid UTF-8 becomes U+FFFD, as json.Marshal writes it
+		want[k2] = v
+	}
+	if !reflect.DeepEqual(back, want) {
+		t.Errorf("round trip:\n got %q\nwant %q", back, want)
+	}
+	if provenanceJSON(prov) != got {
+		t.Error("not deterministic")
+	}
+}
