@@ -104,7 +104,16 @@ type Host struct {
 
 	mu     sync.Mutex
 	loaded map[*Component]struct{}
-	closed bool
+	// compiled shares the compiled code of one artefact between the
+	// components loaded from it, keyed by cm.CacheKey.
+	compiled map[string]*sharedCode
+	closed   bool
+}
+
+// sharedCode is compiled code and the number of loaded components using it.
+type sharedCode struct {
+	comp *cm.Component
+	refs int
 }
 
 // NewHost starts a host: one wasmtime engine and its epoch ticker.
@@ -121,7 +130,7 @@ func NewHost(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	h := &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}, client: outboundClient()}
+	h := &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}, compiled: map[string]*sharedCode{}, client: outboundClient()}
 	if cfg.PoolInstances > 0 {
 		h.slots = make(chan struct{}, cfg.PoolInstances)
 	}
@@ -156,7 +165,8 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		return nil, fmt.Errorf("runtime: load %s: limits.maxMemoryBytes %d exceeds the pooled host's cap %d (raise Config.Limits.MaxMemoryBytes)", name, limits.MaxMemoryBytes, h.cfg.Limits.MaxMemoryBytes)
 	}
 	start := time.Now()
-	comp, hit, err := cm.CompileCached(h.engine, wasm, h.cfg.CacheDir)
+	key := cm.CacheKey(h.engine, wasm)
+	comp, hit, err := h.acquireCode(key, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
 	}
@@ -164,7 +174,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	lnk := cm.NewLinker(h.engine)
 	fail := func(err error) (*Component, error) {
 		lnk.Close()
-		comp.Close()
+		h.releaseCode(key)
 		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
 	}
 	if err := wasi.Link(lnk, comp, wasi.Interfaces(), wasihttp.Interfaces()); err != nil {
@@ -180,13 +190,14 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		slots = make(chan struct{}, limits.MaxConcurrent)
 	}
 	c := &Component{
-		slots:  slots,
-		host:   h,
-		name:   name,
-		comp:   comp,
-		linker: lnk,
-		handle: handle,
-		info:   Info{Name: name, Export: export, CacheHit: hit, CompileTime: compileTime, Limits: limits},
+		codeKey: key,
+		slots:   slots,
+		host:    h,
+		name:    name,
+		comp:    comp,
+		linker:  lnk,
+		handle:  handle,
+		info:    Info{Name: name, Export: export, CacheHit: hit, CompileTime: compileTime, Limits: limits},
 		http: &wasihttp.Handler{
 			Engine: h.engine, Linker: lnk, Component: comp, Handle: handle,
 			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: wasiKeyValue(cc.KeyValue)},
@@ -197,12 +208,13 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		},
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
-		c.free()
+		h.mu.Unlock()
+		c.free() // takes h.mu to release the compiled code
 		return nil, ErrClosed
 	}
 	h.loaded[c] = struct{}{}
+	h.mu.Unlock()
 	log.Info("component loaded", zap.String("export", export), zap.Bool("cache_hit", hit), zap.Duration("compile", compileTime))
 	return c, nil
 }
@@ -245,13 +257,14 @@ type Info struct {
 //     (each bounded by its RequestTimeout) and frees the compiled code.
 //     It is idempotent.
 type Component struct {
-	host   *Host
-	name   string
-	comp   *cm.Component
-	linker *cm.Linker
-	handle *cm.ExportIndex
-	http   *wasihttp.Handler
-	info   Info
+	codeKey string // this component's entry in host.compiled
+	host    *Host
+	name    string
+	comp    *cm.Component
+	linker  *cm.Linker
+	handle  *cm.ExportIndex
+	http    *wasihttp.Handler
+	info    Info
 	// slots holds one token per in-flight request when Limits.MaxConcurrent
 	// caps them; nil otherwise.
 	slots chan struct{}
@@ -336,7 +349,48 @@ func (c *Component) shutdown() {
 func (c *Component) free() {
 	c.handle.Close()
 	c.linker.Close()
-	c.comp.Close()
+	c.host.releaseCode(c.codeKey)
+}
+
+// acquireCode returns the compiled code for wasm, compiling it (or reading
+// the disk cache) only when no loaded component already holds it; hit says
+// whether it was already compiled. releaseCode gives it back.
+func (h *Host) acquireCode(key string, wasm []byte) (*cm.Component, bool, error) {
+	h.mu.Lock()
+	if sc, ok := h.compiled[key]; ok {
+		sc.refs++
+		h.mu.Unlock()
+		return sc.comp, true, nil
+	}
+	h.mu.Unlock()
+	comp, hit, err := cm.CompileCached(h.engine, wasm, h.cfg.CacheDir)
+	if err != nil {
+		return nil, false, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sc, ok := h.compiled[key]; ok { // compiled concurrently: keep one
+		comp.Close()
+		sc.refs++
+		return sc.comp, true, nil
+	}
+	h.compiled[key] = &sharedCode{comp: comp, refs: 1}
+	return comp, hit, nil
+}
+
+// releaseCode drops one reference to compiled code and frees it with the
+// last one.
+func (h *Host) releaseCode(key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sc, ok := h.compiled[key]
+	if !ok {
+		return
+	}
+	if sc.refs--; sc.refs == 0 {
+		delete(h.compiled, key)
+		sc.comp.Close()
+	}
 }
 
 var _ http.Handler = (*Component)(nil)

@@ -225,3 +225,49 @@ func TestCloseWaitsForInflightThenRefuses(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestCompiledCodeIsShared: components loaded from the same bytes share
+// one compiled copy (the second load is a hit without any disk cache), and
+// closing one leaves the other serving.
+func TestCompiledCodeIsShared(t *testing.T) {
+	t.Parallel()
+	h, err := wruntime.NewHost(wruntime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	wat, err := os.ReadFile("testdata/echo-http.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := h.Load(context.Background(), "a", wat, wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.Load(context.Background(), "b", wat, wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Info().CacheHit || !b.Info().CacheHit {
+		t.Errorf("cache hits: a %v, b %v; want false, true", a.Info().CacheHit, b.Info().CacheHit)
+	}
+	a.Close()
+	rec := httptest.NewRecorder()
+	b.ServeHTTP(rec, httptest.NewRequest("GET", "/after", nil))
+	if rec.Code != 200 {
+		t.Fatalf("b after a closed: %d", rec.Code)
+	}
+	b.Close()
+	c, err := h.Load(context.Background(), "c", wat, wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Info().CacheHit {
+		t.Error("code was kept after its last component closed")
+	}
+	rec = httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/again", nil))
+	if rec.Code != 200 {
+		t.Fatalf("c: %d", rec.Code)
+	}
+}
