@@ -92,6 +92,8 @@ type ComponentConfig struct {
 //   - Safe for concurrent use.
 //   - Close closes every Component still loaded (waiting for their
 //     in-flight requests), then the engine; Load after Close fails.
+//   - Components loaded from the same bytes share one compiled copy; it is
+//     freed with the last of them.
 type Host struct {
 	cfg    Config
 	log    *zap.Logger
