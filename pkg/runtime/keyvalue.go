@@ -40,25 +40,6 @@ var (
 	ErrAccessDenied = wasi.ErrAccessDenied
 )
 
-// kvAdapter gives the WASI host a KeyValue whose Open returns its own
-// Bucket type (the method sets are the same).
-type kvAdapter struct{ kv KeyValue }
-
-func (a kvAdapter) Open(ctx context.Context, id string) (wasi.Bucket, error) {
-	b, err := a.kv.Open(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-func wasiKeyValue(kv KeyValue) wasi.KeyValue {
-	if kv == nil {
-		return nil
-	}
-	return kvAdapter{kv: kv}
-}
-
 // JetStream KV defaults.
 const (
 	// DefaultKVMaxValueBytes is NATS's default max_payload: a larger value

@@ -80,7 +80,7 @@ func newKVHarnessCtx(t *testing.T, ctx context.Context, eng *cm.Engine, kv KeyVa
 	if err := wasi.Link(lnk, comp, wasi.Interfaces()); err != nil {
 		t.Fatal(err)
 	}
-	wctx := wasi.NewCtx(ctx, &wasi.Config{Name: "kv-probe", KeyValue: wasiKeyValue(kv)})
+	wctx := wasi.NewCtx(ctx, &wasi.Config{Name: "kv-probe", KeyValue: kv})
 	s := cm.NewStore(eng, cm.StoreLimits{}, wctx)
 	t.Cleanup(func() { s.Close() })
 	inst, err := lnk.Instantiate(s, comp)

@@ -202,7 +202,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		info:    Info{Name: name, Export: export, CacheHit: hit, CompileTime: compileTime, Limits: limits},
 		http: &wasihttp.Handler{
 			Engine: h.engine, Linker: lnk, Component: comp, Handle: handle,
-			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: wasiKeyValue(cc.KeyValue)},
+			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: cc.KeyValue},
 			Limits:   cm.StoreLimits{MaxMemoryBytes: limits.MaxMemoryBytes},
 			Timeout:  limits.RequestTimeout,
 			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...)},
