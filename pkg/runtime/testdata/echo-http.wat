@@ -8,6 +8,9 @@
 ;;   /loop        never returns (the epoch deadline must stop it)
 ;;   /noresponse  returns without setting a response
 ;;   /bomb        grows memory until the store's cap refuses, then traps
+;; one path that tests delayed flushes:
+;;   /compute     writes "first\n" (write-and-flush), computes for a while
+;;                without any host call, then writes "second\n"
 ;; and one path that tests wasi:http/outgoing-handler:
 ;;   /fetch       GETs http://{x-upstream header}/upstream and answers with
 ;;                its status and streamed body (502 when the call is refused)
@@ -280,6 +283,9 @@
     (data (i32.const 540) "/fetch")
     (data (i32.const 550) "x-upstream")
     (data (i32.const 570) "/upstream")
+    (data (i32.const 590) "/compute")
+    (data (i32.const 600) "first\n")
+    (data (i32.const 610) "second\n")
 
     (func $streq (param $a i32) (param $al i32) (param $b i32) (param $bl i32) (result i32)
       (local $i i32)
@@ -411,6 +417,19 @@
       (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 540) (i32.const 6))
         (then
           (call $fetch (local.get $req) (local.get $out))
+          (return)))
+      (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 590) (i32.const 8))
+        (then
+          (local.set $os (call $respond (local.get $out) (i32.const 200)))
+          (call $write (local.get $os) (i32.const 600) (i32.const 6) (i32.const 16))
+          (call $check)
+          (loop $spin
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $spin (i32.lt_u (local.get $i) (i32.const 400000000))))
+          (call $write (local.get $os) (i32.const 610) (i32.const 7) (i32.const 16))
+          (call $check)
+          (call $finish (local.get $os))
+          (call $drop-req (local.get $req))
           (return)))
       (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 530) (i32.const 5))
         (then

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -156,6 +157,27 @@ func (c *Component) Imports() []string {
 // component.
 type ExportIndex struct {
 	ptr *C.wasmtime_component_export_index_t
+	// nresults caches the result count of the function it names (its type
+	// is the same in every instance): -1 until the first Instance.Func.
+	nresults atomic.Int32
+}
+
+// results returns the result count of fn, the function x names,
+// asking wasmtime for its type only the first time.
+func (x *ExportIndex) results(fn *C.wasmtime_component_func_t, ctx *C.wasmtime_context_t) int {
+	if n := x.nresults.Load(); n >= 0 {
+		return int(n)
+	}
+	ty := C.wasmtime_component_func_type(fn, ctx)
+	defer C.wasmtime_component_func_type_delete(ty)
+	var rt C.wasmtime_component_valtype_t
+	n := int32(0)
+	if C.wasmtime_component_func_type_result(ty, &rt) {
+		n = 1
+		C.wasmtime_component_valtype_delete(&rt)
+	}
+	x.nresults.Store(n)
+	return int(n)
 }
 
 // Export resolves an export path such as
@@ -177,7 +199,9 @@ func (c *Component) Export(path ...string) (*ExportIndex, error) {
 	if cur == nil {
 		return nil, errors.New("empty export path")
 	}
-	return &ExportIndex{ptr: cur}, nil
+	x := &ExportIndex{ptr: cur}
+	x.nresults.Store(-1)
+	return x, nil
 }
 
 // Close frees the index.

@@ -108,6 +108,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		C.wasmtime_pooling_allocation_config_total_tables_set(pc, n*poolTablesPerComponent)
 		C.wasmtime_pooling_allocation_config_max_tables_per_component_set(pc, poolTablesPerComponent)
 		C.wasmtime_pooling_allocation_config_max_memory_size_set(pc, C.size_t(p.MaxMemoryBytes))
+		C.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pc, 1<<20)
+		C.wasmtime_pooling_allocation_config_table_keep_resident_set(pc, 64<<10)
+		C.wasmtime_pooling_allocation_config_decommit_batch_size_set(pc, 64)
 		C.wasmtime_pooling_allocation_strategy_set(conf, pc)
 		C.wasmtime_pooling_allocation_config_delete(pc)
 	}

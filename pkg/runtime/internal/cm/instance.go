@@ -32,14 +32,7 @@ func (i *Instance) Func(x *ExportIndex) (*Func, error) {
 	if !C.wasmtime_component_instance_get_func(&i.inst, i.store.ctx, x.ptr, &fn) {
 		return nil, errors.New("export is not a function")
 	}
-	ty := C.wasmtime_component_func_type(&fn, i.store.ctx)
-	defer C.wasmtime_component_func_type_delete(ty)
-	var rt C.wasmtime_component_valtype_t
-	n := 0
-	if C.wasmtime_component_func_type_result(ty, &rt) {
-		n = 1
-		C.wasmtime_component_valtype_delete(&rt)
-	}
+	n := x.results(&fn, i.store.ctx)
 	return &Func{fn: fn, store: i.store, nresults: n}, nil
 }
 
@@ -75,24 +68,20 @@ func (f *Func) Call(args ...Value) ([]Value, error) {
 	return out, nil
 }
 
-// cArray allocates n zeroed values in C memory: zeroed means "bool false",
-// which owns nothing, so wasmtime may overwrite (and drop) it.
+// cArray allocates n zeroed values in C memory (see cm_vals_new).
 func cArray(n int) []C.wasmtime_component_val_t {
 	if n == 0 {
 		return nil
 	}
-	p := C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.wasmtime_component_val_t{})))
-	return unsafe.Slice((*C.wasmtime_component_val_t)(p), n)
+	return unsafe.Slice(C.cm_vals_new(C.size_t(n)), n)
 }
 
+// freeArray deletes the values of a and frees it.
 func freeArray(a []C.wasmtime_component_val_t, n int) {
 	if n == 0 {
 		return
 	}
-	for i := range a {
-		C.wasmtime_component_val_delete(&a[i])
-	}
-	C.free(unsafe.Pointer(&a[0]))
+	C.cm_vals_delete(&a[0], C.size_t(n))
 }
 
 func ptrOf(a []C.wasmtime_component_val_t) *C.wasmtime_component_val_t {

@@ -250,16 +250,9 @@ func toC(ctx *C.wasmtime_context_t, v Value, dst *C.wasmtime_component_val_t) er
 			// accepts an owned handle instead (it is lent for the call).
 			return fmt.Errorf("resource type %d rep %d: the host cannot pass a borrow; pass the owned handle", x.Type, x.Rep)
 		}
-		dst.kind = kResource
-		h := C.wasmtime_component_resource_host_new(C.bool(x.Own), C.uint32_t(x.Rep), C.uint32_t(x.Type))
-		var anyRes *C.wasmtime_component_resource_any_t
-		err := takeError(C.wasmtime_component_resource_host_to_any(ctx, h, &anyRes))
-		C.wasmtime_component_resource_host_delete(h)
-		if err != nil {
-			dst.kind = kBool
+		if err := takeError(C.cm_resource_to_val(ctx, C.bool(x.Own), C.uint32_t(x.Rep), C.uint32_t(x.Type), dst)); err != nil {
 			return fmt.Errorf("resource type %d rep %d: %w", x.Type, x.Rep, err)
 		}
-		*of[*C.wasmtime_component_resource_any_t](dst) = anyRes
 	default:
 		return fmt.Errorf("cannot pass Go value of type %T as a component value", v)
 	}
@@ -370,17 +363,12 @@ func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, e
 		}
 		return out, nil
 	case kResource:
-		anyRes := *of[*C.wasmtime_component_resource_any_t](src)
-		var h *C.wasmtime_component_resource_host_t
-		if err := takeError(C.wasmtime_component_resource_any_to_host(ctx, anyRes, &h)); err != nil {
+		var ty, rep C.uint32_t
+		var own C.bool
+		if err := takeError(C.cm_resource_from_any(ctx, *of[*C.wasmtime_component_resource_any_t](src), &ty, &rep, &own)); err != nil {
 			return nil, fmt.Errorf("guest-defined resources are not supported by this host: %w", err)
 		}
-		defer C.wasmtime_component_resource_host_delete(h)
-		return Resource{
-			Type: uint32(C.wasmtime_component_resource_host_type(h)),
-			Rep:  uint32(C.wasmtime_component_resource_host_rep(h)),
-			Own:  bool(C.wasmtime_component_resource_host_owned(h)),
-		}, nil
+		return Resource{Type: uint32(ty), Rep: uint32(rep), Own: bool(own)}, nil
 	}
 	return nil, fmt.Errorf("unknown component value kind %d", src.kind)
 }

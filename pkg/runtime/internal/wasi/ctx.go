@@ -65,6 +65,9 @@ type Ctx struct {
 	stderr  *lineWriter
 	// HTTP is wasihttp's per-request state.
 	HTTP any
+	// BeforeWait, when set, runs before poll and pollable.block wait for a
+	// pollable that is not ready (wasihttp sends a pending flush then).
+	BeforeWait func()
 }
 
 // NewCtx makes the state for one store.

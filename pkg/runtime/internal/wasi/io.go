@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,6 +64,15 @@ func Block(ctx context.Context, ps []Pollable) ([]uint32, error) {
 			return nil, fmt.Errorf("blocking host call abandoned: %w", context.Cause(ctx))
 		}
 	}
+}
+
+// block is Block for the guest's poll calls: BeforeWait runs first when
+// none of ps is ready.
+func (c *Ctx) block(ps []Pollable) ([]uint32, error) {
+	if c.BeforeWait != nil && !slices.ContainsFunc(ps, Pollable.Ready) {
+		c.BeforeWait()
+	}
+	return Block(c.Context, ps)
 }
 
 // InputStream is the host side of a wasi:io input-stream.
@@ -251,7 +261,7 @@ func definePoll(li *cm.LinkerInstance) error {
 			if err != nil {
 				return err
 			}
-			_, err = Block(c.Context, []Pollable{p})
+			_, err = c.block([]Pollable{p})
 			return err
 		}),
 		fn(li, "poll", func(c *Ctx, a []cm.Value) (cm.Value, error) {
@@ -267,7 +277,7 @@ func definePoll(li *cm.LinkerInstance) error {
 				}
 				ps[i] = p
 			}
-			ready, err := Block(c.Context, ps)
+			ready, err := c.block(ps)
 			if err != nil {
 				return nil, err
 			}

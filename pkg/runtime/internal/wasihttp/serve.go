@@ -67,11 +67,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the connection deadlines keep them within the request's time.
 	_ = rc.SetWriteDeadline(time.Now().Add(h.Timeout))
 	_ = rc.SetReadDeadline(time.Now().Add(h.Timeout))
-	ex := &exchange{w: w, r: r, rc: rc, outbound: h.Outbound}
+	ex := &exchange{w: w, r: r, rc: rc, outbound: h.Outbound, out: lazyFlusher{w: w, rc: rc}}
 	defer ex.release()
 
 	wctx := wasi.NewCtx(ctx, h.WASI)
 	wctx.HTTP = ex
+	wctx.BeforeWait = ex.out.now
 	defer wctx.Close()
 	log := wctx.Log().With(zap.String("method", r.Method), zap.String("path", r.URL.Path))
 
@@ -102,6 +103,7 @@ type exchange struct {
 	w           http.ResponseWriter
 	r           *http.Request
 	rc          *http.ResponseController
+	out         lazyFlusher
 	body        *wasi.ReaderStream
 	responded   bool
 	wroteHeader bool
@@ -118,7 +120,7 @@ type exchange struct {
 
 func (ex *exchange) requestBody() *wasi.ReaderStream {
 	if ex.body == nil {
-		ex.body = wasi.NewReaderStream(ex.r.Body)
+		ex.body = wasi.NewReaderStream(newFlushingReader(ex.r.Body, &ex.out, ex.r.ContentLength))
 	}
 	return ex.body
 }
@@ -175,23 +177,18 @@ func (ex *exchange) fail(code cm.Value) {
 	ex.guestErr = code
 }
 
-func (ex *exchange) write(p []byte) error {
-	_, err := ex.w.Write(p)
-	return err
-}
+func (ex *exchange) write(p []byte) error { return ex.out.write(p) }
 
-func (ex *exchange) flush() error {
-	if err := ex.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
-	}
-	return nil
-}
+func (ex *exchange) flush() error { return ex.out.request() }
 
 // abandon is a no-op for responses: complete sees the unfinished body and
 // aborts the connection.
 func (ex *exchange) abandon() {}
 
 func (ex *exchange) finish(b *outgoingBody) {
+	// Trailers go into the header map a delayed flush may be reading.
+	ex.out.mu.Lock()
+	defer ex.out.mu.Unlock()
 	if b.trailers != nil {
 		b.trailers.copyTo(ex.w.Header(), http.TrailerPrefix)
 	}
@@ -210,6 +207,9 @@ func (ex *exchange) errorStatus(code int) {
 
 // complete turns the outcome of handle into the end of the HTTP exchange.
 func (ex *exchange) complete(ctx context.Context, log *zap.Logger, err error) {
+	// The handler's writes below and the server's after return need no
+	// timer's flush racing them.
+	ex.out.stop()
 	var body *outgoingBody
 	if ex.resp != nil {
 		body = ex.resp.body

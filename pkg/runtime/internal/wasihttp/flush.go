@@ -1,0 +1,119 @@
+package wasihttp
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// flushDelay bounds how long a flush the guest asked for may wait for the
+// guest's next write, its return or its next wait, whichever comes first.
+const flushDelay = time.Millisecond
+
+// lazyFlusher writes the response and defers the guest's flushes.
+//
+// A guest's flush (blocking-write-and-flush, flush) hands the bytes to the
+// HTTP server at once but asks for the network write only: it happens when
+// the guest waits for something (poll, a read that may block), when the
+// handler returns, or flushDelay later, whichever comes first. A small
+// response written and flushed just before handle returns then goes out in
+// one write, with a Content-Length, instead of two chunked writes; a guest
+// that streams (writes, waits, writes) sees every flush before each wait.
+//
+// Writes happen on the guest's goroutine, the delayed flush on a timer's:
+// mu orders them, and stop (before the handler's own last writes) ends the
+// timer's part.
+type lazyFlusher struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	pending bool
+	stopped bool
+	timer   *time.Timer
+	// err is a failed delayed flush, returned by the next write or flush.
+	err error
+}
+
+func (f *lazyFlusher) write(p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	_, err := f.w.Write(p)
+	return err
+}
+
+// request asks for a flush within flushDelay.
+func (f *lazyFlusher) request() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil || f.stopped {
+		return f.err
+	}
+	if !f.pending {
+		f.pending = true
+		if f.timer == nil {
+			f.timer = time.AfterFunc(flushDelay, f.now)
+		} else {
+			f.timer.Reset(flushDelay)
+		}
+	}
+	return nil
+}
+
+// now does a pending flush; the guest is about to wait.
+func (f *lazyFlusher) now() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.pending || f.stopped {
+		return
+	}
+	f.pending = false
+	if f.timer != nil {
+		f.timer.Stop()
+	}
+	if err := f.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		f.err = err
+	}
+}
+
+// stop ends delayed flushes: the handler returns next, and the server
+// writes what is buffered.
+func (f *lazyFlusher) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped, f.pending = true, false
+	if f.timer != nil {
+		f.timer.Stop()
+	}
+}
+
+// flushingReader reads a body after doing the response's pending flush
+// whenever the read may wait on the peer (the guest is about to wait).
+// A body whose length is known and fully read ends without waiting.
+type flushingReader struct {
+	r         io.Reader
+	f         *lazyFlusher
+	remaining int64 // -1 when unknown
+}
+
+func newFlushingReader(r io.Reader, f *lazyFlusher, length int64) *flushingReader {
+	if length < 0 {
+		length = -1
+	}
+	return &flushingReader{r: r, f: f, remaining: length}
+}
+
+func (fr *flushingReader) Read(p []byte) (int, error) {
+	if fr.remaining != 0 {
+		fr.f.now()
+	}
+	n, err := fr.r.Read(p)
+	if fr.remaining > 0 {
+		fr.remaining = max(fr.remaining-int64(n), 0)
+	}
+	return n, err
+}
