@@ -110,8 +110,8 @@ func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
 	}()
 	waitFor(t, 5*time.Second, "the waiting request to reach the component", func() bool { return entered.Load() > before })
 	release()
-	if got, _ := io.ReadAll(holder.Body); string(got) != "ld" {
-		t.Fatalf("holder body %q", got)
+	if got, err := io.ReadAll(holder.Body); string(got) != "ld" {
+		t.Fatalf("holder body %q (%v)", got, err)
 	}
 	select {
 	case status := <-waited:

@@ -60,19 +60,21 @@ wasmtime_error_t *cm_resource_to_val(wasmtime_context_t *ctx, bool owned, uint32
   return err;
 }
 
-wasmtime_error_t *cm_resource_from_any(wasmtime_context_t *ctx,
-                                       const wasmtime_component_resource_any_t *any,
-                                       uint32_t *ty, uint32_t *rep, bool *owned) {
+// cm_resource_from_any returns by value so the Go side passes no pointer
+// (which would move its variables to the heap).
+cm_host_resource_t cm_resource_from_any(wasmtime_context_t *ctx,
+                                        const wasmtime_component_resource_any_t *any) {
+  cm_host_resource_t out = {0};
   wasmtime_component_resource_host_t *h = NULL;
-  wasmtime_error_t *err = wasmtime_component_resource_any_to_host(ctx, any, &h);
-  if (err != NULL) {
-    return err;
+  out.err = wasmtime_component_resource_any_to_host(ctx, any, &h);
+  if (out.err != NULL) {
+    return out;
   }
-  *ty = wasmtime_component_resource_host_type(h);
-  *rep = wasmtime_component_resource_host_rep(h);
-  *owned = wasmtime_component_resource_host_owned(h);
+  out.ty = wasmtime_component_resource_host_type(h);
+  out.rep = wasmtime_component_resource_host_rep(h);
+  out.owned = wasmtime_component_resource_host_owned(h);
   wasmtime_component_resource_host_delete(h);
-  return NULL;
+  return out;
 }
 
 // cm_vals_new allocates n zeroed values: zero is "bool false", which owns

@@ -17,9 +17,14 @@ wasmtime_store_t *cm_store_new(wasm_engine_t *engine, uintptr_t handle);
 uintptr_t cm_context_handle(wasmtime_context_t *ctx);
 wasmtime_error_t *cm_resource_to_val(wasmtime_context_t *ctx, bool owned, uint32_t rep,
                                      uint32_t ty, wasmtime_component_val_t *dst);
-wasmtime_error_t *cm_resource_from_any(wasmtime_context_t *ctx,
-                                       const wasmtime_component_resource_any_t *any,
-                                       uint32_t *ty, uint32_t *rep, bool *owned);
+typedef struct {
+  wasmtime_error_t *err;
+  uint32_t ty;
+  uint32_t rep;
+  bool owned;
+} cm_host_resource_t;
+cm_host_resource_t cm_resource_from_any(wasmtime_context_t *ctx,
+                                        const wasmtime_component_resource_any_t *any);
 wasmtime_component_val_t *cm_vals_new(size_t n);
 void cm_vals_delete(wasmtime_component_val_t *vals, size_t n);
 #endif

@@ -13,7 +13,9 @@ import (
 
 // HostFunc implements an imported function. args are the call's arguments;
 // the function fills results (its length is the WIT result count). A
-// returned error traps the guest with the error's text.
+// returned error traps the guest with the error's text. Both slices are
+// the store's and valid only during the call: keep their elements, never
+// the slices.
 type HostFunc func(s *Store, args []Value, results []Value) error
 
 // ResourceDestructor runs when the guest drops its last own handle to a host
@@ -134,11 +136,15 @@ func cmHostCall(h C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtime_compo
 	}()
 	fn := cgo.Handle(h).Value().(HostFunc)
 	s := storeFromContext(ctx)
-	in, err := seqFromC(ctx, vals(args, nargs))
-	if err != nil {
-		return newCError("host function arguments: " + err.Error())
+	in, out, reused := s.callBuffers(int(nargs), int(nresults))
+	defer s.doneBuffers(in, out, reused)
+	for i, item := range vals(args, nargs) {
+		v, err := fromC(ctx, &item)
+		if err != nil {
+			return newCError(fmt.Sprintf("host function arguments: element %d: %v", i, err))
+		}
+		in[i] = v
 	}
-	out := make([]Value, int(nresults))
 	if err := fn(s, in, out); err != nil {
 		return newCError(err.Error())
 	}

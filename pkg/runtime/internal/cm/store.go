@@ -36,6 +36,13 @@ type Store struct {
 	handle   cgo.Handle
 	data     any
 	deadline time.Time
+
+	// Argument and result slices of host calls, reused from call to call
+	// (host functions do not call back into the guest, so calls on one
+	// store never nest; inCall guards the case anyway).
+	argBuf [8]Value
+	resBuf [2]Value
+	inCall bool
 }
 
 // NewStore makes a store whose host functions see data through Store.Data.
@@ -86,4 +93,23 @@ func (s *Store) Close() error {
 		s.handle.Delete()
 	}
 	return nil
+}
+
+// callBuffers returns the args and results slices for one host call;
+// reused tells doneBuffers they are the store's.
+func (s *Store) callBuffers(nargs, nresults int) (args, results []Value, reused bool) {
+	if s.inCall || nargs > len(s.argBuf) || nresults > len(s.resBuf) {
+		return make([]Value, nargs), make([]Value, nresults), false
+	}
+	s.inCall = true
+	return s.argBuf[:nargs], s.resBuf[:nresults], true
+}
+
+// doneBuffers ends a host call, dropping what the store's slices hold.
+func (s *Store) doneBuffers(args, results []Value, reused bool) {
+	if reused {
+		clear(args)
+		clear(results)
+		s.inCall = false
+	}
 }

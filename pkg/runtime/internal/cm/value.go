@@ -363,12 +363,11 @@ func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, e
 		}
 		return out, nil
 	case kResource:
-		var ty, rep C.uint32_t
-		var own C.bool
-		if err := takeError(C.cm_resource_from_any(ctx, *of[*C.wasmtime_component_resource_any_t](src), &ty, &rep, &own)); err != nil {
+		r := C.cm_resource_from_any(ctx, *of[*C.wasmtime_component_resource_any_t](src))
+		if err := takeError(r.err); err != nil {
 			return nil, fmt.Errorf("guest-defined resources are not supported by this host: %w", err)
 		}
-		return Resource{Type: uint32(ty), Rep: uint32(rep), Own: bool(own)}, nil
+		return Resource{Type: uint32(r.ty), Rep: uint32(r.rep), Own: bool(r.owned)}, nil
 	}
 	return nil, fmt.Errorf("unknown component value kind %d", src.kind)
 }

@@ -125,13 +125,13 @@ func defineStdin(li *cm.LinkerInstance) error {
 
 func defineStdout(li *cm.LinkerInstance) error {
 	return fn(li, "get-stdout", func(c *Ctx, a []cm.Value) (cm.Value, error) {
-		return c.Own(TypeOutputStream, OutputStream(c.stdout)), nil
+		return c.Own(TypeOutputStream, OutputStream(&c.stdout)), nil
 	})
 }
 
 func defineStderr(li *cm.LinkerInstance) error {
 	return fn(li, "get-stderr", func(c *Ctx, a []cm.Value) (cm.Value, error) {
-		return c.Own(TypeOutputStream, OutputStream(c.stderr)), nil
+		return c.Own(TypeOutputStream, OutputStream(&c.stderr)), nil
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -44,6 +45,22 @@ type Config struct {
 	Log *zap.Logger
 	// KeyValue backs wasi:keyvalue; nil answers no-such-store to open.
 	KeyValue KeyValue
+
+	logOnce sync.Once
+	named   *zap.Logger
+}
+
+// logger is Log with the component's name, built once per Config rather
+// than once per request.
+func (cfg *Config) logger() *zap.Logger {
+	cfg.logOnce.Do(func() {
+		log := cfg.Log
+		if log == nil {
+			log = zap.NewNop()
+		}
+		cfg.named = log.With(zap.String("component", cfg.Name))
+	})
+	return cfg.named
 }
 
 // Ctx is the per-store host state: the resource table and the context that
@@ -61,8 +78,8 @@ type Ctx struct {
 	log     *zap.Logger
 	table   map[uint32]any
 	next    uint32
-	stdout  *lineWriter
-	stderr  *lineWriter
+	stdout  lineWriter
+	stderr  lineWriter
 	// HTTP is wasihttp's per-request state.
 	HTTP any
 	// BeforeWait, when set, runs before poll and pollable.block wait for a
@@ -72,18 +89,14 @@ type Ctx struct {
 
 // NewCtx makes the state for one store.
 func NewCtx(ctx context.Context, cfg *Config) *Ctx {
-	log := cfg.Log
-	if log == nil {
-		log = zap.NewNop()
-	}
-	log = log.With(zap.String("component", cfg.Name))
+	log := cfg.logger()
 	return &Ctx{
 		Context: ctx,
 		cfg:     cfg,
 		log:     log,
-		table:   map[uint32]any{},
-		stdout:  &lineWriter{log: log, stream: "stdout"},
-		stderr:  &lineWriter{log: log, stream: "stderr"},
+		table:   make(map[uint32]any, 8),
+		stdout:  lineWriter{log: log, stream: "stdout"},
+		stderr:  lineWriter{log: log, stream: "stderr"},
 	}
 }
 

@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -117,6 +118,11 @@ func NewReaderStream(r io.Reader) *ReaderStream { return &ReaderStream{r: r} }
 
 const readChunk = 64 << 10
 
+// scratch holds readChunk-sized buffers for reads whose result is copied
+// out at its real size: a 4 KiB read of a 200-byte body, or of its end,
+// then allocates 200 bytes, or nothing.
+var scratch = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+
 // fillLocked starts the read-ahead goroutine if none runs; mu is held.
 func (s *ReaderStream) fillLocked() chan struct{} {
 	if s.filling != nil {
@@ -127,10 +133,11 @@ func (s *ReaderStream) fillLocked() chan struct{} {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		p := make([]byte, readChunk)
-		n, err := s.r.Read(p)
+		bp := scratch.Get().(*[]byte)
+		n, err := s.r.Read(*bp)
 		s.mu.Lock()
-		s.buf = append(s.buf, p[:n]...)
+		s.buf = append(s.buf, (*bp)[:n]...)
+		scratch.Put(bp)
 		if err != nil {
 			s.err = err
 		}
@@ -180,7 +187,9 @@ func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, err
 // readNow reads directly, skipping the read-ahead goroutine; a (0, nil)
 // read is retried.
 func (s *ReaderStream) readNow(n int) ([]byte, error) {
-	p := make([]byte, n)
+	bp := scratch.Get().(*[]byte)
+	defer scratch.Put(bp)
+	p := (*bp)[:min(n, readChunk)]
 	for {
 		m, err := s.r.Read(p)
 		if err != nil {
@@ -189,7 +198,7 @@ func (s *ReaderStream) readNow(n int) ([]byte, error) {
 			s.mu.Unlock()
 		}
 		if m > 0 {
-			return p[:m], nil
+			return bytes.Clone(p[:m]), nil
 		}
 		if err != nil {
 			return nil, err

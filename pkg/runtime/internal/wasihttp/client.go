@@ -238,7 +238,7 @@ func defineClientTypes(li *cm.LinkerInstance) error {
 				return cm.Option{Value: cm.Result{Value: cm.Result{Err: true, Value: f.err}}}, nil
 			}
 			ex := c.HTTP.(*exchange)
-			in := &incomingResponse{resp: f.resp, body: wasi.NewReaderStream(newFlushingReader(f.resp.Body, &ex.out, f.resp.ContentLength))}
+			in := &incomingResponse{resp: f.resp, body: wasi.NewReaderStream(newFlushingReader(f.resp.Body, ex.out, f.resp.ContentLength))}
 			ex.track(in.body, f.resp.Body)
 			return cm.Option{Value: cm.Result{Value: cm.Result{Value: c.Own(TypeIncomingResponse, in)}}}, nil
 		}),

@@ -36,6 +36,29 @@ type lazyFlusher struct {
 	err error
 }
 
+// flushers keep lazyFlushers, and their timers, across requests: a timer
+// is costly to make. A timer of a former request that fires late finds
+// nothing pending, or flushes the current request's response early, which
+// is harmless.
+var flushers = sync.Pool{New: func() any { return new(lazyFlusher) }}
+
+func getFlusher(w http.ResponseWriter, rc *http.ResponseController) *lazyFlusher {
+	f := flushers.Get().(*lazyFlusher)
+	f.mu.Lock()
+	f.w, f.rc, f.pending, f.stopped, f.err = w, rc, false, false, nil
+	f.mu.Unlock()
+	return f
+}
+
+// release stops f and returns it to the pool; the request is over.
+func (f *lazyFlusher) release() {
+	f.stop()
+	f.mu.Lock()
+	f.w, f.rc = nil, nil
+	f.mu.Unlock()
+	flushers.Put(f)
+}
+
 func (f *lazyFlusher) write(p []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

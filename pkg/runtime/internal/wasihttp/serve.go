@@ -67,26 +67,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the connection deadlines keep them within the request's time.
 	_ = rc.SetWriteDeadline(time.Now().Add(h.Timeout))
 	_ = rc.SetReadDeadline(time.Now().Add(h.Timeout))
-	ex := &exchange{w: w, r: r, rc: rc, outbound: h.Outbound, out: lazyFlusher{w: w, rc: rc}}
+	ex := &exchange{w: w, r: r, rc: rc, outbound: h.Outbound, out: getFlusher(w, rc)}
+	defer ex.out.release()
 	defer ex.release()
 
 	wctx := wasi.NewCtx(ctx, h.WASI)
 	wctx.HTTP = ex
 	wctx.BeforeWait = ex.out.now
 	defer wctx.Close()
-	log := wctx.Log().With(zap.String("method", r.Method), zap.String("path", r.URL.Path))
+	log := func() *zap.Logger {
+		return wctx.Log().With(zap.String("method", r.Method), zap.String("path", r.URL.Path))
+	}
 
 	store := cm.NewStore(h.Engine, h.Limits, wctx)
 	defer store.Close()
 	inst, err := h.Linker.Instantiate(store, h.Component)
 	if err != nil {
-		log.Error("instantiate component for a request", zap.Error(err))
+		log().Error("instantiate component for a request", zap.Error(err))
 		ex.errorStatus(http.StatusInternalServerError)
 		return
 	}
 	fn, err := inst.Func(h.Handle)
 	if err != nil {
-		log.Error("look up the incoming-handler export", zap.Error(err))
+		log().Error("look up the incoming-handler export", zap.Error(err))
 		ex.errorStatus(http.StatusInternalServerError)
 		return
 	}
@@ -103,7 +106,7 @@ type exchange struct {
 	w           http.ResponseWriter
 	r           *http.Request
 	rc          *http.ResponseController
-	out         lazyFlusher
+	out         *lazyFlusher
 	body        *wasi.ReaderStream
 	responded   bool
 	wroteHeader bool
@@ -120,7 +123,7 @@ type exchange struct {
 
 func (ex *exchange) requestBody() *wasi.ReaderStream {
 	if ex.body == nil {
-		ex.body = wasi.NewReaderStream(newFlushingReader(ex.r.Body, &ex.out, ex.r.ContentLength))
+		ex.body = wasi.NewReaderStream(newFlushingReader(ex.r.Body, ex.out, ex.r.ContentLength))
 	}
 	return ex.body
 }
@@ -206,7 +209,7 @@ func (ex *exchange) errorStatus(code int) {
 }
 
 // complete turns the outcome of handle into the end of the HTTP exchange.
-func (ex *exchange) complete(ctx context.Context, log *zap.Logger, err error) {
+func (ex *exchange) complete(ctx context.Context, log func() *zap.Logger, err error) {
 	// The handler's writes below and the server's after return need no
 	// timer's flush racing them.
 	ex.out.stop()
@@ -220,16 +223,16 @@ func (ex *exchange) complete(ctx context.Context, log *zap.Logger, err error) {
 		if errors.Is(err, cm.ErrDeadline) || errors.Is(context.Cause(ctx), errRequestDeadline) {
 			status = http.StatusGatewayTimeout
 		}
-		log.Error("component failed while handling a request", zap.Int("status", status), zap.Error(err))
+		log().Error("component failed while handling a request", zap.Int("status", status), zap.Error(err))
 		ex.abortOr(status)
 	case !ex.responded:
-		log.Error("component returned without setting a response")
+		log().Error("component returned without setting a response")
 		ex.errorStatus(http.StatusInternalServerError)
 	case ex.guestErr != nil:
-		log.Error("component answered with an error code", zap.Any("error_code", ex.guestErr))
+		log().Error("component answered with an error code", zap.Any("error_code", ex.guestErr))
 		ex.errorStatus(http.StatusInternalServerError)
 	case body != nil && !body.finished:
-		log.Error("component left the response body unfinished; aborting the response")
+		log().Error("component left the response body unfinished; aborting the response")
 		ex.abortOr(http.StatusInternalServerError)
 	}
 }
