@@ -9,7 +9,11 @@
 // it imports, and returns a Component that serves HTTP. Each request runs
 // in a fresh instance of the pre-compiled component, as wasmtime serve and
 // wasmCloud do: no state leaks between requests, and toolchains that
-// refuse a second request on one instance (componentize-js) work.
+// refuse a second request on one instance (componentize-js) work. By
+// default the engine uses wasmtime's pooling allocator (as wasmtime serve
+// does): instance slots are reserved up front and reused, small memories
+// stay resident between uses, and instantiating costs a few microseconds
+// instead of mapping memory per request; Config.OnDemand turns it off.
 //
 // Per component: environment and wasi:config values from maps, stdout,
 // stderr and wasi:logging as zap entries tagged with the component's name,

@@ -22,6 +22,9 @@ import (
 const (
 	DefaultMaxMemoryBytes = 256 << 20
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultPoolInstances is the pooling allocator's size: concurrent
+	// requests, across the host's components, beyond which requests wait.
+	DefaultPoolInstances = 128
 )
 
 // Config configures a Host.
@@ -34,13 +37,19 @@ type Config struct {
 	Log *zap.Logger
 	// Limits are the defaults for components that set none.
 	Limits Limits
-	// PoolInstances, when > 0, turns on wasmtime's pooling allocator with
-	// that many concurrent instances: per-request instantiation gets much
-	// cheaper, but Limits.MaxMemoryBytes becomes the most any component
-	// may set and the host reserves PoolInstances × 4 × (that + guard) of
-	// virtual memory up front. Requests beyond the pool wait for a slot
-	// (up to their RequestTimeout, then 503 with Retry-After).
+	// PoolInstances sizes wasmtime's pooling allocator, which the host
+	// uses unless OnDemand is set (as wasmtime serve does): that many
+	// instances, hence concurrent requests across the host's components,
+	// get pre-reserved slots, which makes per-request instantiation several
+	// times cheaper. Limits.MaxMemoryBytes becomes the most any component
+	// may set, and the host reserves (does not commit) about PoolInstances
+	// × 4 × (4 GiB + guard) of virtual address space up front. Requests
+	// beyond the pool wait for a slot (up to their RequestTimeout, then 503
+	// with Retry-After). Zero means DefaultPoolInstances.
 	PoolInstances uint32
+	// OnDemand turns pooling off: every request's instance maps and unmaps
+	// its own memory. Slower per request; no up-front reservation.
+	OnDemand bool
 }
 
 // Limits bound one component. Zero fields take the host's defaults.
@@ -124,6 +133,12 @@ func NewHost(cfg Config) (*Host, error) {
 		cfg.Log = zap.NewNop()
 	}
 	cfg.Limits = cfg.Limits.orDefault(Limits{MaxMemoryBytes: DefaultMaxMemoryBytes, RequestTimeout: DefaultRequestTimeout})
+	switch {
+	case cfg.OnDemand:
+		cfg.PoolInstances = 0
+	case cfg.PoolInstances == 0:
+		cfg.PoolInstances = DefaultPoolInstances
+	}
 	var ec cm.EngineConfig
 	if cfg.PoolInstances > 0 {
 		ec.Pooling = &cm.PoolingConfig{TotalInstances: cfg.PoolInstances, MaxMemoryBytes: uint64(cfg.Limits.MaxMemoryBytes)}

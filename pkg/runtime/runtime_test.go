@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,8 +49,9 @@ var client = &http.Client{Timeout: 30 * time.Second}
 func TestLoadAndServeConcurrently(t *testing.T) {
 	t.Parallel()
 	for name, cfg := range map[string]wruntime.Config{
-		"default": {},
-		"pooling": {PoolInstances: 8, Limits: wruntime.Limits{MaxMemoryBytes: 32 << 20}},
+		"default":   {},
+		"on-demand": {OnDemand: true},
+		"pooling":   {PoolInstances: 8, Limits: wruntime.Limits{MaxMemoryBytes: 32 << 20}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -66,7 +69,7 @@ func loadAndServeConcurrently(t *testing.T, cfg wruntime.Config) {
 	if info := c.Info(); info.Export != "wasi:http/incoming-handler@0.2.6" || info.Limits.RequestTimeout != wruntime.DefaultRequestTimeout {
 		t.Fatalf("info = %+v", info)
 	}
-	if cfg.PoolInstances > 0 {
+	if !cfg.OnDemand {
 		_, err := h.Load(context.Background(), "greedy", echoWAT(t), wruntime.ComponentConfig{Limits: wruntime.Limits{MaxMemoryBytes: 1 << 30}})
 		if err == nil || !strings.Contains(err.Error(), "exceeds the pooled host's cap") {
 			t.Fatalf("load above the pool's memory cap: %v", err)
@@ -269,5 +272,36 @@ func TestCompiledCodeIsShared(t *testing.T) {
 	c.ServeHTTP(rec, httptest.NewRequest("GET", "/again", nil))
 	if rec.Code != 200 {
 		t.Fatalf("c: %d", rec.Code)
+	}
+}
+
+// Each component sees its own wasi:cli environment, even when two are
+// loaded from the same artefact (and share its compiled code).
+func TestEnvironmentIsPerComponent(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, wruntime.Config{})
+	envs := map[string]map[string]string{
+		"first":  {"REGION": "edge-1", "A": "1"},
+		"second": {"REGION": "core"},
+		"none":   nil,
+	}
+	for name, env := range envs {
+		c, err := h.Load(context.Background(), name, echoWAT(t), wruntime.ComponentConfig{Env: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Get(serve(t, c) + "/env")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var want strings.Builder
+		for _, k := range slices.Sorted(maps.Keys(env)) {
+			fmt.Fprintf(&want, "%s=%s\n", k, env[k])
+		}
+		if resp.StatusCode != 200 || string(body) != want.String() {
+			t.Errorf("%s: %d %q, want %q", name, resp.StatusCode, body, want.String())
+		}
 	}
 }

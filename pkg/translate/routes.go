@@ -55,3 +55,17 @@ func KeyValueBuckets(m *wadm.Manifest) map[string]string {
 	}
 	return out
 }
+
+// OutgoingHTTPCallers reads back which Wasm components of m Component
+// linked to the shared http-client (wasi:http/outgoing-handler), the link
+// dependent APIs get.
+func OutgoingHTTPCallers(m *wadm.Manifest) map[string]bool {
+	out := map[string]bool{}
+	for _, sl := range m.Links() {
+		l := sl.Link
+		if l.Target.Name == HTTPClientName && l.Namespace == ifaceOutgoing.namespace && l.Package == ifaceOutgoing.pkg {
+			out[sl.Source] = true
+		}
+	}
+	return out
+}

@@ -522,6 +522,24 @@ func TestKeyValueBuckets(t *testing.T) {
 	}
 }
 
+func TestOutgoingHTTPCallers(t *testing.T) {
+	for file, want := range map[string]string{
+		// Dependent APIs: every implementation may call out.
+		"productcatalog-dependent-api-v1.component.yaml": "map[ctk-permissionspecapi:true ctk-prodcatapi:true ctk-productcatalogmanagement-sm:true]",
+		// None: nobody gets the outgoing-handler link.
+		"productcatalog-static-roles-v1.component.yaml": "map[]",
+	} {
+		c := parseFile(t, testref.Path(t, "oda", "examples", file))
+		m, err := translate.Component(c, translate.Options{Implementations: testImplementations(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(translate.OutgoingHTTPCallers(m)); got != want {
+			t.Errorf("%s: callers %s, want %s", file, got, want)
+		}
+	}
+}
+
 // BenchmarkTranslateParallel is the throughput on every core (translate
 // is pure, and canvasd's reconcile workers call it concurrently): the
 // issue's goal is > 20,000 components/s on 2 cores.

@@ -48,7 +48,15 @@ type Options struct {
 	// Limits bound every component (zero fields take the runtime's
 	// defaults).
 	Limits runtime.Limits
-	Logger *zap.Logger
+	// MaxInstances sizes the runtime's instance pool (concurrent requests
+	// across all components); 0 means runtime.DefaultPoolInstances.
+	MaxInstances uint32
+	// OnDemand turns the pool off (runtime.Config.OnDemand).
+	OnDemand bool
+	// AllowOutbound lists authorities outside the canvas that components
+	// with dependent APIs may call (local.Options.AllowOutbound).
+	AllowOutbound []string
+	Logger   *zap.Logger
 }
 
 // Info says where a running canvas serves; it is also the content of the
@@ -142,9 +150,11 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 		return nil, fmt.Errorf("runtime keyvalue: %w", err)
 	}
 	c.host, err = runtime.NewHost(runtime.Config{
-		CacheDir: filepath.Join(opts.StateDir, "cache"),
-		Log:      c.log.Named("runtime"),
-		Limits:   opts.Limits,
+		CacheDir:      filepath.Join(opts.StateDir, "cache"),
+		Log:           c.log.Named("runtime"),
+		Limits:        opts.Limits,
+		PoolInstances: opts.MaxInstances,
+		OnDemand:      opts.OnDemand,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wasm runtime: %w", err)
@@ -153,12 +163,16 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg})
 	gwCtx, gwStop := context.WithCancel(context.Background())
 	c.gwStop = gwStop
-	if _, err := c.gw.Serve(gwCtx, opts.Ingress); err != nil {
+	ingressAddr, err := c.gw.Serve(gwCtx, opts.Ingress)
+	if err != nil {
 		return nil, fmt.Errorf("gateway (--ingress %s): %w", opts.Ingress, err)
 	}
 	c.deploy, err = local.New(local.Options{
 		Runtime: c.host, Gateway: c.gw, Logger: c.log.Named("deploy"), Limits: opts.Limits,
 		KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(js, bucket) },
+		// Components with dependent APIs call them at the ingress.
+		IngressAuthority: ingressAddr,
+		AllowOutbound:    opts.AllowOutbound,
 	})
 	if err != nil {
 		return nil, err

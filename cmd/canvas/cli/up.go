@@ -66,6 +66,7 @@ Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 					return err
 				}
 			}
+			opts.OnDemand = opts.MaxInstances == 0
 			if detach && os.Getenv(upChildEnv) == "" {
 				return upDetached(cmd, opts.StateDir, timeout)
 			}
@@ -79,6 +80,8 @@ Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 	f.IntVar(&opts.NATSPort, "nats-port", up.DefaultNATSPort, "embedded NATS client port on 127.0.0.1 (-1: any free port)")
 	f.DurationVar(&opts.Limits.RequestTimeout, "request-timeout", runtime.DefaultRequestTimeout, "deadline of one request to a Wasm component (504 after it)")
 	f.Int64Var(&opts.Limits.MaxMemoryBytes, "max-memory", runtime.DefaultMaxMemoryBytes, "memory cap of one component instance, in bytes")
+	f.Uint32Var(&opts.MaxInstances, "max-instances", runtime.DefaultPoolInstances, "Wasm instances alive at once across all components (one per in-flight request; more wait), pre-reserved by wasmtime's pooling allocator; 0 maps memory per request instead")
+	f.StringSliceVar(&opts.AllowOutbound, "allow-outbound", nil, "authorities (host, host:port, *.domain) outside the canvas that components with dependent APIs may call; the canvas's own ingress is always allowed to them")
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background; stop with 'canvas down'")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "with --detach: how long to wait for the canvas to be ready")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -12,4 +12,11 @@
 // message saying they need a wasmCloud lattice. Links to the shared
 // canvas-bridge, HTTP client and messaging components are accepted: the
 // embedded canvas serves those in-process.
+//
+// What a component may reach follows its links: a component linked to the
+// shared http-client (it has dependent APIs) may call the canvas's own
+// ingress, where its dependencies are served, plus Options.AllowOutbound;
+// any other component's outgoing requests are denied. The properties of
+// a component config named "env" become its wasi:cli environment; its
+// other configs are its wasi:config values.
 package local

@@ -50,7 +50,21 @@ type Options struct {
 	// component to; nil leaves components without a store (open answers
 	// no-such-store).
 	KeyValue func(bucket string) runtime.KeyValue
+	// IngressAuthority is the gateway's host:port. A component the manifest
+	// links to the shared http-client (it has dependent APIs, which the
+	// canvas serves at its ingress) may call it through
+	// wasi:http/outgoing-handler; components without that link may call
+	// nothing.
+	IngressAuthority string
+	// AllowOutbound adds authorities ("host", "host:port", "*.domain")
+	// that linked components may call too, such as dependencies served
+	// outside the canvas.
+	AllowOutbound []string
 }
+
+// EnvConfigName names the component config whose properties become the
+// component's wasi:cli/environment (and not wasi:config entries).
+const EnvConfigName = "env"
 
 // Deployer runs manifests on the embedded runtime.
 //
@@ -186,12 +200,13 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 		errs    []error
 	)
 	buckets := translate.KeyValueBuckets(m)
+	callers := translate.OutgoingHTTPCallers(m)
 	for _, c := range m.Spec.Components {
 		if c.Properties.Application != nil {
 			continue // shared parts of the system application run in-process
 		}
 		st := wadm.ScalerStatus{ID: m.Metadata.Name + "/" + c.Name, Kind: wadm.ScalerKindSpread, Name: c.Name, Info: wadm.StatusInfo{Type: wadm.StatusDeployed}}
-		rc, err := d.startComponent(m.Metadata.Name, c, buckets[c.Name])
+		rc, err := d.startComponent(m.Metadata.Name, c, buckets[c.Name], callers[c.Name])
 		if err != nil {
 			st.Info = wadm.StatusInfo{Type: wadm.StatusFailed, Message: err.Error()}
 			errs = append(errs, fmt.Errorf("component %s: %w", c.Name, err))
@@ -217,7 +232,7 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 	return comps, routes, scalers, nil
 }
 
-func (d *Deployer) startComponent(appName string, c wadm.Component, bucket string) (*runtime.Component, error) {
+func (d *Deployer) startComponent(appName string, c wadm.Component, bucket string, callsOut bool) (*runtime.Component, error) {
 	if c.IsCapability() {
 		return nil, fmt.Errorf("capability provider %q (image %s) needs a wasmCloud host: the embedded canvas runs Wasm components only", c.Name, c.Properties.Image)
 	}
@@ -229,11 +244,21 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, bucket strin
 	if err != nil {
 		return nil, err
 	}
-	cfg := map[string]string{}
+	cfg, env := map[string]string{}, map[string]string{}
 	for _, p := range c.Properties.Config {
+		if p.Name == EnvConfigName {
+			maps.Copy(env, p.Properties)
+			continue
+		}
 		maps.Copy(cfg, p.Properties)
 	}
-	cc := runtime.ComponentConfig{Config: cfg, Limits: d.opts.Limits}
+	cc := runtime.ComponentConfig{Config: cfg, Env: env, Limits: d.opts.Limits}
+	if callsOut {
+		if d.opts.IngressAuthority != "" {
+			cc.AllowedOutbound = append(cc.AllowedOutbound, d.opts.IngressAuthority)
+		}
+		cc.AllowedOutbound = append(cc.AllowedOutbound, d.opts.AllowOutbound...)
+	}
 	if bucket != "" && d.opts.KeyValue != nil {
 		cc.KeyValue = d.opts.KeyValue(bucket)
 		// Open the bucket now (creating it if new), so the first request

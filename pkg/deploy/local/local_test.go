@@ -3,7 +3,9 @@ package local_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +30,10 @@ type env struct {
 	base string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with extra authorities AllowOutbound.
+func newEnvWith(t *testing.T, allow []string) *env {
 	t.Helper()
 	host, err := runtime.NewHost(runtime.Config{CacheDir: t.TempDir()})
 	if err != nil {
@@ -40,7 +45,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := local.New(local.Options{Runtime: host, Gateway: gw})
+	d, err := local.New(local.Options{Runtime: host, Gateway: gw, IngressAuthority: addr, AllowOutbound: allow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +59,11 @@ func newEnv(t *testing.T) *env {
 
 // manifest translates a one-API Component served by image at path.
 func manifest(t *testing.T, name, path, image string) *wadm.Manifest {
+	return manifestWith(t, name, path, image, nil)
+}
+
+// manifestWith is manifest for a Component with dependent APIs.
+func manifestWith(t *testing.T, name, path, image string, deps []oda.DependentAPI) *wadm.Manifest {
 	t.Helper()
 	port := 8080
 	c := &oda.Component{
@@ -62,7 +72,7 @@ func manifest(t *testing.T, name, path, image string) *wadm.Manifest {
 		Spec: oda.ComponentSpec{CoreFunction: &oda.CoreFunction{ExposedAPIs: []oda.ExposedAPI{{
 			Name: "echo", APIType: "openapi", Implementation: "echo-impl", Path: path, Port: &port,
 			Specification: []oda.APISpecification{{URL: "https://example.org/echo.json"}},
-		}}}},
+		}}, DependentAPIs: deps}},
 	}
 	m, err := translate.Component(c, translate.Options{Implementations: map[string]string{"echo-impl": image}})
 	if err != nil {
@@ -224,5 +234,80 @@ func TestDeployUnknown(t *testing.T) {
 	}
 	if r, err := e.d.Put(context.Background(), m); err != nil || r.Created {
 		t.Errorf("second put of the same version: %+v %v", r, err)
+	}
+}
+
+// fetch asks the echo component at /fetch to GET http://{authority}/upstream
+// through wasi:http/outgoing-handler and returns its status (502 when the
+// call is refused).
+func (e *env) fetch(t *testing.T, authority string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.base+"/fetch", nil)
+	req.Header.Set("X-Upstream", authority)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// A component with dependent APIs may call the canvas's ingress (where
+// its dependencies are served) and the authorities AllowOutbound adds;
+// one without may call nothing.
+func TestOutboundAllowListFromDependentAPIs(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(upstream.Close)
+	external := strings.TrimPrefix(upstream.URL, "http://")
+	deps := []oda.DependentAPI{{Name: "upstream", Specification: []oda.DependentAPISpecification{{URL: "https://example.org/upstream.json"}}}}
+
+	for _, tc := range []struct {
+		name          string
+		deps          []oda.DependentAPI
+		allow         []string
+		canvas, other int
+	}{
+		{"dependent APIs", deps, nil, 200, 502},
+		{"dependent APIs and AllowOutbound", deps, []string{external}, 200, 200},
+		{"no dependent APIs", nil, []string{external}, 502, 502},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, tc.allow)
+			provider := manifest(t, "provider", "/upstream", "file://"+echoWAT)
+			caller := manifestWith(t, "caller", "/fetch", "file://"+echoWAT, tc.deps)
+			for _, m := range []*wadm.Manifest{provider, caller} {
+				e.apply(t, m)
+				e.waitStatus(t, m.Metadata.Name, wadm.StatusDeployed)
+			}
+			if got := e.fetch(t, strings.TrimPrefix(e.base, "http://")); got != tc.canvas {
+				t.Errorf("call to the canvas ingress: %d, want %d", got, tc.canvas)
+			}
+			if got := e.fetch(t, external); got != tc.other {
+				t.Errorf("call to %s: %d, want %d", external, got, tc.other)
+			}
+		})
+	}
+}
+
+// The properties of a component config named "env" are its wasi:cli
+// environment, not wasi:config entries.
+func TestEnvConfigBecomesEnvironment(t *testing.T) {
+	e := newEnv(t)
+	m := manifest(t, "envapp", "/env", "file://"+echoWAT)
+	c := &m.Spec.Components[0]
+	if c.Properties.Application != nil {
+		t.Fatalf("first manifest component is %s, want the Wasm component", c.Name)
+	}
+	c.Properties.Config = append(c.Properties.Config, wadm.ConfigProperty{Name: local.EnvConfigName, Properties: map[string]string{"SITE": "edge-1", "LOG": "debug"}})
+	e.apply(t, m)
+	e.waitStatus(t, m.Metadata.Name, wadm.StatusDeployed)
+	resp, err := http.Get(e.base + "/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "LOG=debug\nSITE=edge-1\n" {
+		t.Errorf("environment %q", body)
 	}
 }

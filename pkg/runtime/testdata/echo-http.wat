@@ -8,6 +8,8 @@
 ;;   /loop        never returns (the epoch deadline must stop it)
 ;;   /noresponse  returns without setting a response
 ;;   /bomb        grows memory until the store's cap refuses, then traps
+;; one path that shows the component's wasi:cli environment:
+;;   /env         answers "name=value\n" for each environment variable
 ;; one path that tests delayed flushes:
 ;;   /compute     writes "first\n" (write-and-flush), computes for a while
 ;;                without any host call, then writes "second\n"
@@ -33,6 +35,10 @@
   ))
   (alias export $streams "input-stream" (type $input-stream))
   (alias export $streams "output-stream" (type $output-stream))
+  (import "wasi:cli/environment@0.2.6" (instance $environment
+    (export "get-environment" (func (result (list (tuple string string)))))
+  ))
+  (alias export $environment "get-environment" (func $get-env))
   (import "wasi:io/poll@0.2.6" (instance $poll
     (export "pollable" (type $p (sub resource)))
     (export "[method]pollable.block" (func (param "self" (borrow $p))))
@@ -225,6 +231,7 @@
   (core func $c-iresp-consume (canon lower (func $iresp-consume) (memory $memory) (realloc $realloc)))
   (core func $c-oh-handle (canon lower (func $oh-handle) (memory $memory) (realloc $realloc)))
   (core func $c-block (canon lower (func $block)))
+  (core func $c-get-env (canon lower (func $get-env) (memory $memory) (realloc $realloc)))
   (core func $c-drop-pollable (canon resource.drop $pollable))
   (core func $c-drop-fut (canon resource.drop $fut))
   (core func $c-drop-iresp (canon resource.drop $iresp))
@@ -263,6 +270,7 @@
     (import "http" "iresp-consume" (func $iresp-consume (param i32 i32)))
     (import "http" "oh-handle" (func $oh-handle (param i32 i32 i32 i32)))
     (import "http" "block" (func $block (param i32)))
+    (import "http" "get-env" (func $get-env (param i32)))
     (import "http" "drop-pollable" (func $drop-pollable (param i32)))
     (import "http" "drop-fut" (func $drop-fut (param i32)))
     (import "http" "drop-iresp" (func $drop-iresp (param i32)))
@@ -286,6 +294,8 @@
     (data (i32.const 590) "/compute")
     (data (i32.const 600) "first\n")
     (data (i32.const 610) "second\n")
+    (data (i32.const 630) "/env")
+    (data (i32.const 640) "=\n")
 
     (func $streq (param $a i32) (param $al i32) (param $b i32) (param $bl i32) (result i32)
       (local $i i32)
@@ -418,6 +428,30 @@
         (then
           (call $fetch (local.get $req) (local.get $out))
           (return)))
+      (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 630) (i32.const 4))
+        (then
+          (local.set $os (call $respond (local.get $out) (i32.const 200)))
+          (call $get-env (i32.const 32))
+          (local.set $vals (i32.load (i32.const 32)))
+          (local.set $n (i32.load (i32.const 36)))
+          (block $envdone
+            (loop $envnext
+              (br_if $envdone (i32.ge_u (local.get $i) (local.get $n)))
+              ;; tuple<string, string> at vals + 16i: name ptr, len; value ptr, len
+              (local.set $h (i32.add (local.get $vals) (i32.shl (local.get $i) (i32.const 4))))
+              (call $write (local.get $os) (i32.load (local.get $h)) (i32.load offset=4 (local.get $h)) (i32.const 16))
+              (call $check)
+              (call $write (local.get $os) (i32.const 640) (i32.const 1) (i32.const 16))
+              (call $check)
+              (call $write (local.get $os) (i32.load offset=8 (local.get $h)) (i32.load offset=12 (local.get $h)) (i32.const 16))
+              (call $check)
+              (call $write (local.get $os) (i32.const 641) (i32.const 1) (i32.const 16))
+              (call $check)
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $envnext)))
+          (call $finish (local.get $os))
+          (call $drop-req (local.get $req))
+          (return)))
       (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 590) (i32.const 8))
         (then
           (local.set $os (call $respond (local.get $out) (i32.const 200)))
@@ -516,6 +550,7 @@
       (export "iresp-consume" (func $c-iresp-consume))
       (export "oh-handle" (func $c-oh-handle))
       (export "block" (func $c-block))
+      (export "get-env" (func $c-get-env))
       (export "drop-pollable" (func $c-drop-pollable))
       (export "drop-fut" (func $c-drop-fut))
       (export "drop-iresp" (func $c-drop-iresp))

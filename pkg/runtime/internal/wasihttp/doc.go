@@ -4,6 +4,13 @@
 // calls handle, and streams the response body to the client while the guest
 // writes it. It implements wasi:http/types in Go on top of package wasi.
 //
+// A guest's flush hands its bytes to net/http at once and asks for the
+// network write, which happens at the guest's next wait (poll, a body read
+// that may block), its return, or 1 ms later, whichever comes first. A
+// small response written just before handle returns then leaves in one
+// write with a Content-Length; a guest that streams still has every flush
+// on the wire before it waits (lazyFlusher).
+//
 // Failures never reach the client as text: a trap, a missing response or a
 // guest error code becomes a bare 500 (504 when the per-request deadline
 // interrupted the guest), and the cause is logged with zap. Once the status
