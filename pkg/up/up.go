@@ -56,7 +56,7 @@ type Options struct {
 	// AllowOutbound lists authorities outside the canvas that components
 	// with dependent APIs may call (local.Options.AllowOutbound).
 	AllowOutbound []string
-	Logger   *zap.Logger
+	Logger        *zap.Logger
 }
 
 // Info says where a running canvas serves; it is also the content of the
