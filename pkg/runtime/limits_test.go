@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
 
@@ -19,7 +22,8 @@ import (
 func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
 	t.Parallel()
 	const timeout = 2 * time.Second
-	h := newHost(t, wruntime.Config{})
+	core, logs := observer.New(zap.DebugLevel)
+	h := newHost(t, wruntime.Config{Log: zap.New(core)})
 	capped, err := h.Load(context.Background(), "capped", echoWAT(t), wruntime.ComponentConfig{
 		Limits: wruntime.Limits{RequestTimeout: timeout, MaxConcurrent: 1},
 	})
@@ -33,11 +37,7 @@ func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var entered atomic.Int64
-	url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered.Add(1)
-		capped.ServeHTTP(w, r)
-	}))
+	url := serve(t, capped)
 	freeURL := serve(t, free)
 
 	first, _ := hold(t, url)
@@ -94,13 +94,25 @@ func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
 	}
 	first.Body.Close()
 
-	// A request that waits gets the slot as soon as its holder finishes.
-	holder, release := hold(t, url)
+	// A request that waits gets the slot as soon as its holder finishes
+	// (on a component of its own with a generous deadline, so a slow
+	// machine cannot turn the holder into a 504).
+	patient, err := h.Load(context.Background(), "patient", echoWAT(t), wruntime.ComponentConfig{
+		Limits: wruntime.Limits{RequestTimeout: 30 * time.Second, MaxConcurrent: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patientEntered atomic.Int64
+	patientURL := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		patientEntered.Add(1)
+		patient.ServeHTTP(w, r)
+	}))
+	holder, release := hold(t, patientURL)
 	defer holder.Body.Close()
-	before := entered.Load()
 	waited := make(chan int, 1)
 	go func() {
-		resp, err := client.Get(url + "/")
+		resp, err := client.Get(patientURL + "/")
 		if err != nil {
 			waited <- 0
 			return
@@ -108,9 +120,12 @@ func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
 		resp.Body.Close()
 		waited <- resp.StatusCode
 	}()
-	waitFor(t, 5*time.Second, "the waiting request to reach the component", func() bool { return entered.Load() > before })
+	waitFor(t, 5*time.Second, "the waiting request to reach the component", func() bool { return patientEntered.Load() == 2 })
 	release()
 	if got, err := io.ReadAll(holder.Body); string(got) != "ld" {
+		for _, e := range logs.All() {
+			t.Logf("host log: %s %v", e.Message, e.ContextMap())
+		}
 		t.Fatalf("holder body %q (%v)", got, err)
 	}
 	select {
@@ -118,13 +133,11 @@ func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("the waiting request answered %d once the slot was free, want 200", status)
 		}
-	case <-time.After(2 * timeout):
+	case <-time.After(10 * time.Second):
 		t.Fatal("the waiting request got no slot once the holder finished")
 	}
 }
 
-// hold sends a POST whose body stays open until release, and returns once
-// its echo started, so the request holds one of the component's slots.
 func hold(t *testing.T, url string) (*http.Response, func()) {
 	t.Helper()
 	pr, pw := io.Pipe()

@@ -9,12 +9,15 @@ static wasmtime_error_t *cm_func_trampoline(
     wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *results,
     size_t nresults) {
   (void)ty;
-  return cmHostCall((uintptr_t)data, ctx, args, nargs, results, nresults);
+  // The store's handle travels with the call: one cgo call fewer than the
+  // Go side asking for it.
+  return cmHostCall((uintptr_t)data, (uintptr_t)wasmtime_context_get_data(ctx), ctx, args, nargs,
+                    results, nresults);
 }
 
 static wasmtime_error_t *cm_resource_trampoline(void *data, wasmtime_context_t *ctx,
                                                 uint32_t rep) {
-  return cmResourceDrop((uintptr_t)data, ctx, rep);
+  return cmResourceDrop((uintptr_t)data, (uintptr_t)wasmtime_context_get_data(ctx), ctx, rep);
 }
 
 static void cm_finalize(void *data) { cmReleaseHandle((uintptr_t)data); }
@@ -38,10 +41,6 @@ wasmtime_error_t *cm_linker_add_resource(wasmtime_component_linker_instance_t *l
 
 wasmtime_store_t *cm_store_new(wasm_engine_t *engine, uintptr_t handle) {
   return wasmtime_store_new(engine, (void *)handle, NULL);
-}
-
-uintptr_t cm_context_handle(wasmtime_context_t *ctx) {
-  return (uintptr_t)wasmtime_context_get_data(ctx);
 }
 
 // The helpers below fold several C API calls into one, so the Go side pays

@@ -14,7 +14,6 @@ wasmtime_error_t *cm_linker_add_resource(wasmtime_component_linker_instance_t *l
                                          const char *name, size_t name_len,
                                          uint32_t ty, uintptr_t handle);
 wasmtime_store_t *cm_store_new(wasm_engine_t *engine, uintptr_t handle);
-uintptr_t cm_context_handle(wasmtime_context_t *ctx);
 wasmtime_error_t *cm_resource_to_val(wasmtime_context_t *ctx, bool owned, uint32_t rep,
                                      uint32_t ty, wasmtime_component_val_t *dst);
 typedef struct {

@@ -127,7 +127,7 @@ func (l *Linker) Close() error {
 }
 
 //export cmHostCall
-func cmHostCall(h C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtime_component_val_t, nargs C.size_t,
+func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtime_component_val_t, nargs C.size_t,
 	results *C.wasmtime_component_val_t, nresults C.size_t) (cerr *C.wasmtime_error_t) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -135,7 +135,7 @@ func cmHostCall(h C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtime_compo
 		}
 	}()
 	fn := cgo.Handle(h).Value().(HostFunc)
-	s := storeFromContext(ctx)
+	s := cgo.Handle(store).Value().(*Store)
 	in, out, reused := s.callBuffers(int(nargs), int(nresults))
 	defer s.doneBuffers(in, out, reused)
 	for i, item := range vals(args, nargs) {
@@ -160,7 +160,7 @@ func cmHostCall(h C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtime_compo
 }
 
 //export cmResourceDrop
-func cmResourceDrop(h C.uintptr_t, ctx *C.wasmtime_context_t, rep C.uint32_t) (cerr *C.wasmtime_error_t) {
+func cmResourceDrop(h, store C.uintptr_t, _ *C.wasmtime_context_t, rep C.uint32_t) (cerr *C.wasmtime_error_t) {
 	defer func() {
 		if p := recover(); p != nil {
 			cerr = newCError(fmt.Sprintf("resource destructor panicked: %v", p))
@@ -170,7 +170,7 @@ func cmResourceDrop(h C.uintptr_t, ctx *C.wasmtime_context_t, rep C.uint32_t) (c
 	if dtor == nil {
 		return nil
 	}
-	if err := dtor(storeFromContext(ctx), uint32(rep)); err != nil {
+	if err := dtor(cgo.Handle(store).Value().(*Store), uint32(rep)); err != nil {
 		return newCError(err.Error())
 	}
 	return nil

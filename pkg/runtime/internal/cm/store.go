@@ -65,11 +65,6 @@ func limitOrDefault(v int64) C.int64_t {
 	return C.int64_t(v)
 }
 
-// storeFromContext finds the Go store behind a context passed to a callback.
-func storeFromContext(ctx *C.wasmtime_context_t) *Store {
-	return cgo.Handle(C.cm_context_handle(ctx)).Value().(*Store)
-}
-
 // Data returns the value given to NewStore.
 func (s *Store) Data() any { return s.data }
 
