@@ -42,7 +42,7 @@ lint: ## go vet + gofmt must be clean
 unit: ## the Go tests (bounded); tests that load the built example must find it
 	WASMCANVAS_REQUIRE_EXAMPLES=1 $(GO) test -count=1 -timeout 9m ./...
 
-test: lint examples unit ## lint, build the example component, all tests: what CI runs
+test: lint examples unit race ## lint, build the example component, all tests, the runtime under -race: what CI runs
 
 fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -58,7 +58,7 @@ e2e: build examples components ## long, bounded end-to-end runs: quick start, cr
 	$(GO) test -p 1 -count=1 -tags e2e -timeout 30m ./e2e/... ./pkg/runtime/...
 
 race: ## the cgo runtime under the race detector with cgo pointer checks
-	GODEBUG=cgocheck=1 $(GO) test -race -count=1 ./pkg/runtime/... ./pkg/deploy/local/ ./pkg/gateway/
+	GODEBUG=cgocheck=1 $(GO) test -race -count=1 -timeout 8m ./pkg/runtime/... ./pkg/deploy/local/ ./pkg/gateway/
 
 demo: build examples ## the README quick start, for real: canvas up, apply, curl, down
 	./scripts/demo.sh
