@@ -144,7 +144,24 @@ const (
 	// ComponentsBucket holds desired state: key {namespace}.{name}, value the
 	// ODA Component as applied (pkg/store).
 	ComponentsBucket = "CANVAS_COMPONENTS"
+	// StatusBucket holds each Component's ODA status under the same key,
+	// apart from desired state (like a Kubernetes status subresource).
+	StatusBucket = "CANVAS_STATUS"
 )
+
+// The canvas's event log: one JetStream stream over canvas.events.>.
+const (
+	// EventStream is the stream that keeps Component events.
+	EventStream = "CANVAS_EVENTS"
+	// EventWildcard matches the events of every Component.
+	EventWildcard = eventSubjectPrefix + ".>"
+
+	eventSubjectPrefix = "canvas.events"
+)
+
+// EventSubject is canvas.events.{namespace}.{name}: the subject the events
+// of the Component with key {namespace}.{name} are recorded on.
+func EventSubject(key string) string { return eventSubjectPrefix + "." + key }
 
 const maxLatticeLen = 128
 

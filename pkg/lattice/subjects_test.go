@@ -84,3 +84,17 @@ func TestValidateBucketName(t *testing.T) {
 		}
 	}
 }
+
+func TestCanvasEventSubjects(t *testing.T) {
+	if got := EventSubject("components.shop"); got != "canvas.events.components.shop" {
+		t.Errorf("EventSubject = %q", got)
+	}
+	if EventWildcard != "canvas.events.>" {
+		t.Errorf("EventWildcard = %q", EventWildcard)
+	}
+	for _, b := range []string{ComponentsBucket, StatusBucket, EventStream} {
+		if err := ValidateBucketName(b); err != nil {
+			t.Errorf("%s: %v", b, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,7 @@ const (
 	DefaultRetryMax         = 30 * time.Second
 	DefaultReconcileTimeout = 30 * time.Second
 	DefaultIdentityProvider = "wasmcanvas-oidc"
-	DefaultStatusBucket     = "CANVAS_STATUS"
+	DefaultStatusBucket     = lattice.StatusBucket
 )
 
 // Options configure a Controller. Desired, Status and Deployer are

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,20 +31,18 @@ const (
 
 // Defaults of the event stream.
 const (
-	DefaultEventStream    = "CANVAS_EVENTS"
+	DefaultEventStream    = lattice.EventStream
 	DefaultEventsPerKey   = 100
 	DefaultEventMaxAge    = 24 * time.Hour
-	eventSubjectPrefix    = "canvas.events"
 	eventListFetchBatch   = 256
 	eventListFetchMaxWait = 5 * time.Second
 )
 
-// EventSubject is canvas.events.{namespace}.{name}: the subject the events
-// of the Component with key {namespace}.{name} are recorded on.
-func EventSubject(key string) string { return eventSubjectPrefix + "." + key }
+// EventSubject is lattice.EventSubject (canvas.events.{namespace}.{name}).
+func EventSubject(key string) string { return lattice.EventSubject(key) }
 
-// EventWildcard matches the events of every Component.
-const EventWildcard = eventSubjectPrefix + ".>"
+// EventWildcard is lattice.EventWildcard.
+const EventWildcard = lattice.EventWildcard
 
 // Event is a Kubernetes-style event about one Component. Repeats of the
 // same type, reason and message are folded into one event whose Count
