@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 )
 
 // Event types, as Kubernetes names them.
