@@ -133,10 +133,11 @@ func NewHost(cfg Config) (*Host, error) {
 		cfg.Log = zap.NewNop()
 	}
 	cfg.Limits = cfg.Limits.orDefault(Limits{MaxMemoryBytes: DefaultMaxMemoryBytes, RequestTimeout: DefaultRequestTimeout})
+	defaultPool := !cfg.OnDemand && cfg.PoolInstances == 0
 	switch {
 	case cfg.OnDemand:
 		cfg.PoolInstances = 0
-	case cfg.PoolInstances == 0:
+	case defaultPool:
 		cfg.PoolInstances = DefaultPoolInstances
 	}
 	var ec cm.EngineConfig
@@ -144,6 +145,12 @@ func NewHost(cfg Config) (*Host, error) {
 		ec.Pooling = &cm.PoolingConfig{TotalInstances: cfg.PoolInstances, MaxMemoryBytes: uint64(cfg.Limits.MaxMemoryBytes)}
 	}
 	eng, err := cm.NewEngine(ec)
+	if errors.Is(err, cm.ErrPoolReservation) && defaultPool {
+		// Nobody asked for the pool: run without it rather than not at all.
+		cfg.Log.Warn("wasmtime's pooling allocator cannot reserve its address space; every request will map its own memory (slower)", zap.Error(err))
+		cfg.PoolInstances, cfg.OnDemand, ec.Pooling = 0, true, nil
+		eng, err = cm.NewEngine(ec)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
@@ -153,6 +160,16 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	return h, nil
 }
+
+// PoolInstances is the size of the instance pool the host runs with; 0
+// means on-demand (Config.OnDemand, or the default pool could not be
+// reserved).
+func (h *Host) PoolInstances() uint32 { return h.cfg.PoolInstances }
+
+// ErrPoolReservation is NewHost's error when an instance pool that was
+// asked for cannot reserve its address space (ulimit -v); the default pool
+// falls back to on-demand instead.
+var ErrPoolReservation = cm.ErrPoolReservation
 
 // ErrClosed is returned by Load on a closed Host.
 var ErrClosed = errors.New("runtime: host is closed")

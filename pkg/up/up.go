@@ -156,6 +156,9 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 		PoolInstances: opts.MaxInstances,
 		OnDemand:      opts.OnDemand,
 	})
+	if errors.Is(err, runtime.ErrPoolReservation) {
+		return nil, fmt.Errorf("wasm runtime (--max-instances %d; 0 turns the pool off): %w", opts.MaxInstances, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wasm runtime: %w", err)
 	}

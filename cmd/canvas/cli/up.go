@@ -66,7 +66,13 @@ Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 					return err
 				}
 			}
-			opts.OnDemand = opts.MaxInstances == 0
+			// Unset, the runtime picks its default pool (and falls back to
+			// on-demand where the pool's address space cannot be reserved).
+			if !cmd.Flags().Changed("max-instances") {
+				opts.MaxInstances = 0
+			} else {
+				opts.OnDemand = opts.MaxInstances == 0
+			}
 			if detach && os.Getenv(upChildEnv) == "" {
 				return upDetached(cmd, opts.StateDir, timeout)
 			}

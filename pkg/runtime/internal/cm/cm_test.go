@@ -311,3 +311,17 @@ func TestCompileCache(t *testing.T) {
 		t.Fatal("invalid WAT compiled")
 	}
 }
+
+// A pool whose address space cannot be reserved is an error, not the
+// process abort wasmtime's C API would make of it.
+func TestPoolTooLargeIsAnError(t *testing.T) {
+	_, err := NewEngine(EngineConfig{Pooling: &PoolingConfig{TotalInstances: 1 << 22, MaxMemoryBytes: 64 << 20}})
+	if !errors.Is(err, ErrPoolReservation) || !strings.Contains(err.Error(), "TiB of virtual address space") {
+		t.Fatalf("err = %v, want ErrPoolReservation naming the size", err)
+	}
+	e, err := NewEngine(EngineConfig{Pooling: &PoolingConfig{TotalInstances: 4, MaxMemoryBytes: 64 << 20}})
+	if err != nil {
+		t.Fatalf("a small pool: %v", err)
+	}
+	e.Close()
+}

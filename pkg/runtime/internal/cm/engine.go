@@ -93,6 +93,11 @@ type Engine struct {
 // NewEngine creates an engine and starts its epoch ticker.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
 	cfg.provision()
+	if cfg.Pooling != nil {
+		if err := probePool(cfg.Pooling); err != nil {
+			return nil, err
+		}
+	}
 	conf := C.wasm_config_new()
 	C.wasmtime_config_epoch_interruption_set(conf, true)
 	C.wasmtime_config_wasm_component_model_set(conf, true)
