@@ -15,7 +15,14 @@ func TestProvenanceJSON(t *testing.T) {
 		"":                      "",
 		"components/z/traits/0": "default placement (1 instance)",
 	}
-	got := provenanceJSON(prov)
+	entries := func() []provEntry {
+		var out []provEntry
+		for k, v := range prov {
+			out = append(out, provEntry{k, v})
+		}
+		return out
+	}
+	got := provenanceJSON(entries())
 	var back map[string]string
 	if err := json.Unmarshal([]byte(got), &back); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, got)
@@ -30,7 +37,13 @@ func TestProvenanceJSON(t *testing.T) {
 	if !reflect.DeepEqual(back, want) {
 		t.Errorf("round trip:\n got %q\nwant %q", back, want)
 	}
-	if provenanceJSON(prov) != got {
+	if provenanceJSON(entries()) != got {
 		t.Error("not deterministic")
+	}
+	// A later record for the same part replaces an earlier one, as map
+	// assignment did.
+	dup := provenanceJSON([]provEntry{{"b", "1"}, {"a", "x"}, {"b", "2"}})
+	if dup != `{"a":"x","b":"2"}` {
+		t.Errorf("duplicate keys: %s", dup)
 	}
 }

@@ -103,7 +103,7 @@ func EventSubject(event string) string { return "oda.evt." + event }
 // wadm manifest. Every problem is reported at once as an oda.ErrorList
 // naming the ODA field path and the fix.
 func Component(c *oda.Component, opts Options) (*wadm.Manifest, error) {
-	t := &translator{c: c, opts: opts, prov: map[string]string{}}
+	t := &translator{c: c, opts: opts, prov: make([]provEntry, 0, 32)}
 	if t.opts.SystemApp == "" {
 		t.opts.SystemApp = DefaultSystemApp
 	}
@@ -118,7 +118,7 @@ type translator struct {
 	c     *oda.Component
 	opts  Options
 	errs  oda.ErrorList
-	prov  map[string]string
+	prov  []provEntry
 	impls map[string]string // resolved artefacts
 
 	comps    []*wadm.Component
@@ -407,26 +407,36 @@ func (t *translator) implComponent(impl, path string) {
 		// observability, outgoing HTTP) without regrowing.
 		Traits: append(make([]wadm.Trait, 0, 6), wadm.Trait{Type: wadm.TraitSpreadScaler, Scaler: &wadm.ScalerProperties{Instances: t.scale.Instances, Spread: t.scale.Spread}}),
 	}
-	t.prov["components/"+impl] = path
-	t.prov["components/"+impl+"/traits/0"] = t.placementSource()
+	t.prov = append(t.prov, provEntry{"components/" + impl, path}, provEntry{"components/" + impl + "/traits/0", t.placementSource()})
 	t.comps = append(t.comps, comp)
 	t.byName[impl] = comp
 }
 
-// provenanceJSON encodes the provenance map as a JSON object with sorted
-// keys (deterministic), without json.Marshal's reflection, which was a
-// tenth of a translation.
-func provenanceJSON(prov map[string]string) string {
-	keys := sortedKeys(prov)
-	b := make([]byte, 0, 64*len(keys))
+// provEntry is one provenance record: a manifest part and the ODA field it
+// came from. A later record for the same part replaces an earlier one.
+type provEntry struct{ key, path string }
+
+// provenanceJSON encodes the provenance records as a JSON object with
+// sorted keys (deterministic), without json.Marshal's reflection, which was
+// a tenth of a translation, or a map, which was another.
+func provenanceJSON(prov []provEntry) string {
+	slices.SortStableFunc(prov, func(a, b provEntry) int { return strings.Compare(a.key, b.key) })
+	n := 2
+	for _, e := range prov {
+		n += len(e.key) + len(e.path) + 6
+	}
+	b := make([]byte, 0, n)
 	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
+	for i, e := range prov {
+		if i+1 < len(prov) && prov[i+1].key == e.key {
+			continue // the later record wins
+		}
+		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = appendJSONString(b, e.key)
 		b = append(b, ':')
-		b = appendJSONString(b, prov[k])
+		b = appendJSONString(b, e.path)
 	}
 	return string(append(b, '}'))
 }
@@ -440,6 +450,9 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' }) {
+		return append(append(b, s...), '"')
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '"' || c == '\\':
@@ -477,7 +490,7 @@ func (t *translator) shared(name, path string) *wadm.Component {
 		Type:       wadm.ComponentTypeCapability,
 		Properties: wadm.Properties{Application: &wadm.SharedApplication{Name: t.opts.SystemApp, Component: name}},
 	}
-	t.prov["components/"+name] = path
+	t.prov = append(t.prov, provEntry{"components/" + name, path})
 	t.external[name] = c
 	t.byName[name] = c
 	return c
@@ -489,7 +502,7 @@ func (t *translator) link(source string, l wadm.LinkProperties, path string) {
 		return // a missing implementation was reported already
 	}
 	comp.Traits = append(comp.Traits, wadm.Trait{Type: wadm.TraitLink, Link: &l})
-	t.prov["components/"+source+"/traits/"+strconv.Itoa(len(comp.Traits)-1)] = path
+	t.prov = append(t.prov, provEntry{"components/" + source + "/traits/" + strconv.Itoa(len(comp.Traits)-1), path})
 }
 
 func (t *translator) manifest() *wadm.Manifest {
