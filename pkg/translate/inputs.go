@@ -8,11 +8,38 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+)
+
+// validOCI is ociRef.MatchString, remembered: canvasd translates the same
+// few references (every --implementations entry) on every reconcile, and
+// the match was a tenth of a translation. The memory is bounded in entries
+// and entry size, so hostile input cannot grow it.
+func validOCI(ref string) bool {
+	if v, ok := ociSeen.Load(ref); ok {
+		return v.(bool)
+	}
+	ok := ociRef.MatchString(ref)
+	if len(ref) <= ociSeenMaxLen && ociSeenCount.Add(1) <= ociSeenMax {
+		ociSeen.Store(ref, ok)
+	}
+	return ok
+}
+
+const (
+	ociSeenMax    = 4096
+	ociSeenMaxLen = 512
+)
+
+var (
+	ociSeen      sync.Map // string -> bool
+	ociSeenCount atomic.Int32
 )
 
 // ociRef is a loose OCI reference: registry/repository[:tag][@digest].
@@ -43,7 +70,7 @@ func Artefact(ref, baseDir string) (string, error) {
 	case strings.Contains(ref, "://"):
 		return "", fmt.Errorf("%q: unsupported scheme; use an OCI reference (registry/repo:tag) or file:///path/to.wasm", ref)
 	}
-	if !ociRef.MatchString(ref) {
+	if !validOCI(ref) {
 		return "", fmt.Errorf("%q: not an OCI reference (registry/repository:tag or @sha256:digest) or file:// URL", ref)
 	}
 	return ref, nil

@@ -557,6 +557,11 @@ func namespace(c *oda.Component) string {
 // and '_'. Link names must differ for links of one source over the same
 // WIT package, so names carry the application and API name.
 func linkName(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) {
+		return s // already a link name: no copy
+	}
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
 		switch {
