@@ -425,45 +425,53 @@ func provenanceJSON(prov []provEntry) string {
 	for _, e := range prov {
 		n += len(e.key) + len(e.path) + 6
 	}
-	b := make([]byte, 0, n)
-	b = append(b, '{')
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('{')
 	for i, e := range prov {
 		if i+1 < len(prov) && prov[i+1].key == e.key {
 			continue // the later record wins
 		}
-		if len(b) > 1 {
-			b = append(b, ',')
+		if b.Len() > 1 {
+			b.WriteByte(',')
 		}
-		b = appendJSONString(b, e.key)
-		b = append(b, ':')
-		b = appendJSONString(b, e.path)
+		writeJSONString(&b, e.key)
+		b.WriteByte(':')
+		writeJSONString(&b, e.path)
 	}
-	return string(append(b, '}'))
+	b.WriteByte('}')
+	return b.String()
 }
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 takes
+// writeJSONString writes s as a JSON string. Invalid UTF-8 takes
 // encoding/json's path, which replaces it as json.Marshal does.
-func appendJSONString(b []byte, s string) []byte {
+func writeJSONString(b *strings.Builder, s string) {
 	if !utf8.ValidString(s) {
 		q, _ := json.Marshal(s) // a string always marshals
-		return append(b, q...)
+		b.Write(q)
+		return
 	}
 	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
+	b.WriteByte('"')
 	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' }) {
-		return append(append(b, s...), '"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
 	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
+			b.WriteByte('\\')
+			b.WriteByte(c)
 		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			b.WriteString(`\u00`)
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&0xf])
 		default:
-			b = append(b, c)
+			b.WriteByte(c)
 		}
 	}
-	return append(b, '"')
+	b.WriteByte('"')
 }
 
 // placementSource names where the spreadscaler settings came from.
