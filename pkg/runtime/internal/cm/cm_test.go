@@ -325,3 +325,34 @@ func TestPoolTooLargeIsAnError(t *testing.T) {
 	}
 	e.Close()
 }
+
+// BenchmarkHostCalls calls the export count on one instance: each call is
+// one export call from Go and four host calls back into Go (a resource
+// constructor, two methods, a drop); the per-request cost of wasi:http
+// is mostly this, times the guest's host calls.
+func BenchmarkHostCalls(b *testing.B) {
+	var dropped atomic.Int64
+	f := newFixture(b, &dropped)
+	s := NewStore(f.eng, StoreLimits{}, &counters{values: map[uint32]uint32{}, dropped: &dropped})
+	defer s.Close()
+	inst, err := f.lnk.Instantiate(s, f.comp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, err := f.comp.Export("count")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	fn, err := inst.Func(x)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := fn.Call(uint32(1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/5, "ns/crossing")
+}
