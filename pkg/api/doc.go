@@ -2,7 +2,10 @@
 // address (components CRUD with compare-and-set on resourceVersion, watch
 // as server-sent events, reconcile events, health, readiness, Prometheus
 // metrics) and the same operations as a NATS micro service under
-// canvas.api.> for lattice tooling.
+// canvas.api.> for lattice tooling. It also serves the canvas info service
+// (info.go): the reference canvas's dependent-API discovery, where a
+// component asks at a fixed URL for its own dependent APIs and gets TMF638
+// Service entries with the urls reconcile resolved.
 //
 // It admits Components (parse, validate, generation and resourceVersion
 // bookkeeping) and merges desired state with the status the reconciler

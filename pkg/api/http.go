@@ -27,6 +27,7 @@ import (
 //	DELETE /v1/components/{namespace}/{name}[?resourceVersion=RV]
 //	GET    /v1/components/{namespace}/{name}/events
 //	GET    /v1/components/{namespace}/{name}/status  status alone; outlives a deleted Component until cleaned up
+//	GET    /canvas-info/tmf-api/serviceInventoryManagement/v5/service?componentName=N  dependent-API discovery (info.go)
 //	GET    /healthz, /readyz, /metrics
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -40,6 +41,7 @@ func (s *Server) routes() http.Handler {
 	handle("DELETE "+wire.PathComponents+"/{namespace}/{name}", "delete", s.handleDelete)
 	handle("GET "+wire.PathComponents+"/{namespace}/{name}/events", "events", s.handleEvents)
 	handle("GET "+wire.PathComponents+"/{namespace}/{name}/status", "status", s.handleStatus)
+	mux.Handle(wire.PathCanvasInfoRoot+"/", s.InfoHandler())
 	mux.HandleFunc("GET "+wire.PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

@@ -67,6 +67,7 @@ type Daemon struct {
 	nc       *nats.Conn
 	httpSrv  *http.Server
 	apiSrv   *api.Server
+	info     http.Handler
 	apiURL   string
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -220,6 +221,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("canvasd: %w", err)
 	}
 	d.apiSrv = apiSrv
+	d.info = apiSrv.InfoHandler()
 
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -326,6 +328,23 @@ func (d *Daemon) writeRuntimeFile() error {
 		return fmt.Errorf("canvasd: runtime file %s: %w", path, err)
 	}
 	return nil
+}
+
+// InfoHandler serves the canvas info service (dependent-API discovery,
+// api.Server.InfoHandler) for mounting where components reach it; before
+// Start it answers 503.
+func (d *Daemon) InfoHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		h := d.info
+		d.mu.Unlock()
+		if h == nil {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "canvasd is starting", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // APIURL is the HTTP API's base URL (with the bound port); "" before Start.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
@@ -58,6 +59,11 @@ type Options struct {
 	AllowOutbound []string
 	Logger        *zap.Logger
 }
+
+// SystemRoutesApp owns the gateway routes of the canvas itself (the info
+// service at /canvas-info); a Component exposing an API there is refused
+// as a route conflict.
+const SystemRoutesApp = "wasmcanvas-system"
 
 // Info says where a running canvas serves; it is also the content of the
 // lock file.
@@ -176,6 +182,7 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 		// Components with dependent APIs call them at the ingress.
 		IngressAuthority: ingressAddr,
 		AllowOutbound:    opts.AllowOutbound,
+		InfoURL:          c.gw.BaseURL() + wire.PathCanvasInfo,
 	})
 	if err != nil {
 		return nil, err
@@ -196,6 +203,11 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 		return nil, err
 	}
 	c.daemon = d
+	// Components reach the info service (dependent-API discovery) on the
+	// ingress, like their dependencies.
+	if err := c.gw.SetRoutes(SystemRoutesApp, []gateway.Route{{API: "canvas-info", Path: wire.PathCanvasInfoRoot, Handler: d.InfoHandler()}}); err != nil {
+		return nil, fmt.Errorf("gateway: route the canvas info service: %w", err)
+	}
 	if err := d.Ready(ctx); err != nil {
 		return nil, fmt.Errorf("canvasd not ready: %w", err)
 	}

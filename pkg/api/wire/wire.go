@@ -15,6 +15,12 @@ const (
 	PathHealthz    = "/healthz"
 	PathReadyz     = "/readyz"
 	PathMetrics    = "/metrics"
+	// PathCanvasInfo is the canvas's dependent-API discovery service (the
+	// reference canvas's UC007): TMF638 Service Inventory entries, one per
+	// dependent API of the Component named by ?componentName=.
+	PathCanvasInfo = "/canvas-info/tmf-api/serviceInventoryManagement/v5/service"
+	// PathCanvasInfoRoot is the prefix the info service is routed under.
+	PathCanvasInfoRoot = "/canvas-info"
 
 	// HeaderFileName carries the client's name for the request body (the
 	// file a Component came from); 422 errors then name that file.

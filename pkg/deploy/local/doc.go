@@ -16,7 +16,9 @@
 // What a component may reach follows its links: a component linked to the
 // shared http-client (it has dependent APIs) may call the canvas's own
 // ingress, where its dependencies are served, plus Options.AllowOutbound;
-// any other component's outgoing requests are denied. The properties of
-// a component config named "env" become its wasi:cli environment; its
-// other configs are its wasi:config values.
+// any other component's outgoing requests are denied. Every component's
+// wasi:cli environment holds COMPONENT_NAME and COMPONENT_NAMESPACE, and
+// CANVAS_INFO_URL (the canvas info service) when it may call out; the
+// properties of a component config named "env" join it. Its other configs
+// are its wasi:config values.
 package local

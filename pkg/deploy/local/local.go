@@ -60,11 +60,25 @@ type Options struct {
 	// that linked components may call too, such as dependencies served
 	// outside the canvas.
 	AllowOutbound []string
+	// InfoURL is the canvas info service (dependent-API discovery,
+	// api.Server.InfoHandler) as components reach it; components that may
+	// call out get it as CANVAS_INFO_URL.
+	InfoURL string
 }
 
 // EnvConfigName names the component config whose properties become the
 // component's wasi:cli/environment (and not wasi:config entries).
 const EnvConfigName = "env"
+
+// Environment variables the deployer gives every component, as the
+// reference canvas does, so it can ask the info service for its dependent
+// APIs: ?componentName=$COMPONENT_NAME&namespace=$COMPONENT_NAMESPACE.
+// An "env" config in the manifest may override them.
+const (
+	EnvComponentName      = "COMPONENT_NAME"
+	EnvComponentNamespace = "COMPONENT_NAMESPACE"
+	EnvCanvasInfoURL      = "CANVAS_INFO_URL"
+)
 
 // Deployer runs manifests on the embedded runtime.
 //
@@ -245,6 +259,19 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, bucket strin
 		return nil, err
 	}
 	cfg, env := map[string]string{}, map[string]string{}
+	for _, p := range c.Properties.Config {
+		// translate names every implementation's ODA Component in its
+		// "oda" config.
+		if v, ok := p.Properties["oda.component"]; ok {
+			env[EnvComponentName] = v
+		}
+		if v, ok := p.Properties["oda.namespace"]; ok {
+			env[EnvComponentNamespace] = v
+		}
+	}
+	if callsOut && d.opts.InfoURL != "" {
+		env[EnvCanvasInfoURL] = d.opts.InfoURL
+	}
 	for _, p := range c.Properties.Config {
 		if p.Name == EnvConfigName {
 			maps.Copy(env, p.Properties)

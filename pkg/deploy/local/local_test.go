@@ -45,7 +45,8 @@ func newEnvWith(t *testing.T, allow []string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := local.New(local.Options{Runtime: host, Gateway: gw, IngressAuthority: addr, AllowOutbound: allow})
+	d, err := local.New(local.Options{Runtime: host, Gateway: gw, IngressAuthority: addr, AllowOutbound: allow,
+		InfoURL: "http://" + addr + "/canvas-info"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +291,9 @@ func TestOutboundAllowListFromDependentAPIs(t *testing.T) {
 }
 
 // The properties of a component config named "env" are its wasi:cli
-// environment, not wasi:config entries.
+// environment, not wasi:config entries; they join (and may override) the
+// COMPONENT_NAME and COMPONENT_NAMESPACE every component gets. One that
+// may not call out gets no CANVAS_INFO_URL.
 func TestEnvConfigBecomesEnvironment(t *testing.T) {
 	e := newEnv(t)
 	m := manifest(t, "envapp", "/env", "file://"+echoWAT)
@@ -298,7 +301,7 @@ func TestEnvConfigBecomesEnvironment(t *testing.T) {
 	if c.Properties.Application != nil {
 		t.Fatalf("first manifest component is %s, want the Wasm component", c.Name)
 	}
-	c.Properties.Config = append(c.Properties.Config, wadm.ConfigProperty{Name: local.EnvConfigName, Properties: map[string]string{"SITE": "edge-1", "LOG": "debug"}})
+	c.Properties.Config = append(c.Properties.Config, wadm.ConfigProperty{Name: local.EnvConfigName, Properties: map[string]string{"SITE": "edge-1", "LOG": "debug", "COMPONENT_NAMESPACE": "override"}})
 	e.apply(t, m)
 	e.waitStatus(t, m.Metadata.Name, wadm.StatusDeployed)
 	resp, err := http.Get(e.base + "/env")
@@ -307,7 +310,7 @@ func TestEnvConfigBecomesEnvironment(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(body) != "LOG=debug\nSITE=edge-1\n" {
+	if string(body) != "COMPONENT_NAME=envapp\nCOMPONENT_NAMESPACE=override\nLOG=debug\nSITE=edge-1\n" {
 		t.Errorf("environment %q", body)
 	}
 }

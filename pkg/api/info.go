@@ -1,0 +1,149 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+)
+
+// Dependent-API discovery, as the reference canvas's use case UC007 has it:
+// a Component is not allowed to query the canvas's management API; it asks
+// an info service at a fixed URL for its own dependent APIs and gets
+// TMF638 Service Inventory entries, each with the url the canvas resolved
+// (the same url its ODA status reports).
+//
+//	GET /canvas-info/tmf-api/serviceInventoryManagement/v5/service?componentName=NAME[&namespace=NS][&dependencyName=D]
+
+// InfoService is one TMF638 Service: a dependent API of a Component.
+type InfoService struct {
+	ID                    string               `json:"id"`
+	Name                  string               `json:"name"`
+	ServiceType           string               `json:"serviceType"`
+	State                 string               `json:"state"`
+	ServiceCharacteristic []InfoCharacteristic `json:"serviceCharacteristic"`
+	Type                  string               `json:"@type"`
+}
+
+// InfoCharacteristic is one TMF638 StringCharacteristic.
+type InfoCharacteristic struct {
+	Name      string `json:"name"`
+	ValueType string `json:"valueType"`
+	Value     string `json:"value"`
+	Type      string `json:"@type"`
+}
+
+// TMF638 service states the info service reports: resolved (a url the
+// component may call) or not yet.
+const (
+	InfoStateActive   = "active"
+	InfoStateInactive = "inactive"
+)
+
+// InfoHandler serves the info service alone, for mounting where
+// components can reach it (the embedded canvas routes it on its ingress).
+func (s *Server) InfoHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+wire.PathCanvasInfo, s.metrics.instrument("info", http.HandlerFunc(s.handleInfo)))
+	mux.HandleFunc(wire.PathCanvasInfoRoot+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, problem(http.StatusNotFound, wire.ProblemNotFound,
+			fmt.Sprintf("no route %s %s: the canvas info service answers GET %s?componentName=NAME", r.Method, r.URL.Path, wire.PathCanvasInfo)))
+	})
+	return mux
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name, ns := q.Get("componentName"), q.Get("namespace")
+	if ns == "" {
+		ns = oda.DefaultNamespace
+	}
+	if name == "" {
+		writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, "componentName is required: ask for your own Component's dependent APIs, e.g. ?componentName=$COMPONENT_NAME"))
+		return
+	}
+	for _, v := range []struct{ what, val string }{{"componentName", name}, {"namespace", ns}} {
+		if err := checkLabel(v.val); err != nil {
+			writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("%s %q: %v", v.what, v.val, err)))
+			return
+		}
+	}
+	c, p := s.get(r.Context(), storeKey(ns, name))
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	out := infoServices(c, q.Get("dependencyName"))
+	w.Header().Set("X-Total-Count", strconv.Itoa(len(out)))
+	w.Header().Set("X-Result-Count", strconv.Itoa(len(out)))
+	writeJSON(w, http.StatusOK, out)
+}
+
+// infoServices lists c's dependent APIs (all functions, in spec order) with
+// the urls its status resolved; only the one named dep when dep is set.
+func infoServices(c *oda.Component, dep string) []InfoService {
+	out := []InfoService{}
+	st := c.Status
+	if st == nil {
+		st = &oda.ComponentStatus{}
+	}
+	spec := c.Spec
+	groups := []struct {
+		deps   []oda.DependentAPI
+		status []oda.DependentAPIStatus
+	}{
+		{coreDeps(spec.CoreFunction), st.CoreDependentAPIs},
+		{mgmtDeps(spec.ManagementFunction), st.ManagementDependentAPIs},
+		{secDeps(spec.SecurityFunction), st.SecurityDependentAPIs},
+	}
+	for _, g := range groups {
+		for i, d := range g.deps {
+			if dep != "" && d.Name != dep {
+				continue
+			}
+			svc := InfoService{
+				ID: c.Metadata.Namespace + "-" + c.Metadata.Name + "-" + d.Name, Name: d.Name,
+				ServiceType: "API", State: InfoStateInactive, Type: "Service",
+			}
+			chars := []InfoCharacteristic{str("componentName", c.Metadata.Name), str("dependencyName", d.Name)}
+			// reconcile writes one status entry per dependency, in spec order.
+			if i < len(g.status) && g.status[i].Ready && g.status[i].URL != "" {
+				svc.State = InfoStateActive
+				chars = append(chars, str("url", g.status[i].URL))
+			}
+			if len(d.Specification) > 0 && d.Specification[0].URL != "" {
+				chars = append(chars, str("OAS Specification", d.Specification[0].URL))
+			}
+			svc.ServiceCharacteristic = chars
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+func str(name, value string) InfoCharacteristic {
+	return InfoCharacteristic{Name: name, ValueType: "string", Value: value, Type: "StringCharacteristic"}
+}
+
+func coreDeps(f *oda.CoreFunction) []oda.DependentAPI {
+	if f == nil {
+		return nil
+	}
+	return f.DependentAPIs
+}
+
+func mgmtDeps(f *oda.ManagementFunction) []oda.DependentAPI {
+	if f == nil {
+		return nil
+	}
+	return f.DependentAPIs
+}
+
+func secDeps(f *oda.SecurityFunction) []oda.DependentAPI {
+	if f == nil {
+		return nil
+	}
+	return f.DependentAPIs
+}
