@@ -89,17 +89,9 @@ func infoServices(c *oda.Component, dep string) []InfoService {
 	if st == nil {
 		st = &oda.ComponentStatus{}
 	}
-	spec := c.Spec
-	groups := []struct {
-		deps   []oda.DependentAPI
-		status []oda.DependentAPIStatus
-	}{
-		{coreDeps(spec.CoreFunction), st.CoreDependentAPIs},
-		{mgmtDeps(spec.ManagementFunction), st.ManagementDependentAPIs},
-		{secDeps(spec.SecurityFunction), st.SecurityDependentAPIs},
-	}
-	for _, g := range groups {
-		for i, d := range g.deps {
+	statuses := [3][]oda.DependentAPIStatus{st.CoreDependentAPIs, st.ManagementDependentAPIs, st.SecurityDependentAPIs}
+	for f, deps := range c.Spec.DependentAPIsByFunction() {
+		for i, d := range deps {
 			if dep != "" && d.Name != dep {
 				continue
 			}
@@ -109,9 +101,9 @@ func infoServices(c *oda.Component, dep string) []InfoService {
 			}
 			chars := []InfoCharacteristic{str("componentName", c.Metadata.Name), str("dependencyName", d.Name)}
 			// reconcile writes one status entry per dependency, in spec order.
-			if i < len(g.status) && g.status[i].Ready && g.status[i].URL != "" {
+			if ds := statuses[f]; i < len(ds) && ds[i].Ready && ds[i].URL != "" {
 				svc.State = InfoStateActive
-				chars = append(chars, str("url", g.status[i].URL))
+				chars = append(chars, str("url", ds[i].URL))
 			}
 			if len(d.Specification) > 0 && d.Specification[0].URL != "" {
 				chars = append(chars, str("OAS Specification", d.Specification[0].URL))
@@ -125,25 +117,4 @@ func infoServices(c *oda.Component, dep string) []InfoService {
 
 func str(name, value string) InfoCharacteristic {
 	return InfoCharacteristic{Name: name, ValueType: "string", Value: value, Type: "StringCharacteristic"}
-}
-
-func coreDeps(f *oda.CoreFunction) []oda.DependentAPI {
-	if f == nil {
-		return nil
-	}
-	return f.DependentAPIs
-}
-
-func mgmtDeps(f *oda.ManagementFunction) []oda.DependentAPI {
-	if f == nil {
-		return nil
-	}
-	return f.DependentAPIs
-}
-
-func secDeps(f *oda.SecurityFunction) []oda.DependentAPI {
-	if f == nil {
-		return nil
-	}
-	return f.DependentAPIs
 }

@@ -115,6 +115,38 @@ type ComponentSpec struct {
 	EventNotification  *EventNotification  `json:"eventNotification,omitzero"`
 }
 
+// DependentAPIsByFunction returns the dependent APIs of the core,
+// management and security functions, in that order (nil where a function
+// is absent): the order the status lists them in.
+func (s *ComponentSpec) DependentAPIsByFunction() [3][]DependentAPI {
+	var out [3][]DependentAPI
+	if s.CoreFunction != nil {
+		out[0] = s.CoreFunction.DependentAPIs
+	}
+	if s.ManagementFunction != nil {
+		out[1] = s.ManagementFunction.DependentAPIs
+	}
+	if s.SecurityFunction != nil {
+		out[2] = s.SecurityFunction.DependentAPIs
+	}
+	return out
+}
+
+// ExposedAPIsByFunction is DependentAPIsByFunction for exposed APIs.
+func (s *ComponentSpec) ExposedAPIsByFunction() [3][]ExposedAPI {
+	var out [3][]ExposedAPI
+	if s.CoreFunction != nil {
+		out[0] = s.CoreFunction.ExposedAPIs
+	}
+	if s.ManagementFunction != nil {
+		out[1] = s.ManagementFunction.ExposedAPIs
+	}
+	if s.SecurityFunction != nil {
+		out[2] = s.SecurityFunction.ExposedAPIs
+	}
+	return out
+}
+
 // ComponentMetadata describes the component (informational; v1beta3 kept
 // these fields directly under spec).
 type ComponentMetadata struct {

@@ -298,7 +298,7 @@ func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *
 		return providers{external: true}, nil
 	}
 	want := map[string]bool{}
-	for _, l := range [][]oda.DependentAPI{depsOf(comp.Spec.CoreFunction), mgmtDeps(comp.Spec.ManagementFunction), secDeps(comp.Spec.SecurityFunction)} {
+	for _, l := range comp.Spec.DependentAPIsByFunction() {
 		for _, d := range l {
 			for _, s := range d.Specification {
 				want[strings.TrimSpace(s.URL)] = true
@@ -318,7 +318,7 @@ func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *
 		names := map[string]string{} // status entry name -> spec URL
 		provider := e.Value
 		provider.Metadata.Namespace, provider.Metadata.Name = e.Namespace, e.Name
-		for _, apis := range [][]oda.ExposedAPI{exposedOf(provider.Spec.CoreFunction), mgmtExposed(provider.Spec.ManagementFunction), secExposed(provider.Spec.SecurityFunction)} {
+		for _, apis := range provider.Spec.ExposedAPIsByFunction() {
 			for _, a := range apis {
 				for _, s := range a.Specification {
 					u := strings.TrimSpace(s.URL)
@@ -349,46 +349,4 @@ func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *
 		}
 	}
 	return p, nil
-}
-
-func depsOf(f *oda.CoreFunction) []oda.DependentAPI {
-	if f == nil {
-		return nil
-	}
-	return f.DependentAPIs
-}
-
-func mgmtDeps(f *oda.ManagementFunction) []oda.DependentAPI {
-	if f == nil {
-		return nil
-	}
-	return f.DependentAPIs
-}
-
-func secDeps(f *oda.SecurityFunction) []oda.DependentAPI {
-	if f == nil {
-		return nil
-	}
-	return f.DependentAPIs
-}
-
-func exposedOf(f *oda.CoreFunction) []oda.ExposedAPI {
-	if f == nil {
-		return nil
-	}
-	return f.ExposedAPIs
-}
-
-func mgmtExposed(f *oda.ManagementFunction) []oda.ExposedAPI {
-	if f == nil {
-		return nil
-	}
-	return f.ExposedAPIs
-}
-
-func secExposed(f *oda.SecurityFunction) []oda.ExposedAPI {
-	if f == nil {
-		return nil
-	}
-	return f.ExposedAPIs
 }

@@ -104,7 +104,7 @@ func render(t *testing.T, comp *oda.Component, ns string, edit func(*oda.Exposed
 	cp.Metadata.Namespace = ns
 	if edit != nil {
 		impls := map[string]string{}
-		for _, fn := range [][]oda.ExposedAPI{exposed(cp.Spec.CoreFunction), mgmt(cp.Spec.ManagementFunction), sec(cp.Spec.SecurityFunction)} {
+		for _, fn := range cp.Spec.ExposedAPIsByFunction() {
 			for i := range fn {
 				impls[fn[i].EffectiveImplementation()] = "file://" + echoWAT
 				edit(&fn[i])
@@ -121,27 +121,6 @@ func render(t *testing.T, comp *oda.Component, ns string, edit func(*oda.Exposed
 		t.Fatal(err)
 	}
 	return data
-}
-
-func exposed(f *oda.CoreFunction) []oda.ExposedAPI {
-	if f == nil {
-		return nil
-	}
-	return f.ExposedAPIs
-}
-
-func mgmt(f *oda.ManagementFunction) []oda.ExposedAPI {
-	if f == nil {
-		return nil
-	}
-	return f.ExposedAPIs
-}
-
-func sec(f *oda.SecurityFunction) []oda.ExposedAPI {
-	if f == nil {
-		return nil
-	}
-	return f.ExposedAPIs
 }
 
 func applyAndWait(t *testing.T, cl *client.HTTP, ns, name string, body []byte, want string) *oda.ComponentStatus {
