@@ -9,10 +9,29 @@ static wasmtime_error_t *cm_func_trampoline(
     wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *results,
     size_t nresults) {
   (void)ty;
-  // The store's handle travels with the call: one cgo call fewer than the
-  // Go side asking for it.
-  return cmHostCall((uintptr_t)data, (uintptr_t)wasmtime_context_get_data(ctx), ctx, args, nargs,
-                    results, nresults);
+  // The store's handle and the host view of top-level resource arguments
+  // (most host calls take a borrowed self) travel with the call: each is a
+  // cgo call fewer than the Go side asking for it.
+  cm_host_resource_t res[CM_PRE_RESOURCES];
+  size_t n = nargs < CM_PRE_RESOURCES ? nargs : CM_PRE_RESOURCES;
+  for (size_t i = 0; i < n; i++) {
+    if (args[i].kind == WASMTIME_COMPONENT_RESOURCE) {
+      res[i] = cm_resource_from_any(ctx, args[i].of.resource);
+      res[i].converted = true;
+    } else {
+      res[i].converted = false;
+      res[i].err = NULL;
+    }
+  }
+  wasmtime_error_t *err = cmHostCall((uintptr_t)data, (uintptr_t)wasmtime_context_get_data(ctx),
+                                     ctx, args, nargs, results, nresults, res, n);
+  // An error the Go side did not take (it stopped early) is ours to free.
+  for (size_t i = 0; i < n; i++) {
+    if (res[i].converted && res[i].err != NULL) {
+      wasmtime_error_delete(res[i].err);
+    }
+  }
+  return err;
 }
 
 static wasmtime_error_t *cm_resource_trampoline(void *data, wasmtime_context_t *ctx,
@@ -64,6 +83,7 @@ wasmtime_error_t *cm_resource_to_val(wasmtime_context_t *ctx, bool owned, uint32
 cm_host_resource_t cm_resource_from_any(wasmtime_context_t *ctx,
                                         const wasmtime_component_resource_any_t *any) {
   cm_host_resource_t out = {0};
+  out.converted = true;
   wasmtime_component_resource_host_t *h = NULL;
   out.err = wasmtime_component_resource_any_to_host(ctx, any, &h);
   if (out.err != NULL) {

@@ -21,7 +21,12 @@ typedef struct {
   uint32_t ty;
   uint32_t rep;
   bool owned;
+  bool converted;
 } cm_host_resource_t;
+
+// CM_PRE_RESOURCES top-level arguments of a host call at most get their
+// resource handles converted before Go sees them.
+#define CM_PRE_RESOURCES 8
 cm_host_resource_t cm_resource_from_any(wasmtime_context_t *ctx,
                                         const wasmtime_component_resource_any_t *any);
 wasmtime_component_val_t *cm_vals_new(size_t n);

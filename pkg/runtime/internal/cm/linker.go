@@ -128,7 +128,7 @@ func (l *Linker) Close() error {
 
 //export cmHostCall
 func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtime_component_val_t, nargs C.size_t,
-	results *C.wasmtime_component_val_t, nresults C.size_t) (cerr *C.wasmtime_error_t) {
+	results *C.wasmtime_component_val_t, nresults C.size_t, pre *C.cm_host_resource_t, npre C.size_t) (cerr *C.wasmtime_error_t) {
 	defer func() {
 		if p := recover(); p != nil {
 			cerr = newCError(fmt.Sprintf("host function panicked: %v", p))
@@ -138,7 +138,19 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 	s := cgo.Handle(store).Value().(*Store)
 	in, out, reused := s.callBuffers(int(nargs), int(nresults))
 	defer s.doneBuffers(in, out, reused)
+	converted := unsafe.Slice(pre, int(npre))
 	for i, item := range vals(args, nargs) {
+		if i < len(converted) && converted[i].converted {
+			// The trampoline read this resource handle already.
+			r := &converted[i]
+			cerr := r.err
+			r.err = nil // taken: the trampoline must not free it too
+			if err := takeError(cerr); err != nil {
+				return newCError(fmt.Sprintf("host function arguments: element %d: guest-defined resources are not supported by this host: %v", i, err))
+			}
+			in[i] = Resource{Type: uint32(r.ty), Rep: uint32(r.rep), Own: bool(r.owned)}
+			continue
+		}
 		v, err := fromC(ctx, &item)
 		if err != nil {
 			return newCError(fmt.Sprintf("host function arguments: element %d: %v", i, err))
