@@ -139,7 +139,10 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 	in, out, reused := s.callBuffers(int(nargs), int(nresults))
 	defer s.doneBuffers(in, out, reused)
 	converted := unsafe.Slice(pre, int(npre))
-	for i, item := range vals(args, nargs) {
+	// Index the C array, never copy its values to the Go stack: cgo lays
+	// the C union out with Go's (smaller) alignment.
+	items := vals(args, nargs)
+	for i := range items {
 		if i < len(converted) && converted[i].converted {
 			// The trampoline read this resource handle already.
 			r := &converted[i]
@@ -151,7 +154,7 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 			in[i] = Resource{Type: uint32(r.ty), Rep: uint32(r.rep), Own: bool(r.owned)}
 			continue
 		}
-		v, err := fromC(ctx, &item)
+		v, err := fromC(ctx, &items[i])
 		if err != nil {
 			return newCError(fmt.Sprintf("host function arguments: element %d: %v", i, err))
 		}
