@@ -4,6 +4,57 @@
 // The trampolines exist because cgo cannot take the address of an exported
 // Go function with wasmtime's const-qualified callback signature.
 
+// cm_resolve_resources turns the CM_KIND_HOST_RESOURCE markers in v into
+// resource values. After the first failure (or when first is an error
+// already) it only makes the remaining markers safe to delete.
+static wasmtime_error_t *cm_resolve_resources(wasmtime_context_t *ctx, wasmtime_component_val_t *v,
+                                              wasmtime_error_t *first) {
+  switch (v->kind) {
+  case CM_KIND_HOST_RESOURCE: {
+    uint64_t p = v->of.u64;
+    v->kind = WASMTIME_COMPONENT_BOOL;
+    v->of.boolean = false;
+    if (first == NULL) {
+      first = cm_resource_to_val(ctx, true, (uint32_t)p, (uint32_t)(p >> 32), v);
+    }
+    break;
+  }
+  case WASMTIME_COMPONENT_LIST:
+    for (size_t i = 0; i < v->of.list.size; i++) {
+      first = cm_resolve_resources(ctx, &v->of.list.data[i], first);
+    }
+    break;
+  case WASMTIME_COMPONENT_TUPLE:
+    for (size_t i = 0; i < v->of.tuple.size; i++) {
+      first = cm_resolve_resources(ctx, &v->of.tuple.data[i], first);
+    }
+    break;
+  case WASMTIME_COMPONENT_RECORD:
+    for (size_t i = 0; i < v->of.record.size; i++) {
+      first = cm_resolve_resources(ctx, &v->of.record.data[i].val, first);
+    }
+    break;
+  case WASMTIME_COMPONENT_VARIANT:
+    if (v->of.variant.val != NULL) {
+      first = cm_resolve_resources(ctx, v->of.variant.val, first);
+    }
+    break;
+  case WASMTIME_COMPONENT_OPTION:
+    if (v->of.option != NULL) {
+      first = cm_resolve_resources(ctx, v->of.option, first);
+    }
+    break;
+  case WASMTIME_COMPONENT_RESULT:
+    if (v->of.result.val != NULL) {
+      first = cm_resolve_resources(ctx, v->of.result.val, first);
+    }
+    break;
+  default:
+    break;
+  }
+  return first;
+}
+
 static wasmtime_error_t *cm_func_trampoline(
     void *data, wasmtime_context_t *ctx, const wasmtime_component_func_type_t *ty,
     wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *results,
@@ -30,6 +81,12 @@ static wasmtime_error_t *cm_func_trampoline(
     if (res[i].converted && res[i].err != NULL) {
       wasmtime_error_delete(res[i].err);
     }
+  }
+  // Owned resources among the results were left as markers: convert them
+  // here, one C call each instead of a cgo call each (or, after an error,
+  // make them safe for wasmtime to drop).
+  for (size_t i = 0; i < nresults; i++) {
+    err = cm_resolve_resources(ctx, &results[i], err);
   }
   return err;
 }

@@ -27,6 +27,11 @@ typedef struct {
 // CM_PRE_RESOURCES top-level arguments of a host call at most get their
 // resource handles converted before Go sees them.
 #define CM_PRE_RESOURCES 8
+
+// CM_KIND_HOST_RESOURCE marks, in a host call's results, an owned host
+// resource the Go side left for the trampoline to convert: of.u64 holds
+// type << 32 | rep. It never reaches wasmtime.
+#define CM_KIND_HOST_RESOURCE 250
 cm_host_resource_t cm_resource_from_any(wasmtime_context_t *ctx,
                                         const wasmtime_component_resource_any_t *any);
 wasmtime_component_val_t *cm_vals_new(size_t n);

@@ -167,7 +167,9 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 	// we write after converting it.
 	rs := vals(results, nresults)
 	for i := range rs {
-		if err := toC(ctx, out[i], &rs[i]); err != nil {
+		// A nil context leaves owned resources as markers the trampoline
+		// converts after we return (one cgo call fewer each).
+		if err := toC(nil, out[i], &rs[i]); err != nil {
 			return newCError(fmt.Sprintf("host function result %d: %v", i, err))
 		}
 	}

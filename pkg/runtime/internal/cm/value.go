@@ -91,6 +91,8 @@ const (
 	kResult   = C.WASMTIME_COMPONENT_RESULT
 	kFlags    = C.WASMTIME_COMPONENT_FLAGS
 	kResource = C.WASMTIME_COMPONENT_RESOURCE
+	// kHostResourceMarker is CM_KIND_HOST_RESOURCE (cm.h).
+	kHostResourceMarker = C.CM_KIND_HOST_RESOURCE
 )
 
 func of[T any](v *C.wasmtime_component_val_t) *T { return (*T)(unsafe.Pointer(&v.of)) }
@@ -123,7 +125,9 @@ func zero(v *C.wasmtime_component_val_t) { *v = C.wasmtime_component_val_t{} }
 
 // toC writes v into dst, allocating with wasmtime's allocators so wasmtime
 // (or valDelete) can free it. dst must own nothing. On error dst is still
-// safe to delete.
+// safe to delete. With a nil ctx (a host call's results) owned resources
+// become CM_KIND_HOST_RESOURCE markers that cm_func_trampoline resolves;
+// such a tree must go back to the trampoline, never to valDelete.
 func toC(ctx *C.wasmtime_context_t, v Value, dst *C.wasmtime_component_val_t) error {
 	zero(dst)
 	switch x := v.(type) {
@@ -249,6 +253,12 @@ func toC(ctx *C.wasmtime_context_t, v Value, dst *C.wasmtime_component_val_t) er
 			// function result either. A guest export taking borrow<T>
 			// accepts an owned handle instead (it is lent for the call).
 			return fmt.Errorf("resource type %d rep %d: the host cannot pass a borrow; pass the owned handle", x.Type, x.Rep)
+		}
+		if ctx == nil {
+			// A host call's result: cmHostCall's trampoline converts it.
+			dst.kind = kHostResourceMarker
+			*of[C.uint64_t](dst) = C.uint64_t(x.Type)<<32 | C.uint64_t(x.Rep)
+			return nil
 		}
 		if err := takeError(C.cm_resource_to_val(ctx, C.bool(x.Own), C.uint32_t(x.Rep), C.uint32_t(x.Type), dst)); err != nil {
 			return fmt.Errorf("resource type %d rep %d: %w", x.Type, x.Rep, err)
