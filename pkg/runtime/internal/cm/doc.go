@@ -9,7 +9,13 @@
 // C memory: host functions, resource destructors and store data reach Go
 // through runtime/cgo handles (integers), never through Go pointers.
 //
+// Crossing cgo costs more than the work at many host calls, so the C side
+// (cm.c) does what it can in one go: the host-call trampoline passes the
+// store's handle, converts top-level resource arguments before Go runs and
+// turns owned resources in the results (left by Go as markers) into
+// wasmtime values after Go returns.
+//
 // It must not know about WASI, HTTP or any interface a component imports;
-// those are built on top of it (pkg/runtime/wasi, pkg/runtime/wasihttp).
+// those are built on top of it (internal/wasi, internal/wasihttp).
 // It is the only package of the runtime that uses cgo.
 package cm
