@@ -3,7 +3,6 @@ package up_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,34 +12,6 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
-
-// consumer is a Component with one dependent API (on spec) whose exposed
-// API sits at /env, where the echo component answers with its
-// environment.
-func consumer(name, spec string) []byte {
-	return []byte(fmt.Sprintf(`apiVersion: oda.tmforum.org/v1
-kind: Component
-metadata:
-  name: %s
-  annotations:
-    wasmcanvas.io/implementations: '{"impl": "file://%s"}'
-spec:
-  coreFunction:
-    exposedAPIs:
-    - name: api
-      specification:
-      - url: https://example.org/consumer.json
-      apiType: openapi
-      implementation: impl
-      path: /env
-      port: 8080
-    dependentAPIs:
-    - name: catalog
-      apiType: openapi
-      specification:
-      - url: %s
-`, name, echoWAT, spec))
-}
 
 // TestComponentsDiscoverDependentAPIs follows the reference canvas's
 // UC007 under canvas up: a component gets COMPONENT_NAME and
@@ -58,7 +29,9 @@ func TestComponentsDiscoverDependentAPIs(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitComplete(t, cl, "catalog", info.Ingress)
-	if _, _, err := cl.Apply(context.Background(), "consumer.yaml", consumer("shop", "https://example.org/api.json")); err != nil {
+	// The consumer's API sits at /env, where the echo component answers
+	// with its environment.
+	if _, _, err := cl.Apply(context.Background(), "consumer.yaml", componentDependingOn("shop", "/env", "https://example.org/api.json")); err != nil {
 		t.Fatal(err)
 	}
 	st := waitComplete(t, cl, "shop", info.Ingress)

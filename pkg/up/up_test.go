@@ -41,7 +41,20 @@ func stop(t *testing.T, c *up.Canvas) {
 	}
 }
 
-func component(name, path string) []byte {
+func component(name, path string) []byte { return componentDependingOn(name, path, "") }
+
+// componentDependingOn is component with a dependent API named catalog on
+// the specification URL dep (none when empty).
+func componentDependingOn(name, path, dep string) []byte {
+	deps := ""
+	if dep != "" {
+		deps = fmt.Sprintf(`    dependentAPIs:
+    - name: catalog
+      apiType: openapi
+      specification:
+      - url: %s
+`, dep)
+	}
 	return []byte(fmt.Sprintf(`apiVersion: oda.tmforum.org/v1
 kind: Component
 metadata:
@@ -59,7 +72,7 @@ spec:
       implementation: impl
       path: %s
       port: 8080
-`, name, echoWAT, path))
+%s`, name, echoWAT, path, deps))
 }
 
 // waitComplete polls the Component's status until Complete with its API
