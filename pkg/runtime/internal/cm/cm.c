@@ -4,6 +4,12 @@
 // The trampolines exist because cgo cannot take the address of an exported
 // Go function with wasmtime's const-qualified callback signature.
 
+// cm_scalar_kind reports kinds that hold no other value (so no marker).
+static bool cm_scalar_kind(wasmtime_component_valkind_t k) {
+  return k <= WASMTIME_COMPONENT_STRING || k == WASMTIME_COMPONENT_ENUM ||
+         k == WASMTIME_COMPONENT_FLAGS;
+}
+
 // cm_resolve_resources turns the CM_KIND_HOST_RESOURCE markers in v into
 // resource values. After the first failure (or when first is an error
 // already) it only makes the remaining markers safe to delete.
@@ -20,6 +26,11 @@ static wasmtime_error_t *cm_resolve_resources(wasmtime_context_t *ctx, wasmtime_
     break;
   }
   case WASMTIME_COMPONENT_LIST:
+    // A list's elements share one type: if the first is a scalar, none
+    // holds a marker (a list<u8> body chunk is thousands of them).
+    if (v->of.list.size > 0 && cm_scalar_kind(v->of.list.data[0].kind)) {
+      break;
+    }
     for (size_t i = 0; i < v->of.list.size; i++) {
       first = cm_resolve_resources(ctx, &v->of.list.data[i], first);
     }
