@@ -50,6 +50,12 @@ background, waits until the canvas is ready, prints where it serves and
 returns (stop it with 'canvas down'). One state directory runs one canvas:
 a second 'canvas up' on it refuses.
 
+Each request runs in a fresh Wasm instance. Components get COMPONENT_NAME
+and COMPONENT_NAMESPACE in their environment; one with dependent APIs also
+gets CANVAS_INFO_URL, the canvas info service on the ingress that answers
+its dependencies' urls, and may call the ingress and the --allow-outbound
+authorities (nothing else).
+
 Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 --nats ...); 'canvas up' never pretends to schedule across hosts.`,
 		Example: `  canvas up
