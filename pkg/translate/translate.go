@@ -79,6 +79,14 @@ type Options struct {
 	SystemApp string
 }
 
+// Keys of the "oda" config every implementation's manifest component gets
+// (its wasi:config values): which ODA Component and implementation it is.
+const (
+	ConfigComponent      = "oda.component"
+	ConfigNamespace      = "oda.namespace"
+	ConfigImplementation = "oda.implementation"
+)
+
 // AppName is the wadm application name of a Component: {namespace}-{name}.
 func AppName(c *oda.Component) string {
 	ns := c.Metadata.Namespace
@@ -398,9 +406,9 @@ func (t *translator) implComponent(impl, path string) {
 		Properties: wadm.Properties{
 			Image: image,
 			Config: []wadm.ConfigProperty{{Name: "oda", Properties: map[string]string{
-				"oda.component":      t.c.Metadata.Name,
-				"oda.namespace":      namespace(t.c),
-				"oda.implementation": impl,
+				ConfigComponent:      t.c.Metadata.Name,
+				ConfigNamespace:      namespace(t.c),
+				ConfigImplementation: impl,
 			}}},
 		},
 		// Room for the scaler and the usual links (keyvalue, identity,

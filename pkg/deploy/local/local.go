@@ -258,27 +258,26 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, bucket strin
 	if err != nil {
 		return nil, err
 	}
-	cfg, env := map[string]string{}, map[string]string{}
+	cfg, envCfg := map[string]string{}, map[string]string{}
 	for _, p := range c.Properties.Config {
-		// translate names every implementation's ODA Component in its
-		// "oda" config.
-		if v, ok := p.Properties["oda.component"]; ok {
-			env[EnvComponentName] = v
+		if p.Name == EnvConfigName {
+			maps.Copy(envCfg, p.Properties)
+		} else {
+			maps.Copy(cfg, p.Properties)
 		}
-		if v, ok := p.Properties["oda.namespace"]; ok {
-			env[EnvComponentNamespace] = v
+	}
+	// translate names the ODA Component in every implementation's config
+	// (a hand-written manifest may not).
+	env := map[string]string{}
+	for k, from := range map[string]string{EnvComponentName: translate.ConfigComponent, EnvComponentNamespace: translate.ConfigNamespace} {
+		if v := cfg[from]; v != "" {
+			env[k] = v
 		}
 	}
 	if callsOut && d.opts.InfoURL != "" {
 		env[EnvCanvasInfoURL] = d.opts.InfoURL
 	}
-	for _, p := range c.Properties.Config {
-		if p.Name == EnvConfigName {
-			maps.Copy(env, p.Properties)
-			continue
-		}
-		maps.Copy(cfg, p.Properties)
-	}
+	maps.Copy(env, envCfg)
 	cc := runtime.ComponentConfig{Config: cfg, Env: env, Limits: d.opts.Limits}
 	if callsOut {
 		if d.opts.IngressAuthority != "" {

@@ -104,7 +104,7 @@ static wasmtime_error_t *cm_func_trampoline(
 
 static wasmtime_error_t *cm_resource_trampoline(void *data, wasmtime_context_t *ctx,
                                                 uint32_t rep) {
-  return cmResourceDrop((uintptr_t)data, (uintptr_t)wasmtime_context_get_data(ctx), ctx, rep);
+  return cmResourceDrop((uintptr_t)data, (uintptr_t)wasmtime_context_get_data(ctx), rep);
 }
 
 static void cm_finalize(void *data) { cmReleaseHandle((uintptr_t)data); }
@@ -151,7 +151,6 @@ wasmtime_error_t *cm_resource_to_val(wasmtime_context_t *ctx, bool owned, uint32
 cm_host_resource_t cm_resource_from_any(wasmtime_context_t *ctx,
                                         const wasmtime_component_resource_any_t *any) {
   cm_host_resource_t out = {0};
-  out.converted = true;
   wasmtime_component_resource_host_t *h = NULL;
   out.err = wasmtime_component_resource_any_to_host(ctx, any, &h);
   if (out.err != NULL) {

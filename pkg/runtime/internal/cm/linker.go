@@ -177,7 +177,7 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 }
 
 //export cmResourceDrop
-func cmResourceDrop(h, store C.uintptr_t, _ *C.wasmtime_context_t, rep C.uint32_t) (cerr *C.wasmtime_error_t) {
+func cmResourceDrop(h, store C.uintptr_t, rep C.uint32_t) (cerr *C.wasmtime_error_t) {
 	defer func() {
 		if p := recover(); p != nil {
 			cerr = newCError(fmt.Sprintf("resource destructor panicked: %v", p))

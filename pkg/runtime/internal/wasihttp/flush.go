@@ -9,7 +9,7 @@ import (
 )
 
 // flushDelay bounds how long a flush the guest asked for may wait for the
-// guest's next write, its return or its next wait, whichever comes first.
+// guest's next wait or its return.
 const flushDelay = time.Millisecond
 
 // lazyFlusher writes the response and defers the guest's flushes.
