@@ -18,7 +18,7 @@ FUZZ_TARGETS ?= \
 	./pkg/oda:FuzzValidate \
 	./pkg/translate:FuzzTranslate \
 	./pkg/wadm:FuzzParseManifest \
-	./pkg/store:FuzzParseKey \
+	./pkg/oda:FuzzParseKey \
 	./pkg/lattice:FuzzConfigURLs \
 	./pkg/gateway:FuzzRoutes \
 	./pkg/client:FuzzReadSSE \

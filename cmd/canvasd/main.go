@@ -20,6 +20,8 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/version"
 )
 
@@ -69,8 +71,8 @@ func run(args []string, stderr io.Writer) int {
 	opts.NATS.AddFlags(fs)
 	fs.StringVar(&opts.NATS.URLs, "nats", "", "NATS server URLs, comma-separated (same as --"+lattice.FlagURL+"; default "+lattice.DefaultURL+")")
 	fs.BoolVar(&opts.EmbeddedNATS, "embedded-nats", false, "run nats-server with JetStream in-process, storing under --state-dir/nats")
-	fs.IntVar(&opts.EmbeddedNATSPort, "embedded-nats-port", lattice.DefaultEmbeddedPort, "client port of the embedded nats-server (-1: any free port)")
-	fs.StringVar(&opts.Lattice, "lattice", lattice.DefaultLattice, "wasmCloud lattice name")
+	fs.IntVar(&opts.EmbeddedNATSPort, "embedded-nats-port", embedded.DefaultPort, "client port of the embedded nats-server (-1: any free port)")
+	fs.StringVar(&opts.Lattice, "lattice", subject.DefaultLattice, "wasmCloud lattice name")
 	fs.StringVar(&opts.StateDir, "state-dir", "", "directory for state and the runtime file (default $XDG_STATE_HOME/wasmcanvas)")
 	fs.StringVar(&opts.Listen, "listen", daemon.DefaultListen, "HTTP API address (port 0: any free port)")
 	fs.StringVar(&opts.IngressURL, "ingress-url", "", "base URL of the HTTP ingress, for the API urls in status")

@@ -24,9 +24,9 @@ var (
 // It exists to decouple the API from pkg/store; the daemon adapts the store
 // to it. Implementations must be safe for concurrent use.
 type Desired interface {
-	// Get returns the Component stored under key ({namespace}.{name}), or
-	// an error wrapping ErrNotFound.
-	Get(ctx context.Context, key string) (*oda.Component, error)
+	// Get returns the Component stored under key, or an error wrapping
+	// ErrNotFound.
+	Get(ctx context.Context, key oda.Key) (*oda.Component, error)
 	// List returns every stored Component.
 	List(ctx context.Context) ([]*oda.Component, error)
 	// Put stores c under c.Key(). rev 0 creates and fails with ErrConflict
@@ -34,7 +34,7 @@ type Desired interface {
 	// current revision (ErrConflict if not). It returns c as stored.
 	Put(ctx context.Context, c *oda.Component, rev uint64) (*oda.Component, error)
 	// Delete removes key if its revision is rev (any revision when 0).
-	Delete(ctx context.Context, key string, rev uint64) error
+	Delete(ctx context.Context, key oda.Key, rev uint64) error
 	// Watch streams the current value of every key, then one Change with
 	// Synced set, then every change until ctx ends (the channel is then
 	// closed).
@@ -45,16 +45,16 @@ type Desired interface {
 // was deleted.
 type DesiredChange struct {
 	Synced    bool
-	Key       string
+	Key       oda.Key
 	Component *oda.Component
 }
 
 // Statuses is the status store the reconciler writes, keyed like Desired.
 type Statuses interface {
 	// Get returns the status under key, or an error wrapping ErrNotFound.
-	Get(ctx context.Context, key string) (*oda.ComponentStatus, error)
+	Get(ctx context.Context, key oda.Key) (*oda.ComponentStatus, error)
 	// List returns every status by key.
-	List(ctx context.Context) (map[string]*oda.ComponentStatus, error)
+	List(ctx context.Context) (map[oda.Key]*oda.ComponentStatus, error)
 	// Watch behaves as Desired.Watch.
 	Watch(ctx context.Context) (<-chan StatusChange, error)
 }
@@ -63,11 +63,11 @@ type Statuses interface {
 // was deleted.
 type StatusChange struct {
 	Synced bool
-	Key    string
+	Key    oda.Key
 	Status *oda.ComponentStatus
 }
 
 // Events lists what the reconciler recorded for a Component, oldest first.
 type Events interface {
-	List(ctx context.Context, key string) ([]wire.Event, error)
+	List(ctx context.Context, key oda.Key) ([]wire.Event, error)
 }

@@ -74,32 +74,8 @@ func writeProblem(w http.ResponseWriter, p *wire.Problem) {
 }
 
 // pathKey reads and checks {namespace} and {name}.
-func pathKey(r *http.Request) (string, *wire.Problem) {
-	ns, name := r.PathValue("namespace"), r.PathValue("name")
-	for _, v := range []struct{ what, val string }{{"namespace", ns}, {"name", name}} {
-		if err := checkLabel(v.val); err != nil {
-			return "", problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("%s %q in the path: %v", v.what, v.val, err))
-		}
-	}
-	return storeKey(ns, name), nil
-}
-
-// checkLabel accepts what the store accepts as namespace and name: DNS-1123
-// labels (1-63 lower-case letters, digits or '-', alphanumeric at both ends).
-func checkLabel(s string) error {
-	if s == "" || len(s) > 63 {
-		return errors.New("must be 1-63 characters (a DNS-1123 label)")
-	}
-	for i, r := range s {
-		alnum := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
-		if !alnum && r != '-' {
-			return fmt.Errorf("character %q at %d: use lower-case letters, digits and '-'", r, i)
-		}
-		if !alnum && (i == 0 || i == len(s)-1) {
-			return errors.New("must start and end with a letter or digit")
-		}
-	}
-	return nil
+func pathKey(r *http.Request) (oda.Key, *wire.Problem) {
+	return requestKey(r.PathValue("namespace"), r.PathValue("name"), "in the path")
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
@@ -118,7 +94,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ns := q.Get("namespace")
 	if ns != "" {
-		if err := checkLabel(ns); err != nil {
+		if err := oda.CheckDNSLabel(ns); err != nil {
 			writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("namespace %q: %v", ns, err)))
 			return
 		}
@@ -178,7 +154,7 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 		w.Header().Set("Location", wire.PathComponents+"/"+out.Metadata.Namespace+"/"+out.Metadata.Name)
 	}
-	s.log.Info("component applied", zap.String("key", out.Key()), zap.Bool("created", created),
+	s.log.Info("component applied", zap.Stringer("key", out.Key()), zap.Bool("created", created),
 		zap.Int64("generation", out.Metadata.Generation), zap.String("resourceVersion", out.Metadata.ResourceVersion))
 	writeJSON(w, status, out)
 }
@@ -209,7 +185,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		var c *oda.Component
 		if c, p = s.remove(r.Context(), key, r.URL.Query().Get("resourceVersion")); p == nil {
-			s.log.Info("component deleted", zap.String("key", key))
+			s.log.Info("component deleted", zap.Stringer("key", key))
 			writeJSON(w, http.StatusOK, c)
 			return
 		}

@@ -64,13 +64,12 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, "componentName is required: ask for your own Component's dependent APIs, e.g. ?componentName=$COMPONENT_NAME"))
 		return
 	}
-	for _, v := range []struct{ what, val string }{{"componentName", name}, {"namespace", ns}} {
-		if err := checkLabel(v.val); err != nil {
-			writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("%s %q: %v", v.what, v.val, err)))
-			return
-		}
+	key, p := requestKey(ns, name, "?componentName=&namespace=:")
+	if p != nil {
+		writeProblem(w, p)
+		return
 	}
-	c, p := s.get(r.Context(), storeKey(ns, name))
+	c, p := s.get(r.Context(), key)
 	if p != nil {
 		writeProblem(w, p)
 		return

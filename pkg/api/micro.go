@@ -16,27 +16,27 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/version"
 )
 
-// ServeNATS serves the API as the NATS micro service lattice.CanvasServiceName
+// ServeNATS serves the API as the NATS micro service subject.CanvasServiceName
 // with endpoints canvas.api.components.{get,list,apply,delete,events,status}, and
 // publishes every watch event on wire.WatchSubject, until ctx ends. Replies
 // are the same JSON as over HTTP; a failure is a micro error whose code is
 // the HTTP status and whose data is the wire.Problem.
 func (s *Server) ServeNATS(ctx context.Context, nc *nats.Conn) error {
 	svc, err := micro.AddService(nc, micro.Config{
-		Name:        lattice.CanvasServiceName,
+		Name:        subject.CanvasServiceName,
 		Version:     microVersion(),
 		Description: "wasmcanvas control plane: ODA Components",
 	})
 	if err != nil {
-		return fmt.Errorf("add NATS micro service %s: %w", lattice.CanvasServiceName, err)
+		return fmt.Errorf("add NATS micro service %s: %w", subject.CanvasServiceName, err)
 	}
 	defer func() { _ = svc.Stop() }()
-	g := svc.AddGroup(lattice.CanvasAPISubject(wire.MicroGroup))
+	g := svc.AddGroup(subject.CanvasAPI(wire.MicroGroup))
 	endpoints := []struct {
 		name string
 		h    func(context.Context, micro.Request) (any, micro.Headers, *wire.Problem)
@@ -50,10 +50,10 @@ func (s *Server) ServeNATS(ctx context.Context, nc *nats.Conn) error {
 	}
 	for _, ep := range endpoints {
 		if err := g.AddEndpoint(ep.name, s.microHandler(ctx, ep.name, ep.h)); err != nil {
-			return fmt.Errorf("add NATS micro endpoint %s.%s: %w", lattice.CanvasAPISubject(wire.MicroGroup), ep.name, err)
+			return fmt.Errorf("add NATS micro endpoint %s.%s: %w", subject.CanvasAPI(wire.MicroGroup), ep.name, err)
 		}
 	}
-	s.log.Info("nats api serving", zap.String("service", lattice.CanvasServiceName), zap.String("subjects", lattice.CanvasAPISubject(wire.MicroGroup, "*")))
+	s.log.Info("nats api serving", zap.String("service", subject.CanvasServiceName), zap.String("subjects", subject.CanvasAPI(wire.MicroGroup, "*")))
 	s.publishWatch(ctx, nc)
 	return ctx.Err()
 }
@@ -92,20 +92,16 @@ func (s *Server) microHandler(ctx context.Context, route string, h func(context.
 	})
 }
 
-func decodeRef(req micro.Request) (wire.MicroRef, string, *wire.Problem) {
+func decodeRef(req micro.Request) (wire.MicroRef, oda.Key, *wire.Problem) {
 	var ref wire.MicroRef
 	if err := json.Unmarshal(req.Data(), &ref); err != nil {
-		return ref, "", problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("request body: want {\"namespace\":…,\"name\":…}: %v", err))
+		return ref, oda.Key{}, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("request body: want {\"namespace\":…,\"name\":…}: %v", err))
 	}
 	if ref.Namespace == "" {
 		ref.Namespace = oda.DefaultNamespace
 	}
-	for _, v := range []struct{ what, val string }{{"namespace", ref.Namespace}, {"name", ref.Name}} {
-		if err := checkLabel(v.val); err != nil {
-			return ref, "", problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("%s %q: %v", v.what, v.val, err))
-		}
-	}
-	return ref, storeKey(ref.Namespace, ref.Name), nil
+	k, p := requestKey(ref.Namespace, ref.Name, "request body:")
+	return ref, k, p
 }
 
 func (s *Server) microGet(ctx context.Context, req micro.Request) (any, micro.Headers, *wire.Problem) {
@@ -125,7 +121,7 @@ func (s *Server) microList(ctx context.Context, req micro.Request) (any, micro.H
 		}
 	}
 	if lr.Namespace != "" {
-		if err := checkLabel(lr.Namespace); err != nil {
+		if err := oda.CheckDNSLabel(lr.Namespace); err != nil {
 			return nil, nil, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("namespace %q: %v", lr.Namespace, err))
 		}
 	}
@@ -152,7 +148,7 @@ func (s *Server) microApply(ctx context.Context, req micro.Request) (any, micro.
 	if p != nil {
 		return nil, nil, p
 	}
-	s.log.Info("component applied", zap.String("key", out.Key()), zap.Bool("created", created), zap.String("via", "nats"),
+	s.log.Info("component applied", zap.Stringer("key", out.Key()), zap.Bool("created", created), zap.String("via", "nats"),
 		zap.Int64("generation", out.Metadata.Generation), zap.String("resourceVersion", out.Metadata.ResourceVersion))
 	return out, micro.Headers{wire.HeaderCreated: []string{strconv.FormatBool(created)}}, nil
 }
@@ -164,7 +160,7 @@ func (s *Server) microDelete(ctx context.Context, req micro.Request) (any, micro
 	}
 	c, p := s.remove(ctx, key, ref.ResourceVersion)
 	if p == nil {
-		s.log.Info("component deleted", zap.String("key", key), zap.String("via", "nats"))
+		s.log.Info("component deleted", zap.Stringer("key", key), zap.String("via", "nats"))
 	}
 	return c, nil, p
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -138,35 +137,34 @@ func problem(status int, typ, detail string) *wire.Problem {
 }
 
 // storeProblem maps a backend error onto a Problem, naming what failed.
-func (s *Server) storeProblem(op, key string, err error) *wire.Problem {
+func (s *Server) storeProblem(op, what string, err error) *wire.Problem {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return problem(http.StatusNotFound, wire.ProblemNotFound, fmt.Sprintf("component %s not found", displayKey(key)))
+		return problem(http.StatusNotFound, wire.ProblemNotFound, fmt.Sprintf("component %s not found", what))
 	case errors.Is(err, context.DeadlineExceeded):
-		return problem(http.StatusServiceUnavailable, wire.ProblemUnavailable, fmt.Sprintf("%s %s: the store did not answer in time: check that NATS JetStream is reachable (/readyz)", op, displayKey(key)))
+		return problem(http.StatusServiceUnavailable, wire.ProblemUnavailable, fmt.Sprintf("%s %s: the store did not answer in time: check that NATS JetStream is reachable (/readyz)", op, what))
 	}
-	s.log.Error("store call failed", zap.String("op", op), zap.String("key", key), zap.Error(err))
-	return problem(http.StatusInternalServerError, wire.ProblemInternal, fmt.Sprintf("%s %s: %v", op, displayKey(key), err))
+	s.log.Error("store call failed", zap.String("op", op), zap.String("component", what), zap.Error(err))
+	return problem(http.StatusInternalServerError, wire.ProblemInternal, fmt.Sprintf("%s %s: %v", op, what, err))
 }
 
-// displayKey turns a store key into namespace/name for messages.
-func displayKey(key string) string {
-	ns, name, ok := strings.Cut(key, ".")
-	if !ok {
-		return key
+// requestKey checks the namespace and name a request gave; where says where
+// they came from, for the problem.
+func requestKey(namespace, name, where string) (oda.Key, *wire.Problem) {
+	k, err := oda.NewKey(namespace, name)
+	if err != nil {
+		return k, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("%s %s", where, err))
 	}
-	return ns + "/" + name
+	return k, nil
 }
-
-func storeKey(namespace, name string) string { return namespace + "." + name }
 
 // get returns the Component under key with its status merged in.
-func (s *Server) get(ctx context.Context, key string) (*oda.Component, *wire.Problem) {
+func (s *Server) get(ctx context.Context, key oda.Key) (*oda.Component, *wire.Problem) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 	defer cancel()
 	c, err := s.opts.Desired.Get(ctx, key)
 	if err != nil {
-		return nil, s.storeProblem("get", key, err)
+		return nil, s.storeProblem("get", key.Display(), err)
 	}
 	return s.withStatus(ctx, c), nil
 }
@@ -182,7 +180,7 @@ func (s *Server) withStatus(ctx context.Context, c *oda.Component) *oda.Componen
 	case err == nil:
 		out.Status = st
 	case !errors.Is(err, ErrNotFound):
-		s.log.Warn("reading status failed; answering without it", zap.String("key", c.Key()), zap.Error(err))
+		s.log.Warn("reading status failed; answering without it", zap.Stringer("key", c.Key()), zap.Error(err))
 	}
 	return out
 }
@@ -194,7 +192,7 @@ func (s *Server) list(ctx context.Context, namespace string) ([]*oda.Component, 
 	defer cancel()
 	all, err := s.opts.Desired.List(ctx)
 	if err != nil {
-		return nil, s.storeProblem("list", namespace, err)
+		return nil, s.storeProblem("list", "namespace "+namespace, err)
 	}
 	// One read of every status, not one per Component: a list of hundreds
 	// stays one round trip per store.
@@ -245,7 +243,7 @@ func (s *Server) apply(ctx context.Context, c *oda.Component, rv string) (out *o
 		case errors.Is(err, ErrNotFound):
 			if given != 0 {
 				return nil, false, &wire.Problem{Type: wire.ProblemConflict, Title: http.StatusText(http.StatusConflict), Status: http.StatusConflict,
-					Detail:               fmt.Sprintf("component %s: resourceVersion %s was given but the component does not exist (deleted meanwhile?): drop metadata.resourceVersion to create it", displayKey(key), rv),
+					Detail:               fmt.Sprintf("component %s: resourceVersion %s was given but the component does not exist (deleted meanwhile?): drop metadata.resourceVersion to create it", key.Display(), rv),
 					GivenResourceVersion: rv}
 			}
 			next := s.prepare(c)
@@ -257,11 +255,11 @@ func (s *Server) apply(ctx context.Context, c *oda.Component, rv string) (out *o
 				continue // created by someone else meanwhile: apply over it
 			}
 			if err != nil {
-				return nil, false, s.storeProblem("create", key, err)
+				return nil, false, s.storeProblem("create", key.Display(), err)
 			}
 			return s.withStatus(ctx, stored), true, nil
 		case err != nil:
-			return nil, false, s.storeProblem("read", key, err)
+			return nil, false, s.storeProblem("read", key.Display(), err)
 		}
 		curRev, _ := strconv.ParseUint(cur.Metadata.ResourceVersion, 10, 64)
 		if given != 0 && given != curRev {
@@ -287,18 +285,18 @@ func (s *Server) apply(ctx context.Context, c *oda.Component, rv string) (out *o
 			continue
 		}
 		if err != nil {
-			return nil, false, s.storeProblem("update", key, err)
+			return nil, false, s.storeProblem("update", key.Display(), err)
 		}
 		return s.withStatus(ctx, stored), false, nil
 	}
 	return nil, false, problem(http.StatusConflict, wire.ProblemConflict,
-		fmt.Sprintf("component %s changed %d times while being applied: retry", displayKey(key), maxApplyAttempts))
+		fmt.Sprintf("component %s changed %d times while being applied: retry", key.Display(), maxApplyAttempts))
 }
 
-func conflict(key, current, given string) *wire.Problem {
+func conflict(key oda.Key, current, given string) *wire.Problem {
 	return &wire.Problem{Type: wire.ProblemConflict, Title: http.StatusText(http.StatusConflict), Status: http.StatusConflict,
 		Detail: fmt.Sprintf("component %s: resourceVersion %s is stale, the current one is %s: get the component again, reapply your change to it, and retry (or drop metadata.resourceVersion to overwrite)",
-			displayKey(key), given, current),
+			key.Display(), given, current),
 		CurrentResourceVersion: current, GivenResourceVersion: given}
 }
 
@@ -335,12 +333,12 @@ func emptyNil(m map[string]string) map[string]string {
 
 // remove deletes key (conditionally when rv is given) and returns the
 // Component as it was.
-func (s *Server) remove(ctx context.Context, key, rv string) (*oda.Component, *wire.Problem) {
+func (s *Server) remove(ctx context.Context, key oda.Key, rv string) (*oda.Component, *wire.Problem) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 	defer cancel()
 	cur, err := s.opts.Desired.Get(ctx, key)
 	if err != nil {
-		return nil, s.storeProblem("delete", key, err)
+		return nil, s.storeProblem("delete", key.Display(), err)
 	}
 	var rev uint64
 	if rv != "" {
@@ -354,7 +352,7 @@ func (s *Server) remove(ctx context.Context, key, rv string) (*oda.Component, *w
 		if errors.Is(err, ErrConflict) {
 			return nil, conflict(key, "(changed)", rv)
 		}
-		return nil, s.storeProblem("delete", key, err)
+		return nil, s.storeProblem("delete", key.Display(), err)
 	}
 	return out, nil
 }
@@ -362,32 +360,32 @@ func (s *Server) remove(ctx context.Context, key, rv string) (*oda.Component, *w
 // status returns the status the reconciler wrote for key. It outlives the
 // desired Component until the reconciler has removed the application, so a
 // client waits for its 404 to know a delete has finished.
-func (s *Server) status(ctx context.Context, key string) (*oda.ComponentStatus, *wire.Problem) {
+func (s *Server) status(ctx context.Context, key oda.Key) (*oda.ComponentStatus, *wire.Problem) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 	defer cancel()
 	st, err := s.opts.Statuses.Get(ctx, key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, problem(http.StatusNotFound, wire.ProblemNotFound, fmt.Sprintf("component %s has no status (not reconciled yet, or deleted and cleaned up)", displayKey(key)))
+			return nil, problem(http.StatusNotFound, wire.ProblemNotFound, fmt.Sprintf("component %s has no status (not reconciled yet, or deleted and cleaned up)", key.Display()))
 		}
-		return nil, s.storeProblem("status of", key, err)
+		return nil, s.storeProblem("status of", key.Display(), err)
 	}
 	return st, nil
 }
 
 // events lists the reconcile events of key; a missing Component is 404.
-func (s *Server) events(ctx context.Context, key string) ([]wire.Event, *wire.Problem) {
+func (s *Server) events(ctx context.Context, key oda.Key) ([]wire.Event, *wire.Problem) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 	defer cancel()
 	if _, err := s.opts.Desired.Get(ctx, key); err != nil {
-		return nil, s.storeProblem("events of", key, err)
+		return nil, s.storeProblem("events of", key.Display(), err)
 	}
 	if s.opts.Events == nil {
 		return []wire.Event{}, nil
 	}
 	evs, err := s.opts.Events.List(ctx, key)
 	if err != nil {
-		return nil, s.storeProblem("events of", key, err)
+		return nil, s.storeProblem("events of", key.Display(), err)
 	}
 	if evs == nil {
 		evs = []wire.Event{}
@@ -417,11 +415,11 @@ func (s *Server) admit(file string, body []byte) (*oda.Component, *wire.Problem)
 func checkKey(file string, c *oda.Component) error {
 	var errs oda.ErrorList
 	if c.Metadata.Namespace != "" {
-		if err := checkLabel(c.Metadata.Namespace); err != nil {
+		if err := oda.CheckDNSLabel(c.Metadata.Namespace); err != nil {
 			errs = append(errs, oda.FieldError{File: file, Path: "metadata.namespace", Msg: err.Error(), Fix: "use a DNS-1123 label such as components"})
 		}
 	}
-	if err := checkLabel(c.Metadata.Name); err != nil {
+	if err := oda.CheckDNSLabel(c.Metadata.Name); err != nil {
 		errs = append(errs, oda.FieldError{File: file, Path: "metadata.name", Msg: err.Error(), Fix: "use a DNS-1123 label such as ctk-productcatalogmanagement"})
 	}
 	return errs.Err()

@@ -32,8 +32,8 @@ type hub struct {
 	m        *metrics
 
 	mu            sync.Mutex
-	comps         map[string]*oda.Component
-	stats         map[string]*oda.ComponentStatus
+	comps         map[oda.Key]*oda.Component
+	stats         map[oda.Key]*oda.ComponentStatus
 	desiredSynced bool
 	statusSynced  bool
 	syncedCh      chan struct{} // closed once both watches are synced
@@ -130,7 +130,7 @@ func (h *hub) watchOnce(ctx context.Context) error {
 		return fmt.Errorf("watching status: %w", err)
 	}
 	h.mu.Lock()
-	h.comps, h.stats = map[string]*oda.Component{}, map[string]*oda.ComponentStatus{}
+	h.comps, h.stats = map[oda.Key]*oda.Component{}, map[oda.Key]*oda.ComponentStatus{}
 	h.notRunning = errors.New("waiting for the store watches to deliver the current state")
 	h.mu.Unlock()
 	for {

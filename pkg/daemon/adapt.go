@@ -43,12 +43,8 @@ func component(e store.Entry[oda.Component]) *oda.Component {
 	return &c
 }
 
-func (d desired) Get(ctx context.Context, key string) (*oda.Component, error) {
-	ns, name, err := store.ParseKey(key)
-	if err != nil {
-		return nil, err
-	}
-	e, err := d.s.Get(ctx, ns, name)
+func (d desired) Get(ctx context.Context, key oda.Key) (*oda.Component, error) {
+	e, err := d.s.Get(ctx, key.Namespace, key.Name)
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -86,12 +82,8 @@ func (d desired) Put(ctx context.Context, c *oda.Component, rev uint64) (*oda.Co
 	return out, nil
 }
 
-func (d desired) Delete(ctx context.Context, key string, rev uint64) error {
-	ns, name, err := store.ParseKey(key)
-	if err != nil {
-		return err
-	}
-	return storeErr(d.s.Delete(ctx, ns, name, rev))
+func (d desired) Delete(ctx context.Context, key oda.Key, rev uint64) error {
+	return storeErr(d.s.Delete(ctx, key.Namespace, key.Name, rev))
 }
 
 func (d desired) Watch(ctx context.Context) (<-chan api.DesiredChange, error) {
@@ -100,9 +92,9 @@ func (d desired) Watch(ctx context.Context) (<-chan api.DesiredChange, error) {
 		case store.EventReplayDone:
 			return api.DesiredChange{Synced: true}
 		case store.EventDelete:
-			return api.DesiredChange{Key: ev.Namespace + "." + ev.Name}
+			return api.DesiredChange{Key: ev.Key()}
 		}
-		return api.DesiredChange{Key: ev.Namespace + "." + ev.Name, Component: component(ev.Entry)}
+		return api.DesiredChange{Key: ev.Key(), Component: component(ev.Entry)}
 	})
 }
 
@@ -111,27 +103,23 @@ type statuses struct {
 	s *store.Store[oda.ComponentStatus]
 }
 
-func (st statuses) Get(ctx context.Context, key string) (*oda.ComponentStatus, error) {
-	ns, name, err := store.ParseKey(key)
-	if err != nil {
-		return nil, err
-	}
-	e, err := st.s.Get(ctx, ns, name)
+func (st statuses) Get(ctx context.Context, key oda.Key) (*oda.ComponentStatus, error) {
+	e, err := st.s.Get(ctx, key.Namespace, key.Name)
 	if err != nil {
 		return nil, storeErr(err)
 	}
 	return &e.Value, nil
 }
 
-func (st statuses) List(ctx context.Context) (map[string]*oda.ComponentStatus, error) {
+func (st statuses) List(ctx context.Context) (map[oda.Key]*oda.ComponentStatus, error) {
 	es, err := st.s.List(ctx, "")
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	out := make(map[string]*oda.ComponentStatus, len(es))
+	out := make(map[oda.Key]*oda.ComponentStatus, len(es))
 	for _, e := range es {
 		v := e.Value
-		out[e.Namespace+"."+e.Name] = &v
+		out[e.Key()] = &v
 	}
 	return out, nil
 }
@@ -142,10 +130,10 @@ func (st statuses) Watch(ctx context.Context) (<-chan api.StatusChange, error) {
 		case store.EventReplayDone:
 			return api.StatusChange{Synced: true}
 		case store.EventDelete:
-			return api.StatusChange{Key: ev.Namespace + "." + ev.Name}
+			return api.StatusChange{Key: ev.Key()}
 		}
 		v := ev.Value
-		return api.StatusChange{Key: ev.Namespace + "." + ev.Name, Status: &v}
+		return api.StatusChange{Key: ev.Key(), Status: &v}
 	})
 }
 
@@ -176,8 +164,8 @@ func relay[T, C any](ctx context.Context, s *store.Store[T], conv func(store.Eve
 // events adapts the reconcile event recorder to api.Events.
 type events struct{ r *reconcile.Recorder }
 
-func (e events) List(ctx context.Context, key string) ([]wire.Event, error) {
-	evs, err := e.r.List(ctx, key)
+func (e events) List(ctx context.Context, key oda.Key) ([]wire.Event, error) {
+	evs, err := e.r.List(ctx, key.String())
 	if err != nil {
 		return nil, err
 	}

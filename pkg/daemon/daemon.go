@@ -23,11 +23,12 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/reconcile"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
-	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 )
 
 // RuntimeInfo is the content of StateDir/RuntimeFile: where this canvasd
@@ -63,7 +64,7 @@ type Daemon struct {
 
 	mu       sync.Mutex
 	started  bool
-	embedded *lattice.Embedded
+	embedded *embedded.Server
 	nc       *nats.Conn
 	httpSrv  *http.Server
 	apiSrv   *api.Server
@@ -118,7 +119,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	natsCfg := o.NATS
 	if o.EmbeddedNATS {
-		e, err := lattice.StartEmbedded(lattice.EmbeddedConfig{
+		e, err := embedded.Start(embedded.Config{
 			StoreDir: filepath.Join(o.StateDir, "nats"),
 			Port:     o.EmbeddedNATSPort,
 			Logger:   d.log.Named("nats-server"),
@@ -150,13 +151,13 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("canvasd: %w", err)
 	}
-	var wadmOpts []wadm.Option
+	var wadmOpts []wadmclient.Option
 	if o.WadmTimeout > 0 {
-		wadmOpts = append(wadmOpts, wadm.WithTimeout(o.WadmTimeout))
+		wadmOpts = append(wadmOpts, wadmclient.WithTimeout(o.WadmTimeout))
 	}
 	deployer := o.Deployer
 	if deployer == nil {
-		wc, err := wadm.NewClient(nc, o.Lattice, wadmOpts...)
+		wc, err := wadmclient.New(nc, o.Lattice, wadmOpts...)
 		if err != nil {
 			return fmt.Errorf("canvasd: %w", err)
 		}

@@ -14,9 +14,11 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
+	"github.com/wasmcanvas/wasmcanvas/pkg/client/natsclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
 )
@@ -96,7 +98,7 @@ func TestDaemonInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	w := wadmtest.Run(t, nc, lattice.DefaultLattice)
+	w := wadmtest.Run(t, nc, subject.DefaultLattice)
 	if err := d.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestDaemonInProcess(t *testing.T) {
 	}
 	body := strings.Replace(string(data), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
 		`{"ctk-prodcatapi":"ghcr.io/a/b:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/c:1","ctk-permissionspecapi":"ghcr.io/a/d:1"}`+"'\n", 1)
-	for _, cl := range []client.Client{mustHTTP(t, d.APIURL()), client.NewNATS(nc, false)} {
+	for _, cl := range []client.Client{mustHTTP(t, d.APIURL()), natsclient.New(nc, false)} {
 		c, _, err := cl.Apply(ctx, "inproc.yaml", []byte(body))
 		if err != nil {
 			t.Fatalf("%T apply: %v", cl, err)

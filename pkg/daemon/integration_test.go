@@ -25,6 +25,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
 )
@@ -497,14 +498,14 @@ func TestCanvasd(t *testing.T) {
 			t.Errorf("GET with an invalid namespace: %d %s", status, data)
 		}
 		// The micro API answers errors as micro errors: code = HTTP status, data = problem.
-		msg, err := e.nc.Request("canvas.api.components.get", []byte(`{"namespace":"edges","name":"missing"}`), 5*time.Second)
+		msg, err := e.nc.Request(subject.CanvasAPI(wire.MicroGroup, "get"), []byte(`{"namespace":"edges","name":"missing"}`), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if code := msg.Header.Get("Nats-Service-Error-Code"); code != "404" || problemOf(t, msg.Data).Status != 404 {
 			t.Errorf("micro get of a missing component: code %q, %s", code, msg.Data)
 		}
-		msg, err = e.nc.Request("canvas.api.components.list", []byte(`{"namespace":"edges"}`), 5*time.Second)
+		msg, err = e.nc.Request(subject.CanvasAPI(wire.MicroGroup, "list"), []byte(`{"namespace":"edges"}`), 5*time.Second)
 		var list wire.ComponentList
 		if err != nil || json.Unmarshal(msg.Data, &list) != nil || len(list.Items) != 1 || list.Items[0].Status == nil {
 			t.Errorf("micro list (%v): %s", err, msg.Data)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 )
 
@@ -79,7 +80,7 @@ func DefaultStateDir() (string, error) {
 // provision fills in defaults (Caddy's order: provision, then validate).
 func (o Options) provision() (Options, error) {
 	if o.Lattice == "" {
-		o.Lattice = lattice.DefaultLattice
+		o.Lattice = subject.DefaultLattice
 	}
 	if o.Listen == "" {
 		o.Listen = DefaultListen
@@ -120,7 +121,7 @@ func (o Options) validate(natsURLsGiven bool) error {
 	if o.EmbeddedNATSPort < -1 || o.EmbeddedNATSPort > 65535 {
 		errs = append(errs, fmt.Errorf("--embedded-nats-port %d: use 1-65535, -1 for a random port, 0 for 4222", o.EmbeddedNATSPort))
 	}
-	if err := lattice.ValidateLattice(o.Lattice); err != nil {
+	if err := subject.ValidateLattice(o.Lattice); err != nil {
 		errs = append(errs, fmt.Errorf("--lattice: %w", err))
 	}
 	if _, _, err := net.SplitHostPort(o.Listen); err != nil {

@@ -6,15 +6,16 @@ import (
 	"fmt"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 )
 
 // Wadm is the lattice backend: it drives wadm through its NATS API.
 type Wadm struct {
-	client *wadm.Client
+	client *wadmclient.Client
 }
 
 // NewWadm returns a Deployer that talks to wadm through client.
-func NewWadm(client *wadm.Client) Deployer {
+func NewWadm(client *wadmclient.Client) Deployer {
 	return &Wadm{client: client}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
 )
 
@@ -49,7 +50,7 @@ func newWadm(t *testing.T, opts ...wadmtest.Option) (deploy.Deployer, *wadmtest.
 	t.Helper()
 	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
 	srv := wadmtest.Run(t, nc, "default", opts...)
-	client, err := wadm.NewClient(nc, "default", wadm.WithTimeout(5*time.Second))
+	client, err := wadmclient.New(nc, "default", wadmclient.WithTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func (e refusedError) Error() string { return string(e) }
 func TestWadmNoWadm(t *testing.T) {
 	t.Parallel()
 	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
-	client, err := wadm.NewClient(nc, "default", wadm.WithTimeout(time.Second))
+	client, err := wadmclient.New(nc, "default", wadmclient.WithTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
 
 func TestConnectAuth(t *testing.T) {
@@ -49,13 +52,13 @@ func TestConnectAuth(t *testing.T) {
 	}
 
 	const token, password = "s3cr3t-token-value", "s3cr3t-password"
-	tokenSrv := startServer(t, EmbeddedConfig{Auth: EmbeddedAuth{Token: token}})
-	userSrv := startServer(t, EmbeddedConfig{Auth: EmbeddedAuth{User: "canvas", Password: password}})
-	nkeySrv := startServer(t, EmbeddedConfig{Auth: EmbeddedAuth{NKeys: []string{pub}}})
+	tokenSrv := testkit.NATS(t, embedded.Config{Auth: embedded.Auth{Token: token}})
+	userSrv := testkit.NATS(t, embedded.Config{Auth: embedded.Auth{User: "canvas", Password: password}})
+	nkeySrv := testkit.NATS(t, embedded.Config{Auth: embedded.Auth{NKeys: []string{pub}}})
 
 	tests := []struct {
 		name    string
-		srv     *Embedded
+		srv     *embedded.Server
 		cfg     Config
 		wantErr []string
 		// urlInErr: the error comes from the server, so it names the URL tried

@@ -58,7 +58,7 @@ func TestParseUpstreamExamples(t *testing.T) {
 			if c.Metadata.Namespace != DefaultNamespace {
 				t.Errorf("namespace = %q, want the default %q", c.Metadata.Namespace, DefaultNamespace)
 			}
-			if want := DefaultNamespace + "." + c.Metadata.Name; c.Key() != want {
+			if want := DefaultNamespace + "." + c.Metadata.Name; c.Key().String() != want {
 				t.Errorf("Key() = %q, want %q", c.Key(), want)
 			}
 			if c.Spec.ComponentMetadata == nil || c.Spec.ComponentMetadata.ID != "TMFC001" {
@@ -167,7 +167,7 @@ func edit(n int, repl string) string {
 func TestParseBase(t *testing.T) {
 	t.Parallel()
 	c := mustParse(t, "base.yaml", []byte(base))
-	if c.Key() != "components.demo" {
+	if c.Key().String() != "components.demo" {
 		t.Errorf("Key() = %q", c.Key())
 	}
 }

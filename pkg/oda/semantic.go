@@ -13,8 +13,6 @@ import (
 // relies on: names become route and child-resource names, paths become
 // gateway routes, and the implementations annotation says what to run.
 
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
 const dnsFix = "use at most 63 lower-case letters, digits or '-', starting and ending with a letter or digit"
 
 // function is one of the three API-bearing parts of a spec.
@@ -48,10 +46,10 @@ func semantic(c *Component) []issue {
 	switch name := c.Metadata.Name; {
 	case name == "":
 		add(tok("metadata", "name"), "required field is missing", "name the Component, e.g. metadata.name: ctk-productcatalogmanagement")
-	case len(name) > 63 || !dns1123Label.MatchString(name):
+	case CheckDNSLabel(name) != nil:
 		add(tok("metadata", "name"), fmt.Sprintf("%q is not a valid name (DNS-1123 label)", name), dnsFix)
 	}
-	if ns := c.Metadata.Namespace; ns != "" && (len(ns) > 63 || !dns1123Label.MatchString(ns)) {
+	if ns := c.Metadata.Namespace; ns != "" && CheckDNSLabel(ns) != nil {
 		add(tok("metadata", "namespace"), fmt.Sprintf("%q is not a valid namespace (DNS-1123 label)", ns), dnsFix)
 	}
 	if raw, ok := c.Metadata.Annotations[AnnotationImplementations]; ok {
@@ -166,9 +164,7 @@ func semantic(c *Component) []issue {
 	return out
 }
 
-func validAPIName(n string) bool {
-	return len(n) <= 63 && dns1123Label.MatchString(n)
-}
+func validAPIName(n string) bool { return CheckDNSLabel(n) == nil }
 
 func checkPort(p int, at []string, add func([]string, string, string)) {
 	if p < 1 || p > 65535 {

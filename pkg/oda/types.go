@@ -50,14 +50,14 @@ type Component struct {
 	Status     *ComponentStatus `json:"status,omitzero"`
 }
 
-// Key is the store key of the Component: {namespace}.{name}, with the
-// namespace defaulted as Parse does.
-func (c *Component) Key() string {
+// Key is the key of the Component, with the namespace defaulted as Parse
+// does. It is not validated: Parse has done that for a parsed Component.
+func (c *Component) Key() Key {
 	ns := c.Metadata.Namespace
 	if ns == "" {
 		ns = DefaultNamespace
 	}
-	return ns + "." + c.Metadata.Name
+	return Key{Namespace: ns, Name: c.Metadata.Name}
 }
 
 // DeepCopy returns an independent copy of c.

@@ -103,7 +103,7 @@ func benchLoop(b *testing.B, e *env, ns string) (float64, []time.Duration) {
 			for i := w; i < len(comps); i += 8 {
 				c := comps[i]
 				mu.Lock()
-				applied[c.Key()] = time.Now()
+				applied[c.Key().String()] = time.Now()
 				mu.Unlock()
 				if _, err := e.desired.Put(ctx, ns, c.Metadata.Name, *c); err != nil {
 					b.Error(err)
@@ -202,7 +202,7 @@ func BenchmarkApplyToComplete(b *testing.B) {
 		c := example(b, productCatalog, fmt.Sprintf("pc-%06d", i))
 		start := time.Now()
 		e.apply(c)
-		waitComplete(b, e, c.Key())
+		waitComplete(b, e, c.Key().String())
 		lat = append(lat, time.Since(start))
 
 		m, err := translate.Component(example(b, productCatalog, fmt.Sprintf("base-%06d", i)), translate.Options{Implementations: testImplementations})

@@ -25,10 +25,11 @@ import (
 // A Component absent from the desired store has its application undeployed
 // and deleted and its status removed.
 func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) {
-	ns, name, err := store.ParseKey(key)
+	k, err := oda.ParseKey(key)
 	if err != nil {
 		return Result{}, TerminalError(fmt.Errorf("reconcile %q: %w", key, err))
 	}
+	ns, name := k.Namespace, k.Name
 	ent, err := c.opts.Desired.Get(ctx, ns, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -148,7 +149,7 @@ func (c *Controller) rollOut(ctx context.Context, key, app string, m *wadm.Manif
 // cleanup removes what a deleted Component left: its application (every
 // version) and its status.
 func (c *Controller) cleanup(ctx context.Context, key, ns, name string) (Result, error) {
-	app := ns + "-" + name // translate.AppName of the deleted Component
+	app := translate.KeyAppName(oda.Key{Namespace: ns, Name: name})
 	observed, err := c.opts.Deployer.Status(ctx, app)
 	if err != nil {
 		return Result{}, fmt.Errorf("clean up deleted Component %s: %w", key, err)

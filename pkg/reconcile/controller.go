@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
 )
@@ -26,7 +26,7 @@ const (
 	DefaultRetryMax         = 30 * time.Second
 	DefaultReconcileTimeout = 30 * time.Second
 	DefaultIdentityProvider = "wasmcanvas-oidc"
-	DefaultStatusBucket     = lattice.StatusBucket
+	DefaultStatusBucket     = subject.StatusBucket
 )
 
 // Options configure a Controller. Desired, Status and Deployer are
@@ -254,7 +254,7 @@ func (c *Controller) watchDesired(ctx context.Context) {
 			switch ev.Kind {
 			case store.EventPut, store.EventDelete:
 				if ev.Namespace != "" {
-					c.Enqueue(ev.Namespace + "." + ev.Name)
+					c.Enqueue(ev.Key().String())
 				}
 				c.wakeDependents("")
 			}
@@ -335,7 +335,7 @@ func (c *Controller) resync(ctx context.Context) {
 		return
 	}
 	for _, e := range desired {
-		c.Enqueue(e.Namespace + "." + e.Name)
+		c.Enqueue(e.Key().String())
 	}
 	status, err := c.opts.Status.List(lctx, "")
 	if err != nil {
@@ -345,7 +345,7 @@ func (c *Controller) resync(ctx context.Context) {
 		return
 	}
 	for _, e := range status {
-		c.Enqueue(e.Namespace + "." + e.Name)
+		c.Enqueue(e.Key().String())
 	}
 	c.metrics.resyncs.Add(1)
 }

@@ -22,7 +22,7 @@ func TestApplyReachesCompleteInReferenceShape(t *testing.T) {
 	e.run()
 	c := example(t, productCatalog, "ctk-productcatalogmanagement")
 	e.apply(c)
-	st := e.waitState(c.Key(), oda.DeploymentComplete)
+	st := e.waitState(c.Key().String(), oda.DeploymentComplete)
 
 	raw, err := json.Marshal(st)
 	if err != nil {
@@ -93,7 +93,7 @@ func TestApplyReachesCompleteInReferenceShape(t *testing.T) {
 
 	// Events are recorded after the status write that they report: poll.
 	waitFor(t, "events", func() (bool, string) {
-		evs, err := e.events.List(e.opCtx(), c.Key())
+		evs, err := e.events.List(e.opCtx(), c.Key().String())
 		if err != nil {
 			return false, err.Error()
 		}
@@ -112,14 +112,14 @@ func TestUpdateDeploysNewVersion(t *testing.T) {
 	e.run()
 	c := example(t, productCatalog, "pc-update")
 	e.apply(c)
-	first := e.waitState(c.Key(), oda.DeploymentComplete).WasmCloud.Version
+	first := e.waitState(c.Key().String(), oda.DeploymentComplete).WasmCloud.Version
 
 	c.Spec.ComponentMetadata.Version = "0.0.2"
 	c.Spec.CoreFunction.ExposedAPIs[0].Path = "/pc-update/tmf-api/productCatalogManagement/v4"
 	e.apply(c)
 	var st *oda.ComponentStatus
 	waitFor(t, "new version Complete", func() (bool, string) {
-		st = e.statusOf(c.Key())
+		st = e.statusOf(c.Key().String())
 		if st == nil {
 			return false, "no status"
 		}
@@ -144,14 +144,14 @@ func TestDeleteRemovesApplication(t *testing.T) {
 	e.run()
 	c := example(t, productCatalog, "pc-delete")
 	e.apply(c)
-	e.waitState(c.Key(), oda.DeploymentComplete)
+	e.waitState(c.Key().String(), oda.DeploymentComplete)
 	if err := e.desired.Delete(e.opCtx(), c.Metadata.Namespace, c.Metadata.Name, 0); err != nil {
 		t.Fatal(err)
 	}
 	app := appOf(c)
 	waitFor(t, "application and status removed", func() (bool, string) {
 		models := e.wadm.Models()
-		st := e.statusOf(c.Key())
+		st := e.statusOf(c.Key().String())
 		return !slices.Contains(models, app) && st == nil, fmt.Sprintf("models %v, status present %t", models, st != nil)
 	})
 	if e.wadm.Undeploys() == 0 {
@@ -159,7 +159,7 @@ func TestDeleteRemovesApplication(t *testing.T) {
 	}
 	// The event is recorded after the removal: poll for it.
 	waitFor(t, "Deleted event", func() (bool, string) {
-		evs, err := e.events.List(e.opCtx(), c.Key())
+		evs, err := e.events.List(e.opCtx(), c.Key().String())
 		if err != nil {
 			return false, err.Error()
 		}
@@ -175,7 +175,7 @@ func TestWadmFailureBecomesFailed(t *testing.T) {
 	e.wadm.Fail(appOf(c), msg)
 	e.run()
 	e.apply(c)
-	st := e.waitState(c.Key(), oda.DeploymentFailed)
+	st := e.waitState(c.Key().String(), oda.DeploymentFailed)
 	sum := st.Summary
 	if sum.FailureReason != msg {
 		t.Errorf("failureReason %q, want wadm's message %q", sum.FailureReason, msg)
@@ -193,7 +193,7 @@ func TestWadmFailureBecomesFailed(t *testing.T) {
 	// Clearing the failure converges to Complete without a new version.
 	deploys := e.wadm.Deploys()
 	e.wadm.Clear(appOf(c))
-	e.waitState(c.Key(), oda.DeploymentComplete)
+	e.waitState(c.Key().String(), oda.DeploymentComplete)
 	if got := e.wadm.Deploys(); got != deploys {
 		t.Errorf("recovery redeployed: %d deploys, want %d", got, deploys)
 	}
@@ -206,7 +206,7 @@ func TestMissingImplementationFailsWithoutPut(t *testing.T) {
 	c := example(t, productCatalog, "pc-missing")
 	c.Spec.CoreFunction.ExposedAPIs[0].Implementation = "ctk-not-built-yet"
 	e.apply(c)
-	st := e.waitState(c.Key(), oda.DeploymentFailed)
+	st := e.waitState(c.Key().String(), oda.DeploymentFailed)
 	sum := st.Summary
 	if !strings.Contains(sum.FailureReason, `"ctk-not-built-yet"`) || !strings.Contains(sum.FailureReason, oda.AnnotationImplementations) {
 		t.Errorf("failureReason %q does not name the implementation and how to supply it", sum.FailureReason)
@@ -221,7 +221,7 @@ func TestMissingImplementationFailsWithoutPut(t *testing.T) {
 	if n := e.wadm.Puts(); n != 0 {
 		t.Errorf("%d wadm puts for a Component that does not translate", n)
 	}
-	evs, err := e.events.List(e.opCtx(), c.Key())
+	evs, err := e.events.List(e.opCtx(), c.Key().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestConvergedSystemWritesNothing(t *testing.T) {
 	for i := range 3 {
 		c := example(t, productCatalog, fmt.Sprintf("pc-idem-%d", i))
 		e.apply(c)
-		keys = append(keys, c.Key())
+		keys = append(keys, c.Key().String())
 	}
 	for _, k := range keys {
 		e.waitState(k, oda.DeploymentComplete)
@@ -312,7 +312,7 @@ func TestManyComponentsConverge(t *testing.T) {
 	}
 	wg.Wait()
 	for _, c := range comps {
-		st := e.waitState(c.Key(), oda.DeploymentComplete)
+		st := e.waitState(c.Key().String(), oda.DeploymentComplete)
 		app := appOf(c)
 		vs := e.wadm.Versions(app)
 		deployed, _ := e.wadm.Deployed(app)
@@ -334,7 +334,7 @@ func TestNATSRestartConverges(t *testing.T) {
 	e.run()
 	a := example(t, productCatalog, "pc-before-restart")
 	e.apply(a)
-	e.waitState(a.Key(), oda.DeploymentComplete)
+	e.waitState(a.Key().String(), oda.DeploymentComplete)
 
 	e.restartNATS()
 	waitFor(t, "client reconnected", func() (bool, string) { return e.nc.IsConnected(), e.nc.Status().String() })
@@ -348,11 +348,11 @@ func TestNATSRestartConverges(t *testing.T) {
 		_, err := e.desired.Put(ctx, b.Metadata.Namespace, b.Metadata.Name, *b)
 		return err == nil, fmt.Sprint(err)
 	})
-	e.waitState(b.Key(), oda.DeploymentComplete)
+	e.waitState(b.Key().String(), oda.DeploymentComplete)
 	a.Spec.ComponentMetadata.Version = "0.0.9"
 	e.apply(a)
 	waitFor(t, "update after restart deployed", func() (bool, string) {
-		st := e.statusOf(a.Key())
+		st := e.statusOf(a.Key().String())
 		vs := e.wadm.Versions(appOf(a))
 		return st != nil && len(vs) == 2 && st.WasmCloud.Version == vs[1] && st.Summary.DeploymentStatus == oda.DeploymentComplete,
 			fmt.Sprintf("versions %v, status %+v", vs, st)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 )
 
 // Event types, as Kubernetes names them.
@@ -32,18 +32,12 @@ const (
 
 // Defaults of the event stream.
 const (
-	DefaultEventStream    = lattice.EventStream
+	DefaultEventStream    = subject.ComponentEventStream
 	DefaultEventsPerKey   = 100
 	DefaultEventMaxAge    = 24 * time.Hour
 	eventListFetchBatch   = 256
 	eventListFetchMaxWait = 5 * time.Second
 )
-
-// EventSubject is lattice.EventSubject (canvas.events.{namespace}.{name}).
-func EventSubject(key string) string { return lattice.EventSubject(key) }
-
-// EventWildcard is lattice.EventWildcard.
-const EventWildcard = lattice.EventWildcard
 
 // Event is a Kubernetes-style event about one Component. Repeats of the
 // same type, reason and message are folded into one event whose Count
@@ -101,7 +95,7 @@ func NewRecorder(ctx context.Context, js jetstream.JetStream, opts RecorderOptio
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              opts.Stream,
 		Description:       "wasmcanvas Component events (canvas describe)",
-		Subjects:          []string{EventWildcard},
+		Subjects:          []string{subject.ComponentEventsAll},
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: int64(opts.PerKey),
 		MaxAge:            opts.MaxAge,
@@ -110,7 +104,7 @@ func NewRecorder(ctx context.Context, js jetstream.JetStream, opts RecorderOptio
 		AllowDirect:       true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("event recorder: create stream %s on %s: %w", opts.Stream, EventWildcard, err)
+		return nil, fmt.Errorf("event recorder: create stream %s on %s: %w", opts.Stream, subject.ComponentEventsAll, err)
 	}
 	return &Recorder{js: js, stream: st, name: opts.Stream, now: opts.Now}, nil
 }
@@ -119,7 +113,7 @@ func NewRecorder(ctx context.Context, js jetstream.JetStream, opts RecorderOptio
 // event of that key (same type, reason and message) replaces it with the
 // count increased.
 func (r *Recorder) Record(ctx context.Context, key, eventType, reason, message string) error {
-	subj := EventSubject(key)
+	subj := subject.ComponentEvents(key)
 	now := r.now().UTC()
 	// Two attempts: the publish is conditional on the key's last event, so
 	// a concurrent recorder makes the first one fail and the second re-read.
@@ -160,7 +154,7 @@ func (r *Recorder) Record(ctx context.Context, key, eventType, reason, message s
 
 // List returns the recorded events of the Component key, oldest first.
 func (r *Recorder) List(ctx context.Context, key string) ([]Event, error) {
-	subj := EventSubject(key)
+	subj := subject.ComponentEvents(key)
 	cons, err := r.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubject:     subj,
 		DeliverPolicy:     jetstream.DeliverAllPolicy,

@@ -7,13 +7,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
+
 	"github.com/nats-io/nats.go"
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 )
 
 func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
 	t.Parallel()
-	srv, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
+	srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

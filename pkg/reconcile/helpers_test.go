@@ -19,10 +19,10 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
-	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
 )
 
@@ -98,7 +98,7 @@ func newEnvWith(t testing.TB, relaxed bool, shards int, wadmOpts []wadmtest.Opti
 		t.Fatal(err)
 	}
 	e.wadm = wadmtest.Run(t, nc, "default", wadmOpts...)
-	client, err := wadm.NewClient(nc, "default")
+	client, err := wadmclient.New(nc, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func (e *env) shards(prefix string, n int, opts ...wadmtest.Option) shardedDeplo
 	for i := range n {
 		lat := fmt.Sprintf("%s-%d", prefix, i)
 		wadmtest.Run(e.t, e.nc, lat, opts...)
-		cl, err := wadm.NewClient(e.nc, lat)
+		cl, err := wadmclient.New(e.nc, lat)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func (e *env) startNATS() {
 		}
 		srv = ns
 	} else {
-		ls, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: e.dir, Port: e.port})
+		ls, err := embedded.Start(embedded.Config{StoreDir: e.dir, Port: e.port})
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -226,11 +226,11 @@ func (e *env) apply(c *oda.Component) {
 // statusOf returns the written status of key, nil when there is none.
 func (e *env) statusOf(key string) *oda.ComponentStatus {
 	e.t.Helper()
-	ns, name, err := store.ParseKey(key)
+	k, err := oda.ParseKey(key)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	st, err := e.status.Get(e.opCtx(), ns, name)
+	st, err := e.status.Get(e.opCtx(), k.Namespace, k.Name)
 	if err != nil {
 		return nil
 	}

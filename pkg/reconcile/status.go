@@ -226,7 +226,7 @@ func (in statusInput) url(p string) string {
 func (in statusInput) uid(entry string) string {
 	owner := in.c.Metadata.UID
 	if owner == "" {
-		owner = in.c.Key()
+		owner = in.c.Key().String()
 	}
 	sum := sha256.Sum256([]byte(owner + "\x00" + entry))
 	sum[6] = sum[6]&0x0f | 0x50 // version 5 layout (name-based)

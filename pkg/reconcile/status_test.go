@@ -98,15 +98,15 @@ func TestDependentAPIResolvesToProvider(t *testing.T) {
 	e.run()
 	consumer := example(t, "productcatalog-dependent-api-v1.component.yaml", "f-cat")
 	e.apply(consumer)
-	st := e.waitState(consumer.Key(), oda.DeploymentInProgressDepAPI)
+	st := e.waitState(consumer.Key().String(), oda.DeploymentInProgressDepAPI)
 	if d := st.CoreDependentAPIs; len(d) != 1 || d[0].Ready || d[0].Name != "f-cat-downstreamproductcatalog-v4" {
 		t.Fatalf("coreDependentAPIs before the provider = %+v", d)
 	}
 
 	provider := example(t, productCatalog, "r-cat")
 	e.apply(provider)
-	e.waitState(provider.Key(), oda.DeploymentComplete)
-	st = e.waitState(consumer.Key(), oda.DeploymentComplete)
+	e.waitState(provider.Key().String(), oda.DeploymentComplete)
+	st = e.waitState(consumer.Key().String(), oda.DeploymentComplete)
 	want := testBaseURL + "/ctk-productcatalogmanagement/tmf-api/productCatalogManagement/v4"
 	if d := st.CoreDependentAPIs[0]; !d.Ready || d.URL != want {
 		t.Fatalf("dependent API %+v, want ready at %s", d, want)
@@ -122,7 +122,7 @@ func TestExternalDependenciesAreReady(t *testing.T) {
 	e.run()
 	consumer := example(t, "productcatalog-dependent-api-v1.component.yaml", "f-ext")
 	e.apply(consumer)
-	st := e.waitState(consumer.Key(), oda.DeploymentComplete)
+	st := e.waitState(consumer.Key().String(), oda.DeploymentComplete)
 	d := st.CoreDependentAPIs[0]
 	if !d.Ready || d.URL != consumer.Spec.CoreFunction.DependentAPIs[0].Specification[0].URL {
 		t.Fatalf("external dependency %+v, want ready at its specification URL", d)

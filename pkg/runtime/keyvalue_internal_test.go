@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
 )
@@ -27,9 +27,9 @@ func startJetStream(t testing.TB) jetstream.JetStream {
 	return js
 }
 
-func startJetStreamServer(t testing.TB) (jetstream.JetStream, *lattice.Embedded) {
+func startJetStreamServer(t testing.TB) (jetstream.JetStream, *embedded.Server) {
 	t.Helper()
-	srv, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1, ServerName: "kv-test", Logger: zaptest.NewLogger(t)})
+	srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Port: -1, ServerName: "kv-test", Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

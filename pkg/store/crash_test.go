@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
 
 // The crash tests re-run this test binary as helper processes (chosen by
@@ -45,7 +46,7 @@ func TestMain(m *testing.M) {
 // serverHelper runs the embedded nats-server (the same code canvas up runs)
 // until its stdin closes, i.e. until the test process is gone.
 func serverHelper() int {
-	e, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: os.Getenv(helperDirEnv), Port: -1})
+	e, err := embedded.Start(embedded.Config{StoreDir: os.Getenv(helperDirEnv), Port: -1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -1,5 +1,5 @@
 // Package store owns the canvas's desired state: one JetStream KV bucket
-// (lattice.ComponentsBucket by default) whose key {namespace}.{name} holds
+// (subject.ComponentsBucket by default) whose key {namespace}.{name} holds
 // the Component as it was applied, JSON-encoded. It gives reads, list by
 // namespace, create, compare-and-set update on the KV revision, put, delete,
 // per-key revision history and a watch that replays current values and then

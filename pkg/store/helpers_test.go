@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
 
 // doc is the value type of the tests: a stand-in for an ODA Component.
@@ -25,9 +26,9 @@ func testCtx(t testing.TB) context.Context {
 }
 
 // startServer runs an embedded server on a random port with its own store.
-func startServer(t testing.TB) *lattice.Embedded {
+func startServer(t testing.TB) *embedded.Server {
 	t.Helper()
-	e, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
+	e, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
 // Sentinel errors; match them with errors.Is.
@@ -50,7 +51,7 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
 // Options configure the bucket. Zero values take the defaults.
 type Options struct {
-	// Bucket defaults to lattice.ComponentsBucket.
+	// Bucket defaults to subject.ComponentsBucket.
 	Bucket string
 	// History is how many revisions per key are kept: 1-64, default 10.
 	History int
@@ -73,6 +74,9 @@ type Entry[T any] struct {
 	Updated time.Time
 }
 
+// Key is the entry's oda.Key.
+func (e Entry[T]) Key() oda.Key { return oda.Key{Namespace: e.Namespace, Name: e.Name} }
+
 // Store keeps values of type T, JSON-encoded, in one JetStream KV bucket. It
 // is safe for concurrent use.
 type Store[T any] struct {
@@ -84,7 +88,7 @@ type Store[T any] struct {
 // history and replicas to match opts.
 func New[T any](ctx context.Context, js jetstream.JetStream, opts Options) (*Store[T], error) {
 	if opts.Bucket == "" {
-		opts.Bucket = lattice.ComponentsBucket
+		opts.Bucket = subject.ComponentsBucket
 	}
 	if opts.History == 0 {
 		opts.History = DefaultHistory
@@ -93,7 +97,7 @@ func New[T any](ctx context.Context, js jetstream.JetStream, opts Options) (*Sto
 		opts.Replicas = 1
 	}
 	var errs []error
-	if err := lattice.ValidateBucketName(opts.Bucket); err != nil {
+	if err := subject.ValidateBucketName(opts.Bucket); err != nil {
 		errs = append(errs, fmt.Errorf("Options.Bucket: %w", err))
 	}
 	if opts.History < 1 || opts.History > jetstream.KeyValueMaxHistory {
@@ -126,7 +130,7 @@ func (s *Store[T]) Bucket() string { return s.bucket }
 
 // Get returns the current value, or an error matching ErrNotFound.
 func (s *Store[T]) Get(ctx context.Context, namespace, name string) (Entry[T], error) {
-	key, err := Key(namespace, name)
+	key, err := kvKey(namespace, name)
 	if err != nil {
 		return Entry[T]{}, fmt.Errorf("get: %w", err)
 	}
@@ -232,7 +236,7 @@ func (s *Store[T]) Put(ctx context.Context, namespace, name string, v T) (uint64
 // deletes whatever is there (ErrNotFound when nothing is); otherwise only
 // when the current revision matches, else a *ConflictError.
 func (s *Store[T]) Delete(ctx context.Context, namespace, name string, expectedRevision uint64) error {
-	key, err := Key(namespace, name)
+	key, err := kvKey(namespace, name)
 	if err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
@@ -260,7 +264,7 @@ func (s *Store[T]) Delete(ctx context.Context, namespace, name string, expectedR
 // History returns the kept revisions of one key, oldest first, deletes
 // included (at most Options.History of them), or ErrNotFound.
 func (s *Store[T]) History(ctx context.Context, namespace, name string) ([]Event[T], error) {
-	key, err := Key(namespace, name)
+	key, err := kvKey(namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
@@ -279,7 +283,7 @@ func (s *Store[T]) History(ctx context.Context, namespace, name string) ([]Event
 }
 
 func (s *Store[T]) encode(op, namespace, name string, v T) (string, []byte, error) {
-	key, err := Key(namespace, name)
+	key, err := kvKey(namespace, name)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -306,13 +310,19 @@ func (s *Store[T]) conflict(ctx context.Context, op, key string, expected uint64
 }
 
 func (s *Store[T]) entry(e jetstream.KeyValueEntry) (Entry[T], error) {
-	ns, name, err := ParseKey(e.Key())
+	k, err := oda.ParseKey(e.Key())
 	if err != nil {
 		return Entry[T]{}, fmt.Errorf("bucket %s holds a key the store did not write: %w", s.bucket, err)
 	}
-	ent := Entry[T]{Namespace: ns, Name: name, Revision: e.Revision(), Updated: e.Created()}
+	ent := Entry[T]{Namespace: k.Namespace, Name: k.Name, Revision: e.Revision(), Updated: e.Created()}
 	if err := json.Unmarshal(e.Value(), &ent.Value); err != nil {
 		return ent, fmt.Errorf("decode %s revision %d from bucket %s: %w", e.Key(), e.Revision(), s.bucket, err)
 	}
 	return ent, nil
+}
+
+// kvKey is the bucket key of a Component: oda.Key's string form, checked.
+func kvKey(namespace, name string) (string, error) {
+	k, err := oda.NewKey(namespace, name)
+	return k.String(), err
 }

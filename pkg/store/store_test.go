@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
 func TestCreateGetUpdateDelete(t *testing.T) {
@@ -216,25 +217,16 @@ func TestInvalidKeys(t *testing.T) {
 		ops["delete"] = s.Delete(ctx, tt.ns, tt.name, 0)
 		_, ops["history"] = s.History(ctx, tt.ns, tt.name)
 		for op, err := range ops {
-			if !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "DNS-1123") {
+			if !errors.Is(err, oda.ErrInvalidKey) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "DNS-1123") {
 				t.Errorf("%s(%q, %q) = %v, want ErrInvalidKey saying %q", op, tt.ns, tt.name, err, tt.want)
 			}
 		}
 	}
-	if _, err := s.List(ctx, "Bad"); !errors.Is(err, ErrInvalidKey) {
+	if _, err := s.List(ctx, "Bad"); !errors.Is(err, oda.ErrInvalidKey) {
 		t.Errorf("List(Bad) = %v, want ErrInvalidKey", err)
 	}
-	if _, err := s.Watch(ctx, "a.b"); !errors.Is(err, ErrInvalidKey) {
+	if _, err := s.Watch(ctx, "a.b"); !errors.Is(err, oda.ErrInvalidKey) {
 		t.Errorf("Watch(a.b) = %v, want ErrInvalidKey", err)
-	}
-	if k, err := Key("ns-1", "c0"); err != nil || k != "ns-1.c0" {
-		t.Errorf("Key = %q, %v", k, err)
-	}
-	if ns, n, err := ParseKey("ns-1.c0"); err != nil || ns != "ns-1" || n != "c0" {
-		t.Errorf("ParseKey = %q %q %v", ns, n, err)
-	}
-	if _, _, err := ParseKey("nodot"); !errors.Is(err, ErrInvalidKey) {
-		t.Errorf("ParseKey(nodot) = %v", err)
 	}
 }
 

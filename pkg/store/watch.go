@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
 // EventKind says what an Event reports.
@@ -90,7 +92,9 @@ func (s *Store[T]) event(e jetstream.KeyValueEntry) Event[T] {
 	if e.Operation() != jetstream.KeyValuePut {
 		ev := Event[T]{Kind: EventDelete}
 		ev.Revision, ev.Updated = e.Revision(), e.Created()
-		ev.Namespace, ev.Name, ev.Err = ParseKey(e.Key())
+		var k oda.Key
+		k, ev.Err = oda.ParseKey(e.Key())
+		ev.Namespace, ev.Name = k.Namespace, k.Name
 		return ev
 	}
 	ent, err := s.entry(e)
@@ -101,8 +105,8 @@ func watchFilter(namespace string) (string, error) {
 	if namespace == "" {
 		return "*.*", nil
 	}
-	if err := validateLabel("namespace", namespace); err != nil {
-		return "", err
+	if err := oda.CheckDNSLabel(namespace); err != nil {
+		return "", &oda.KeyError{Field: "namespace", Value: namespace, Reason: err.Error()}
 	}
 	return namespace + ".*", nil
 }

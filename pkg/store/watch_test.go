@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
 func TestWatchReplayThenLive(t *testing.T) {
@@ -180,7 +182,7 @@ func TestUndecodableValue(t *testing.T) {
 	if _, err := kv.Put(ctx, "Not.Label", []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	if l, err := s.List(ctx, ""); !errors.Is(err, ErrInvalidKey) {
+	if l, err := s.List(ctx, ""); !errors.Is(err, oda.ErrInvalidKey) {
 		t.Fatalf("List with a key the store did not write = %v, %v; want ErrInvalidKey", l, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
@@ -87,14 +88,14 @@ const (
 	ConfigImplementation = "oda.implementation"
 )
 
-// AppName is the wadm application name of a Component: {namespace}-{name}.
-func AppName(c *oda.Component) string {
-	ns := c.Metadata.Namespace
-	if ns == "" {
-		ns = oda.DefaultNamespace
-	}
-	return ns + "-" + c.Metadata.Name
-}
+// AppName is the wadm application name of a Component: {namespace}-{name},
+// the namespace defaulted as Parse does.
+func AppName(c *oda.Component) string { return KeyAppName(c.Key()) }
+
+// KeyAppName is the wadm application name of the Component with key k:
+// what AppName gives for it, also when only the key is left (after a
+// delete).
+func KeyAppName(k oda.Key) string { return k.Namespace + "-" + k.Name }
 
 // Bucket is the keyvalue bucket of one implementation of a Component: a
 // JetStream KV bucket name ([A-Za-z0-9_-]), unique per namespace,
@@ -102,10 +103,6 @@ func AppName(c *oda.Component) string {
 func Bucket(c *oda.Component, impl string) string {
 	return "kv_" + strings.ReplaceAll(linkName(AppName(c)+"_"+impl), "-", "_")
 }
-
-// EventSubject is the NATS subject an ODA event travels on; publishers and
-// subscribers of the same event name meet there.
-func EventSubject(event string) string { return "oda.evt." + event }
 
 // Component translates c (a v1 Component, as oda.Parse returns it) into a
 // wadm manifest. Every problem is reported at once as an oda.ErrorList
@@ -221,7 +218,7 @@ func (t *translator) run() *wadm.Manifest {
 		t.link(p.impl, wadm.LinkProperties{
 			Namespace: ifaceConsumer.namespace, Package: ifaceConsumer.pkg, Interfaces: []string{ifaceConsumer.iface},
 			Name:   linkName(p.name),
-			Target: wadm.LinkTarget{Name: msg.Name, Config: []wadm.ConfigProperty{{Name: "publish-" + p.name, Properties: map[string]string{"subject": EventSubject(p.name)}}}},
+			Target: wadm.LinkTarget{Name: msg.Name, Config: []wadm.ConfigProperty{{Name: "publish-" + p.name, Properties: map[string]string{"subject": subject.ODAEvent(p.name)}}}},
 		}, p.path)
 	}
 	for _, s := range subs {
@@ -229,7 +226,7 @@ func (t *translator) run() *wadm.Manifest {
 		t.link(msg.Name, wadm.LinkProperties{
 			Namespace: ifaceHandler.namespace, Package: ifaceHandler.pkg, Interfaces: []string{ifaceHandler.iface},
 			Name:   linkName(AppName(t.c) + "-" + s.name),
-			Source: &wadm.ConfigDefinition{Config: []wadm.ConfigProperty{{Name: "subscribe-" + s.name, Properties: map[string]string{"subscriptions": EventSubject(s.name)}}}},
+			Source: &wadm.ConfigDefinition{Config: []wadm.ConfigProperty{{Name: "subscribe-" + s.name, Properties: map[string]string{"subscriptions": subject.ODAEvent(s.name)}}}},
 			Target: wadm.LinkTarget{Name: s.impl},
 		}, s.path)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
 
@@ -88,7 +89,7 @@ type Canvas struct {
 	info Info
 
 	lock    *os.File
-	nats    *lattice.Embedded
+	nats    *embedded.Server
 	kvConn  *nats.Conn // the runtime's wasi:keyvalue connection
 	host    *runtime.Host
 	gw      *gateway.Gateway
@@ -139,7 +140,7 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	if c.lock, err = acquire(opts.StateDir); err != nil {
 		return nil, err
 	}
-	c.nats, err = lattice.StartEmbedded(lattice.EmbeddedConfig{
+	c.nats, err = embedded.Start(embedded.Config{
 		StoreDir: filepath.Join(opts.StateDir, "nats"),
 		Port:     opts.NATSPort,
 		Logger:   c.log.Named("nats-server"),

@@ -5,47 +5,18 @@ import (
 	"fmt"
 )
 
-// Subject pieces of the wadm API.
+// Header and content types of a model put.
 const (
-	// DefaultAPIPrefix is the subject prefix wadm serves its API on.
-	DefaultAPIPrefix = "wadm.api"
-	// StatusPrefix is where wadm publishes application status
-	// (`wadm.status.{lattice}.{name}`).
-	StatusPrefix = "wadm.status"
-	// EventPrefix is where wadm publishes its own cloudevents
-	// (`wadm.evt.{lattice}.{event}`).
-	EventPrefix = "wadm.evt"
-	// QueueGroup is the queue group wadm replicas share.
-	QueueGroup = "wadm_server"
 	// ContentTypeHeader is the NATS header wadm reads to pick the manifest
 	// format of a put.
 	ContentTypeHeader = "Content-Type"
 	// ContentTypeJSON and ContentTypeYAML are the two formats wadm accepts.
 	ContentTypeJSON = "application/json"
 	ContentTypeYAML = "application/yaml"
-	// StatusStream is the JetStream stream that keeps the last status
-	// messages per application.
-	StatusStream = "wadm_status"
-	// ManifestBucket is the JetStream KV bucket wadm stores manifests in,
-	// one key `{lattice}-{name}` per application.
-	ManifestBucket = "wadm_manifests"
 	// EventManifestPublished and EventManifestUnpublished are the cloudevent
 	// types wadm emits on deploy and undeploy.
 	EventManifestPublished   = "com.wadm.manifest_published"
 	EventManifestUnpublished = "com.wadm.manifest_unpublished"
-)
-
-// Model operations (the fourth subject token).
-const (
-	OpPut      = "put"
-	OpGet      = "get"
-	OpList     = "list"
-	OpVersions = "versions"
-	OpDeploy   = "deploy"
-	OpUndeploy = "undeploy"
-	OpDelete   = "del"
-	OpStatus   = "status"
-	OpHistory  = "history"
 )
 
 // ResultError is the result every wadm reply type may carry.

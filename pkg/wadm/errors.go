@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 )
 
 // Errors a Client returns; test them with errors.Is. A reply with result
@@ -30,7 +32,7 @@ var (
 
 // APIError is a wadm reply whose result is "error" or "notfound".
 type APIError struct {
-	// Op is the model operation (OpPut, OpDeploy, ...).
+	// Op is the model operation (subject.WadmPut, subject.WadmDeploy, ...).
 	Op string
 	// Subject is the request subject.
 	Subject string
@@ -60,24 +62,9 @@ func (e *APIError) Is(target error) bool {
 	case ErrInvalidManifest:
 		// Every refused put is a parse or validation failure, except a
 		// duplicate version and wadm's own storage trouble.
-		return e.Op == OpPut && e.Result == ResultError && !e.Is(ErrVersionExists) && m != "Internal storage error"
+		return e.Op == subject.WadmPut && e.Result == ResultError && !e.Is(ErrVersionExists) && m != "Internal storage error"
 	case ErrIDConflict:
 		return strings.HasPrefix(m, "Component identifier ") && strings.Contains(m, "is already deployed in a different application")
 	}
 	return false
 }
-
-// noWadmError reports that no wadm answered; it matches ErrNoWadm and
-// unwraps to the NATS error (nats.ErrNoResponders).
-type noWadmError struct {
-	lattice, subjects string
-	cause             error
-}
-
-func (e *noWadmError) Error() string {
-	return fmt.Sprintf("no wadm is serving lattice %s on %s: is wadm running?", e.lattice, e.subjects)
-}
-
-func (e *noWadmError) Is(target error) bool { return target == ErrNoWadm }
-
-func (e *noWadmError) Unwrap() error { return e.cause }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 )
 
 // Validate runs the checks wadm 0.21 makes before it stores a manifest
@@ -16,7 +18,7 @@ func (m *Manifest) Validate() error {
 	var errs []FieldError
 	add := func(path, msg, fix string) { errs = append(errs, FieldError{Path: path, Msg: msg, Fix: fix}) }
 
-	if ValidateName(m.Metadata.Name) != nil {
+	if subject.ValidateAppName(m.Metadata.Name) != nil {
 		add("metadata.name", fmt.Sprintf("manifest name [%s] is not allowed (should match regex [^[-\\w]+$])", m.Metadata.Name),
 			"use letters, digits, '-' and '_'")
 	}

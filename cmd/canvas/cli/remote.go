@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
+	"github.com/wasmcanvas/wasmcanvas/pkg/client/natsclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 )
 
@@ -98,7 +99,7 @@ func (f *remoteFlags) dial(ctx context.Context) (client.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ep.from, err)
 		}
-		return client.NewNATS(nc, true), nil
+		return natsclient.New(nc, true), nil
 	}
 	c, err := client.NewHTTP(ep.server)
 	if err != nil {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
@@ -142,7 +142,7 @@ type Readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// Micro API (NATS) endpoint names under lattice.CanvasAPIPrefix: the
+// Micro API (NATS) endpoint names under subject.CanvasAPIPrefix: the
 // subject of an operation is canvas.api.components.{op}.
 const (
 	MicroGroup  = "components"
@@ -172,8 +172,8 @@ type MicroListRequest struct {
 // canvas.api.watch.components.{namespace}.{name}. No micro endpoint listens
 // there, so the events never reach the service.
 func WatchSubject(namespace, name string) string {
-	return lattice.CanvasAPISubject("watch", MicroGroup, namespace, name)
+	return subject.CanvasAPI("watch", MicroGroup, namespace, name)
 }
 
 // WatchWildcard matches the watch events of every Component.
-var WatchWildcard = lattice.CanvasAPISubject("watch", MicroGroup, ">")
+var WatchWildcard = subject.CanvasAPI("watch", MicroGroup, ">")

@@ -18,7 +18,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
 
 // builtBinary is a Go main package built once per test binary into a
@@ -245,7 +245,7 @@ type NATS struct {
 	t    testing.TB
 	dir  string
 	port int
-	srv  *lattice.Embedded
+	srv  *embedded.Server
 }
 
 // StartNATS starts an embedded server on a random port; Cleanup stops it.
@@ -259,7 +259,7 @@ func StartNATS(t testing.TB) *NATS {
 
 func (n *NATS) start() {
 	n.t.Helper()
-	srv, err := lattice.StartEmbedded(lattice.EmbeddedConfig{StoreDir: n.dir, Port: n.port})
+	srv, err := embedded.Start(embedded.Config{StoreDir: n.dir, Port: n.port})
 	if err != nil {
 		n.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
 
@@ -49,25 +50,25 @@ func (s *Server) handle(ctx context.Context, m *nats.Msg) []byte {
 	}
 	if category == "model" {
 		switch {
-		case op == wadm.OpList && name == "":
+		case op == subject.WadmList && name == "":
 			return s.listDeprecated(ctx)
-		case op == wadm.OpGet && name != "":
+		case op == subject.WadmGet && name != "":
 			return s.get(ctx, m, name)
-		case op == wadm.OpGet:
+		case op == subject.WadmGet:
 			return s.list(ctx)
-		case op == wadm.OpPut && name == "":
+		case op == subject.WadmPut && name == "":
 			return s.put(ctx, m)
-		case op == wadm.OpDelete && name != "":
+		case op == subject.WadmDelete && name != "":
 			return s.del(ctx, m, name)
-		case op == wadm.OpVersions && name != "":
+		case op == subject.WadmVersions && name != "":
 			return s.versions(ctx, name)
-		case op == wadm.OpDeploy && name != "":
+		case op == subject.WadmDeploy && name != "":
 			return s.deploy(ctx, m, name)
-		case op == wadm.OpUndeploy && name != "":
+		case op == subject.WadmUndeploy && name != "":
 			return s.undeploy(ctx, m, name)
-		case op == wadm.OpStatus && name != "":
+		case op == subject.WadmStatus && name != "":
 			return s.status(ctx, name)
-		case op == wadm.OpHistory && name != "":
+		case op == subject.WadmHistory && name != "":
 			return errorReply(msgHistory)
 		}
 	}
@@ -111,7 +112,7 @@ func (s *Server) put(ctx context.Context, msg *nats.Msg) []byte {
 		return errorReply(fmt.Sprintf("invalid manifest version, errors: %q", wadm.LatestVersion+" is not allowed in wadm"))
 	}
 	name := strings.TrimSpace(m.Metadata.Name)
-	if wadm.ValidateName(name) != nil {
+	if subject.ValidateAppName(name) != nil {
 		return errorReply(fmt.Sprintf("Manifest name %s contains invalid characters. Manifest names can only contain alphanumeric characters, dashes, and underscores.", name))
 	}
 	rec, rev, err := s.store.get(ctx, name)
@@ -464,7 +465,7 @@ func (s *Server) publishEvent(typ, key string, data any) error {
 		SpecVersion: "1.0", ID: newUUID(), Type: typ, Source: "wadm",
 		DataContentType: wadm.ContentTypeJSON, Time: time.Now().UTC().Format(time.RFC3339Nano), Data: data,
 	}
-	return s.nc.Publish(wadm.EventPrefix+"."+s.lattice+"."+key, jsonReply(ev))
+	return s.nc.Publish(subject.WadmEvent(s.lattice, key), jsonReply(ev))
 }
 
 // sortedJSON turns a value into plain JSON values, so it serializes with

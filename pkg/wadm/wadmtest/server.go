@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
 
@@ -76,7 +77,7 @@ func WithMemoryStore() Option { return func(s *Server) { s.memory = true } }
 // New returns a double for lattice on nc; call Start to serve.
 func New(nc *nats.Conn, lattice string, opts ...Option) (*Server, error) {
 	s := &Server{
-		nc: nc, lattice: lattice, prefix: wadm.DefaultAPIPrefix,
+		nc: nc, lattice: lattice, prefix: subject.WadmDefaultAPIPrefix,
 		failNext: map[string]string{}, fail: map[string]string{}, waiting: map[string]bool{},
 		gen: map[string]uint64{}, running: map[string]*wadm.Manifest{}, statuses: map[string]wadm.Status{},
 	}
@@ -86,7 +87,7 @@ func New(nc *nats.Conn, lattice string, opts ...Option) (*Server, error) {
 	if nc == nil {
 		return nil, errors.New("wadmtest: New needs a NATS connection")
 	}
-	if err := wadm.ValidateLattice(lattice); err != nil {
+	if err := subject.ValidateLattice(lattice); err != nil {
 		return nil, fmt.Errorf("wadmtest: %w", err)
 	}
 	s.prefix = strings.Trim(strings.TrimSpace(s.prefix), ".")
@@ -117,8 +118,8 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	msgs := make(chan *nats.Msg, 256)
-	subj := s.prefix + "." + s.lattice + ".>"
-	sub, err := s.nc.ChanQueueSubscribe(subj, wadm.QueueGroup, msgs)
+	subj := subject.WadmLatticeAPI(s.prefix, s.lattice)
+	sub, err := s.nc.ChanQueueSubscribe(subj, subject.WadmQueueGroup, msgs)
 	if err != nil {
 		return fmt.Errorf("wadmtest: subscribe %s: %w", subj, err)
 	}
@@ -159,19 +160,19 @@ func (s *Server) setupStorage(ctx context.Context) error {
 		}
 		return fmt.Errorf("wadmtest: jetstream account info: %w", err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: wadm.ManifestBucket, History: 1})
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: subject.WadmManifestBucket, History: 1})
 	if err != nil {
-		return fmt.Errorf("wadmtest: create KV %s: %w", wadm.ManifestBucket, err)
+		return fmt.Errorf("wadmtest: create KV %s: %w", subject.WadmManifestBucket, err)
 	}
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: wadm.StatusStream, Subjects: []string{wadm.StatusPrefix + ".>"},
+		Name: subject.WadmStatusStream, Subjects: []string{subject.WadmStatusAll},
 		Retention: jetstream.LimitsPolicy, MaxMsgsPerSubject: 10, AllowDirect: true,
 	})
 	if err != nil {
-		return fmt.Errorf("wadmtest: create stream %s: %w", wadm.StatusStream, err)
+		return fmt.Errorf("wadmtest: create stream %s: %w", subject.WadmStatusStream, err)
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: "wadm_events", Subjects: []string{wadm.EventPrefix + ".>"},
+		Name: subject.WadmEventsStream, Subjects: []string{subject.WadmEventsAll},
 		Retention: jetstream.LimitsPolicy, MaxAge: 70 * time.Second,
 	}); err != nil {
 		return fmt.Errorf("wadmtest: create stream wadm_events: %w", err)
@@ -394,7 +395,7 @@ func (s *Server) publishStatus(name string, gen uint64, st wadm.Status) {
 	if err != nil {
 		return
 	}
-	subj := wadm.StatusSubject(s.lattice, name)
+	subj := subject.WadmAppStatus(s.lattice, name)
 	if s.js == nil {
 		_ = s.nc.Publish(subj, b)
 		return
@@ -415,7 +416,7 @@ func (s *Server) lastStatus(ctx context.Context, name string) (wadm.Status, bool
 		st, ok := s.statuses[name]
 		return st, ok
 	}
-	m, err := s.statusStr.GetLastMsgForSubject(ctx, wadm.StatusSubject(s.lattice, name))
+	m, err := s.statusStr.GetLastMsgForSubject(ctx, subject.WadmAppStatus(s.lattice, name))
 	if err != nil {
 		return wadm.Status{}, false
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
 )
 
@@ -26,7 +27,7 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func waitDeployed(t *testing.T, c *wadm.Client, name string) wadm.Status {
+func waitDeployed(t *testing.T, c *wadmclient.Client, name string) wadm.Status {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		r, err := c.Status(testCtx(t), name)
@@ -53,7 +54,7 @@ func TestRestartKeepsState(t *testing.T) {
 	if err := first.Start(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := wadm.NewClient(nc, "lat")
+	c, err := wadmclient.New(nc, "lat")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestReplicasShareState(t *testing.T) {
 	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
 	a := wadmtest.Run(t, nc, "lat")
 	b := wadmtest.Run(t, nc, "lat")
-	c, err := wadm.NewClient(nc, "lat")
+	c, err := wadmclient.New(nc, "lat")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestMemoryStoreWithoutJetStream(t *testing.T) {
 	t.Parallel()
 	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
 	d := wadmtest.Run(t, nc, "mem", wadmtest.WithMemoryStore())
-	c, err := wadm.NewClient(nc, "mem")
+	c, err := wadmclient.New(nc, "mem")
 	if err != nil {
 		t.Fatal(err)
 	}

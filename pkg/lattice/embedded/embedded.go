@@ -1,4 +1,8 @@
-package lattice
+// Package embedded runs nats-server in-process with JetStream: the lattice
+// `canvas up` and `canvasd --embedded-nats` bring with them, and what tests
+// start (through internal/testkit). It is the same server a production
+// cluster runs; clients reach it over TCP at ClientURL like any other.
+package embedded
 
 import (
 	"errors"
@@ -12,16 +16,16 @@ import (
 	"go.uber.org/zap"
 )
 
-// Embedded-server defaults.
+// Defaults of the embedded server.
 const (
-	DefaultEmbeddedHost         = "127.0.0.1"
-	DefaultEmbeddedPort         = 4222
-	DefaultEmbeddedServerName   = "wasmcanvas"
-	DefaultEmbeddedReadyTimeout = 10 * time.Second
+	DefaultHost         = "127.0.0.1"
+	DefaultPort         = 4222
+	DefaultServerName   = "wasmcanvas"
+	DefaultReadyTimeout = 10 * time.Second
 )
 
-// EmbeddedConfig configures the in-process nats-server.
-type EmbeddedConfig struct {
+// Config configures the in-process nats-server.
+type Config struct {
 	// StoreDir holds JetStream's file storage. Required: the canvas's desired
 	// state lives there and must outlive the process.
 	StoreDir string
@@ -36,7 +40,7 @@ type EmbeddedConfig struct {
 	// Logger receives the server's log; nil discards it.
 	Logger *zap.Logger
 	// Auth restricts who may connect; the zero value lets anyone on Host in.
-	Auth EmbeddedAuth
+	Auth Auth
 	// ReadyTimeout bounds the wait for the listeners; default 10s.
 	ReadyTimeout time.Duration
 
@@ -45,23 +49,23 @@ type EmbeddedConfig struct {
 	relaxedSync bool
 }
 
-// EmbeddedAuth is the embedded server's client authorization: one token, or
+// Auth is the embedded server's client authorization: one token, or
 // one user with a password, and/or any number of nkey users (public keys,
 // starting with U).
-type EmbeddedAuth struct {
+type Auth struct {
 	Token    string
 	User     string
 	Password string
 	NKeys    []string
 }
 
-// Embedded is a running in-process nats-server with JetStream.
-type Embedded struct {
+// Server is a running in-process nats-server with JetStream.
+type Server struct {
 	srv *server.Server
-	cfg EmbeddedConfig
+	cfg Config
 }
 
-// StartEmbedded starts nats-server with JetStream file storage under
+// Start starts nats-server with JetStream file storage under
 // cfg.StoreDir and waits until it accepts clients.
 //
 // JetStream runs with SyncAlways: every stored message is fsynced before the
@@ -69,7 +73,7 @@ type Embedded struct {
 // server and a host crash alike. The canvas writes desired state at human
 // rates (applies, status updates), where a per-write fsync costs little; the
 // benchmark in this package prints the ratio against the default 2-minute sync.
-func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+func Start(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("embedded nats-server config: %w", err)
@@ -123,26 +127,26 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		}
 		return nil, fmt.Errorf("embedded nats-server: JetStream did not start with store %s: %w; check the directory is writable and not used by another server", cfg.StoreDir, reason)
 	}
-	return &Embedded{srv: srv, cfg: cfg}, nil
+	return &Server{srv: srv, cfg: cfg}, nil
 }
 
-func (c EmbeddedConfig) withDefaults() EmbeddedConfig {
+func (c Config) withDefaults() Config {
 	if c.Host == "" {
-		c.Host = DefaultEmbeddedHost
+		c.Host = DefaultHost
 	}
 	if c.Port == 0 {
-		c.Port = DefaultEmbeddedPort
+		c.Port = DefaultPort
 	}
 	if c.ServerName == "" {
-		c.ServerName = DefaultEmbeddedServerName
+		c.ServerName = DefaultServerName
 	}
 	if c.ReadyTimeout == 0 {
-		c.ReadyTimeout = DefaultEmbeddedReadyTimeout
+		c.ReadyTimeout = DefaultReadyTimeout
 	}
 	return c
 }
 
-func (c EmbeddedConfig) validate() error {
+func (c Config) validate() error {
 	var errs []error
 	if c.StoreDir == "" {
 		errs = append(errs, errors.New("StoreDir is empty: JetStream needs a directory for its files"))
@@ -164,11 +168,11 @@ func (c EmbeddedConfig) validate() error {
 
 // ClientURL is the nats:// URL clients connect to (the actual port when Port
 // was -1).
-func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
+func (e *Server) ClientURL() string { return e.srv.ClientURL() }
 
 // MonitorURL is the http:// base of the monitoring endpoints, or "" when
 // HTTPPort was 0.
-func (e *Embedded) MonitorURL() string {
+func (e *Server) MonitorURL() string {
 	a := e.srv.MonitorAddr()
 	if a == nil {
 		return ""
@@ -178,10 +182,10 @@ func (e *Embedded) MonitorURL() string {
 
 // Shutdown stops the server: clients are disconnected and JetStream flushes
 // its stores. Safe to call more than once.
-func (e *Embedded) Shutdown() { e.srv.Shutdown() }
+func (e *Server) Shutdown() { e.srv.Shutdown() }
 
 // WaitForShutdown blocks until Shutdown has finished.
-func (e *Embedded) WaitForShutdown() { e.srv.WaitForShutdown() }
+func (e *Server) WaitForShutdown() { e.srv.WaitForShutdown() }
 
 // serverLogger adapts nats-server's logger to zap and remembers the fatal
 // errors, which nats-server reports only through the logger (the default one

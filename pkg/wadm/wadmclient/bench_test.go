@@ -1,4 +1,4 @@
-package wadm_test
+package wadmclient_test
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
 )
 
@@ -19,7 +21,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	url := wadmtest.StartNATS(b)
 	serverConn, clientConn := wadmtest.Connect(b, url), wadmtest.Connect(b, url)
 	wadmtest.Run(b, serverConn, "bench")
-	c, err := wadm.NewClient(clientConn, "bench")
+	c, err := wadmclient.New(clientConn, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 	var reply []byte
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		r, err := clientConn.Request(wadm.APISubject(wadm.DefaultAPIPrefix, "bench", wadm.OpStatus, "app"), nil, 5*time.Second)
+		r, err := clientConn.Request(subject.WadmModel("", "bench", subject.WadmStatus, "app"), nil, 5*time.Second)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package wadm_test
+package wadmclient_test
 
 import (
 	"context"
@@ -16,7 +16,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
 )
 
@@ -120,7 +122,7 @@ type env struct {
 	nc      *nats.Conn
 	lattice string
 	double  *wadmtest.Server
-	client  *wadm.Client
+	client  *wadmclient.Client
 }
 
 func newEnv(t *testing.T, opts ...wadmtest.Option) *env {
@@ -128,7 +130,7 @@ func newEnv(t *testing.T, opts ...wadmtest.Option) *env {
 	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
 	const lattice = "default"
 	d := wadmtest.Run(t, nc, lattice, opts...)
-	c, err := wadm.NewClient(nc, lattice, wadm.WithTimeout(5*time.Second))
+	c, err := wadmclient.New(nc, lattice, wadmclient.WithTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +182,7 @@ func TestDoubleRepliesByteForByte(t *testing.T) {
 	}
 	hdr := nats.Header{}
 	hdr.Set(wadm.ContentTypeHeader, wadm.ContentTypeJSON)
-	api := "wadm.api.default.model."
+	api := func(op, name string) string { return subject.WadmModel("", "default", op, name) }
 	steps := []struct {
 		name, subject, body string
 		hdr                 nats.Header
@@ -189,42 +191,42 @@ func TestDoubleRepliesByteForByte(t *testing.T) {
 		// wadm builds the put message before storing, from the version that
 		// was current then: none on the first put (handlers.rs put_model).
 		// WADM-API.md's sample shows v0.0.1 there; wadm's code does not.
-		{"first put", api + "put", string(body), hdr,
+		{"first put", api("put", ""), string(body), hdr,
 			`{"result":"created","total_versions":1,"current_version":"v0.0.1","message":"Successfully put manifest hello-world ","name":"hello-world"}`},
-		{"status before deploy", api + "status.hello-world", "", nil,
+		{"status before deploy", api("status", "hello-world"), "", nil,
 			`{"result":"ok","message":"Successfully fetched status for application hello-world","status":{"status":{"type":"undeployed"},"version":"","components":[]}}`},
-		{"deploy", api + "deploy.hello-world", `{"version":null}`, nil, s["Deploy reply"]},
-		{"versions", api + "versions.hello-world", "", nil,
+		{"deploy", api("deploy", "hello-world"), `{"version":null}`, nil, s["Deploy reply"]},
+		{"versions", api("versions", "hello-world"), "", nil,
 			`{"result":"success","message":"Successfully fetched versions for application hello-world","versions":[{"version":"v0.0.1","deployed":true}]}`},
-		{"deploy unknown version", api + "deploy.hello-world", `{"version":"v9"}`, nil,
+		{"deploy unknown version", api("deploy", "hello-world"), `{"version":"v9"}`, nil,
 			`{"result":"error","message":"Application with the name 'hello-world' does not have a version 'v9' to deploy","name":"hello-world","version":"v9"}`},
-		{"deploy unknown app", api + "deploy.nope", "", nil,
+		{"deploy unknown app", api("deploy", "nope"), "", nil,
 			`{"result":"notfound","message":"Application with the name nope not found","name":"nope","version":null}`},
-		{"put existing version", api + "put", string(body), hdr,
+		{"put existing version", api("put", ""), string(body), hdr,
 			`{"message":"Manifest version v0.0.1 already exists","result":"error"}`},
-		{"get unknown", api + "get.nope", "", nil, `{"result":"notfound","message":"Application with the name nope not found"}`},
-		{"get unknown version", api + "get.hello-world", `{"version":"v7"}`, nil,
+		{"get unknown", api("get", "nope"), "", nil, `{"result":"notfound","message":"Application with the name nope not found"}`},
+		{"get unknown version", api("get", "hello-world"), `{"version":"v7"}`, nil,
 			`{"result":"notfound","message":"Application hello-world with version v7 doesn't exist"}`},
-		{"versions unknown", api + "versions.nope", "", nil, `{"result":"notfound","message":"Application with the name nope not found","versions":[]}`},
-		{"undeploy", api + "undeploy.hello-world", "{}", nil,
+		{"versions unknown", api("versions", "nope"), "", nil, `{"result":"notfound","message":"Application with the name nope not found","versions":[]}`},
+		{"undeploy", api("undeploy", "hello-world"), "{}", nil,
 			`{"result":"acknowledged","message":"Successfully undeployed application hello-world","name":"hello-world","version":null}`},
-		{"undeploy again", api + "undeploy.hello-world", "", nil,
+		{"undeploy again", api("undeploy", "hello-world"), "", nil,
 			`{"result":"acknowledged","message":"Application hello-world was already undeployed","name":"hello-world","version":null}`},
-		{"delete unknown version", api + "del.hello-world", `{"version":"v5"}`, nil, `{"result":"noop","message":"Application version v5 doesn't exist","undeploy":false}`},
-		{"delete all", api + "del.hello-world", "", nil, `{"result":"deleted","message":"Successfully deleted application hello-world","undeploy":true}`},
-		{"delete again", api + "del.hello-world", `{"version":null}`, nil,
+		{"delete unknown version", api("del", "hello-world"), `{"version":"v5"}`, nil, `{"result":"noop","message":"Application version v5 doesn't exist","undeploy":false}`},
+		{"delete all", api("del", "hello-world"), "", nil, `{"result":"deleted","message":"Successfully deleted application hello-world","undeploy":true}`},
+		{"delete again", api("del", "hello-world"), `{"version":null}`, nil,
 			`{"result":"noop","message":"Application hello-world doesn't exist or was already deleted","undeploy":false}`},
-		{"list empty", api + "get", "", nil, `{"result":"success","message":"Successfully fetched list of applications","models":[]}`},
-		{"deprecated list", api + "list", "", nil, `[]`},
+		{"list empty", api("get", ""), "", nil, `{"result":"success","message":"Successfully fetched list of applications","models":[]}`},
+		{"deprecated list", api("list", ""), "", nil, `[]`},
 		// wadm's json! map sorts keys (serde_json without preserve_order),
 		// so the generic error reply starts with "message"; WADM-API.md
 		// shows the same keys and values in the other order.
-		{"unsupported subject", api + "foo", "", nil, `{"message":"Unsupported subject: wadm.api.default.model.foo","result":"error"}`},
-		{"history", api + "history.hello-world", "", nil,
+		{"unsupported subject", api("foo", ""), "", nil, `{"message":"Unsupported subject: wadm.api.default.model.foo","result":"error"}`},
+		{"history", api("history", "hello-world"), "", nil,
 			`{"message":"Model deployment history is not currently supported. It may be added in a future version","result":"error"}`},
-		{"extra subject tokens", api + "get.a.b", "", nil,
+		{"extra subject tokens", api("get", "a") + ".b", "", nil,
 			`{"message":"Invalid subject: Found extra components of subject, ensure your manifest name consists of only alphanumeric characters, dashes, and underscores.","result":"error"}`},
-		{"bad content type", api + "put", string(body), nats.Header{wadm.ContentTypeHeader: []string{"text/plain"}},
+		{"bad content type", api("put", ""), string(body), nats.Header{wadm.ContentTypeHeader: []string{"text/plain"}},
 			`{"message":"Unable to parse manifest: Unsupported content type text/plain given. Wadm supports YAML and JSON","result":"error"}`},
 	}
 	for _, st := range steps {
@@ -259,7 +261,7 @@ func TestClientOperations(t *testing.T) {
 	}
 	_, err = e.client.Put(c, helloWorld(t, "v1"))
 	var apiErr *wadm.APIError
-	if !errors.Is(err, wadm.ErrVersionExists) || !errors.As(err, &apiErr) || apiErr.Message != "Manifest version v1 already exists" || apiErr.Subject != "wadm.api.default.model.put" {
+	if !errors.Is(err, wadm.ErrVersionExists) || !errors.As(err, &apiErr) || apiErr.Message != "Manifest version v1 already exists" || apiErr.Subject != subject.WadmModel("", "default", subject.WadmPut, "") {
 		t.Fatalf("Put v1 again: %v", err)
 	}
 	unversioned := helloWorld(t, "")
@@ -381,7 +383,7 @@ func TestClientOperations(t *testing.T) {
 }
 
 // waitStatus polls the status API until name reaches want.
-func waitStatus(t *testing.T, c *wadm.Client, name string, want wadm.StatusType) wadm.Status {
+func waitStatus(t *testing.T, c *wadmclient.Client, name string, want wadm.StatusType) wadm.Status {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	var last wadm.StatusResponse
@@ -401,7 +403,7 @@ func waitStatus(t *testing.T, c *wadm.Client, name string, want wadm.StatusType)
 }
 
 // next reads the next watch update or fails after a bound.
-func next(t *testing.T, w *wadm.StatusWatch) wadm.StatusUpdate {
+func next(t *testing.T, w *wadmclient.StatusWatch) wadmclient.StatusUpdate {
 	t.Helper()
 	select {
 	case u, ok := <-w.C:
@@ -415,7 +417,7 @@ func next(t *testing.T, w *wadm.StatusWatch) wadm.StatusUpdate {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no status update within 10s")
 	}
-	return wadm.StatusUpdate{}
+	return wadmclient.StatusUpdate{}
 }
 
 func TestWatchStatusAndFailureInjection(t *testing.T) {
@@ -500,7 +502,7 @@ func TestManifestEvents(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	c := ctx(t)
-	sub, err := e.nc.SubscribeSync("wadm.evt.default.>")
+	sub, err := e.nc.SubscribeSync(subject.WadmEvent("default", ">"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,8 +516,8 @@ func TestManifestEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []struct{ subject, typ, data string }{
-		{"wadm.evt.default.manifest_published", wadm.EventManifestPublished, "manifest"},
-		{"wadm.evt.default.manifest_unpublished", wadm.EventManifestUnpublished, "name"},
+		{subject.WadmEvent("default", "manifest_published"), wadm.EventManifestPublished, "manifest"},
+		{subject.WadmEvent("default", "manifest_unpublished"), wadm.EventManifestUnpublished, "name"},
 	} {
 		m, err := sub.NextMsg(5 * time.Second)
 		if err != nil {
@@ -574,7 +576,7 @@ func TestPutRefusedAndIDConflict(t *testing.T) {
 	if _, err := e.client.Put(c, dup); !errors.Is(err, wadm.ErrInvalidManifest) || !strings.Contains(err.Error(), "Duplicate component name in manifest: http-component") {
 		t.Fatalf("duplicate component put: %v", err)
 	}
-	if _, err := e.client.Put(c, &wadm.Manifest{Metadata: wadm.Metadata{Name: "bad.name"}}); err == nil || !strings.Contains(err.Error(), "may only contain") {
+	if _, err := e.client.Put(c, &wadm.Manifest{Metadata: wadm.Metadata{Name: "bad.name"}}); err == nil || !strings.Contains(err.Error(), "is not allowed") {
 		t.Fatalf("bad name put: %v", err)
 	}
 }
@@ -582,7 +584,7 @@ func TestPutRefusedAndIDConflict(t *testing.T) {
 func TestNoWadmAndTimeout(t *testing.T) {
 	t.Parallel()
 	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
-	c, err := wadm.NewClient(nc, "empty", wadm.WithTimeout(300*time.Millisecond))
+	c, err := wadmclient.New(nc, "empty", wadmclient.WithTimeout(300*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,7 +594,7 @@ func TestNoWadmAndTimeout(t *testing.T) {
 		t.Fatalf("no responders: %v", err)
 	}
 	// A responder that never answers: the request times out.
-	silent, err := nc.QueueSubscribe("wadm.api.silent.>", wadm.QueueGroup, func(*nats.Msg) {})
+	silent, err := nc.QueueSubscribe(subject.WadmLatticeAPI("", "silent"), subject.WadmQueueGroup, func(*nats.Msg) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,7 +602,7 @@ func TestNoWadmAndTimeout(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := wadm.NewClient(nc, "silent", wadm.WithTimeout(200*time.Millisecond))
+	s, err := wadmclient.New(nc, "silent", wadmclient.WithTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,11 +615,11 @@ func TestNoWadmAndTimeout(t *testing.T) {
 		t.Fatalf("timeout took %s", time.Since(start))
 	}
 	for _, bad := range []string{"", "a.b", "*", "x y"} {
-		if _, err := wadm.NewClient(nc, bad); err == nil {
+		if _, err := wadmclient.New(nc, bad); err == nil {
 			t.Errorf("lattice %q accepted", bad)
 		}
 	}
-	if _, err := wadm.NewClient(nc, "ok", wadm.WithAPIPrefix("bad.>")); err == nil {
+	if _, err := wadmclient.New(nc, "ok", wadmclient.WithAPIPrefix("bad.>")); err == nil {
 		t.Error("wildcard API prefix accepted")
 	}
 }
@@ -627,8 +629,8 @@ func TestAPIPrefixAndLatticeIsolation(t *testing.T) {
 	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
 	wadmtest.Run(t, nc, "east", wadmtest.WithAPIPrefix("tenant.wadm.api"), wadmtest.WithMemoryStore())
 	wadmtest.Run(t, nc, "west", wadmtest.WithAPIPrefix("tenant.wadm.api"), wadmtest.WithMemoryStore())
-	east, _ := wadm.NewClient(nc, "east", wadm.WithAPIPrefix("tenant.wadm.api"))
-	west, _ := wadm.NewClient(nc, "west", wadm.WithAPIPrefix("tenant.wadm.api"))
+	east, _ := wadmclient.New(nc, "east", wadmclient.WithAPIPrefix("tenant.wadm.api"))
+	west, _ := wadmclient.New(nc, "west", wadmclient.WithAPIPrefix("tenant.wadm.api"))
 	if _, err := east.Put(ctx(t), helloWorld(t, "v1")); err != nil {
 		t.Fatal(err)
 	}
@@ -639,7 +641,7 @@ func TestAPIPrefixAndLatticeIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus(t, east, "hello-world", wadm.StatusDeployed)
-	defaultPrefix, _ := wadm.NewClient(nc, "east")
+	defaultPrefix, _ := wadmclient.New(nc, "east")
 	if _, err := defaultPrefix.List(ctx(t)); !errors.Is(err, wadm.ErrNoWadm) {
 		t.Fatalf("default prefix reached a prefixed double: %v", err)
 	}
@@ -651,10 +653,10 @@ func TestConcurrentClients(t *testing.T) {
 	const clients, apps = 8, 4
 	// Connections and manifests are made here: t.Fatal must not run on the
 	// client goroutines.
-	conns := make([]*wadm.Client, clients)
+	conns := make([]*wadmclient.Client, clients)
 	manifests := make([][]*wadm.Manifest, clients)
 	for i := range clients {
-		cl, err := wadm.NewClient(wadmtest.Connect(t, e.nc.ConnectedUrl()), e.lattice)
+		cl, err := wadmclient.New(wadmtest.Connect(t, e.nc.ConnectedUrl()), e.lattice)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -713,7 +715,7 @@ func TestStorageErrorReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := js.DeleteKeyValue(ctx(t), wadm.ManifestBucket); err != nil {
+	if err := js.DeleteKeyValue(ctx(t), subject.WadmManifestBucket); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.client.Put(ctx(t), helloWorld(t, "v1"))

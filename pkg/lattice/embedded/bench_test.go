@@ -1,4 +1,4 @@
-package lattice
+package embedded_test
 
 import (
 	"context"
@@ -6,17 +6,21 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
 
 // BenchmarkKVPutSync measures acknowledged KV puts with SyncAlways (what
-// StartEmbedded runs) against nats-server's default interval sync, and reports
+// Start runs) against nats-server's default interval sync, and reports
 // the ratio of the two from the same run.
 func BenchmarkKVPutSync(b *testing.B) {
 	measure := func(b *testing.B, relaxed bool, n int) time.Duration {
-		e := startServer(b, EmbeddedConfig{relaxedSync: relaxed})
+		e := testkit.NATS(b, embedded.RelaxedSync(embedded.Config{}, relaxed))
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		nc, err := Connect(ctx, Config{URLs: e.ClientURL()}, nil)
+		nc, err := lattice.Connect(ctx, lattice.Config{URLs: e.ClientURL()}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,8 @@
-package client
+// Package natsclient is the canvasd API client over the NATS micro service
+// canvas.api.>: a client.Client with the same behaviour as the HTTP one, for
+// programs that reach canvasd only through the lattice. It lives apart from
+// pkg/client so a program that speaks HTTP links no NATS.
+package natsclient
 
 import (
 	"context"
@@ -11,30 +15,31 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/client"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
-// NATS is a Client over the canvas.api micro service.
-type NATS struct {
+// Client is a client.Client over the canvas.api micro service.
+type Client struct {
 	nc      *nats.Conn
 	owned   bool
 	timeout time.Duration
 }
 
-// NewNATS returns a client that sends requests over nc. With owned set,
-// Close closes nc.
-func NewNATS(nc *nats.Conn, owned bool) *NATS {
-	return &NATS{nc: nc, owned: owned, timeout: DefaultTimeout}
+// New returns a client that sends requests over nc. With owned set, Close
+// closes nc.
+func New(nc *nats.Conn, owned bool) *Client {
+	return &Client{nc: nc, owned: owned, timeout: client.DefaultTimeout}
 }
 
-func (c *NATS) request(ctx context.Context, op string, hdr nats.Header, body []byte, out any) (nats.Header, error) {
+func (c *Client) request(ctx context.Context, op string, hdr nats.Header, body []byte, out any) (nats.Header, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	subj := lattice.CanvasAPISubject(wire.MicroGroup, op)
+	subj := subject.CanvasAPI(wire.MicroGroup, op)
 	msg := &nats.Msg{Subject: subj, Data: body, Header: hdr}
 	resp, err := c.nc.RequestMsgWithContext(ctx, msg)
 	if err != nil {
@@ -62,8 +67,8 @@ func ref(namespace, name, rv string) []byte {
 	return data
 }
 
-// Get implements Client.
-func (c *NATS) Get(ctx context.Context, namespace, name string) (*oda.Component, error) {
+// Get implements client.Client.
+func (c *Client) Get(ctx context.Context, namespace, name string) (*oda.Component, error) {
 	var out oda.Component
 	if _, err := c.request(ctx, wire.MicroGet, nil, ref(namespace, name, ""), &out); err != nil {
 		return nil, err
@@ -71,8 +76,8 @@ func (c *NATS) Get(ctx context.Context, namespace, name string) (*oda.Component,
 	return &out, nil
 }
 
-// List implements Client.
-func (c *NATS) List(ctx context.Context, namespace string) ([]*oda.Component, error) {
+// List implements client.Client.
+func (c *Client) List(ctx context.Context, namespace string) ([]*oda.Component, error) {
 	body, _ := json.Marshal(wire.MicroListRequest{Namespace: namespace})
 	var out wire.ComponentList
 	if _, err := c.request(ctx, wire.MicroList, nil, body, &out); err != nil {
@@ -81,8 +86,8 @@ func (c *NATS) List(ctx context.Context, namespace string) ([]*oda.Component, er
 	return out.Items, nil
 }
 
-// Apply implements Client.
-func (c *NATS) Apply(ctx context.Context, file string, body []byte) (*oda.Component, bool, error) {
+// Apply implements client.Client.
+func (c *Client) Apply(ctx context.Context, file string, body []byte) (*oda.Component, bool, error) {
 	hdr := nats.Header{}
 	if file != "" {
 		hdr.Set(wire.HeaderFileName, file)
@@ -95,8 +100,8 @@ func (c *NATS) Apply(ctx context.Context, file string, body []byte) (*oda.Compon
 	return &out, rh.Get(wire.HeaderCreated) == "true", nil
 }
 
-// Delete implements Client.
-func (c *NATS) Delete(ctx context.Context, namespace, name, resourceVersion string) (*oda.Component, error) {
+// Delete implements client.Client.
+func (c *Client) Delete(ctx context.Context, namespace, name, resourceVersion string) (*oda.Component, error) {
 	var out oda.Component
 	if _, err := c.request(ctx, wire.MicroDelete, nil, ref(namespace, name, resourceVersion), &out); err != nil {
 		return nil, err
@@ -104,8 +109,8 @@ func (c *NATS) Delete(ctx context.Context, namespace, name, resourceVersion stri
 	return &out, nil
 }
 
-// Status implements Client.
-func (c *NATS) Status(ctx context.Context, namespace, name string) (*oda.ComponentStatus, error) {
+// Status implements client.Client.
+func (c *Client) Status(ctx context.Context, namespace, name string) (*oda.ComponentStatus, error) {
 	var out oda.ComponentStatus
 	if _, err := c.request(ctx, wire.MicroStatus, nil, ref(namespace, name, ""), &out); err != nil {
 		return nil, err
@@ -113,8 +118,8 @@ func (c *NATS) Status(ctx context.Context, namespace, name string) (*oda.Compone
 	return &out, nil
 }
 
-// Events implements Client.
-func (c *NATS) Events(ctx context.Context, namespace, name string) ([]wire.Event, error) {
+// Events implements client.Client.
+func (c *Client) Events(ctx context.Context, namespace, name string) ([]wire.Event, error) {
 	var out wire.EventList
 	if _, err := c.request(ctx, wire.MicroEvents, nil, ref(namespace, name, ""), &out); err != nil {
 		return nil, err
@@ -122,10 +127,10 @@ func (c *NATS) Events(ctx context.Context, namespace, name string) ([]wire.Event
 	return out.Items, nil
 }
 
-// Watch implements Client: it subscribes to the watch subjects first, then
+// Watch implements client.Client: it subscribes to the watch subjects first, then
 // lists, so no change falls between the initial state and the stream (a
 // change may arrive twice, which a level-based reader does not mind).
-func (c *NATS) Watch(ctx context.Context, namespace, name string, fn func(wire.WatchEvent) error) error {
+func (c *Client) Watch(ctx context.Context, namespace, name string, fn func(wire.WatchEvent) error) error {
 	subj := wire.WatchWildcard
 	if namespace != "" {
 		n := name
@@ -173,12 +178,12 @@ func (c *NATS) Watch(ctx context.Context, namespace, name string, fn func(wire.W
 	}
 }
 
-// Close implements Client.
-func (c *NATS) Close() error {
+// Close implements client.Client.
+func (c *Client) Close() error {
 	if c.owned {
 		c.nc.Close()
 	}
 	return nil
 }
 
-var _ Client = (*NATS)(nil)
+var _ client.Client = (*Client)(nil)

@@ -1,4 +1,4 @@
-package wadm
+package wadmclient
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
 
 // DefaultTimeout bounds each API request unless the context ends sooner.
@@ -28,7 +31,7 @@ type Client struct {
 type Option func(*Client)
 
 // WithAPIPrefix sets the API subject prefix (wadm's --api-prefix); the
-// default is DefaultAPIPrefix.
+// default is subject.WadmDefaultAPIPrefix.
 func WithAPIPrefix(prefix string) Option {
 	return func(c *Client) { c.prefix = strings.Trim(strings.TrimSpace(prefix), ".") }
 }
@@ -39,19 +42,19 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // NewClient returns a client for lattice over nc.
-func NewClient(nc *nats.Conn, lattice string, opts ...Option) (*Client, error) {
-	c := &Client{nc: nc, lattice: lattice, prefix: DefaultAPIPrefix, timeout: DefaultTimeout}
+func New(nc *nats.Conn, lattice string, opts ...Option) (*Client, error) {
+	c := &Client{nc: nc, lattice: lattice, prefix: subject.WadmDefaultAPIPrefix, timeout: DefaultTimeout}
 	for _, o := range opts {
 		o(c)
 	}
 	if nc == nil {
 		return nil, errors.New("wadm: NewClient needs a NATS connection")
 	}
-	if err := ValidateLattice(lattice); err != nil {
+	if err := subject.ValidateLattice(lattice); err != nil {
 		return nil, fmt.Errorf("wadm: NewClient: %w", err)
 	}
-	if c.prefix == "" || strings.ContainsAny(c.prefix, "*> \t") {
-		return nil, fmt.Errorf("wadm: NewClient: API prefix %q is not a plain subject prefix (want e.g. %s)", c.prefix, DefaultAPIPrefix)
+	if err := subject.ValidatePrefix(c.prefix); err != nil {
+		return nil, fmt.Errorf("wadm: NewClient: %w", err)
 	}
 	if c.timeout <= 0 {
 		return nil, fmt.Errorf("wadm: NewClient: timeout %s must be positive", c.timeout)
@@ -62,55 +65,20 @@ func NewClient(nc *nats.Conn, lattice string, opts ...Option) (*Client, error) {
 // Lattice returns the lattice the client talks to.
 func (c *Client) Lattice() string { return c.lattice }
 
-// ValidateLattice checks that a lattice id can sit in one subject token.
-func ValidateLattice(lattice string) error {
-	if lattice == "" || strings.ContainsAny(lattice, ".*> \t\r\n") {
-		return fmt.Errorf("lattice %q must be one non-empty NATS subject token (no '.', '*', '>' or spaces)", lattice)
-	}
-	return nil
+func (c *Client) subj(op, name string) string {
+	return subject.WadmModel(c.prefix, c.lattice, op, name)
 }
-
-// ValidateName checks a manifest name: ASCII letters, digits, '-' and '_'.
-// wadm's own regex (`^[-\w]+$`) also admits non-ASCII letters, but such a
-// name cannot be a key in wadm's KV bucket, so it is refused here early.
-func ValidateName(name string) error {
-	if name == "" {
-		return errors.New("application name is empty")
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return fmt.Errorf("application name %q may only contain ASCII letters, digits, '-' and '_'", name)
-		}
-	}
-	return nil
-}
-
-// APISubject returns `{prefix}.{lattice}.model.{op}[.{name}]`.
-func APISubject(prefix, lattice, op, name string) string {
-	s := prefix + "." + lattice + ".model." + op
-	if name != "" {
-		s += "." + name
-	}
-	return s
-}
-
-// StatusSubject returns `wadm.status.{lattice}.{name}`; name may be "*".
-func StatusSubject(lattice, name string) string {
-	return StatusPrefix + "." + lattice + "." + name
-}
-
-func (c *Client) subject(op, name string) string { return APISubject(c.prefix, c.lattice, op, name) }
 
 // request sends one API request and decodes the reply into out.
 func (c *Client) request(ctx context.Context, op, name string, hdr nats.Header, body []byte, out any) error {
-	subj := c.subject(op, name)
+	subj := c.subj(op, name)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	msg := &nats.Msg{Subject: subj, Data: body, Header: hdr}
 	reply, err := c.nc.RequestMsgWithContext(ctx, msg)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return &noWadmError{lattice: c.lattice, subjects: c.prefix + "." + c.lattice + ".>", cause: err}
+		return &noWadmError{lattice: c.lattice, subjects: subject.WadmLatticeAPI(c.prefix, c.lattice), cause: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
 		return fmt.Errorf("wadm request %s got no reply in time (timeout %s): check that wadm is running and healthy: %w", subj, c.timeout, err)
 	case err != nil:
@@ -123,49 +91,49 @@ func (c *Client) request(ctx context.Context, op, name string, hdr nats.Header, 
 }
 
 func apiError(op, subj, result, message string) error {
-	return &APIError{Op: op, Subject: subj, Result: result, Message: message}
+	return &wadm.APIError{Op: op, Subject: subj, Result: result, Message: message}
 }
 
 // Put stores a new version of m (it does not deploy it). A version that
-// already exists yields ErrVersionExists.
-func (c *Client) Put(ctx context.Context, m *Manifest) (PutModelResponse, error) {
-	var resp PutModelResponse
+// already exists yields wadm.ErrVersionExists.
+func (c *Client) Put(ctx context.Context, m *wadm.Manifest) (wadm.PutModelResponse, error) {
+	var resp wadm.PutModelResponse
 	if m == nil {
 		return resp, errors.New("wadm: Put: nil manifest")
 	}
-	if err := ValidateName(m.Metadata.Name); err != nil {
+	if err := subject.ValidateAppName(m.Metadata.Name); err != nil {
 		return resp, fmt.Errorf("wadm: Put: %w", err)
 	}
-	body, err := MarshalJSON(m)
+	body, err := wadm.MarshalJSON(m)
 	if err != nil {
 		return resp, fmt.Errorf("wadm: Put: %w", err)
 	}
 	hdr := nats.Header{}
-	hdr.Set(ContentTypeHeader, ContentTypeJSON)
-	if err := c.request(ctx, OpPut, "", hdr, body, &resp); err != nil {
+	hdr.Set(wadm.ContentTypeHeader, wadm.ContentTypeJSON)
+	if err := c.request(ctx, subject.WadmPut, "", hdr, body, &resp); err != nil {
 		return resp, err
 	}
-	if resp.Result != PutResultCreated && resp.Result != PutResultNewVersion {
-		return resp, apiError(OpPut, c.subject(OpPut, ""), string(resp.Result), resp.Message)
+	if resp.Result != wadm.PutResultCreated && resp.Result != wadm.PutResultNewVersion {
+		return resp, apiError(subject.WadmPut, c.subj(subject.WadmPut, ""), string(resp.Result), resp.Message)
 	}
 	return resp, nil
 }
 
 // Get fetches one version of an application ("" for the current one).
-func (c *Client) Get(ctx context.Context, name, version string) (GetModelResponse, error) {
-	var resp GetModelResponse
-	if err := ValidateName(name); err != nil {
+func (c *Client) Get(ctx context.Context, name, version string) (wadm.GetModelResponse, error) {
+	var resp wadm.GetModelResponse
+	if err := subject.ValidateAppName(name); err != nil {
 		return resp, fmt.Errorf("wadm: Get: %w", err)
 	}
 	var body []byte
 	if version != "" {
-		body, _ = marshalJSON(GetModelRequest{Version: version})
+		body, _ = json.Marshal(wadm.GetModelRequest{Version: version})
 	}
-	if err := c.request(ctx, OpGet, name, nil, body, &resp); err != nil {
+	if err := c.request(ctx, subject.WadmGet, name, nil, body, &resp); err != nil {
 		return resp, err
 	}
-	if resp.Result != GetResultSuccess {
-		return resp, apiError(OpGet, c.subject(OpGet, name), string(resp.Result), resp.Message)
+	if resp.Result != wadm.GetResultSuccess {
+		return resp, apiError(subject.WadmGet, c.subj(subject.WadmGet, name), string(resp.Result), resp.Message)
 	}
 	if resp.Manifest == nil {
 		return resp, fmt.Errorf("wadm: Get %s: success reply without a manifest", name)
@@ -174,105 +142,105 @@ func (c *Client) Get(ctx context.Context, name, version string) (GetModelRespons
 }
 
 // List summarizes every application in the lattice.
-func (c *Client) List(ctx context.Context) (ListModelsResponse, error) {
-	var resp ListModelsResponse
-	if err := c.request(ctx, OpGet, "", nil, nil, &resp); err != nil {
+func (c *Client) List(ctx context.Context) (wadm.ListModelsResponse, error) {
+	var resp wadm.ListModelsResponse
+	if err := c.request(ctx, subject.WadmGet, "", nil, nil, &resp); err != nil {
 		return resp, err
 	}
-	if resp.Result != GetResultSuccess {
-		return resp, apiError(OpGet, c.subject(OpGet, ""), string(resp.Result), resp.Message)
+	if resp.Result != wadm.GetResultSuccess {
+		return resp, apiError(subject.WadmGet, c.subj(subject.WadmGet, ""), string(resp.Result), resp.Message)
 	}
 	return resp, nil
 }
 
 // Versions lists the stored versions of an application in creation order.
-func (c *Client) Versions(ctx context.Context, name string) (VersionResponse, error) {
-	var resp VersionResponse
-	if err := ValidateName(name); err != nil {
+func (c *Client) Versions(ctx context.Context, name string) (wadm.VersionResponse, error) {
+	var resp wadm.VersionResponse
+	if err := subject.ValidateAppName(name); err != nil {
 		return resp, fmt.Errorf("wadm: Versions: %w", err)
 	}
-	if err := c.request(ctx, OpVersions, name, nil, nil, &resp); err != nil {
+	if err := c.request(ctx, subject.WadmVersions, name, nil, nil, &resp); err != nil {
 		return resp, err
 	}
-	if resp.Result != GetResultSuccess {
-		return resp, apiError(OpVersions, c.subject(OpVersions, name), string(resp.Result), resp.Message)
+	if resp.Result != wadm.GetResultSuccess {
+		return resp, apiError(subject.WadmVersions, c.subj(subject.WadmVersions, name), string(resp.Result), resp.Message)
 	}
 	return resp, nil
 }
 
-// Deploy asks wadm to deploy a version ("" or LatestVersion for the current
+// Deploy asks wadm to deploy a version ("" or wadm.LatestVersion for the current
 // one). Acknowledged means accepted; watch Status for the outcome.
-func (c *Client) Deploy(ctx context.Context, name, version string) (DeployModelResponse, error) {
-	var resp DeployModelResponse
-	if err := ValidateName(name); err != nil {
+func (c *Client) Deploy(ctx context.Context, name, version string) (wadm.DeployModelResponse, error) {
+	var resp wadm.DeployModelResponse
+	if err := subject.ValidateAppName(name); err != nil {
 		return resp, fmt.Errorf("wadm: Deploy: %w", err)
 	}
-	req := DeployModelRequest{}
+	req := wadm.DeployModelRequest{}
 	if version != "" {
 		req.Version = &version
 	}
-	body, _ := marshalJSON(req)
-	if err := c.request(ctx, OpDeploy, name, nil, body, &resp); err != nil {
+	body, _ := json.Marshal(req)
+	if err := c.request(ctx, subject.WadmDeploy, name, nil, body, &resp); err != nil {
 		return resp, err
 	}
-	if resp.Result != DeployResultAcknowledged {
-		return resp, apiError(OpDeploy, c.subject(OpDeploy, name), string(resp.Result), resp.Message)
+	if resp.Result != wadm.DeployResultAcknowledged {
+		return resp, apiError(subject.WadmDeploy, c.subj(subject.WadmDeploy, name), string(resp.Result), resp.Message)
 	}
 	return resp, nil
 }
 
 // Undeploy asks wadm to stop an application; undeploying an undeployed
 // application is acknowledged too.
-func (c *Client) Undeploy(ctx context.Context, name string) (DeployModelResponse, error) {
-	var resp DeployModelResponse
-	if err := ValidateName(name); err != nil {
+func (c *Client) Undeploy(ctx context.Context, name string) (wadm.DeployModelResponse, error) {
+	var resp wadm.DeployModelResponse
+	if err := subject.ValidateAppName(name); err != nil {
 		return resp, fmt.Errorf("wadm: Undeploy: %w", err)
 	}
-	if err := c.request(ctx, OpUndeploy, name, nil, []byte("{}"), &resp); err != nil {
+	if err := c.request(ctx, subject.WadmUndeploy, name, nil, []byte("{}"), &resp); err != nil {
 		return resp, err
 	}
-	if resp.Result != DeployResultAcknowledged {
-		return resp, apiError(OpUndeploy, c.subject(OpUndeploy, name), string(resp.Result), resp.Message)
+	if resp.Result != wadm.DeployResultAcknowledged {
+		return resp, apiError(subject.WadmUndeploy, c.subj(subject.WadmUndeploy, name), string(resp.Result), resp.Message)
 	}
 	return resp, nil
 }
 
 // Delete deletes one version ("" deletes every version). Deleting what does
 // not exist is a noop, not an error: check resp.Result.
-func (c *Client) Delete(ctx context.Context, name, version string) (DeleteModelResponse, error) {
-	var resp DeleteModelResponse
-	if err := ValidateName(name); err != nil {
+func (c *Client) Delete(ctx context.Context, name, version string) (wadm.DeleteModelResponse, error) {
+	var resp wadm.DeleteModelResponse
+	if err := subject.ValidateAppName(name); err != nil {
 		return resp, fmt.Errorf("wadm: Delete: %w", err)
 	}
-	req := DeleteModelRequest{}
+	req := wadm.DeleteModelRequest{}
 	if version != "" {
 		req.Version = &version
 	}
-	body, _ := marshalJSON(req)
-	if err := c.request(ctx, OpDelete, name, nil, body, &resp); err != nil {
+	body, _ := json.Marshal(req)
+	if err := c.request(ctx, subject.WadmDelete, name, nil, body, &resp); err != nil {
 		return resp, err
 	}
-	if resp.Result != DeleteResultDeleted && resp.Result != DeleteResultNoop {
-		return resp, apiError(OpDelete, c.subject(OpDelete, name), string(resp.Result), resp.Message)
+	if resp.Result != wadm.DeleteResultDeleted && resp.Result != wadm.DeleteResultNoop {
+		return resp, apiError(subject.WadmDelete, c.subj(subject.WadmDelete, name), string(resp.Result), resp.Message)
 	}
 	return resp, nil
 }
 
 // Status fetches an application's last published status. wadm answers for
 // unknown applications too, with the default (undeployed) status.
-func (c *Client) Status(ctx context.Context, name string) (StatusResponse, error) {
-	var resp StatusResponse
-	if err := ValidateName(name); err != nil {
-		return resp, fmt.Errorf("wadm: Status: %w", err)
+func (c *Client) Status(ctx context.Context, name string) (wadm.StatusResponse, error) {
+	var resp wadm.StatusResponse
+	if err := subject.ValidateAppName(name); err != nil {
+		return resp, fmt.Errorf("wadm: wadm.Status: %w", err)
 	}
-	if err := c.request(ctx, OpStatus, name, nil, nil, &resp); err != nil {
+	if err := c.request(ctx, subject.WadmStatus, name, nil, nil, &resp); err != nil {
 		return resp, err
 	}
-	if resp.Result != StatusResultOK {
-		return resp, apiError(OpStatus, c.subject(OpStatus, name), string(resp.Result), resp.Message)
+	if resp.Result != wadm.StatusResultOK {
+		return resp, apiError(subject.WadmStatus, c.subj(subject.WadmStatus, name), string(resp.Result), resp.Message)
 	}
 	if resp.Status == nil {
-		return resp, fmt.Errorf("wadm: Status %s: ok reply without a status", name)
+		return resp, fmt.Errorf("wadm: wadm.Status %s: ok reply without a status", name)
 	}
 	return resp, nil
 }
@@ -281,7 +249,7 @@ func (c *Client) Status(ctx context.Context, name string) (StatusResponse, error
 // empty) when the message did not decode.
 type StatusUpdate struct {
 	Name   string
-	Status Status
+	Status wadm.Status
 	Err    error
 }
 
@@ -309,11 +277,11 @@ const statusBuffer = 64
 // published after it starts; call Status for the current state.
 func (c *Client) WatchStatus(ctx context.Context, name string) (*StatusWatch, error) {
 	if name != "*" {
-		if err := ValidateName(name); err != nil {
+		if err := subject.ValidateAppName(name); err != nil {
 			return nil, fmt.Errorf("wadm: WatchStatus: %w", err)
 		}
 	}
-	subj := StatusSubject(c.lattice, name)
+	subj := subject.WadmAppStatus(c.lattice, name)
 	msgs := make(chan *nats.Msg, statusBuffer)
 	sub, err := c.nc.ChanSubscribe(subj, msgs)
 	if err != nil {
@@ -331,7 +299,7 @@ func (c *Client) WatchStatus(ctx context.Context, name string) (*StatusWatch, er
 	ctx, cancel := context.WithCancel(ctx)
 	out := make(chan StatusUpdate, statusBuffer)
 	w := &StatusWatch{C: out, stop: cancel, done: make(chan struct{})}
-	prefix := StatusPrefix + "." + c.lattice + "."
+	prefix := subject.WadmAppStatusPrefix(c.lattice)
 	go func() {
 		defer close(w.done)
 		defer close(out)
@@ -358,10 +326,10 @@ func (c *Client) WatchStatus(ctx context.Context, name string) (*StatusWatch, er
 
 // PutAndDeploy stores m and deploys the version just stored, as wadm's own
 // client does for `wash app deploy`.
-func (c *Client) PutAndDeploy(ctx context.Context, m *Manifest) (PutModelResponse, DeployModelResponse, error) {
+func (c *Client) PutAndDeploy(ctx context.Context, m *wadm.Manifest) (wadm.PutModelResponse, wadm.DeployModelResponse, error) {
 	put, err := c.Put(ctx, m)
 	if err != nil {
-		return put, DeployModelResponse{}, err
+		return put, wadm.DeployModelResponse{}, err
 	}
 	dep, err := c.Deploy(ctx, put.Name, put.CurrentVersion)
 	return put, dep, err
@@ -370,15 +338,15 @@ func (c *Client) PutAndDeploy(ctx context.Context, m *Manifest) (PutModelRespons
 // WaitForStatus returns name's status once done accepts it, or ctx's error.
 // It watches before it reads the current status, so no change in between
 // is missed; a status that is already acceptable returns at once.
-func (c *Client) WaitForStatus(ctx context.Context, name string, done func(Status) bool) (Status, error) {
+func (c *Client) WaitForStatus(ctx context.Context, name string, done func(wadm.Status) bool) (wadm.Status, error) {
 	w, err := c.WatchStatus(ctx, name)
 	if err != nil {
-		return Status{}, err
+		return wadm.Status{}, err
 	}
 	defer w.Stop()
 	resp, err := c.Status(ctx, name)
 	if err != nil {
-		return Status{}, err
+		return wadm.Status{}, err
 	}
 	last := *resp.Status
 	if done(last) {
@@ -403,3 +371,18 @@ func (c *Client) WaitForStatus(ctx context.Context, name string, done func(Statu
 		}
 	}
 }
+
+// noWadmError reports that no wadm answered; it matches wadm.ErrNoWadm and
+// unwraps to the NATS error (nats.ErrNoResponders).
+type noWadmError struct {
+	lattice, subjects string
+	cause             error
+}
+
+func (e *noWadmError) Error() string {
+	return fmt.Sprintf("no wadm is serving lattice %s on %s: is wadm running?", e.lattice, e.subjects)
+}
+
+func (e *noWadmError) Is(target error) bool { return target == wadm.ErrNoWadm }
+
+func (e *noWadmError) Unwrap() error { return e.cause }

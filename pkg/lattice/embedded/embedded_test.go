@@ -1,7 +1,8 @@
-package lattice
+package embedded_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,17 +16,21 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
 
 func TestConnectEmbeddedJetStream(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, EmbeddedConfig{HTTPPort: -1})
+	e := testkit.NATS(t, embedded.Config{HTTPPort: -1})
 	if !strings.HasPrefix(e.ClientURL(), "nats://127.0.0.1:") {
 		t.Fatalf("ClientURL = %q, want nats://127.0.0.1:<port>", e.ClientURL())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nc, err := Connect(ctx, Config{URLs: e.ClientURL()}, nil)
+	nc, err := lattice.Connect(ctx, lattice.Config{URLs: e.ClientURL()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +64,7 @@ func TestConnectEmbeddedJetStream(t *testing.T) {
 
 func TestMonitorURLEmptyWhenOff(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, EmbeddedConfig{})
+	e := testkit.NATS(t, embedded.Config{})
 	if got := e.MonitorURL(); got != "" {
 		t.Fatalf("MonitorURL = %q with HTTPPort 0, want empty", got)
 	}
@@ -73,9 +78,9 @@ func TestStartEmbeddedPortInUse(t *testing.T) {
 	}
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
-	_, err = StartEmbedded(EmbeddedConfig{StoreDir: t.TempDir(), Port: port, ReadyTimeout: 2 * time.Second})
+	_, err = embedded.Start(embedded.Config{StoreDir: t.TempDir(), Port: port, ReadyTimeout: 2 * time.Second})
 	if err == nil {
-		t.Fatal("StartEmbedded on a port in use succeeded")
+		t.Fatal("Start on a port in use succeeded")
 	}
 	for _, want := range []string{"127.0.0.1:" + strconv.Itoa(port), "address already in use", "check that the port is free"} {
 		if !strings.Contains(err.Error(), want) {
@@ -88,21 +93,21 @@ func TestEmbeddedConfigValidate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		cfg  EmbeddedConfig
+		cfg  embedded.Config
 		want string
 	}{
-		{"no store", EmbeddedConfig{}, "StoreDir is empty"},
-		{"port range", EmbeddedConfig{StoreDir: "x", Port: 70000}, "Port 70000 out of range"},
-		{"http port range", EmbeddedConfig{StoreDir: "x", HTTPPort: -2}, "HTTPPort -2 out of range"},
-		{"token and user", EmbeddedConfig{StoreDir: "x", Auth: EmbeddedAuth{Token: "t", User: "u", Password: "p"}}, "both Token and User"},
-		{"user without password", EmbeddedConfig{StoreDir: "x", Auth: EmbeddedAuth{User: "u"}}, "User and Auth.Password go together"},
+		{"no store", embedded.Config{}, "StoreDir is empty"},
+		{"port range", embedded.Config{StoreDir: "x", Port: 70000}, "Port 70000 out of range"},
+		{"http port range", embedded.Config{StoreDir: "x", HTTPPort: -2}, "HTTPPort -2 out of range"},
+		{"token and user", embedded.Config{StoreDir: "x", Auth: embedded.Auth{Token: "t", User: "u", Password: "p"}}, "both Token and User"},
+		{"user without password", embedded.Config{StoreDir: "x", Auth: embedded.Auth{User: "u"}}, "User and Auth.Password go together"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := StartEmbedded(tt.cfg)
+			_, err := embedded.Start(tt.cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("StartEmbedded error = %v, want it to contain %q", err, tt.want)
+				t.Fatalf("Start error = %v, want it to contain %q", err, tt.want)
 			}
 		})
 	}
@@ -114,7 +119,7 @@ func TestEmbeddedConfigValidate(t *testing.T) {
 func TestReconnectAfterRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	first, err := StartEmbedded(EmbeddedConfig{StoreDir: dir, Port: -1})
+	first, err := embedded.Start(embedded.Config{StoreDir: dir, Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +132,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nc, err := Connect(ctx, Config{URLs: url, ReconnectWait: 10 * time.Millisecond, MaxReconnectWait: 100 * time.Millisecond}, zap.New(core))
+	nc, err := lattice.Connect(ctx, lattice.Config{URLs: url, ReconnectWait: 10 * time.Millisecond, MaxReconnectWait: 100 * time.Millisecond}, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,26 +152,26 @@ func TestReconnectAfterRestart(t *testing.T) {
 
 	first.Shutdown()
 	first.WaitForShutdown()
-	waitFor(t, 10*time.Second, func() error {
+	testkit.WaitForErr(t, 10*time.Second, "the server", func() error {
 		if nc.IsConnected() {
-			return errNotYet
+			return errors.New("not yet")
 		}
 		return nil
 	})
 
-	second := startServer(t, EmbeddedConfig{StoreDir: dir, Port: port})
+	second := testkit.NATS(t, embedded.Config{StoreDir: dir, Port: port})
 	if second.ClientURL() != url {
 		t.Fatalf("restarted server URL %s, want %s", second.ClientURL(), url)
 	}
-	waitFor(t, 15*time.Second, func() error {
+	testkit.WaitForErr(t, 15*time.Second, "the server", func() error {
 		if !nc.IsConnected() {
-			return errNotYet
+			return errors.New("not yet")
 		}
 		return nil
 	})
-	waitFor(t, 5*time.Second, func() error {
+	testkit.WaitForErr(t, 5*time.Second, "the server", func() error {
 		if logs.FilterMessage("nats reconnected").Len() == 0 {
-			return errNotYet
+			return errors.New("not yet")
 		}
 		return nil
 	})

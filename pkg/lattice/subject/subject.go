@@ -1,0 +1,204 @@
+// Package subject owns every NATS subject, stream and KV bucket name
+// wasmcanvas uses, so no other package spells one by hand (a test in this
+// package greps the tree to keep it so). Upstream names follow wadm 0.21 and
+// the wasmCloud 1.x control interface (shared reference WADM-API.md and
+// CONTROL-INTERFACE.md).
+//
+// It is pure: names and the checks that keep a name one subject token, no
+// I/O and no NATS import, so the pure core (pkg/translate, pkg/api/wire) may
+// use it.
+package subject
+
+import (
+	"fmt"
+	"strings"
+)
+
+// DefaultLattice is wasmCloud's default lattice name.
+const DefaultLattice = "default"
+
+// wadm: its API (request/reply; wadm queue-subscribes to {prefix}.>), the
+// application status it publishes and its own events.
+const (
+	// WadmDefaultAPIPrefix is wadm's default --api-prefix.
+	WadmDefaultAPIPrefix = "wadm.api"
+	// WadmQueueGroup is the queue group wadm replicas share.
+	WadmQueueGroup = "wadm_server"
+	// WadmStatusStream keeps the last status message of each application.
+	WadmStatusStream = "wadm_status"
+	// WadmEventsStream keeps wadm's events.
+	WadmEventsStream = "wadm_events"
+	// WadmManifestBucket is the KV bucket wadm stores manifests in, one key
+	// {lattice}-{name} per application.
+	WadmManifestBucket = "wadm_manifests"
+
+	wadmStatusPrefix = "wadm.status"
+	wadmEventPrefix  = "wadm.evt"
+)
+
+// The wadm model operations: the token after {prefix}.{lattice}.model.
+// WadmList is deprecated upstream (a bare JSON array reply); WadmGet without
+// a name lists models in the current shape.
+const (
+	WadmPut      = "put"
+	WadmGet      = "get"
+	WadmList     = "list"
+	WadmVersions = "versions"
+	WadmDeploy   = "deploy"
+	WadmUndeploy = "undeploy"
+	WadmDelete   = "del"
+	WadmStatus   = "status"
+	WadmHistory  = "history"
+)
+
+// WadmModel is {prefix}.{lattice}.model.{op}[.{name}]; an empty prefix means
+// WadmDefaultAPIPrefix and an empty name leaves the last token off (model.put,
+// model.get as list).
+func WadmModel(prefix, lattice, op, name string) string {
+	if prefix == "" {
+		prefix = WadmDefaultAPIPrefix
+	}
+	s := prefix + "." + lattice + ".model." + op
+	if name != "" {
+		s += "." + name
+	}
+	return s
+}
+
+// WadmLatticeAPI matches every wadm API request of lattice under prefix.
+func WadmLatticeAPI(prefix, lattice string) string {
+	if prefix == "" {
+		prefix = WadmDefaultAPIPrefix
+	}
+	return prefix + "." + lattice + ".>"
+}
+
+// WadmAppStatus is where wadm publishes an application's status:
+// wadm.status.{lattice}.{app}; app may be "*".
+func WadmAppStatus(lattice, app string) string {
+	return WadmAppStatusPrefix(lattice) + app
+}
+
+// WadmAppStatusPrefix is wadm.status.{lattice}. (with the trailing dot): what
+// is left of a status subject once the application name is cut off.
+func WadmAppStatusPrefix(lattice string) string {
+	return wadmStatusPrefix + "." + lattice + "."
+}
+
+// WadmEvent is wadm.evt.{lattice}.{event}, e.g. manifest_published.
+func WadmEvent(lattice, event string) string {
+	return wadmEventPrefix + "." + lattice + "." + event
+}
+
+// WadmEventsAll and WadmStatusAll match wadm's events and application
+// status of every lattice: the subjects of WadmEventsStream and
+// WadmStatusStream.
+const (
+	WadmEventsAll = wadmEventPrefix + ".>"
+	WadmStatusAll = wadmStatusPrefix + ".>"
+)
+
+// The canvas's own API, served as a NATS micro service.
+const (
+	CanvasServiceName = "wasmcanvas"
+	CanvasAPIPrefix   = "canvas.api"
+)
+
+// CanvasAPI is canvas.api.{tokens...}, e.g. CanvasAPI("components", "apply").
+func CanvasAPI(tokens ...string) string {
+	return strings.Join(append([]string{CanvasAPIPrefix}, tokens...), ".")
+}
+
+// JetStream KV buckets owned by the canvas.
+const (
+	// ComponentsBucket holds desired state: key {namespace}.{name}, value the
+	// ODA Component as applied (pkg/store).
+	ComponentsBucket = "CANVAS_COMPONENTS"
+	// StatusBucket holds each Component's ODA status under the same key,
+	// apart from desired state (like a Kubernetes status subresource).
+	StatusBucket = "CANVAS_STATUS"
+)
+
+// The canvas's record of what happened to each Component: one JetStream
+// stream over canvas.events.>.
+const (
+	// ComponentEventStream is the stream that keeps Component events.
+	ComponentEventStream = "CANVAS_EVENTS"
+	// ComponentEventsAll matches the events of every Component.
+	ComponentEventsAll = componentEventPrefix + ".>"
+
+	componentEventPrefix = "canvas.events"
+)
+
+// ComponentEvents is canvas.events.{namespace}.{name}: the subject the
+// events of the Component with store key {namespace}.{name} are recorded on.
+// Not to be confused with ODAEvent, which carries a component's own
+// business events.
+func ComponentEvents(key string) string { return componentEventPrefix + "." + key }
+
+// ODAEvent is oda.evt.{event}: the subject a Component's published or
+// subscribed ODA event (spec.eventNotification) travels on between
+// components.
+func ODAEvent(event string) string { return "oda.evt." + event }
+
+const maxLatticeLen = 128
+
+// ValidateLattice checks that name can stand as one subject token and in
+// wadm's {lattice}-{name} keys: 1-128 ASCII letters, digits, '-' or '_'.
+func ValidateLattice(name string) error {
+	if name == "" {
+		return fmt.Errorf("lattice name is empty: use %q unless the hosts were started with another", DefaultLattice)
+	}
+	if len(name) > maxLatticeLen {
+		return fmt.Errorf("lattice name %.20q... is %d characters long: the limit is %d", name, len(name), maxLatticeLen)
+	}
+	if err := tokenChars(name); err != nil {
+		return fmt.Errorf("lattice name %q: %w", name, err)
+	}
+	return nil
+}
+
+// ValidateBucketName checks a JetStream KV bucket name: ASCII letters,
+// digits, '-' and '_' only.
+func ValidateBucketName(name string) error {
+	if name == "" {
+		return fmt.Errorf("bucket name is empty")
+	}
+	if err := tokenChars(name); err != nil {
+		return fmt.Errorf("bucket name %q: %w", name, err)
+	}
+	return nil
+}
+
+// ValidateAppName checks a wadm application name: ASCII letters, digits,
+// '-' and '_'. wadm's own regex (`^[-\w]+$`) also admits non-ASCII letters,
+// but such a name cannot be a key in wadm's KV bucket, so it is refused here
+// early.
+func ValidateAppName(name string) error {
+	if name == "" {
+		return fmt.Errorf("application name is empty")
+	}
+	if err := tokenChars(name); err != nil {
+		return fmt.Errorf("application name %q: %w", name, err)
+	}
+	return nil
+}
+
+// ValidatePrefix checks an API subject prefix such as wadm's --api-prefix:
+// dot-separated tokens with no wildcard or space.
+func ValidatePrefix(prefix string) error {
+	if prefix == "" || strings.ContainsAny(prefix, "*> \t\r\n") || strings.Contains(prefix, "..") ||
+		strings.HasPrefix(prefix, ".") || strings.HasSuffix(prefix, ".") {
+		return fmt.Errorf("API prefix %q is not a plain subject prefix (want e.g. %s)", prefix, WadmDefaultAPIPrefix)
+	}
+	return nil
+}
+
+func tokenChars(name string) error {
+	for i, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("character %q at offset %d is not allowed: use ASCII letters, digits, '-' and '_'", r, i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package subject
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The subjects as upstream spells them (WADM-API.md, CONTROL-INTERFACE.md)
+// and as the canvas's own clients expect them.
+func TestSubjects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		got, want string
+	}{
+		{WadmModel("", "default", WadmPut, ""), "wadm.api.default.model.put"},
+		{WadmModel("", "default", WadmGet, ""), "wadm.api.default.model.get"},
+		{WadmModel("", "default", WadmGet, "hello-world"), "wadm.api.default.model.get.hello-world"},
+		{WadmModel("", "default", WadmList, ""), "wadm.api.default.model.list"},
+		{WadmModel("", "l1", WadmVersions, "app"), "wadm.api.l1.model.versions.app"},
+		{WadmModel("", "l1", WadmDeploy, "app"), "wadm.api.l1.model.deploy.app"},
+		{WadmModel("", "l1", WadmUndeploy, "app"), "wadm.api.l1.model.undeploy.app"},
+		{WadmModel("", "l1", WadmDelete, "app"), "wadm.api.l1.model.del.app"},
+		{WadmModel("", "l1", WadmStatus, "app"), "wadm.api.l1.model.status.app"},
+		{WadmModel("", "l1", WadmHistory, "app"), "wadm.api.l1.model.history.app"},
+		{WadmModel("my.wadm", "l1", WadmPut, ""), "my.wadm.l1.model.put"},
+		{WadmLatticeAPI("", "default"), "wadm.api.default.>"},
+		{WadmAppStatus("default", "hello-world"), "wadm.status.default.hello-world"},
+		{WadmAppStatus("default", "*"), "wadm.status.default.*"},
+		{WadmAppStatusPrefix("default"), "wadm.status.default."},
+		{WadmEvent("default", "manifest_published"), "wadm.evt.default.manifest_published"},
+		{WadmEventsAll, "wadm.evt.>"},
+		{WadmStatusAll, "wadm.status.>"},
+		{CanvasAPI("components", "apply"), "canvas.api.components.apply"},
+		{ComponentEvents("components.shop"), "canvas.events.components.shop"},
+		{ComponentEventsAll, "canvas.events.>"},
+		{ODAEvent("orderCreated"), "oda.evt.orderCreated"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+	for _, b := range []string{ComponentsBucket, StatusBucket, ComponentEventStream, WadmManifestBucket, WadmStatusStream, WadmEventsStream} {
+		if err := ValidateBucketName(b); err != nil {
+			t.Errorf("%s: %v", b, err)
+		}
+	}
+}
+
+func TestValidateLattice(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		want string // "" means valid
+	}{
+		{"default", ""},
+		{"edge-site_1", ""},
+		{"ABC123", ""},
+		{strings.Repeat("a", 128), ""},
+		{"", "empty"},
+		{strings.Repeat("a", 129), "129 characters long"},
+		{"a.b", `'.' at offset 1`},
+		{"a*", `'*' at offset 1`},
+		{"a>", `'>' at offset 1`},
+		{"a b", `' ' at offset 1`},
+		{"é", `'é' at offset 0`},
+	}
+	for _, tt := range tests {
+		err := ValidateLattice(tt.name)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("ValidateLattice(%q) = %v, want nil", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("ValidateLattice(%q) = %v, want it to contain %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestValidateNames(t *testing.T) {
+	t.Parallel()
+	for name, ok := range map[string]bool{
+		"CANVAS_COMPONENTS": true, "a-b_c9": true, "": false, "a.b": false, "a b": false, "a/b": false, "a*": false, "é": false,
+	} {
+		if err := ValidateBucketName(name); (err == nil) != ok {
+			t.Errorf("ValidateBucketName(%q) = %v, want ok=%v", name, err, ok)
+		}
+		if err := ValidateAppName(name); (err == nil) != ok {
+			t.Errorf("ValidateAppName(%q) = %v, want ok=%v", name, err, ok)
+		}
+	}
+	for prefix, ok := range map[string]bool{
+		"wadm.api": true, "x": true, "": false, "a.*": false, "a.>": false, "a b": false, ".a": false, "a.": false, "a..b": false,
+	} {
+		if err := ValidatePrefix(prefix); (err == nil) != ok {
+			t.Errorf("ValidatePrefix(%q) = %v, want ok=%v", prefix, err, ok)
+		}
+	}
+}
+
+// ownedPrefixes are the subject roots only this package may spell. A string
+// literal anywhere else in the module that starts with one of them (or
+// holds ".wrpc.", wRPC's subject infix) is a subject built by hand.
+var ownedPrefixes = []string{"wadm.api.", "wadm.status.", "wadm.evt.", "wasmbus.", "canvas.api.", "canvas.events.", "oda.evt."}
+
+func handBuiltSubject(lit string) bool {
+	for _, p := range ownedPrefixes {
+		if strings.HasPrefix(lit, p) {
+			return true
+		}
+	}
+	return strings.Contains(lit, ".wrpc.")
+}
+
+// subjectLiterals returns "file:line: literal" for every Go string literal
+// under root, outside this package, that spells an owned subject.
+func subjectLiterals(t *testing.T, root, self string) []string {
+	t.Helper()
+	var found []string
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path == self || (path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			if v, err := strconv.Unquote(lit.Value); err == nil && handBuiltSubject(v) {
+				found = append(found, fset.Position(lit.Pos()).String()+": "+lit.Value)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestOneOwner keeps every subject in this package: a test or a program that
+// needs one calls the builders here.
+func TestOneOwner(t *testing.T) {
+	t.Parallel()
+	self, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(self, "..", "..", "..")
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found from %s: %v", self, err)
+	}
+	for _, f := range subjectLiterals(t, root, self) {
+		t.Errorf("%s: subject spelled outside pkg/lattice/subject: build it with a function of this package", f)
+	}
+}
+
+// The check itself must see a hand-built subject, in code and in tests.
+func TestOneOwnerCatchesLiterals(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := "package x\n\nvar a = \"wadm.api.default.model.put\"\nvar b = `wasmbus.ctl.v1.default.host.ping`\nvar c = \"default.wrpc.0.0.1.x\"\nvar ok = \"wadm is not running\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "x_test.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := subjectLiterals(t, dir, filepath.Join(dir, "none"))
+	if len(got) != 3 {
+		t.Fatalf("found %d hand-built subjects, want 3: %q", len(got), got)
+	}
+}
