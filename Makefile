@@ -5,10 +5,8 @@ BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/wasmcanvas/wasmcanvas/pkg/version.Version=$(VERSION)
 
-# The component-model C API headers ship inside wasmtime-go's module; cgo
-# finds them through CGO_CFLAGS (the static library links by itself).
-WASMTIME_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/bytecodealliance/wasmtime-go/v39)
-export CGO_CFLAGS = -I$(WASMTIME_DIR)/build/include
+# The runtime is cgo (wasmtime's C API, declared in
+# pkg/runtime/internal/cm/wasmtime_api.h, linked by wasmtime-go).
 export CGO_ENABLED = 1
 
 # Fuzz targets: package:FuzzName, each run for FUZZTIME by `make fuzz`.

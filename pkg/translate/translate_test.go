@@ -414,52 +414,6 @@ func BenchmarkTranslate(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "components/s")
 }
 
-// TestVersionCoversEveryField: changing any part of a manifest changes
-// its version; the version annotation itself does not.
-func TestVersionCoversEveryField(t *testing.T) {
-	c := parseFile(t, filepath.Join("testdata", "cases", "events-placement.component.yaml"))
-	base, err := translate.Component(c, translate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := 7
-	mutations := map[string]func(m *wadm.Manifest){
-		"name":             func(m *wadm.Manifest) { m.Metadata.Name += "x" },
-		"annotation":       func(m *wadm.Manifest) { m.Metadata.Annotations["a"] = "b" },
-		"label":            func(m *wadm.Manifest) { m.Metadata.Labels["a"] = "b" },
-		"image":            func(m *wadm.Manifest) { m.Spec.Components[0].Properties.Image += "x" },
-		"config value":     func(m *wadm.Manifest) { m.Spec.Components[0].Properties.Config[0].Properties["k"] = "v" },
-		"config nil vs {}": func(m *wadm.Manifest) { m.Spec.Components[0].Properties.Config[0].Properties = nil },
-		"instances":        func(m *wadm.Manifest) { m.Spec.Components[0].Traits[0].Scaler.Instances++ },
-		"spread weight":    func(m *wadm.Manifest) { m.Spec.Components[0].Traits[0].Scaler.Spread[0].Weight = &w },
-		"link interface":   func(m *wadm.Manifest) { m.Links()[0].Link.Interfaces[0] += "x" },
-		"link target":      func(m *wadm.Manifest) { m.Spec.Components[0].Traits[1].Link.Target.Name += "x" },
-		"shared app":       func(m *wadm.Manifest) { last(m).Properties.Application.Name += "x" },
-		"policy":           func(m *wadm.Manifest) { m.Spec.Policies = append(m.Spec.Policies, wadm.Policy{Name: "p", Type: "t"}) },
-		"custom trait": func(m *wadm.Manifest) {
-			last(m).Traits = append(last(m).Traits, wadm.Trait{Type: "x", Custom: map[string]any{"a": 1}})
-		},
-		"component removed": func(m *wadm.Manifest) { m.Spec.Components = m.Spec.Components[1:] },
-	}
-	for name, mutate := range mutations {
-		m, err := translate.Component(c, translate.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mutate(m)
-		if got := translate.Version(m); got == base.Version() {
-			t.Errorf("%s: version unchanged (%s)", name, got)
-		}
-	}
-	m, _ := translate.Component(c, translate.Options{})
-	m.SetVersion("something-else")
-	if translate.Version(m) != base.Version() {
-		t.Error("the version annotation changed the version")
-	}
-}
-
-func last(m *wadm.Manifest) *wadm.Component { return &m.Spec.Components[len(m.Spec.Components)-1] }
-
 func TestIngressRoutes(t *testing.T) {
 	c := parseFile(t, testref.Path(t, "oda", "examples", "productcatalog-enhanced-v1.component.yaml"))
 	m, err := translate.Component(c, translate.Options{Implementations: testImplementations(t)})

@@ -3,9 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <wasm.h>
-#include <wasmtime.h>
-#include <wasmtime/component.h>
+#include "wasmtime_api.h"
 
 wasmtime_error_t *cm_linker_add_func(wasmtime_component_linker_instance_t *li,
                                      const char *name, size_t name_len,

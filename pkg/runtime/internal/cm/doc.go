@@ -15,6 +15,11 @@
 // turns owned resources in the results (left by Go as markers) into
 // wasmtime values after Go returns.
 //
+// wasmtime_api.h declares the part of the C API it uses (so the plain go
+// command builds it, with no include path into the module cache);
+// TestWasmtimeAPIMatchesUpstream holds it to wasmtime-go's headers, and
+// wasmtime-go's own cgo directives link the library.
+//
 // It must not know about WASI, HTTP or any interface a component imports;
 // those are built on top of it (internal/wasi, internal/wasihttp).
 // It is the only package of the runtime that uses cgo.
