@@ -20,7 +20,8 @@ FUZZ_TARGETS ?= \
 	./pkg/lattice:FuzzConfigURLs \
 	./pkg/gateway:FuzzRoutes \
 	./pkg/client:FuzzReadSSE \
-	./pkg/runtime:FuzzKeyEncoding
+	./pkg/runtime:FuzzKeyEncoding \
+	./pkg/artefact:FuzzRead
 
 .PHONY: all build test unit lint fuzz bench e2e race demo examples components clean help
 

@@ -171,6 +171,12 @@ func (h *Host) PoolInstances() uint32 { return h.cfg.PoolInstances }
 // falls back to on-demand instead.
 var ErrPoolReservation = cm.ErrPoolReservation
 
+// ErrCompile marks a Load that failed because wasmtime could not compile
+// the bytes. The error's text is wasmtime's and may quote them (its WAT
+// parser echoes the line it stopped at): a caller loading bytes it must
+// not disclose says so in its own words when errors.Is(err, ErrCompile).
+var ErrCompile = cm.ErrCompile
+
 // ErrClosed is returned by Load on a closed Host.
 var ErrClosed = errors.New("runtime: host is closed")
 

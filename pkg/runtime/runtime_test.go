@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -133,15 +134,19 @@ func TestLoadErrors(t *testing.T) {
 		name, comp string
 		wasm       []byte
 		want       string
+		compile    bool // errors.Is(err, ErrCompile)
 	}{
-		{"no name", "", echoWAT(t), "empty component name"},
-		{"garbage", "g", []byte("not wasm"), "compile component"},
-		{"not http", "plain", []byte("(component)"), "exports no wasi:http/incoming-handler"},
+		{"no name", "", echoWAT(t), "empty component name", false},
+		{"garbage", "g", []byte("not wasm"), "compile component", true},
+		{"not http", "plain", []byte("(component)"), "exports no wasi:http/incoming-handler", false},
 	}
 	for _, tc := range tests {
 		_, err := h.Load(context.Background(), tc.comp, tc.wasm, wruntime.ComponentConfig{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error = %v, want it to mention %q", tc.name, err, tc.want)
+		}
+		if got := errors.Is(err, wruntime.ErrCompile); got != tc.compile {
+			t.Errorf("%s: errors.Is(%v, ErrCompile) = %v, want %v", tc.name, err, got, tc.compile)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())

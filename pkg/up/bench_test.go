@@ -46,7 +46,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 func BenchmarkApplyToServing(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
-		c, err := up.Start(context.Background(), up.Options{StateDir: dir, Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1})
+		c, err := up.Start(context.Background(), up.Options{StateDir: dir, Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1, ArtefactRoots: testRoots})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -99,7 +99,7 @@ func BenchmarkDensity(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
-		opts := up.Options{StateDir: dir, Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1}
+		opts := up.Options{StateDir: dir, Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1, ArtefactRoots: testRoots}
 		c, err := up.Start(context.Background(), opts)
 		if err != nil {
 			b.Fatal(err)

@@ -106,7 +106,7 @@ func render(t *testing.T, comp *oda.Component, ns string, edit func(*oda.Exposed
 		impls := map[string]string{}
 		for _, fn := range cp.Spec.ExposedAPIsByFunction() {
 			for i := range fn {
-				impls[fn[i].EffectiveImplementation()] = "file://" + echoWAT
+				impls[fn[i].EffectiveImplementation()] = "file://" + echoWasm
 				edit(&fn[i])
 			}
 		}

@@ -63,7 +63,7 @@ func BenchmarkTMF620Get(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	c, err := up.Start(ctx, up.Options{StateDir: b.TempDir(), Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1})
+	c, err := up.Start(ctx, up.Options{StateDir: b.TempDir(), Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1, ArtefactRoots: testRoots})
 	if err != nil {
 		b.Fatal(err)
 	}

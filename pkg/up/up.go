@@ -58,6 +58,10 @@ type Options struct {
 	// AllowOutbound lists authorities outside the canvas that components
 	// with dependent APIs may call (local.Options.AllowOutbound).
 	AllowOutbound []string
+	// ArtefactRoots are the only directories file:// artefacts are read
+	// from (local.Options.ArtefactRoots); none means the directory canvas
+	// up runs in and StateDir.
+	ArtefactRoots []string
 	Logger        *zap.Logger
 }
 
@@ -177,6 +181,10 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway (--ingress %s): %w", opts.Ingress, err)
 	}
+	roots, err := opts.artefactRoots()
+	if err != nil {
+		return nil, err
+	}
 	c.deploy, err = local.New(local.Options{
 		Runtime: c.host, Gateway: c.gw, Logger: c.log.Named("deploy"), Limits: opts.Limits,
 		KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(js, bucket) },
@@ -184,9 +192,10 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 		IngressAuthority: ingressAddr,
 		AllowOutbound:    opts.AllowOutbound,
 		InfoURL:          c.gw.BaseURL() + wire.PathCanvasInfo,
+		ArtefactRoots:    roots,
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--artefact-root: %w", err)
 	}
 	d, err := daemon.New(daemon.Options{
 		NATS:       lattice.Config{URLs: c.nats.ClientURL()},

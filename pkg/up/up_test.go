@@ -1,6 +1,7 @@
 package up_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,13 +16,26 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/up"
 )
 
-var echoWAT, _ = filepath.Abs("../runtime/testdata/echo-http.wat")
+// echoWasm is the runtime's echo component binary.
+var echoWasm, _ = filepath.Abs("../runtime/testdata/echo-http.wasm")
+
+// testRoots are the artefact roots of the tests' canvases: the echo
+// component and the examples lie outside this package's directory, which
+// the default roots would allow.
+var testRoots = []string{"../runtime/testdata", "../../examples"}
 
 func start(t *testing.T, stateDir string) *up.Canvas {
 	t.Helper()
+	return startWith(t, up.Options{StateDir: stateDir, ArtefactRoots: testRoots})
+}
+
+// startWith starts a canvas on free ports.
+func startWith(t *testing.T, opts up.Options) *up.Canvas {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := up.Start(ctx, up.Options{StateDir: stateDir, Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1})
+	opts.Listen, opts.Ingress, opts.NATSPort = "127.0.0.1:0", "127.0.0.1:0", -1
+	c, err := up.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +56,11 @@ func stop(t *testing.T, c *up.Canvas) {
 }
 
 func component(name, path string) []byte { return componentDependingOn(name, path, "") }
+
+// componentFrom is component served by the artefact at wasm.
+func componentFrom(name, path, wasm string) []byte {
+	return bytes.Replace(component(name, path), []byte("file://"+echoWasm), []byte("file://"+wasm), 1)
+}
 
 // componentDependingOn is component with a dependent API named catalog on
 // the specification URL dep (none when empty).
@@ -72,7 +91,7 @@ spec:
       implementation: impl
       path: %s
       port: 8080
-%s`, name, echoWAT, path, deps))
+%s`, name, echoWasm, path, deps))
 }
 
 // waitComplete polls the Component's status until Complete with its API

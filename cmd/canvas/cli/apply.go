@@ -38,7 +38,9 @@ as desired state and deploys it as a wadm application.
 Artefacts: relative file:// paths of the wasmcanvas.io/implementations
 annotation resolve against the Component file's directory, those of
 --implementations FILE against that file's directory; both are merged into
-the annotation as absolute paths (the file wins per implementation).
+the annotation as absolute paths (the file wins per implementation). The
+canvas reads them only from its own artefact roots ('canvas up
+--artefact-root'); nothing apply sends widens them.
 
 With --wait, apply follows each Component's deployment_status
 (In-Progress-CompCon, … , Complete) until every one is Complete (exit 0), one

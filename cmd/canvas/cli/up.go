@@ -56,11 +56,20 @@ gets CANVAS_INFO_URL, the canvas info service on the ingress that answers
 its dependencies' urls, and may call the ingress and the --allow-outbound
 authorities (nothing else).
 
+file:// artefacts are read only from the artefact roots: the directory
+'canvas up' runs in and its state directory, or instead the directories
+given with --artefact-root. Only regular files holding a WebAssembly
+component binary load; anything else (a file outside the roots or whose
+symlinks lead out of them, a directory, a device, a FIFO, WAT text) fails
+the Component with a reason that quotes none of the file's content.
+Clients cannot widen the roots.
+
 Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 --nats ...); 'canvas up' never pretends to schedule across hosts.`,
 		Example: `  canvas up
   canvas up --detach && canvas apply -f examples/productcatalog/component.yaml --wait
-  canvas up --state-dir /tmp/canvas --ingress 127.0.0.1:9080 --listen 127.0.0.1:9443`,
+  canvas up --state-dir /tmp/canvas --ingress 127.0.0.1:9080 --listen 127.0.0.1:9443
+  canvas up --artefact-root ./build --artefact-root /srv/wasm`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			level, err := zapcore.ParseLevel(logLevel)
@@ -94,6 +103,7 @@ Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 	f.Int64Var(&opts.Limits.MaxMemoryBytes, "max-memory", runtime.DefaultMaxMemoryBytes, "memory cap of one component instance, in bytes")
 	f.Uint32Var(&opts.MaxInstances, "max-instances", runtime.DefaultPoolInstances, "Wasm instances alive at once across all components (one per in-flight request; more wait), pre-reserved by wasmtime's pooling allocator; 0 maps memory per request instead")
 	f.StringSliceVar(&opts.AllowOutbound, "allow-outbound", nil, "authorities (host, host:port, *.domain) outside the canvas that components with dependent APIs may call; the canvas's own ingress is always allowed to them")
+	f.StringArrayVar(&opts.ArtefactRoots, "artefact-root", nil, "directory file:// artefacts may be read from (repeatable); given, it replaces the default: the directory canvas up runs in and the state directory")
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background; stop with 'canvas down'")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "with --detach: how long to wait for the canvas to be ready")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -8,8 +8,11 @@
 // place components across hosts: spreadscaler instances and spread
 // requirements are accepted and ignored, since every request gets a fresh
 // instance on this node. Only file:// artefacts are loaded (nothing is
-// fetched); OCI references and non-shared capability providers fail with a
-// message saying they need a wasmCloud lattice. Links to the shared
+// fetched), and only from Options.ArtefactRoots, read through
+// pkg/artefact, whose errors never quote a file's bytes (wasmtime's
+// compile errors are replaced, not passed on); OCI references and
+// non-shared capability providers fail with a message saying they need a
+// wasmCloud lattice. Links to the shared
 // canvas-bridge, HTTP client and messaging components are accepted: the
 // embedded canvas serves those in-process.
 //

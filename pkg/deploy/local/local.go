@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,15 +13,13 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/artefact"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
-
-// MaxArtefactSize bounds a Wasm file read from disk.
-const MaxArtefactSize = 512 << 20
 
 // HostName is the one host this deployer reports.
 const HostName = "embedded"
@@ -64,6 +60,9 @@ type Options struct {
 	// api.Server.InfoHandler) as components reach it; components that may
 	// call out get it as CANVAS_INFO_URL.
 	InfoURL string
+	// ArtefactRoots are the directories file:// artefacts are read from
+	// (artefact.Roots); none means no file is read.
+	ArtefactRoots []string
 }
 
 // EnvConfigName names the component config whose properties become the
@@ -90,8 +89,9 @@ const (
 //   - A failed deploy keeps serving the version that served before, as
 //     wadm keeps running what it had while the new one cannot start.
 type Deployer struct {
-	opts Options
-	log  *zap.Logger
+	opts  Options
+	log   *zap.Logger
+	roots *artefact.Roots
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -119,9 +119,16 @@ func New(opts Options) (*Deployer, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	roots, err := artefact.NewRoots(opts.ArtefactRoots...)
+	if err != nil {
+		return nil, fmt.Errorf("local deployer: %w", err)
+	}
+	// Status messages do not list the roots (API clients read them); the
+	// log does.
+	opts.Logger.Info("file:// artefacts are read from these roots only", zap.Strings("roots", roots.Dirs()))
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Deployer{
-		opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
+		opts: opts, log: opts.Logger, roots: roots, ctx: ctx, cancel: cancel,
 		apps: map[string]*app{}, watchers: map[chan deploy.StatusEvent]struct{}{},
 	}, nil
 }
@@ -254,7 +261,7 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, bucket strin
 	if !ok {
 		return nil, fmt.Errorf("image %q is not a file:// artefact: the embedded canvas does not fetch OCI images; build or pull it and name it as file:///path/to.wasm, or deploy to a wasmCloud lattice", c.Properties.Image)
 	}
-	wasm, err := readArtefact(path)
+	wasm, err := d.roots.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -296,23 +303,11 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, bucket strin
 			return nil, fmt.Errorf("keyvalue bucket %s: %w", bucket, err)
 		}
 	}
-	return d.opts.Runtime.Load(d.ctx, appName+"/"+c.Name, wasm, cc)
-}
-
-func readArtefact(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read artefact: %w", err)
+	rc, err := d.opts.Runtime.Load(d.ctx, appName+"/"+c.Name, wasm.Bytes, cc)
+	if errors.Is(err, runtime.ErrCompile) {
+		return nil, wasm.CompileFailure(err) // wasmtime's text may quote the bytes
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxArtefactSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read artefact %s: %w", path, err)
-	}
-	if len(data) > MaxArtefactSize {
-		return nil, fmt.Errorf("artefact %s is larger than %d bytes", path, MaxArtefactSize)
-	}
-	return data, nil
+	return rc, err
 }
 
 // Undeploy removes the application's routes and unloads its components.

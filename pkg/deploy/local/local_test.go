@@ -21,20 +21,25 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
 
-// echoWAT is the runtime's hand-written wasi:http echo component; wasmtime
-// compiles its WAT text directly.
-var echoWAT, _ = filepath.Abs("../../runtime/testdata/echo-http.wat")
+// echoWasm is the runtime's hand-written wasi:http echo component, as the
+// binary a file:// artefact must be.
+var echoWasm, _ = filepath.Abs("../../runtime/testdata/echo-http.wasm")
 
 type env struct {
 	d    *local.Deployer
 	base string
+	// dir is an artefact root of the test's own, beside the echo
+	// component's directory.
+	dir string
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 
-// newEnvWith is newEnv with extra authorities AllowOutbound.
-func newEnvWith(t *testing.T, allow []string) *env {
+// newEnvWith is newEnv with extra authorities AllowOutbound and artefact
+// roots.
+func newEnvWith(t *testing.T, allow []string, roots ...string) *env {
 	t.Helper()
+	dir := t.TempDir()
 	host, err := runtime.NewHost(runtime.Config{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +51,7 @@ func newEnvWith(t *testing.T, allow []string) *env {
 		t.Fatal(err)
 	}
 	d, err := local.New(local.Options{Runtime: host, Gateway: gw, IngressAuthority: addr, AllowOutbound: allow,
-		InfoURL: "http://" + addr + "/canvas-info"})
+		InfoURL: "http://" + addr + "/canvas-info", ArtefactRoots: append([]string{filepath.Dir(echoWasm), dir}, roots...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +60,7 @@ func newEnvWith(t *testing.T, allow []string) *env {
 		cancel()
 		host.Close()
 	})
-	return &env{d: d, base: "http://" + addr}
+	return &env{d: d, base: "http://" + addr, dir: dir}
 }
 
 // manifest translates a one-API Component served by image at path.
@@ -128,7 +133,7 @@ func TestDeployServesUpdatesAndUndeploys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m1 := manifest(t, "shop", "/shop/v1", "file://"+echoWAT)
+	m1 := manifest(t, "shop", "/shop/v1", "file://"+echoWasm)
 	e.apply(t, m1)
 	st := e.waitStatus(t, m1.Metadata.Name, wadm.StatusDeployed)
 	if st.DeployedVersion != m1.Version() || len(st.Hosts) != 1 || len(st.Scalers) != 1 {
@@ -147,7 +152,7 @@ func TestDeployServesUpdatesAndUndeploys(t *testing.T) {
 		t.Fatalf("GET through gateway: %d %v", code, h)
 	}
 
-	m2 := manifest(t, "shop", "/shop/v2", "file://"+echoWAT)
+	m2 := manifest(t, "shop", "/shop/v2", "file://"+echoWasm)
 	e.apply(t, m2)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -180,20 +185,20 @@ func TestDeployServesUpdatesAndUndeploys(t *testing.T) {
 
 func TestFailuresExplainAndKeepServing(t *testing.T) {
 	e := newEnv(t)
-	good := manifest(t, "keep", "/keep", "file://"+echoWAT)
+	good := manifest(t, "keep", "/keep", "file://"+echoWasm)
 	e.apply(t, good)
 	e.waitStatus(t, good.Metadata.Name, wadm.StatusDeployed)
 
-	garbage := filepath.Join(t.TempDir(), "garbage.wasm")
-	if err := os.WriteFile(garbage, []byte("\x00asm not really"), 0o644); err != nil {
+	garbage := filepath.Join(e.dir, "garbage.wasm")
+	if err := os.WriteFile(garbage, []byte("\x00asm\x0d\x00\x01\x00 not really"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name, image, want string
 	}{
-		{"missing file", "file:///no/such/component.wasm", "/no/such/component.wasm"},
+		{"missing file", "file://" + e.dir + "/no/such/component.wasm", e.dir + "/no/such/component.wasm does not exist"},
 		{"oci image", "ghcr.io/acme/echo:1.0", "does not fetch OCI images"},
-		{"not a component", "file://" + garbage, "runtime: load"},
+		{"not a component", "file://" + garbage, "is not a valid Wasm component (19 bytes, sha256:"},
 	}
 	for _, tc := range tests {
 		bad := manifest(t, "keep", "/keep", tc.image)
@@ -210,10 +215,10 @@ func TestFailuresExplainAndKeepServing(t *testing.T) {
 
 func TestRouteConflictBetweenApps(t *testing.T) {
 	e := newEnv(t)
-	a := manifest(t, "first", "/same", "file://"+echoWAT)
+	a := manifest(t, "first", "/same", "file://"+echoWasm)
 	e.apply(t, a)
 	e.waitStatus(t, a.Metadata.Name, wadm.StatusDeployed)
-	b := manifest(t, "second", "/same", "file://"+echoWAT)
+	b := manifest(t, "second", "/same", "file://"+echoWasm)
 	e.apply(t, b)
 	st := e.waitStatus(t, b.Metadata.Name, wadm.StatusFailed)
 	if want := fmt.Sprintf("already served by app %q", a.Metadata.Name); !strings.Contains(st.Message, want) {
@@ -226,7 +231,7 @@ func TestDeployUnknown(t *testing.T) {
 	if err := e.d.Deploy(context.Background(), "nope", "v1"); err == nil || !strings.Contains(err.Error(), "put it first") {
 		t.Errorf("deploy of unknown app: %v", err)
 	}
-	m := manifest(t, "x", "/x", "file://"+echoWAT)
+	m := manifest(t, "x", "/x", "file://"+echoWasm)
 	if _, err := e.d.Put(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +279,8 @@ func TestOutboundAllowListFromDependentAPIs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvWith(t, tc.allow)
-			provider := manifest(t, "provider", "/upstream", "file://"+echoWAT)
-			caller := manifestWith(t, "caller", "/fetch", "file://"+echoWAT, tc.deps)
+			provider := manifest(t, "provider", "/upstream", "file://"+echoWasm)
+			caller := manifestWith(t, "caller", "/fetch", "file://"+echoWasm, tc.deps)
 			for _, m := range []*wadm.Manifest{provider, caller} {
 				e.apply(t, m)
 				e.waitStatus(t, m.Metadata.Name, wadm.StatusDeployed)
@@ -296,7 +301,7 @@ func TestOutboundAllowListFromDependentAPIs(t *testing.T) {
 // may not call out gets no CANVAS_INFO_URL.
 func TestEnvConfigBecomesEnvironment(t *testing.T) {
 	e := newEnv(t)
-	m := manifest(t, "envapp", "/env", "file://"+echoWAT)
+	m := manifest(t, "envapp", "/env", "file://"+echoWasm)
 	c := &m.Spec.Components[0]
 	if c.Properties.Application != nil {
 		t.Fatalf("first manifest component is %s, want the Wasm component", c.Name)

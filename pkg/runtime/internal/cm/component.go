@@ -28,15 +28,21 @@ type Component struct {
 	eng *Engine
 }
 
+// ErrCompile marks wasmtime's refusal to compile the bytes given. The text
+// after it is wasmtime's and may quote the input (its WAT parser echoes
+// the line it stopped at): who compiles bytes it must not disclose shows
+// its own words when errors.Is(err, ErrCompile).
+var ErrCompile = errors.New("compile component")
+
 // Compile compiles a component from binary or WAT text.
 func Compile(e *Engine, src []byte) (*Component, error) {
 	if len(src) == 0 {
-		return nil, errors.New("compile component: empty input (give a component binary or its WAT text)")
+		return nil, fmt.Errorf("%w: empty input (give a component binary or its WAT text)", ErrCompile)
 	}
 	var out *C.wasmtime_component_t
 	err := takeError(C.wasmtime_component_new(e.ptr, (*C.uint8_t)(unsafe.Pointer(&src[0])), C.size_t(len(src)), &out))
 	if err != nil {
-		return nil, fmt.Errorf("compile component: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
 	return &Component{ptr: out, eng: e}, nil
 }

@@ -1,0 +1,178 @@
+package artefact
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Roots are the directories file:// artefacts may be read from. It is
+// server-side configuration (canvas up --artefact-root): nothing a client
+// sends widens it.
+//
+// # Notes
+//
+//   - Safe for concurrent use; it holds no open files.
+type Roots struct {
+	dirs []root
+}
+
+type root struct {
+	given    string // absolute, as configured
+	resolved string // its symlinks resolved
+}
+
+// NewRoots checks that each dir exists and is a directory. No dirs means
+// no file is read.
+func NewRoots(dirs ...string) (*Roots, error) {
+	r := &Roots{}
+	for _, d := range dirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return nil, fmt.Errorf("artefact root %q: %w", d, err)
+		}
+		resolved, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return nil, fmt.Errorf("artefact root %q: %w (give an existing directory)", d, err)
+		}
+		fi, err := os.Stat(resolved)
+		if err != nil {
+			return nil, fmt.Errorf("artefact root %q: %w", d, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("artefact root %q is not a directory (give the directory that holds the artefacts)", d)
+		}
+		r.dirs = append(r.dirs, root{given: abs, resolved: resolved})
+	}
+	return r, nil
+}
+
+// Dirs lists the roots, symlinks resolved, for logs.
+func (r *Roots) Dirs() []string {
+	out := make([]string, len(r.dirs))
+	for i, d := range r.dirs {
+		out[i] = d.resolved
+	}
+	return out
+}
+
+// ReadFile reads the artefact at path, an absolute path (of a file://
+// URL). It must be a regular file inside a root once its symlinks are
+// resolved; FIFOs, devices, sockets and directories are refused before
+// any read, and its size is checked on the open file before Read takes
+// it.
+func (r *Roots) ReadFile(path string) (*Wasm, error) {
+	if len(r.dirs) == 0 {
+		return nil, fmt.Errorf("artefact %s: this canvas reads no file:// artefacts (it has no artefact roots; start it with --artefact-root DIR)", path)
+	}
+	if !filepath.IsAbs(path) {
+		return nil, fmt.Errorf("artefact %q is not an absolute path (name it file:///abs/path.wasm; the canvas CLI makes relative paths absolute)", path)
+	}
+	path = filepath.Clean(path)
+	// Nothing outside the roots is looked at, not even whether it exists.
+	if _, ok := r.within(path, false); !ok {
+		return nil, r.outside(path, "")
+	}
+	resolved, err := filepath.EvalSymlinks(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("artefact %s does not exist (build it, or correct the file:// path)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("artefact %s: %w", path, err)
+	}
+	dir, ok := r.within(resolved, true)
+	if !ok {
+		return nil, r.outside(path, resolved)
+	}
+	rel, err := filepath.Rel(dir, resolved)
+	if err != nil {
+		return nil, fmt.Errorf("artefact %s: %w", path, err)
+	}
+	return readIn(dir, rel, path)
+}
+
+// readIn reads rel inside dir through os.Root, which refuses a path that
+// escapes dir even if a symlink is swapped in after EvalSymlinks.
+func readIn(dir, rel, source string) (*Wasm, error) {
+	rt, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("artefact %s: %w", source, err)
+	}
+	defer rt.Close()
+	// Refuse special files before opening them: opening a device may do
+	// something by itself.
+	fi, err := rt.Lstat(rel)
+	if err != nil {
+		return nil, fmt.Errorf("artefact %s: %w", source, err)
+	}
+	if err := regular(source, fi); err != nil {
+		return nil, err
+	}
+	// O_NONBLOCK: should a FIFO be swapped in meanwhile, opening it must
+	// not wait for a writer; fstat below refuses it.
+	f, err := rt.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("artefact %s: %w", source, err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, fmt.Errorf("artefact %s: %w", source, err)
+	}
+	if err := regular(source, fi); err != nil {
+		return nil, err
+	}
+	return Read(source, f, fi.Size())
+}
+
+// regular refuses anything but a regular file, naming what it is.
+func regular(source string, fi fs.FileInfo) error {
+	m := fi.Mode()
+	var kind string
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		kind = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case m&fs.ModeDevice != 0:
+		kind = "a device"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	case m&fs.ModeSymlink != 0:
+		kind = "a symbolic link that changed while it was resolved"
+	default:
+		kind = "a special file"
+	}
+	return fmt.Errorf("artefact %s is %s, not a regular file (name the .wasm component file itself)", source, kind)
+}
+
+// within returns the root (resolved) that holds p. Before p's symlinks
+// are resolved a root matches in either form.
+func (r *Roots) within(p string, resolved bool) (string, bool) {
+	for _, d := range r.dirs {
+		if inside(p, d.resolved) || (!resolved && inside(p, d.given)) {
+			return d.resolved, true
+		}
+	}
+	return "", false
+}
+
+func inside(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
+}
+
+// outside says that path is not in a root without listing the roots: the
+// message reaches API clients, the roots are the server's business (its
+// log names them).
+func (r *Roots) outside(path, resolved string) error {
+	fix := "move it under an artefact root, or add its directory to the canvas's --artefact-root"
+	if resolved != "" && resolved != path {
+		return fmt.Errorf("artefact %s resolves to %s, outside the artefact roots (%s)", path, resolved, fix)
+	}
+	return fmt.Errorf("artefact %s is outside the artefact roots (%s)", path, fix)
+}
