@@ -80,6 +80,10 @@ void wasmtime_error_delete(wasmtime_error_t *error);
 void wasmtime_error_message(const wasmtime_error_t *error, wasm_name_t *message);
 bool wasmtime_error_exit_status(const wasmtime_error_t *error, int *status);
 
+// wasmtime/wat.h
+
+wasmtime_error_t *wasmtime_wat2wasm(const char *wat, size_t wat_len, wasm_byte_vec_t *ret);
+
 // wasmtime/store.h
 
 typedef struct wasmtime_store wasmtime_store_t;
