@@ -102,3 +102,11 @@ func Logger(t testing.TB, level zapcore.Level) *zap.Logger {
 func VerifyNoLeaks(m *testing.M, ignore ...goleak.Option) {
 	goleak.VerifyTestMain(m, ignore...)
 }
+
+// Goroutines records the goroutines running now, for Leaks.
+func Goroutines() goleak.Option { return goleak.IgnoreCurrent() }
+
+// Leaks reports the goroutines running now that were not in before,
+// retrying for a while as goleak does: what VerifyNoLeaks checks after a
+// package's tests, for use inside one test.
+func Leaks(before goleak.Option) error { return goleak.Find(before) }

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
@@ -48,7 +50,7 @@ func manifest(t *testing.T, name, tag string) *wadm.Manifest {
 
 func newWadm(t *testing.T, opts ...wadmtest.Option) (deploy.Deployer, *wadmtest.Server) {
 	t.Helper()
-	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
+	nc := testkit.Connect(t, testkit.NATS(t, embedded.Config{}).ClientURL())
 	srv := wadmtest.Run(t, nc, "default", opts...)
 	client, err := wadmclient.New(nc, "default", wadmclient.WithTimeout(5*time.Second))
 	if err != nil {
@@ -189,7 +191,7 @@ func (e refusedError) Error() string { return string(e) }
 
 func TestWadmNoWadm(t *testing.T) {
 	t.Parallel()
-	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
+	nc := testkit.Connect(t, testkit.NATS(t, embedded.Config{}).ClientURL())
 	client, err := wadmclient.New(nc, "default", wadmclient.WithTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)

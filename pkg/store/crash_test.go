@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
@@ -32,7 +33,7 @@ const (
 func TestMain(m *testing.M) {
 	switch role := os.Getenv(helperEnv); role {
 	case "":
-		os.Exit(m.Run())
+		testkit.VerifyNoLeaks(m)
 	case "server":
 		os.Exit(serverHelper())
 	case "writer":

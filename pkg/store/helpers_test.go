@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
@@ -26,18 +27,7 @@ func testCtx(t testing.TB) context.Context {
 }
 
 // startServer runs an embedded server on a random port with its own store.
-func startServer(t testing.TB) *embedded.Server {
-	t.Helper()
-	e, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		e.Shutdown()
-		e.WaitForShutdown()
-	})
-	return e
-}
+func startServer(t testing.TB) *embedded.Server { return testkit.NATS(t, embedded.Config{}) }
 
 func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()

@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
@@ -18,8 +20,8 @@ import (
 // NATS request/reply with the same reply size, interleaved in one run, and
 // reports their ratio.
 func BenchmarkRoundTrip(b *testing.B) {
-	url := wadmtest.StartNATS(b)
-	serverConn, clientConn := wadmtest.Connect(b, url), wadmtest.Connect(b, url)
+	url := testkit.NATS(b, embedded.Config{}).ClientURL()
+	serverConn, clientConn := testkit.Connect(b, url), testkit.Connect(b, url)
 	wadmtest.Run(b, serverConn, "bench")
 	c, err := wadmclient.New(clientConn, "bench")
 	if err != nil {

@@ -15,7 +15,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
@@ -127,7 +129,7 @@ type env struct {
 
 func newEnv(t *testing.T, opts ...wadmtest.Option) *env {
 	t.Helper()
-	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
+	nc := testkit.Connect(t, testkit.NATS(t, embedded.Config{}).ClientURL())
 	const lattice = "default"
 	d := wadmtest.Run(t, nc, lattice, opts...)
 	c, err := wadmclient.New(nc, lattice, wadmclient.WithTimeout(5*time.Second))
@@ -583,7 +585,7 @@ func TestPutRefusedAndIDConflict(t *testing.T) {
 
 func TestNoWadmAndTimeout(t *testing.T) {
 	t.Parallel()
-	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
+	nc := testkit.Connect(t, testkit.NATS(t, embedded.Config{}).ClientURL())
 	c, err := wadmclient.New(nc, "empty", wadmclient.WithTimeout(300*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -626,7 +628,7 @@ func TestNoWadmAndTimeout(t *testing.T) {
 
 func TestAPIPrefixAndLatticeIsolation(t *testing.T) {
 	t.Parallel()
-	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
+	nc := testkit.Connect(t, testkit.NATS(t, embedded.Config{}).ClientURL())
 	wadmtest.Run(t, nc, "east", wadmtest.WithAPIPrefix("tenant.wadm.api"), wadmtest.WithMemoryStore())
 	wadmtest.Run(t, nc, "west", wadmtest.WithAPIPrefix("tenant.wadm.api"), wadmtest.WithMemoryStore())
 	east, _ := wadmclient.New(nc, "east", wadmclient.WithAPIPrefix("tenant.wadm.api"))
@@ -656,7 +658,7 @@ func TestConcurrentClients(t *testing.T) {
 	conns := make([]*wadmclient.Client, clients)
 	manifests := make([][]*wadm.Manifest, clients)
 	for i := range clients {
-		cl, err := wadmclient.New(wadmtest.Connect(t, e.nc.ConnectedUrl()), e.lattice)
+		cl, err := wadmclient.New(testkit.Connect(t, e.nc.ConnectedUrl()), e.lattice)
 		if err != nil {
 			t.Fatal(err)
 		}

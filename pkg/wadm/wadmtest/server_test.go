@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
@@ -46,7 +48,7 @@ func waitDeployed(t *testing.T, c *wadmclient.Client, name string) wadm.Status {
 // version and the last status, as wadm does through JetStream.
 func TestRestartKeepsState(t *testing.T) {
 	t.Parallel()
-	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
+	nc := testkit.Connect(t, testkit.NATS(t, embedded.Config{}).ClientURL())
 	first, err := wadmtest.New(nc, "lat")
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +107,7 @@ func TestRestartKeepsState(t *testing.T) {
 // wadm replicas: every put lands once and both see every model.
 func TestReplicasShareState(t *testing.T) {
 	t.Parallel()
-	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
+	nc := testkit.Connect(t, testkit.NATS(t, embedded.Config{}).ClientURL())
 	a := wadmtest.Run(t, nc, "lat")
 	b := wadmtest.Run(t, nc, "lat")
 	c, err := wadmclient.New(nc, "lat")
@@ -127,7 +129,7 @@ func TestReplicasShareState(t *testing.T) {
 
 func TestMemoryStoreWithoutJetStream(t *testing.T) {
 	t.Parallel()
-	nc := wadmtest.Connect(t, wadmtest.StartNATS(t))
+	nc := testkit.Connect(t, testkit.NATS(t, embedded.Config{}).ClientURL())
 	d := wadmtest.Run(t, nc, "mem", wadmtest.WithMemoryStore())
 	c, err := wadmclient.New(nc, "mem")
 	if err != nil {
