@@ -31,11 +31,12 @@ import (
 // served on 127.0.0.1 by httptest, without a reconciler: tests write
 // status themselves.
 type env struct {
-	t      *testing.T
-	srv    *api.Server
-	url    string
-	status *store.Store[oda.ComponentStatus]
-	ctx    context.Context
+	t       *testing.T
+	srv     *api.Server
+	url     string
+	natsURL string
+	status  *store.Store[oda.ComponentStatus]
+	ctx     context.Context
 }
 
 func newEnv(t *testing.T, checks ...api.Check) *env {
@@ -65,6 +66,12 @@ func newEnv(t *testing.T, checks ...api.Check) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The NATS watch stream announces its start; a watch begun before
+	// that would end at once, so the env is ready only after it.
+	started, err := nc.SubscribeSync(wire.WatchEndedSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 2)
 	go func() { done <- srv.Run(runCtx) }()
@@ -77,9 +84,13 @@ func newEnv(t *testing.T, checks ...api.Check) *env {
 			}
 		}
 	})
+	if _, err := started.NextMsgWithContext(ctx); err != nil {
+		t.Fatalf("the NATS watch stream did not start: %v", err)
+	}
+	_ = started.Unsubscribe()
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &env{t: t, srv: srv, url: hs.URL, status: ss, ctx: ctx}
+	return &env{t: t, srv: srv, url: hs.URL, natsURL: n.URL(), status: ss, ctx: ctx}
 }
 
 const annotation = `{"ctk-permissionspecapi":"ghcr.io/a/p:1","ctk-prodcatapi":"ghcr.io/a/c:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/m:1"}`
