@@ -59,19 +59,20 @@ func TestWatchSlowConsumer(t *testing.T) {
 				t.Fatalf("create: %d %s", code, data)
 			}
 			cl := tr.dial(t, e)
-			// published counts what the server sent, so the consumer is
-			// released only once every change is on its way to it.
+			// published receives what the server sends over NATS, so the
+			// consumer is released only once every change is on its way to
+			// it, or the server broke its stream (a publisher that fell
+			// behind the fan-out is cut off too).
 			pc, err := nats.Connect(e.natsURL)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(pc.Close)
-			published, err := pc.SubscribeSync(wire.WatchWildcard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := published.SetPendingLimits(-1, -1); err != nil {
-				t.Fatal(err)
+			published := make(chan *nats.Msg, 2*changes)
+			for _, subj := range []string{wire.WatchWildcard, wire.WatchEndedSubject} {
+				if _, err := pc.ChanSubscribe(subj, published); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := pc.Flush(); err != nil {
 				t.Fatal(err)
@@ -112,9 +113,16 @@ func TestWatchSlowConsumer(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for i := range changes {
-				if _, err := published.NextMsgWithContext(ctx); err != nil {
-					t.Fatalf("the server published %d of %d changes: %v", i, changes, err)
+		wait:
+			for n := 0; n < changes; n++ {
+				select {
+				case m := <-published:
+					if m.Subject == wire.WatchEndedSubject {
+						t.Logf("the server broke its NATS stream after %d changes", n)
+						break wait
+					}
+				case <-ctx.Done():
+					t.Fatalf("the server published %d of %d changes: %v", n, changes, ctx.Err())
 				}
 			}
 			close(release)
