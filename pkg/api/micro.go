@@ -23,7 +23,8 @@ import (
 
 // ServeNATS serves the API as the NATS micro service subject.CanvasServiceName
 // with endpoints canvas.api.components.{get,list,apply,delete,events,status}, and
-// publishes every watch event on wire.WatchSubject, until ctx ends. Replies
+// publishes every watch event on wire.WatchSubject (and each break in that
+// stream on wire.WatchEndedSubject), until ctx ends. Replies
 // are the same JSON as over HTTP; a failure is a micro error whose code is
 // the HTTP status and whose data is the wire.Problem.
 func (s *Server) ServeNATS(ctx context.Context, nc *nats.Conn) error {
@@ -180,6 +181,11 @@ func (s *Server) microEvents(ctx context.Context, req micro.Request) (any, micro
 // publishWatch republishes the watch fan-out on NATS until ctx ends,
 // subscribing again whenever the hub cut the subscription (store watch
 // lost). The initial state is not published: NATS watchers list first.
+// Changes made while no subscription forwards are never published, so
+// the stream's end and every (re)start are announced on
+// wire.WatchEndedSubject: watchers then list again, as an HTTP watcher
+// whose stream ended does. The announcement follows the subscription, so
+// a list made after it misses nothing.
 func (s *Server) publishWatch(ctx context.Context, nc *nats.Conn) {
 	for ctx.Err() == nil {
 		sctx, cancel := context.WithTimeout(ctx, watchSyncWait)
@@ -192,8 +198,18 @@ func (s *Server) publishWatch(ctx context.Context, nc *nats.Conn) {
 			}
 			continue
 		}
+		s.announceWatchEnded(nc, "started")
 		s.forward(ctx, nc, sb)
 		s.hub.unsubscribe(sb)
+		s.announceWatchEnded(nc, "ended")
+	}
+}
+
+// announceWatchEnded tells NATS watchers to list again; why is only for
+// people reading the subject.
+func (s *Server) announceWatchEnded(nc *nats.Conn, why string) {
+	if err := nc.Publish(wire.WatchEndedSubject, []byte(why)); err != nil && !errors.Is(err, nats.ErrConnectionReconnecting) {
+		s.log.Warn("announcing the end of the watch stream failed", zap.String("subject", wire.WatchEndedSubject), zap.Error(err))
 	}
 }
 

@@ -29,15 +29,19 @@ type Client interface {
 	// Watch calls fn for the current state of the Components matching
 	// namespace and name ("" matches all), as ADDED events, then a
 	// BOOKMARK, then for every change, until ctx ends (it returns ctx's
-	// error), fn returns an error (returned as is) or the server ends the
-	// stream (ErrWatchEnded: watch again).
+	// error), fn returns an error (returned as is) or the stream ends
+	// (ErrWatchEnded: watch again). No change is skipped silently: when
+	// fn falls behind, the watch ends with ErrWatchEnded rather than drop
+	// events, over either transport.
 	Watch(ctx context.Context, namespace, name string, fn func(wire.WatchEvent) error) error
 	// Close releases what the client holds (a NATS connection it opened).
 	Close() error
 }
 
-// ErrWatchEnded: the server closed the watch stream (it restarted, lost its
-// store watch, or the client read too slowly). Watch again to resync.
+// ErrWatchEnded: the watch stream ended and changes after it may be
+// unseen (the server restarted or lost its store watch, the client read too
+// slowly, or the NATS connection broke). Watch again to resync; the error
+// may wrap it with the reason.
 var ErrWatchEnded = errors.New("the server ended the watch")
 
 // IsNotFound reports whether err is the API's 404.

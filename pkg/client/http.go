@@ -231,7 +231,8 @@ func readSSE(r io.Reader, fn func(wire.WatchEvent) error) error {
 		}
 	}
 	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("watch: reading the stream: %w", err)
+		// A broken stream ended like a closed one: watch again.
+		return fmt.Errorf("%w: reading the stream: %w", ErrWatchEnded, err)
 	}
 	return ErrWatchEnded
 }

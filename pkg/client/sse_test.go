@@ -2,8 +2,10 @@ package client
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 )
@@ -64,6 +66,18 @@ func TestReadSSEStopsOnCallbackError(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || n != 1 {
 		t.Errorf("err %v after %d events, want the callback's error after 1", err, n)
+	}
+}
+
+// TestReadSSEBrokenStream: a stream cut mid-way (canvasd died, the
+// connection reset) ends like a closed one, so the caller watches again.
+func TestReadSSEBrokenStream(t *testing.T) {
+	t.Parallel()
+	stream := io.MultiReader(strings.NewReader("data: {\"type\":\"BOOKMARK\"}\n\ndata: {\"ty"), iotest.ErrReader(io.ErrUnexpectedEOF))
+	n := 0
+	err := readSSE(stream, func(wire.WatchEvent) error { n++; return nil })
+	if !errors.Is(err, ErrWatchEnded) || !errors.Is(err, io.ErrUnexpectedEOF) || n != 1 {
+		t.Errorf("err %v after %d events, want ErrWatchEnded wrapping the read error after 1", err, n)
 	}
 }
 

@@ -2,7 +2,9 @@
 // each request to the handler of the exposed API whose path is the longest
 // segment-boundary prefix of the request path, answers its own failures
 // (no route, app not ready, handler failed or timed out) as RFC 9457
-// problem JSON, and logs and counts every request.
+// problem JSON, and logs and counts every request. The problem writer is
+// package gateway/problem, which the runtime behind the gateway uses for
+// its own failures too, so clients parse one format.
 //
 // The route table is replaced one app at a time and read without locks.
 // The gateway must not know what a handler runs (Wasm or anything else),

@@ -15,14 +15,16 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 )
 
-func decodeProblem(t *testing.T, res response) problem {
+func decodeProblem(t *testing.T, res response) problem.Details {
 	t.Helper()
-	if ct := res.header.Get("Content-Type"); ct != problemContentType {
-		t.Fatalf("Content-Type %q, want %q (body %q)", ct, problemContentType, res.body)
+	if ct := res.header.Get("Content-Type"); ct != problem.ContentType {
+		t.Fatalf("Content-Type %q, want %q (body %q)", ct, problem.ContentType, res.body)
 	}
-	var p problem
+	var p problem.Details
 	dec := json.NewDecoder(strings.NewReader(res.body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
@@ -73,7 +75,7 @@ func TestProblems(t *testing.T) {
 		t.Run(tc.path, func(t *testing.T) {
 			res := do(t, http.MethodGet, base+tc.path)
 			p := decodeProblem(t, res)
-			want := problem{Type: "about:blank", Title: http.StatusText(tc.status), Status: tc.status, Instance: tc.path}
+			want := problem.Details{Type: "about:blank", Title: http.StatusText(tc.status), Status: tc.status, Instance: tc.path}
 			if res.status != tc.status || p.Type != want.Type || p.Title != want.Title || p.Status != want.Status || p.Instance != want.Instance {
 				t.Fatalf("got %d %+v, want %d %+v", res.status, p, tc.status, want)
 			}

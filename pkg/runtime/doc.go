@@ -21,7 +21,8 @@
 // per component), a linear-memory cap, a per-request deadline that interrupts running
 // wasm (504) and abandons blocking host calls, and an optional cap on
 // in-flight requests (beyond it a request waits for a slot, then gets 503
-// with Retry-After). Filesystem and sockets are
+// with Retry-After); these failures answer the gateway's problem JSON
+// (package gateway/problem). Filesystem and sockets are
 // closed (no preopens, access-denied); wasi:http/outgoing-handler sends
 // through one shared Go http.Client, only to the authorities the
 // component's allow-list names.

@@ -214,7 +214,7 @@ func (b *jetStreamBucket) Increment(ctx context.Context, key string, delta uint6
 		if err == nil {
 			return n, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !lostRace(err) {
 			return 0, fmt.Errorf("increment %q: %w", key, err)
 		}
 		if err := sleepCtx(ctx, time.Millisecond); err != nil {
@@ -222,6 +222,14 @@ func (b *jetStreamBucket) Increment(ctx context.Context, key string, delta uint6
 		}
 	}
 	return 0, fmt.Errorf("increment %q: still contended after %d attempts", key, kvIncrementAttempts)
+}
+
+// lostRace reports whether a Create or Update failed because another
+// writer got there first. Create says ErrKeyExists; Update says
+// ErrKeyRevisionMismatch, which on a replicated bucket (R>1, error code
+// 10164) does not match ErrKeyExists, as it does on R1 (10071).
+func lostRace(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
 
 // keysUntil yields from ch until it closes or ctx is done, whichever is

@@ -335,7 +335,13 @@ func TestJetStreamKVListPagesAndConcurrentIncrements(t *testing.T) {
 		t.Fatalf("pages %v, %d distinct keys; want [%d 5], %d", pages, len(seen), KVListPageSize, n)
 	}
 
-	const workers, each = 4, 10
+	incrementConcurrently(t, ctx, b, 4, 10)
+}
+
+// incrementConcurrently has workers goroutines increment one counter each
+// times, then checks that none was lost or failed.
+func incrementConcurrently(t *testing.T, ctx context.Context, b Bucket, workers, each int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
 	for range workers {

@@ -42,21 +42,14 @@ func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
 
 	first, _ := hold(t, url)
 	type result struct {
-		status     int
-		retryAfter string
-		err        error
+		resp *http.Response
+		err  error
 	}
 	results := make(chan result, 2)
 	for range 2 {
 		go func() {
 			resp, err := client.Get(url + "/loop")
-			if err != nil {
-				results <- result{err: err}
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			results <- result{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+			results <- result{resp, err}
 		}()
 	}
 
@@ -74,17 +67,21 @@ func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
 	for range 2 {
 		select {
 		case r := <-results:
-			switch {
-			case r.err != nil:
+			if r.err != nil {
 				t.Fatal(r.err)
-			case r.status == http.StatusServiceUnavailable:
-				busy++
-				if r.retryAfter != "2" {
-					t.Errorf("503 Retry-After = %q, want the request timeout in seconds, 2", r.retryAfter)
-				}
-			case r.status != http.StatusGatewayTimeout:
-				t.Errorf("a /loop beyond the cap answered %d, want 503 or 504", r.status)
 			}
+			defer r.resp.Body.Close()
+			switch r.resp.StatusCode {
+			case http.StatusServiceUnavailable:
+				busy++
+				if ra := r.resp.Header.Get("Retry-After"); ra != "2" {
+					t.Errorf("503 Retry-After = %q, want the request timeout in seconds, 2", ra)
+				}
+			case http.StatusGatewayTimeout:
+			default:
+				t.Fatalf("a /loop beyond the cap answered %d, want 503 or 504", r.resp.StatusCode)
+			}
+			problemOf(t, r.resp, r.resp.StatusCode)
 		case <-time.After(4 * timeout):
 			t.Fatal("a request beyond the cap got no answer")
 		}

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasihttp"
@@ -322,7 +323,7 @@ func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		problem.Write(w, r, http.StatusServiceUnavailable, "the component is unloaded")
 		return
 	}
 	c.inflight.Add(1)
@@ -358,7 +359,7 @@ func (c *Component) acquire(w http.ResponseWriter, r *http.Request, slots chan s
 	case <-wait.C:
 		// A slot frees up within one request's time at most.
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(c.info.Limits.RequestTimeout.Seconds()))))
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		problem.Write(w, r, http.StatusServiceUnavailable, "the component is serving as many requests as it may; retry after the Retry-After delay")
 		return false
 	case <-r.Context().Done():
 		return false

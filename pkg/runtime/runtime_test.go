@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
 
@@ -46,6 +48,22 @@ func serve(t testing.TB, c http.Handler) string {
 }
 
 var client = &http.Client{Timeout: 30 * time.Second}
+
+// problemOf reads resp as the gateway's problem JSON for status, failing t
+// when it is not.
+func problemOf(t *testing.T, resp *http.Response, status int) problem.Details {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p problem.Details
+	if ct := resp.Header.Get("Content-Type"); ct != problem.ContentType || json.Unmarshal(body, &p) != nil ||
+		resp.StatusCode != status || p.Status != status || p.Title != http.StatusText(status) || p.Instance != resp.Request.URL.Path {
+		t.Fatalf("%d %s %q, want %d as problem JSON for %s", resp.StatusCode, ct, body, status, resp.Request.URL.Path)
+	}
+	return p
+}
 
 func TestLoadAndServeConcurrently(t *testing.T) {
 	t.Parallel()
@@ -216,9 +234,9 @@ func TestCloseWaitsForInflightThenRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after.Body.Close()
-	if after.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("status after Close = %d, want 503", after.StatusCode)
+	defer after.Body.Close()
+	if p := problemOf(t, after, http.StatusServiceUnavailable); !strings.Contains(p.Detail, "unloaded") {
+		t.Errorf("after Close: detail %q, want it to say the component is unloaded", p.Detail)
 	}
 	srv.Close()
 	h.Close()

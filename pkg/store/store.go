@@ -18,7 +18,7 @@ import (
 // Sentinel errors; match them with errors.Is.
 var (
 	// ErrNotFound: no value under the key (never written, or deleted).
-	ErrNotFound = errors.New("not found in the desired-state store")
+	ErrNotFound = errors.New("not found")
 	// ErrConflict matches every *ConflictError.
 	ErrConflict = errors.New("revision conflict")
 )
@@ -107,11 +107,11 @@ func New[T any](ctx context.Context, js jetstream.JetStream, opts Options) (*Sto
 		errs = append(errs, fmt.Errorf("Options.Replicas %d: use 1 to 5 (at most the cluster size)", opts.Replicas))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("desired-state store: %w", err)
+		return nil, fmt.Errorf("store on bucket %s: %w", opts.Bucket, err)
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      opts.Bucket,
-		Description: "wasmcanvas desired state: {namespace}.{name} -> Component as applied",
+		Description: description(opts.Bucket),
 		History:     uint8(opts.History),
 		Replicas:    opts.Replicas,
 		Storage:     jetstream.FileStorage,
@@ -123,6 +123,18 @@ func New[T any](ctx context.Context, js jetstream.JetStream, opts Options) (*Sto
 		return nil, fmt.Errorf("open KV bucket %s: %w", opts.Bucket, err)
 	}
 	return &Store[T]{kv: kv, bucket: opts.Bucket}, nil
+}
+
+// description is what `nats kv ls` shows for bucket: the canvas's two
+// buckets say what they hold, any other bucket only how it is keyed.
+func description(bucket string) string {
+	switch bucket {
+	case subject.ComponentsBucket:
+		return "wasmcanvas desired state: {namespace}.{name} -> Component as applied"
+	case subject.StatusBucket:
+		return "wasmcanvas status: {namespace}.{name} -> the Component's ODA status, as the reconciler wrote it"
+	}
+	return "wasmcanvas: {namespace}.{name} -> JSON value"
 }
 
 // Bucket is the KV bucket's name.
@@ -137,7 +149,7 @@ func (s *Store[T]) Get(ctx context.Context, namespace, name string) (Entry[T], e
 	e, err := s.kv.Get(ctx, key)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return Entry[T]{}, fmt.Errorf("get %s: %w", key, ErrNotFound)
+			return Entry[T]{}, fmt.Errorf("get %s in bucket %s: %w", key, s.bucket, ErrNotFound)
 		}
 		return Entry[T]{}, fmt.Errorf("get %s from bucket %s: %w", key, s.bucket, err)
 	}
@@ -243,7 +255,7 @@ func (s *Store[T]) Delete(ctx context.Context, namespace, name string, expectedR
 	if expectedRevision == 0 {
 		if _, err := s.kv.Get(ctx, key); err != nil {
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
-				return fmt.Errorf("delete %s: %w", key, ErrNotFound)
+				return fmt.Errorf("delete %s in bucket %s: %w", key, s.bucket, ErrNotFound)
 			}
 			return fmt.Errorf("delete %s in bucket %s: %w", key, s.bucket, err)
 		}
@@ -271,7 +283,7 @@ func (s *Store[T]) History(ctx context.Context, namespace, name string) ([]Event
 	entries, err := s.kv.History(ctx, key)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("history of %s: %w", key, ErrNotFound)
+			return nil, fmt.Errorf("history of %s in bucket %s: %w", key, s.bucket, ErrNotFound)
 		}
 		return nil, fmt.Errorf("history of %s in bucket %s: %w", key, s.bucket, err)
 	}

@@ -177,3 +177,10 @@ func WatchSubject(namespace, name string) string {
 
 // WatchWildcard matches the watch events of every Component.
 var WatchWildcard = subject.CanvasAPI("watch", MicroGroup, ">")
+
+// WatchEndedSubject is where the server announces that its stream of watch
+// events broke or (re)started, so changes may have gone unpublished: every
+// NATS watcher subscribes to it beside its watch subject and, on a message
+// there, ends its watch with the same error as an HTTP stream that ended,
+// and its caller lists again. It lies outside WatchWildcard.
+var WatchEndedSubject = subject.CanvasAPI("watch", "ended")

@@ -127,9 +127,18 @@ func (c *Client) Events(ctx context.Context, namespace, name string) ([]wire.Eve
 	return out.Items, nil
 }
 
+// watchBuffer is how many watch messages may wait while fn runs. NATS
+// drops what arrives beyond it; the watch then ends with client.ErrWatchEnded,
+// never skips a change silently.
+const watchBuffer = 256
+
 // Watch implements client.Client: it subscribes to the watch subjects first, then
 // lists, so no change falls between the initial state and the stream (a
 // change may arrive twice, which a level-based reader does not mind).
+// Core NATS does not keep messages, so the watch ends with client.ErrWatchEnded
+// whenever one may have been lost: fn fell more than watchBuffer messages
+// behind, the connection broke, or the server announced a break in its
+// stream on wire.WatchEndedSubject.
 func (c *Client) Watch(ctx context.Context, namespace, name string, fn func(wire.WatchEvent) error) error {
 	subj := wire.WatchWildcard
 	if namespace != "" {
@@ -139,12 +148,22 @@ func (c *Client) Watch(ctx context.Context, namespace, name string, fn func(wire
 		}
 		subj = wire.WatchSubject(namespace, n)
 	}
-	ch := make(chan *nats.Msg, 256)
-	sub, err := c.nc.ChanSubscribe(subj, ch)
-	if err != nil {
-		return fmt.Errorf("watch over NATS: subscribe %s: %w", subj, err)
+	status := c.nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	defer c.nc.RemoveStatusListener(status)
+	ch := make(chan *nats.Msg, watchBuffer)
+	var subs []*nats.Subscription
+	defer func() {
+		for _, sub := range subs {
+			_ = sub.Unsubscribe()
+		}
+	}()
+	for _, s := range []string{subj, wire.WatchEndedSubject} {
+		sub, err := c.nc.ChanSubscribe(s, ch)
+		if err != nil {
+			return fmt.Errorf("watch over NATS: subscribe %s: %w", s, err)
+		}
+		subs = append(subs, sub)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
 	items, err := c.List(ctx, namespace)
 	if err != nil {
 		return err
@@ -163,7 +182,16 @@ func (c *Client) Watch(ctx context.Context, namespace, name string, fn func(wire
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case st := <-status:
+			return fmt.Errorf("%w: the NATS connection is %s, events sent meanwhile are lost", client.ErrWatchEnded, st)
 		case m := <-ch:
+			// A drop needs a full channel, so a message always follows it.
+			if err := dropped(subs); err != nil {
+				return err
+			}
+			if m.Subject == wire.WatchEndedSubject {
+				return fmt.Errorf("%w: the server's event stream %s", client.ErrWatchEnded, m.Data)
+			}
 			var ev wire.WatchEvent
 			if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Object == nil {
 				continue // not a watch event; nothing to show
@@ -176,6 +204,21 @@ func (c *Client) Watch(ctx context.Context, namespace, name string, fn func(wire
 			}
 		}
 	}
+}
+
+// dropped returns client.ErrWatchEnded when NATS dropped a message of subs (the
+// consumer was too slow) or a subscription is gone.
+func dropped(subs []*nats.Subscription) error {
+	for _, sub := range subs {
+		n, err := sub.Dropped()
+		if err != nil {
+			return fmt.Errorf("%w: subscription %s: %v", client.ErrWatchEnded, sub.Subject, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: the watch read too slowly and NATS dropped %d events of %s", client.ErrWatchEnded, n, sub.Subject)
+		}
+	}
+	return nil
 }
 
 // Close implements client.Client.

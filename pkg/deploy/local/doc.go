@@ -12,9 +12,13 @@
 // pkg/artefact, whose errors never quote a file's bytes (wasmtime's
 // compile errors are replaced, not passed on); OCI references and
 // non-shared capability providers fail with a message saying they need a
-// wasmCloud lattice. Links to the shared
-// canvas-bridge, HTTP client and messaging components are accepted: the
-// embedded canvas serves those in-process.
+// wasmCloud lattice. Links to the shared canvas-bridge, HTTP client and
+// messaging components are accepted, but those components do not run here:
+// outgoing HTTP goes through the runtime's own wasi:http outgoing-handler
+// (below), and the interfaces the bridge and messaging would serve (the
+// canvas's identity and observability WIT, wasmcloud:messaging) are linked
+// as functions that trap, so such a component loads and a request that
+// calls one fails with a 500.
 //
 // What a component may reach follows its links: a component linked to the
 // shared http-client (it has dependent APIs) may call the canvas's own

@@ -224,7 +224,7 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 	callers := translate.OutgoingHTTPCallers(m)
 	for _, c := range m.Spec.Components {
 		if c.Properties.Application != nil {
-			continue // shared parts of the system application run in-process
+			continue // shared parts of the system application: not run here (see the package doc)
 		}
 		st := wadm.ScalerStatus{ID: m.Metadata.Name + "/" + c.Name, Kind: wadm.ScalerKindSpread, Name: c.Name, Info: wadm.StatusInfo{Type: wadm.StatusDeployed}}
 		rc, err := d.startComponent(m.Metadata.Name, c, buckets[c.Name], callers[c.Name])

@@ -11,9 +11,11 @@
 // write with a Content-Length; a guest that streams still has every flush
 // on the wire before it waits (lazyFlusher).
 //
-// Failures never reach the client as text: a trap, a missing response or a
-// guest error code becomes a bare 500 (504 when the per-request deadline
-// interrupted the guest), and the cause is logged with zap. Once the status
+// Failures never reach the client in detail: a trap, a missing response or
+// a guest error code becomes a 500 (504 when the per-request deadline
+// interrupted the guest) whose body is the gateway's problem JSON with a
+// fixed detail (package gateway/problem), and the cause is logged with
+// zap. Once the status
 // line is out, a failure aborts the connection instead, so a client never
 // mistakes a truncated body for a whole one.
 //

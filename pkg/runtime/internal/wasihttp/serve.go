@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
 )
@@ -84,13 +85,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	inst, err := h.Linker.Instantiate(store, h.Component)
 	if err != nil {
 		log().Error("instantiate component for a request", zap.Error(err))
-		ex.errorStatus(http.StatusInternalServerError)
+		ex.errorStatus(http.StatusInternalServerError, "the component could not be started for this request")
 		return
 	}
 	fn, err := inst.Func(h.Handle)
 	if err != nil {
 		log().Error("look up the incoming-handler export", zap.Error(err))
-		ex.errorStatus(http.StatusInternalServerError)
+		ex.errorStatus(http.StatusInternalServerError, "the component could not be started for this request")
 		return
 	}
 	store.SetDeadline(h.Timeout)
@@ -201,11 +202,11 @@ func (ex *exchange) finish(b *outgoingBody) {
 // request's own write deadline has passed.
 const errorGrace = 5 * time.Second
 
-func (ex *exchange) errorStatus(code int) {
+// errorStatus answers code as problem JSON, the gateway's format. detail
+// reaches the client, so it is fixed text; the error goes to the log.
+func (ex *exchange) errorStatus(code int, detail string) {
 	_ = ex.rc.SetWriteDeadline(time.Now().Add(errorGrace))
-	ex.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	ex.w.WriteHeader(code)
-	fmt.Fprintln(ex.w, http.StatusText(code))
+	problem.Write(ex.w, ex.r, code, detail)
 }
 
 // complete turns the outcome of handle into the end of the HTTP exchange.
@@ -219,29 +220,29 @@ func (ex *exchange) complete(ctx context.Context, log func() *zap.Logger, err er
 	}
 	switch {
 	case err != nil:
-		status := http.StatusInternalServerError
+		status, detail := http.StatusInternalServerError, "the component failed while handling the request"
 		if errors.Is(err, cm.ErrDeadline) || errors.Is(context.Cause(ctx), errRequestDeadline) {
-			status = http.StatusGatewayTimeout
+			status, detail = http.StatusGatewayTimeout, "the component did not answer within its deadline"
 		}
 		log().Error("component failed while handling a request", zap.Int("status", status), zap.Error(err))
-		ex.abortOr(status)
+		ex.abortOr(status, detail)
 	case !ex.responded:
 		log().Error("component returned without setting a response")
-		ex.errorStatus(http.StatusInternalServerError)
+		ex.errorStatus(http.StatusInternalServerError, "the component returned without setting a response")
 	case ex.guestErr != nil:
 		log().Error("component answered with an error code", zap.Any("error_code", ex.guestErr))
-		ex.errorStatus(http.StatusInternalServerError)
+		ex.errorStatus(http.StatusInternalServerError, "the component answered with an error instead of a response")
 	case body != nil && !body.finished:
 		log().Error("component left the response body unfinished; aborting the response")
-		ex.abortOr(http.StatusInternalServerError)
+		ex.abortOr(http.StatusInternalServerError, "the component left its response unfinished")
 	}
 }
 
 // abortOr answers status if nothing was sent yet, else aborts the
 // connection so the client sees a broken response, not a short one.
-func (ex *exchange) abortOr(status int) {
+func (ex *exchange) abortOr(status int, detail string) {
 	if !ex.wroteHeader {
-		ex.errorStatus(status)
+		ex.errorStatus(status, detail)
 		return
 	}
 	panic(http.ErrAbortHandler)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
 )
@@ -273,6 +275,10 @@ func TestFailuresBecomeStatusesAndTheNextRequestWorks(t *testing.T) {
 		}
 		if strings.Contains(string(body), "wasm") || strings.Contains(string(body), "unreachable") {
 			t.Errorf("%s: trap details leaked to the client: %q", tc.path, body)
+		}
+		var p problem.Details
+		if ct := resp.Header.Get("Content-Type"); ct != problem.ContentType || json.Unmarshal(body, &p) != nil || p.Status != tc.status || p.Instance != tc.path || p.Detail == "" {
+			t.Errorf("%s: %s %q, want problem JSON with status %d, this path and a detail", tc.path, ct, body, tc.status)
 		}
 		if tc.status == 504 && time.Since(start) > 5*time.Second {
 			t.Errorf("%s took %v to time out", tc.path, time.Since(start))

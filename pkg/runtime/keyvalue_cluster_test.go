@@ -1,0 +1,115 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// startJetStreamCluster runs three nats-servers in one JetStream cluster on
+// 127.0.0.1 (client and route ports from the OS), waits until they elected
+// a meta leader, and returns a client connected to all three.
+func startJetStreamCluster(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	const size = 3
+	// Every server lists every route up front, so the route ports are
+	// reserved first: the OS picks them, the servers take them over.
+	ports := make([]int, size)
+	routes := make([]string, size)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		routes[i] = "nats://" + l.Addr().String()
+		_ = l.Close()
+	}
+	srvs := make([]*server.Server, size)
+	urls := make([]string, size)
+	for i := range srvs {
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("kv-r%d-%d", size, i),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			NoSigs:     true,
+			NoLog:      true,
+			Cluster:    server.ClusterOpts{Name: "kv-cluster", Host: "127.0.0.1", Port: ports[i]},
+			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+		}
+		srv, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Start()
+		t.Cleanup(func() {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+		})
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("nats-server %s not ready within 10s", opts.ServerName)
+		}
+		srvs[i], urls[i] = srv, srv.ClientURL()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !metaReady(srvs) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the JetStream cluster elected no meta leader with %d current peers within 30s", size)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// metaReady: one server leads the meta group and every one is current.
+func metaReady(srvs []*server.Server) bool {
+	leaders := 0
+	for _, s := range srvs {
+		if !s.JetStreamIsCurrent() {
+			return false
+		}
+		if s.JetStreamIsLeader() {
+			leaders++
+		}
+	}
+	return leaders == 1
+}
+
+// TestJetStreamKVIncrementReplicated: on an R3 bucket an update racing
+// another write to the same key fails with code 10164, which matches
+// ErrKeyRevisionMismatch but not ErrKeyExists; Increment retries both, so
+// concurrent increments are neither lost nor failed.
+func TestJetStreamKVIncrementReplicated(t *testing.T) {
+	t.Parallel()
+	js := startJetStreamCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const bucket = "kv-r3"
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Replicas: 3, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatalf("create the R3 bucket: %v", err)
+	}
+	b, err := NewJetStreamKV(js, bucket).Open(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	incrementConcurrently(t, ctx, b, 6, 15)
+}
