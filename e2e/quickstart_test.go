@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/up"
 )
@@ -97,7 +98,7 @@ func TestQuickStart(t *testing.T) {
 	}
 	base = info.Ingress + "/productcatalog/tmf-api/productCatalogManagement/v4"
 	canvas("get", "components", "--server", info.API)
-	waitFor(t, 3*time.Minute, func() bool { return do(t, "GET", base+"/productOffering/"+id, "").code == 200 })
+	testkit.WaitFor(t, 3*time.Minute, "the offering to be served again", func() bool { return do(t, "GET", base+"/productOffering/"+id, "").code == 200 })
 	read() // nothing lost across the restart
 
 	canvas("delete", "component", "productcatalog", "--wait", "--server", info.API)
@@ -129,15 +130,4 @@ func do(t *testing.T, method, url, body string) response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{code: resp.StatusCode, body: string(b)}
-}
-
-func waitFor(t *testing.T, d time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 )
 
 func TestServeBindsLoopbackAndShutsDownGracefully(t *testing.T) {
@@ -41,7 +43,7 @@ func TestServeBindsLoopbackAndShutsDownGracefully(t *testing.T) {
 	cancel()
 	// Shutdown closes the listener first; new connections are refused
 	// while the in-flight request still runs.
-	waitFor(t, func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the listener to refuse connections", func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return true
@@ -104,15 +106,3 @@ func TestReachable(t *testing.T) {
 }
 
 // waitFor polls cond until it holds or 10s pass.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		<-tick.C
-	}
-}

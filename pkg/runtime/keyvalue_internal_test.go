@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap/zaptest"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
@@ -29,20 +28,8 @@ func startJetStream(t testing.TB) jetstream.JetStream {
 
 func startJetStreamServer(t testing.TB) (jetstream.JetStream, *embedded.Server) {
 	t.Helper()
-	srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Port: -1, ServerName: "kv-test", Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	nc, err := nats.Connect(srv.ClientURL(), nats.Timeout(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	srv := testkit.NATS(t, embedded.Config{ServerName: "kv-test"})
+	js, err := jetstream.New(testkit.Connect(t, srv.ClientURL()))
 	if err != nil {
 		t.Fatal(err)
 	}

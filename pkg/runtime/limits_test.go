@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
 
@@ -117,7 +118,7 @@ func TestMaxConcurrentAnswers503WithRetryAfter(t *testing.T) {
 		resp.Body.Close()
 		waited <- resp.StatusCode
 	}()
-	waitFor(t, 5*time.Second, "the waiting request to reach the component", func() bool { return patientEntered.Load() == 2 })
+	testkit.WaitFor(t, 5*time.Second, "the waiting request to reach the component", func() bool { return patientEntered.Load() == 2 })
 	release()
 	if got, err := io.ReadAll(holder.Body); string(got) != "ld" {
 		for _, e := range logs.All() {
@@ -157,13 +158,3 @@ func hold(t *testing.T, url string) (*http.Response, func()) {
 }
 
 // waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

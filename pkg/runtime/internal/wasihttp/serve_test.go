@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
@@ -93,16 +94,6 @@ func startEchoOutbound(t *testing.T, timeout time.Duration, memCap int64, outbou
 func client() *http.Client { return &http.Client{Timeout: 30 * time.Second} }
 
 // waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 func TestEchoMethodsPathsAndHeaders(t *testing.T) {
 	t.Parallel()
@@ -235,11 +226,11 @@ func TestClientDisconnectMidBody(t *testing.T) {
 		}
 		respc <- err
 	}()
-	waitFor(t, 5*time.Second, "the request to reach the component", func() bool { return s.inflight.Load() == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the request to reach the component", func() bool { return s.inflight.Load() == 1 })
 	cancel()
 	pw.CloseWithError(context.Canceled)
 	<-respc
-	waitFor(t, 5*time.Second, "the handler to finish after the client left", func() bool { return s.inflight.Load() == 0 })
+	testkit.WaitFor(t, 5*time.Second, "the handler to finish after the client left", func() bool { return s.inflight.Load() == 0 })
 	resp, err := client().Get(s.url + "/after")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("request after a disconnect: %v %v", resp, err)
