@@ -128,10 +128,14 @@ func asErrorList(file string, err error) oda.ErrorList {
 	return oda.ErrorList{{File: file, Msg: err.Error()}}
 }
 
-// noArgs rejects positional arguments with a usage error that points at -f.
+// noArgs rejects positional arguments with a usage error that points at -f
+// where the command reads files.
 func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
+	if len(args) == 0 {
+		return nil
+	}
+	if cmd.Flags().Lookup("filename") != nil {
 		return usageErrorf("%s takes no positional arguments, got %q: pass files with -f", cmd.CommandPath(), args)
 	}
-	return nil
+	return usageErrorf("%s takes no positional arguments, got %q (see %s --help)", cmd.CommandPath(), args, cmd.CommandPath())
 }

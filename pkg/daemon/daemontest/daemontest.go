@@ -111,7 +111,7 @@ func Start(t testing.TB, opts Options) *Canvasd {
 	if opts.NATS != "" {
 		args = append(args, "--nats", opts.NATS)
 	} else {
-		args = append(args, "--embedded-nats", "--embedded-nats-port", "-1")
+		args = append(args, "--embedded-nats", "--nats-port", "-1")
 	}
 	c := &Canvasd{t: t, bin: Binary(t), args: append(args, opts.Args...), StateDir: opts.StateDir}
 	if err := c.start(); err != nil {
