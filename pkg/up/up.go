@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
@@ -98,6 +99,9 @@ type Canvas struct {
 	stopped sync.Once
 	done    chan struct{}
 	err     error
+
+	// unregister drops the canvas from the list Known reads.
+	unregister func()
 }
 
 // Start brings the canvas up. On error it stops what it started and
@@ -139,6 +143,9 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	if c.lock, err = acquire(opts.StateDir); err != nil {
 		return nil, err
 	}
+	if err := CheckPorts(opts); err != nil {
+		return nil, err
+	}
 	c.nats, err = lattice.StartEmbedded(lattice.EmbeddedConfig{
 		StoreDir: filepath.Join(opts.StateDir, "nats"),
 		Port:     opts.NATSPort,
@@ -170,6 +177,10 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	}
 	reg := prometheus.NewRegistry()
 	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg})
+	restored, err := claimStoredRoutes(ctx, js, c.gw, c.log)
+	if err != nil {
+		return nil, err
+	}
 	gwCtx, gwStop := context.WithCancel(context.Background())
 	c.gwStop = gwStop
 	ingressAddr, err := c.gw.Serve(gwCtx, opts.Ingress)
@@ -193,6 +204,7 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 		Listen:     opts.Listen,
 		IngressURL: c.gw.BaseURL(),
 		Deployer:   c.deploy,
+		Checks:     []api.Check{newRestore(restored, c.deploy, c.log).readinessCheck()},
 		Registry:   reg,
 		Logger:     c.log.Named("canvasd"),
 	})
@@ -215,6 +227,7 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	if err := c.writeInfo(); err != nil {
 		return nil, err
 	}
+	c.unregister = register(opts.StateDir)
 	go c.watch()
 	return c, nil
 }
@@ -269,6 +282,9 @@ func (c *Canvas) stop() {
 		if c.nats != nil {
 			c.nats.Shutdown()
 			c.nats.WaitForShutdown()
+		}
+		if c.unregister != nil {
+			c.unregister()
 		}
 		if c.lock != nil {
 			os.Remove(c.lock.Name())

@@ -147,6 +147,13 @@ func TestUpServesRestartsAndLocks(t *testing.T) {
 		t.Fatal("still running after Shutdown")
 	}
 	c2 := start(t, dir)
+	// Ready means serving again: no wait for the status.
+	if code, body := get(t, c2.Info().Ingress+"/shop/api/at-once"); code != 200 {
+		t.Fatalf("GET as soon as Start returned after a restart: %d %s", code, body)
+	}
+	if code, body := get(t, c2.Info().API+"/readyz"); code != 200 || !strings.Contains(body, `"components": "ok"`) {
+		t.Errorf("/readyz after the restore: %d %s", code, body)
+	}
 	cl2, err := client.NewHTTP(c2.Info().API)
 	if err != nil {
 		t.Fatal(err)

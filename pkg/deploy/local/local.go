@@ -33,9 +33,13 @@ type Loader interface {
 	Load(ctx context.Context, name string, wasm []byte, cc runtime.ComponentConfig) (*runtime.Component, error)
 }
 
-// Router is the part of the gateway the deployer drives.
+// Router is the part of the gateway the deployer drives: an app that
+// serves nothing yet is unavailable (503) while it loads, its routes are
+// set and made ready once it loads, and removed when it is undeployed.
 type Router interface {
 	SetRoutes(app string, routes []gateway.Route) error
+	SetUnavailable(app, reason string)
+	SetReady(app string)
 	RemoveApp(app string)
 }
 
@@ -168,6 +172,12 @@ func (d *Deployer) Deploy(_ context.Context, name, version string) error {
 	}
 	a.deployed = version
 	a.gen++
+	if a.serving == nil {
+		// Routes the app already has (those canvas up restores after a
+		// restart) answer 503 until it serves; a serving version keeps
+		// serving while the new one loads.
+		d.opts.Gateway.SetUnavailable(name, "loading components")
+	}
 	d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusReconciling, Message: "loading components"})
 	gen := a.gen
 	d.wg.Add(1)
@@ -194,9 +204,13 @@ func (d *Deployer) load(name string, m *wadm.Manifest, gen int) {
 	if err != nil {
 		closeAll(comps)
 		d.log.Warn("deploy failed", zap.String("app", name), zap.String("version", m.Version()), zap.Error(err))
+		if a.serving == nil {
+			d.opts.Gateway.SetUnavailable(name, "deploy failed: "+err.Error())
+		}
 		d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusFailed, Message: err.Error(), Scalers: scalers})
 		return
 	}
+	d.opts.Gateway.SetReady(name)
 	old := a.serving
 	a.serving = comps
 	closeAllAsync(&d.wg, old)

@@ -1,0 +1,126 @@
+package cli_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/cmd/canvas/cli"
+	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/up"
+)
+
+// TestUpPortTaken occupies each of the three ports canvas up listens on in
+// turn: up fails in well under a second with one line naming the port and
+// the flag that moves it, no log and no stack trace, exit code 1, in the
+// foreground and with --detach alike.
+func TestUpPortTaken(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	taken := ln.Addr().String()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	for _, tc := range []struct{ flag, value string }{
+		{"--listen", taken},
+		{"--ingress", taken},
+		{"--nats-port", port},
+	} {
+		for _, detach := range []bool{false, true} {
+			args := []string{"up", "--state-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--ingress", "127.0.0.1:0", "--nats-port", "-1", tc.flag, tc.value}
+			if detach {
+				args = append(args, "--detach")
+			}
+			began := time.Now()
+			code, out, errOut := run(t, "", args...)
+			took := time.Since(began)
+			if code != 1 {
+				t.Errorf("%v: exit %d, want 1\n%s%s", args, code, out, errOut)
+			}
+			if took > time.Second {
+				t.Errorf("%v: took %s, want < 1s", args, took)
+			}
+			line := strings.TrimSuffix(errOut, "\n")
+			t.Logf("%v: %s", args[len(args)-2:], line)
+			if strings.Contains(line, "\n") || !strings.HasPrefix(line, "error: ") || strings.Contains(line, "goroutine") {
+				t.Errorf("%v: want one error line, got:\n%s", args, errOut)
+			}
+			for _, want := range []string{"port " + port, tc.flag} {
+				if !strings.Contains(line, want) {
+					t.Errorf("%v: %q lacks %q", args, line, want)
+				}
+			}
+		}
+	}
+}
+
+// TestUpHintReachesThisCanvas runs the Next: line canvas up prints, as
+// printed, and checks that it reached this canvas (on ports that are not
+// the defaults); canvas down without the canvas's --state-dir names it.
+func TestUpHintReachesThisCanvas(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // no current-context to fall back on
+	t.Setenv("XDG_STATE_HOME", t.TempDir())  // the default state dir holds no canvas
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	state := t.TempDir()
+	c, err := up.Start(ctx, up.Options{StateDir: state, Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = c.Shutdown(sctx)
+	})
+	var banner strings.Builder
+	cli.PrintBanner(&banner, c.Info(), true)
+	var next, stop []string
+	for _, l := range strings.Split(banner.String(), "\n") {
+		if s, ok := strings.CutPrefix(l, "Next: "); ok {
+			next = strings.Fields(s)
+		}
+		if s, ok := strings.CutPrefix(l, "Stop: "); ok {
+			stop = strings.Fields(s)
+		}
+	}
+	if len(next) < 2 || len(stop) < 2 || !strings.Contains(banner.String(), "--server "+c.Info().API+"\n") {
+		t.Fatalf("no Next:/Stop: line, or Next: lacks --server %s, in\n%s", c.Info().API, banner.String())
+	}
+	t.Logf("canvas up printed:\n%s", banner.String())
+	root, err := testref.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(root) // the hint names examples/ in the repository
+	// Without --wait: the example's Wasm may not be built here; what
+	// matters is which canvas stores it.
+	args := make([]string, 0, len(next))
+	for _, a := range next[1:] {
+		if a != "--wait" {
+			args = append(args, a)
+		}
+	}
+	code, out, errOut := run(t, "", args...)
+	if code != 0 || !strings.Contains(out, "productcatalog created") {
+		t.Fatalf("%v as printed: exit %d\n%s%s", next, code, out, errOut)
+	}
+	code, out, _ = run(t, "", "get", "components", "--server", c.Info().API)
+	if code != 0 || !strings.Contains(out, "productcatalog") {
+		t.Fatalf("the hint's apply did not reach this canvas:\n%s", out)
+	}
+	if stop[len(stop)-1] != state {
+		t.Errorf("Stop: %v does not name the state directory %s", stop, state)
+	}
+
+	code, _, errOut = run(t, "", "down")
+	t.Logf("canvas down: %s", errOut)
+	if code != 1 || !strings.Contains(errOut, "down --state-dir "+state) {
+		t.Errorf("canvas down on the empty default state dir: exit %d, %q does not name the running canvas", code, errOut)
+	}
+}
