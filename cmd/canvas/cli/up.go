@@ -48,8 +48,11 @@ served again.
 
 It runs in the foreground until Ctrl-C; with --detach it starts in the
 background, waits until the canvas is ready, prints where it serves and
-returns (stop it with 'canvas down'). One state directory runs one canvas:
-a second 'canvas up' on it refuses.
+returns (stop it with 'canvas down'). Ready means serving: after a restart,
+every stored Component serves again (or has failed); until then its paths
+answer 503 with Retry-After. One state directory runs one canvas: a second
+'canvas up' on it refuses, and a port that is taken fails at once, naming
+the flag that moves it.
 
 Each request runs in a fresh Wasm instance. Components get COMPONENT_NAME
 and COMPONENT_NAMESPACE in their environment; one with dependent APIs also
