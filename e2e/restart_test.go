@@ -3,7 +3,6 @@
 package e2e_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,8 +38,10 @@ func TestRestartServesAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wat := filepath.Join(root, "pkg", "runtime", "testdata", "echo-http.wat")
-	file := writeComponent(t, "echo", "/echo/api", wat)
+	file := filepath.Join(t.TempDir(), "echo.yaml")
+	if err := os.WriteFile(file, testref.EchoComponent("echo", "/echo/api"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	canvas("apply", "-f", file, "--wait", "--timeout", "1m", "--server", info.API)
 	if r := do(t, "GET", info.Ingress+"/echo/api/first", ""); r.code != 200 {
 		t.Fatalf("before any restart: %d %s", r.code, r.body)
@@ -56,32 +57,4 @@ func TestRestartServesAtOnce(t *testing.T) {
 			t.Fatalf("restart %d of %d: GET as up returned: %d %s", i+1, restarts, r.code, r.body)
 		}
 	}
-}
-
-// writeComponent writes an ODA Component exposing one API at path, served
-// by the Wasm (or WAT) file wasm.
-func writeComponent(t *testing.T, name, path, wasm string) string {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), name+".yaml")
-	data := fmt.Sprintf(`apiVersion: oda.tmforum.org/v1
-kind: Component
-metadata:
-  name: %s
-  annotations:
-    wasmcanvas.io/implementations: '{"impl": "file://%s"}'
-spec:
-  coreFunction:
-    exposedAPIs:
-    - name: api
-      specification:
-      - url: https://example.org/api.json
-      apiType: openapi
-      implementation: impl
-      path: %s
-      port: 8080
-`, name, wasm, path)
-	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return file
 }

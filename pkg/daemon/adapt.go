@@ -176,8 +176,8 @@ func relay[T, C any](ctx context.Context, s *store.Store[T], conv func(store.Eve
 // events adapts the reconcile event recorder to api.Events.
 type events struct{ r *reconcile.Recorder }
 
-func (e events) List(ctx context.Context, key string) ([]wire.Event, error) {
-	evs, err := e.r.List(ctx, key)
+func (e events) List(ctx context.Context, key, uid string) ([]wire.Event, error) {
+	evs, err := e.r.List(ctx, key, uid)
 	if err != nil {
 		return nil, err
 	}

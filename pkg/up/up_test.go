@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/up"
@@ -46,33 +47,16 @@ func component(name, path string) []byte { return componentDependingOn(name, pat
 // componentDependingOn is component with a dependent API named catalog on
 // the specification URL dep (none when empty).
 func componentDependingOn(name, path, dep string) []byte {
-	deps := ""
-	if dep != "" {
-		deps = fmt.Sprintf(`    dependentAPIs:
+	c := testref.EchoComponent(name, path)
+	if dep == "" {
+		return c
+	}
+	return fmt.Appendf(c, `    dependentAPIs:
     - name: catalog
       apiType: openapi
       specification:
       - url: %s
 `, dep)
-	}
-	return []byte(fmt.Sprintf(`apiVersion: oda.tmforum.org/v1
-kind: Component
-metadata:
-  name: %s
-  annotations:
-    wasmcanvas.io/implementations: '{"impl": "file://%s"}'
-spec:
-  coreFunction:
-    exposedAPIs:
-    - name: api
-      specification:
-      - url: https://example.org/api.json
-        version: 1.0.0
-      apiType: openapi
-      implementation: impl
-      path: %s
-      port: 8080
-%s`, name, echoWAT, path, deps))
 }
 
 // waitComplete polls the Component's status until Complete with its API

@@ -66,20 +66,10 @@ func TestUpHintReachesThisCanvas(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // no current-context to fall back on
 	t.Setenv("XDG_STATE_HOME", t.TempDir())  // the default state dir holds no canvas
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	state := t.TempDir()
-	c, err := up.Start(ctx, up.Options{StateDir: state, Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = c.Shutdown(sctx)
-	})
+	info := startCanvas(t)
+	state := info.StateDir
 	var banner strings.Builder
-	cli.PrintBanner(&banner, c.Info(), true)
+	cli.PrintBanner(&banner, info, true)
 	var next, stop []string
 	for _, l := range strings.Split(banner.String(), "\n") {
 		if s, ok := strings.CutPrefix(l, "Next: "); ok {
@@ -89,8 +79,8 @@ func TestUpHintReachesThisCanvas(t *testing.T) {
 			stop = strings.Fields(s)
 		}
 	}
-	if len(next) < 2 || len(stop) < 2 || !strings.Contains(banner.String(), "--server "+c.Info().API+"\n") {
-		t.Fatalf("no Next:/Stop: line, or Next: lacks --server %s, in\n%s", c.Info().API, banner.String())
+	if len(next) < 2 || len(stop) < 2 || !strings.Contains(banner.String(), "--server "+info.API+"\n") {
+		t.Fatalf("no Next:/Stop: line, or Next: lacks --server %s, in\n%s", info.API, banner.String())
 	}
 	t.Logf("canvas up printed:\n%s", banner.String())
 	root, err := testref.RepoRoot()
@@ -110,7 +100,7 @@ func TestUpHintReachesThisCanvas(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "productcatalog created") {
 		t.Fatalf("%v as printed: exit %d\n%s%s", next, code, out, errOut)
 	}
-	code, out, _ = run(t, "", "get", "components", "--server", c.Info().API)
+	code, out, _ = run(t, "", "get", "components", "--server", info.API)
 	if code != 0 || !strings.Contains(out, "productcatalog") {
 		t.Fatalf("the hint's apply did not reach this canvas:\n%s", out)
 	}
@@ -122,5 +112,56 @@ func TestUpHintReachesThisCanvas(t *testing.T) {
 	t.Logf("canvas down: %s", errOut)
 	if code != 1 || !strings.Contains(errOut, "down --state-dir "+state) {
 		t.Errorf("canvas down on the empty default state dir: exit %d, %q does not name the running canvas", code, errOut)
+	}
+}
+
+// startCanvas runs an embedded canvas on free ports for one test.
+func startCanvas(t *testing.T) up.Info {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := up.Start(ctx, up.Options{StateDir: t.TempDir(), Listen: "127.0.0.1:0", Ingress: "127.0.0.1:0", NATSPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = c.Shutdown(sctx)
+	})
+	return c.Info()
+}
+
+// TestDescribeAfterRecreate: a Component deleted and applied again under
+// its name is described with its own events only, none of the old one's.
+func TestDescribeAfterRecreate(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	info := startCanvas(t)
+	file := writeFile(t, t.TempDir(), "echo.yaml", testref.EchoComponent("echo", "/echo/api"))
+	apply := func() {
+		t.Helper()
+		if code, out, errOut := run(t, "", "apply", "-f", file, "--wait", "--timeout", "1m", "--server", info.API); code != 0 {
+			t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+		}
+	}
+	apply()
+	if code, out, errOut := run(t, "", "delete", "component", "echo", "--wait", "--server", info.API); code != 0 {
+		t.Fatalf("delete: exit %d\n%s%s", code, out, errOut)
+	}
+	apply()
+	var out string
+	// Ready is recorded right after the status write --wait saw.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var code int
+		code, out, _ = run(t, "", "describe", "component", "echo", "--server", info.API)
+		if code == 0 && strings.Contains(out, "Ready") || time.Now().After(deadline) {
+			break
+		}
+	}
+	events := out[strings.Index(out, "\nEvents:"):]
+	for reason, want := range map[string]int{"Deleted": 0, "Deployed": 1, "Ready": 1} {
+		if got := strings.Count(events, " "+reason+" "); got != want {
+			t.Errorf("%d %s event(s) after the re-create, want %d:\n%s", got, reason, want, events)
+		}
 	}
 }
