@@ -3,6 +3,8 @@ package cli_test
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -162,6 +164,43 @@ func TestDescribeAfterRecreate(t *testing.T) {
 	for reason, want := range map[string]int{"Deleted": 0, "Deployed": 1, "Ready": 1} {
 		if got := strings.Count(events, " "+reason+" "); got != want {
 			t.Errorf("%d %s event(s) after the re-create, want %d:\n%s", got, reason, want, events)
+		}
+	}
+}
+
+// TestValidateAgreesWithApply: what apply stores as Failed, validate
+// reports (a warning, an error with --strict or --implementations), with
+// the fix apply's failure prints.
+func TestValidateAgreesWithApply(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	info := startCanvas(t)
+	dir := filepath.Join(t.TempDir(), "examples")
+	noImpl := strings.Replace(string(testref.EchoComponent("noimpl", "/noimpl/api")), "    wasmcanvas.io/implementations:", "    unrelated:", 1)
+	unbuilt := strings.Replace(string(testref.EchoComponent("unbuilt", "/unbuilt/api")), `"impl": "file://`, `"impl": "file://build/unbuilt.wasm", "x": "file://`, 1)
+	impls := writeFile(t, t.TempDir(), "impls.yaml", []byte("other: file:///elsewhere.wasm\n"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, data, fix string
+	}{
+		{"noimpl", noImpl, `add "impl": "<oci reference or file:///path/to.wasm>" to the wasmcanvas.io/implementations annotation`},
+		{"unbuilt", unbuilt, "build it with `make examples`"},
+	} {
+		file := writeFile(t, dir, tc.name+".yaml", []byte(tc.data))
+		code, out, errOut := run(t, "", "validate", "-f", file)
+		if code != 0 || !strings.Contains(out, ": valid (") || !strings.Contains(out, "warning: ") || !strings.Contains(out, tc.fix) {
+			t.Errorf("validate %s: exit %d, want 0 with a warning naming %q:\n%s%s", tc.name, code, tc.fix, out, errOut)
+		}
+		for _, extra := range [][]string{{"--strict"}, {"--implementations", impls}} {
+			code, out, _ := run(t, "", append([]string{"validate", "-f", file}, extra...)...)
+			if code != 1 || strings.Contains(out, ": valid (") || !strings.Contains(out, tc.fix) {
+				t.Errorf("validate %s %v: exit %d, want 1 with the error:\n%s", tc.name, extra, code, out)
+			}
+		}
+		code, out, errOut = run(t, "", "apply", "-f", file, "--wait", "--timeout", "1m", "--server", info.API)
+		if code != 1 || !strings.Contains(errOut, "Failed") || !strings.Contains(errOut, tc.fix) {
+			t.Errorf("apply %s: exit %d, want 1 with Failed and the fix %q:\n%s%s", tc.name, code, tc.fix, out, errOut)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"os"
@@ -315,6 +316,9 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, bucket strin
 
 func readArtefact(path string) ([]byte, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read artefact: %w: %s", err, translate.MissingArtefactFix(path))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read artefact: %w", err)
 	}
