@@ -11,7 +11,9 @@
 // fetched); OCI references and non-shared capability providers fail with a
 // message saying they need a wasmCloud lattice. Links to the shared
 // canvas-bridge, HTTP client and messaging components are accepted: the
-// embedded canvas serves those in-process.
+// embedded canvas serves those in-process. An application that serves
+// nothing yet is unavailable at the gateway (503, Retry-After) while it
+// loads; a version that serves keeps serving while the next one loads.
 //
 // What a component may reach follows its links: a component linked to the
 // shared http-client (it has dependent APIs) may call the canvas's own
