@@ -45,12 +45,12 @@ Examples:
   canvasd --embedded-nats
 
   # Against a NATS cluster running wadm and wasmCloud hosts
-  canvasd --nats nats://nats-1:4222,nats://nats-2:4222 --nats-creds canvasd.creds \
+  canvasd --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds canvasd.creds \
           --lattice default --ingress-url https://components.example.org
 
   # Any free port; the bound address is logged and written to
   # $XDG_STATE_HOME/wasmcanvas/canvasd.json
-  canvasd --embedded-nats --embedded-nats-port -1 --listen 127.0.0.1:0
+  canvasd --embedded-nats --nats-port -1 --listen 127.0.0.1:0
 
 Flags:
 `
@@ -69,9 +69,14 @@ func run(args []string, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	opts.NATS.AddFlags(fs)
-	fs.StringVar(&opts.NATS.URLs, "nats", "", "NATS server URLs, comma-separated (same as --"+lattice.FlagURL+"; default "+lattice.DefaultURL+")")
 	fs.BoolVar(&opts.EmbeddedNATS, "embedded-nats", false, "run nats-server with JetStream in-process, storing under --state-dir/nats")
-	fs.IntVar(&opts.EmbeddedNATSPort, "embedded-nats-port", embedded.DefaultPort, "client port of the embedded nats-server (-1: any free port)")
+	fs.IntVar(&opts.EmbeddedNATSPort, flagNATSPort, embedded.DefaultPort, "with --embedded-nats: its client port on 127.0.0.1 (-1: any free port), as canvas up's --nats-port")
+	// Earlier spellings keep working for scripts; --help shows one.
+	for old, now := range deprecated {
+		f := fs.Lookup(now)
+		fs.AddFlag(&pflag.Flag{Name: old, Usage: f.Usage, Value: f.Value, DefValue: f.DefValue})
+		_ = fs.MarkDeprecated(old, "use --"+now)
+	}
 	fs.StringVar(&opts.Lattice, "lattice", subject.DefaultLattice, "wasmCloud lattice name")
 	fs.StringVar(&opts.StateDir, "state-dir", "", "directory for state and the runtime file (default $XDG_STATE_HOME/wasmcanvas)")
 	fs.StringVar(&opts.Listen, "listen", daemon.DefaultListen, "HTTP API address (port 0: any free port)")
@@ -149,9 +154,22 @@ func run(args []string, stderr io.Writer) int {
 	return 0
 }
 
+// flagNATSPort is the embedded nats-server's port, spelt as canvas up
+// spells it.
+const flagNATSPort = "nats-port"
+
+// deprecated maps earlier flag spellings to the flag that replaced them.
+var deprecated = map[string]string{"nats": lattice.FlagURL, "embedded-nats-port": flagNATSPort}
+
 // aliases are flags bound to one value: the environment must not override
 // one of them when the other was given on the command line.
-var aliases = map[string]string{"nats": lattice.FlagURL, lattice.FlagURL: "nats"}
+var aliases = func() map[string]string {
+	m := map[string]string{}
+	for old, now := range deprecated {
+		m[old], m[now] = now, old
+	}
+	return m
+}()
 
 // fromEnv sets every flag not given on the command line from CANVASD_<NAME>.
 func fromEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {

@@ -72,12 +72,38 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"--no-such-flag"}, 2, "unknown flag"},
 		{[]string{"extra"}, 2, "unexpected arguments"},
 		{[]string{"--log-level", "loud"}, 2, "--log-level"},
-		{[]string{"--embedded-nats", "--nats", "nats://x:1"}, 2, "exclude each other"},
+		{[]string{"--embedded-nats", "--nats-url", "nats://x:1"}, 2, "exclude each other"},
+		// Earlier spellings still work, say what replaced them, and reach
+		// the same option (its validation names the flag of today).
+		{[]string{"--embedded-nats", "--nats", "nats://x:1"}, 2, "use --nats-url"},
+		{[]string{"--embedded-nats", "--embedded-nats-port", "70000"}, 2, "--nats-port 70000: use 1-65535"},
+		{[]string{"--embedded-nats", "--embedded-nats-port", "70000"}, 2, "use --nats-port"},
 	}
 	for _, tc := range tests {
 		var errb bytes.Buffer
 		if code := run(tc.args, &errb); code != tc.code || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("canvasd %v: exit %d (want %d), stderr lacks %q:\n%s", tc.args, code, tc.code, tc.want, errb.String())
+		}
+	}
+}
+
+// TestHelpShowsOneSpelling checks that --help lists each flag once, under
+// the name canvas up uses too, and hides the deprecated spellings.
+func TestHelpShowsOneSpelling(t *testing.T) {
+	t.Parallel()
+	var errb bytes.Buffer
+	if code := run([]string{"--help"}, &errb); code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	help := errb.String()
+	for _, want := range []string{"--nats-url ", "--nats-port ", "--nats-creds ", "canvasd.creds"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	for _, gone := range []string{"--embedded-nats-port", "--nats string", "--nats ", "canvas.creds"} {
+		if strings.Contains(help, gone) {
+			t.Errorf("--help still shows %q:\n%s", gone, help)
 		}
 	}
 }

@@ -67,7 +67,8 @@ type StatusChange struct {
 	Status *oda.ComponentStatus
 }
 
-// Events lists what the reconciler recorded for a Component, oldest first.
+// Events lists what the reconciler recorded for one incarnation (uid, the
+// Component's metadata.uid) of a Component, oldest first.
 type Events interface {
-	List(ctx context.Context, key oda.Key) ([]wire.Event, error)
+	List(ctx context.Context, key oda.Key, uid string) ([]wire.Event, error)
 }

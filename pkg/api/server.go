@@ -373,17 +373,19 @@ func (s *Server) status(ctx context.Context, key oda.Key) (*oda.ComponentStatus,
 	return st, nil
 }
 
-// events lists the reconcile events of key; a missing Component is 404.
+// events lists the reconcile events of the Component at key as it is now
+// (not those of an earlier one of that name); a missing Component is 404.
 func (s *Server) events(ctx context.Context, key oda.Key) ([]wire.Event, *wire.Problem) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 	defer cancel()
-	if _, err := s.opts.Desired.Get(ctx, key); err != nil {
+	cur, err := s.opts.Desired.Get(ctx, key)
+	if err != nil {
 		return nil, s.storeProblem("events of", key.Display(), err)
 	}
 	if s.opts.Events == nil {
 		return []wire.Event{}, nil
 	}
-	evs, err := s.opts.Events.List(ctx, key)
+	evs, err := s.opts.Events.List(ctx, key, cur.Metadata.UID)
 	if err != nil {
 		return nil, s.storeProblem("events of", key.Display(), err)
 	}

@@ -79,7 +79,7 @@ func (r *Roots) ReadFile(path string) (*Wasm, error) {
 	}
 	resolved, err := filepath.EvalSymlinks(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("artefact %s does not exist (build it, or correct the file:// path)", path)
+		return nil, fmt.Errorf("artefact %s does not exist (build it, or correct the file:// path): %w", path, ErrNotExist)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("artefact %s: %w", path, err)
@@ -176,3 +176,7 @@ func (r *Roots) outside(path, resolved string) error {
 	}
 	return fmt.Errorf("artefact %s is outside the artefact roots (%s)", path, fix)
 }
+
+// ErrNotExist is wrapped by ReadFile's error when the artefact's file does
+// not exist inside its root (a caller may add how to build it).
+var ErrNotExist = errors.New("no such artefact")

@@ -164,8 +164,8 @@ func relay[T, C any](ctx context.Context, s *store.Store[T], conv func(store.Eve
 // events adapts the reconcile event recorder to api.Events.
 type events struct{ r *reconcile.Recorder }
 
-func (e events) List(ctx context.Context, key oda.Key) ([]wire.Event, error) {
-	evs, err := e.r.List(ctx, key.String())
+func (e events) List(ctx context.Context, key oda.Key, uid string) ([]wire.Event, error) {
+	evs, err := e.r.List(ctx, key.String(), uid)
 	if err != nil {
 		return nil, err
 	}

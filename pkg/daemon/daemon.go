@@ -203,6 +203,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			return nil
 		}},
 	}
+	d.checks = append(d.checks, o.Checks...)
 	apiSrv, err := api.New(api.Options{
 		Desired:  desired{desiredStore},
 		Statuses: statuses{statusStore},

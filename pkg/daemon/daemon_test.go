@@ -40,7 +40,7 @@ func TestNewValidates(t *testing.T) {
 			[]string{"--lattice: lattice name \"a.b\"", "--ingress-url \"components.example.org\""}},
 		{"bad NATS URL", daemon.Options{StateDir: dir, NATS: lattice.Config{URLs: "http://x"}}, []string{"--nats-url", "scheme \"http\""}},
 		{"bad port and workers", daemon.Options{StateDir: dir, EmbeddedNATSPort: 70000, Workers: -1},
-			[]string{"--embedded-nats-port 70000", "--workers -1"}},
+			[]string{"--nats-port 70000", "--workers -1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

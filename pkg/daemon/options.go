@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
@@ -57,6 +58,10 @@ type Options struct {
 	// Deployer replaces the wadm lattice backend; `canvas up` passes the
 	// embedded runtime's local deployer. Nil means wadm on Lattice.
 	Deployer deploy.Deployer
+	// Checks are readiness checks added to canvasd's own (/readyz, Ready);
+	// canvas up adds one that waits for the stored Components to serve
+	// again after a restart.
+	Checks []api.Check
 	// Registry collects canvasd's metrics and is what /metrics serves; a
 	// caller embedding canvasd passes its own to add collectors (canvas up
 	// adds the gateway's). Nil means a fresh one.
@@ -119,7 +124,7 @@ func (o Options) validate(natsURLsGiven bool) error {
 		errs = append(errs, err)
 	}
 	if o.EmbeddedNATSPort < -1 || o.EmbeddedNATSPort > 65535 {
-		errs = append(errs, fmt.Errorf("--embedded-nats-port %d: use 1-65535, -1 for a random port, 0 for 4222", o.EmbeddedNATSPort))
+		errs = append(errs, fmt.Errorf("--nats-port %d: use 1-65535, -1 for a random port, 0 for 4222", o.EmbeddedNATSPort))
 	}
 	if err := subject.ValidateLattice(o.Lattice); err != nil {
 		errs = append(errs, fmt.Errorf("--lattice: %w", err))

@@ -9,6 +9,7 @@
 // The route table is replaced one app at a time and read without locks.
 // The gateway must not know what a handler runs (Wasm or anything else),
 // must not rewrite the request path, and must not decide which apps exist:
-// the deployer that owns the apps calls SetRoutes, SetUnavailable and
-// RemoveApp.
+// the deployer that owns the apps calls SetRoutes, SetUnavailable, SetReady
+// and RemoveApp (canvas up also marks the routes of stored Components
+// unavailable until the deployer has restored them after a restart).
 package gateway

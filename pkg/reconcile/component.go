@@ -59,7 +59,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 			return Result{}, err
 		}
 		if changed {
-			c.event(ctx, key, EventWarning, ReasonTranslateFailed, st.Summary.FailureReason)
+			c.event(ctx, key, comp.Metadata.UID, EventWarning, ReasonTranslateFailed, st.Summary.FailureReason)
 		}
 		c.setWaiting(key, false)
 		return Result{}, TerminalError(fmt.Errorf("translate Component %s: %w", key, terr))
@@ -76,7 +76,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 	}
 	justDeployed := false
 	if observed.DeployedVersion != in.version {
-		if err := c.rollOut(ctx, key, app, m, observed.DeployedVersion); err != nil {
+		if err := c.rollOut(ctx, key, comp.Metadata.UID, app, m, observed.DeployedVersion); err != nil {
 			return Result{}, err
 		}
 		justDeployed = true
@@ -106,7 +106,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 	}
 	state := st.Summary.DeploymentStatus
 	if changed {
-		c.recordTransition(ctx, key, prev, st)
+		c.recordTransition(ctx, key, comp.Metadata.UID, prev, st)
 		if apisChanged(prev, &st) {
 			c.wakeDependents(key)
 		}
@@ -121,7 +121,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 
 // rollOut stores the manifest (a no-op when the version exists) and makes
 // it the deployed version.
-func (c *Controller) rollOut(ctx context.Context, key, app string, m *wadm.Manifest, was string) error {
+func (c *Controller) rollOut(ctx context.Context, key, uid, app string, m *wadm.Manifest, was string) error {
 	version := m.Version()
 	pr, err := c.opts.Deployer.Put(ctx, m)
 	if err != nil {
@@ -129,11 +129,11 @@ func (c *Controller) rollOut(ctx context.Context, key, app string, m *wadm.Manif
 	}
 	if pr.Created {
 		c.metrics.puts.Add(1)
-		c.event(ctx, key, EventNormal, ReasonTranslated, fmt.Sprintf("translated to wadm application %s version %s (%d components)", app, version, len(m.Spec.Components)))
-		c.event(ctx, key, EventNormal, ReasonManifestPut, fmt.Sprintf("stored wadm application %s version %s", app, version))
+		c.event(ctx, key, uid, EventNormal, ReasonTranslated, fmt.Sprintf("translated to wadm application %s version %s (%d components)", app, version, len(m.Spec.Components)))
+		c.event(ctx, key, uid, EventNormal, ReasonManifestPut, fmt.Sprintf("stored wadm application %s version %s", app, version))
 	}
 	if err := c.opts.Deployer.Deploy(ctx, app, version); err != nil {
-		c.event(ctx, key, EventWarning, ReasonDeployFailed, err.Error())
+		c.event(ctx, key, uid, EventWarning, ReasonDeployFailed, err.Error())
 		return fmt.Errorf("reconcile %s: %w", key, err)
 	}
 	c.metrics.deploys.Add(1)
@@ -141,7 +141,7 @@ func (c *Controller) rollOut(ctx context.Context, key, app string, m *wadm.Manif
 	if was != "" {
 		msg += " replacing version " + was
 	}
-	c.event(ctx, key, EventNormal, ReasonDeployed, msg)
+	c.event(ctx, key, uid, EventNormal, ReasonDeployed, msg)
 	c.log.Info("deployed", zap.String("key", key), zap.String("app", app), zap.String("version", version), zap.String("replaced", was))
 	return nil
 }
@@ -157,11 +157,11 @@ func (c *Controller) cleanup(ctx context.Context, key, ns, name string) (Result,
 	removed := false
 	if observed.Exists {
 		if err := c.opts.Deployer.Undeploy(ctx, app); err != nil {
-			c.event(ctx, key, EventWarning, ReasonDeleteFailed, err.Error())
+			c.event(ctx, key, "", EventWarning, ReasonDeleteFailed, err.Error())
 			return Result{}, fmt.Errorf("clean up deleted Component %s: %w", key, err)
 		}
 		if err := c.opts.Deployer.Delete(ctx, app); err != nil {
-			c.event(ctx, key, EventWarning, ReasonDeleteFailed, err.Error())
+			c.event(ctx, key, "", EventWarning, ReasonDeleteFailed, err.Error())
 			return Result{}, fmt.Errorf("clean up deleted Component %s: %w", key, err)
 		}
 		c.metrics.deletes.Add(1)
@@ -178,7 +178,7 @@ func (c *Controller) cleanup(ctx context.Context, key, ns, name string) (Result,
 	c.rememberApp(app, "")
 	c.setWaiting(key, false)
 	if removed {
-		c.event(ctx, key, EventNormal, ReasonDeleted, fmt.Sprintf("undeployed and deleted wadm application %s", app))
+		c.event(ctx, key, "", EventNormal, ReasonDeleted, fmt.Sprintf("undeployed and deleted wadm application %s", app))
 		c.log.Info("deleted", zap.String("key", key), zap.String("app", app))
 		c.wakeDependents(key)
 	}
@@ -215,7 +215,7 @@ func (c *Controller) writeStatus(ctx context.Context, ns, name string, prev *oda
 
 // recordTransition records an event when the deployment status moves to
 // Complete or Failed (or fails for another reason).
-func (c *Controller) recordTransition(ctx context.Context, key string, prev *oda.ComponentStatus, st oda.ComponentStatus) {
+func (c *Controller) recordTransition(ctx context.Context, key, uid string, prev *oda.ComponentStatus, st oda.ComponentStatus) {
 	var was, wasReason string
 	if prev != nil && prev.Summary != nil {
 		was, wasReason = prev.Summary.DeploymentStatus, prev.Summary.FailureReason
@@ -227,22 +227,23 @@ func (c *Controller) recordTransition(ctx context.Context, key string, prev *oda
 		if sum.FailedPart != "" {
 			msg = sum.FailedPart + ": " + msg
 		}
-		c.event(ctx, key, EventWarning, ReasonDeployFailed, msg)
+		c.event(ctx, key, uid, EventWarning, ReasonDeployFailed, msg)
 	case sum.DeploymentStatus == oda.DeploymentComplete && was != oda.DeploymentComplete:
-		c.event(ctx, key, EventNormal, ReasonReady, "all APIs ready: "+strings.TrimSpace(sum.CoreAPISummary+sum.ManagementAPISummary+sum.SecurityAPISummary))
+		c.event(ctx, key, uid, EventNormal, ReasonReady, "all APIs ready: "+strings.TrimSpace(sum.CoreAPISummary+sum.ManagementAPISummary+sum.SecurityAPISummary))
 	}
 	if sum.DeploymentStatus != was {
 		c.log.Info("deployment status", zap.String("key", key), zap.String("from", was), zap.String("to", sum.DeploymentStatus))
 	}
 }
 
-// event records an event; events are a diagnostic aid, so failing to
+// event records an event about the incarnation uid of the Component key
+// ("" once it is deleted); events are a diagnostic aid, so failing to
 // record one is logged and does not fail the pass.
-func (c *Controller) event(ctx context.Context, key, typ, reason, msg string) {
+func (c *Controller) event(ctx context.Context, key, uid, typ, reason, msg string) {
 	if c.opts.Events == nil {
 		return
 	}
-	if err := c.opts.Events.Record(ctx, key, typ, reason, msg); err != nil && ctx.Err() == nil {
+	if err := c.opts.Events.Record(ctx, key, uid, typ, reason, msg); err != nil && ctx.Err() == nil {
 		c.log.Warn("event not recorded", zap.String("key", key), zap.String("reason", reason), zap.Error(err))
 	}
 }

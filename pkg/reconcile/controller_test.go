@@ -93,7 +93,7 @@ func TestApplyReachesCompleteInReferenceShape(t *testing.T) {
 
 	// Events are recorded after the status write that they report: poll.
 	waitFor(t, "events", func() (bool, string) {
-		evs, err := e.events.List(e.opCtx(), c.Key().String())
+		evs, err := e.events.List(e.opCtx(), c.Key().String(), c.Metadata.UID)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -159,7 +159,7 @@ func TestDeleteRemovesApplication(t *testing.T) {
 	}
 	// The event is recorded after the removal: poll for it.
 	waitFor(t, "Deleted event", func() (bool, string) {
-		evs, err := e.events.List(e.opCtx(), c.Key().String())
+		evs, err := e.events.List(e.opCtx(), c.Key().String(), c.Metadata.UID)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -221,7 +221,7 @@ func TestMissingImplementationFailsWithoutPut(t *testing.T) {
 	if n := e.wadm.Puts(); n != 0 {
 		t.Errorf("%d wadm puts for a Component that does not translate", n)
 	}
-	evs, err := e.events.List(e.opCtx(), c.Key().String())
+	evs, err := e.events.List(e.opCtx(), c.Key().String(), c.Metadata.UID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,11 @@ const (
 // grows, as kubectl shows them.
 type Event struct {
 	// Key is the Component's {namespace}.{name}.
-	Key            string    `json:"key"`
+	Key string `json:"key"`
+	// UID is the Component's metadata.uid: a Component deleted and created
+	// again under the same key is another incarnation with other events
+	// (Kubernetes' involvedObject.uid). Empty once the Component is gone.
+	UID            string    `json:"uid,omitempty"`
 	Type           string    `json:"type"`
 	Reason         string    `json:"reason"`
 	Message        string    `json:"message"`
@@ -109,17 +113,17 @@ func NewRecorder(ctx context.Context, js jetstream.JetStream, opts RecorderOptio
 	return &Recorder{js: js, stream: st, name: opts.Stream, now: opts.Now}, nil
 }
 
-// Record records an event about the Component key. A repeat of the last
-// event of that key (same type, reason and message) replaces it with the
-// count increased.
-func (r *Recorder) Record(ctx context.Context, key, eventType, reason, message string) error {
+// Record records an event about the incarnation uid of the Component key.
+// A repeat of the last event of that key (same uid, type, reason and
+// message) replaces it with the count increased.
+func (r *Recorder) Record(ctx context.Context, key, uid, eventType, reason, message string) error {
 	subj := subject.ComponentEvents(key)
 	now := r.now().UTC()
 	// Two attempts: the publish is conditional on the key's last event, so
 	// a concurrent recorder makes the first one fail and the second re-read.
 	var err error
 	for range 2 {
-		ev := Event{Key: key, Type: eventType, Reason: reason, Message: message, Count: 1, FirstTimestamp: now, LastTimestamp: now}
+		ev := Event{Key: key, UID: uid, Type: eventType, Reason: reason, Message: message, Count: 1, FirstTimestamp: now, LastTimestamp: now}
 		var lastSeq uint64
 		var fold bool
 		last, gerr := r.stream.GetLastMsgForSubject(ctx, subj)
@@ -127,7 +131,7 @@ func (r *Recorder) Record(ctx context.Context, key, eventType, reason, message s
 		case gerr == nil:
 			lastSeq = last.Sequence
 			var prev Event
-			if json.Unmarshal(last.Data, &prev) == nil && prev.Type == eventType && prev.Reason == reason && prev.Message == message {
+			if json.Unmarshal(last.Data, &prev) == nil && prev.UID == uid && prev.Type == eventType && prev.Reason == reason && prev.Message == message {
 				ev.Count, ev.FirstTimestamp, fold = prev.Count+1, prev.FirstTimestamp, true
 			}
 		case errors.Is(gerr, jetstream.ErrMsgNotFound):
@@ -152,8 +156,10 @@ func (r *Recorder) Record(ctx context.Context, key, eventType, reason, message s
 	return fmt.Errorf("record event %s for %s on %s: %w", reason, key, subj, err)
 }
 
-// List returns the recorded events of the Component key, oldest first.
-func (r *Recorder) List(ctx context.Context, key string) ([]Event, error) {
+// List returns the recorded events of incarnation uid of the Component
+// key, oldest first: the events of an earlier Component of that name
+// (deleted, then created again) are not among them.
+func (r *Recorder) List(ctx context.Context, key, uid string) ([]Event, error) {
 	subj := subject.ComponentEvents(key)
 	cons, err := r.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubject:     subj,
@@ -185,7 +191,9 @@ func (r *Recorder) List(ctx context.Context, key string) ([]Event, error) {
 			if err := json.Unmarshal(m.Data(), &ev); err != nil {
 				return nil, fmt.Errorf("list events of %s: message on %s is not an event: %w", key, m.Subject(), err)
 			}
-			out = append(out, ev)
+			if ev.UID == uid {
+				out = append(out, ev)
+			}
 		}
 		if err := batch.Error(); err != nil {
 			return nil, fmt.Errorf("list events of %s: fetch: %w", key, err)

@@ -35,7 +35,7 @@ func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const key = "components.pc"
+	const key, uid = "components.pc", "uid-1"
 	steps := []struct{ typ, reason, msg string }{
 		{EventNormal, ReasonManifestPut, "stored v-1"},
 		{EventWarning, ReasonDeployFailed, "no host"},
@@ -44,14 +44,14 @@ func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
 		{EventNormal, ReasonDeployed, "deployed v-1"},
 	}
 	for _, s := range steps {
-		if err := rec.Record(ctx, key, s.typ, s.reason, s.msg); err != nil {
+		if err := rec.Record(ctx, key, uid, s.typ, s.reason, s.msg); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := rec.Record(ctx, "components.other", EventNormal, ReasonDeleted, "gone"); err != nil {
+	if err := rec.Record(ctx, "components.other", "uid-other", EventNormal, ReasonDeleted, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := rec.List(ctx, key)
+	got, err := rec.List(ctx, key, uid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,21 +70,38 @@ func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
 	if f := got[1]; !f.LastTimestamp.After(f.FirstTimestamp) {
 		t.Errorf("folded event timestamps first %s last %s", f.FirstTimestamp, f.LastTimestamp)
 	}
-	if none, err := rec.List(ctx, "components.never"); err != nil || len(none) != 0 {
+	if none, err := rec.List(ctx, "components.never", ""); err != nil || len(none) != 0 {
 		t.Fatalf("List of a key without events = %v, %v", none, err)
 	}
 
 	// PerKey bounds what is kept per Component.
 	for _, m := range []string{"a", "b", "c", "d"} {
-		if err := rec.Record(ctx, key, EventNormal, ReasonDeployed, m); err != nil {
+		if err := rec.Record(ctx, key, uid, EventNormal, ReasonDeployed, m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err = rec.List(ctx, key)
+	got, err = rec.List(ctx, key, uid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 || got[0].Message != "b" || got[2].Message != "d" {
 		t.Fatalf("after 4 more events List = %+v, want the last 3 (b, c, d)", got)
+	}
+
+	// The Component deleted and created again under its name is another
+	// incarnation: its events start afresh, and a repeat of the old one's
+	// last event is not folded into it.
+	if err := rec.Record(ctx, key, "uid-2", EventNormal, ReasonDeployed, "d"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = rec.List(ctx, key, "uid-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Reason != ReasonDeployed || got[0].Count != 1 || got[0].UID != "uid-2" {
+		t.Fatalf("events of the new incarnation = %+v, want its one Deployed", got)
+	}
+	if old, err := rec.List(ctx, key, uid); err != nil || len(old) != 2 || old[1].Message != "d" || old[1].Count != 1 {
+		t.Fatalf("events of the old incarnation = %+v, %v, want c and d, unfolded", old, err)
 	}
 }

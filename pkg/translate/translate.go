@@ -385,6 +385,32 @@ func InputErrors(err error) error {
 	return out.Err()
 }
 
+// MissingImplementations is the complement of InputErrors: the errors of
+// a translation that only say an implementation has no Wasm artefact yet,
+// which a canvas stores as Failed (`canvas validate` warns about them).
+func MissingImplementations(err error) oda.ErrorList {
+	var list oda.ErrorList
+	if !errors.As(err, &list) {
+		return nil
+	}
+	var out oda.ErrorList
+	for _, fe := range list {
+		if strings.HasPrefix(fe.Msg, msgNoArtefact) {
+			out = append(out, fe)
+		}
+	}
+	return out
+}
+
+// MissingArtefactFix says how to provide a file:// artefact that does not
+// exist: the repository's examples are built by `make examples`.
+func MissingArtefactFix(path string) string {
+	if strings.Contains(path, "/examples/") {
+		return "build it with `make examples` (in the wasmcanvas repository)"
+	}
+	return "build the component there, or point the implementation at the .wasm file that exists"
+}
+
 // implComponent adds the Wasm component for an implementation once.
 func (t *translator) implComponent(impl, path string) {
 	if _, ok := t.byName[impl]; ok {

@@ -7,4 +7,10 @@
 // a NATS cluster and wadm). One state directory serves one canvas at a
 // time: an exclusive lock on it refuses a second `canvas up`, and the
 // lock file names the process that holds it so `canvas down` can stop it.
+//
+// Start checks the three listen addresses before it starts anything, and
+// returns only once every stored Component serves again (or has failed);
+// until then the gateway answers their paths with 503 and Retry-After.
+// Running canvases list their state directories (Known) so that a port
+// clash or `canvas down` can name the one meant.
 package up

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
@@ -103,6 +104,9 @@ type Canvas struct {
 	stopped sync.Once
 	done    chan struct{}
 	err     error
+
+	// unregister drops the canvas from the list Known reads.
+	unregister func()
 }
 
 // Start brings the canvas up. On error it stops what it started and
@@ -144,6 +148,9 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	if c.lock, err = acquire(opts.StateDir); err != nil {
 		return nil, err
 	}
+	if err := CheckPorts(opts); err != nil {
+		return nil, err
+	}
 	c.nats, err = embedded.Start(embedded.Config{
 		StoreDir: filepath.Join(opts.StateDir, "nats"),
 		Port:     opts.NATSPort,
@@ -175,6 +182,10 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	}
 	reg := prometheus.NewRegistry()
 	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg})
+	restored, err := claimStoredRoutes(ctx, js, c.gw, c.log)
+	if err != nil {
+		return nil, err
+	}
 	gwCtx, gwStop := context.WithCancel(context.Background())
 	c.gwStop = gwStop
 	ingressAddr, err := c.gw.Serve(gwCtx, opts.Ingress)
@@ -203,6 +214,7 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 		Listen:     opts.Listen,
 		IngressURL: c.gw.BaseURL(),
 		Deployer:   c.deploy,
+		Checks:     []api.Check{newRestore(restored, c.deploy, c.log).readinessCheck()},
 		Registry:   reg,
 		Logger:     c.log.Named("canvasd"),
 	})
@@ -225,6 +237,7 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 	if err := c.writeInfo(); err != nil {
 		return nil, err
 	}
+	c.unregister = register(opts.StateDir)
 	go c.watch()
 	return c, nil
 }
@@ -279,6 +292,9 @@ func (c *Canvas) stop() {
 		if c.nats != nil {
 			c.nats.Shutdown()
 			c.nats.WaitForShutdown()
+		}
+		if c.unregister != nil {
+			c.unregister()
 		}
 		if c.lock != nil {
 			os.Remove(c.lock.Name())

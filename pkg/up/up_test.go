@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/up"
@@ -65,33 +66,16 @@ func componentFrom(name, path, wasm string) []byte {
 // componentDependingOn is component with a dependent API named catalog on
 // the specification URL dep (none when empty).
 func componentDependingOn(name, path, dep string) []byte {
-	deps := ""
-	if dep != "" {
-		deps = fmt.Sprintf(`    dependentAPIs:
+	c := testref.EchoComponent(name, path)
+	if dep == "" {
+		return c
+	}
+	return fmt.Appendf(c, `    dependentAPIs:
     - name: catalog
       apiType: openapi
       specification:
       - url: %s
 `, dep)
-	}
-	return []byte(fmt.Sprintf(`apiVersion: oda.tmforum.org/v1
-kind: Component
-metadata:
-  name: %s
-  annotations:
-    wasmcanvas.io/implementations: '{"impl": "file://%s"}'
-spec:
-  coreFunction:
-    exposedAPIs:
-    - name: api
-      specification:
-      - url: https://example.org/api.json
-        version: 1.0.0
-      apiType: openapi
-      implementation: impl
-      path: %s
-      port: 8080
-%s`, name, echoWasm, path, deps))
 }
 
 // waitComplete polls the Component's status until Complete with its API
@@ -166,6 +150,13 @@ func TestUpServesRestartsAndLocks(t *testing.T) {
 		t.Fatal("still running after Shutdown")
 	}
 	c2 := start(t, dir)
+	// Ready means serving again: no wait for the status.
+	if code, body := get(t, c2.Info().Ingress+"/shop/api/at-once"); code != 200 {
+		t.Fatalf("GET as soon as Start returned after a restart: %d %s", code, body)
+	}
+	if code, body := get(t, c2.Info().API+"/readyz"); code != 200 || !strings.Contains(body, `"components": "ok"`) {
+		t.Errorf("/readyz after the restore: %d %s", code, body)
+	}
 	cl2, err := client.NewHTTP(c2.Info().API)
 	if err != nil {
 		t.Fatal(err)

@@ -194,11 +194,23 @@ func TestUsageErrors(t *testing.T) {
 		{"validate", "--no-such-flag"},
 		{"render", "-f", "x.yaml", "-o", "toml"},
 		{"convert", "-f", "x.yaml", "--to", "v2"},
+		{"aply"},
+		{"get", "componentz"},
+		{"up", "extra"},
 	} {
 		code, _, errOut := run(t, "", args...)
 		if code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
 		}
+		if !strings.HasPrefix(errOut, "error: ") {
+			t.Errorf("%v: stderr %q does not start with the one error prefix \"error: \"", args, errOut)
+		}
+	}
+	if _, _, errOut := run(t, "", "aply"); !strings.Contains(errOut, `unknown command "aply"`) || !strings.Contains(errOut, "apply") {
+		t.Errorf("canvas aply: %q names neither the typo nor the command meant", errOut)
+	}
+	if _, _, errOut := run(t, "", "up", "extra"); strings.Contains(errOut, "-f") {
+		t.Errorf("canvas up extra: %q points at -f, which up does not take", errOut)
 	}
 	code, _, errOut := run(t, "", "validate", "-f", "/no/such/file.yaml")
 	if code != 1 || !strings.Contains(errOut, "/no/such/file.yaml") {
@@ -260,5 +272,9 @@ func TestBinaryExitCode(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "bad.yaml:1: apiVersion") {
 		t.Errorf("output: %s", out)
+	}
+	out, err = exec.Command(bin, "aply").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("canvas aply: exit %v, want 2 (a bad command line)\n%s", err, out)
 	}
 }

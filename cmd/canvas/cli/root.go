@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -57,10 +58,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // isUsageError recognises cobra's own flag and argument errors, which it
-// returns as plain errors.
+// returns as plain errors: flag errors pass through SetFlagErrorFunc, an
+// unknown (sub)command only shows in the message cobra formats.
 func isUsageError(err error) bool {
 	var fe *flagError
-	return errors.As(err, &fe)
+	return errors.As(err, &fe) || strings.HasPrefix(err.Error(), "unknown command ")
 }
 
 type flagError struct{ err error }

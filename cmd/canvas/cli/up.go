@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,8 +48,11 @@ served again.
 
 It runs in the foreground until Ctrl-C; with --detach it starts in the
 background, waits until the canvas is ready, prints where it serves and
-returns (stop it with 'canvas down'). One state directory runs one canvas:
-a second 'canvas up' on it refuses.
+returns (stop it with 'canvas down'). Ready means serving: after a restart,
+every stored Component serves again (or has failed); until then its paths
+answer 503 with Retry-After. One state directory runs one canvas: a second
+'canvas up' on it refuses, and a port that is taken fails at once, naming
+the flag that moves it.
 
 Each request runs in a fresh Wasm instance. Components get COMPONENT_NAME
 and COMPONENT_NAMESPACE in their environment; one with dependent APIs also
@@ -65,7 +69,7 @@ the Component with a reason that quotes none of the file's content.
 Clients cannot widen the roots.
 
 Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
---nats ...); 'canvas up' never pretends to schedule across hosts.`,
+--nats-url ...); 'canvas up' never pretends to schedule across hosts.`,
 		Example: `  canvas up
   canvas up --detach && canvas apply -f examples/productcatalog/component.yaml --wait
   canvas up --state-dir /tmp/canvas --ingress 127.0.0.1:9080 --listen 127.0.0.1:9443
@@ -89,7 +93,7 @@ Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 				opts.OnDemand = opts.MaxInstances == 0
 			}
 			if detach && os.Getenv(upChildEnv) == "" {
-				return upDetached(cmd, opts.StateDir, timeout)
+				return upDetached(cmd, opts, timeout)
 			}
 			return upForeground(cmd, opts, level)
 		},
@@ -143,9 +147,14 @@ func upForeground(cmd *cobra.Command, opts up.Options, level zapcore.Level) erro
 
 // upDetached starts `canvas up` again in its own session with its output in
 // the state directory, and returns once it serves (or says why it failed).
-func upDetached(cmd *cobra.Command, stateDir string, timeout time.Duration) error {
+func upDetached(cmd *cobra.Command, opts up.Options, timeout time.Duration) error {
+	stateDir := opts.StateDir
 	if info, ok := up.Running(stateDir); ok {
-		return fmt.Errorf("canvas up: state directory %s is in use by canvas up (pid %d, API %s): stop it with `canvas down --state-dir %s`", stateDir, info.PID, info.API, stateDir)
+		return fmt.Errorf("canvas up: state directory %s is in use by canvas up (pid %d, API %s): stop it with `%s down --state-dir %s`", stateDir, info.PID, info.API, self(), shellQuote(stateDir))
+	}
+	// The child checks again; checking here fails fast without its log.
+	if err := up.CheckPorts(opts); err != nil {
+		return fmt.Errorf("canvas up: %w", err)
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory (--state-dir): %w", err)
@@ -160,6 +169,8 @@ func upDetached(cmd *cobra.Command, stateDir string, timeout time.Duration) erro
 		return fmt.Errorf("log file: %w", err)
 	}
 	defer logFile.Close()
+	// Only this start's lines explain its failure (the log is appended to).
+	logStart, _ := logFile.Seek(0, io.SeekEnd)
 	args := slices.DeleteFunc(slices.Clone(os.Args[1:]), func(a string) bool { return a == "--detach" || a == "-d" || a == "--detach=true" })
 	if !slices.Contains(args, "--state-dir") {
 		args = append(args, "--state-dir", stateDir)
@@ -180,10 +191,10 @@ func upDetached(cmd *cobra.Command, stateDir string, timeout time.Duration) erro
 	for {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("canvas up exited while starting (%v):\n%s", err, tail(logPath, 20))
+			return startFailure(logPath, logStart, err)
 		case <-deadline.C:
 			_ = child.Process.Signal(syscall.SIGTERM)
-			return fmt.Errorf("canvas up did not become ready within %s (see %s):\n%s", timeout, logPath, tail(logPath, 20))
+			return fmt.Errorf("canvas up did not become ready within %s (see %s):\n%s", timeout, logPath, tail(logPath, logStart, 20))
 		case <-tick.C:
 			if info, ok := up.Running(stateDir); ok && info.PID == child.Process.Pid && info.API != "" {
 				printBanner(cmd.OutOrStdout(), info, true)
@@ -195,24 +206,67 @@ func upDetached(cmd *cobra.Command, stateDir string, timeout time.Duration) erro
 	}
 }
 
+// printBanner says where the canvas serves and prints the next commands as
+// they can be pasted: the program as it was invoked, and --server when the
+// API is not where the CLI looks by default.
 func printBanner(w io.Writer, info up.Info, detached bool) {
+	canvas := self()
+	server := ""
+	if info.API != DefaultServer {
+		server = " --server " + info.API
+	}
 	fmt.Fprintf(w, "wasmcanvas is up (pid %d, state %s)\n", info.PID, info.StateDir)
-	fmt.Fprintf(w, "  API      %s   (canvas get components --server %s)\n", info.API, info.API)
+	fmt.Fprintf(w, "  API      %s   (%s get components --server %s)\n", info.API, canvas, info.API)
 	fmt.Fprintf(w, "  Ingress  %s   (the Components' APIs)\n", info.Ingress)
 	fmt.Fprintf(w, "  NATS     %s   (JetStream)\n\n", info.NATS)
-	fmt.Fprintf(w, "Next: canvas apply -f examples/productcatalog/component.yaml --wait\n")
+	fmt.Fprintf(w, "Next: %s apply -f examples/productcatalog/component.yaml --wait%s\n", canvas, server)
 	if detached {
-		fmt.Fprintf(w, "Stop: canvas down --state-dir %s\n", info.StateDir)
+		fmt.Fprintf(w, "Stop: %s down --state-dir %s\n", canvas, shellQuote(info.StateDir))
 	} else {
 		fmt.Fprintf(w, "Stop: Ctrl-C\n")
 	}
 }
 
-// tail returns the last n lines of a file, for start-up errors.
-func tail(path string, n int) string {
+// self is this program as the user invoked it ("bin/canvas", or "canvas"
+// when found on PATH), for hints that can be pasted.
+func self() string {
+	if len(os.Args) == 0 || !strings.Contains(os.Args[0], "/") {
+		return "canvas"
+	}
+	return shellQuote(os.Args[0])
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// startFailure explains why the background canvas up exited while
+// starting: its own error line when it printed one, else its last log
+// lines.
+func startFailure(logPath string, from int64, exit error) error {
+	out := tail(logPath, from, 50)
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if msg, ok := strings.CutPrefix(lines[i], "error: "); ok {
+			return fmt.Errorf("%s (log: %s)", msg, logPath)
+		}
+	}
+	return fmt.Errorf("canvas up exited while starting (%v):\n%s", exit, out)
+}
+
+// tail returns the last n lines of a file from offset from, for start-up
+// errors.
+func tail(path string, from int64, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
+	}
+	if from > 0 && from <= int64(len(data)) {
+		data = data[from:]
 	}
 	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
 	if len(lines) > n {
@@ -243,7 +297,7 @@ Components' desired state stays in JetStream for the next 'canvas up'.`,
 			}
 			info, ok := up.Running(stateDir)
 			if !ok {
-				return fmt.Errorf("no canvas is running with state directory %s", stateDir)
+				return notRunning(stateDir)
 			}
 			proc, err := os.FindProcess(info.PID)
 			if err != nil {
@@ -268,4 +322,19 @@ Components' desired state stays in JetStream for the next 'canvas up'.`,
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "state directory of the canvas to stop (default $XDG_STATE_HOME/wasmcanvas)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 45*time.Second, "how long to wait for it to stop")
 	return cmd
+}
+
+// notRunning is down's error for a state directory without a canvas: it
+// names the canvases that do run, so the right --state-dir is at hand.
+func notRunning(stateDir string) error {
+	known := up.Known()
+	if len(known) == 0 {
+		return fmt.Errorf("no canvas is running with state directory %s, nor any other this user started", stateDir)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "no canvas is running with state directory %s; running:", stateDir)
+	for _, info := range known {
+		fmt.Fprintf(&b, " `%s down --state-dir %s` (API %s);", self(), shellQuote(info.StateDir), info.API)
+	}
+	return errors.New(strings.TrimSuffix(b.String(), ";"))
 }

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
@@ -111,7 +114,7 @@ func Start(t testing.TB, opts Options) *Canvasd {
 	if opts.NATS != "" {
 		args = append(args, "--nats", opts.NATS)
 	} else {
-		args = append(args, "--embedded-nats", "--embedded-nats-port", "-1")
+		args = append(args, "--embedded-nats", "--nats-port", "-1")
 	}
 	c := &Canvasd{t: t, bin: Binary(t), args: append(args, opts.Args...), StateDir: opts.StateDir}
 	if err := c.start(); err != nil {
@@ -275,6 +278,22 @@ func (n *NATS) start() {
 
 // URL is the client URL.
 func (n *NATS) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(n.port) }
+
+// JetStream connects to the server and returns its JetStream context; the
+// connection closes at Cleanup.
+func (n *NATS) JetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(n.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
 
 // Stop shuts the server down (idempotent).
 func (n *NATS) Stop() {

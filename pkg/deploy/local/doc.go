@@ -19,6 +19,9 @@
 // canvas's identity and observability WIT, wasmcloud:messaging) are linked
 // as functions that trap, so such a component loads and a request that
 // calls one fails with a 500.
+// An application that serves nothing yet is unavailable at the gateway
+// (503, Retry-After) while it loads; a version that serves keeps serving
+// while the next one loads.
 //
 // What a component may reach follows its links: a component linked to the
 // shared http-client (it has dependent APIs) may call the canvas's own

@@ -29,9 +29,13 @@ type Loader interface {
 	Load(ctx context.Context, name string, wasm []byte, cc runtime.ComponentConfig) (*runtime.Component, error)
 }
 
-// Router is the part of the gateway the deployer drives.
+// Router is the part of the gateway the deployer drives: an app that
+// serves nothing yet is unavailable (503) while it loads, its routes are
+// set and made ready once it loads, and removed when it is undeployed.
 type Router interface {
 	SetRoutes(app string, routes []gateway.Route) error
+	SetUnavailable(app, reason string)
+	SetReady(app string)
 	RemoveApp(app string)
 }
 
@@ -175,6 +179,12 @@ func (d *Deployer) Deploy(_ context.Context, name, version string) error {
 	}
 	a.deployed = version
 	a.gen++
+	if a.serving == nil {
+		// Routes the app already has (those canvas up restores after a
+		// restart) answer 503 until it serves; a serving version keeps
+		// serving while the new one loads.
+		d.opts.Gateway.SetUnavailable(name, "loading components")
+	}
 	d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusReconciling, Message: "loading components"})
 	gen := a.gen
 	d.wg.Add(1)
@@ -201,9 +211,13 @@ func (d *Deployer) load(name string, m *wadm.Manifest, gen int) {
 	if err != nil {
 		closeAll(comps)
 		d.log.Warn("deploy failed", zap.String("app", name), zap.String("version", m.Version()), zap.Error(err))
+		if a.serving == nil {
+			d.opts.Gateway.SetUnavailable(name, "deploy failed: "+err.Error())
+		}
 		d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusFailed, Message: err.Error(), Scalers: scalers})
 		return
 	}
+	d.opts.Gateway.SetReady(name)
 	old := a.serving
 	a.serving = comps
 	closeAllAsync(&d.wg, old)
@@ -262,6 +276,9 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, bucket strin
 		return nil, fmt.Errorf("image %q is not a file:// artefact: the embedded canvas does not fetch OCI images; build or pull it and name it as file:///path/to.wasm, or deploy to a wasmCloud lattice", c.Properties.Image)
 	}
 	wasm, err := d.roots.ReadFile(path)
+	if errors.Is(err, artefact.ErrNotExist) {
+		return nil, fmt.Errorf("%w; %s", err, translate.MissingArtefactFix(path))
+	}
 	if err != nil {
 		return nil, err
 	}
