@@ -21,7 +21,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
-	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -64,12 +63,13 @@ func ReadRuntimeInfo(stateDir string) (RuntimeInfo, error) {
 type Daemon struct {
 	opts   Options
 	log    *zap.Logger
-	runner service.Runner
+	runner *service.Runner
 
 	// Set by the services as they start; later services read them.
 	embedded *lattice.Embedded
 	ctrl     *reconcile.Controller
 	apiSrv   *api.Server
+	info     http.Handler // apiSrv's info service
 	httpSrv  *http.Server
 	ln       net.Listener
 
@@ -79,7 +79,7 @@ type Daemon struct {
 	nc     *nats.Conn
 	apiURL string
 
-	serving           atomic.Pointer[api.Server] // from Start until Shutdown begins
+	serving           atomic.Bool // from Start until Shutdown begins
 	controllerRunning atomic.Bool
 }
 
@@ -95,7 +95,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("canvasd options: %w", err)
 	}
 	d := &Daemon{opts: opts, log: opts.Logger}
-	d.runner = service.Runner{Services: d.services(), StopTimeout: DefaultShutdownTimeout, Log: d.log}
+	d.runner = service.NewRunner(d.services()...)
 	return d, nil
 }
 
@@ -179,12 +179,8 @@ func (d *Daemon) services() []service.Service {
 		}}),
 		service.New("HTTP API", service.Funcs{
 			Start: d.listen,
-			Run: func(context.Context) error {
-				if err := d.httpSrv.Serve(d.ln); !errors.Is(err, http.ErrServerClosed) {
-					return fmt.Errorf("serving on %s: %w", d.ln.Addr(), err)
-				}
-				return nil
-			},
+			// Serve returns http.ErrServerClosed after Stop, which ignores it.
+			Run: func(context.Context) error { return d.httpSrv.Serve(d.ln) },
 			// In-flight requests finish (watch streams are cut) within ctx.
 			Stop: func(ctx context.Context) error {
 				if err := d.httpSrv.Shutdown(ctx); err != nil {
@@ -195,15 +191,13 @@ func (d *Daemon) services() []service.Service {
 		}),
 		service.New("runtime file", service.Funcs{
 			Start: func(context.Context) error {
-				if err := d.writeRuntimeFile(); err != nil {
-					return err
-				}
-				d.serving.Store(d.apiSrv)
-				return nil
+				err := d.writeRuntimeFile()
+				d.serving.Store(err == nil)
+				return err
 			},
 			// Stopped first: the info service answers 503 from here on.
 			Stop: func(context.Context) error {
-				d.serving.Store(nil)
+				d.serving.Store(false)
 				return os.Remove(filepath.Join(o.StateDir, RuntimeFile))
 			},
 		}),
@@ -298,6 +292,9 @@ func (d *Daemon) build(ctx context.Context) error {
 		Gatherer:   reg,
 		Logger:     d.log.Named("api"),
 	})
+	if err == nil {
+		d.info = d.apiSrv.InfoHandler()
+	}
 	return err
 }
 
@@ -352,15 +349,12 @@ func (d *Daemon) writeRuntimeFile() error {
 // Start and from the moment Shutdown begins it answers 503.
 func (d *Daemon) InfoHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if srv := d.serving.Load(); srv != nil {
-			srv.InfoHandler().ServeHTTP(w, r)
+		if !d.serving.Load() {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "canvasd is not running: it is starting or shutting down", http.StatusServiceUnavailable)
 			return
 		}
-		w.Header().Set("Content-Type", wire.ContentTypeProblem)
-		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(wire.Problem{Type: wire.ProblemUnavailable, Title: http.StatusText(http.StatusServiceUnavailable),
-			Status: http.StatusServiceUnavailable, Detail: "canvasd is not running: it is starting or shutting down"})
+		d.info.ServeHTTP(w, r)
 	})
 }
 
@@ -384,13 +378,12 @@ func (d *Daemon) NATSURL() string {
 // Ready waits until every readiness check passes or ctx ends; the error
 // then names each check that failed and why.
 func (d *Daemon) Ready(ctx context.Context) error {
-	srv := d.serving.Load()
-	if srv == nil {
+	if !d.serving.Load() {
 		return errors.New("canvasd: not running")
 	}
 	interval := 10 * time.Millisecond
 	for {
-		rd := srv.Readiness(ctx)
+		rd := d.apiSrv.Readiness(ctx)
 		if rd.Ready {
 			return nil
 		}

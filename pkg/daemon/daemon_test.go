@@ -139,8 +139,8 @@ func TestDaemonInProcess(t *testing.T) {
 	stopped = true
 	rec := httptest.NewRecorder()
 	d.InfoHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, wire.PathCanvasInfo+"?componentName=x", nil))
-	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != wire.ContentTypeProblem {
-		t.Errorf("info service after Shutdown: %d %s %s, want a 503 problem", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("info service after Shutdown: %d %s, want 503", rec.Code, rec.Body)
 	}
 	if err := d.Wait(); err != nil {
 		t.Errorf("Wait after Shutdown: %v", err)

@@ -4,98 +4,87 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
-
-	"go.uber.org/zap"
 )
 
-// DefaultStopTimeout bounds the stop the Runner does by itself: after a
-// failed Start or when a Waiter ended by itself.
-const DefaultStopTimeout = 30 * time.Second
-
-// errInterrupted is the cause of a Start cut short by Shutdown.
-var errInterrupted = errors.New("service runner: Shutdown was called while starting")
+// stopTimeout bounds the stop the Runner does by itself: after a failed
+// Start or when a Waiter ended by itself.
+const stopTimeout = 30 * time.Second
 
 // Runner starts Services in order and stops the started ones in reverse.
-// Set its fields, then call Start once; Shutdown may be called at any
-// time, from any goroutine, any number of times. It holds no lock while a
-// Service starts or stops, nor while it waits.
+// Start it once; Shutdown may be called at any time, from any goroutine,
+// any number of times. No lock is held while a Service starts or stops,
+// nor while the Runner waits.
 type Runner struct {
-	Services []Service
-	// StopTimeout bounds the stop the Runner does by itself
-	// (DefaultStopTimeout if 0); Shutdown's ctx bounds the others.
-	StopTimeout time.Duration
-	Log         *zap.Logger
+	services []Service
 
-	mu          sync.Mutex
-	state       state
-	started     []Service
-	cancelStart context.CancelCauseFunc
-	interrupted bool          // Shutdown was called while starting
-	stopping    chan struct{} // closed when the state leaves starting or running
-	failed      Service       // the Waiter that ended by itself, if any
-	watchers    sync.WaitGroup
-	done        chan struct{}
-	err         error // Wait's: why it ended by itself
-	stopErr     error // Shutdown's: what went wrong stopping
+	mu           sync.Mutex
+	state        int // idle, starting, running, stopping, stopped
+	started      []Service
+	cancelStart  context.CancelFunc
+	stopping     chan struct{} // closed when the stop begins
+	done         chan struct{} // closed once stopped
+	watchers     sync.WaitGroup
+	err, stopErr error // Wait's and Shutdown's
 }
 
-type state int
-
 const (
-	idle state = iota
+	idle = iota
 	starting
 	running
 	stopping
 	stopped
 )
 
-// init makes the channels; it runs with mu held.
-func (r *Runner) init() {
-	if r.done == nil {
-		r.done, r.stopping = make(chan struct{}), make(chan struct{})
-	}
+// NewRunner returns a Runner of services, in start order.
+func NewRunner(services ...Service) *Runner {
+	return &Runner{services: services, stopping: make(chan struct{}), done: make(chan struct{})}
 }
 
-// Start provisions every Service that is a Provisioner, then starts each
-// in order. If a step fails, ctx ends or Shutdown is called meanwhile, it
-// stops the started ones in reverse and returns every error, each
-// prefixed with its Service's name; Wait returns the same. ctx bounds the
-// start-up only.
+func named(s Service, err error) error { return fmt.Errorf("%s: %w", s.Name(), err) }
+
+// Start provisions every Service, then starts each in order. If a step
+// fails, ctx ends or Shutdown is called meanwhile, it stops the started
+// ones in reverse and returns every error, each prefixed with its
+// Service's name; Wait returns the same. ctx bounds the start-up only.
 func (r *Runner) Start(ctx context.Context) error {
 	r.mu.Lock()
-	r.init()
 	if r.state != idle {
 		r.mu.Unlock()
 		return errors.New("service runner: Start called twice, or after Shutdown")
 	}
 	r.state = starting
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	r.cancelStart = cancel
+	ctx, r.cancelStart = context.WithCancel(ctx)
+	defer r.cancelStart()
 	r.mu.Unlock()
 
-	err := r.provision(ctx)
-	for _, s := range r.Services {
+	var errs []error
+	for _, s := range r.services {
+		if p, ok := s.(Provisioner); ok {
+			if err := p.Provision(ctx); err != nil {
+				errs = append(errs, named(s, err))
+			}
+		}
+	}
+	err := errors.Join(errs...)
+	for _, s := range r.services {
 		if err != nil {
 			break
 		}
 		if err = s.Start(ctx); err != nil {
-			err = fmt.Errorf("%s: %w", s.Name(), err)
+			err = named(s, err)
 			break
 		}
 		r.mu.Lock()
 		r.started = append(r.started, s)
 		r.mu.Unlock()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("started %s, then: %w", s.Name(), context.Cause(ctx))
-		}
 	}
 
 	r.mu.Lock()
-	if err == nil && r.interrupted {
-		err = errInterrupted
+	if err == nil && ctx.Err() != nil { // Shutdown cancels ctx with mu held
+		err = fmt.Errorf("service runner: start-up ended: %w", ctx.Err())
 	}
 	if err == nil {
 		r.state = running
@@ -110,27 +99,13 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 	r.beginStop()
 	r.mu.Unlock()
-	ctx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), r.stopTimeout())
-	defer cancelStop()
-	err = errors.Join(err, r.stopAll(ctx))
-	r.finish(err, nil)
-	return err
-}
-
-func (r *Runner) provision(ctx context.Context) error {
-	var errs []error
-	for _, s := range r.Services {
-		if p, ok := s.(Provisioner); ok {
-			if err := p.Provision(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", s.Name(), err))
-			}
-		}
-	}
-	return errors.Join(errs...)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	return r.stop(sctx, err)
 }
 
 // watch stops the Runner when w ends by itself; it returns once the
-// Runner stops for another reason.
+// Runner stops for any reason.
 func (r *Runner) watch(s Service, w Waiter) {
 	defer r.watchers.Done()
 	select {
@@ -141,51 +116,37 @@ func (r *Runner) watch(s Service, w Waiter) {
 	r.mu.Lock()
 	if r.state != running {
 		r.mu.Unlock()
-		return // Shutdown came first: stopAll reports w's end
+		return // the Runner is stopping anyway
 	}
 	r.beginStop()
-	r.failed = s
 	r.mu.Unlock()
 	err := w.Wait()
 	if err == nil {
 		err = errors.New("ended by itself")
 	}
-	err = fmt.Errorf("%s: %w", s.Name(), err)
-	r.logger().Error("service ended by itself; stopping the others", zap.String("service", s.Name()))
-	// stopAll waits for the watchers, this one included: stop from a
-	// goroutine of its own, which ends when done is closed.
+	// stop waits for the watchers, this one included.
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), r.stopTimeout())
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
-		r.finish(errors.Join(err, r.stopAll(ctx)), nil)
+		r.stop(ctx, named(s, err))
 	}()
 }
 
-// Shutdown stops the started Services in reverse order; ctx bounds it. It
-// returns every error stopping them, each prefixed with its Service's
-// name. Concurrent and later calls wait for the first (or until their ctx
-// ends) and return the same. If the Runner stopped by itself, Shutdown
-// returns nil once it has, and Wait says why. Called while Start runs, it
-// cancels Start's ctx, and Start stops what it started.
+// Shutdown stops the started Services in reverse order, ctx bounding it,
+// and returns every error stopping them, each prefixed with its Service's
+// name. Concurrent and later calls wait for the first (or for their ctx)
+// and return the same. If the Runner stopped by itself, Shutdown returns
+// nil once it has, and Wait says why. During Start, it cancels Start's
+// ctx and Start stops what it started.
 func (r *Runner) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
-	r.init()
 	switch r.state {
-	case idle:
+	case idle, running:
 		r.beginStop()
-		r.state = stopped
-		close(r.done)
 		r.mu.Unlock()
-		return nil
+		return r.stop(ctx, nil)
 	case starting:
-		r.interrupted = true
-		r.cancelStart(errInterrupted)
-	case running:
-		r.beginStop()
-		r.mu.Unlock()
-		err := r.stopAll(ctx)
-		r.finish(nil, err)
-		return err
+		r.cancelStart()
 	}
 	r.mu.Unlock()
 	select {
@@ -198,78 +159,50 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	return r.stopErr
 }
 
-// beginStop leaves starting or running; it runs with mu held.
+// beginStop runs with mu held, once.
 func (r *Runner) beginStop() {
 	r.state = stopping
 	close(r.stopping)
 }
 
-// stopAll stops the started Services in reverse order and waits for the
-// watchers. A Waiter that ended by itself just as the stop began is
-// reported here, unless it is the one that caused the stop.
-func (r *Runner) stopAll(ctx context.Context) error {
+// stop stops the started Services in reverse and waits for the watchers.
+// cause is why the Runner stopped by itself, nil for Shutdown.
+func (r *Runner) stop(ctx context.Context, cause error) error {
 	r.mu.Lock()
-	started, failed := r.started, r.failed
+	started := r.started
 	r.mu.Unlock()
-	var errs []error
-	for i := len(started) - 1; i >= 0; i-- {
-		s := started[i]
+	errs := []error{cause}
+	for _, s := range slices.Backward(started) {
 		if err := s.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stopping %s: %w", s.Name(), err))
 		}
-		if w, ok := s.(Waiter); ok && s != failed {
-			select {
-			case <-w.Done():
-				if err := w.Wait(); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", s.Name(), err))
-				}
-			default:
-			}
-		}
 	}
 	r.watchers.Wait()
-	return errors.Join(errs...)
-}
-
-func (r *Runner) finish(err, stopErr error) {
+	err := errors.Join(errs...)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.err, r.stopErr = err, stopErr
+	if cause != nil {
+		r.err = err
+	} else {
+		r.stopErr = err
+	}
 	r.state = stopped
 	close(r.done)
+	return err
 }
 
 // Done is closed once the Runner has stopped: after Shutdown, a failed
 // Start, or the stop that follows a Waiter ending by itself.
-func (r *Runner) Done() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.init()
-	return r.done
-}
+func (r *Runner) Done() <-chan struct{} { return r.done }
 
 // Wait blocks until the Runner has stopped and returns why it stopped by
-// itself (a failed Start, a Waiter that ended, and what went wrong
-// stopping the rest then); nil if Shutdown stopped it.
+// itself (a failed Start or a Waiter that ended, with what went wrong
+// stopping the rest); nil if Shutdown stopped it.
 func (r *Runner) Wait() error {
-	<-r.Done()
+	<-r.done
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.err
-}
-
-func (r *Runner) stopTimeout() time.Duration {
-	if r.StopTimeout > 0 {
-		return r.StopTimeout
-	}
-	return DefaultStopTimeout
-}
-
-func (r *Runner) logger() *zap.Logger {
-	if r.Log == nil {
-		return zap.NewNop()
-	}
-	return r.Log
 }
 
 var _ Waiter = (*Runner)(nil)

@@ -61,16 +61,13 @@ func loop(ev *events, name string, end <-chan struct{}, err error) service.Servi
 	}})
 }
 
-// provisioned is a service that is also a Provisioner.
-type provisioned struct {
-	service.Service
-	err error
-	ev  *events
-}
-
-func (p provisioned) Provision(context.Context) error {
-	p.ev.add("provision " + p.Name())
-	return p.err
+// provisioned is recorded with a Provision step returning err.
+func provisioned(ev *events, name string, err error) service.Service {
+	return service.New(name, service.Funcs{
+		Provision: func(context.Context) error { ev.add("provision " + name); return err },
+		Start:     func(context.Context) error { ev.add("start " + name); return nil },
+		Stop:      func(context.Context) error { ev.add("stop " + name); return nil },
+	})
 }
 
 var (
@@ -86,11 +83,11 @@ func TestRunnerStartsInOrderStopsInReverse(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ev := &events{}
-		r := &service.Runner{Services: []service.Service{
+		r := service.NewRunner(
 			recorded(ev, "a", nil, nil),
 			loop(ev, "b", nil, nil),
 			recorded(ev, "c", nil, nil),
-		}}
+		)
 		if err := r.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -122,12 +119,12 @@ func TestRunnerFailedStartStopsTheStartedInReverse(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ev := &events{}
-		r := &service.Runner{Services: []service.Service{
+		r := service.NewRunner(
 			recorded(ev, "a", nil, errStop),
 			loop(ev, "b", nil, nil),
 			recorded(ev, "c", errStart, nil),
 			recorded(ev, "d", nil, nil),
-		}}
+		)
 		err := r.Start(t.Context())
 		if !errors.Is(err, errStart) || !errors.Is(err, errStop) {
 			t.Fatalf("Start: %v, want %v joined with %v", err, errStart, errStop)
@@ -157,11 +154,11 @@ func TestRunnerProvisionsAllBeforeStartingAny(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ev := &events{}
 		errA, errC := errors.New("a: no port"), errors.New("c: no path")
-		r := &service.Runner{Services: []service.Service{
-			provisioned{recorded(ev, "a", nil, nil), errA, ev},
+		r := service.NewRunner(
+			provisioned(ev, "a", errA),
 			recorded(ev, "b", nil, nil),
-			provisioned{recorded(ev, "c", nil, nil), errC, ev},
-		}}
+			provisioned(ev, "c", errC),
+		)
 		err := r.Start(t.Context())
 		if !errors.Is(err, errA) || !errors.Is(err, errC) {
 			t.Fatalf("Start: %v, want both provision errors", err)
@@ -169,10 +166,10 @@ func TestRunnerProvisionsAllBeforeStartingAny(t *testing.T) {
 		ev.want(t, "provision a", "provision c")
 
 		ev = &events{}
-		r = &service.Runner{Services: []service.Service{
+		r = service.NewRunner(
 			recorded(ev, "a", nil, nil),
-			provisioned{recorded(ev, "b", nil, nil), nil, ev},
-		}}
+			provisioned(ev, "b", nil),
+		)
 		if err := r.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -188,11 +185,11 @@ func TestRunnerShutdownJoinsStopErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ev := &events{}
 		errStop2 := errors.New("flush failed")
-		r := &service.Runner{Services: []service.Service{
+		r := service.NewRunner(
 			recorded(ev, "a", nil, errStop),
 			recorded(ev, "b", nil, nil),
 			recorded(ev, "c", nil, errStop2),
-		}}
+		)
 		if err := r.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +220,7 @@ func TestRunnerConcurrentShutdown(t *testing.T) {
 			<-release
 			return errStop
 		}})
-		r := &service.Runner{Services: []service.Service{recorded(ev, "a", nil, nil), slow}}
+		r := service.NewRunner(recorded(ev, "a", nil, nil), slow)
 		if err := r.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -248,11 +245,11 @@ func TestRunnerStopsWhenAServiceEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ev := &events{}
 		end := make(chan struct{})
-		r := &service.Runner{Services: []service.Service{
+		r := service.NewRunner(
 			recorded(ev, "a", nil, nil),
 			loop(ev, "b", end, errRun),
 			loop(ev, "c", nil, nil),
-		}}
+		)
 		if err := r.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -278,7 +275,7 @@ func TestRunnerShutdownDuringStart(t *testing.T) {
 			<-ctx.Done()
 			return fmt.Errorf("dial: %w", ctx.Err())
 		}})
-		r := &service.Runner{Services: []service.Service{recorded(ev, "a", nil, nil), blocking, recorded(ev, "c", nil, nil)}}
+		r := service.NewRunner(recorded(ev, "a", nil, nil), blocking, recorded(ev, "c", nil, nil))
 		started := make(chan error, 1)
 		go func() { started <- r.Start(t.Context()) }()
 		synctest.Wait() // Start is blocked in connect
@@ -296,7 +293,7 @@ func TestRunnerShutdownBeforeStart(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ev := &events{}
-		r := &service.Runner{Services: []service.Service{recorded(ev, "a", nil, nil)}}
+		r := service.NewRunner(recorded(ev, "a", nil, nil))
 		if err := r.Shutdown(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -319,7 +316,7 @@ func TestRunnerStopIsBounded(t *testing.T) {
 			<-release // ignores its context
 			return nil
 		}})
-		r := &service.Runner{Services: []service.Service{recorded(ev, "a", nil, nil), stuck}}
+		r := service.NewRunner(recorded(ev, "a", nil, nil), stuck)
 		if err := r.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}

@@ -4,82 +4,67 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 )
 
-// Service is one part of a process: a connection, a server, a loop.
-// A Start that fails leaves nothing of the service running; Stop is only
-// called after a Start that succeeded.
+// Service is one part of a process: a connection, a server, a loop. A
+// Start that fails leaves nothing of it running; Stop, called only after
+// a Start that succeeded, ends it within ctx.
 type Service interface {
 	// Name says which part it is; the Runner prefixes it to its errors.
 	Name() string
 	Start(ctx context.Context) error
-	// Stop ends what Start began; ctx bounds the wait for in-flight work.
 	Stop(ctx context.Context) error
 }
 
-// Provisioner is a Service with configuration to check: the Runner calls
-// Provision on every Service before it starts any, so a bad setting fails
-// with nothing running. Provision fills in defaults, then validates the
-// final values (Caddy's order); it must not do I/O.
+// Provisioner is a Service with settings to check: the Runner provisions
+// every Service before it starts any. Provision fills in defaults, then
+// validates the final values (Caddy's order); it does no I/O.
 type Provisioner interface {
 	Provision(ctx context.Context) error
 }
 
 // Waiter is a Service that can end by itself (a server whose listener
-// failed, a loop that returned). Done is closed once it has ended, by
-// itself or after Stop; Wait then returns why it ended by itself, nil if
-// Stop ended it. The Runner stops the others when a Waiter ends by itself.
-// A nil Done means it never ends by itself.
+// failed, a loop that returned): the Runner then stops the others. Done
+// is closed once it has ended, by itself or after Stop (a nil Done: never
+// by itself); Wait then returns why it ended by itself, nil after Stop.
 type Waiter interface {
 	Done() <-chan struct{}
 	Wait() error
 }
 
-// Funcs are the steps of a Service made by New; each may be nil.
+// Funcs are the steps of a Service made by New; each may be nil. Run runs
+// in a goroutine from Start on; Stop calls Funcs.Stop, then cancels Run's
+// ctx and waits for it to return.
 type Funcs struct {
-	Start func(ctx context.Context) error
-	// Run runs in a goroutine from Start until Stop: after Funcs.Stop,
-	// its context is cancelled and Stop waits for it to return.
-	// Returning before Stop ends the service by itself.
-	Run  func(ctx context.Context) error
-	Stop func(ctx context.Context) error
+	Provision, Start, Run, Stop func(ctx context.Context) error
 }
 
-// New makes a Service of f, named name; only with f.Run can it end by
-// itself (without, its Done is nil).
+// New makes a Service named name of f's steps.
 func New(name string, f Funcs) Service { return &funcService{name: name, f: f} }
 
 type funcService struct {
-	name   string
-	f      Funcs
-	cancel context.CancelFunc
-	done   chan struct{} // nil without Run
-
-	mu      sync.Mutex
-	stopped bool  // Stop was called
-	err     error // Run's result, if it returned before Stop
+	name    string
+	f       Funcs
+	cancel  context.CancelFunc
+	done    chan struct{} // nil without Run
+	stopped atomic.Bool
+	err     error // Run's, if it returned before Stop; set before done closes
 }
 
 func (s *funcService) Name() string { return s.name }
 
+func (s *funcService) Provision(ctx context.Context) error { return call(ctx, s.f.Provision) }
+
 func (s *funcService) Start(ctx context.Context) error {
-	if s.f.Start != nil {
-		if err := s.f.Start(ctx); err != nil {
-			return err
-		}
+	if err := call(ctx, s.f.Start); err != nil || s.f.Run == nil {
+		return err
 	}
-	if s.f.Run == nil {
-		return nil
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel, s.done = cancel, make(chan struct{})
+	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.done = make(chan struct{})
 	go func() {
 		defer close(s.done)
-		err := s.f.Run(runCtx)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if !s.stopped {
+		if err := s.f.Run(ctx); !s.stopped.Load() {
 			s.err = err
 		}
 	}()
@@ -87,13 +72,8 @@ func (s *funcService) Start(ctx context.Context) error {
 }
 
 func (s *funcService) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	s.stopped = true
-	s.mu.Unlock()
-	var err error
-	if s.f.Stop != nil {
-		err = s.f.Stop(ctx)
-	}
+	s.stopped.Store(true)
+	err := call(ctx, s.f.Stop)
 	if s.done == nil {
 		return err
 	}
@@ -110,12 +90,17 @@ func (s *funcService) Done() <-chan struct{} { return s.done }
 
 func (s *funcService) Wait() error {
 	<-s.done
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.err
 }
 
+func call(ctx context.Context, f func(context.Context) error) error {
+	if f == nil {
+		return nil
+	}
+	return f(ctx)
+}
+
 var (
-	_ Service = (*funcService)(nil)
-	_ Waiter  = (*funcService)(nil)
+	_ Provisioner = (*funcService)(nil)
+	_ Waiter      = (*funcService)(nil)
 )
