@@ -198,7 +198,8 @@ func (d *Daemon) services() []service.Service {
 			// Stopped first: the info service answers 503 from here on.
 			Stop: func(context.Context) error {
 				d.serving.Store(false)
-				return os.Remove(filepath.Join(o.StateDir, RuntimeFile))
+				_ = os.Remove(filepath.Join(o.StateDir, RuntimeFile)) // gone already: nothing to do
+				return nil
 			},
 		}),
 	)

@@ -34,8 +34,9 @@ type Waiter interface {
 }
 
 // Funcs are the steps of a Service made by New; each may be nil. Run runs
-// in a goroutine from Start on; Stop calls Funcs.Stop, then cancels Run's
-// ctx and waits for it to return.
+// in a goroutine from Start on; returning before Stop, it ends the
+// Service by itself (Wait returns its error). Stop calls Funcs.Stop, then
+// cancels Run's ctx and waits for Run to return.
 type Funcs struct {
 	Provision, Start, Run, Stop func(ctx context.Context) error
 }
