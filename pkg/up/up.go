@@ -143,7 +143,7 @@ func (c *Canvas) services() []service.Service {
 	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg})
 	gwCtx, gwStop := context.WithCancel(context.Background()) // Serve until Stop
 	return []service.Service{
-		service.New("state directory", service.Funcs{
+		service.New("lock", service.Funcs{
 			Start: func(context.Context) (err error) {
 				if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 					return fmt.Errorf("%w (--state-dir)", err)
