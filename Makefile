@@ -56,8 +56,8 @@ bench: ## benchmarks that print ratios measured in one run
 e2e: build examples components ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component
 	$(GO) test -p 1 -count=1 -tags e2e -timeout 30m ./e2e/... ./pkg/runtime/...
 
-race: ## the cgo runtime under the race detector with cgo pointer checks
-	GODEBUG=cgocheck=1 $(GO) test -race -count=1 -timeout 8m ./pkg/runtime/... ./pkg/deploy/local/ ./pkg/gateway/
+race: ## the cgo runtime, the deployer, the gateway and the lifecycles under the race detector with cgo pointer checks
+	GODEBUG=cgocheck=1 $(GO) test -race -count=1 -timeout 8m ./pkg/runtime/... ./pkg/deploy/local/ ./pkg/gateway/ ./pkg/service/ ./pkg/up/ ./pkg/daemon/
 
 demo: build examples ## the README quick start, for real: canvas up, apply, curl, down
 	./scripts/demo.sh

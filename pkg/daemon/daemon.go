@@ -26,6 +26,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/reconcile"
+	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
@@ -58,28 +59,29 @@ func ReadRuntimeInfo(stateDir string) (RuntimeInfo, error) {
 }
 
 // Daemon is one canvasd. Use New, Start, Ready, then Shutdown and Wait.
+// Its parts are services of one runner (pkg/service), started in the
+// order services lists them and stopped in reverse.
 type Daemon struct {
-	opts Options
-	log  *zap.Logger
+	opts   Options
+	log    *zap.Logger
+	runner *service.Runner
 
-	mu       sync.Mutex
-	started  bool
+	// Set by the services as they start; later services read them.
 	embedded *embedded.Server
-	nc       *nats.Conn
-	httpSrv  *http.Server
+	ctrl     *reconcile.Controller
 	apiSrv   *api.Server
-	info     http.Handler
-	apiURL   string
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	checks   []api.Check
+	info     http.Handler // apiSrv's info service
+	httpSrv  *http.Server
+	ln       net.Listener
 
+	// mu guards what the accessors read while services start; it is never
+	// held across I/O.
+	mu     sync.Mutex
+	nc     *nats.Conn
+	apiURL string
+
+	serving           atomic.Bool // from Start until Shutdown begins
 	controllerRunning atomic.Bool
-
-	stopOnce sync.Once
-	done     chan struct{}
-	errMu    sync.Mutex
-	err      error
 }
 
 // New fills in defaults, validates opts and returns a Daemon that is not
@@ -93,63 +95,136 @@ func New(opts Options) (*Daemon, error) {
 	if err := opts.validate(urlsGiven); err != nil {
 		return nil, fmt.Errorf("canvasd options: %w", err)
 	}
-	return &Daemon{opts: opts, log: opts.Logger, done: make(chan struct{})}, nil
+	d := &Daemon{opts: opts, log: opts.Logger}
+	d.runner = service.NewRunner(d.services()...)
+	return d, nil
 }
 
 // Start brings the daemon up: state dir, NATS (embedded or remote),
-// stores, reconcile controller, API over HTTP and NATS. On error it undoes
+// stores, reconcile controller, API over HTTP and NATS. On error it stops
 // what it started and returns an error naming the step. ctx bounds the
 // start-up only.
-func (d *Daemon) Start(ctx context.Context) (err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.started {
-		return errors.New("canvasd: Start called twice")
+func (d *Daemon) Start(ctx context.Context) error {
+	if err := d.runner.Start(ctx); err != nil {
+		return err
 	}
-	d.started = true
-	defer func() {
-		if err != nil {
-			d.cleanup()
-			d.finish(err)
-		}
-	}()
+	d.log.Info("canvasd started", zap.String("api", d.APIURL()), zap.String("nats", d.NATSURL()),
+		zap.String("lattice", d.opts.Lattice), zap.String("state_dir", d.opts.StateDir), zap.Bool("embedded_nats", d.opts.EmbeddedNATS))
+	return nil
+}
+
+// services are the daemon's parts in start order. One that ends by itself
+// (a loop that fails, the HTTP server) stops the daemon; Wait returns why.
+func (d *Daemon) services() []service.Service {
 	o := d.opts
-	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
-		return fmt.Errorf("canvasd: state directory (--state-dir): %w", err)
-	}
+	ss := []service.Service{service.New("state directory", service.Funcs{
+		Start: func(context.Context) error {
+			if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+				return fmt.Errorf("%w (--state-dir)", err)
+			}
+			return nil
+		},
+		// Started first, so stopped last.
+		Stop: func(context.Context) error { d.log.Info("canvasd stopped"); return nil },
+	})}
 	natsCfg := o.NATS
 	if o.EmbeddedNATS {
-		e, err := embedded.Start(embedded.Config{
-			StoreDir: filepath.Join(o.StateDir, "nats"),
-			Port:     o.EmbeddedNATSPort,
-			Logger:   d.log.Named("nats-server"),
-		})
-		if err != nil {
-			return fmt.Errorf("canvasd: %w", err)
-		}
-		d.embedded = e
-		natsCfg.URLs = e.ClientURL()
+		ss = append(ss, service.New("embedded NATS", service.Funcs{
+			Start: func(context.Context) (err error) {
+				d.embedded, err = embedded.Start(embedded.Config{
+					StoreDir: filepath.Join(o.StateDir, "nats"),
+					Port:     o.EmbeddedNATSPort,
+					Logger:   d.log.Named("nats-server"),
+				})
+				if err == nil {
+					natsCfg.URLs = d.embedded.ClientURL()
+				}
+				return err
+			},
+			Stop: func(context.Context) error { d.embedded.Shutdown(); d.embedded.WaitForShutdown(); return nil },
+		}))
 	}
-	nc, err := lattice.Connect(ctx, natsCfg, d.log.Named("nats"))
+	return append(ss,
+		service.New("NATS", service.Funcs{
+			Start: func(ctx context.Context) error {
+				nc, err := lattice.Connect(ctx, natsCfg, d.log.Named("nats"))
+				if err != nil {
+					return err
+				}
+				d.mu.Lock()
+				d.nc = nc
+				d.mu.Unlock()
+				return nil
+			},
+			// Closed, not drained: the loops that use it have stopped.
+			Stop: func(context.Context) error { d.nc.Close(); return nil },
+		}),
+		service.New("control plane", service.Funcs{Start: d.build}),
+		service.New("controller", service.Funcs{Run: func(ctx context.Context) error {
+			d.controllerRunning.Store(true)
+			defer d.controllerRunning.Store(false)
+			return d.ctrl.Run(ctx)
+		}}),
+		service.New("api watch", service.Funcs{Run: func(ctx context.Context) error { return d.apiSrv.Run(ctx) }}),
+		service.New("nats api", service.Funcs{Run: func(ctx context.Context) error { return d.apiSrv.ServeNATS(ctx, d.nc) }}),
+		service.New("rewatch on reconnect", service.Funcs{Run: func(ctx context.Context) error {
+			reconnected := d.nc.StatusChanged(nats.CONNECTED)
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-reconnected:
+					d.apiSrv.Rewatch()
+				}
+			}
+		}}),
+		service.New("HTTP API", service.Funcs{
+			Start: d.listen,
+			// Serve returns http.ErrServerClosed after Stop, which ignores it.
+			Run: func(context.Context) error { return d.httpSrv.Serve(d.ln) },
+			// In-flight requests finish (watch streams are cut) within ctx.
+			Stop: func(ctx context.Context) error {
+				if err := d.httpSrv.Shutdown(ctx); err != nil {
+					return errors.Join(err, d.httpSrv.Close())
+				}
+				return nil
+			},
+		}),
+		service.New("runtime file", service.Funcs{
+			Start: func(context.Context) error {
+				err := d.writeRuntimeFile()
+				d.serving.Store(err == nil)
+				return err
+			},
+			// Stopped first: the info service answers 503 from here on.
+			Stop: func(context.Context) error {
+				d.serving.Store(false)
+				_ = os.Remove(filepath.Join(o.StateDir, RuntimeFile)) // gone already: nothing to do
+				return nil
+			},
+		}),
+	)
+}
+
+// build makes the stores, the reconcile controller and the API server on
+// the NATS connection.
+func (d *Daemon) build(ctx context.Context) error {
+	o := d.opts
+	js, err := jetstream.New(d.nc)
 	if err != nil {
-		return fmt.Errorf("canvasd: %w", err)
-	}
-	d.nc = nc
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("canvasd: JetStream: %w", err)
+		return fmt.Errorf("JetStream: %w", err)
 	}
 	desiredStore, err := store.New[oda.Component](ctx, js, store.Options{})
 	if err != nil {
-		return fmt.Errorf("canvasd: %w", err)
+		return err
 	}
 	statusStore, err := store.New[oda.ComponentStatus](ctx, js, store.Options{Bucket: reconcile.DefaultStatusBucket, History: 1})
 	if err != nil {
-		return fmt.Errorf("canvasd: status store: %w", err)
+		return fmt.Errorf("status store: %w", err)
 	}
 	recorder, err := reconcile.NewRecorder(ctx, js, reconcile.RecorderOptions{})
 	if err != nil {
-		return fmt.Errorf("canvasd: %w", err)
+		return err
 	}
 	var wadmOpts []wadmclient.Option
 	if o.WadmTimeout > 0 {
@@ -157,13 +232,13 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	deployer := o.Deployer
 	if deployer == nil {
-		wc, err := wadmclient.New(nc, o.Lattice, wadmOpts...)
+		wc, err := wadmclient.New(d.nc, o.Lattice, wadmOpts...)
 		if err != nil {
-			return fmt.Errorf("canvasd: %w", err)
+			return err
 		}
 		deployer = deploy.NewWadm(wc)
 	}
-	ctrl, err := reconcile.New(reconcile.Options{
+	d.ctrl, err = reconcile.New(reconcile.Options{
 		Desired:   desiredStore,
 		Status:    statusStore,
 		Deployer:  deployer,
@@ -175,15 +250,16 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		SystemApp: o.SystemApp,
 	})
 	if err != nil {
-		return fmt.Errorf("canvasd: %w", err)
+		return err
 	}
 
 	reg := o.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), ctrl.Collector())
-	d.checks = []api.Check{
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), d.ctrl.Collector())
+	nc := d.nc
+	checks := []api.Check{
 		{Name: "nats", Check: func(context.Context) error {
 			if st := nc.Status(); st != nats.CONNECTED {
 				return fmt.Errorf("NATS connection is %s (server %s)", st, nc.ConnectedUrlRedacted())
@@ -203,8 +279,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			return nil
 		}},
 	}
-	d.checks = append(d.checks, o.Checks...)
-	apiSrv, err := api.New(api.Options{
+	checks = append(checks, o.Checks...)
+	d.apiSrv, err = api.New(api.Options{
 		Desired:  desired{desiredStore},
 		Statuses: statuses{statusStore},
 		Events:   events{recorder},
@@ -214,138 +290,74 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			_, err := translate.Component(c, translate.Options{SystemApp: o.SystemApp})
 			return translate.InputErrors(err)
 		},
-		Checks:     d.checks,
+		Checks:     checks,
 		Registerer: reg,
 		Gatherer:   reg,
 		Logger:     d.log.Named("api"),
 	})
-	if err != nil {
-		return fmt.Errorf("canvasd: %w", err)
+	if err == nil {
+		d.info = d.apiSrv.InfoHandler()
 	}
-	d.apiSrv = apiSrv
-	d.info = apiSrv.InfoHandler()
+	return err
+}
 
-	ln, err := net.Listen("tcp", o.Listen)
+// listen opens the HTTP API's listener; the service's Run serves it.
+func (d *Daemon) listen(context.Context) error {
+	ln, err := net.Listen("tcp", d.opts.Listen)
 	if err != nil {
-		return fmt.Errorf("canvasd: listen on %s (--listen): %w; pick a free port, or port 0 for any", o.Listen, err)
+		return fmt.Errorf("listen on %s (--listen): %w; pick a free port, or port 0 for any", d.opts.Listen, err)
 	}
+	d.ln = ln
+	d.mu.Lock()
 	d.apiURL = "http://" + ln.Addr().String()
+	d.mu.Unlock()
 	d.httpSrv = &http.Server{
-		Handler:           apiSrv.Handler(),
+		Handler:           d.apiSrv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          zap.NewStdLog(d.log.Named("http")),
 	}
-	d.httpSrv.RegisterOnShutdown(apiSrv.CloseWatches)
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	d.cancel = cancel
-	d.goRun("controller", func() error {
-		d.controllerRunning.Store(true)
-		defer d.controllerRunning.Store(false)
-		return ctrl.Run(runCtx)
-	})
-	d.goRun("api watch", func() error { return ignoreCanceled(apiSrv.Run(runCtx)) })
-	d.goRun("nats api", func() error { return ignoreCanceled(apiSrv.ServeNATS(runCtx, nc)) })
-	reconnected := nc.StatusChanged(nats.CONNECTED)
-	d.goRun("rewatch on reconnect", func() error {
-		for {
-			select {
-			case <-runCtx.Done():
-				return nil
-			case <-reconnected:
-				apiSrv.Rewatch()
-			}
-		}
-	})
-	d.goRun("http", func() error {
-		if err := d.httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving HTTP on %s: %w", ln.Addr(), err)
-		}
-		return nil
-	})
-	if err := d.writeRuntimeFile(); err != nil {
-		return err
-	}
-	d.log.Info("canvasd started", zap.String("api", d.apiURL), zap.String("nats", nc.ConnectedUrlRedacted()),
-		zap.String("lattice", o.Lattice), zap.String("state_dir", o.StateDir), zap.Bool("embedded_nats", o.EmbeddedNATS))
+	d.httpSrv.RegisterOnShutdown(d.apiSrv.CloseWatches)
 	return nil
 }
 
-func ignoreCanceled(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-// goRun runs f under the daemon's wait group; an error from f that is not
-// the result of Shutdown stops the daemon, and Wait returns it.
-func (d *Daemon) goRun(name string, f func() error) {
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		if err := f(); err != nil {
-			err = fmt.Errorf("canvasd: %s: %w", name, err)
-			d.log.Error("component failed; shutting down", zap.String("component", name), zap.Error(err))
-			d.setErr(err)
-			go func() { // Shutdown waits for this goroutine, so it cannot run inline
-				ctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownTimeout)
-				defer cancel()
-				_ = d.Shutdown(ctx)
-			}()
-		}
-	}()
-}
-
-func (d *Daemon) setErr(err error) {
-	d.errMu.Lock()
-	defer d.errMu.Unlock()
-	if d.err == nil {
-		d.err = err
-	}
-}
-
 func (d *Daemon) writeRuntimeFile() error {
-	ri := RuntimeInfo{PID: os.Getpid(), API: d.apiURL, NATS: d.nc.ConnectedUrlRedacted(), Lattice: d.opts.Lattice}
+	ri := RuntimeInfo{PID: os.Getpid(), API: d.APIURL(), NATS: d.NATSURL(), Lattice: d.opts.Lattice}
 	data, err := json.MarshalIndent(ri, "", "  ")
 	if err != nil {
-		return fmt.Errorf("canvasd: runtime file: %w", err)
+		return err
 	}
 	path := filepath.Join(d.opts.StateDir, RuntimeFile)
 	tmp, err := os.CreateTemp(d.opts.StateDir, RuntimeFile+".*")
 	if err != nil {
-		return fmt.Errorf("canvasd: runtime file in %s (--state-dir): %w", d.opts.StateDir, err)
+		return fmt.Errorf("in %s (--state-dir): %w", d.opts.StateDir, err)
 	}
 	_, werr := tmp.Write(append(data, '\n'))
 	cerr := tmp.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("canvasd: writing runtime file %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	// rename is atomic: a reader never sees a half-written file.
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("canvasd: runtime file %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }
 
 // InfoHandler serves the canvas info service (dependent-API discovery,
 // api.Server.InfoHandler) for mounting where components reach it; before
-// Start it answers 503.
+// Start and from the moment Shutdown begins it answers 503.
 func (d *Daemon) InfoHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.mu.Lock()
-		h := d.info
-		d.mu.Unlock()
-		if h == nil {
+		if !d.serving.Load() {
 			w.Header().Set("Retry-After", "1")
-			http.Error(w, "canvasd is starting", http.StatusServiceUnavailable)
+			http.Error(w, "canvasd is not running: it is starting or shutting down", http.StatusServiceUnavailable)
 			return
 		}
-		h.ServeHTTP(w, r)
+		d.info.ServeHTTP(w, r)
 	})
 }
 
@@ -369,20 +381,17 @@ func (d *Daemon) NATSURL() string {
 // Ready waits until every readiness check passes or ctx ends; the error
 // then names each check that failed and why.
 func (d *Daemon) Ready(ctx context.Context) error {
-	d.mu.Lock()
-	srv := d.apiSrv
-	d.mu.Unlock()
-	if srv == nil {
-		return errors.New("canvasd: not started")
+	if !d.serving.Load() {
+		return errors.New("canvasd: not running")
 	}
 	interval := 10 * time.Millisecond
 	for {
-		rd := srv.Readiness(ctx)
+		rd := d.apiSrv.Readiness(ctx)
 		if rd.Ready {
 			return nil
 		}
 		select {
-		case <-d.done:
+		case <-d.Done():
 			return fmt.Errorf("canvasd stopped before it was ready: %w", d.Wait())
 		case <-ctx.Done():
 			var failed []string
@@ -398,66 +407,18 @@ func (d *Daemon) Ready(ctx context.Context) error {
 	}
 }
 
-// Shutdown stops the daemon: the HTTP server stops accepting and finishes
-// in-flight requests (watch streams are cut), then the controller and the
-// NATS API stop, the NATS connection is drained and an embedded server
-// shut down. ctx bounds the wait for in-flight requests. Safe to call more
-// than once and concurrently; later calls wait for the first.
-func (d *Daemon) Shutdown(ctx context.Context) error {
-	var err error
-	d.stopOnce.Do(func() {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.httpSrv != nil {
-			if serr := d.httpSrv.Shutdown(ctx); serr != nil {
-				err = fmt.Errorf("canvasd: HTTP shutdown: %w", serr)
-				_ = d.httpSrv.Close()
-			}
-		}
-		d.cleanup()
-		_ = os.Remove(filepath.Join(d.opts.StateDir, RuntimeFile))
-		d.log.Info("canvasd stopped")
-		d.finish(err)
-	})
-	<-d.done
-	return err
-}
+// Shutdown stops the daemon's parts in reverse order: the info service
+// answers 503 and the runtime file goes, the HTTP server stops accepting
+// and finishes in-flight requests (watch streams are cut), the loops stop,
+// the NATS connection is closed and an embedded server shut down. ctx
+// bounds it. Safe to call more than once and concurrently; later calls
+// wait for the first and return the same.
+func (d *Daemon) Shutdown(ctx context.Context) error { return d.runner.Shutdown(ctx) }
 
-// cleanup stops whatever Start got running; it runs with mu held and
-// tolerates a partial start.
-func (d *Daemon) cleanup() {
-	if d.cancel != nil {
-		d.cancel()
-	}
-	d.wg.Wait()
-	if d.nc != nil {
-		d.nc.Close()
-	}
-	if d.embedded != nil {
-		d.embedded.Shutdown()
-		d.embedded.WaitForShutdown()
-	}
-}
-
-func (d *Daemon) finish(err error) {
-	if err != nil {
-		d.setErr(err)
-	}
-	select {
-	case <-d.done:
-	default:
-		close(d.done)
-	}
-}
-
-// Wait blocks until the daemon has stopped and returns the error that
-// stopped it (nil after a clean Shutdown).
-func (d *Daemon) Wait() error {
-	<-d.done
-	d.errMu.Lock()
-	defer d.errMu.Unlock()
-	return d.err
-}
+// Wait blocks until the daemon has stopped and returns why, if it stopped
+// by itself (a part failed); nil after Shutdown, which returns its own
+// errors.
+func (d *Daemon) Wait() error { return d.runner.Wait() }
 
 // Done is closed once the daemon has stopped.
-func (d *Daemon) Done() <-chan struct{} { return d.done }
+func (d *Daemon) Done() <-chan struct{} { return d.runner.Done() }

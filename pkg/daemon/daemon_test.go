@@ -2,6 +2,8 @@ package daemon_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client/natsclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
@@ -136,6 +139,11 @@ func TestDaemonInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped = true
+	rec := httptest.NewRecorder()
+	d.InfoHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, wire.PathCanvasInfo+"?componentName=x", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("info service after Shutdown: %d %s, want 503", rec.Code, rec.Body)
+	}
 	if err := d.Wait(); err != nil {
 		t.Errorf("Wait after Shutdown: %v", err)
 	}

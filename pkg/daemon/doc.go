@@ -3,8 +3,9 @@
 // event recorder, the wadm deployer, the reconcile controller and the API
 // server (HTTP and NATS micro). It has the nats-server embedding shape: New
 // validates Options, Start brings everything up, Ready waits for readiness
-// and names what is not ready, Shutdown stops it in order and Wait blocks
-// until it has stopped.
+// and names what is not ready, Shutdown stops it in reverse order and Wait
+// blocks until it has stopped. Each part is a service of one
+// pkg/service runner.
 //
 // It owns no canvas logic: it must not parse, translate, reconcile or
 // serve requests itself, only start and stop the packages that do.

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +22,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 )
 
 // Defaults of Options.
@@ -86,24 +85,26 @@ type Info struct {
 // # Notes
 //
 //   - Start returns once every part is up and canvasd reports ready.
-//   - Shutdown stops the parts in reverse order; it is safe to call more
-//     than once. Wait returns after Shutdown or when a part failed.
+//   - Its parts are services of one runner (pkg/service): Shutdown stops
+//     them in reverse order and is safe to call more than once. Wait
+//     returns after Shutdown or when a part failed.
 type Canvas struct {
-	opts Options
-	log  *zap.Logger
-	info Info
+	opts   Options
+	log    *zap.Logger
+	info   Info
+	runner *service.Runner
 
-	lock    *os.File
-	nats    *embedded.Server
-	kvConn  *nats.Conn // the runtime's wasi:keyvalue connection
-	host    *runtime.Host
-	gw      *gateway.Gateway
-	gwStop  context.CancelFunc
-	deploy  *local.Deployer
-	daemon  *daemon.Daemon
-	stopped sync.Once
-	done    chan struct{}
-	err     error
+	// Set by the services as they start; later services read them.
+	lock     *os.File
+	nats     *embedded.Server
+	kvConn   *nats.Conn // the runtime's wasi:keyvalue connection
+	js       jetstream.JetStream
+	restored []string // the applications whose stored routes answer 503 until served
+	host     *runtime.Host
+	gw       *gateway.Gateway
+	ingress  string // the gateway's bound address
+	deploy   *local.Deployer
+	daemon   *daemon.Daemon
 
 	// unregister drops the canvas from the list Known reads.
 	unregister func()
@@ -111,7 +112,7 @@ type Canvas struct {
 
 // Start brings the canvas up. On error it stops what it started and
 // returns an error naming the part that failed.
-func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
+func Start(ctx context.Context, opts Options) (*Canvas, error) {
 	if opts.StateDir == "" {
 		d, err := daemon.DefaultStateDir()
 		if err != nil {
@@ -136,183 +137,190 @@ func Start(ctx context.Context, opts Options) (_ *Canvas, err error) {
 		return nil, fmt.Errorf("--state-dir %q: %w", opts.StateDir, err)
 	}
 	opts.StateDir = abs
-	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("state directory (--state-dir): %w", err)
-	}
-	c := &Canvas{opts: opts, log: opts.Logger, done: make(chan struct{})}
-	defer func() {
-		if err != nil {
-			c.stop()
-		}
-	}()
-	if c.lock, err = acquire(opts.StateDir); err != nil {
+	c := &Canvas{opts: opts, log: opts.Logger}
+	c.runner = service.NewRunner(c.services()...)
+	if err := c.runner.Start(ctx); err != nil {
 		return nil, err
 	}
-	if err := CheckPorts(opts); err != nil {
-		return nil, err
-	}
-	c.nats, err = embedded.Start(embedded.Config{
-		StoreDir: filepath.Join(opts.StateDir, "nats"),
-		Port:     opts.NATSPort,
-		Logger:   c.log.Named("nats-server"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("embedded NATS (--nats-port): %w", err)
-	}
-	c.kvConn, err = lattice.Connect(ctx, lattice.Config{URLs: c.nats.ClientURL(), Name: "wasmcanvas-runtime"}, c.log.Named("runtime-nats"))
-	if err != nil {
-		return nil, fmt.Errorf("runtime keyvalue connection: %w", err)
-	}
-	js, err := jetstream.New(c.kvConn)
-	if err != nil {
-		return nil, fmt.Errorf("runtime keyvalue: %w", err)
-	}
-	c.host, err = runtime.NewHost(runtime.Config{
-		CacheDir:      filepath.Join(opts.StateDir, "cache"),
-		Log:           c.log.Named("runtime"),
-		Limits:        opts.Limits,
-		PoolInstances: opts.MaxInstances,
-		OnDemand:      opts.OnDemand,
-	})
-	if errors.Is(err, runtime.ErrPoolReservation) {
-		return nil, fmt.Errorf("wasm runtime (--max-instances %d; 0 turns the pool off): %w", opts.MaxInstances, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("wasm runtime: %w", err)
-	}
+	return c, nil
+}
+
+// services are the canvas's parts in start order: canvasd is stopped
+// first (no new deploys), then the deployer and the runtime, the gateway,
+// NATS, and the lock last.
+func (c *Canvas) services() []service.Service {
+	opts := c.opts
 	reg := prometheus.NewRegistry()
 	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg})
-	restored, err := claimStoredRoutes(ctx, js, c.gw, c.log)
-	if err != nil {
-		return nil, err
+	gwCtx, gwStop := context.WithCancel(context.Background()) // Serve until Stop
+	return []service.Service{
+		service.New("lock", service.Funcs{
+			Start: func(context.Context) (err error) {
+				if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
+					return fmt.Errorf("%w (--state-dir)", err)
+				}
+				c.lock, err = acquire(opts.StateDir)
+				return err
+			},
+			Stop: func(context.Context) error {
+				os.Remove(c.lock.Name())
+				return c.lock.Close() // releases the flock
+			},
+		}),
+		// A taken port fails here, in one line, before anything listens.
+		service.New("ports", service.Funcs{Start: func(context.Context) error { return CheckPorts(opts) }}),
+		service.New("embedded NATS", service.Funcs{
+			Start: func(context.Context) (err error) {
+				c.nats, err = embedded.Start(embedded.Config{
+					StoreDir: filepath.Join(opts.StateDir, "nats"),
+					Port:     opts.NATSPort,
+					Logger:   c.log.Named("nats-server"),
+				})
+				if err != nil {
+					return fmt.Errorf("--nats-port %d: %w", opts.NATSPort, err)
+				}
+				return nil
+			},
+			Stop: func(context.Context) error { c.nats.Shutdown(); c.nats.WaitForShutdown(); return nil },
+		}),
+		service.New("runtime keyvalue connection", service.Funcs{
+			Start: func(ctx context.Context) (err error) {
+				c.kvConn, err = lattice.Connect(ctx, lattice.Config{URLs: c.nats.ClientURL(), Name: "wasmcanvas-runtime"}, c.log.Named("runtime-nats"))
+				if err != nil {
+					return err
+				}
+				c.js, err = jetstream.New(c.kvConn)
+				return err
+			},
+			Stop: func(context.Context) error { c.kvConn.Close(); return nil },
+		}),
+		service.New("wasm runtime", service.Funcs{
+			Start: func(context.Context) (err error) {
+				c.host, err = runtime.NewHost(runtime.Config{
+					CacheDir:      filepath.Join(opts.StateDir, "cache"),
+					Log:           c.log.Named("runtime"),
+					Limits:        opts.Limits,
+					PoolInstances: opts.MaxInstances,
+					OnDemand:      opts.OnDemand,
+				})
+				if errors.Is(err, runtime.ErrPoolReservation) {
+					return fmt.Errorf("--max-instances %d (0 turns the pool off): %w", opts.MaxInstances, err)
+				}
+				return err
+			},
+			Stop: func(context.Context) error { c.host.Close(); return nil },
+		}),
+		// Before the gateway listens, the paths of stored Components are
+		// claimed as unavailable: 503 until served again, never 404.
+		service.New("stored routes", service.Funcs{Start: func(ctx context.Context) (err error) {
+			c.restored, err = claimStoredRoutes(ctx, c.js, c.gw, c.log)
+			return err
+		}}),
+		service.New("gateway", service.Funcs{
+			Start: func(context.Context) (err error) {
+				if c.ingress, err = c.gw.Serve(gwCtx, opts.Ingress); err != nil {
+					return fmt.Errorf("--ingress %s: %w", opts.Ingress, err)
+				}
+				return nil
+			},
+			Stop: func(ctx context.Context) error { gwStop(); return c.gw.Wait(ctx) },
+		}),
+		service.New("local deployer", service.Funcs{
+			Start: func(context.Context) error {
+				roots, err := opts.artefactRoots()
+				if err != nil {
+					return err
+				}
+				c.deploy, err = local.New(local.Options{
+					Runtime: c.host, Gateway: c.gw, Logger: c.log.Named("deploy"), Limits: opts.Limits,
+					KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(c.js, bucket) },
+					// Components with dependent APIs call them at the ingress.
+					IngressAuthority: c.ingress,
+					AllowOutbound:    opts.AllowOutbound,
+					InfoURL:          c.gw.BaseURL() + wire.PathCanvasInfo,
+					ArtefactRoots:    roots,
+				})
+				if err != nil {
+					return fmt.Errorf("--artefact-root: %w", err)
+				}
+				return nil
+			},
+			Stop: func(context.Context) error { c.deploy.Close(); return nil },
+		}),
+		service.New("control plane", service.Funcs{
+			// Checks what canvas up sets of canvasd's options before
+			// anything starts; the rest is known once the gateway serves.
+			Provision: func(context.Context) error {
+				_, err := daemon.New(daemon.Options{StateDir: opts.StateDir, Listen: opts.Listen})
+				return err
+			},
+			Start: func(ctx context.Context) (err error) {
+				c.daemon, err = daemon.New(daemon.Options{
+					NATS:       lattice.Config{URLs: c.nats.ClientURL()},
+					StateDir:   opts.StateDir,
+					Listen:     opts.Listen,
+					IngressURL: c.gw.BaseURL(),
+					Deployer:   c.deploy,
+					// Ready means every stored Component serves again (or failed).
+					Checks:   []api.Check{newRestore(c.restored, c.deploy, c.log).readinessCheck()},
+					Registry: reg,
+					Logger:   c.log.Named("canvasd"),
+				})
+				if err != nil {
+					return err
+				}
+				return c.daemon.Start(ctx)
+			},
+			// The canvas ends when canvasd stops by itself.
+			Run: func(context.Context) error {
+				<-c.daemon.Done() // Stop's Shutdown closes it too
+				return c.daemon.Wait()
+			},
+			Stop: func(ctx context.Context) error { return c.daemon.Shutdown(ctx) },
+		}),
+		// Components reach the info service (dependent-API discovery) on
+		// the ingress, like their dependencies.
+		service.New("canvas info route", service.Funcs{
+			Start: func(context.Context) error {
+				return c.gw.SetRoutes(SystemRoutesApp, []gateway.Route{{API: "canvas-info", Path: wire.PathCanvasInfoRoot, Handler: c.daemon.InfoHandler()}})
+			},
+			// Stopped before canvasd: from here on the gateway answers 503 there.
+			Stop: func(context.Context) error {
+				c.gw.SetUnavailable(SystemRoutesApp, "the canvas is shutting down")
+				return nil
+			},
+		}),
+		service.New("ready", service.Funcs{
+			Start: func(ctx context.Context) error {
+				if err := c.daemon.Ready(ctx); err != nil {
+					return err
+				}
+				c.info = Info{PID: os.Getpid(), API: c.daemon.APIURL(), Ingress: c.gw.BaseURL(), NATS: c.nats.ClientURL(), StateDir: opts.StateDir}
+				if err := c.writeInfo(); err != nil {
+					return err
+				}
+				c.unregister = register(opts.StateDir)
+				return nil
+			},
+			Stop: func(context.Context) error { c.unregister(); return nil },
+		}),
 	}
-	gwCtx, gwStop := context.WithCancel(context.Background())
-	c.gwStop = gwStop
-	ingressAddr, err := c.gw.Serve(gwCtx, opts.Ingress)
-	if err != nil {
-		return nil, fmt.Errorf("gateway (--ingress %s): %w", opts.Ingress, err)
-	}
-	roots, err := opts.artefactRoots()
-	if err != nil {
-		return nil, err
-	}
-	c.deploy, err = local.New(local.Options{
-		Runtime: c.host, Gateway: c.gw, Logger: c.log.Named("deploy"), Limits: opts.Limits,
-		KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(js, bucket) },
-		// Components with dependent APIs call them at the ingress.
-		IngressAuthority: ingressAddr,
-		AllowOutbound:    opts.AllowOutbound,
-		InfoURL:          c.gw.BaseURL() + wire.PathCanvasInfo,
-		ArtefactRoots:    roots,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("--artefact-root: %w", err)
-	}
-	d, err := daemon.New(daemon.Options{
-		NATS:       lattice.Config{URLs: c.nats.ClientURL()},
-		StateDir:   opts.StateDir,
-		Listen:     opts.Listen,
-		IngressURL: c.gw.BaseURL(),
-		Deployer:   c.deploy,
-		Checks:     []api.Check{newRestore(restored, c.deploy, c.log).readinessCheck()},
-		Registry:   reg,
-		Logger:     c.log.Named("canvasd"),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Start(ctx); err != nil {
-		return nil, err
-	}
-	c.daemon = d
-	// Components reach the info service (dependent-API discovery) on the
-	// ingress, like their dependencies.
-	if err := c.gw.SetRoutes(SystemRoutesApp, []gateway.Route{{API: "canvas-info", Path: wire.PathCanvasInfoRoot, Handler: d.InfoHandler()}}); err != nil {
-		return nil, fmt.Errorf("gateway: route the canvas info service: %w", err)
-	}
-	if err := d.Ready(ctx); err != nil {
-		return nil, fmt.Errorf("canvasd not ready: %w", err)
-	}
-	c.info = Info{PID: os.Getpid(), API: d.APIURL(), Ingress: c.gw.BaseURL(), NATS: c.nats.ClientURL(), StateDir: opts.StateDir}
-	if err := c.writeInfo(); err != nil {
-		return nil, err
-	}
-	c.unregister = register(opts.StateDir)
-	go c.watch()
-	return c, nil
 }
 
 // Info says where the canvas serves.
 func (c *Canvas) Info() Info { return c.info }
 
-// watch ends the canvas when canvasd stops by itself.
-func (c *Canvas) watch() {
-	select {
-	case <-c.daemon.Done():
-		c.err = c.daemon.Wait()
-		c.stop()
-	case <-c.done:
-	}
-}
-
-// Shutdown stops the canvas: canvasd first (no new deploys), then the
-// deployer and runtime, the gateway, NATS, and the lock last.
-func (c *Canvas) Shutdown(ctx context.Context) error {
-	if c.daemon != nil {
-		if err := c.daemon.Shutdown(ctx); err != nil {
-			c.log.Warn("canvasd shutdown", zap.Error(err))
-		}
-	}
-	c.stop()
-	return nil
-}
-
-func (c *Canvas) stop() {
-	c.stopped.Do(func() {
-		if c.daemon != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), daemon.DefaultShutdownTimeout)
-			_ = c.daemon.Shutdown(ctx)
-			cancel()
-		}
-		if c.deploy != nil {
-			c.deploy.Close()
-		}
-		if c.gwStop != nil {
-			c.gwStop()
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			_ = c.gw.Wait(ctx)
-			cancel()
-		}
-		if c.host != nil {
-			c.host.Close()
-		}
-		if c.kvConn != nil {
-			c.kvConn.Close()
-		}
-		if c.nats != nil {
-			c.nats.Shutdown()
-			c.nats.WaitForShutdown()
-		}
-		if c.unregister != nil {
-			c.unregister()
-		}
-		if c.lock != nil {
-			os.Remove(c.lock.Name())
-			c.lock.Close() // releases the flock
-		}
-		close(c.done)
-	})
-}
+// Shutdown stops the canvas's parts in reverse order, ctx bounding it,
+// and returns what went wrong. Concurrent and later calls wait for the
+// first and return the same.
+func (c *Canvas) Shutdown(ctx context.Context) error { return c.runner.Shutdown(ctx) }
 
 // Done is closed once the canvas has stopped.
-func (c *Canvas) Done() <-chan struct{} { return c.done }
+func (c *Canvas) Done() <-chan struct{} { return c.runner.Done() }
 
 // Wait blocks until the canvas has stopped and returns why, if a part
-// failed.
-func (c *Canvas) Wait() error {
-	<-c.done
-	return c.err
-}
+// failed; nil after Shutdown, which returns its own errors.
+func (c *Canvas) Wait() error { return c.runner.Wait() }
 
 // acquire takes the state directory's lock, or says who holds it.
 func acquire(stateDir string) (*os.File, error) {
