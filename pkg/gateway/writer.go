@@ -1,24 +1,23 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"net/http"
 )
 
-// ErrHandlerFailed is returned by writes a handler attempts after it
-// called Fail: the gateway has already answered.
-var ErrHandlerFailed = errors.New("gateway: the handler reported a failure; the response was already sent")
+// errHandlerFailed is returned by writes after the gateway answered a
+// failed handler (one that panicked) itself.
+var errHandlerFailed = errors.New("gateway: the handler failed; the response was already sent")
 
 // recorder wraps the client's ResponseWriter to learn the status and size
-// of the response and to let the handler hand a failure back (Fail).
+// of the response, and to answer for a handler that panicked.
 type recorder struct {
 	http.ResponseWriter
 	req         *http.Request
 	status      int
 	bytes       int64
 	wroteHeader bool
-	// failure is what the handler passed to Fail; the gateway logs it.
+	// failure is why the handler produced no response; the gateway logs it.
 	failure error
 }
 
@@ -35,7 +34,7 @@ func (w *recorder) WriteHeader(code int) {
 
 func (w *recorder) Write(b []byte) (int, error) {
 	if w.failure != nil {
-		return 0, ErrHandlerFailed
+		return 0, errHandlerFailed
 	}
 	if !w.wroteHeader {
 		w.status = http.StatusOK
@@ -87,39 +86,9 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// failureStatus maps a handler failure to the status the client sees. The
-// detail is fixed text: the error itself may carry internals (trap
+// failureStatus is what the client sees of a failed handler. The detail is
+// fixed text: the failure itself may carry internals (a panic value, trap
 // messages, file paths) and goes to the log only.
-func failureStatus(err error) (int, string) {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return http.StatusGatewayTimeout, "the API implementation did not answer within its deadline"
-	}
+func failureStatus(error) (int, string) {
 	return http.StatusBadGateway, "the API implementation failed to produce a response"
-}
-
-// Fail is how a route handler tells the gateway it could not produce a
-// response: the gateway answers 504 Gateway Timeout when err wraps
-// context.DeadlineExceeded and 502 Bad Gateway otherwise, as problem JSON,
-// and logs err (the client never sees it). It must be called before the
-// handler writes anything; later writes return ErrHandlerFailed. Fail
-// reports whether the failure response was sent (false when the handler
-// had already started its response, which is then left as is).
-//
-// w must be the ResponseWriter the gateway passed, or wrap it and expose
-// it through an Unwrap() http.ResponseWriter method. Outside the gateway
-// Fail writes the same problem response itself.
-func Fail(w http.ResponseWriter, r *http.Request, err error) bool {
-	for cur := w; cur != nil; {
-		if rec, ok := cur.(*recorder); ok {
-			return rec.fail(err)
-		}
-		u, ok := cur.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			break
-		}
-		cur = u.Unwrap()
-	}
-	status, detail := failureStatus(err)
-	writeProblem(w, r, status, detail)
-	return true
 }
