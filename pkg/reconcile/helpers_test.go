@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -306,7 +307,28 @@ func example(t testing.TB, file, name string) *oda.Component {
 	}
 	c.Metadata.Name = name
 	c.Metadata.Namespace = testNamespace
+	servedUnder(c, "/"+name)
 	return c
+}
+
+// servedUnder moves the example's exposed APIs from its own prefix
+// (/ctk-productcatalogmanagement) to prefix, as the reference Helm charts
+// put each release under its name: two Components may not serve one path.
+func servedUnder(c *oda.Component, prefix string) {
+	const own = "/ctk-productcatalogmanagement"
+	for _, apis := range c.Spec.ExposedAPIsByFunction() {
+		for i := range apis {
+			a := &apis[i]
+			if rest, ok := strings.CutPrefix(a.Path, own); ok {
+				a.Path = prefix + rest
+			}
+			for j := range a.Specification {
+				if rest, ok := strings.CutPrefix(a.Specification[j].Path, own); ok {
+					a.Specification[j].Path = prefix + rest
+				}
+			}
+		}
+	}
 }
 
 func appOf(c *oda.Component) string { return c.Metadata.Namespace + "-" + c.Metadata.Name }
