@@ -74,8 +74,6 @@ func TestPathClaimFailsAlikeInBothBackends(t *testing.T) {
 			var addr string
 			if backend == "local" {
 				opts = append(opts, withLocalBackend(t, &addr))
-			} else {
-				opts = append(opts, func(o *Options) { o.Implementations = map[string]string{"echo-impl": "file://" + echoWAT} })
 			}
 			e := newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)}, opts...)
 			e.run()
@@ -141,9 +139,7 @@ func httpGet(t *testing.T, url string) int {
 // the next in line only.
 func TestPathClaimOneOwnerAmongMany(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)}, func(o *Options) {
-		o.Implementations = map[string]string{"echo-impl": "file://" + echoWAT}
-	})
+	e := newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)})
 	e.run()
 	const n = 20
 	keys := make([]string, n)
@@ -180,45 +176,52 @@ func TestPathClaimOneOwnerAmongMany(t *testing.T) {
 }
 
 // The owner keeps its path across a controller restart even when it was
-// updated after the claimant was created: order is by creation.
+// updated after the claimant was created: order is by creation, from
+// metadata.creationTimestamp (as the API server sets it) or, without one or
+// within one second, the revision each was created at.
 func TestPathClaimSurvivesRestart(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)}, func(o *Options) {
-		o.Implementations = map[string]string{"echo-impl": "file://" + echoWAT}
-	})
-	first, second := claimant("first", "/same"), claimant("second", "/same")
-	first.Metadata.CreationTimestamp = "2026-01-01T00:00:00Z"
-	second.Metadata.CreationTimestamp = "2026-01-01T00:00:01Z"
-	e.apply(first)
-	e.apply(second)
-	first.Spec.CoreFunction.ExposedAPIs[0].Name = "echo2" // a later revision than second's
-	e.apply(first)
+	for _, tc := range []struct{ name, firstCreated, secondCreated string }{
+		{"creation timestamps", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"},
+		{"same second", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"},
+		{"store revisions", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)})
+			first, second := claimant("first", "/same"), claimant("second", "/same")
+			first.Metadata.CreationTimestamp, second.Metadata.CreationTimestamp = tc.firstCreated, tc.secondCreated
+			e.apply(first)
+			e.apply(second)
+			first.Spec.CoreFunction.ExposedAPIs[0].Name = "echo2" // a later revision than second's
+			e.apply(first)
 
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.ctrl.Run(ctx) }()
-	e.waitState(first.Key(), oda.DeploymentComplete)
-	e.waitState(second.Key(), oda.DeploymentFailed)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+			ctx, cancel := context.WithCancel(e.ctx)
+			done := make(chan error, 1)
+			go func() { done <- e.ctrl.Run(ctx) }()
+			e.waitState(first.Key(), oda.DeploymentComplete)
+			e.waitState(second.Key(), oda.DeploymentFailed)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
 
-	ctrl, err := New(e.ctrl.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ctrl = ctrl
-	e.run()
-	before := e.ctrl.Stats().Reconciles
-	waitFor(t, "the new controller's passes", func() (bool, string) {
-		s := e.ctrl.Stats()
-		return s.Reconciles-before >= 2 && s.QueueDepth == 0, fmt.Sprintf("%+v", s)
-	})
-	if st := e.statusOf(second.Key()); st.Summary.DeploymentStatus != oda.DeploymentFailed || !strings.Contains(st.Summary.FailureReason, "components/first ") {
-		t.Errorf("after restart second is %s (%s), want Failed naming first", st.Summary.DeploymentStatus, st.Summary.FailureReason)
-	}
-	if st := e.statusOf(first.Key()); st.Summary.DeploymentStatus != oda.DeploymentComplete {
-		t.Errorf("after restart first is %s", st.Summary.DeploymentStatus)
+			ctrl, err := New(e.ctrl.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.ctrl = ctrl
+			e.run()
+			waitFor(t, "the new controller's passes", func() (bool, string) {
+				s := e.ctrl.Stats()
+				return s.Reconciles >= 2 && s.QueueDepth == 0, fmt.Sprintf("%+v", s)
+			})
+			if st := e.statusOf(second.Key()); st.Summary.DeploymentStatus != oda.DeploymentFailed || !strings.Contains(st.Summary.FailureReason, "components/first ") {
+				t.Errorf("after restart second is %s (%s), want Failed naming first", st.Summary.DeploymentStatus, st.Summary.FailureReason)
+			}
+			if st := e.statusOf(first.Key()); st.Summary.DeploymentStatus != oda.DeploymentComplete {
+				t.Errorf("after restart first is %s", st.Summary.DeploymentStatus)
+			}
+		})
 	}
 }

@@ -264,6 +264,7 @@ func (c *Controller) watchDesired(ctx context.Context) {
 			key := ev.Namespace + "." + ev.Name
 			switch {
 			case ev.Kind == store.EventReplayDone:
+				c.refineClaimOrder(ctx)
 				gone, wake := c.idx.endReplay()
 				c.enqueueAll(gone)
 				c.enqueueAll(wake)
@@ -284,6 +285,30 @@ func (c *Controller) watchDesired(ctx context.Context) {
 		}
 		return nil
 	})
+}
+
+// refineClaimOrder reads, for each Component the replay delivered that
+// shares a path with another, the revision it was created at from its
+// history, so that who owns a path survives a restart even when the owner
+// was updated after its rivals were created. A failed read keeps the
+// replay's revision (logged); the next replay tries again.
+func (c *Controller) refineClaimOrder(ctx context.Context) {
+	for _, key := range c.idx.contested() {
+		ns, name, err := store.ParseKey(key)
+		if err != nil {
+			continue
+		}
+		hctx, cancel := context.WithTimeout(ctx, c.opts.ReconcileTimeout)
+		history, err := c.opts.Desired.History(hctx, ns, name)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("path claims: read a claimant's history failed; ordering it by its current revision", zap.String("key", key), zap.Error(err))
+			}
+			continue
+		}
+		c.enqueueAll(c.idx.refine(key, creationRevision(history)))
+	}
 }
 
 func (c *Controller) enqueueAll(keys []string) {

@@ -34,11 +34,13 @@ const (
 )
 
 // testImplementations names a Wasm artefact for each implementation of the
-// reference examples; translate names artefacts and never reads them.
+// reference examples and of claimant; translate names artefacts and never
+// reads them (the local backend does: see withLocalBackend).
 var testImplementations = map[string]string{
 	"ctk-prodcatapi":                  "file:///opt/wasm/prodcatapi.wasm",
 	"ctk-productcatalogmanagement-sm": "file:///opt/wasm/metrics.wasm",
 	"ctk-permissionspecapi":           "file:///opt/wasm/permissionspecapi.wasm",
+	"echo-impl":                       "file:///opt/wasm/echo.wasm", // claimant's
 }
 
 // env is one test's canvas: an embedded nats-server with JetStream, the

@@ -56,6 +56,10 @@ type index struct {
 // indexEntry is what the index keeps of one Component.
 type indexEntry struct {
 	order claimOrder
+	// approx: order.rev is the revision a replay delivered, not the one
+	// the Component was created at (the index did not see it created);
+	// refine corrects it from the key's history where it matters.
+	approx bool
 	// deleting: the Component is gone from the desired store; the entry
 	// only keeps its claims until release.
 	deleting bool
@@ -71,9 +75,10 @@ type indexEntry struct {
 type pathClaim struct{ path, api string }
 
 // claimOrder orders the claimants of a path: the Component created first
-// (metadata.creationTimestamp, which the API server sets on create and
-// keeps on update; then the store revision the index first saw it at; then
-// the key, for a total order) owns it.
+// owns it. First is by metadata.creationTimestamp (the API server sets it
+// on create and keeps it on update; whole seconds), then by the store
+// revision the Component was created at (seen live, or read from the key's
+// history after a restart), then by key, for a total order.
 type claimOrder struct {
 	created time.Time
 	rev     uint64
@@ -195,9 +200,12 @@ func (x *index) put(e store.Entry[oda.Component]) []string {
 	if old == nil || old.deleting || !sameForOthers(old, ent) {
 		wake = map[string]struct{}{}
 	}
-	if old != nil && !old.deleting {
+	switch {
+	case old != nil && !old.deleting:
 		// The same Component updated: it keeps its place in line.
-		ent.order.rev = old.order.rev
+		ent.order.rev, ent.approx = old.order.rev, old.approx
+	case x.replayed != nil:
+		ent.approx = true
 	}
 	x.unlink(key, old, wake)
 	x.entries[key] = ent
@@ -265,6 +273,66 @@ func (x *index) release(key string) []string {
 	x.unlink(key, old, wake)
 	delete(x.entries, key)
 	return keysExcept(wake, key)
+}
+
+// contested returns the keys whose place in line is approximate and
+// matters: they share a path with another claimant.
+func (x *index) contested() []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []string
+	for key, ent := range x.entries {
+		if !ent.approx {
+			continue
+		}
+		for _, c := range ent.claims {
+			if len(x.claims[c.path]) > 1 {
+				out = append(out, key)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// refine sets key's place in line to rev, the revision its history says it
+// was created at, and returns the claimants to wake when that moved it.
+func (x *index) refine(key string, rev uint64) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	ent := x.entries[key]
+	if ent == nil || ent.deleting || !ent.approx {
+		return nil
+	}
+	ent.approx = false
+	if rev == 0 || rev == ent.order.rev {
+		return nil
+	}
+	ent.order.rev = rev
+	wake := map[string]struct{}{}
+	for _, c := range ent.claims {
+		addAll(wake, x.claims[c.path])
+	}
+	return keysExcept(wake, key)
+}
+
+// creationRevision is the revision of the first write after the last
+// delete in a key's kept history (the oldest kept write when the history
+// no longer reaches the creation); 0 when the key is deleted.
+func creationRevision(history []store.Event[oda.Component]) uint64 {
+	var rev uint64
+	for _, ev := range history {
+		switch ev.Kind {
+		case store.EventDelete:
+			rev = 0
+		case store.EventPut:
+			if rev == 0 {
+				rev = ev.Revision
+			}
+		}
+	}
+	return rev
 }
 
 // beginReplay starts collecting the keys a (re)started watch replays.
