@@ -60,6 +60,25 @@ func withLocalBackend(t *testing.T, addr *string) envOption {
 	}
 }
 
+// contest runs a canvas on backend ("wadm" or "local"), applies first and
+// then second, claiming firstPath and secondPath, and waits until first is
+// Complete and second Failed; addr is the local gateway's address.
+func contest(t *testing.T, backend, firstPath, secondPath string) (e *env, addr string, first, second *oda.Component, refused *oda.ComponentStatus) {
+	t.Helper()
+	var opts []envOption
+	if backend == "local" {
+		opts = append(opts, withLocalBackend(t, &addr))
+	}
+	e = newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)}, opts...)
+	e.run()
+	first, second = claimant("first", firstPath), claimant("second", secondPath)
+	e.apply(first)
+	e.waitState(first.Key(), oda.DeploymentComplete)
+	e.apply(second)
+	refused = e.waitState(second.Key(), oda.DeploymentFailed)
+	return e, addr, first, second, refused
+}
+
 // Two Components claiming one path end the same way whichever backend
 // runs them: the first keeps it, the second is Failed with one reason
 // naming the path and the owner, and takes the path over once the owner is
@@ -70,18 +89,7 @@ func TestPathClaimFailsAlikeInBothBackends(t *testing.T) {
 	got := map[string]outcome{}
 	for _, backend := range []string{"wadm", "local"} {
 		t.Run(backend, func(t *testing.T) {
-			var opts []envOption
-			var addr string
-			if backend == "local" {
-				opts = append(opts, withLocalBackend(t, &addr))
-			}
-			e := newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)}, opts...)
-			e.run()
-			first, second := claimant("first", "/shared/api"), claimant("second", "/shared/api/")
-			e.apply(first)
-			e.waitState(first.Key(), oda.DeploymentComplete)
-			e.apply(second)
-			st := e.waitState(second.Key(), oda.DeploymentFailed)
+			e, addr, first, second, st := contest(t, backend, "/shared/api", "/shared/api/")
 			sum := st.Summary
 			got[backend] = outcome{sum.DeploymentStatus, sum.FailureReason, sum.FailedPart}
 			for _, want := range []string{`path "/shared/api"`, "Component components/first"} {
@@ -120,6 +128,31 @@ func TestPathClaimFailsAlikeInBothBackends(t *testing.T) {
 	}
 	if got["wadm"] != got["local"] {
 		t.Errorf("the backends disagree:\nwadm:  %+v\nlocal: %+v", got["wadm"], got["local"])
+	}
+}
+
+// An owner moving off a path hands it to the next claimant once its new
+// version is deployed (not before: its old version still serves it).
+func TestPathClaimHandedOverWhenOwnerMoves(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"wadm", "local"} {
+		t.Run(backend, func(t *testing.T) {
+			e, addr, first, second, _ := contest(t, backend, "/x", "/x")
+			first.Spec.CoreFunction.ExposedAPIs[0].Path = "/y"
+			e.apply(first)
+			e.waitState(second.Key(), oda.DeploymentComplete)
+			st := e.waitState(first.Key(), oda.DeploymentComplete)
+			if got := st.CoreAPIs[0].URL; got != testBaseURL+"/y" {
+				t.Errorf("first serves at %s, want %s/y", got, testBaseURL)
+			}
+			if backend == "local" {
+				for _, p := range []string{"/x", "/y"} {
+					if code := httpGet(t, "http://"+addr+p); code != http.StatusOK {
+						t.Errorf("GET %s = %d, want 200", p, code)
+					}
+				}
+			}
+		})
 	}
 }
 

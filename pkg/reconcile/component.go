@@ -119,6 +119,10 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 			c.wakeDependents(key)
 		}
 	}
+	if observed.Type == wadm.StatusDeployed && observed.DeployedVersion == in.version {
+		// The paths an earlier version served are free now.
+		c.enqueueAll(c.idx.settle(key))
+	}
 	switch state {
 	case oda.DeploymentComplete, oda.DeploymentFailed:
 		return Result{}, nil
@@ -204,6 +208,8 @@ func (c *Controller) refuseClaim(ctx context.Context, key, app string, prev *oda
 		c.log.Info("undeployed: path claimed by another Component", zap.String("key", key), zap.String("path", cc.claim.path), zap.String("owner", cc.owner))
 		observed = deploy.AppStatus{Type: wadm.StatusUndeployed, Exists: observed.Exists}
 	}
+	// Nothing of it serves: the paths an earlier version held are free.
+	c.enqueueAll(c.idx.settle(key))
 	in.observed, in.claim = observed, cc
 	st := computeStatus(in)
 	changed, err := c.writeStatus(ctx, in.c.Metadata.Namespace, in.c.Metadata.Name, prev, st)

@@ -9,7 +9,7 @@
 // An exposed-API path belongs to the Component created first that claims
 // it (the route table translate derives); a later claimant is Failed naming
 // the path and its owner, whichever Deployer runs, and deploys once the
-// owner is gone. Path claims and dependent-API providers come from an index
+// owner's application is gone or no longer serves the path. Path claims and dependent-API providers come from an index
 // of the desired store kept from its watch, never from listing it per
 // pass.
 //

@@ -31,8 +31,9 @@ import (
 // other claimants of a path, the dependents of a URL) for the caller to
 // enqueue.
 //
-// A deleted Component keeps its path claims until its application is gone
-// (release, after cleanup), so the next claimant never deploys beside it.
+// A Component keeps the paths its application may still serve: a deleted
+// one until its application is gone (release, after cleanup), an updated
+// one the paths it dropped until its new version is deployed (settle).
 type index struct {
 	// routes is the Component's ingress route table as translate derives
 	// it (nil when it does not translate: it cannot serve anything).
@@ -61,13 +62,26 @@ type indexEntry struct {
 	// refine corrects it from the key's history where it matters.
 	approx bool
 	// deleting: the Component is gone from the desired store; the entry
-	// only keeps its claims until release.
+	// only keeps its held paths until release.
 	deleting bool
-	claims   []pathClaim
+	// claims are the routes of the stored version; held are paths that an
+	// earlier version (or the deleted Component) claimed and whose
+	// application may still serve them: they stay the Component's until
+	// settle (the new version is deployed) or release (the application is
+	// gone), so the next claimant never deploys beside it.
+	claims, held []pathClaim
 	// exposes maps each specification URL it exposes to the names of the
 	// status entries (oda.APIStatus.Name) of the APIs exposing it.
 	exposes map[string][]string
 	depends []string
+}
+
+// paths are the paths the Component claims or still holds.
+func (e *indexEntry) paths() []pathClaim {
+	if len(e.held) == 0 {
+		return e.claims
+	}
+	return slices.Concat(e.claims, e.held)
 }
 
 // pathClaim is one route of a Component: the path (canonical) and the
@@ -207,10 +221,27 @@ func (x *index) put(e store.Entry[oda.Component]) []string {
 	case x.replayed != nil:
 		ent.approx = true
 	}
+	if old != nil {
+		ent.held = stillHeld(ent.claims, old.claims, old.held)
+	}
 	x.unlink(key, old, wake)
 	x.entries[key] = ent
 	x.link(key, ent, wake)
 	return keysExcept(wake, key)
+}
+
+// stillHeld returns the paths of earlier that claims no longer names.
+func stillHeld(claims []pathClaim, earlier ...[]pathClaim) []pathClaim {
+	var out []pathClaim
+	for _, l := range earlier {
+		for _, e := range l {
+			if !slices.ContainsFunc(claims, func(c pathClaim) bool { return c.path == e.path }) &&
+				!slices.ContainsFunc(out, func(c pathClaim) bool { return c.path == e.path }) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 // touch marks key as replayed without changing its entry (its latest
@@ -227,12 +258,12 @@ func (x *index) touch(key string) {
 // sameForOthers says whether two entries of one Component look the same to
 // other Components: same claims, same exposed APIs.
 func sameForOthers(a, b *indexEntry) bool {
-	return a.order.created.Equal(b.order.created) && slices.Equal(a.claims, b.claims) &&
+	return a.order.created.Equal(b.order.created) && slices.Equal(a.claims, b.claims) && slices.Equal(a.held, b.held) &&
 		maps.EqualFunc(a.exposes, b.exposes, slices.Equal[[]string])
 }
 
-// remove marks a Component deleted: it no longer provides APIs, but keeps
-// its path claims until release.
+// remove marks a Component deleted: it no longer provides APIs, but holds
+// its paths until release.
 func (x *index) remove(key string) []string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -249,13 +280,33 @@ func (x *index) removeLocked(key string) []string {
 	}
 	wake := map[string]struct{}{}
 	x.unlink(key, old, wake)
-	if len(old.claims) == 0 {
+	held := stillHeld(nil, old.claims, old.held)
+	if len(held) == 0 {
 		delete(x.entries, key)
 		return keysExcept(wake, key)
 	}
-	held := &indexEntry{order: old.order, deleting: true, claims: old.claims}
-	x.entries[key] = held
-	x.link(key, held, nil)
+	ent := &indexEntry{order: old.order, deleting: true, held: held}
+	x.entries[key] = ent
+	x.link(key, ent, nil)
+	return keysExcept(wake, key)
+}
+
+// settle drops the paths key held from an earlier version once the current
+// one is deployed (or nothing is), and returns the claimants that may take
+// them over.
+func (x *index) settle(key string) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	old := x.entries[key]
+	if old == nil || old.deleting || len(old.held) == 0 {
+		return nil
+	}
+	wake := map[string]struct{}{}
+	for _, c := range old.held {
+		addAll(wake, x.claims[c.path])
+		deleteFrom(x.claims, c.path, key)
+	}
+	old.held = nil
 	return keysExcept(wake, key)
 }
 
@@ -285,7 +336,7 @@ func (x *index) contested() []string {
 		if !ent.approx {
 			continue
 		}
-		for _, c := range ent.claims {
+		for _, c := range ent.paths() {
 			if len(x.claims[c.path]) > 1 {
 				out = append(out, key)
 				break
@@ -311,7 +362,7 @@ func (x *index) refine(key string, rev uint64) []string {
 	}
 	ent.order.rev = rev
 	wake := map[string]struct{}{}
-	for _, c := range ent.claims {
+	for _, c := range ent.paths() {
 		addAll(wake, x.claims[c.path])
 	}
 	return keysExcept(wake, key)
@@ -385,7 +436,7 @@ func (x *index) mark(key string, ent *indexEntry, op func(map[string]map[string]
 	for _, u := range ent.depends {
 		op(x.dependents, u, key)
 	}
-	for _, c := range ent.claims {
+	for _, c := range ent.paths() {
 		addAll(wake, x.claims[c.path])
 		op(x.claims, c.path, key)
 	}
@@ -426,7 +477,7 @@ func (x *index) conflict(key string, order claimOrder, routes []translate.Ingres
 			continue
 		}
 		cc := &claimConflict{claim: c, owner: ownerKey}
-		for _, oc := range owner.claims {
+		for _, oc := range owner.paths() {
 			if oc.path == c.path {
 				cc.ownerAPI = oc.api
 				break

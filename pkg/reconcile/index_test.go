@@ -74,6 +74,20 @@ func TestIndexClaimsAndDependents(t *testing.T) {
 		t.Errorf("after an update a lost its path to %s", cc.owner)
 	}
 
+	// Moved elsewhere, a holds its old path until its new version is
+	// deployed.
+	x.put(indexed("a", "/elsewhere", "u-a", "", 10))
+	if cc := x.conflict(b, order(b), routes); cc == nil || cc.owner != a {
+		t.Errorf("before settle b's conflict = %+v, want a's", cc)
+	}
+	if wake := x.settle(a); !slices.Equal(wake, []string{b}) {
+		t.Errorf("settle woke %v, want [%s]", wake, b)
+	}
+	if cc := x.conflict(b, order(b), routes); cc != nil {
+		t.Errorf("after settle b conflicts with %s", cc.owner)
+	}
+	x.put(indexed("a", "/x", "u-a", "", 11))
+
 	// Deleted, a holds its path until released, and provides nothing.
 	if wake := sorted(x.remove(a)); !slices.Equal(wake, []string{b, c}) {
 		t.Errorf("removing a woke %v, want its dependent and the other claimant", wake)
