@@ -318,7 +318,7 @@ func TestCanvasd(t *testing.T) {
 		}
 		e.mustCanvas("apply", "-f", e.component("claim", "first", shared), "--implementations", e.impls, "--wait", "--timeout", "30s")
 		code, out, errOut := e.canvas("apply", "-f", e.component("claim", "second", shared), "--implementations", e.impls, "--wait", "--timeout", "30s")
-		const want = `path "/claimed/tmf-api/productCatalogManagement/v4" of exposed API "productcatalogmanagement" is already served by Component claim/first`
+		const want = `path "/claimed/tmf-api/productCatalogManagement/v4" of exposed API "productcatalogmanagement" is already claimed by Component claim/first`
 		if code != cli.ExitFailure || !strings.Contains(errOut, want) {
 			t.Fatalf("apply --wait of a second claimant: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 		}

@@ -122,7 +122,7 @@ type claimConflict struct {
 // reconcile refuses the claim before either sees the manifest.
 func (cc *claimConflict) reason() string {
 	owner := displayKey(cc.owner)
-	return fmt.Sprintf("path %q of exposed API %q is already served by Component %s (exposed API %q), which claimed it first: "+
+	return fmt.Sprintf("path %q of exposed API %q is already claimed by Component %s (its exposed API %q), created before this one: "+
 		"give exposed API %q another path, or delete Component %s", cc.claim.path, cc.claim.api, owner, cc.ownerAPI, cc.claim.api, owner)
 }
 
