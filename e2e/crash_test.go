@@ -73,8 +73,8 @@ type scenario struct {
 
 func name(i int) string { return fmt.Sprintf("c-%03d", i) }
 
-// body is the reference productcatalog-v1 example as crash/c-NNN; the
-// second generation moves the metrics API.
+// body is the reference productcatalog-v1 example as crash/c-NNN, served
+// under /c-NNN; the second generation moves the metrics API.
 func body(t *testing.T, i, generation int) []byte {
 	t.Helper()
 	data, err := os.ReadFile(testref.Path(t, "oda", "examples", "productcatalog-v1.component.yaml"))
@@ -87,6 +87,8 @@ func body(t *testing.T, i, generation int) []byte {
 	if generation == 2 {
 		s = strings.Replace(s, "/ctk-productcatalogmanagement/metrics", "/ctk-productcatalogmanagement/metrics-v2", 1)
 	}
+	// Two Components may not serve one path: each gets its own prefix.
+	s = strings.ReplaceAll(s, "path: /ctk-productcatalogmanagement/", "path: /"+name(i)+"/")
 	return []byte(s)
 }
 

@@ -83,8 +83,9 @@ func (e *env) write(name, data string) string {
 	return p
 }
 
-// component writes the reference productcatalog-v1 example as ns/name
-// and returns its path.
+// component writes the reference productcatalog-v1 example as ns/name,
+// its APIs served under /{ns}-{name} (two Components may not serve one
+// path), and returns its path.
 func (e *env) component(ns, name string, edit ...func(string) string) string {
 	e.t.Helper()
 	data, err := os.ReadFile(testref.Path(e.t, "oda", "examples", "productcatalog-v1.component.yaml"))
@@ -96,6 +97,7 @@ func (e *env) component(ns, name string, edit ...func(string) string) string {
 	for _, f := range edit {
 		s = f(s)
 	}
+	s = strings.ReplaceAll(s, "path: /ctk-productcatalogmanagement/", "path: /"+ns+"-"+name+"/")
 	return e.write(ns+"-"+name+".yaml", s)
 }
 
@@ -173,7 +175,7 @@ func TestCanvasd(t *testing.T) {
 		if st == nil || st.Summary == nil || st.Summary.DeploymentStatus != oda.DeploymentComplete {
 			t.Fatalf("status not Complete: %+v", st)
 		}
-		base := ingressURL + "/ctk-productcatalogmanagement"
+		base := ingressURL + "/apply-ctk-productcatalogmanagement"
 		if len(st.CoreAPIs) != 1 || !st.CoreAPIs[0].Ready || st.CoreAPIs[0].URL != base+"/tmf-api/productCatalogManagement/v4" {
 			t.Errorf("coreAPIs = %+v", st.CoreAPIs)
 		}
@@ -266,7 +268,7 @@ func TestCanvasd(t *testing.T) {
 		if vs := e.wadm.Versions("update-pc"); !slices.Equal(vs, []string{v1, v2}) {
 			t.Errorf("wadm versions %v, want [%s %s]", vs, v1, v2)
 		}
-		if c.Status.ManagementAPIs[0].URL != ingressURL+"/ctk-productcatalogmanagement/metrics2" {
+		if c.Status.ManagementAPIs[0].URL != ingressURL+"/update-pc/metrics2" {
 			t.Errorf("management URL after update = %s", c.Status.ManagementAPIs[0].URL)
 		}
 	})
@@ -304,6 +306,30 @@ func TestCanvasd(t *testing.T) {
 		st := e.get("failing", "pc").Status
 		if st.Summary.DeploymentStatus != oda.DeploymentFailed || !strings.Contains(st.Summary.FailureReason, reason) || st.WasmCloud.Status != "failed" {
 			t.Errorf("status does not explain the failure: summary %+v wasmCloud %+v", st.Summary, st.WasmCloud)
+		}
+	})
+
+	// canvasd --nats once deployed every Component claiming one path; now
+	// the second is Failed naming the path and the owner, as under canvas
+	// up, and never reaches wadm.
+	t.Run("path-claimed-by-another", func(t *testing.T) {
+		t.Parallel()
+		shared := func(s string) string {
+			return strings.ReplaceAll(s, "path: /ctk-productcatalogmanagement/", "path: /claimed/")
+		}
+		e.mustCanvas("apply", "-f", e.component("claim", "first", shared), "--implementations", e.impls, "--wait", "--timeout", "30s")
+		code, out, errOut := e.canvas("apply", "-f", e.component("claim", "second", shared), "--implementations", e.impls, "--wait", "--timeout", "30s")
+		const want = `path "/claimed/tmf-api/productCatalogManagement/v4" of exposed API "productcatalogmanagement" is already claimed by Component claim/first`
+		if code != cli.ExitFailure || !strings.Contains(errOut, want) {
+			t.Fatalf("apply --wait of a second claimant: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+		st := e.get("claim", "second").Status
+		if st.Summary.DeploymentStatus != oda.DeploymentFailed || !strings.HasPrefix(st.Summary.FailureReason, want) ||
+			st.Summary.FailedPart != "spec.coreFunction.exposedAPIs[0].path" {
+			t.Errorf("second claimant's summary %+v", st.Summary)
+		}
+		if vs := e.wadm.Versions("claim-second"); len(vs) != 0 {
+			t.Errorf("the second claimant reached wadm: versions %v", vs)
 		}
 	})
 

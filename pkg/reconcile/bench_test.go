@@ -58,28 +58,36 @@ func BenchmarkReconcile1000(b *testing.B) {
 }
 
 func benchLoop(b *testing.B, e *env, ns string) (float64, []time.Duration) {
-	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Minute)
-	defer cancel()
 	comps := make([]*oda.Component, benchComponents)
 	for i := range comps {
 		comps[i] = example(b, productCatalog, fmt.Sprintf("pc-%04d", i))
 		comps[i].Metadata.Namespace = ns
 	}
+	return benchApply(b, e, ns, comps)
+}
+
+// benchApply applies comps (all in namespace ns) from 8 goroutines and
+// waits until each is Complete; it returns Components per second and each
+// one's apply→Complete latency.
+func benchApply(b *testing.B, e *env, ns string, comps []*oda.Component) (float64, []time.Duration) {
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Minute)
+	defer cancel()
+	total := len(comps)
 	watch, err := e.status.Watch(ctx, ns)
 	if err != nil {
 		b.Fatal(err)
 	}
 	var mu sync.Mutex
-	applied := make(map[string]time.Time, benchComponents)
+	applied := make(map[string]time.Time, total)
 	done := make(chan []time.Duration, 1)
 	go func() {
-		lat := make([]time.Duration, 0, benchComponents)
+		lat := make([]time.Duration, 0, total)
 		complete := map[string]bool{}
 		for ev := range watch {
 			if ev.Err != nil || ev.Value.Summary == nil || ev.Value.Summary.DeploymentStatus != oda.DeploymentComplete {
 				continue
 			}
-			key := ev.Namespace + "." + ev.Name
+			key := ev.Key().String()
 			if complete[key] {
 				continue
 			}
@@ -87,7 +95,7 @@ func benchLoop(b *testing.B, e *env, ns string) (float64, []time.Duration) {
 			mu.Lock()
 			lat = append(lat, time.Since(applied[key]))
 			mu.Unlock()
-			if len(complete) == benchComponents {
+			if len(complete) == total {
 				done <- lat
 				return
 			}
@@ -115,10 +123,10 @@ func benchLoop(b *testing.B, e *env, ns string) (float64, []time.Duration) {
 	wg.Wait()
 	lat := <-done
 	elapsed := time.Since(start)
-	if len(lat) != benchComponents {
-		b.Fatalf("%d of %d Components Complete before the watch ended", len(lat), benchComponents)
+	if len(lat) != total {
+		b.Fatalf("%d of %d Components Complete before the watch ended", len(lat), total)
 	}
-	return float64(benchComponents) / elapsed.Seconds(), lat
+	return float64(total) / elapsed.Seconds(), lat
 }
 
 // benchBaseline drives the same wadm calls the controller makes for a new
@@ -318,6 +326,50 @@ func (s shardedDeployer) Watch(ctx context.Context) (<-chan deploy.StatusEvent, 
 		close(out)
 	}()
 	return out, nil
+}
+
+// BenchmarkDependentsScale applies n Components in a ring, each exposing an
+// API and depending on the next one's (every Component has a dependency
+// and provides one), for n = 100, 500 and 1000 in one run, and reports the
+// time per Component from the first apply until all are Complete. Flat
+// per-Component time is total time linear in n: a pass over a Component
+// with dependencies reads the index and its providers' status, not the
+// whole store. Each size gets its own canvas, with one wadm double per
+// ten applications so that the double's cost stays flat too.
+func BenchmarkDependentsScale(b *testing.B) {
+	sizes := []int{100, 500, 1000}
+	per := map[int][]float64{}
+	for i := range b.N {
+		for _, n := range sizes {
+			e := newEnvWith(b, true, n/10, []wadmtest.Option{wadmtest.WithMemoryStore()}, func(o *Options) {
+				o.Resync, o.PollInterval = time.Hour, time.Minute
+			})
+			e.run()
+			ns := fmt.Sprintf("ring-%d", i)
+			comps := make([]*oda.Component, n)
+			for j := range comps {
+				comps[j] = ringComponent(ns, j, n)
+			}
+			rate, _ := benchApply(b, e, ns, comps)
+			per[n] = append(per[n], 1000/rate)
+		}
+	}
+	for _, n := range sizes {
+		b.ReportMetric(mean(per[n]), fmt.Sprintf("ms/component@%d", n))
+	}
+	b.ReportMetric(mean(per[sizes[len(sizes)-1]])/mean(per[sizes[0]]), "growth@1000/@100")
+}
+
+// ringComponent is Component i of a ring of n: it serves its own path and
+// specification URL and depends on Component (i+1)%n's.
+func ringComponent(ns string, i, n int) *oda.Component {
+	spec := func(j int) string { return fmt.Sprintf("https://example.org/ring/api-%04d.json", j) }
+	c := claimant(fmt.Sprintf("ring-%04d", i), fmt.Sprintf("/ring-%04d/api", i))
+	c.Metadata.Namespace = ns
+	c.Spec.CoreFunction.ExposedAPIs[0].Specification[0].URL = spec(i)
+	c.Spec.CoreFunction.DependentAPIs = []oda.DependentAPI{{Name: "next", APIType: "openapi",
+		Specification: []oda.DependentAPISpecification{{URL: spec((i + 1) % n)}}}}
+	return c
 }
 
 func mean(xs []float64) float64 {

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
@@ -23,7 +24,10 @@ import (
 // A Component that does not translate gets status Failed (with the field
 // path and fix) and a TerminalError: nothing is retried until it changes.
 // A Component absent from the desired store has its application undeployed
-// and deleted and its status removed.
+// and deleted and its status removed. A Component claiming an exposed-API
+// path that another one created before it claims gets status Failed naming
+// both, and is not deployed. Passes over Components that translate wait
+// until Run has loaded the desired store's index (they fail with ctx).
 func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) {
 	k, err := oda.ParseKey(key)
 	if err != nil {
@@ -50,7 +54,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 	}
 	in := statusInput{c: comp, app: app, baseURL: c.opts.BaseURL, identityProvider: c.opts.IdentityProvider}
 
-	m, terr := translate.Component(comp, translate.Options{Implementations: c.opts.Implementations, SystemApp: c.opts.SystemApp})
+	m, terr := translate.Component(comp, c.translateOptions())
 	if terr != nil {
 		in.translateErr = terr
 		st := computeStatus(in)
@@ -61,7 +65,6 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 		if changed {
 			c.event(ctx, key, comp.Metadata.UID, EventWarning, ReasonTranslateFailed, st.Summary.FailureReason)
 		}
-		c.setWaiting(key, false)
 		return Result{}, TerminalError(fmt.Errorf("translate Component %s: %w", key, terr))
 	}
 	in.version = m.Version()
@@ -70,9 +73,15 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 		in.parts[m.ComponentID(mc)] = mc.Name
 	}
 
+	if err := c.idx.wait(ctx); err != nil {
+		return Result{}, fmt.Errorf("reconcile %s: %w", key, err)
+	}
 	observed, err := c.opts.Deployer.Status(ctx, app)
 	if err != nil {
 		return Result{}, fmt.Errorf("reconcile %s: %w", key, err)
+	}
+	if cc := c.idx.conflict(key, c.idx.orderOf(key, orderOf(key, comp, ent.Revision)), translate.IngressRoutes(m)); cc != nil {
+		return c.refuseClaim(ctx, key, app, prev, in, observed, cc)
 	}
 	justDeployed := false
 	if observed.DeployedVersion != in.version {
@@ -111,7 +120,10 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 			c.wakeDependents(key)
 		}
 	}
-	c.setWaiting(key, state == oda.DeploymentInProgressDepAPI)
+	if observed.Type == wadm.StatusDeployed && observed.DeployedVersion == in.version {
+		// The paths an earlier version served are free now.
+		c.enqueueAll(c.idx.settle(key))
+	}
 	switch state {
 	case oda.DeploymentComplete, oda.DeploymentFailed:
 		return Result{}, nil
@@ -176,11 +188,40 @@ func (c *Controller) cleanup(ctx context.Context, key, ns, name string) (Result,
 		removed = true
 	}
 	c.rememberApp(app, "")
-	c.setWaiting(key, false)
 	if removed {
 		c.event(ctx, key, "", EventNormal, ReasonDeleted, fmt.Sprintf("undeployed and deleted wadm application %s", app))
 		c.log.Info("deleted", zap.String("key", key), zap.String("app", app))
-		c.wakeDependents(key)
+	}
+	// Its application is gone: the next claimant of its paths may deploy.
+	c.enqueueAll(c.idx.release(key))
+	return Result{}, nil
+}
+
+// refuseClaim makes a Component that wants a path another Component claimed
+// first Failed, naming the path and its owner, and keeps its application
+// from serving (undeploying it if a race let it deploy). The owner's
+// release or any change to the path's claimants enqueues it again.
+func (c *Controller) refuseClaim(ctx context.Context, key, app string, prev *oda.ComponentStatus, in statusInput, observed deploy.AppStatus, cc *claimConflict) (Result, error) {
+	if observed.DeployedVersion != "" {
+		if err := c.opts.Deployer.Undeploy(ctx, app); err != nil {
+			return Result{}, fmt.Errorf("reconcile %s: undeploy it, as %s serves path %s: %w", key, cc.owner, cc.claim.path, err)
+		}
+		c.log.Info("undeployed: path claimed by another Component", zap.String("key", key), zap.String("path", cc.claim.path), zap.String("owner", cc.owner))
+		observed = deploy.AppStatus{Type: wadm.StatusUndeployed, Exists: observed.Exists}
+	}
+	// Nothing of it serves: the paths an earlier version held are free.
+	c.enqueueAll(c.idx.settle(key))
+	in.observed, in.claim = observed, cc
+	st := computeStatus(in)
+	changed, err := c.writeStatus(ctx, in.c.Metadata.Namespace, in.c.Metadata.Name, prev, st)
+	if err != nil {
+		return Result{}, err
+	}
+	if changed {
+		c.recordTransition(ctx, key, in.c.Metadata.UID, prev, st)
+		if apisChanged(prev, &st) {
+			c.wakeDependents(key)
+		}
 	}
 	return Result{}, nil
 }
@@ -279,6 +320,16 @@ type providers struct {
 	byURL    map[string]oda.APIStatus
 }
 
+func (p providers) readyCount() int {
+	n := 0
+	for _, e := range p.byURL {
+		if e.Ready {
+			n++
+		}
+	}
+	return n
+}
+
 func (p providers) lookup(urls []string) (string, bool) {
 	if p.external {
 		return urls[0], true
@@ -294,7 +345,9 @@ func (p providers) lookup(urls []string) (string, bool) {
 // resolveDependencies finds, for each dependency of comp, an exposed API of
 // another Component with the same specification URL, and that API's
 // status entry (the reference canvas's dependent-API operator matches the
-// same way and waits for the provider to be ready).
+// same way and waits for the provider to be ready). The index names the
+// providers, so a pass reads only their status, never the whole store;
+// the first ready provider in key order wins.
 func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *oda.Component) (providers, error) {
 	if c.opts.ExternalDependencies {
 		return providers{external: true}, nil
@@ -307,33 +360,16 @@ func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *
 			}
 		}
 	}
-	all, err := c.opts.Desired.List(ctx, "")
-	if err != nil {
-		return providers{}, fmt.Errorf("reconcile %s: resolve dependent APIs: %w", key, err)
-	}
 	p := providers{byURL: map[string]oda.APIStatus{}}
-	for _, e := range all {
-		pkey := e.Namespace + "." + e.Name
-		if pkey == key {
-			continue
+	for _, pv := range c.idx.providersOf(key, want) {
+		if p.readyCount() == len(want) {
+			break // each dependency has a ready provider: the rest cannot change that
 		}
-		names := map[string]string{} // status entry name -> spec URL
-		provider := e.Value
-		provider.Metadata.Namespace, provider.Metadata.Name = e.Namespace, e.Name
-		for _, apis := range provider.Spec.ExposedAPIsByFunction() {
-			for _, a := range apis {
-				for _, s := range a.Specification {
-					u := strings.TrimSpace(s.URL)
-					if want[u] {
-						names[provider.Metadata.Name+"-"+strings.ToLower(a.Name)+majorSuffix(s.Version, s.URL)] = u
-					}
-				}
-			}
+		pk, err := oda.ParseKey(pv.key)
+		if err != nil {
+			return providers{}, fmt.Errorf("reconcile %s: resolve dependent APIs: %w", key, err)
 		}
-		if len(names) == 0 {
-			continue
-		}
-		pst, err := c.readStatus(ctx, e.Namespace, e.Name)
+		pst, err := c.readStatus(ctx, pk.Namespace, pk.Name)
 		if err != nil {
 			return providers{}, err
 		}
@@ -342,7 +378,7 @@ func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *
 		}
 		for _, l := range [][]oda.APIStatus{pst.CoreAPIs, pst.ManagementAPIs, pst.SecurityAPIs} {
 			for _, api := range l {
-				if u, ok := names[api.Name]; ok {
+				if u, ok := pv.names[api.Name]; ok {
 					if cur, seen := p.byURL[u]; !seen || !cur.Ready {
 						p.byURL[u] = api
 					}
@@ -351,4 +387,8 @@ func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *
 		}
 	}
 	return p, nil
+}
+
+func (c *Controller) translateOptions() translate.Options {
+	return translate.Options{Implementations: c.opts.Implementations, SystemApp: c.opts.SystemApp}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 )
 
 // Defaults of Options.
@@ -140,9 +141,9 @@ type Controller struct {
 
 	appsMu sync.Mutex
 	apps   map[string]string // wadm app name -> key, learnt while reconciling
-	// depWaiters are keys whose last status waited on a dependency; they
-	// are enqueued whenever another Component's API readiness changes.
-	depWaiters map[string]struct{}
+	// idx is the view of the desired Components that dependent-API
+	// resolution and path claims read, kept by watchDesired.
+	idx *index
 
 	running atomic.Bool
 	metrics metrics
@@ -155,12 +156,18 @@ func New(opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
 	c := &Controller{
-		opts:       opts,
-		log:        opts.Logger,
-		q:          newQueue(opts.RetryBase, opts.RetryMax),
-		apps:       map[string]string{},
-		depWaiters: map[string]struct{}{},
+		opts: opts,
+		log:  opts.Logger,
+		q:    newQueue(opts.RetryBase, opts.RetryMax),
+		apps: map[string]string{},
 	}
+	c.idx = newIndex(func(comp *oda.Component) []translate.IngressRoute {
+		m, err := translate.Component(comp, c.translateOptions())
+		if err != nil {
+			return nil
+		}
+		return translate.IngressRoutes(m)
+	})
 	c.rec = Func(c.Reconcile)
 	return c, nil
 }
@@ -241,26 +248,73 @@ func (c *Controller) process(ctx context.Context, key string) {
 	}
 }
 
-// watchDesired enqueues the key of every change of the desired state. The
-// watch replays every key when it (re)starts, so nothing missed while it
-// was down stays unreconciled.
+// watchDesired keeps the index and enqueues the key of every change of the
+// desired state, with the keys the change concerns (the other claimants of
+// its paths, the dependents of its APIs). The watch replays every key when
+// it (re)starts, so nothing missed while it was down stays unreconciled,
+// and the index is rebuilt from that replay.
 func (c *Controller) watchDesired(ctx context.Context) {
 	c.rewatch(ctx, "desired-state watch", func() error {
 		ch, err := c.opts.Desired.Watch(ctx, "")
 		if err != nil {
 			return err
 		}
+		c.idx.beginReplay()
 		for ev := range ch {
-			switch ev.Kind {
-			case store.EventPut, store.EventDelete:
-				if ev.Namespace != "" {
-					c.Enqueue(ev.Key().String())
-				}
-				c.wakeDependents("")
+			key := ev.Key().String()
+			switch {
+			case ev.Kind == store.EventReplayDone:
+				c.refineClaimOrder(ctx)
+				gone, wake := c.idx.endReplay()
+				c.enqueueAll(gone)
+				c.enqueueAll(wake)
+			case ev.Namespace == "":
+				// A key the store did not write: nothing to reconcile.
+			case ev.Kind == store.EventPut && ev.Err != nil:
+				c.idx.touch(key)
+				c.Enqueue(key)
+			case ev.Kind == store.EventPut:
+				wake := c.idx.put(ev.Entry)
+				c.Enqueue(key)
+				c.enqueueAll(wake)
+			case ev.Kind == store.EventDelete:
+				wake := c.idx.remove(key)
+				c.Enqueue(key)
+				c.enqueueAll(wake)
 			}
 		}
 		return nil
 	})
+}
+
+// refineClaimOrder reads, for each Component the replay delivered that
+// shares a path with another, the revision it was created at from its
+// history, so that who owns a path survives a restart even when the owner
+// was updated after its rivals were created. A failed read keeps the
+// replay's revision (logged); the next replay tries again.
+func (c *Controller) refineClaimOrder(ctx context.Context) {
+	for _, key := range c.idx.contested() {
+		k, err := oda.ParseKey(key)
+		if err != nil {
+			continue
+		}
+		hctx, cancel := context.WithTimeout(ctx, c.opts.ReconcileTimeout)
+		history, err := c.opts.Desired.History(hctx, k.Namespace, k.Name)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("path claims: read a claimant's history failed; ordering it by its current revision", zap.String("key", key), zap.Error(err))
+			}
+			continue
+		}
+		c.enqueueAll(c.idx.refine(key, creationRevision(history)))
+	}
+}
+
+func (c *Controller) enqueueAll(keys []string) {
+	for _, k := range keys {
+		c.Enqueue(k)
+	}
 }
 
 // watchDeployer maps application status changes back to keys.
@@ -350,29 +404,10 @@ func (c *Controller) resync(ctx context.Context) {
 	c.metrics.resyncs.Add(1)
 }
 
-// wakeDependents enqueues every key waiting on a dependency except self.
-func (c *Controller) wakeDependents(self string) {
-	c.appsMu.Lock()
-	keys := make([]string, 0, len(c.depWaiters))
-	for k := range c.depWaiters {
-		if k != self {
-			keys = append(keys, k)
-		}
-	}
-	c.appsMu.Unlock()
-	for _, k := range keys {
-		c.Enqueue(k)
-	}
-}
-
-func (c *Controller) setWaiting(key string, waiting bool) {
-	c.appsMu.Lock()
-	defer c.appsMu.Unlock()
-	if waiting {
-		c.depWaiters[key] = struct{}{}
-	} else {
-		delete(c.depWaiters, key)
-	}
+// wakeDependents enqueues the Components depending on an API key
+// exposes: its APIs' readiness or URLs changed.
+func (c *Controller) wakeDependents(key string) {
+	c.enqueueAll(c.idx.dependentsOf(key))
 }
 
 func (c *Controller) rememberApp(app, key string) {

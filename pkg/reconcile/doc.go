@@ -6,6 +6,13 @@
 // reference canvas's shape, to a separate status store. It records
 // Kubernetes-style events on a JetStream stream for `canvas describe`.
 //
+// An exposed-API path belongs to the Component created first that claims
+// it (the route table translate derives); a later claimant is Failed naming
+// the path and its owner, whichever Deployer runs, and deploys once the
+// owner's application is gone or no longer serves the path. Path claims and dependent-API providers come from an index
+// of the desired store kept from its watch, never from listing it per
+// pass.
+//
 // Reconcile is idempotent and restart-safe: it reads desired and observed
 // state on every pass and never trusts what an event said, so a lost event,
 // a crash or a NATS restart only delays convergence. It must not parse

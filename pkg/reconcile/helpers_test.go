@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,11 +34,13 @@ const (
 )
 
 // testImplementations names a Wasm artefact for each implementation of the
-// reference examples; translate names artefacts and never reads them.
+// reference examples and of claimant; translate names artefacts and never
+// reads them (the local backend does: see withLocalBackend).
 var testImplementations = map[string]string{
 	"ctk-prodcatapi":                  "file:///opt/wasm/prodcatapi.wasm",
 	"ctk-productcatalogmanagement-sm": "file:///opt/wasm/metrics.wasm",
 	"ctk-permissionspecapi":           "file:///opt/wasm/permissionspecapi.wasm",
+	"echo-impl":                       "file:///opt/wasm/echo.wasm", // claimant's
 }
 
 // env is one test's canvas: an embedded nats-server with JetStream, the
@@ -306,7 +309,28 @@ func example(t testing.TB, file, name string) *oda.Component {
 	}
 	c.Metadata.Name = name
 	c.Metadata.Namespace = testNamespace
+	servedUnder(c, "/"+name)
 	return c
+}
+
+// servedUnder moves the example's exposed APIs from its own prefix
+// (/ctk-productcatalogmanagement) to prefix, as the reference Helm charts
+// put each release under its name: two Components may not serve one path.
+func servedUnder(c *oda.Component, prefix string) {
+	const own = "/ctk-productcatalogmanagement"
+	for _, apis := range c.Spec.ExposedAPIsByFunction() {
+		for i := range apis {
+			a := &apis[i]
+			if rest, ok := strings.CutPrefix(a.Path, own); ok {
+				a.Path = prefix + rest
+			}
+			for j := range a.Specification {
+				if rest, ok := strings.CutPrefix(a.Specification[j].Path, own); ok {
+					a.Specification[j].Path = prefix + rest
+				}
+			}
+		}
+	}
 }
 
 func appOf(c *oda.Component) string { return c.Metadata.Namespace + "-" + c.Metadata.Name }

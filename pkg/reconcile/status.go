@@ -25,6 +25,8 @@ type statusInput struct {
 	observed deploy.AppStatus
 	// translateErr is the translation failure, if any.
 	translateErr error
+	// claim is the path another Component claimed first, if any.
+	claim *claimConflict
 	// parts maps wadm component ids to the manifest's component names
 	// (the ODA implementation names), to name a failed scaler's part.
 	parts map[string]string
@@ -47,7 +49,7 @@ var roleAPIs = map[string]bool{"partyrole": true, "userrolesandpermissions": tru
 
 func computeStatus(in statusInput) oda.ComponentStatus {
 	c := in.c
-	appReady := in.translateErr == nil && in.version != "" &&
+	appReady := in.translateErr == nil && in.claim == nil && in.version != "" &&
 		in.observed.Type == wadm.StatusDeployed && in.observed.DeployedVersion == in.version
 
 	st := oda.ComponentStatus{
@@ -111,6 +113,9 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 	case in.translateErr != nil:
 		sum.DeploymentStatus = oda.DeploymentFailed
 		sum.FailureReason, sum.FailedPart = translateFailure(in.translateErr)
+	case in.claim != nil:
+		sum.DeploymentStatus = oda.DeploymentFailed
+		sum.FailureReason, sum.FailedPart = in.claim.reason(), exposedAPIField(c, in.claim.claim)
 	case in.observed.Type == wadm.StatusFailed:
 		sum.DeploymentStatus = oda.DeploymentFailed
 		sum.FailureReason, sum.FailedPart = wadmFailure(in.observed, in.parts)
@@ -356,4 +361,23 @@ func wadmFailure(st deploy.AppStatus, parts map[string]string) (reason, part str
 		reason = "wadm reports the application failed without a message; check wadm's and the hosts' logs"
 	}
 	return reason, part
+}
+
+// exposedAPIField is the field path of the exposed API serving claim,
+// e.g. spec.coreFunction.exposedAPIs[0].path.
+func exposedAPIField(c *oda.Component, claim pathClaim) string {
+	functions := [3]string{"coreFunction", "managementFunction", "securityFunction"}
+	for f, apis := range c.Spec.ExposedAPIsByFunction() {
+		for i, a := range apis {
+			if a.Name != claim.api {
+				continue
+			}
+			field := "spec." + functions[f] + ".exposedAPIs[" + strconv.Itoa(i) + "]"
+			if a.Path == "" && len(a.Specification) > 0 {
+				field += ".specification[0]" // where EffectivePath found it
+			}
+			return field + ".path"
+		}
+	}
+	return ""
 }

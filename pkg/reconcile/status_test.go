@@ -107,7 +107,7 @@ func TestDependentAPIResolvesToProvider(t *testing.T) {
 	e.apply(provider)
 	e.waitState(provider.Key().String(), oda.DeploymentComplete)
 	st = e.waitState(consumer.Key().String(), oda.DeploymentComplete)
-	want := testBaseURL + "/ctk-productcatalogmanagement/tmf-api/productCatalogManagement/v4"
+	want := testBaseURL + "/r-cat/tmf-api/productCatalogManagement/v4"
 	if d := st.CoreDependentAPIs[0]; !d.Ready || d.URL != want {
 		t.Fatalf("dependent API %+v, want ready at %s", d, want)
 	}
