@@ -72,15 +72,6 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	return parseNode(root)
 }
 
-// ParseManifestFile is ParseManifest with the file name in the error.
-func ParseManifestFile(name string, data []byte) (*Manifest, error) {
-	m, err := ParseManifest(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return m, nil
-}
-
 func parseDocument(data []byte) (*yaml.Node, error) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 {

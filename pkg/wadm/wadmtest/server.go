@@ -193,13 +193,6 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// SetDelay changes how long later reconciliations take.
-func (s *Server) SetDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delay = d
-}
-
 // SetPutHook replaces the put hook (nil accepts every put).
 func (s *Server) SetPutHook(hook func(*wadm.Manifest) error) {
 	s.mu.Lock()
