@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"github.com/wasmcanvas/wasmcanvas/cmd/canvas/cli"
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
@@ -31,9 +33,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	daemontest.Cleanup()
-	os.Exit(code)
+	testkit.VerifyNoLeaks(m, goleak.Cleanup(func(code int) {
+		daemontest.Cleanup()
+		os.Exit(code)
+	}))
 }
 
 const ingressURL = "http://127.0.0.1:8080"
