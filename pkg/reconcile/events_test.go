@@ -7,24 +7,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
-
-	"github.com/nats-io/nats.go"
 )
 
 func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
 	t.Parallel()
-	srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	srv := testkit.NATS(t, embedded.Config{})
+	js, err := jetstream.New(testkit.Connect(t, srv.ClientURL()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
@@ -255,23 +256,16 @@ func (e *env) waitState(key, state string) *oda.ComponentStatus {
 	return st
 }
 
-// waitFor polls cond every 10ms until it holds or waitTimeout passes; the
-// string says what was seen last.
+// waitFor is testkit.WaitForErr bounded by waitTimeout, for conditions that
+// say what they saw last.
 func waitFor(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, seen := cond()
-		if ok {
-			return
+	testkit.WaitForErr(t, waitTimeout, what, func() error {
+		if ok, seen := cond(); !ok {
+			return fmt.Errorf("last seen: %s", seen)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: not done after %s; last seen: %s", what, waitTimeout, seen)
-		}
-		<-tick.C
-	}
+		return nil
+	})
 }
 
 var (
