@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,7 +188,7 @@ func (b *jetStreamBucket) ListKeys(ctx context.Context, cursor uint64) ([]string
 
 func (b *jetStreamBucket) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
 	k := encodeKey(key)
-	for range kvIncrementAttempts {
+	for attempt := range kvIncrementAttempts {
 		var cur, rev uint64
 		e, err := b.kv.Get(ctx, k)
 		switch {
@@ -217,7 +218,10 @@ func (b *jetStreamBucket) Increment(ctx context.Context, key string, delta uint6
 		if !lostRace(err) {
 			return 0, fmt.Errorf("increment %q: %w", key, err)
 		}
-		if err := sleepCtx(ctx, time.Millisecond); err != nil {
+		// Jittered, growing backoff: writers that lost together must not
+		// retry together, or on a replicated bucket they lose together again.
+		backoff := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(attempt, 6), 50*time.Millisecond)))) + 100*time.Microsecond
+		if err := sleepCtx(ctx, backoff); err != nil {
 			return 0, fmt.Errorf("increment %q: %w", key, err)
 		}
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 )
 
 // startJetStreamCluster runs three nats-servers in one JetStream cluster on
@@ -103,9 +106,31 @@ func TestJetStreamKVIncrementReplicated(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const bucket = "kv-r3"
-	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Replicas: 3, Storage: jetstream.FileStorage}); err != nil {
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Replicas: 3, Storage: jetstream.FileStorage})
+	if err != nil {
 		t.Fatalf("create the R3 bucket: %v", err)
 	}
+	// A new R3 stream elects its leader and catches its replicas up after
+	// the create returns; until then reads may find no responder.
+	testkit.WaitForErr(t, 30*time.Second, "the R3 bucket's leader and current replicas", func() error {
+		info, err := js.Stream(ctx, "KV_"+bucket)
+		if err != nil {
+			return err
+		}
+		ci := info.CachedInfo().Cluster
+		if ci == nil || ci.Leader == "" || len(ci.Replicas) != 2 {
+			return fmt.Errorf("cluster %+v", ci)
+		}
+		for _, r := range ci.Replicas {
+			if !r.Current {
+				return fmt.Errorf("replica %s is not current", r.Name)
+			}
+		}
+		if _, err := kv.Get(ctx, "not-there"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("read: %v", err)
+		}
+		return nil
+	})
 	b, err := NewJetStreamKV(js, bucket).Open(ctx, "default")
 	if err != nil {
 		t.Fatal(err)
