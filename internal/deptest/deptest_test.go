@@ -33,6 +33,7 @@ var rules = map[string]Rule{
 	"pkg/lattice":           client,
 	"pkg/wadm/wadmclient":   client,
 	"pkg/client/natsclient": client,
+	"pkg/wrpc":              client,
 }
 
 func TestPureCoreStaysPure(t *testing.T) {

@@ -261,8 +261,8 @@ func (d *Decoder) Char() rune {
 	return r
 }
 
-// String decodes a string; invalid UTF-8 is an error.
-func (d *Decoder) String() string {
+// Str decodes a string; invalid UTF-8 is an error.
+func (d *Decoder) Str() string {
 	p := d.lenPrefixed()
 	if d.err != nil {
 		return ""

@@ -67,10 +67,10 @@ func (e *Encoder) F64(v float64) { e.b = binary.LittleEndian.AppendUint64(e.b, m
 // A rune that is not a Unicode scalar value encodes as U+FFFD.
 func (e *Encoder) Char(r rune) { e.b = utf8.AppendRune(e.b, r) }
 
-// String encodes a string as its byte length (LEB128 u32), then the bytes.
+// Str encodes a string as its byte length (LEB128 u32), then the bytes.
 // Invalid UTF-8 is replaced by U+FFFD first: a peer must be able to decode
 // what the encoder writes.
-func (e *Encoder) String(s string) {
+func (e *Encoder) Str(s string) {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}

@@ -92,7 +92,7 @@ func encodeValue(e *Encoder, t *typ, v any) {
 	case kChar:
 		e.Char(v.(rune))
 	case kString:
-		e.String(v.(string))
+		e.Str(v.(string))
 	case kBytes:
 		e.ByteList(v.([]byte))
 	case kList:
@@ -164,7 +164,7 @@ func decodeValue(d *Decoder, t *typ) any {
 	case kChar:
 		return d.Char()
 	case kString:
-		return d.String()
+		return d.Str()
 	case kBytes:
 		return d.ByteList()
 	case kList:

@@ -32,38 +32,38 @@ func TestWorkedExamples(t *testing.T) {
 		decode func(d *Decoder) any
 		value  any
 	}{
-		{"check params", func(e *Encoder) { e.String("abc") }, "03 61 62 63",
-			func(d *Decoder) any { return d.String() }, "abc"},
+		{"check params", func(e *Encoder) { e.Str("abc") }, "03 61 62 63",
+			func(d *Decoder) any { return d.Str() }, "abc"},
 		{"check ok", func(e *Encoder) {
 			e.Result(true)
-			e.String("u1")
+			e.Str("u1")
 			e.ListLen(2)
-			e.String("admin")
-			e.String("ops")
+			e.Str("admin")
+			e.Str("ops")
 		}, "00 02 75 31 02 05 61 64 6d 69 6e 03 6f 70 73",
 			func(d *Decoder) any {
 				if !d.Result() {
 					return "err"
 				}
-				s := []string{d.String()}
+				s := []string{d.Str()}
 				for range d.ListLen() {
-					s = append(s, d.String())
+					s = append(s, d.Str())
 				}
 				return strings.Join(s, ",")
 			}, "u1,admin,ops"},
-		{"check err", func(e *Encoder) { e.Result(false); e.String("bad token") }, "01 09 62 61 64 20 74 6f 6b 65 6e",
-			func(d *Decoder) any { return [2]any{d.Result(), d.String()} }, [2]any{false, "bad token"}},
-		{"get params", func(e *Encoder) { e.String("spiffe://lattice/app") },
+		{"check err", func(e *Encoder) { e.Result(false); e.Str("bad token") }, "01 09 62 61 64 20 74 6f 6b 65 6e",
+			func(d *Decoder) any { return [2]any{d.Result(), d.Str()} }, [2]any{false, "bad token"}},
+		{"get params", func(e *Encoder) { e.Str("spiffe://lattice/app") },
 			"14 73 70 69 66 66 65 3a 2f 2f 6c 61 74 74 69 63 65 2f 61 70 70",
-			func(d *Decoder) any { return d.String() }, "spiffe://lattice/app"},
-		{"get ok(some)", func(e *Encoder) { e.Result(true); e.Option(true); e.String("tok") }, "00 01 03 74 6f 6b",
-			func(d *Decoder) any { return [3]any{d.Result(), d.Option(), d.String()} }, [3]any{true, true, "tok"}},
+			func(d *Decoder) any { return d.Str() }, "spiffe://lattice/app"},
+		{"get ok(some)", func(e *Encoder) { e.Result(true); e.Option(true); e.Str("tok") }, "00 01 03 74 6f 6b",
+			func(d *Decoder) any { return [3]any{d.Result(), d.Option(), d.Str()} }, [3]any{true, true, "tok"}},
 		{"get ok(none)", func(e *Encoder) { e.Result(true); e.Option(false) }, "00 00",
 			func(d *Decoder) any { return [2]any{d.Result(), d.Option()} }, [2]any{true, false}},
 		{"get err(not-found)", func(e *Encoder) { e.Result(false); e.Case(1) }, "01 01",
 			func(d *Decoder) any { return [2]any{d.Result(), d.Case(3)} }, [2]any{false, uint32(1)}},
-		{"get err(io)", func(e *Encoder) { e.Result(false); e.Case(0); e.String("x") }, "01 00 01 78",
-			func(d *Decoder) any { return [3]any{d.Result(), d.Case(3), d.String()} }, [3]any{false, uint32(0), "x"}},
+		{"get err(io)", func(e *Encoder) { e.Result(false); e.Case(0); e.Str("x") }, "01 00 01 78",
+			func(d *Decoder) any { return [3]any{d.Result(), d.Case(3), d.Str()} }, [3]any{false, uint32(0), "x"}},
 		// LEB128 examples of §3.
 		{"u32 3", func(e *Encoder) { e.U32(3) }, "03", func(d *Decoder) any { return d.U32() }, uint32(3)},
 		{"u32 127", func(e *Encoder) { e.U32(127) }, "7f", func(d *Decoder) any { return d.U32() }, uint32(127)},
@@ -125,8 +125,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"s32 overflow", "ff ff ff ff 4f", func(d *Decoder) { d.S32() }, "overflows an s32"},
 		{"s64 overflow", "80 80 80 80 80 80 80 80 80 40", func(d *Decoder) { d.S64() }, "overflows an s64"},
 		{"truncated leb", "80", func(d *Decoder) { d.U64() }, "value ends early"},
-		{"truncated string", "05 61 62", func(d *Decoder) { _ = d.String() }, "a length of 5 with at most 2 bytes left"},
-		{"invalid utf-8", "02 c3 28", func(d *Decoder) { _ = d.String() }, "not valid UTF-8"},
+		{"truncated string", "05 61 62", func(d *Decoder) { _ = d.Str() }, "a length of 5 with at most 2 bytes left"},
+		{"invalid utf-8", "02 c3 28", func(d *Decoder) { _ = d.Str() }, "not valid UTF-8"},
 		{"surrogate char", "ed a0 80", func(d *Decoder) { d.Char() }, "not a Unicode scalar"},
 		{"char continuation byte", "80", func(d *Decoder) { d.Char() }, "not a Unicode scalar"},
 		{"flags beyond", "08", func(d *Decoder) { d.Flags(3) }, "beyond the 3 flags"},
@@ -166,10 +166,10 @@ func TestDecodeNonMinimalLEB128(t *testing.T) {
 func TestEncoderRepairsText(t *testing.T) {
 	t.Parallel()
 	var e Encoder
-	e.String("a\xffb")
+	e.Str("a\xffb")
 	e.Char(0xd800)
 	d := NewDecoder(e.Bytes())
-	if s, r := d.String(), d.Char(); d.Finish() != nil || s != "a\uFFFDb" || r != '\uFFFD' {
+	if s, r := d.Str(), d.Char(); d.Finish() != nil || s != "a\uFFFDb" || r != '\uFFFD' {
 		t.Errorf("got %q %q (%v)", s, r, d.Err())
 	}
 }
@@ -179,7 +179,7 @@ func TestEncoderRepairsText(t *testing.T) {
 func TestStreamDecoder(t *testing.T) {
 	t.Parallel()
 	var e Encoder
-	e.String("hello, world")
+	e.Str("hello, world")
 	e.U64(1 << 40)
 	e.F64(0.25)
 	enc := e.Bytes()
@@ -194,17 +194,17 @@ func TestStreamDecoder(t *testing.T) {
 		}
 	}
 	d := NewStreamDecoder(enc[:2], 1<<10, chunks(enc[2:]))
-	if s, u, f := d.String(), d.U64(), d.F64(); d.Finish() != nil || s != "hello, world" || u != 1<<40 || f != 0.25 {
+	if s, u, f := d.Str(), d.U64(), d.F64(); d.Finish() != nil || s != "hello, world" || u != 1<<40 || f != 0.25 {
 		t.Errorf("got %q %d %g (%v)", s, u, f, d.Err())
 	}
 
 	d = NewStreamDecoder(enc[:2], 1<<10, chunks(enc[2:5]))
-	_ = d.String()
+	_ = d.Str()
 	if !errors.Is(d.Err(), ErrTruncated) {
 		t.Errorf("stream ends early: %v, want ErrTruncated", d.Err())
 	}
 	d = NewStreamDecoder(enc[:2], 8, chunks(enc[2:]))
-	_ = d.String()
+	_ = d.Str()
 	if !errors.Is(d.Err(), ErrTooLarge) {
 		t.Errorf("string beyond the limit: %v, want ErrTooLarge", d.Err())
 	}
@@ -221,7 +221,7 @@ func TestStreamDecoder(t *testing.T) {
 	first := make([]byte, 1, 16)
 	first[0] = 3
 	d = NewStreamDecoder(first, 16, chunks([]byte("abc")))
-	if s := d.String(); s != "abc" || first[:2][1] != 0 {
+	if s := d.Str(); s != "abc" || first[:2][1] != 0 {
 		t.Errorf("got %q, first's spare capacity %v", s, first[:2])
 	}
 }
