@@ -102,7 +102,10 @@ func (e *Encoder) Case(i uint32) { e.U32(i) }
 
 // Flags encodes a flags value of n flags (bit i = flag i) little-endian in
 // the smallest unsigned integer that holds n bits: 1, 2, 4 or 8 bytes, none
-// for n = 0. n is at most 64.
+// for n = 0. n is at most 64. Upstream encoders write that width too, but
+// upstream decoders read ceil(n/8) bytes, so a WIT flags type of 17-24 or
+// 33-56 flags does not round-trip with upstream peers: keep flags types at
+// 8, 16, 32 or 64 flags at most.
 func (e *Encoder) Flags(n int, bits uint64) {
 	for i := range flagsSize(n) {
 		e.b = append(e.b, byte(bits>>(8*i)))
