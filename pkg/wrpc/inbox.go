@@ -2,6 +2,7 @@ package wrpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -79,8 +80,14 @@ func (ib *inbox) close() error {
 	for _, q := range calls {
 		q.shut()
 	}
-	if err := ib.sub.Unsubscribe(); err != nil && err != nats.ErrConnectionClosed && err != nats.ErrBadSubscription {
-		return fmt.Errorf("wrpc: unsubscribe the inbox: %w", err)
+	return unsubscribe(ib.sub)
+}
+
+// unsubscribe ends sub; a subscription the connection's closing already
+// ended is no error.
+func unsubscribe(sub *nats.Subscription) error {
+	if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+		return fmt.Errorf("wrpc: unsubscribe %s: %w", sub.Subject, err)
 	}
 	return nil
 }

@@ -103,9 +103,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	var errs []error
 	for _, sub := range subs {
-		if err := sub.Unsubscribe(); err != nil && err != nats.ErrConnectionClosed && err != nats.ErrBadSubscription {
-			errs = append(errs, err)
-		}
+		errs = append(errs, unsubscribe(sub))
 	}
 	s.cancel()
 	s.wg.Wait()

@@ -70,9 +70,9 @@ func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 // publishStream writes p to subj in messages of at most max bytes, then
 // the empty message that ends the stream, carrying h.
 func publishStream(nc *nats.Conn, subj string, p []byte, h nats.Header) error {
-	max := int(nc.MaxPayload())
+	limit := int(nc.MaxPayload())
 	for len(p) > 0 {
-		n := min(len(p), max)
+		n := min(len(p), limit)
 		if err := nc.Publish(subj, p[:n]); err != nil {
 			return err
 		}
