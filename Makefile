@@ -21,7 +21,8 @@ FUZZ_TARGETS ?= \
 	./pkg/gateway:FuzzRoutes \
 	./pkg/client:FuzzReadSSE \
 	./pkg/runtime:FuzzKeyEncoding \
-	./pkg/artefact:FuzzRead
+	./pkg/artefact:FuzzRead \
+	./pkg/wrpc/wire:FuzzDecode
 
 .PHONY: all build test unit lint fuzz bench e2e race demo examples components clean help
 

@@ -29,9 +29,11 @@ var rules = map[string]Rule{
 	"pkg/api/wire":          pure,
 	"pkg/client":            pure,
 	"pkg/version":           pure,
+	"pkg/wrpc/wire":         pure,
 	"pkg/lattice":           client,
 	"pkg/wadm/wadmclient":   client,
 	"pkg/client/natsclient": client,
+	"pkg/wrpc":              client,
 }
 
 func TestPureCoreStaysPure(t *testing.T) {

@@ -11,6 +11,7 @@ package subject
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -202,3 +203,53 @@ func tokenChars(name string) error {
 	}
 	return nil
 }
+
+// wRPC: the NATS transport of wasmCloud 1.x (wrpc-transport-nats 0.29,
+// shared reference WRPC.md §1-2). pkg/wrpc builds every wRPC subject here.
+
+// WRPCProtocol is the fixed protocol token of every invocation subject.
+const WRPCProtocol = "wrpc.0.0.1"
+
+// WRPCPrefix is wasmCloud's invocation prefix for a component or provider:
+// {lattice}.{id}. Servers also use it as their queue group, so replicas of
+// one target share the calls.
+func WRPCPrefix(lattice, id string) string { return lattice + "." + id }
+
+// WRPCInvoke is [{prefix}.]wrpc.0.0.1.[{instance}.]{fn}: an empty prefix or
+// an empty instance (a world-level function) is left out with its dot. The
+// instance keeps its version, e.g. wasmcanvas:observe/metrics@0.1.0; the
+// dots in the version become more tokens, unescaped, as upstream does.
+func WRPCInvoke(prefix, instance, fn string) string {
+	s := WRPCProtocol + "."
+	if prefix != "" {
+		s = prefix + "." + s
+	}
+	if instance != "" {
+		s += instance + "."
+	}
+	return s + fn
+}
+
+// WRPCParams is {inbox}.params: where a client sends the params that did
+// not fit in the invocation message, to the inbox the server accepted with.
+func WRPCParams(inbox string) string { return inbox + ".params" }
+
+// WRPCResults is {inbox}.results: where the server writes the results, to
+// the inbox the client invoked with.
+func WRPCResults(inbox string) string { return inbox + ".results" }
+
+// WRPCIndex is {base}.{i}.{j}...: the channel of an async value at a path
+// (WRPC.md §4), e.g. WRPCIndex(WRPCResults(r), 0).
+func WRPCIndex(base string, path ...uint32) string {
+	for _, i := range path {
+		base += "." + strconv.FormatUint(uint64(i), 10)
+	}
+	return base
+}
+
+// WRPCInbox is {base}.{n}: one call's inbox under a peer's inbox base, and
+// WRPCInboxAll matches all of them (the one subscription a peer demultiplexes).
+func WRPCInbox(base string, n uint64) string { return base + "." + strconv.FormatUint(n, 10) }
+
+// WRPCInboxAll is {base}.>.
+func WRPCInboxAll(base string) string { return base + ".>" }

@@ -54,6 +54,37 @@ func TestSubjects(t *testing.T) {
 	}
 }
 
+// The wRPC subjects byte for byte as WRPC.md §1, §2 and §5 spell them
+// (wrpc-transport-nats 0.29 invocation_subject, param/result subjects and
+// index paths).
+func TestWRPCSubjects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		got, want string
+	}{
+		{WRPCPrefix("default", "acme-identity"), "default.acme-identity"},
+		{WRPCInvoke(WRPCPrefix("default", "acme-identity"), "wasmcloud:identity/store@0.0.1", "get"),
+			"default.acme-identity.wrpc.0.0.1.wasmcloud:identity/store@0.0.1.get"},
+		{WRPCInvoke("default.bridge", "wasmcanvas:observe/metrics@0.1.0", "counter-add"),
+			"default.bridge.wrpc.0.0.1.wasmcanvas:observe/metrics@0.1.0.counter-add"},
+		{WRPCInvoke("default.c1", "", "run"), "default.c1.wrpc.0.0.1.run"},
+		{WRPCInvoke("", "wasi:http/outgoing-handler", "handle"), "wrpc.0.0.1.wasi:http/outgoing-handler.handle"},
+		{WRPCInvoke("", "", "f"), "wrpc.0.0.1.f"},
+		{WRPCParams("_INBOX.srv.QQQ"), "_INBOX.srv.QQQ.params"},
+		{WRPCResults("_INBOX.abc.XYZ"), "_INBOX.abc.XYZ.results"},
+		{WRPCIndex(WRPCResults("_INBOX.abc.XYZ"), 0), "_INBOX.abc.XYZ.results.0"},
+		{WRPCIndex(WRPCParams("_INBOX.srv.QQQ"), 0, 1, 0), "_INBOX.srv.QQQ.params.0.1.0"},
+		{WRPCIndex("_INBOX.a.results"), "_INBOX.a.results"},
+		{WRPCInbox("_INBOX.abc", 42), "_INBOX.abc.42"},
+		{WRPCInboxAll("_INBOX.abc"), "_INBOX.abc.>"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
 func TestValidateLattice(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
