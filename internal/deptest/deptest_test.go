@@ -29,6 +29,7 @@ var rules = map[string]Rule{
 	"pkg/api/wire":          pure,
 	"pkg/client":            pure,
 	"pkg/version":           pure,
+	"pkg/observe":           pure, // served over wRPC by the bridge, in-process by the runtime: it knows no transport
 	"pkg/lattice":           client,
 	"pkg/wadm/wadmclient":   client,
 	"pkg/client/natsclient": client,
