@@ -2,7 +2,9 @@ package observe
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -22,6 +24,19 @@ type Endpoint struct {
 
 // On reports whether the signal is exported.
 func (e Endpoint) On() bool { return e.URL != "" }
+
+// String shows the URL and the header names, never their values, so an
+// Endpoint (or a Config, through %v) is safe to log.
+func (e Endpoint) String() string {
+	if !e.On() {
+		return "off"
+	}
+	names := slices.Sorted(maps.Keys(e.Headers))
+	if len(names) == 0 {
+		return e.URL
+	}
+	return e.URL + " (headers " + strings.Join(names, ", ") + ")"
+}
 
 // ConfigFromEnv reads the OpenTelemetry SDK's standard variables through
 // getenv: OTEL_SDK_DISABLED, OTEL_SERVICE_NAME (else serviceName),

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,4 +298,44 @@ func TestComponentLimits(t *testing.T) {
 func isKind(err error, k observe.ErrorKind) bool {
 	var oe *observe.Error
 	return errors.As(err, &oe) && oe.Kind == k
+}
+
+// Components record from many instances at once: the cap holds exactly.
+func TestConcurrentRecordingKeepsTheCap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o := observe.New(observe.Options{Limits: observe.Limits{SeriesPerMetric: 100}})
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				err := o.CounterAdd(ctx, catalog, "hits_total", 1, []observe.KeyValue{{Key: "k", Value: fmt.Sprint(g*50 + i)}})
+				if isKind(err, observe.TooManySeries) {
+					refused.Add(1)
+				} else if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	m, _ := o.Metrics(catalog)
+	fams := scrape(t, m.Handler())
+	if n := len(fams["hits_total"].GetMetric()); n != 100 || refused.Load() != 300 {
+		t.Errorf("%d series kept, %d refused; want 100 and 300", n, refused.Load())
+	}
+}
+
+// Forget drops a deleted Component's series.
+func TestForget(t *testing.T) {
+	t.Parallel()
+	o := observe.New(observe.Options{})
+	must(t, o.CounterAdd(context.Background(), catalog, "hits_total", 1, nil))
+	k, _ := catalog.Key()
+	o.Forget(k)
+	m, _ := o.Metrics(catalog)
+	if _, ok := scrape(t, m.Handler())["hits_total"]; ok {
+		t.Error("a forgotten Component's series are still exposed")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -94,6 +95,14 @@ func (o *Observer) Service() service.Service {
 }
 
 func (o *Observer) start(ctx context.Context) error {
+	c := o.cfg
+	if !c.Traces.On() && !c.Metrics.On() && !c.Logs.On() {
+		return nil
+	}
+	o.opts.Logger.Info("OTLP export", zap.String("service", c.ServiceName),
+		zap.Stringer("traces", c.Traces), zap.Stringer("metrics", c.Metrics), zap.Stringer("logs", c.Logs))
+	// The SDK reports failed exports here; say so once per failure in our log.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { o.opts.Logger.Warn("OTLP export failed", zap.Error(err)) }))
 	res := resource.NewSchemaless(
 		attribute.String("service.name", o.cfg.ServiceName),
 		attribute.String("service.version", version.Version))

@@ -3,6 +3,7 @@ package observe_test
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -161,6 +162,11 @@ func TestOneTraceFromClientToDependentAPI(t *testing.T) {
 	must(t, o.EndSpan(ctx, catalog, span, []observe.KeyValue{{Key: "offerings", Value: "3"}, {Key: "db.password", Value: "hunter2"}}, observe.SpanStatus{Code: observe.StatusOK}))
 	gw.End()
 
+	// A span outside any request starts a trace of its own.
+	root, err := o.StartSpan(context.Background(), catalog, "nightly reindex", observe.SpanInternal, nil)
+	must(t, err)
+	must(t, o.EndSpan(context.Background(), catalog, root, nil, observe.SpanStatus{Code: observe.StatusError, Description: "index full"}))
+
 	// Stop flushes every signal.
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -196,6 +202,11 @@ func TestOneTraceFromClientToDependentAPI(t *testing.T) {
 	}
 	if compSpan.GetKind() != tracepb.Span_SPAN_KIND_INTERNAL || gwSpan.GetKind() != tracepb.Span_SPAN_KIND_SERVER || outSpan.GetKind() != tracepb.Span_SPAN_KIND_CLIENT {
 		t.Errorf("kinds: gateway %v, component %v, outgoing %v", gwSpan.GetKind(), compSpan.GetKind(), outSpan.GetKind())
+	}
+	if r := spans["nightly reindex"]; r == nil || len(r.GetParentSpanId()) != 0 ||
+		"00-"+hex.EncodeToString(r.GetTraceId())+"-"+hex.EncodeToString(r.GetSpanId())+"-01" != root.Context.Traceparent ||
+		r.GetStatus().GetCode() != tracepb.Status_STATUS_CODE_ERROR || r.GetStatus().GetMessage() != "index full" {
+		t.Errorf("root span %v: want it exported under %s with no parent and its error status", r, root.Context.Traceparent)
 	}
 	if got := attr(compSpan.GetAttributes(), "db.password"); got != "[redacted]" {
 		t.Errorf("span attribute db.password = %q, want it redacted", got)
@@ -350,5 +361,20 @@ func TestConfigFromEnv(t *testing.T) {
 	must(t, err)
 	if h := cfg.Traces.Headers; h["a"] != "2" || h["b"] != "x y" {
 		t.Errorf("trace headers %v: want the signal's a=2 over the general a=1, and b decoded", h)
+	}
+	if s := fmt.Sprintf("%v %+v", cfg, cfg); strings.Contains(s, "x y") || !strings.Contains(s, "http://c/v1/traces (headers a, b)") {
+		t.Errorf("a Config prints as %q: want URLs and header names, no header values", s)
+	}
+}
+
+// A bad OTEL_* setting stops the process at start-up, naming the variable.
+func TestServiceRefusesBadEnvironment(t *testing.T) {
+	t.Parallel()
+	o := observe.New(observe.Options{Getenv: func(k string) string {
+		return map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://collector"}[k]
+	}})
+	err := service.NewRunner(o.Service()).Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "observability: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: want an http:// or https:// URL") {
+		t.Fatalf("err = %v", err)
 	}
 }
