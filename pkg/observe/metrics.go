@@ -192,7 +192,7 @@ func (m *Metrics) record(k kind, name string, labels []KeyValue, observe func(pr
 	values := make([]string, len(labels))
 	for i, l := range labels {
 		if len(l.Value) > maxLabelValueLen || !utf8.ValidString(l.Value) {
-			return errorf(InvalidArgument, "metric %q: the value of label %q must be valid UTF-8 of at most %d bytes", name, l.Key, maxLabelValueLen)
+			return errorf(InvalidArgument, "metric %.80q: the value of label %.80q must be valid UTF-8 of at most %d bytes", name, l.Key, maxLabelValueLen)
 		}
 		values[i] = l.Value
 	}
@@ -208,17 +208,17 @@ func (m *Metrics) record(k kind, name string, labels []KeyValue, observe func(pr
 		switch {
 		case len(mt.series) >= m.limits.SeriesPerMetric:
 			m.dropped.WithLabelValues(m.component, name).Inc()
-			return errorf(TooManySeries, "metric %q has %d label combinations, the most one metric may have; this one was dropped (use fewer distinct label values)", name, m.limits.SeriesPerMetric)
+			return errorf(TooManySeries, "metric %.80q has %d label combinations, the most one metric may have; this one was dropped (use fewer distinct label values)", name, m.limits.SeriesPerMetric)
 		case m.series >= m.limits.SeriesPerComponent:
 			m.dropped.WithLabelValues(m.component, name).Inc()
-			return errorf(TooManySeries, "the component has %d series, the most it may have; this one of %q was dropped", m.limits.SeriesPerComponent, name)
+			return errorf(TooManySeries, "the component has %d series, the most it may have; this one of %.80q was dropped", m.limits.SeriesPerComponent, name)
 		}
 		mt.series[key] = struct{}{}
 		m.series++
 	}
 	o, err := mt.vec.GetMetricWithLabelValues(values...)
 	if err != nil { // the checks above make this unreachable; keep the error honest
-		return errorf(InvalidArgument, "metric %q: %v", name, err)
+		return errorf(InvalidArgument, "metric %.80q: %v", name, err)
 	}
 	observe(o)
 	return nil
@@ -229,10 +229,10 @@ func (m *Metrics) record(k kind, name string, labels []KeyValue, observe func(pr
 func (m *Metrics) metricLocked(k kind, name string, labels []KeyValue) (*metric, error) {
 	if mt, ok := m.metrics[name]; ok {
 		if mt.kind != k {
-			return nil, errorf(InvalidArgument, "metric %q is a %s, not a %s", name, mt.kind, k)
+			return nil, errorf(InvalidArgument, "metric %.80q is a %s, not a %s", name, mt.kind, k)
 		}
 		if !sameKeys(mt.labels, labels) {
-			return nil, errorf(InvalidArgument, "metric %q has the labels %v; every call must give exactly those", name, mt.labels)
+			return nil, errorf(InvalidArgument, "metric %.80q has the labels %v; every call must give exactly those", name, mt.labels)
 		}
 		return mt, nil
 	}
@@ -248,7 +248,7 @@ func (m *Metrics) metricLocked(k kind, name string, labels []KeyValue) (*metric,
 	}
 	if len(m.metrics) >= m.limits.MetricsPerComponent {
 		m.dropped.WithLabelValues(m.component, tooManyMetrics).Inc()
-		return nil, errorf(TooManySeries, "the component has %d metrics, the most it may have; %q was not created", m.limits.MetricsPerComponent, name)
+		return nil, errorf(TooManySeries, "the component has %d metrics, the most it may have; %.80q was not created", m.limits.MetricsPerComponent, name)
 	}
 	help := "Recorded by the component through wasmcanvas:observe."
 	var c prometheus.Collector
@@ -265,7 +265,7 @@ func (m *Metrics) metricLocked(k kind, name string, labels []KeyValue) (*metric,
 		c, vec = v, v.MetricVec
 	}
 	if err := m.reg.Register(c); err != nil {
-		return nil, errorf(InvalidArgument, "metric %q: %v", name, err)
+		return nil, errorf(InvalidArgument, "metric %.80q: %v", name, err)
 	}
 	mt := &metric{kind: k, labels: names, vec: vec, series: map[string]struct{}{}}
 	m.metrics[name] = mt
@@ -278,12 +278,12 @@ func (m *Metrics) collidesLocked(k kind, name string) error {
 	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 		if k == histogramKind {
 			if _, ok := m.metrics[name+suffix]; ok {
-				return errorf(InvalidName, "histogram %q would expose %s%s, which is already a metric", name, name, suffix)
+				return errorf(InvalidName, "histogram %.80q would expose %s%s, which is already a metric", name, name, suffix)
 			}
 		}
 		if stem, ok := strings.CutSuffix(name, suffix); ok {
 			if h, ok := m.metrics[stem]; ok && h.kind == histogramKind {
-				return errorf(InvalidName, "metric %q is a series of the histogram %q; choose another name", name, stem)
+				return errorf(InvalidName, "metric %.80q is a series of the histogram %.80q; choose another name", name, stem)
 			}
 		}
 	}
@@ -299,24 +299,24 @@ func sameKeys(names []string, labels []KeyValue) bool {
 // reserved __ and wasmcanvas_ prefixes and the labels a histogram owns.
 func checkMetric(k kind, name string, labels []string) error {
 	if !promName(name) {
-		return errorf(InvalidName, "metric name %q: use letters, digits and _ (not starting with a digit), at most %d bytes", name, maxNameLen)
+		return errorf(InvalidName, "metric name %.80q: use letters, digits and _ (not starting with a digit), at most %d bytes", name, maxNameLen)
 	}
 	if strings.HasPrefix(name, "__") || strings.HasPrefix(name, reservedPrefix) {
-		return errorf(InvalidName, "metric name %q: the prefixes __ and %s are reserved for the canvas", name, reservedPrefix)
+		return errorf(InvalidName, "metric name %.80q: the prefixes __ and %s are reserved for the canvas", name, reservedPrefix)
 	}
 	if len(labels) > maxLabels {
-		return errorf(InvalidArgument, "metric %q: %d labels, at most %d", name, len(labels), maxLabels)
+		return errorf(InvalidArgument, "metric %.80q: %d labels, at most %d", name, len(labels), maxLabels)
 	}
 	for i, l := range labels {
 		switch {
 		case !promName(l):
-			return errorf(InvalidName, "metric %q: label name %q: use letters, digits and _ (not starting with a digit)", name, l)
+			return errorf(InvalidName, "metric %.80q: label name %.80q: use letters, digits and _ (not starting with a digit)", name, l)
 		case strings.HasPrefix(l, "__"):
-			return errorf(InvalidName, "metric %q: label name %q: the prefix __ is reserved by Prometheus", name, l)
+			return errorf(InvalidName, "metric %.80q: label name %.80q: the prefix __ is reserved by Prometheus", name, l)
 		case k == histogramKind && l == "le":
-			return errorf(InvalidName, "histogram %q: the label name le is the histogram's own", name)
+			return errorf(InvalidName, "histogram %.80q: the label name le is the histogram's own", name)
 		case i > 0 && labels[i-1] == l:
-			return errorf(InvalidName, "metric %q: label %q given twice", name, l)
+			return errorf(InvalidName, "metric %.80q: label %.80q given twice", name, l)
 		}
 	}
 	return nil

@@ -339,3 +339,25 @@ func TestForget(t *testing.T) {
 		t.Error("a forgotten Component's series are still exposed")
 	}
 }
+
+// Errors go back to the component (over wRPC too): they quote a bounded
+// prefix of what it sent, never all of it.
+func TestErrorsStayShort(t *testing.T) {
+	t.Parallel()
+	o := observe.New(observe.Options{})
+	ctx := context.Background()
+	huge := strings.Repeat("x-", 1<<19)
+	for name, err := range map[string]error{
+		"metric name": o.CounterAdd(ctx, catalog, huge, 1, nil),
+		"label name":  o.CounterAdd(ctx, catalog, "a_total", 1, []observe.KeyValue{{Key: huge, Value: "v"}}),
+		"source":      o.CounterAdd(ctx, observe.Source{Namespace: huge, Component: "c"}, "a_total", 1, nil),
+		"traceparent": func() error {
+			_, err := o.StartSpan(ctx, catalog, "s", observe.SpanInternal, &observe.TraceContext{Traceparent: huge})
+			return err
+		}(),
+	} {
+		if err == nil || len(err.Error()) > 1024 {
+			t.Errorf("%s: error of %d bytes, want one of at most 1 KiB", name, len(fmt.Sprint(err)))
+		}
+	}
+}

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -36,10 +37,11 @@ type Source struct {
 // Key is the Component's key; an invalid Source is not linked.
 func (s Source) Key() (oda.Key, error) {
 	k, err := oda.NewKey(s.Namespace, s.Component)
-	if err != nil {
-		return oda.Key{}, errorf(NotLinked, "source %q/%q is not a Component: %v", s.Namespace, s.Component, err)
+	var ke *oda.KeyError
+	if errors.As(err, &ke) { // its Reason, not its Error: that quotes the whole value
+		return oda.Key{}, errorf(NotLinked, "source %.80q/%.80q is not a Component: its %s %s", s.Namespace, s.Component, ke.Field, ke.Reason)
 	}
-	return k, nil
+	return k, err
 }
 
 // KeyValue is WIT's key-value: a metric label, a span attribute or a log field.

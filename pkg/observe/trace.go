@@ -48,7 +48,7 @@ func (tc TraceContext) SpanContext() (trace.SpanContext, error) {
 	}
 	sc := trace.SpanContextFromContext(propagator.Extract(context.Background(), carrier))
 	if !sc.IsValid() {
-		return sc, errorf(InvalidArgument, "traceparent %q: want 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, ids not all zero", tc.Traceparent)
+		return sc, errorf(InvalidArgument, "traceparent %.80q: want 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, ids not all zero", tc.Traceparent)
 	}
 	return sc, nil
 }
@@ -104,7 +104,7 @@ func checkKeyValues(what string, kvs []KeyValue) ([]attribute.KeyValue, error) {
 	out := make([]attribute.KeyValue, len(kvs))
 	for i, kv := range kvs {
 		if kv.Key == "" || len(kv.Key) > maxKeyLen {
-			return nil, errorf(InvalidName, "%s key %q: 1 to %d bytes", what, kv.Key, maxKeyLen)
+			return nil, errorf(InvalidName, "%s key %.80q: 1 to %d bytes", what, kv.Key, maxKeyLen)
 		}
 		out[i] = attribute.String(kv.Key, truncate(redact(kv.Key, kv.Value), maxValueLen))
 	}
@@ -163,7 +163,7 @@ func (o *Observer) StartSpan(ctx context.Context, src Source, name string, kind 
 
 func checkSpan(name string, kind SpanKind) error {
 	if name == "" || len(name) > maxSpanName {
-		return errorf(InvalidName, "span name %q: 1 to %d bytes", name, maxSpanName)
+		return errorf(InvalidName, "span name %.80q: 1 to %d bytes", name, maxSpanName)
 	}
 	if kind < SpanInternal || kind > SpanConsumer {
 		return errorf(InvalidArgument, "span kind %d is not one of %v", kind, spanKinds)
@@ -195,7 +195,7 @@ func (o *Observer) EndSpan(ctx context.Context, src Source, span Span, attribute
 	if span.ParentSpanID != nil {
 		var pid trace.SpanID
 		if b, err := hex.DecodeString(*span.ParentSpanID); err != nil || len(b) != len(pid) {
-			return errorf(InvalidArgument, "parent span id %q: want 16 hex digits", *span.ParentSpanID)
+			return errorf(InvalidArgument, "parent span id %.80q: want 16 hex digits", *span.ParentSpanID)
 		} else {
 			copy(pid[:], b)
 		}
