@@ -24,7 +24,7 @@ FUZZ_TARGETS ?= \
 	./pkg/artefact:FuzzRead \
 	./pkg/wrpc/wire:FuzzDecode
 
-.PHONY: all build test unit lint fuzz bench e2e race demo examples components clean help
+.PHONY: all build test unit lint fuzz bench e2e race demo examples components wit clean help
 
 all: build
 
@@ -42,7 +42,7 @@ lint: ## go vet + gofmt must be clean
 unit: ## the Go tests (bounded); tests that load the built example must find it
 	WASMCANVAS_REQUIRE_EXAMPLES=1 $(GO) test -count=1 -timeout 9m ./...
 
-test: lint examples unit race ## lint, build the example component, all tests, the runtime under -race: what CI runs
+test: lint examples wit unit race ## lint, build the example component, parse wit/, all tests, the runtime under -race: what CI runs
 
 fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -67,6 +67,9 @@ examples: examples/productcatalog/build/productcatalog.wasm ## build the example
 
 examples/productcatalog/build/productcatalog.wasm: $(shell find examples/productcatalog/src examples/productcatalog/wit -type f 2>/dev/null) examples/productcatalog/package-lock.json
 	SKIP_TESTS=1 examples/productcatalog/build.sh
+
+wit: ## parse every world in wit/ with jco (pkg/observe's tests check the Go types against it)
+	scripts/check-wit.sh
 
 components: examples/components/hello-js/dist/hello-js.wasm ## build the runtime's JS test component
 

@@ -30,6 +30,7 @@ var rules = map[string]Rule{
 	"pkg/client":            pure,
 	"pkg/version":           pure,
 	"pkg/wrpc/wire":         pure,
+	"pkg/observe":           pure, // served over wRPC by the bridge, in-process by the runtime: it knows no transport
 	"pkg/lattice":           client,
 	"pkg/wadm/wadmclient":   client,
 	"pkg/client/natsclient": client,
