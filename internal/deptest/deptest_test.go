@@ -32,6 +32,8 @@ var rules = map[string]Rule{
 	"pkg/lattice":           client,
 	"pkg/wadm/wadmclient":   client,
 	"pkg/client/natsclient": client,
+	"pkg/bridge":            client,
+	"pkg/bridge/par":        client,
 }
 
 func TestPureCoreStaysPure(t *testing.T) {

@@ -41,6 +41,11 @@ func TestSubjects(t *testing.T) {
 		{ComponentEvents("components.shop"), "canvas.events.components.shop"},
 		{ComponentEventsAll, "canvas.events.>"},
 		{ODAEvent("orderCreated"), "oda.evt.orderCreated"},
+		{ProviderHealth("default", "canvas-bridge"), "wasmbus.rpc.default.canvas-bridge.health"},
+		{ProviderShutdown("default", "canvas-bridge"), "wasmbus.rpc.default.canvas-bridge.default.shutdown"},
+		{ProviderLinkPut("l1", "XABC"), "wasmbus.rpc.l1.XABC.linkdefs.put"},
+		{ProviderLinkDel("l1", "canvas-bridge"), "wasmbus.rpc.l1.canvas-bridge.linkdefs.del"},
+		{ProviderConfigUpdate("l1", "canvas-bridge"), "wasmbus.rpc.l1.canvas-bridge.config.update"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
