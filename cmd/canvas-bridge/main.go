@@ -43,7 +43,7 @@ malformed or the provider fails, 2 for a bad flag.
 
 Examples:
   # What a host does, by hand, against a local nats-server
-  printf '{"host_id":"NHOST","lattice_rpc_prefix":"default","provider_key":"canvas-bridge"}' \
+  printf '{"host_id":"NHOST","lattice_rpc_prefix":"default","provider_key":"wasmcanvas-canvas-bridge"}' \
     | base64 -w0 | canvas-bridge
 
   # Package this binary as a provider archive (what make bridge-par runs)

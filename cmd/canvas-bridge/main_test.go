@@ -22,6 +22,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/par"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 )
 
 func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
@@ -122,7 +123,7 @@ func TestProviderLifecycle(t *testing.T) {
 	provSeed, _ := provX.Seed()
 	const (
 		lat     = "lifecycle"
-		self    = "wasmcanvas-system-canvas-bridge"
+		self    = translate.BridgeID
 		ownHost = "NOWNHOSTKEY"
 	)
 	p := start(t, bin, hostDataLine(t, map[string]any{
@@ -292,7 +293,7 @@ func TestPack(t *testing.T) {
 	}
 	self, _ := os.ReadFile(bin)
 	target, _ := par.Target(runtime.GOOS, runtime.GOARCH)
-	if a.Name != "canvas-bridge" || !bytes.Equal(a.Targets[target], self) || c.Provider.TargetHashes[target] != par.Hash(self) {
+	if a.Name != translate.BridgeName || !bytes.Equal(a.Targets[target], self) || c.Provider.TargetHashes[target] != par.Hash(self) {
 		t.Errorf("archive %s by %s: targets %d, want canvas-bridge with this binary as %s", a.Name, a.Vendor, len(a.Targets), target)
 	}
 }

@@ -16,10 +16,11 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 )
 
 const (
-	self    = "wasmcanvas-system-canvas-bridge"
+	self    = translate.BridgeID
 	lat     = "default"
 	ownHost = "NOWNHOST"
 )

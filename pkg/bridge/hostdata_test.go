@@ -20,8 +20,8 @@ func line(v any) string {
 // PROVIDER.md), with every field set.
 const fullHostData = `{"host_id":"NHOST","lattice_rpc_prefix":"default","link_name":"default",
 "lattice_rpc_user_jwt":"","lattice_rpc_user_seed":"","lattice_rpc_url":"nats://127.0.0.1:4222",
-"provider_key":"wasmcanvas-system-canvas-bridge","env_values":{"A":"1"},"instance_id":"7c1e",
-"link_definitions":[{"source_id":"shop-api","target":"wasmcanvas-system-canvas-bridge","name":"default",
+"provider_key":"wasmcanvas-canvas-bridge","env_values":{"A":"1"},"instance_id":"7c1e",
+"link_definitions":[{"source_id":"shop-api","target":"wasmcanvas-canvas-bridge","name":"default",
  "wit_namespace":"wasmcanvas","wit_package":"observe","interfaces":["metrics","tracing"],
  "source_config":{},"target_config":{"k":"v"},"source_secrets":null,"target_secrets":null}],
 "cluster_issuers":["CABC"],"config":{"site":"edge-1"},
@@ -44,7 +44,7 @@ func TestReadHostData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hd.HostID != "NHOST" || hd.LatticeRPCPrefix != "default" || hd.ProviderKey != "wasmcanvas-system-canvas-bridge" ||
+	if hd.HostID != "NHOST" || hd.LatticeRPCPrefix != "default" || hd.ProviderKey != "wasmcanvas-canvas-bridge" ||
 		hd.RPCURL() != "nats://127.0.0.1:4222" || hd.Config["site"] != "edge-1" || len(hd.LinkDefinitions) != 1 ||
 		hd.LinkDefinitions[0].TargetConfig["k"] != "v" || *hd.DefaultRPCTimeoutMS != 2000 || !hd.StructuredLogging {
 		t.Errorf("host data read as %+v", hd)

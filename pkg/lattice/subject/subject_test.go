@@ -99,6 +99,9 @@ func TestValidateNames(t *testing.T) {
 		if err := ValidateAppName(name); (err == nil) != ok {
 			t.Errorf("ValidateAppName(%q) = %v, want ok=%v", name, err, ok)
 		}
+		if err := ValidateToken("provider_key", name); (err == nil) != ok || (err != nil && !strings.Contains(err.Error(), "provider_key")) {
+			t.Errorf("ValidateToken(%q) = %v, want ok=%v and the field named", name, err, ok)
+		}
 	}
 	for prefix, ok := range map[string]bool{
 		"wadm.api": true, "x": true, "": false, "a.*": false, "a.>": false, "a b": false, ".a": false, "a.": false, "a..b": false,
