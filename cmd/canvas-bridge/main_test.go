@@ -195,7 +195,7 @@ func TestProviderLifecycle(t *testing.T) {
 	})
 
 	t.Log("a shutdown for another host is ignored")
-	_, err = nc.Request(subject.ProviderShutdown(lat, self), []byte(`{"host_id":"NANOTHERHOST"}`), 500*time.Millisecond)
+	_, err = nc.Request(subject.ProviderShutdown(lat, self, ""), []byte(`{"host_id":"NANOTHERHOST"}`), 500*time.Millisecond)
 	if !errors.Is(err, nats.ErrTimeout) {
 		t.Fatalf("shutdown for another host: %v, want no answer", err)
 	}
@@ -204,7 +204,7 @@ func TestProviderLifecycle(t *testing.T) {
 	}
 
 	t.Log("its own host's shutdown: answered, exit 0 within 2 s")
-	m, err := nc.Request(subject.ProviderShutdown(lat, self), []byte(`{"host_id":"`+ownHost+`"}`), 2*time.Second)
+	m, err := nc.Request(subject.ProviderShutdown(lat, self, ""), []byte(`{"host_id":"`+ownHost+`"}`), 2*time.Second)
 	if err != nil || string(m.Data) != bridge.ShuttingDown {
 		t.Fatalf("shutdown reply %v, %v: want %q", m, err, bridge.ShuttingDown)
 	}

@@ -227,7 +227,7 @@ func (b *Bridge) subscribe(ctx context.Context) error {
 		handle  nats.MsgHandler
 	}{
 		{subject.ProviderHealth(lat, key), b.health},
-		{subject.ProviderShutdown(lat, key), b.shutdownRequest},
+		{subject.ProviderShutdown(lat, key, b.hd.LinkName), b.shutdownRequest},
 		{subject.ProviderLinkPut(lat, b.linkPutKey), b.linkPut},
 		{subject.ProviderLinkDel(lat, key), b.linkDel},
 		{subject.ProviderConfigUpdate(lat, key), b.configUpdate},

@@ -202,7 +202,7 @@ func TestProviderProtocol(t *testing.T) {
 	}
 
 	t.Log("a shutdown for another host is ignored")
-	_, err = nc.Request(subject.ProviderShutdown(lat, self), []byte(`{"host_id":"NOTHERHOST"}`), 300*time.Millisecond)
+	_, err = nc.Request(subject.ProviderShutdown(lat, self, ""), []byte(`{"host_id":"NOTHERHOST"}`), 300*time.Millisecond)
 	if !errors.Is(err, nats.ErrTimeout) {
 		t.Fatalf("shutdown for another host answered: %v", err)
 	}
@@ -213,7 +213,7 @@ func TestProviderProtocol(t *testing.T) {
 	}
 
 	t.Log("its own host's shutdown is answered")
-	m, err = nc.Request(subject.ProviderShutdown(lat, self), []byte(`{"host_id":"`+ownHost+`"}`), 2*time.Second)
+	m, err = nc.Request(subject.ProviderShutdown(lat, self, ""), []byte(`{"host_id":"`+ownHost+`"}`), 2*time.Second)
 	if err != nil || string(m.Data) != ShuttingDown {
 		t.Fatalf("shutdown reply %v, %v: want %q", m, err, ShuttingDown)
 	}

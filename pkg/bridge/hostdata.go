@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	"go.uber.org/zap/zapcore"
@@ -103,19 +104,21 @@ func (o OtelConfig) OTLPProtocol() string {
 	return OTLPHTTP
 }
 
-// Signal says whether one telemetry signal is on and where it goes: the
-// signal's own switch and endpoint win over the general ones.
+// Signal says whether one telemetry signal is on and where it goes, as
+// wasmCloud resolves it: the signal's own switch and endpoint win over
+// the general ones; the general endpoint loses its path for gRPC and gains
+// /v1/{signal} for HTTP when it has no path.
 type Signal struct {
 	Enabled  bool
-	Endpoint string // "" means the exporter's default for Protocol
+	Endpoint string // "" means the exporter's default for the protocol
 }
 
 // Traces, Metrics and Logs resolve each signal's settings.
-func (o OtelConfig) Traces() Signal  { return o.signal(o.EnableTraces, o.TracesEndpoint) }
-func (o OtelConfig) Metrics() Signal { return o.signal(o.EnableMetrics, o.MetricsEndpoint) }
-func (o OtelConfig) Logs() Signal    { return o.signal(o.EnableLogs, o.LogsEndpoint) }
+func (o OtelConfig) Traces() Signal  { return o.signal("traces", o.EnableTraces, o.TracesEndpoint) }
+func (o OtelConfig) Metrics() Signal { return o.signal("metrics", o.EnableMetrics, o.MetricsEndpoint) }
+func (o OtelConfig) Logs() Signal    { return o.signal("logs", o.EnableLogs, o.LogsEndpoint) }
 
-func (o OtelConfig) signal(enabled *bool, endpoint *string) Signal {
+func (o OtelConfig) signal(name string, enabled *bool, endpoint *string) Signal {
 	s := Signal{Enabled: o.EnableObservability}
 	if enabled != nil {
 		s.Enabled = *enabled
@@ -125,6 +128,16 @@ func (o OtelConfig) signal(enabled *bool, endpoint *string) Signal {
 		s.Endpoint = *endpoint
 	case o.ObservabilityEndpoint != nil:
 		s.Endpoint = *o.ObservabilityEndpoint
+		u, err := url.Parse(s.Endpoint)
+		if err != nil || u.Host == "" {
+			break // used as given, as upstream does
+		}
+		if o.OTLPProtocol() == OTLPGRPC {
+			u.Path, u.RawPath = "", ""
+			s.Endpoint = strings.TrimSuffix(u.String(), "/")
+		} else if u.Path == "" || u.Path == "/" {
+			s.Endpoint = strings.TrimSuffix(u.String(), "/") + "/v1/" + name
+		}
 	}
 	return s
 }
@@ -251,6 +264,11 @@ func (h HostData) Validate() error {
 	}
 	if err := subject.ValidateToken("provider_key", h.ProviderKey); err != nil {
 		errs = append(errs, err)
+	}
+	if h.LinkName != "" {
+		if err := subject.ValidateToken("link_name", h.LinkName); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if (h.LatticeRPCUserJWT == "") != (h.LatticeRPCUserSeed == "") {
 		errs = append(errs, errors.New("lattice_rpc_user_jwt and lattice_rpc_user_seed go together: give both or neither"))

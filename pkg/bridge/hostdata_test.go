@@ -71,6 +71,34 @@ func TestReadHostData(t *testing.T) {
 	}
 }
 
+// Endpoints resolve as wasmCloud's OtelConfig resolves them.
+func TestOtelEndpoints(t *testing.T) {
+	t.Parallel()
+	ep := func(s string) *string { return &s }
+	for _, tt := range []struct {
+		name         string
+		o            OtelConfig
+		traces, logs string
+	}{
+		{"nothing set: the exporter's defaults", OtelConfig{}, "", ""},
+		{"http: the signal path is added", OtelConfig{ObservabilityEndpoint: ep("https://example.com:4318")},
+			"https://example.com:4318/v1/traces", "https://example.com:4318/v1/logs"},
+		{"http: a path is kept", OtelConfig{ObservabilityEndpoint: ep("https://example.com:4318/otlp")},
+			"https://example.com:4318/otlp", "https://example.com:4318/otlp"},
+		{"grpc: the path is dropped", OtelConfig{Protocol: "Grpc", ObservabilityEndpoint: ep("https://example.com:4317/a/b")},
+			"https://example.com:4317", "https://example.com:4317"},
+		{"a signal's own endpoint is used as given", OtelConfig{Protocol: "grpc", TracesEndpoint: ep("https://t.example/x"), ObservabilityEndpoint: ep("https://o.example")},
+			"https://t.example/x", "https://o.example"},
+	} {
+		if got := tt.o.Traces().Endpoint; got != tt.traces {
+			t.Errorf("%s: traces endpoint %q, want %q", tt.name, got, tt.traces)
+		}
+		if got := tt.o.Logs().Endpoint; got != tt.logs {
+			t.Errorf("%s: logs endpoint %q, want %q", tt.name, got, tt.logs)
+		}
+	}
+}
+
 func TestReadHostDataRefusesMalformed(t *testing.T) {
 	t.Parallel()
 	valid := map[string]any{"host_id": "NHOST", "lattice_rpc_prefix": "default", "provider_key": "canvas-bridge"}

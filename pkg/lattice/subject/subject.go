@@ -218,10 +218,14 @@ func providerSubject(lattice, key, op string) string {
 // check request.
 func ProviderHealth(lattice, key string) string { return providerSubject(lattice, key, "health") }
 
-// ProviderShutdown is wasmbus.rpc.{lattice}.{key}.default.shutdown: the
-// host's stop request, carrying the host id it is meant for.
-func ProviderShutdown(lattice, key string) string {
-	return providerSubject(lattice, key, "default.shutdown")
+// ProviderShutdown is wasmbus.rpc.{lattice}.{key}.{linkName}.shutdown: the
+// host's stop request, carrying the host id it is meant for. linkName is
+// the host data's link_name; empty means "default", what 1.x hosts send.
+func ProviderShutdown(lattice, key, linkName string) string {
+	if linkName == "" {
+		linkName = "default"
+	}
+	return providerSubject(lattice, key, linkName+".shutdown")
 }
 
 // ProviderLinkPut is wasmbus.rpc.{lattice}.{key}.linkdefs.put, key being
