@@ -10,5 +10,6 @@
 // signature and every hash both ways, so a changed binary, a changed claim
 // or a target added or dropped after signing is refused.
 //
-// It does no network I/O; Keys reads and creates the signing key file.
+// It does no network I/O; LoadOrCreateKeys reads, or creates 0600, the
+// signing key file.
 package par
