@@ -22,18 +22,29 @@ FUZZ_TARGETS ?= \
 	./pkg/client:FuzzReadSSE \
 	./pkg/runtime:FuzzKeyEncoding \
 	./pkg/artefact:FuzzRead \
-	./pkg/wrpc/wire:FuzzDecode
+	./pkg/wrpc/wire:FuzzDecode \
+	./pkg/bridge:FuzzReadHostData
 
-.PHONY: all build test unit lint fuzz bench e2e race demo examples components wit clean help
+.PHONY: all build bridge-par test unit lint fuzz bench e2e race demo examples components wit clean help
 
 all: build
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-build: ## build bin/canvas, bin/canvasd
+build: ## build bin/canvas, bin/canvasd, bin/canvas-bridge
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+# The provider archive of canvas-bridge: a static binary for this platform,
+# signed with the keys in PAR_KEYS (created 0600 when absent, never printed;
+# keep the file to sign later versions with the same identity).
+PAR_KEYS ?= $(BIN)/par/keys/canvas-bridge.nk
+
+bridge-par: ## package canvas-bridge as a wasmCloud provider archive: bin/canvas-bridge.par.gz
+	@mkdir -p $(BIN)/par
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/par/canvas-bridge ./cmd/canvas-bridge
+	$(BIN)/par/canvas-bridge pack --out $(BIN)/canvas-bridge.par.gz --keys $(PAR_KEYS)
 
 lint: ## go vet + gofmt must be clean
 	$(GO) vet ./...

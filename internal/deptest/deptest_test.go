@@ -35,6 +35,8 @@ var rules = map[string]Rule{
 	"pkg/wadm/wadmclient":   client,
 	"pkg/client/natsclient": client,
 	"pkg/wrpc":              client,
+	"pkg/bridge":            client,
+	"pkg/bridge/par":        client,
 }
 
 func TestPureCoreStaysPure(t *testing.T) {

@@ -28,4 +28,6 @@
 // The ingress, HTTP client, messaging provider and canvas-bridge are shared
 // components of one system application (Options.SystemApp), so every
 // Component's manifest refers to them instead of starting its own.
+// SystemBridge is canvas-bridge's own component there: its provider
+// archive and its id (BridgeID), named in bridge.go and nowhere else.
 package translate

@@ -253,3 +253,57 @@ func WRPCInbox(base string, n uint64) string { return base + "." + strconv.Forma
 
 // WRPCInboxAll is {base}.>.
 func WRPCInboxAll(base string) string { return base + ".>" }
+
+// providers: the wasmCloud 1.x capability-provider control subjects a host
+// uses with a provider process such as canvas-bridge (shared reference
+// PROVIDER.md, section 2). key is the provider's id in the lattice
+// (host data provider_key); for ProviderLinkPut it is the provider's xkey
+// public key when the host gave one (hosts ≥ 1.1), else the provider id.
+const providerRPCPrefix = "wasmbus.rpc"
+
+func providerSubject(lattice, key, op string) string {
+	return providerRPCPrefix + "." + lattice + "." + key + "." + op
+}
+
+// ProviderHealth is wasmbus.rpc.{lattice}.{key}.health: the host's health
+// check request.
+func ProviderHealth(lattice, key string) string { return providerSubject(lattice, key, "health") }
+
+// ProviderShutdown is wasmbus.rpc.{lattice}.{key}.{linkName}.shutdown: the
+// host's stop request, carrying the host id it is meant for. linkName is
+// the host data's link_name; empty means "default", what 1.x hosts send.
+func ProviderShutdown(lattice, key, linkName string) string {
+	if linkName == "" {
+		linkName = "default"
+	}
+	return providerSubject(lattice, key, linkName+".shutdown")
+}
+
+// ProviderLinkPut is wasmbus.rpc.{lattice}.{key}.linkdefs.put, key being
+// the provider's xkey public key when it has one.
+func ProviderLinkPut(lattice, key string) string {
+	return providerSubject(lattice, key, "linkdefs.put")
+}
+
+// ProviderLinkDel is wasmbus.rpc.{lattice}.{key}.linkdefs.del.
+func ProviderLinkDel(lattice, key string) string {
+	return providerSubject(lattice, key, "linkdefs.del")
+}
+
+// ProviderConfigUpdate is wasmbus.rpc.{lattice}.{key}.config.update.
+func ProviderConfigUpdate(lattice, key string) string {
+	return providerSubject(lattice, key, "config.update")
+}
+
+// ValidateToken checks that s can stand as one subject token (a provider
+// id, an xkey public key): what ValidateLattice admits, without its length
+// limit. what names s in the error.
+func ValidateToken(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("%s is empty", what)
+	}
+	if err := tokenChars(s); err != nil {
+		return fmt.Errorf("%s %q: %w", what, s, err)
+	}
+	return nil
+}

@@ -41,6 +41,12 @@ func TestSubjects(t *testing.T) {
 		{ComponentEvents("components.shop"), "canvas.events.components.shop"},
 		{ComponentEventsAll, "canvas.events.>"},
 		{ODAEvent("orderCreated"), "oda.evt.orderCreated"},
+		{ProviderHealth("default", "canvas-bridge"), "wasmbus.rpc.default.canvas-bridge.health"},
+		{ProviderShutdown("default", "canvas-bridge", ""), "wasmbus.rpc.default.canvas-bridge.default.shutdown"},
+		{ProviderShutdown("default", "canvas-bridge", "other"), "wasmbus.rpc.default.canvas-bridge.other.shutdown"},
+		{ProviderLinkPut("l1", "XABC"), "wasmbus.rpc.l1.XABC.linkdefs.put"},
+		{ProviderLinkDel("l1", "canvas-bridge"), "wasmbus.rpc.l1.canvas-bridge.linkdefs.del"},
+		{ProviderConfigUpdate("l1", "canvas-bridge"), "wasmbus.rpc.l1.canvas-bridge.config.update"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -124,6 +130,9 @@ func TestValidateNames(t *testing.T) {
 		}
 		if err := ValidateAppName(name); (err == nil) != ok {
 			t.Errorf("ValidateAppName(%q) = %v, want ok=%v", name, err, ok)
+		}
+		if err := ValidateToken("provider_key", name); (err == nil) != ok || (err != nil && !strings.Contains(err.Error(), "provider_key")) {
+			t.Errorf("ValidateToken(%q) = %v, want ok=%v and the field named", name, err, ok)
 		}
 	}
 	for prefix, ok := range map[string]bool{
