@@ -106,10 +106,13 @@ func TestJetStreamKVIncrementReplicated(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const bucket = "kv-r3"
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Replicas: 3, Storage: jetstream.FileStorage})
-	if err != nil {
-		t.Fatalf("create the R3 bucket: %v", err)
-	}
+	// The meta leader may not know every peer yet ("no suitable peers for
+	// placement"): the create is retried until it places three replicas.
+	var kv jetstream.KeyValue
+	testkit.WaitForErr(t, 30*time.Second, "the R3 bucket to be created", func() (err error) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Replicas: 3, Storage: jetstream.FileStorage})
+		return err
+	})
 	// A new R3 stream elects its leader and catches its replicas up after
 	// the create returns; until then reads may find no responder.
 	testkit.WaitForErr(t, 30*time.Second, "the R3 bucket's leader and current replicas", func() error {
