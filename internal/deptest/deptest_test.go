@@ -34,6 +34,7 @@ var rules = map[string]Rule{
 	"pkg/wadm/wadmclient":   client,
 	"pkg/client/natsclient": client,
 	"pkg/wrpc":              client,
+	"pkg/latticeadmin":      client,
 }
 
 func TestPureCoreStaysPure(t *testing.T) {
