@@ -146,3 +146,8 @@ func Marshal(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
+
+// AnnotationAppSpec is the annotation wadm puts on every component and
+// provider it manages, naming the application (CONTROL-INTERFACE.md, the
+// scale example).
+const AnnotationAppSpec = "wasmcloud.dev/appspec"
