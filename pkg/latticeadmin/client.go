@@ -136,6 +136,10 @@ func (c *Client) Ping(ctx context.Context) ([]PingReply, error) {
 			slices.SortFunc(out, func(a, b PingReply) int { return strings.Compare(a.Host.ID, b.Host.ID) })
 			return out, errors.Join(errs...)
 		case m := <-ch:
+			if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+				// The server's no-responders notice: no host is listening.
+				continue
+			}
 			rtt := time.Since(start)
 			var resp CtlResponse[Host]
 			switch err := json.Unmarshal(m.Data, &resp); {

@@ -339,3 +339,24 @@ func TestLatticeApps(t *testing.T) {
 		t.Errorf("apps -o json: exit %d, %v\n%s", code, err, out)
 	}
 }
+
+// TestLatticeNoHosts: an empty lattice is no error: a note on stderr for
+// tables, an empty list for scripts.
+func TestLatticeNoHosts(t *testing.T) {
+	t.Parallel()
+	url := testkit.NATS(t, embedded.Config{}).ClientURL()
+	for _, tt := range []struct {
+		args          []string
+		out, inStderr string
+	}{
+		{[]string{"hosts"}, "", `No host of lattice "edge" answered within 200ms.`},
+		{[]string{"ping"}, "", `No host of lattice "edge" answered within 200ms.`},
+		{[]string{"hosts", "-o", "json"}, "[]\n", ""},
+		{[]string{"ping", "-o", "yaml"}, "[]\n", ""},
+	} {
+		code, out, errOut := run(t, "", append(append([]string{"lattice"}, tt.args...), "--nats", url, "--lattice", "edge", "--timeout", "200ms", "--config", filepath.Join(t.TempDir(), "c.yaml"))...)
+		if code != 0 || out != tt.out || !strings.Contains(errOut, tt.inStderr) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", tt.args, code, out, errOut)
+		}
+	}
+}
