@@ -128,11 +128,15 @@ func (f *latticeConn) withClient(cmd *cobra.Command, fn func(context.Context, *l
 	return fn(ctx, c)
 }
 
-// print writes v as JSON or YAML, or calls table.
+// print writes v as JSON or YAML, or calls table. JSON keeps <, > and &
+// as they are, as the hosts write them.
 func (f *latticeConn) print(w io.Writer, v any, table func(*tabwriter.Writer)) error {
 	switch f.output {
 	case "json":
-		return writeJSON(w, v)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
 	case "yaml":
 		return writeYAML(w, v)
 	}

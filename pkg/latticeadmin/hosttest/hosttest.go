@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
 )
 
 //go:embed testdata/*.json
@@ -182,8 +183,9 @@ func failure(message string) []byte {
 	return fmt.Appendf(nil, `{"success":false,"message":%s}`, quote(message))
 }
 
+// quote is a JSON string as serde writes it (no HTML escaping).
 func quote(s string) []byte {
-	b, _ := json.Marshal(s)
+	b, _ := latticeadmin.Marshal(s)
 	return b
 }
 
@@ -239,8 +241,8 @@ func (l *Lattice) configGet(name string) []byte {
 	if err := json.Unmarshal(data, &values); err != nil {
 		return failure("config data should be a map of string -> string")
 	}
-	resp, _ := json.Marshal(map[string]any{"success": true, "message": "", "response": values})
-	return orderCtl(resp)
+	resp, _ := latticeadmin.Marshal(values)
+	return fmt.Appendf(nil, `{"success":true,"message":"","response":%s}`, resp)
 }
 
 func (l *Lattice) configPut(hostID, name string, data []byte) []byte {
@@ -263,17 +265,6 @@ func (l *Lattice) configDel(hostID, name string) []byte {
 	return success("successfully deleted config")
 }
 
-// orderCtl rewrites a CtlResponse encoded from a map (keys sorted:
-// message, response, success) in upstream's field order.
-func orderCtl(b []byte) []byte {
-	var m struct {
-		Message  string          `json:"message"`
-		Response json.RawMessage `json:"response"`
-	}
-	_ = json.Unmarshal(b, &m)
-	return fmt.Appendf(nil, `{"success":true,"message":%s,"response":%s}`, quote(m.Message), m.Response)
-}
-
 var eventSeq struct {
 	sync.Mutex
 	n uint64
@@ -286,7 +277,7 @@ func (l *Lattice) publish(hostID, name string, data any) {
 	eventSeq.n++
 	id := fmt.Sprintf("00000000-0000-7000-8000-%012d", eventSeq.n)
 	eventSeq.Unlock()
-	raw, _ := json.Marshal(data)
+	raw, _ := latticeadmin.Marshal(data)
 	ev := fmt.Appendf(nil, `{"specversion":"1.0","id":%q,"type":%q,"source":%q,"datacontenttype":"application/json","time":%q,"data":%s}`,
 		id, subject.HostEventTypePrefix+name, hostID, time.Now().UTC().Format(time.RFC3339Nano), raw)
 	_ = l.nc.Publish(subject.HostEvent(l.lattice, name), ev)
