@@ -37,6 +37,7 @@ var rules = map[string]Rule{
 	"pkg/wrpc":              client,
 	"pkg/bridge":            client,
 	"pkg/bridge/par":        client,
+	"pkg/latticeadmin":      client,
 }
 
 func TestPureCoreStaysPure(t *testing.T) {

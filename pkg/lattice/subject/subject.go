@@ -307,3 +307,65 @@ func ValidateToken(what, s string) error {
 	}
 	return nil
 }
+
+// Control interface: the wasmCloud 1.x host control interface and host
+// events (shared reference CONTROL-INTERFACE.md), spoken by pkg/latticeadmin
+// for `canvas lattice …`. Subjects are {prefix}.v1.{lattice}.{area}.{op}[.{arg}];
+// hosts may be started with another prefix than CtlDefaultPrefix.
+
+// CtlDefaultPrefix is the host's default ctl topic prefix.
+const CtlDefaultPrefix = "wasmbus.ctl"
+
+// ctlVersion is the control interface API version token.
+const ctlVersion = "v1"
+
+// The control interface operations pkg/latticeadmin sends, as the
+// {area}.{op} tokens after {prefix}.v1.{lattice}.
+const (
+	CtlHostPing  = "host.ping"
+	CtlHostGet   = "host.get"
+	CtlLinkGet   = "link.get"
+	CtlConfigGet = "config.get"
+	CtlConfigPut = "config.put"
+	CtlConfigDel = "config.del"
+	CtlLabelPut  = "label.put"
+	CtlLabelDel  = "label.del"
+)
+
+// Ctl is {prefix}.v1.{lattice}.{op}[.{arg}]: arg is the host id of a
+// host-targeted operation (host.get, label.*) or the config name of
+// config.*, and is left off when empty (host.ping, link.get). An empty
+// prefix means CtlDefaultPrefix.
+func Ctl(prefix, lattice, op, arg string) string {
+	if prefix == "" {
+		prefix = CtlDefaultPrefix
+	}
+	s := prefix + "." + ctlVersion + "." + lattice + "." + op
+	if arg != "" {
+		s += "." + arg
+	}
+	return s
+}
+
+// CtlLatticeAll matches every control interface request of lattice: what a
+// host (or the tests' host double) subscribes to.
+func CtlLatticeAll(prefix, lattice string) string { return Ctl(prefix, lattice, ">", "") }
+
+// CtlOpPrefix is {prefix}.v1.{lattice}. (with the trailing dot): what is
+// left of a control subject once {op}[.{arg}] is cut off.
+func CtlOpPrefix(prefix, lattice string) string { return Ctl(prefix, lattice, "", "") }
+
+// hostEventPrefix roots the host events; unlike the ctl prefix it is fixed
+// upstream.
+const hostEventPrefix = "wasmbus.evt"
+
+// HostEventTypePrefix is the CloudEvents type of a host event without its
+// event name: com.wasmcloud.lattice.{event}.
+const HostEventTypePrefix = "com.wasmcloud.lattice."
+
+// HostEvent is wasmbus.evt.{lattice}.{event}, e.g. labels_changed; event
+// may be "*" or ">".
+func HostEvent(lattice, event string) string { return hostEventPrefix + "." + lattice + "." + event }
+
+// HostEventsAll matches every host event of lattice: wasmbus.evt.{lattice}.>.
+func HostEventsAll(lattice string) string { return HostEvent(lattice, ">") }

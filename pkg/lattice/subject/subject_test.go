@@ -47,6 +47,19 @@ func TestSubjects(t *testing.T) {
 		{ProviderLinkPut("l1", "XABC"), "wasmbus.rpc.l1.XABC.linkdefs.put"},
 		{ProviderLinkDel("l1", "canvas-bridge"), "wasmbus.rpc.l1.canvas-bridge.linkdefs.del"},
 		{ProviderConfigUpdate("l1", "canvas-bridge"), "wasmbus.rpc.l1.canvas-bridge.config.update"},
+		{Ctl("", "default", CtlHostPing, ""), "wasmbus.ctl.v1.default.host.ping"},
+		{Ctl("", "default", CtlHostGet, "NB6PMW4RGLBP3NAVUVO2IH34VFJFSX7LF7TJOQCDU4GGUGF3P57SZLPX"), "wasmbus.ctl.v1.default.host.get.NB6PMW4RGLBP3NAVUVO2IH34VFJFSX7LF7TJOQCDU4GGUGF3P57SZLPX"},
+		{Ctl("", "l1", CtlLinkGet, ""), "wasmbus.ctl.v1.l1.link.get"},
+		{Ctl("", "l1", CtlConfigGet, "my-config"), "wasmbus.ctl.v1.l1.config.get.my-config"},
+		{Ctl("", "l1", CtlConfigPut, "my-config"), "wasmbus.ctl.v1.l1.config.put.my-config"},
+		{Ctl("", "l1", CtlConfigDel, "my-config"), "wasmbus.ctl.v1.l1.config.del.my-config"},
+		{Ctl("", "l1", CtlLabelPut, "NHOST"), "wasmbus.ctl.v1.l1.label.put.NHOST"},
+		{Ctl("", "l1", CtlLabelDel, "NHOST"), "wasmbus.ctl.v1.l1.label.del.NHOST"},
+		{Ctl("acme.ctl", "l1", CtlHostPing, ""), "acme.ctl.v1.l1.host.ping"},
+		{CtlLatticeAll("", "default"), "wasmbus.ctl.v1.default.>"},
+		{CtlOpPrefix("", "default"), "wasmbus.ctl.v1.default."},
+		{HostEvent("default", "labels_changed"), "wasmbus.evt.default.labels_changed"},
+		{HostEventsAll("default"), "wasmbus.evt.default.>"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
