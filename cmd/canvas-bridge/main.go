@@ -1,6 +1,7 @@
 // Command canvas-bridge is the canvas's wasmCloud capability provider: a
 // host starts it with the host data on stdin. Flag parsing, stdin and
-// signals only; the provider is package bridge, the archive package par.
+// signals only; the provider is package bridge, wasmcanvas:observe package
+// observerpc, the archive package par.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/observerpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/version"
 )
 
@@ -31,8 +33,15 @@ then connects to the lattice, answers health checks on
 wasmbus.rpc.<lattice>.<provider_key>.health, keeps the links the host puts
 and deletes, and exits 0 when its own host sends the shutdown request.
 
-It serves no WIT interface yet (wasmcanvas:observe and wasmcanvas:identity
-plug in as bridge.Service values): today it runs the provider protocol only.
+It serves wasmcanvas:observe 0.2.0 (metrics, tracing, logging; wit/observe.wit)
+over wRPC on <lattice>.<provider_key> to the components linked to it; a call
+from a component without a link gets the WIT error not-linked. Provider config:
+  metrics-listen=ADDR   serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9464):
+                        /metrics for all linked components, /metrics/<source-id>
+                        for one; unset, no listener
+A link's target config may name the ODA Component (namespace and component, both;
+api); else the lattice is the namespace and the source id the name. Spans, logs and
+metrics go to OTLP/HTTP when otel_config turns them on, else as OTEL_* say.
 
 Usage:
   canvas-bridge [flags] < host-data
@@ -99,7 +108,8 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := bridge.Run(ctx, hd, bridge.Options{Logger: log}); err != nil {
+	services := []bridge.Service{observerpc.New(observerpc.Options{})}
+	if err := bridge.Run(ctx, hd, bridge.Options{Logger: log, Services: services}); err != nil {
 		log.Error("canvas-bridge stopped", zap.Error(err))
 		return 1
 	}

@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,13 +20,18 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/observerpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/par"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wrpc"
 )
 
 func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
@@ -128,7 +137,7 @@ func TestProviderLifecycle(t *testing.T) {
 	)
 	p := start(t, bin, hostDataLine(t, map[string]any{
 		"host_id": ownHost, "lattice_rpc_prefix": lat, "link_name": "default", "lattice_rpc_url": srv.ClientURL(),
-		"provider_key": self, "instance_id": "c0ffee", "link_definitions": []any{}, "config": map[string]string{},
+		"provider_key": self, "instance_id": "c0ffee", "link_definitions": []any{}, "config": map[string]string{observerpc.ConfigMetricsListen: "127.0.0.1:0"},
 		"host_xkey_public_key": hostPub, "provider_xkey_private_key": string(provSeed),
 		"structured_logging": true, "log_level": "info",
 		"otel_config": map[string]any{"enable_observability": false, "protocol": "Http"},
@@ -169,7 +178,7 @@ func TestProviderLifecycle(t *testing.T) {
 	}
 	ld := map[string]any{"source_id": "shop-api", "target": self, "name": "default", "wit_namespace": "wasmcanvas",
 		"wit_package": "observe", "interfaces": []string{"metrics"}, "source_config": map[string]string{},
-		"target_config": map[string]string{"k": "v"}, "source_secrets": nil, "target_secrets": ints}
+		"target_config": map[string]string{observerpc.ConfigNamespace: "shop", observerpc.ConfigComponent: "productcatalog"}, "source_secrets": nil, "target_secrets": ints}
 	body, _ := json.Marshal(ld)
 	if err := nc.Publish(subject.ProviderLinkPut(lat, provPub), body); err != nil {
 		t.Fatal(err)
@@ -182,6 +191,8 @@ func TestProviderLifecycle(t *testing.T) {
 		return err
 	})
 
+	observeOverWRPC(t, nc, p, lat, self)
+
 	t.Log("link definition del")
 	if err := nc.Publish(subject.ProviderLinkDel(lat, self), body); err != nil {
 		t.Fatal(err)
@@ -193,6 +204,15 @@ func TestProviderLifecycle(t *testing.T) {
 		}
 		return err
 	})
+	rpc, err := wrpc.NewClient(nc, subject.WRPCPrefix(lat, self))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+	var oe *observe.Error
+	if err := (&observerpc.Client{RPC: rpc, SourceID: "shop-api"}).CounterAdd(t.Context(), "after_del_total", 1, nil); !errors.As(err, &oe) || oe.Kind != observe.NotLinked {
+		t.Errorf("a call after the link's deletion: %v, want the WIT error not-linked", err)
+	}
 
 	t.Log("a shutdown for another host is ignored")
 	_, err = nc.Request(subject.ProviderShutdown(lat, self, ""), []byte(`{"host_id":"NANOTHERHOST"}`), 500*time.Millisecond)
@@ -221,6 +241,142 @@ func TestProviderLifecycle(t *testing.T) {
 	if strings.Contains(p.stderr.String(), "s3cret") || strings.Contains(p.stderr.String(), string(provSeed)) {
 		t.Error("the provider logged a secret")
 	}
+}
+
+// observeOverWRPC calls wasmcanvas:observe on the running bridge as the
+// linked component shop-api and as one without a link, and scrapes what
+// it recorded from the bridge's metrics listener.
+func observeOverWRPC(t *testing.T, nc *nats.Conn, p *process, lat, self string) {
+	t.Helper()
+	addr := metricsAddress(t, p)
+	rpc, err := wrpc.NewClient(nc, subject.WRPCPrefix(lat, self))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	shop := &observerpc.Client{RPC: rpc, SourceID: "shop-api", Trace: observe.TraceContext{Traceparent: "00-" + traceID + "-00f067aa0ba902b7-01"}}
+	web := []observe.KeyValue{{Key: "channel", Value: "web"}}
+
+	t.Log("wasmcanvas:observe over wRPC from the linked component")
+	for _, err := range []error{
+		shop.CounterAdd(ctx, "offerings_created_total", 3, web),
+		shop.HistogramRecord(ctx, "query_seconds", 0.25, web),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	span, err := shop.StartSpan(ctx, "create offering", observe.SpanInternal, nil)
+	if err != nil || !strings.Contains(span.Context.Traceparent, traceID) {
+		t.Fatalf("start-span: %+v, %v; want a span in the caller's trace", span, err)
+	}
+	if err := shop.EndSpan(ctx, span, web, observe.SpanStatus{Code: observe.StatusOK}); err != nil {
+		t.Fatal(err)
+	}
+	if err := shop.Log(ctx, observe.LevelInfo, "offering created", web); err != nil {
+		t.Fatal(err)
+	}
+	own := scrape(t, "http://"+addr+"/metrics/shop-api", http.StatusOK)
+	for _, w := range []struct {
+		series string
+		want   float64
+	}{
+		{`offerings_created_total{channel="web"}`, 3},
+		{`query_seconds{channel="web"}`, 1},
+		{`wasmcanvas_bridge_calls_total{function="counter-add",interface="metrics",result="ok",source_id="shop-api"}`, 1},
+		{`wasmcanvas_bridge_calls_total{function="start-span",interface="tracing",result="ok",source_id="shop-api"}`, 1},
+		{`wasmcanvas_bridge_calls_total{function="end-span",interface="tracing",result="ok",source_id="shop-api"}`, 1},
+		{`wasmcanvas_bridge_calls_total{function="log",interface="logging",result="ok",source_id="shop-api"}`, 1},
+	} {
+		if got, ok := own[w.series]; !ok || got != w.want {
+			t.Errorf("/metrics/shop-api: %s = %v (present %v), want %v", w.series, got, ok, w.want)
+		}
+	}
+
+	t.Log("a component with no link: the WIT error not-linked, nothing recorded")
+	var oe *observe.Error
+	rogue := &observerpc.Client{RPC: rpc, SourceID: "rogue-api"}
+	if err := rogue.CounterAdd(ctx, "rogue_total", 1, nil); !errors.As(err, &oe) || oe.Kind != observe.NotLinked {
+		t.Errorf("counter-add without a link: %v, want the WIT error not-linked", err)
+	}
+	scrape(t, "http://"+addr+"/metrics/rogue-api", http.StatusNotFound)
+
+	t.Log("an unknown function, garbage params: errors, and the bridge keeps serving")
+	if _, err := rpc.Invoke(ctx, observerpc.Instance("metrics"), "counter-sub", nil, nats.Header{wrpc.HeaderSourceID: {"shop-api"}}); !errors.Is(err, wrpc.ErrNoResponders) {
+		t.Errorf("unknown function: %v, want no responders", err)
+	}
+	if _, err := rpc.Invoke(ctx, observerpc.Instance("metrics"), "counter-add", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, nats.Header{wrpc.HeaderSourceID: {"shop-api"}}); !errors.As(err, new(*wrpc.RemoteError)) {
+		t.Errorf("garbage params: %v, want the call failed by the server", err)
+	}
+	all := scrape(t, "http://"+addr+"/metrics", http.StatusOK)
+	for series := range all {
+		if strings.HasPrefix(series, "rogue") {
+			t.Errorf("the call without a link recorded %s", series)
+		}
+	}
+	if got := all[`offerings_created_total{channel="web",wasmcanvas_component="productcatalog",wasmcanvas_namespace="shop"}`]; got != 3 {
+		t.Errorf("/metrics: shop's counter %v, want 3", got)
+	}
+	if !p.running() {
+		t.Fatal("canvas-bridge exited after the bad calls")
+	}
+}
+
+// metricsAddress is the address the bridge logged for its metrics listener.
+func metricsAddress(t *testing.T, p *process) string {
+	t.Helper()
+	var addr string
+	testkit.WaitFor(t, 5*time.Second, "the metrics listener's address in the log", func() bool {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			var l struct {
+				Msg     string `json:"msg"`
+				Address string `json:"address"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving Prometheus metrics" {
+				addr = l.Address
+				return true
+			}
+		}
+		return false
+	})
+	return addr
+}
+
+// scrape GETs url, wants status, and parses the exposition with expfmt
+// into series (name{labels sorted}) and values (a histogram's count).
+func scrape(t *testing.T, url string, status int) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %s, want %d", url, resp.Status, status)
+	}
+	if status != http.StatusOK {
+		return nil
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: the exposition does not parse: %v", url, err)
+	}
+	out := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+"="+strconv.Quote(l.GetValue()))
+			}
+			slices.Sort(ls)
+			out[name+"{"+strings.Join(ls, ",")+"}"] = m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return out
 }
 
 // Malformed host data: exit 1, one clear line, nothing started.

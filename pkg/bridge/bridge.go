@@ -34,11 +34,13 @@ const ShuttingDown = "shutting down"
 // provider subjects (so a host sees the bridge healthy only once it
 // serves), and stopped in reverse.
 type Service interface {
-	// Name names what it serves, e.g. "wasmcanvas:observe/metrics@0.1.0";
+	// Name names what it serves, e.g. "wasmcanvas:observe@0.2.0";
 	// the bridge's errors carry it.
 	Name() string
 	// Serve serves on nc until ctx ends, then returns nil; an error ends
-	// the bridge. It must look every call's source-id header up with
+	// the bridge. It calls env.Ready once its handlers are subscribed: the
+	// bridge's start waits for that (a Serve that returns first fails the
+	// start). It must look every call's source-id header up with
 	// env.Links.Target and refuse a call from a component with no link.
 	Serve(ctx context.Context, nc *nats.Conn, env Env) error
 }
@@ -51,12 +53,20 @@ type Env struct {
 	ProviderKey string
 	Links       *Links
 	Log         *zap.Logger
+	// Config is the provider's named config now (Bridge.Config); the
+	// caller must not change it.
+	Config func() map[string]string
+	// Otel is the provider's OpenTelemetry settings from the host.
+	Otel OtelConfig
+	// Ready tells the bridge the interface serves; calls after the first
+	// do nothing.
+	Ready func()
 }
 
 // Options are the bridge's settings besides the host data.
 type Options struct {
-	// Services are the served interfaces, in start order. cmd/canvas-bridge
-	// passes none yet: the bridge then runs the provider protocol only.
+	// Services are the served interfaces, in start order; with none the
+	// bridge runs the provider protocol only.
 	Services []Service
 	Logger   *zap.Logger
 }
@@ -196,13 +206,9 @@ func (b *Bridge) services() []service.Service {
 			return err
 		},
 	})}
-	env := Env{Lattice: hd.LatticeRPCPrefix, ProviderKey: hd.ProviderKey, Links: b.links}
+	env := Env{Lattice: hd.LatticeRPCPrefix, ProviderKey: hd.ProviderKey, Links: b.links, Config: b.Config, Otel: hd.OtelConfig}
 	for _, s := range b.opts.Services {
-		e := env
-		e.Log = b.log.Named(s.Name())
-		ss = append(ss, service.New("serve "+s.Name(), service.Funcs{
-			Run: func(ctx context.Context) error { return s.Serve(ctx, b.nc, e) },
-		}))
+		ss = append(ss, b.served(s, env))
 	}
 	return append(ss, service.New("provider subjects", service.Funcs{
 		Start: b.subscribe,
@@ -216,6 +222,50 @@ func (b *Bridge) services() []service.Service {
 			return errors.Join(errs...)
 		},
 	}))
+}
+
+// served runs s as a service of the runner: its Start returns once Serve
+// called env.Ready, its Run until Serve returns; Serve's goroutine is
+// theirs.
+func (b *Bridge) served(s Service, env Env) service.Service {
+	ready := make(chan struct{})
+	var once sync.Once
+	env.Ready = func() { once.Do(func() { close(ready) }) }
+	env.Log = b.log.Named(s.Name())
+	var (
+		cancel context.CancelFunc
+		served = make(chan error, 1)
+	)
+	return service.New("serve "+s.Name(), service.Funcs{
+		Start: func(ctx context.Context) error {
+			var sctx context.Context
+			sctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+			go func() { served <- s.Serve(sctx, b.nc, env) }()
+			select {
+			case <-ready:
+				return nil
+			case err := <-served:
+				cancel()
+				if err == nil {
+					err = errors.New("Serve returned before it was ready")
+				}
+				return err
+			case <-ctx.Done():
+				cancel()
+				<-served
+				return ctx.Err()
+			}
+		},
+		Run: func(ctx context.Context) error {
+			select {
+			case err := <-served:
+				return err
+			case <-ctx.Done():
+				cancel()
+				return <-served
+			}
+		},
+	})
 }
 
 // subscribe subscribes to the provider subjects (PROVIDER.md, section 2)

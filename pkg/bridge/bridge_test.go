@@ -39,6 +39,7 @@ func (r *recorder) Serve(ctx context.Context, nc *nats.Conn, env Env) error {
 		return errors.New("served without a connection")
 	}
 	r.env.Store(&env)
+	env.Ready()
 	<-ctx.Done()
 	r.stopped.Store(true)
 	return nil
@@ -285,6 +286,34 @@ func TestFailingServiceStopsBridge(t *testing.T) {
 type failing struct{}
 
 func (failing) Name() string { return "test:broken" }
-func (failing) Serve(context.Context, *nats.Conn, Env) error {
+func (failing) Serve(_ context.Context, _ *nats.Conn, env Env) error {
+	env.Ready()
 	return errors.New("listener gone")
+}
+
+// neverReady returns before it serves.
+type neverReady struct{}
+
+func (neverReady) Name() string { return "test:never-ready" }
+func (neverReady) Serve(context.Context, *nats.Conn, Env) error {
+	return errors.New("cannot subscribe")
+}
+
+// The bridge's start waits until every served interface serves: one that
+// cannot fails the start, and nothing is left running.
+func TestServiceNotReadyFailsStart(t *testing.T) {
+	t.Parallel()
+	srv := testkit.NATS(t, embedded.Config{})
+	b, err := New(HostData{HostID: ownHost, LatticeRPCPrefix: lat, ProviderKey: self, LatticeRPCURL: srv.ClientURL()},
+		Options{Services: []Service{neverReady{}}, Logger: testkit.Logger(t, zap.ErrorLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "serve test:never-ready") || !strings.Contains(err.Error(), "cannot subscribe") {
+		t.Fatalf("Start = %v, want the interface's error, named", err)
+	}
+	nc := testkit.Connect(t, srv.ClientURL())
+	if _, err := nc.Request(subject.ProviderHealth(lat, self), []byte("{}"), 300*time.Millisecond); err == nil {
+		t.Error("a bridge whose interface never served answers health")
+	}
 }

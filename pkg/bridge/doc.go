@@ -9,9 +9,9 @@
 //
 // The WIT interfaces it serves over wRPC plug in as Service values
 // (Options.Services): each is started with the NATS connection and the
-// Links every call must be checked against. None is plugged in yet, so
-// canvas-bridge today runs the provider protocol and serves no interface.
-// pkg/bridge/par packages the binary as a provider archive.
+// Links every call must be checked against. pkg/bridge/observerpc serves
+// wasmcanvas:observe; pkg/bridge/par packages the binary as a provider
+// archive.
 //
 // It must not implement an interface itself (pkg/observe and the identity
 // service do) nor speak wRPC (pkg/wrpc does), and it never logs a secret:
