@@ -193,7 +193,7 @@ func TestComponentInFlight(t *testing.T) {
 	}
 }
 
-func TestMetricsRouteNeedsObserverAndSource(t *testing.T) {
+func TestRouteErrors(t *testing.T) {
 	t.Parallel()
 	o, _ := startObserver(t, nil)
 	for name, c := range map[string]struct {
@@ -201,8 +201,8 @@ func TestMetricsRouteNeedsObserverAndSource(t *testing.T) {
 		route Route
 		want  string
 	}{
-		"no observer": {New(Options{}), Route{API: "metrics", Path: "/m", Source: shop, Metrics: true}, "needs a Source and the gateway an Observer"},
-		"no source":   {New(Options{Observer: o}), Route{API: "metrics", Path: "/m", Metrics: true}, "needs a Source and the gateway an Observer"},
+		"no observer": {New(Options{}), Route{API: "metrics", Path: "/m", Source: shop, Metrics: true}, "has no handler"},
+		"no source":   {New(Options{Observer: o}), Route{API: "metrics", Path: "/m", Metrics: true}, "needs a Source"},
 		"bad source":  {New(Options{Observer: o}), Route{API: "a", Path: "/a", Handler: http.NotFoundHandler(), Source: observe.Source{Namespace: "components", Component: "Not_A_Name"}}, "is not a Component"},
 		"no handler":  {New(Options{Observer: o}), Route{API: "a", Path: "/a", Source: shop}, "has no handler"},
 	} {

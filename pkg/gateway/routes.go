@@ -28,6 +28,7 @@ type Route struct {
 	// Metrics makes the route serve Source's Prometheus series from
 	// Options.Observer instead of Handler: a managementFunction API of
 	// apiType prometheus. Its requests are not counted in those series.
+	// Without an Observer, Handler serves it like any route.
 	Metrics bool
 }
 
@@ -171,7 +172,7 @@ func (t *table) withRoutes(app string, routes []Route, obs *observe.Observer) (*
 		if err != nil {
 			return nil, fmt.Errorf("route %d (API %q): %w", i, r.API, err)
 		}
-		e := &entry{app: app, api: r.API, path: p, handler: r.Handler, state: st, source: r.Source, scrape: r.Metrics}
+		e := &entry{app: app, api: r.API, path: p, handler: r.Handler, state: st, source: r.Source, scrape: r.Metrics && obs != nil}
 		if e.source.API == "" {
 			e.source.API = r.API
 		}
@@ -180,9 +181,9 @@ func (t *table) withRoutes(app string, routes []Route, obs *observe.Observer) (*
 				return nil, fmt.Errorf("route %d (API %q, path %q): %w", i, r.API, p, err)
 			}
 		}
-		if r.Metrics {
+		if r.Metrics && obs != nil {
 			if e.metrics == nil {
-				return nil, fmt.Errorf("route %d (API %q, path %q) serves a Component's metrics: it needs a Source and the gateway an Observer", i, r.API, p)
+				return nil, fmt.Errorf("route %d (API %q, path %q) serves a Component's metrics: it needs a Source", i, r.API, p)
 			}
 			e.handler = e.metrics.Handler()
 		}
