@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,7 +13,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 )
 
 // Options configure a Gateway. The zero value works: no logs, metrics
@@ -27,6 +33,12 @@ type Options struct {
 	// ShutdownTimeout bounds the graceful shutdown once Serve's context
 	// ends; requests still running then are cut off. Default 10s.
 	ShutdownTimeout time.Duration
+	// Observer, when set, gets a server span per routed request (a child
+	// of the client's traceparent; the handler's context carries it and
+	// the request's traceparent names it), counts the request, its
+	// duration and the in-flight gauge in its route's Component's series,
+	// and serves those series at Route.Metrics routes. nil: none of it.
+	Observer *observe.Observer
 }
 
 // Gateway is the HTTP ingress. It is safe for concurrent use.
@@ -76,7 +88,7 @@ func (g *Gateway) SetRoutes(app string, routes []Route) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	n, err := g.routes.Load().withRoutes(app, routes)
+	n, err := g.routes.Load().withRoutes(app, routes, g.opts.Observer)
 	if err != nil {
 		return fmt.Errorf("gateway: set routes of app %q: %w", app, err)
 	}
@@ -96,6 +108,11 @@ func (g *Gateway) RemoveApp(app string) {
 	n := t.clone()
 	for _, e := range n.byApp[app] {
 		delete(n.byPath, e.path)
+		if k, err := e.source.Key(); err == nil && e.metrics != nil {
+			// Its Component is undeployed or deleted: churn must not grow
+			// memory, and a later deploy starts its series afresh.
+			g.opts.Observer.Forget(k)
+		}
 	}
 	delete(n.byApp, app)
 	delete(n.states, app)
@@ -133,16 +150,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	g.metrics.inFlight.Inc()
 	rec := &recorder{ResponseWriter: w, req: r}
-	var e *entry
+	var (
+		e    *entry
+		span trace.Span // nil unless observed
+	)
 	defer func() {
 		g.metrics.inFlight.Dec()
 		v := recover()
 		if v == nil {
-			g.finish(r, rec, e, start)
+			g.finish(r, rec, e, span, start)
 			return
 		}
 		if v == http.ErrAbortHandler {
-			g.finish(r, rec, e, start)
+			g.finish(r, rec, e, span, start)
 			panic(v)
 		}
 		g.log.Error("gateway: handler panicked",
@@ -151,11 +171,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rec.wroteHeader {
 			// The client already has a status line; cutting the connection
 			// is the only way left to tell it the response is incomplete.
-			g.finish(r, rec, e, start)
+			g.finish(r, rec, e, span, start)
 			panic(http.ErrAbortHandler)
 		}
 		rec.fail(errHandlerPanicked)
-		g.finish(r, rec, e, start)
+		g.finish(r, rec, e, span, start)
 	}()
 
 	if p := r.URL.Path; !canonicalRequestPath(p) {
@@ -172,7 +192,28 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(rec, r, http.StatusServiceUnavailable, fmt.Sprintf("the API %q of %q is not ready: %s", e.api, e.app, e.state.reason))
 		return
 	}
+	if o := g.opts.Observer; o != nil && !e.scrape {
+		ctx := context.WithValue(r.Context(), sourceKey{}, e.source)
+		ctx, span = o.StartServerSpan(ctx, e.source, r)
+		// The component continues the trace from the header or the context.
+		observe.Inject(ctx, r.Header)
+		r = r.WithContext(ctx)
+		if e.metrics != nil {
+			e.metrics.AddInFlight(1)
+			defer e.metrics.AddInFlight(-1)
+		}
+	}
 	e.handler.ServeHTTP(rec, r)
+}
+
+type sourceKey struct{}
+
+// RouteSource is the Source of the route that ctx's request was routed to,
+// when the gateway observes requests (Options.Observer): the runtime's
+// outgoing requests name the Component making them with it.
+func RouteSource(ctx context.Context) (observe.Source, bool) {
+	s, ok := ctx.Value(sourceKey{}).(observe.Source)
+	return s, ok
 }
 
 // errHandlerPanicked is the failure logged with the request; the panic
@@ -196,7 +237,7 @@ func canonicalRequestPath(p string) bool {
 	return path.Clean(trimmed) == trimmed
 }
 
-func (g *Gateway) finish(r *http.Request, rec *recorder, e *entry, start time.Time) {
+func (g *Gateway) finish(r *http.Request, rec *recorder, e *entry, span trace.Span, start time.Time) {
 	d := time.Since(start)
 	status := rec.status
 	if status == 0 {
@@ -209,6 +250,16 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, e *entry, start time.Ti
 	}
 	g.metrics.requests.WithLabelValues(app, api, strconv.Itoa(status)).Inc()
 	g.metrics.duration.WithLabelValues(app, api).Observe(d.Seconds())
+	if e != nil && e.metrics != nil && !e.scrape {
+		e.metrics.ObserveRequest(api, status, d)
+	}
+	if span != nil {
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		span.End()
+	}
 
 	level, msg := zap.InfoLevel, "gateway: request"
 	if rec.failure != nil {
@@ -227,6 +278,9 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, e *entry, start time.Ti
 	}
 	if rec.failure != nil {
 		fields = append(fields, zap.Error(rec.failure))
+	}
+	if span != nil && span.SpanContext().IsValid() {
+		fields = append(fields, zap.Stringer("trace_id", span.SpanContext().TraceID()))
 	}
 	ce.Write(fields...)
 }

@@ -6,6 +6,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 )
 
 // Route is one exposed API of an app: requests whose path is Path or lies
@@ -18,6 +20,16 @@ type Route struct {
 	// A trailing slash is ignored.
 	Path    string
 	Handler http.Handler
+	// Source is the ODA Component serving the route (its API defaults to
+	// API). With Options.Observer set, requests get a server span and
+	// count in that Component's request series; the zero Source gets the
+	// span only.
+	Source observe.Source
+	// Metrics makes the route serve Source's Prometheus series from
+	// Options.Observer instead of Handler: a managementFunction API of
+	// apiType prometheus. Its requests are not counted in those series.
+	// Without an Observer, Handler serves it like any route.
+	Metrics bool
 }
 
 // RouteInfo describes one route for status and debugging.
@@ -48,6 +60,11 @@ type entry struct {
 	app, api, path string
 	handler        http.Handler
 	state          *appState
+	source         observe.Source
+	// metrics is source's registry (nil without an Observer or Source);
+	// scrape marks a route that serves it.
+	metrics *observe.Metrics
+	scrape  bool
 }
 
 // appState is shared by all entries of an app so that a readiness change
@@ -136,8 +153,9 @@ func normalizePath(p string) (string, error) {
 	return n, nil
 }
 
-// withRoutes returns a copy of t in which app serves exactly routes.
-func (t *table) withRoutes(app string, routes []Route) (*table, error) {
+// withRoutes returns a copy of t in which app serves exactly routes; obs
+// (may be nil) holds the routes' Components' registries.
+func (t *table) withRoutes(app string, routes []Route, obs *observe.Observer) (*table, error) {
 	n := t.clone()
 	for _, old := range n.byApp[app] {
 		delete(n.byPath, old.path)
@@ -154,13 +172,27 @@ func (t *table) withRoutes(app string, routes []Route) (*table, error) {
 		if err != nil {
 			return nil, fmt.Errorf("route %d (API %q): %w", i, r.API, err)
 		}
-		if r.Handler == nil {
+		e := &entry{app: app, api: r.API, path: p, handler: r.Handler, state: st, source: r.Source, scrape: r.Metrics && obs != nil}
+		if e.source.API == "" {
+			e.source.API = r.API
+		}
+		if obs != nil && r.Source != (observe.Source{}) {
+			if e.metrics, err = obs.Metrics(e.source); err != nil {
+				return nil, fmt.Errorf("route %d (API %q, path %q): %w", i, r.API, p, err)
+			}
+		}
+		if r.Metrics && obs != nil {
+			if e.metrics == nil {
+				return nil, fmt.Errorf("route %d (API %q, path %q) serves a Component's metrics: it needs a Source", i, r.API, p)
+			}
+			e.handler = e.metrics.Handler()
+		}
+		if e.handler == nil {
 			return nil, fmt.Errorf("route %d (API %q, path %q) has no handler", i, r.API, p)
 		}
 		if held, ok := n.byPath[p]; ok {
 			return nil, &ConflictError{Path: p, App: held.app, API: held.api}
 		}
-		e := &entry{app: app, api: r.API, path: p, handler: r.Handler, state: st}
 		n.byPath[p] = e
 		entries = append(entries, e)
 	}

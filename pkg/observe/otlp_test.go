@@ -4,102 +4,26 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
-	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/obstest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 )
 
-// receiver is an OTLP/HTTP collector on loopback that decodes what it is
-// sent with the OTLP protobuf definitions.
-type receiver struct {
-	*httptest.Server
-	mu      sync.Mutex
-	traces  []*coltrace.ExportTraceServiceRequest
-	logs    []*collogs.ExportLogsServiceRequest
-	metrics []*colmetrics.ExportMetricsServiceRequest
-	auth    []string
-}
-
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil || r.Header.Get("Content-Type") != "application/x-protobuf" {
-			http.Error(w, "want an application/x-protobuf body", http.StatusBadRequest)
-			return
-		}
-		var req, resp proto.Message
-		switch r.URL.Path {
-		case "/v1/traces":
-			req, resp = &coltrace.ExportTraceServiceRequest{}, &coltrace.ExportTraceServiceResponse{}
-		case "/v1/logs":
-			req, resp = &collogs.ExportLogsServiceRequest{}, &collogs.ExportLogsServiceResponse{}
-		case "/v1/metrics":
-			req, resp = &colmetrics.ExportMetricsServiceRequest{}, &colmetrics.ExportMetricsServiceResponse{}
-		default:
-			http.NotFound(w, r)
-			return
-		}
-		if err := proto.Unmarshal(body, req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		rc.mu.Lock()
-		rc.auth = append(rc.auth, r.Header.Get("Authorization"))
-		switch req := req.(type) {
-		case *coltrace.ExportTraceServiceRequest:
-			rc.traces = append(rc.traces, req)
-		case *collogs.ExportLogsServiceRequest:
-			rc.logs = append(rc.logs, req)
-		case *colmetrics.ExportMetricsServiceRequest:
-			rc.metrics = append(rc.metrics, req)
-		}
-		rc.mu.Unlock()
-		out, _ := proto.Marshal(resp)
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.Write(out)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) spans() map[string]*tracepb.Span {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
+// spansByName are the spans rc received, by name.
+func spansByName(rc *obstest.Receiver) map[string]*tracepb.Span {
 	out := map[string]*tracepb.Span{}
-	for _, req := range rc.traces {
-		for _, rs := range req.GetResourceSpans() {
-			for _, ss := range rs.GetScopeSpans() {
-				for _, s := range ss.GetSpans() {
-					out[s.GetName()] = s
-				}
-			}
-		}
+	for _, s := range rc.Spans() {
+		out[s.GetName()] = s
 	}
 	return out
-}
-
-func attr(kvs []*commonpb.KeyValue, key string) string {
-	for _, kv := range kvs {
-		if kv.GetKey() == key {
-			return kv.GetValue().GetStringValue()
-		}
-	}
-	return ""
 }
 
 func startObserver(t *testing.T, env map[string]string) (*observe.Observer, *service.Runner) {
@@ -120,7 +44,7 @@ func startObserver(t *testing.T, env map[string]string) (*observe.Observer, *ser
 // to an OTLP receiver; the component's log carries the same trace.
 func TestOneTraceFromClientToDependentAPI(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
+	rc := obstest.NewReceiver(t)
 	o, runner := startObserver(t, map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT": rc.URL,
 		"OTEL_EXPORTER_OTLP_HEADERS":  "Authorization=Bearer%20otlp-secret",
@@ -172,7 +96,7 @@ func TestOneTraceFromClientToDependentAPI(t *testing.T) {
 	defer cancel()
 	must(t, runner.Shutdown(sctx))
 
-	spans := rc.spans()
+	spans := spansByName(rc)
 	gwSpan, compSpan, outSpan := spans["GET productcatalogmanagement"], spans["list offerings"], spans["GET "+out.URL.Host]
 	if gwSpan == nil || compSpan == nil || outSpan == nil {
 		t.Fatalf("received spans %v; want the gateway's, the component's and the outgoing call's", keys(spans))
@@ -181,7 +105,7 @@ func TestOneTraceFromClientToDependentAPI(t *testing.T) {
 		if got := hex.EncodeToString(s.GetTraceId()); got != clientTrace {
 			t.Errorf("span %q: trace id %s, want the client's %s", s.GetName(), got, clientTrace)
 		}
-		if attr(s.GetAttributes(), "oda.component.name") != "productcatalog" || attr(s.GetAttributes(), "oda.component.namespace") != "components" {
+		if obstest.Attr(s.GetAttributes(), "oda.component.name") != "productcatalog" || obstest.Attr(s.GetAttributes(), "oda.component.namespace") != "components" {
 			t.Errorf("span %q lacks the ODA component attributes: %v", s.GetName(), s.GetAttributes())
 		}
 	}
@@ -208,40 +132,39 @@ func TestOneTraceFromClientToDependentAPI(t *testing.T) {
 		r.GetStatus().GetCode() != tracepb.Status_STATUS_CODE_ERROR || r.GetStatus().GetMessage() != "index full" {
 		t.Errorf("root span %v: want it exported under %s with no parent and its error status", r, root.Context.Traceparent)
 	}
-	if got := attr(compSpan.GetAttributes(), "db.password"); got != "[redacted]" {
+	if got := obstest.Attr(compSpan.GetAttributes(), "db.password"); got != "[redacted]" {
 		t.Errorf("span attribute db.password = %q, want it redacted", got)
 	}
 	if compSpan.GetStatus().GetCode() != tracepb.Status_STATUS_CODE_OK || compSpan.GetStartTimeUnixNano() != span.StartUnixNanos {
 		t.Errorf("component span: status %v, start %d (want ok, %d)", compSpan.GetStatus(), compSpan.GetStartTimeUnixNano(), span.StartUnixNanos)
 	}
 
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	for _, a := range rc.auth {
+	for _, a := range rc.Auth() {
 		if a != "Bearer otlp-secret" {
 			t.Errorf("an export came with Authorization %q, want the OTEL_EXPORTER_OTLP_HEADERS value", a)
 		}
 	}
-	if len(rc.logs) == 0 {
+	logs := rc.Logs()
+	if len(logs) == 0 {
 		t.Fatal("no OTLP logs received")
 	}
-	lr := rc.logs[0].GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords()[0]
+	lr := logs[0].GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords()[0]
 	if lr.GetBody().GetStringValue() != "listing offerings" || hex.EncodeToString(lr.GetTraceId()) != clientTrace ||
-		attr(lr.GetAttributes(), "oda.api") != "productcatalogmanagement" || attr(lr.GetAttributes(), "count") != "3" ||
-		attr(lr.GetAttributes(), "api_token") != "[redacted]" {
+		obstest.Attr(lr.GetAttributes(), "oda.api") != "productcatalogmanagement" || obstest.Attr(lr.GetAttributes(), "count") != "3" ||
+		obstest.Attr(lr.GetAttributes(), "api_token") != "[redacted]" {
 		t.Errorf("log record %v: want the message, the client's trace id, the ODA API, count=3 and api_token redacted", lr)
 	}
 	var found bool
-	for _, req := range rc.metrics {
+	for _, req := range rc.Metrics() {
 		for _, rm := range req.GetResourceMetrics() {
-			if attr(rm.GetResource().GetAttributes(), "service.name") != "canvas-test" {
+			if obstest.Attr(rm.GetResource().GetAttributes(), "service.name") != "canvas-test" {
 				t.Errorf("metrics resource %v, want service.name canvas-test", rm.GetResource())
 			}
 			for _, sm := range rm.GetScopeMetrics() {
 				for _, m := range sm.GetMetrics() {
 					if m.GetName() == "productcatalog_offerings_listed_total" {
 						dp := m.GetSum().GetDataPoints()[0]
-						found = dp.GetAsDouble() == 1 && attr(dp.GetAttributes(), "oda.component.name") == "productcatalog"
+						found = dp.GetAsDouble() == 1 && obstest.Attr(dp.GetAttributes(), "oda.component.name") == "productcatalog"
 					}
 				}
 			}

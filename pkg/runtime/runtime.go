@@ -51,6 +51,12 @@ type Config struct {
 	// OnDemand turns pooling off: every request's instance maps and unmaps
 	// its own memory. Slower per request; no up-front reservation.
 	OnDemand bool
+	// OutgoingRequest, when set, sees every outgoing wasi:http request a
+	// component sends, with the context of the request it serves, just
+	// before it goes out; it may set headers (canvas up opens the client
+	// span and sets traceparent there). The func it returns gets the
+	// response or the error.
+	OutgoingRequest func(ctx context.Context, req *http.Request) (done func(*http.Response, error))
 }
 
 // Limits bound one component. Zero fields take the host's defaults.
@@ -244,7 +250,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: cc.KeyValue},
 			Limits:   cm.StoreLimits{MaxMemoryBytes: limits.MaxMemoryBytes},
 			Timeout:  limits.RequestTimeout,
-			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...)},
+			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...), Observe: h.cfg.OutgoingRequest},
 			Log:      log,
 		},
 	}

@@ -14,7 +14,8 @@
 //     annotation or Options.Implementations (the latter wins per key);
 //   - each exposed API (core, management, security) becomes a
 //     wasi:http/incoming-handler link from the shared HTTP ingress to its
-//     implementation, with the API path as the link's source config;
+//     implementation, with the API path and apiType as the link's source
+//     config (IngressRoutes reads them back);
 //   - dependent APIs become a wasi:http/outgoing-handler link to the shared
 //     HTTP client and config entries naming each dependency;
 //   - securityFunction becomes a wasmcanvas:identity/tokens link to

@@ -15,7 +15,20 @@ type IngressRoute struct {
 	Path string
 	// Target is the manifest component that serves it.
 	Target string
+	// APIType is the ODA apiType ("openapi", "prometheus", ...), empty
+	// when the Component gave none.
+	APIType string
+	// Namespace and Component name the ODA Component the route belongs to
+	// (the manifest's labels).
+	Namespace, Component string
 }
+
+// APITypePrometheus is the apiType of a metrics API: the canvas serves the
+// Component's series there, not its implementation.
+const APITypePrometheus = "prometheus"
+
+// Prometheus reports whether r is a metrics API (apiType prometheus).
+func (r IngressRoute) Prometheus() bool { return strings.EqualFold(r.APIType, APITypePrometheus) }
 
 // IngressRoutes reads back the routes Component wrote into m, in manifest
 // order, so deployers need not know how translate encodes them.
@@ -27,16 +40,25 @@ func IngressRoutes(m *wadm.Manifest) []IngressRoute {
 			continue
 		}
 		for _, cfg := range l.Source.Config {
-			if p, ok := cfg.Properties["path"]; ok && strings.HasPrefix(cfg.Name, routeConfigPrefix) {
-				out = append(out, IngressRoute{API: strings.TrimPrefix(cfg.Name, routeConfigPrefix), Path: p, Target: l.Target.Name})
+			if p, ok := cfg.Properties[routePath]; ok && strings.HasPrefix(cfg.Name, routeConfigPrefix) {
+				out = append(out, IngressRoute{
+					API: strings.TrimPrefix(cfg.Name, routeConfigPrefix), Path: p, Target: l.Target.Name,
+					APIType:   cfg.Properties[routeAPIType],
+					Namespace: m.Metadata.Labels[LabelNamespace], Component: m.Metadata.Labels[LabelComponentName],
+				})
 			}
 		}
 	}
 	return out
 }
 
-// routeConfigPrefix starts the name of an ingress link's route config.
-const routeConfigPrefix = "route-"
+// An ingress link's route config: its name starts with routeConfigPrefix,
+// its properties are the path and the API's apiType.
+const (
+	routeConfigPrefix = "route-"
+	routePath         = "path"
+	routeAPIType      = "api-type"
+)
 
 // KeyValueBuckets reads back, per Wasm component of m, the keyvalue bucket
 // Component linked it to.

@@ -58,13 +58,16 @@ const (
 
 // The WIT interfaces the links use.
 var (
-	ifaceIncoming  = witIface{"wasi", "http", "incoming-handler"}
-	ifaceOutgoing  = witIface{"wasi", "http", "outgoing-handler"}
-	ifaceConsumer  = witIface{"wasmcloud", "messaging", "consumer"}
-	ifaceHandler   = witIface{"wasmcloud", "messaging", "handler"}
-	ifaceIdentity  = witIface{"wasmcanvas", "identity", "tokens"}
-	ifaceKeyValue  = []string{"store", "atomics"}
-	ifaceObservers = []string{"metrics", "tracing"}
+	ifaceIncoming = witIface{"wasi", "http", "incoming-handler"}
+	ifaceOutgoing = witIface{"wasi", "http", "outgoing-handler"}
+	ifaceConsumer = witIface{"wasmcloud", "messaging", "consumer"}
+	ifaceHandler  = witIface{"wasmcloud", "messaging", "handler"}
+	ifaceIdentity = witIface{"wasmcanvas", "identity", "tokens"}
+	ifaceKeyValue = []string{"store", "atomics"}
+	// ifaceObservers are the interfaces of wasmcanvas:observe@0.2.0 that
+	// canvas-bridge serves: the imports of its world `observed`
+	// (wit/observe.wit; a test keeps the two the same).
+	ifaceObservers = []string{"metrics", "tracing", "logging"}
 )
 
 type witIface struct{ namespace, pkg, iface string }
@@ -138,10 +141,11 @@ func (t *translator) fail(path, msg, fix string) {
 
 // api is an exposed API with its resolved implementation, path and port.
 type api struct {
-	path  string // ODA field path of the API entry
-	name  string
-	impl  string
-	route string
+	path    string // ODA field path of the API entry
+	name    string
+	impl    string
+	route   string
+	apiType string // the ODA apiType, e.g. openapi or prometheus
 }
 
 func (t *translator) run() *wadm.Manifest {
@@ -233,10 +237,14 @@ func (t *translator) run() *wadm.Manifest {
 	if len(exposed) > 0 {
 		ingress := t.shared(IngressName, "spec.*.exposedAPIs")
 		for _, a := range exposed {
+			route := map[string]string{routePath: a.route}
+			if a.apiType != "" {
+				route[routeAPIType] = a.apiType
+			}
 			t.link(ingress.Name, wadm.LinkProperties{
 				Namespace: ifaceIncoming.namespace, Package: ifaceIncoming.pkg, Interfaces: []string{ifaceIncoming.iface},
 				Name:   linkName(AppName(t.c) + "-" + a.name),
-				Source: &wadm.ConfigDefinition{Config: []wadm.ConfigProperty{{Name: routeConfigPrefix + a.name, Properties: map[string]string{"path": a.route}}}},
+				Source: &wadm.ConfigDefinition{Config: []wadm.ConfigProperty{{Name: routeConfigPrefix + a.name, Properties: route}}},
 				Target: wadm.LinkTarget{Name: a.impl},
 			}, a.path)
 		}
@@ -263,7 +271,7 @@ func (t *translator) exposed(base string, apis []oda.ExposedAPI) []api {
 			t.fail(p+".path", "no path for exposed API "+strconv.Quote(e.Name), `set path (e.g. "/<component>/tmf-api/<api>/v4")`)
 			continue
 		}
-		out = append(out, api{path: p, name: e.Name, impl: impl, route: route})
+		out = append(out, api{path: p, name: e.Name, impl: impl, route: route, apiType: e.EffectiveAPIType()})
 	}
 	return out
 }

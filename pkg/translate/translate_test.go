@@ -424,12 +424,22 @@ func TestIngressRoutes(t *testing.T) {
 	var exposed []string
 	for _, fn := range [][]oda.ExposedAPI{c.Spec.CoreFunction.ExposedAPIs, c.Spec.ManagementFunction.ExposedAPIs, c.Spec.SecurityFunction.ExposedAPIs} {
 		for _, a := range fn {
-			exposed = append(exposed, a.Name+" "+a.EffectivePath()+" "+a.EffectiveImplementation())
+			exposed = append(exposed, a.Name+" "+a.EffectivePath()+" "+a.EffectiveImplementation()+" "+a.EffectiveAPIType()+" "+c.Key().Display())
 		}
 	}
 	var got []string
+	metrics := 0
 	for _, r := range routes {
-		got = append(got, r.API+" "+r.Path+" "+r.Target)
+		got = append(got, r.API+" "+r.Path+" "+r.Target+" "+r.APIType+" "+r.Namespace+"/"+r.Component)
+		if r.Prometheus() {
+			metrics++
+			if r.API != "metrics" {
+				t.Errorf("route %s reads back as a prometheus API", r.API)
+			}
+		}
+	}
+	if metrics != 1 {
+		t.Errorf("%d prometheus routes, want the one metrics API", metrics)
 	}
 	if strings.Join(got, "\n") != strings.Join(exposed, "\n") {
 		t.Errorf("routes read back:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exposed, "\n"))
@@ -511,4 +521,47 @@ func BenchmarkTranslateParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "components/s")
+}
+
+// TestObserveLink: every implementation's link to canvas-bridge names the
+// interfaces of wasmcanvas:observe@0.2.0 that its world `observed`
+// imports, read from wit/observe.wit.
+func TestObserveLink(t *testing.T) {
+	wit, err := os.ReadFile(filepath.Join("..", "..", "wit", "observe.wit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(wit)
+	if !strings.HasPrefix(src, "package wasmcanvas:observe@0.2.0;") {
+		t.Fatalf("wit/observe.wit is not wasmcanvas:observe@0.2.0: %.60q", src)
+	}
+	_, world, ok := strings.Cut(src, "world observed {")
+	world, _, _ = strings.Cut(world, "}")
+	var want []string
+	for _, f := range strings.Fields(world) {
+		if i := strings.TrimSuffix(f, ";"); ok && f != "import" && i != f {
+			want = append(want, i)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("wit/observe.wit has no world observed with imports")
+	}
+	c := parseFile(t, testref.Path(t, "oda", "examples", "productcatalog-v1.component.yaml"))
+	m, err := translate.Component(c, translate.Options{Implementations: testImplementations(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range m.Links() {
+		if l.Link.Namespace != "wasmcanvas" || l.Link.Package != "observe" {
+			continue
+		}
+		n++
+		if got := strings.Join(l.Link.Interfaces, " "); got != strings.Join(want, " ") || l.Link.Target.Name != translate.BridgeName {
+			t.Errorf("observe link of %s: interfaces %q to %s, want %q to %s", l.Source, got, l.Link.Target.Name, strings.Join(want, " "), translate.BridgeName)
+		}
+	}
+	if n == 0 {
+		t.Error("no observe link")
+	}
 }

@@ -1,7 +1,9 @@
 // Package up runs the whole embedded canvas in one process, as `canvas up`
 // does: nats-server with JetStream (state under the state directory),
 // canvasd's control plane, the wasmtime runtime with its local deployer,
-// and the HTTP gateway on 127.0.0.1.
+// the HTTP gateway on 127.0.0.1, and observability (pkg/observe: the
+// gateway's spans and per-Component series, client spans on components'
+// outgoing requests, OTLP export from the OTEL_* variables).
 //
 // It is wiring only: the same packages run distributed (pkg/daemon against
 // a NATS cluster and wadm). One state directory serves one canvas at a

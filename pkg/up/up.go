@@ -21,6 +21,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 )
@@ -63,6 +64,9 @@ type Options struct {
 	// up runs in and StateDir.
 	ArtefactRoots []string
 	Logger        *zap.Logger
+	// Getenv reads the OTEL_* settings of the canvas's OTLP export
+	// (default os.Getenv; none set: no export, metrics still served).
+	Getenv func(string) string
 }
 
 // SystemRoutesApp owns the gateway routes of the canvas itself (the info
@@ -101,6 +105,7 @@ type Canvas struct {
 	js       jetstream.JetStream
 	restored []string // the applications whose stored routes answer 503 until served
 	host     *runtime.Host
+	obs      *observe.Observer
 	gw       *gateway.Gateway
 	ingress  string // the gateway's bound address
 	deploy   *local.Deployer
@@ -147,11 +152,13 @@ func Start(ctx context.Context, opts Options) (*Canvas, error) {
 
 // services are the canvas's parts in start order: canvasd is stopped
 // first (no new deploys), then the deployer and the runtime, the gateway,
-// NATS, and the lock last.
+// NATS, observability (flushing what the others recorded) and the lock
+// last.
 func (c *Canvas) services() []service.Service {
 	opts := c.opts
 	reg := prometheus.NewRegistry()
-	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg})
+	c.obs = observe.New(observe.Options{ServiceName: "canvas-up", Logger: c.log.Named("observe"), Getenv: opts.Getenv})
+	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg, Observer: c.obs})
 	gwCtx, gwStop := context.WithCancel(context.Background()) // Serve until Stop
 	return []service.Service{
 		service.New("lock", service.Funcs{
@@ -169,6 +176,7 @@ func (c *Canvas) services() []service.Service {
 		}),
 		// A taken port fails here, in one line, before anything listens.
 		service.New("ports", service.Funcs{Start: func(context.Context) error { return CheckPorts(opts) }}),
+		c.obs.Service(),
 		service.New("embedded NATS", service.Funcs{
 			Start: func(context.Context) (err error) {
 				c.nats, err = embedded.Start(embedded.Config{
@@ -202,6 +210,8 @@ func (c *Canvas) services() []service.Service {
 					Limits:        opts.Limits,
 					PoolInstances: opts.MaxInstances,
 					OnDemand:      opts.OnDemand,
+					// Calls to dependent APIs continue the trace of the request.
+					OutgoingRequest: outgoingSpan(c.obs),
 				})
 				if errors.Is(err, runtime.ErrPoolReservation) {
 					return fmt.Errorf("--max-instances %d (0 turns the pool off): %w", opts.MaxInstances, err)
@@ -239,6 +249,7 @@ func (c *Canvas) services() []service.Service {
 					AllowOutbound:    opts.AllowOutbound,
 					InfoURL:          c.gw.BaseURL() + wire.PathCanvasInfo,
 					ArtefactRoots:    roots,
+					Observer:         c.obs,
 				})
 				if err != nil {
 					return fmt.Errorf("--artefact-root: %w", err)

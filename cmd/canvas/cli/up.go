@@ -60,6 +60,15 @@ gets CANVAS_INFO_URL, the canvas info service on the ingress that answers
 its dependencies' urls, and may call the ingress and the --allow-outbound
 authorities (nothing else).
 
+Every request gets a span that continues the client's W3C traceparent, and
+a component's calls to dependent APIs a child span whose traceparent they
+carry; spans, logs and metrics go over OTLP/HTTP where the standard OTEL_*
+variables say (OTEL_EXPORTER_OTLP_ENDPOINT; none set: no export). A
+Component's managementFunction API of apiType prometheus answers on the
+ingress with that Component's series (requests, duration, errors by API
+and status, in-flight instances, what it recorded); the status's
+managementAPIs url points there. The API's /metrics keeps the canvas's own.
+
 file:// artefacts are read only from the artefact roots: the directory
 'canvas up' runs in and its state directory, or instead the directories
 given with --artefact-root. Only regular files holding a WebAssembly

@@ -16,6 +16,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/artefact"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
@@ -67,6 +68,7 @@ type Options struct {
 	// ArtefactRoots are the directories file:// artefacts are read from
 	// (artefact.Roots); none means no file is read.
 	ArtefactRoots []string
+	Observer      *observe.Observer
 }
 
 // EnvConfigName names the component config whose properties become the
@@ -262,7 +264,8 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 			closeAll(comps)
 			return nil, nil, scalers, fmt.Errorf("route %s (%s) targets %q, which is not a Wasm component of this application", r.API, r.Path, r.Target)
 		}
-		routes = append(routes, gateway.Route{API: r.API, Path: r.Path, Handler: h})
+		// A metrics API (apiType prometheus) is served by the gateway's Observer.
+		routes = append(routes, gateway.Route{API: r.API, Path: r.Path, Handler: h, Source: observe.Source{Namespace: r.Namespace, Component: r.Component, API: r.API}, Metrics: r.Prometheus()})
 	}
 	return comps, routes, scalers, nil
 }

@@ -25,6 +25,9 @@ type Outbound struct {
 	// Allowed lists authorities ("host" or "host:port"); a "*." prefix
 	// matches any subdomain. Empty denies everything.
 	Allowed []string
+	// Observe, when set, is called with each allowed request before it is
+	// sent (it may set headers), and what it returns with the outcome.
+	Observe func(ctx context.Context, req *http.Request) (done func(*http.Response, error))
 }
 
 // allows reports whether the authority may be called.
@@ -365,6 +368,10 @@ func (ex *exchange) send(c *wasi.Ctx, r *outgoingRequest, opts requestOptions) c
 	if r.body == nil {
 		req.ContentLength = 0
 	}
+	done := func(*http.Response, error) {}
+	if ex.outbound.Observe != nil {
+		done = ex.outbound.Observe(c.Context, req)
+	}
 	f := &futureResponse{done: make(chan struct{})}
 	headerTimeout := optDuration(opts.connect) + optDuration(opts.firstByte)
 	ex.cancels = append(ex.cancels, cancel)
@@ -383,9 +390,11 @@ func (ex *exchange) send(c *wasi.Ctx, r *outgoingRequest, opts requestOptions) c
 			err = context.DeadlineExceeded
 		}
 		if err != nil {
+			done(nil, err)
 			f.err = clientErrorCode(err)
 			return
 		}
+		done(resp, nil)
 		f.resp = resp
 	}()
 	if sink != nil {

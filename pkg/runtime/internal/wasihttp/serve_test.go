@@ -370,3 +370,68 @@ func TestOutboundAllowList(t *testing.T) {
 		t.Error("an empty allow-list allowed a call")
 	}
 }
+
+// TestOutgoingObserve: the Observe hook sees each allowed request with the
+// serving request's context before it is sent, its headers reach the
+// dependency, and it hears the outcome.
+func TestOutgoingObserve(t *testing.T) {
+	t.Parallel()
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("Traceparent"); got != traceparent {
+			t.Errorf("upstream got traceparent %q, want the one Observe set", got)
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(upstream.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedAddr := closed.Listener.Addr().String()
+	closed.Close()
+
+	type outcome struct {
+		status int
+		err    error
+	}
+	outcomes := make(chan outcome, 4)
+	s := startEchoOutbound(t, 10*time.Second, 64<<20, &Outbound{
+		Client:  &http.Client{Timeout: 5 * time.Second},
+		Allowed: []string{upstream.Listener.Addr().String(), closedAddr},
+		Observe: func(ctx context.Context, req *http.Request) func(*http.Response, error) {
+			if ctx.Value(http.LocalAddrContextKey) == nil {
+				t.Error("Observe's context is not the served request's")
+			}
+			req.Header.Set("Traceparent", traceparent)
+			return func(resp *http.Response, err error) {
+				o := outcome{err: err}
+				if resp != nil {
+					o.status = resp.StatusCode
+				}
+				outcomes <- o
+			}
+		},
+	})
+	for _, tc := range []struct {
+		target string
+		status int
+		err    bool
+	}{
+		{upstream.Listener.Addr().String(), http.StatusAccepted, false},
+		{closedAddr, 0, true},
+	} {
+		req, _ := http.NewRequest("GET", s.url+"/fetch", nil)
+		req.Header.Set("X-Upstream", tc.target)
+		resp, err := client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		select {
+		case o := <-outcomes:
+			if o.status != tc.status || (o.err != nil) != tc.err {
+				t.Errorf("%s: Observe heard status %d error %v, want %d error %v", tc.target, o.status, o.err, tc.status, tc.err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Observe never heard the outcome", tc.target)
+		}
+	}
+}
