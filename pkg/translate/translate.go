@@ -65,6 +65,7 @@ var (
 	ifaceIdentity  = witIface{"wasmcanvas", "identity", "tokens"}
 	ifaceKeyValue  = []string{"store", "atomics"}
 	ifaceObservers = []string{"metrics", "tracing"}
+	ifaceObserve   = witIface{namespace: "wasmcanvas", pkg: "observe"} // the package of ifaceObservers
 )
 
 type witIface struct{ namespace, pkg, iface string }
@@ -208,7 +209,7 @@ func (t *translator) run() *wadm.Manifest {
 		bridge := t.shared(BridgeName, "spec.managementFunction")
 		for _, n := range implNames {
 			t.link(n, wadm.LinkProperties{
-				Namespace: "wasmcanvas", Package: "observe", Interfaces: slices.Clone(ifaceObservers),
+				Namespace: ifaceObserve.namespace, Package: ifaceObserve.pkg, Interfaces: slices.Clone(ifaceObservers),
 				Target: wadm.LinkTarget{Name: bridge.Name},
 			}, "spec.managementFunction")
 		}
