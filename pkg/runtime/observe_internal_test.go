@@ -20,6 +20,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
+	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 )
 
 // observeHarness instantiates testdata/observe.wat, whose exports are the
@@ -475,4 +476,69 @@ func BenchmarkObserveHostCall(b *testing.B) {
 			b.ReportMetric(ns/direct, "x-direct")
 		}
 	})
+}
+
+// TestObserveTracesOutgoingRequests: with an Observer that exports
+// traces, a request the component sends to a dependent API gets a client
+// span in the incoming request's trace, and carries its traceparent.
+func TestObserveTracesOutgoingRequests(t *testing.T) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-protobuf") // an empty export response
+	}))
+	t.Cleanup(sink.Close)
+	o := observe.New(observe.Options{Config: &observe.Config{ServiceName: "runtime-test", Traces: observe.Endpoint{URL: sink.URL}}})
+	runner := service.NewRunner(o.Service())
+	if err := runner.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { runner.Shutdown(context.Background()) })
+
+	var mu sync.Mutex
+	var got []string
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("traceparent"))
+		mu.Unlock()
+	}))
+	t.Cleanup(upstream.Close)
+	authority := strings.TrimPrefix(upstream.URL, "http://")
+	wat, err := os.ReadFile("testdata/echo-http.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := NewHost(Config{OnDemand: true, Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Close() })
+	for _, c := range []struct {
+		name string
+		cc   ComponentConfig
+	}{
+		{"observed", ComponentConfig{Observe: o, Source: probeSource, AllowedOutbound: []string{authority}}},
+		{"unobserved", ComponentConfig{AllowedOutbound: []string{authority}}},
+	} {
+		comp, err := host.Load(context.Background(), c.name, wat, c.cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/fetch", nil)
+		req.Header.Set("traceparent", clientParent)
+		req.Header.Set("x-upstream", authority)
+		comp.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", c.name, w.Code, w.Body)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("upstream saw %d requests, want 2", len(got))
+	}
+	sc, err := observe.TraceContext{Traceparent: got[0]}.SpanContext()
+	if err != nil || sc.TraceID().String() != clientTraceID || sc.SpanID().String() == clientSpanID {
+		t.Errorf("observed component's outgoing traceparent %q: want a new span in trace %s (%v)", got[0], clientTraceID, err)
+	}
+	if got[1] != "" {
+		t.Errorf("unobserved component's outgoing traceparent %q, want none", got[1])
+	}
 }

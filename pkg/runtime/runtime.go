@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
@@ -100,11 +103,45 @@ type ComponentConfig struct {
 	// gateway's span, else the request's traceparent header) is what
 	// tracing.current answers. The Recorder's *observe.Error reaches the
 	// component as the WIT error case. Nil leaves those imports as
-	// functions that trap.
+	// functions that trap. When it can also trace outgoing requests (as
+	// *observe.Observer can: StartClientSpan), each request the component
+	// sends through wasi:http gets a client span, whose traceparent it
+	// carries to the dependent API.
 	Observe observe.Recorder
 	// Source is who the component is to Observe: its ODA Component's
 	// namespace and name.
 	Source observe.Source
+}
+
+// clientSpanner is the part of *observe.Observer that traces a
+// component's outgoing requests.
+type clientSpanner interface {
+	StartClientSpan(ctx context.Context, src observe.Source, req *http.Request) trace.Span
+}
+
+// clientSpans traces cc's outgoing requests when its Recorder can; nil
+// otherwise.
+func clientSpans(cc ComponentConfig) func(context.Context, *http.Request) func(int, error) {
+	cs, ok := cc.Observe.(clientSpanner)
+	if !ok {
+		return nil
+	}
+	return func(ctx context.Context, req *http.Request) func(int, error) {
+		span := cs.StartClientSpan(ctx, cc.Source, req)
+		return func(status int, err error) {
+			switch {
+			case err != nil:
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			default:
+				span.SetAttributes(attribute.Int("http.response.status_code", status))
+				if status >= 400 { // OpenTelemetry's rule for client spans
+					span.SetStatus(codes.Error, "")
+				}
+			}
+			span.End()
+		}
+	}
 }
 
 // Host runs components on this node.
@@ -260,7 +297,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: cc.KeyValue, Observe: cc.Observe, Source: cc.Source},
 			Limits:   cm.StoreLimits{MaxMemoryBytes: limits.MaxMemoryBytes},
 			Timeout:  limits.RequestTimeout,
-			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...)},
+			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...), Span: clientSpans(cc)},
 			Log:      log,
 		},
 	}

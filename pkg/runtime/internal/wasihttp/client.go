@@ -25,6 +25,11 @@ type Outbound struct {
 	// Allowed lists authorities ("host" or "host:port"); a "*." prefix
 	// matches any subdomain. Empty denies everything.
 	Allowed []string
+	// Span, when set, opens the client span of each request sent (ctx is
+	// the incoming request's, with its trace context; it sets req's
+	// traceparent) and returns what ends it: with the response's status
+	// once its headers arrive, or with the error that ended the request.
+	Span func(ctx context.Context, req *http.Request) (end func(status int, err error))
 }
 
 // allows reports whether the authority may be called.
@@ -365,6 +370,10 @@ func (ex *exchange) send(c *wasi.Ctx, r *outgoingRequest, opts requestOptions) c
 	if r.body == nil {
 		req.ContentLength = 0
 	}
+	var endSpan func(int, error)
+	if ex.outbound.Span != nil {
+		endSpan = ex.outbound.Span(ctx, req)
+	}
 	f := &futureResponse{done: make(chan struct{})}
 	headerTimeout := optDuration(opts.connect) + optDuration(opts.firstByte)
 	ex.cancels = append(ex.cancels, cancel)
@@ -381,6 +390,13 @@ func (ex *exchange) send(c *wasi.Ctx, r *outgoingRequest, opts requestOptions) c
 		if timer != nil && !timer.Stop() && err == nil {
 			resp.Body.Close()
 			err = context.DeadlineExceeded
+		}
+		if endSpan != nil {
+			status := 0
+			if err == nil {
+				status = resp.StatusCode
+			}
+			endSpan(status, err)
 		}
 		if err != nil {
 			f.err = clientErrorCode(err)
