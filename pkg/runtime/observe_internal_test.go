@@ -383,6 +383,21 @@ func TestObserveOverHTTP(t *testing.T) {
 	if len(rec.spans) != 1 {
 		t.Fatalf("%d spans ended, want 1", len(rec.spans))
 	}
+	want := []string{
+		`counter-add wat_requests_total 1 [{path /}]`,
+		`gauge-set wat_temperature 21.5 []`,
+		`histogram-record wat_latency_seconds 0.25 [{path /}]`,
+		`start-span wat-work internal {Traceparent:` + clientParent + ` Tracestate:}`,
+		`end-span wat-work internal [{step done}] ok()`,
+		`log info "handled" [{user wat}]`,
+		`counter-add 9bad 1 []`,
+	}
+	for i := range want {
+		want[i] = "probes/observe-probe " + want[i]
+	}
+	if !reflect.DeepEqual(rec.calls, want) {
+		t.Errorf("the Recorder got\n%s\nwant\n%s", strings.Join(rec.calls, "\n"), strings.Join(want, "\n"))
+	}
 	sc, err := rec.spans[0].Context.SpanContext()
 	if err != nil {
 		t.Fatal(err)
