@@ -1,7 +1,7 @@
 // Package testkit makes real parts cheap in tests: an embedded nats-server
 // started through the same embedded.Start production uses, a bounded
-// WaitFor, loggers that write to t.Log and a goroutine-leak check for
-// TestMain. Tests only; no production package imports it.
+// WaitFor, loggers that write to t.Log, a Prometheus scrape (Scrape,
+// Sample) and a goroutine-leak check for TestMain. Tests only; no production package imports it.
 package testkit
 
 import (

@@ -53,7 +53,16 @@ func newKVHarness(t *testing.T, eng *cm.Engine, kv KeyValue) *kvHarness {
 // newKVHarnessCtx is newKVHarness with ctx as the request's context.
 func newKVHarnessCtx(t *testing.T, ctx context.Context, eng *cm.Engine, kv KeyValue) *kvHarness {
 	t.Helper()
-	wat, err := os.ReadFile("testdata/keyvalue.wat")
+	wctx := wasi.NewCtx(ctx, &wasi.Config{Name: "kv-probe", KeyValue: kv})
+	comp, inst := instantiateWAT(t, eng, "testdata/keyvalue.wat", wctx, wasi.Interfaces())
+	return &kvHarness{t: t, comp: comp, inst: inst, ctx: wctx}
+}
+
+// instantiateWAT compiles the component at path, links defs and
+// instantiates it in a store with wctx; all of it is closed in t.Cleanup.
+func instantiateWAT(t testing.TB, eng *cm.Engine, path string, wctx *wasi.Ctx, defs ...map[string]wasi.Definer) (*cm.Component, *cm.Instance) {
+	t.Helper()
+	wat, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,17 +73,16 @@ func newKVHarnessCtx(t *testing.T, ctx context.Context, eng *cm.Engine, kv KeyVa
 	t.Cleanup(func() { comp.Close() })
 	lnk := cm.NewLinker(eng)
 	t.Cleanup(func() { lnk.Close() })
-	if err := wasi.Link(lnk, comp, wasi.Interfaces()); err != nil {
+	if err := wasi.Link(lnk, comp, defs...); err != nil {
 		t.Fatal(err)
 	}
-	wctx := wasi.NewCtx(ctx, &wasi.Config{Name: "kv-probe", KeyValue: kv})
 	s := cm.NewStore(eng, cm.StoreLimits{}, wctx)
 	t.Cleanup(func() { s.Close() })
 	inst, err := lnk.Instantiate(s, comp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &kvHarness{t: t, comp: comp, inst: inst, ctx: wctx}
+	return comp, inst
 }
 
 func newEngine(t *testing.T) *cm.Engine {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasihttp"
@@ -99,6 +100,20 @@ type ComponentConfig struct {
 	// KeyValue backs wasi:keyvalue/store and atomics (0.2.0-draft); nil
 	// answers no-such-store to every open.
 	KeyValue KeyValue
+	// Observe serves wasmcanvas:observe (metrics, tracing, logging) to the
+	// component as host functions, in-process: each call goes to Observe
+	// as Source, with the request's context, whose trace context (the
+	// gateway's span, else the request's traceparent header) is what
+	// tracing.current answers. The Recorder's *observe.Error reaches the
+	// component as the WIT error case. Nil leaves those imports as
+	// functions that trap. When it can also trace outgoing requests (as
+	// *observe.Observer can: StartClientSpan), each request the component
+	// sends through wasi:http gets a client span, whose traceparent it
+	// carries to the dependent API.
+	Observe observe.Recorder
+	// Source is who the component is to Observe: its ODA Component's
+	// namespace and name.
+	Source observe.Source
 }
 
 // Host runs components on this node.
@@ -224,7 +239,11 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		h.releaseCode(key)
 		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
 	}
-	if err := wasi.Link(lnk, comp, wasi.Interfaces(), wasihttp.Interfaces()); err != nil {
+	defs := []map[string]wasi.Definer{wasi.Interfaces(), wasihttp.Interfaces()}
+	if cc.Observe != nil {
+		defs = append(defs, wasi.ObserveInterfaces())
+	}
+	if err := wasi.Link(lnk, comp, defs...); err != nil {
 		return fail(err)
 	}
 	handle, export, err := wasihttp.FindHandler(comp)
@@ -247,7 +266,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		info:    Info{Name: name, Export: export, CacheHit: hit, CompileTime: compileTime, Limits: limits},
 		http: &wasihttp.Handler{
 			Engine: h.engine, Linker: lnk, Component: comp, Handle: handle,
-			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: cc.KeyValue},
+			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: cc.KeyValue, Observe: cc.Observe, Source: cc.Source},
 			Limits:   cm.StoreLimits{MaxMemoryBytes: limits.MaxMemoryBytes},
 			Timeout:  limits.RequestTimeout,
 			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...), Observe: h.cfg.OutgoingRequest},

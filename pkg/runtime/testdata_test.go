@@ -15,7 +15,7 @@ var update = flag.Bool("update", false, "rewrite the binary components under tes
 // other packages load as file:// artefacts (the canvas refuses WAT text
 // there) the encoding of the WAT text beside them.
 func TestTestdataBinariesMatchText(t *testing.T) {
-	for _, name := range []string{"echo-http"} {
+	for _, name := range []string{"echo-http", "observe"} {
 		wat, err := os.ReadFile("testdata/" + name + ".wat")
 		if err != nil {
 			t.Fatal(err)

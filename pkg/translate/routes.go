@@ -82,10 +82,22 @@ func KeyValueBuckets(m *wadm.Manifest) map[string]string {
 // linked to the shared http-client (wasi:http/outgoing-handler), the link
 // dependent APIs get.
 func OutgoingHTTPCallers(m *wadm.Manifest) map[string]bool {
+	return linkedTo(m, HTTPClientName, ifaceOutgoing)
+}
+
+// ObservedComponents reads back which Wasm components of m Component linked
+// to canvas-bridge's wasmcanvas:observe (it has a managementFunction).
+func ObservedComponents(m *wadm.Manifest) map[string]bool {
+	return linkedTo(m, BridgeName, ifaceObserve)
+}
+
+// linkedTo is the set of components of m with a link to target for
+// iface's WIT package.
+func linkedTo(m *wadm.Manifest, target string, iface witIface) map[string]bool {
 	out := map[string]bool{}
 	for _, sl := range m.Links() {
 		l := sl.Link
-		if l.Target.Name == HTTPClientName && l.Namespace == ifaceOutgoing.namespace && l.Package == ifaceOutgoing.pkg {
+		if l.Target.Name == target && l.Namespace == iface.namespace && l.Package == iface.pkg {
 			out[sl.Source] = true
 		}
 	}

@@ -68,6 +68,7 @@ var (
 	// canvas-bridge serves: the imports of its world `observed`
 	// (wit/observe.wit; a test keeps the two the same).
 	ifaceObservers = []string{"metrics", "tracing", "logging"}
+	ifaceObserve   = witIface{namespace: "wasmcanvas", pkg: "observe"} // the package of ifaceObservers
 )
 
 type witIface struct{ namespace, pkg, iface string }
@@ -212,7 +213,7 @@ func (t *translator) run() *wadm.Manifest {
 		bridge := t.shared(BridgeName, "spec.managementFunction")
 		for _, n := range implNames {
 			t.link(n, wadm.LinkProperties{
-				Namespace: "wasmcanvas", Package: "observe", Interfaces: slices.Clone(ifaceObservers),
+				Namespace: ifaceObserve.namespace, Package: ifaceObserve.pkg, Interfaces: slices.Clone(ifaceObservers),
 				Target: wadm.LinkTarget{Name: bridge.Name},
 			}, "spec.managementFunction")
 		}

@@ -504,6 +504,28 @@ func TestOutgoingHTTPCallers(t *testing.T) {
 	}
 }
 
+func TestObservedComponents(t *testing.T) {
+	c := parseFile(t, testref.Path(t, "oda", "examples", "productcatalog-v1.component.yaml"))
+	for _, tc := range []struct {
+		name string
+		mf   *oda.ManagementFunction
+		want string
+	}{
+		// A managementFunction: every implementation is observed.
+		{"managementFunction", c.Spec.ManagementFunction, "map[ctk-permissionspecapi:true ctk-prodcatapi:true ctk-productcatalogmanagement-sm:true]"},
+		{"none", nil, "map[]"},
+	} {
+		c.Spec.ManagementFunction = tc.mf
+		m, err := translate.Component(c, translate.Options{Implementations: testImplementations(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(translate.ObservedComponents(m)); got != tc.want {
+			t.Errorf("%s: observed %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
 // BenchmarkTranslateParallel is the throughput on every core (translate
 // is pure, and canvasd's reconcile workers call it concurrently): the
 // issue's goal is > 20,000 components/s on 2 cores.

@@ -15,10 +15,13 @@
 // wasmCloud lattice. Links to the shared canvas-bridge, HTTP client and
 // messaging components are accepted, but those components do not run here:
 // outgoing HTTP goes through the runtime's own wasi:http outgoing-handler
-// (below), and the interfaces the bridge and messaging would serve (the
-// canvas's identity and observability WIT, wasmcloud:messaging) are linked
-// as functions that trap, so such a component loads and a request that
-// calls one fails with a 500.
+// (below); the canvas's observability WIT (wasmcanvas:observe) is served
+// in-process from Options.Observer, the same Go implementation the bridge
+// serves over wRPC, each component recording as its ODA Component; the
+// rest the bridge and messaging would serve (the canvas's identity WIT,
+// wasmcloud:messaging, and observability when no Observer is given) is
+// linked as functions that trap, so such a component loads and a request
+// that calls one fails with a 500.
 // An application that serves nothing yet is unavailable at the gateway
 // (503, Retry-After) while it loads; a version that serves keeps serving
 // while the next one loads.

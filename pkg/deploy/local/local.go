@@ -68,7 +68,13 @@ type Options struct {
 	// ArtefactRoots are the directories file:// artefacts are read from
 	// (artefact.Roots); none means no file is read.
 	ArtefactRoots []string
-	Observer      *observe.Observer
+	// Observer serves wasmcanvas:observe, in-process, to the components
+	// the manifest links to canvas-bridge's observability (those of a
+	// Component with a managementFunction), as the bridge would on a
+	// lattice: each records as its ODA Component (the namespace and name
+	// translate writes in its "oda" config), so its series join the
+	// Component's registry. Nil leaves those imports as functions that trap.
+	Observer *observe.Observer
 }
 
 // EnvConfigName names the component config whose properties become the
@@ -236,14 +242,17 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 		scalers []wadm.ScalerStatus
 		errs    []error
 	)
-	buckets := translate.KeyValueBuckets(m)
-	callers := translate.OutgoingHTTPCallers(m)
+	links := componentLinks{
+		buckets:  translate.KeyValueBuckets(m),
+		callers:  translate.OutgoingHTTPCallers(m),
+		observed: translate.ObservedComponents(m),
+	}
 	for _, c := range m.Spec.Components {
 		if c.Properties.Application != nil {
 			continue // shared parts of the system application: not run here (see the package doc)
 		}
 		st := wadm.ScalerStatus{ID: m.Metadata.Name + "/" + c.Name, Kind: wadm.ScalerKindSpread, Name: c.Name, Info: wadm.StatusInfo{Type: wadm.StatusDeployed}}
-		rc, err := d.startComponent(m.Metadata.Name, c, buckets[c.Name], callers[c.Name])
+		rc, err := d.startComponent(m.Metadata.Name, c, links)
 		if err != nil {
 			st.Info = wadm.StatusInfo{Type: wadm.StatusFailed, Message: err.Error()}
 			errs = append(errs, fmt.Errorf("component %s: %w", c.Name, err))
@@ -270,7 +279,16 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 	return comps, routes, scalers, nil
 }
 
-func (d *Deployer) startComponent(appName string, c wadm.Component, bucket string, callsOut bool) (*runtime.Component, error) {
+// componentLinks is what a manifest's links give its components, by
+// component name.
+type componentLinks struct {
+	buckets  map[string]string // the keyvalue bucket
+	callers  map[string]bool   // linked to the shared http-client
+	observed map[string]bool   // linked to canvas-bridge's wasmcanvas:observe
+}
+
+func (d *Deployer) startComponent(appName string, c wadm.Component, links componentLinks) (*runtime.Component, error) {
+	bucket, callsOut := links.buckets[c.Name], links.callers[c.Name]
 	if c.IsCapability() {
 		return nil, fmt.Errorf("capability provider %q (image %s) needs a wasmCloud host: the embedded canvas runs Wasm components only", c.Name, c.Properties.Image)
 	}
@@ -306,6 +324,10 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, bucket strin
 	}
 	maps.Copy(env, envCfg)
 	cc := runtime.ComponentConfig{Config: cfg, Env: env, Limits: d.opts.Limits}
+	if links.observed[c.Name] && d.opts.Observer != nil {
+		cc.Observe = d.opts.Observer
+		cc.Source = observe.Source{Namespace: cfg[translate.ConfigNamespace], Component: cfg[translate.ConfigComponent]}
+	}
 	if callsOut {
 		if d.opts.IngressAuthority != "" {
 			cc.AllowedOutbound = append(cc.AllowedOutbound, d.opts.IngressAuthority)

@@ -39,6 +39,15 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 // roots.
 func newEnvWith(t *testing.T, allow []string, roots ...string) *env {
 	t.Helper()
+	return newEnvOpts(t, func(o *local.Options) {
+		o.AllowOutbound = allow
+		o.ArtefactRoots = append(o.ArtefactRoots, roots...)
+	})
+}
+
+// newEnvOpts is newEnv with its Options changed by set.
+func newEnvOpts(t *testing.T, set func(*local.Options)) *env {
+	t.Helper()
 	dir := t.TempDir()
 	host, err := runtime.NewHost(runtime.Config{CacheDir: t.TempDir()})
 	if err != nil {
@@ -50,8 +59,10 @@ func newEnvWith(t *testing.T, allow []string, roots ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := local.New(local.Options{Runtime: host, Gateway: gw, IngressAuthority: addr, AllowOutbound: allow,
-		InfoURL: "http://" + addr + "/canvas-info", ArtefactRoots: append([]string{filepath.Dir(echoWasm), dir}, roots...)})
+	opts := local.Options{Runtime: host, Gateway: gw, IngressAuthority: addr,
+		InfoURL: "http://" + addr + "/canvas-info", ArtefactRoots: []string{filepath.Dir(echoWasm), dir}}
+	set(&opts)
+	d, err := local.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	Log *zap.Logger
 	// KeyValue backs wasi:keyvalue; nil answers no-such-store to open.
 	KeyValue KeyValue
+	// Observe backs wasmcanvas:observe (ObserveInterfaces), every call
+	// made as Source.
+	Observe observe.Recorder
+	Source  observe.Source
 
 	logOnce sync.Once
 	named   *zap.Logger

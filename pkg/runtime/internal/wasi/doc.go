@@ -4,7 +4,9 @@
 // empty stdin, no terminals, exit as a trap), wasi:logging and wasi:config
 // from per-component maps, and wasi:keyvalue store and atomics
 // (0.2.0-draft only: draft2 changed the signatures) over the component's
-// KeyValue backend, each call capped at KeyValueCallTimeout. Filesystem and sockets are deliberately closed:
+// KeyValue backend, each call capped at KeyValueCallTimeout, and
+// wasmcanvas:observe over the component's observe.Recorder
+// (ObserveInterfaces). Filesystem and sockets are deliberately closed:
 // no preopened directories, socket creation and name lookup answer
 // access-denied, everything else traps.
 //

@@ -10,9 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
 )
@@ -59,7 +61,7 @@ type Handler struct {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeoutCause(r.Context(), h.Timeout, errRequestDeadline)
+	ctx, cancel := context.WithTimeoutCause(traceContext(r), h.Timeout, errRequestDeadline)
 	defer cancel()
 	rc := http.NewResponseController(w)
 	// The guest may stream the response while still reading the request.
@@ -99,6 +101,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := wctx.Own(TypeResponseOutparam, &responseOutparam{ex: ex})
 	_, err = fn.Call(req, out)
 	ex.complete(ctx, log, err)
+}
+
+// traceContext is r's context carrying the trace context of the request,
+// which wasmcanvas:observe's current answers: the span the gateway put in
+// the context, else the client's traceparent header.
+func traceContext(r *http.Request) context.Context {
+	ctx := r.Context()
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	return observe.Extract(ctx, r.Header)
 }
 
 // exchange is one request's state, shared by the host objects of the
