@@ -347,3 +347,81 @@ func BenchmarkJSThroughput(b *testing.B) {
 	b.ReportMetric(float64(p[0].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p[1].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkStream10MiB sends a 10 MiB chunked body through the WAT echo
+// (which reads 4 KiB and writes it back, request and response streaming at
+// once) and through a native Go echo handler (full duplex, io.Copy), over
+// 127.0.0.1 in one run. Per server it reports MB/s in (the request body
+// consumed by the handler: size / time until its last byte was read off
+// the client's body) and out (size / time until the last response byte
+// arrived), and wasm's share of native's out rate (goal >= 200 MB/s each
+// way for wasm).
+func BenchmarkStream10MiB(b *testing.B) {
+	const size = 10 << 20
+	h := newHost(b, wruntime.Config{})
+	c, err := h.Load(context.Background(), "echo", echoWAT(b), wruntime.ComponentConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	wasm := serve(b, c)
+	native := serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		buf := make([]byte, 4<<10)
+		io.CopyBuffer(w, r.Body, buf)
+	}))
+	src := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	client := &http.Client{Timeout: 60 * time.Second}
+	defer client.CloseIdleConnections()
+	// once streams src to url and returns when the request body was read
+	// to its end and when the last response byte arrived, from the start.
+	once := func(url string) (in, out time.Duration) {
+		body := &eofReader{r: bytes.NewReader(src)}
+		req, _ := http.NewRequest("POST", url+"/stream", io.MultiReader(body))
+		req.TransferEncoding = []string{"chunked"}
+		t0 := time.Now()
+		body.start = t0
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		out = time.Since(t0)
+		resp.Body.Close()
+		if err != nil || n != size || resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s: status %d, %d of %d bytes back (%v)", url, resp.StatusCode, n, size, err)
+		}
+		return body.eof, out
+	}
+	once(wasm)
+	once(native)
+	var wi, wo, ni, no time.Duration
+	b.ResetTimer()
+	for range b.N {
+		i, o := once(wasm)
+		wi, wo = wi+i, wo+o
+		i, o = once(native)
+		ni, no = ni+i, no+o
+	}
+	b.StopTimer()
+	mbs := func(d time.Duration) float64 { return float64(size) * float64(b.N) / 1e6 / d.Seconds() }
+	b.ReportMetric(mbs(wi), "wasm-in-MB/s")
+	b.ReportMetric(mbs(wo), "wasm-out-MB/s")
+	b.ReportMetric(mbs(ni), "native-in-MB/s")
+	b.ReportMetric(mbs(no), "native-out-MB/s")
+	b.ReportMetric(float64(no)/float64(wo), "wasm/native")
+}
+
+// eofReader notes when its reader first reported io.EOF, since start.
+type eofReader struct {
+	r     io.Reader
+	start time.Time
+	eof   time.Duration
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF && e.eof == 0 {
+		e.eof = time.Since(e.start)
+	}
+	return n, err
+}

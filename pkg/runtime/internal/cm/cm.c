@@ -163,6 +163,33 @@ cm_host_resource_t cm_resource_from_any(wasmtime_context_t *ctx,
   return out;
 }
 
+// A list<u8> crosses the C API as one value per byte (the API has no byte
+// list). The two helpers below fill and read such a list in one cgo call
+// and one C loop each, instead of a Go loop over the C values.
+
+// cm_list_from_bytes makes dst, which must own nothing, the list<u8> of the
+// n bytes at p.
+void cm_list_from_bytes(wasmtime_component_val_t *dst, const uint8_t *p, size_t n) {
+  dst->kind = WASMTIME_COMPONENT_LIST;
+  wasmtime_component_vallist_new_uninit(&dst->of.list, n);
+  wasmtime_component_val_t *items = dst->of.list.data;
+  for (size_t i = 0; i < n; i++) {
+    items[i] = (wasmtime_component_val_t){.kind = WASMTIME_COMPONENT_U8, .of.u8 = p[i]};
+  }
+}
+
+// cm_list_to_bytes copies the n values at items to dst when every one is a
+// u8, and reports whether they were (dst is partly written when not).
+bool cm_list_to_bytes(const wasmtime_component_val_t *items, size_t n, uint8_t *dst) {
+  for (size_t i = 0; i < n; i++) {
+    if (items[i].kind != WASMTIME_COMPONENT_U8) {
+      return false;
+    }
+    dst[i] = items[i].of.u8;
+  }
+  return true;
+}
+
 // cm_vals_new allocates n zeroed values: zero is "bool false", which owns
 // nothing, so wasmtime may overwrite (and drop) it.
 wasmtime_component_val_t *cm_vals_new(size_t n) {

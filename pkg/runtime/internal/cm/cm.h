@@ -33,5 +33,7 @@ typedef struct {
 cm_host_resource_t cm_resource_from_any(wasmtime_context_t *ctx,
                                         const wasmtime_component_resource_any_t *any);
 wasmtime_component_val_t *cm_vals_new(size_t n);
+void cm_list_from_bytes(wasmtime_component_val_t *dst, const uint8_t *p, size_t n);
+bool cm_list_to_bytes(const wasmtime_component_val_t *items, size_t n, uint8_t *dst);
 void cm_vals_delete(wasmtime_component_val_t *vals, size_t n);
 #endif

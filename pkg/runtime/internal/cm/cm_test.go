@@ -123,6 +123,15 @@ func (f *fixture) call(t testing.TB, limits StoreLimits, deadline time.Duration,
 	return fn.Call(args...)
 }
 
+// everyByte holds each byte value 0..255, four times.
+var everyByte = func() []byte {
+	b := make([]byte, 1024)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}()
+
 func TestValuesRoundTrip(t *testing.T) {
 	t.Parallel()
 	var dropped atomic.Int64
@@ -148,6 +157,7 @@ func TestValuesRoundTrip(t *testing.T) {
 		{"tup", Tuple{true, Char('λ'), float32(1.5), float64(-2.25), int16(-300)}, nil},
 		{"lst", List{Tuple{"a", []byte{1, 2}}, Tuple{"b", List(nil)}}, nil},
 		{"lst", List{Tuple{"c", List{uint8(3)}}}, List{Tuple{"c", []byte{3}}}},
+		{"lst", List{Tuple{"every byte", everyByte}, Tuple{"and a 0", []byte{0}}}, nil},
 	}
 	for _, tc := range tests {
 		want := tc.want

@@ -177,16 +177,7 @@ func toC(ctx *C.wasmtime_context_t, v Value, dst *C.wasmtime_component_val_t) er
 			return l.data, l.size
 		})
 	case []byte:
-		dst.kind = kList
-		l := of[C.wasmtime_component_vallist_t](dst)
-		C.wasmtime_component_vallist_new_uninit(l, C.size_t(len(x)))
-		items := vals(l.data, l.size)
-		for i := range items {
-			item := &items[i]
-			zero(item)
-			item.kind = kU8
-			*of[C.uint8_t](item) = C.uint8_t(x[i])
-		}
+		C.cm_list_from_bytes(dst, (*C.uint8_t)(unsafe.SliceData(x)), C.size_t(len(x)))
 	case Tuple:
 		dst.kind = kTuple
 		t := of[C.wasmtime_component_valtuple_t](dst)
@@ -404,17 +395,15 @@ func boxFromC(ctx *C.wasmtime_context_t, p *C.wasmtime_component_val_t) (Value, 
 	return fromC(ctx, p)
 }
 
-// bytesFromC reads a list whose elements are all u8 as []byte.
+// bytesFromC reads a list whose elements are all u8 as []byte (checked
+// element by element, in C).
 func bytesFromC(items []C.wasmtime_component_val_t) ([]byte, bool) {
-	if len(items) == 0 {
+	if len(items) == 0 || items[0].kind != kU8 {
 		return nil, false
 	}
 	out := make([]byte, len(items))
-	for i := range items {
-		if items[i].kind != kU8 {
-			return nil, false
-		}
-		out[i] = byte(*of[C.uint8_t](&items[i]))
+	if !C.cm_list_to_bytes(&items[0], C.size_t(len(items)), (*C.uint8_t)(&out[0])) {
+		return nil, false
 	}
 	return out, true
 }
