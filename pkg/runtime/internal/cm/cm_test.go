@@ -29,22 +29,30 @@ type fixture struct {
 	comp *Component
 }
 
-func newFixture(t testing.TB, dropped *atomic.Int64) *fixture {
+// compileFixture compiles wat on a fresh engine with an empty linker.
+func compileFixture(t testing.TB, wat []byte) *fixture {
 	t.Helper()
 	eng, err := NewEngine(EngineConfig{EpochTick: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
-	comp, err := Compile(eng, valuesWAT)
+	comp, err := Compile(eng, wat)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { comp.Close() })
 	lnk := NewLinker(eng)
 	t.Cleanup(func() { lnk.Close() })
+	return &fixture{eng: eng, lnk: lnk, comp: comp}
+}
+
+func newFixture(t testing.TB, dropped *atomic.Int64) *fixture {
+	t.Helper()
+	f := compileFixture(t, valuesWAT)
+	lnk := f.lnk
 	identity := func(_ *Store, args, results []Value) error { results[0] = args[0]; return nil }
-	err = lnk.Define("test:host/values", func(li *LinkerInstance) error {
+	err := lnk.Define("test:host/values", func(li *LinkerInstance) error {
 		if err := li.Func("str", func(_ *Store, args, results []Value) error {
 			results[0] = "host:" + args[0].(string)
 			return nil
@@ -96,7 +104,7 @@ func newFixture(t testing.TB, dropped *atomic.Int64) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{eng: eng, lnk: lnk, comp: comp}
+	return f
 }
 
 // call instantiates the component in a fresh store and calls one export.

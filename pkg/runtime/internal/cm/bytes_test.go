@@ -1,0 +1,186 @@
+package cm
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// The C API (wasmtime 39) has no byte list: a list<u8> crosses it as one
+// value per byte, converted one by one on wasmtime's side as well. A string
+// crosses it whole, and a guest that asks for latin1+utf16 strings gets one
+// byte per char. These tests measure both routes for the same bytes: the
+// second is how stream chunks could reach a guest in bulk through an
+// adapter that speaks latin1 strings to the host (see README, Numbers).
+
+//go:embed testdata/bytes.wat
+var bytesWAT []byte
+
+const highBits = 0x8080808080808080
+
+// latin1String is b as a string of the chars U+0000..U+00FF, one per byte.
+// ASCII runs are copied eight bytes at a time.
+func latin1String(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b) + len(b)/8)
+	for len(b) > 0 {
+		i := asciiPrefix(b)
+		sb.Write(b[:i])
+		b = b[i:]
+		for len(b) > 0 && b[0] >= utf8.RuneSelf {
+			sb.WriteByte(0xc0 | b[0]>>6)
+			sb.WriteByte(0x80 | b[0]&0x3f)
+			b = b[1:]
+		}
+	}
+	return sb.String()
+}
+
+// latin1Bytes undoes latin1String; a char above U+00FF is an error.
+func latin1Bytes(s string) ([]byte, error) {
+	out := make([]byte, 0, len(s))
+	for len(s) > 0 {
+		i := asciiPrefix([]byte(s[:min(len(s), 4096)]))
+		out = append(out, s[:i]...)
+		s = s[i:]
+		for len(s) > 0 && s[0] >= utf8.RuneSelf {
+			if s[0]&0xfe != 0xc2 || len(s) < 2 {
+				return nil, fmt.Errorf("byte %d: not a latin1 char", len(out))
+			}
+			out = append(out, s[0]<<6|s[1]&0x3f)
+			s = s[2:]
+		}
+	}
+	return out, nil
+}
+
+// asciiPrefix is the length of b's leading run of ASCII bytes.
+func asciiPrefix(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&highBits != 0 {
+			break
+		}
+	}
+	for ; i < len(b) && b[i] < utf8.RuneSelf; i++ {
+	}
+	return i
+}
+
+// newBytesFixture runs testdata/bytes.wat against host functions that hand
+// out prefixes of data and check that the same bytes come back.
+func newBytesFixture(t testing.TB, data []byte) *fixture {
+	t.Helper()
+	f := compileFixture(t, bytesWAT)
+	check := func(b []byte, err error) (Value, error) {
+		if err == nil && !bytes.Equal(b, data[:len(b)]) {
+			err = errors.New("the bytes came back changed")
+		}
+		return uint32(len(b)), err
+	}
+	err := f.lnk.Define("test:host/bytes", func(li *LinkerInstance) error {
+		if err := li.Func("get-list", func(_ *Store, args, results []Value) error {
+			results[0] = data[:args[0].(uint32)]
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := li.Func("put-list", func(_ *Store, args, results []Value) (err error) {
+			results[0], err = check(Bytes(args[0]))
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := li.Func("get-str", func(_ *Store, args, results []Value) error {
+			results[0] = latin1String(data[:args[0].(uint32)])
+			return nil
+		}); err != nil {
+			return err
+		}
+		return li.Func("put-str", func(_ *Store, args, results []Value) (err error) {
+			results[0], err = check(latin1Bytes(args[0].(string)))
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// testBodies are 1 MiB of binary (every byte value, mostly above 0x7f) and
+// of JSON-like text.
+func testBodies() map[string][]byte {
+	bin := make([]byte, 1<<20)
+	for i := range bin {
+		bin[i] = byte(i*7 + i>>8)
+	}
+	item := []byte(`{"id":"42","name":"Fibre 1G","lifecycleStatus":"Active"},`)
+	text := bytes.Repeat(item, 1<<20/len(item)+1)[:1<<20]
+	return map[string][]byte{"binary": bin, "text": text}
+}
+
+func TestBytesCrossBothWays(t *testing.T) {
+	t.Parallel()
+	for name, data := range testBodies() {
+		f := newBytesFixture(t, data)
+		for _, export := range []string{"run-list", "run-str"} {
+			for _, n := range []uint32{0, 1, 255, 256, 70_000} {
+				got, err := f.call(t, StoreLimits{}, 0, nil, export, n, uint32(3))
+				if err != nil {
+					t.Fatalf("%s: %s(%d): %v", name, export, n, err)
+				}
+				if got[0] != 3*n {
+					t.Errorf("%s: %s(%d) = %v, want %d", name, export, n, got[0], 3*n)
+				}
+			}
+		}
+	}
+}
+
+func TestLatin1Strings(t *testing.T) {
+	t.Parallel()
+	for name, data := range testBodies() {
+		s := latin1String(data)
+		if !utf8.ValidString(s) || utf8.RuneCountInString(s) != len(data) {
+			t.Fatalf("%s: not one valid char per byte", name)
+		}
+		for i, r := range []rune(s[:4096]) {
+			if r != rune(data[i]) {
+				t.Fatalf("%s: char %d is %U, want %U", name, i, r, data[i])
+			}
+		}
+		back, err := latin1Bytes(s)
+		if err != nil || !bytes.Equal(back, data) {
+			t.Fatalf("%s: round trip: %v", name, err)
+		}
+	}
+	if _, err := latin1Bytes("ok ☃"); err == nil {
+		t.Error("a char above U+00FF was taken for a byte")
+	}
+}
+
+// BenchmarkBytesCrossing moves 64 KiB chunks host ─▶ guest ─▶ host, 16 per
+// instance, as list<u8> and as latin1 strings, and reports MB/s (each way).
+func BenchmarkBytesCrossing(b *testing.B) {
+	const n, rounds = 64 << 10, 16
+	bodies := testBodies()
+	for _, name := range []string{"binary", "text"} {
+		f := newBytesFixture(b, bodies[name])
+		for _, export := range []string{"run-list", "run-str"} {
+			b.Run(name+"/"+export, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := f.call(b, StoreLimits{}, 0, nil, export, uint32(n), uint32(rounds)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(n*rounds)*float64(b.N)/1e6/b.Elapsed().Seconds(), "MB/s")
+			})
+		}
+	}
+}
