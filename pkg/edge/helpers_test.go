@@ -1,0 +1,133 @@
+package edge_test
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// hub is a lattice directory and its hub, started in-process from the
+// hub/nats.conf lattice init wrote.
+type hub struct {
+	l       *edge.Lattice
+	dir     string
+	srv     *server.Server
+	url     string
+	leafURL string
+}
+
+func newLattice(t *testing.T) (*edge.Lattice, string, int) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "lattice")
+	port, leafPort := freePort(t), freePort(t)
+	l, err := edge.Init(edge.InitOptions{
+		Dir:    dir,
+		Listen: "127.0.0.1:" + strconv.Itoa(port), LeafListen: "127.0.0.1:" + strconv.Itoa(leafPort),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, dir, leafPort
+}
+
+func startHub(t *testing.T) *hub {
+	t.Helper()
+	l, dir, leafPort := newLattice(t)
+	h := &hub{l: l, dir: dir, leafURL: "nats://127.0.0.1:" + strconv.Itoa(leafPort)}
+	h.srv = startServer(t, filepath.Join(dir, "hub", "nats.conf"))
+	h.url = h.srv.ClientURL()
+	return h
+}
+
+// startServer runs nats-server in-process from a config file written by
+// pkg/edge, exactly as the nats-server binary would read it.
+func startServer(t *testing.T, conf string) *server.Server {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatalf("%s: %v", conf, err)
+	}
+	opts.NoSigs, opts.NoLog = true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("%s: %v", conf, err)
+	}
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("nats-server from %s not ready", conf)
+	}
+	return srv
+}
+
+// bootstrapSite writes a site on a free local port and starts its leaf node.
+func (h *hub) bootstrapSite(t *testing.T, name string) (*server.Server, edge.Site) {
+	t.Helper()
+	res, err := h.l.Bootstrap(edge.SiteOptions{Name: name, Hub: h.leafURL, Listen: "127.0.0.1:" + strconv.Itoa(freePort(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServer(t, filepath.Join(res.Site.Dir, edge.SiteConfigFile)), res.Site
+}
+
+func connect(t *testing.T, url string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, append(opts, nats.Timeout(5*time.Second))...)
+	if err != nil {
+		t.Fatalf("connect %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func (h *hub) creds(role string) string { return filepath.Join(h.dir, "creds", role+".creds") }
+
+// seedLike matches an nkey seed of an operator, account or user.
+var seedLike = regexp.MustCompile(`S[OAU][A-Z2-7]{50,}`)
+
+// secrets returns every seed under dir (keys/, creds/ and site creds).
+func secrets(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out = append(out, seedLike.FindAllString(string(b), -1)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// under turns a subject pattern ending in > into one subject below it.
+func under(pattern, tail string) string { return strings.TrimSuffix(pattern, ">") + tail }
