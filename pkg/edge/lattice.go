@@ -328,6 +328,8 @@ func Init(opts InitOptions) (*Lattice, error) {
 	if err := writeTree(dir, files, opts.Force); err != nil {
 		return nil, err
 	}
+	// Later commands on this lattice sign at their own time.
+	l.now = time.Now
 	return l, nil
 }
 

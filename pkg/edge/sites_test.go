@@ -1,0 +1,157 @@
+package edge_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge/hubclient"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+)
+
+// receiver gathers the messages of some subscriptions on one connection,
+// in the order they arrive.
+type receiver chan *nats.Msg
+
+func subscribe(t *testing.T, nc *nats.Conn, subjects ...string) receiver {
+	t.Helper()
+	r := make(receiver, 256)
+	for _, s := range subjects {
+		if _, err := nc.ChanSubscribe(s, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// deliveredUntil publishes probe (with publish) until the receiver gets a
+// message on it, returning the subjects received before it.
+func deliveredUntil(t *testing.T, r receiver, probe string, publish func()) []string {
+	t.Helper()
+	var before []string
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	publish()
+	for {
+		select {
+		case m := <-r:
+			if m.Subject == probe {
+				return before
+			}
+			before = append(before, m.Subject)
+		case <-tick.C:
+			publish()
+		case <-deadline:
+			t.Fatalf("%s never arrived (got %q)", probe, before)
+		}
+	}
+}
+
+// TestSitesThroughLeafNodes runs the hub and two sites' leaf nodes from the
+// configs lattice init and edge bootstrap wrote: site traffic reaches the
+// hub and the other site within the lattice's subjects, a site is refused
+// another site's and the canvas's subjects and cannot use its credentials
+// as a client, and after revoke it is cut off while the other keeps working.
+func TestSitesThroughLeafNodes(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	leafA, siteA := h.bootstrapSite(t, "a")
+	leafB, _ := h.bootstrapSite(t, "b")
+	testkit.WaitFor(t, 10*time.Second, "both leaf nodes connected", func() bool { return h.srv.NumLeafNodes() == 2 })
+
+	const lat = subject.DefaultLattice
+	canvasd := connect(t, h.url, nats.UserCredentials(h.creds("canvasd")))
+	client := connect(t, h.url, nats.UserCredentials(h.creds("client")))
+	admin := connect(t, h.url, nats.UserCredentials(filepath.Join(h.dir, edge.AdminCreds)))
+	a := connect(t, leafA.ClientURL())
+	b := connect(t, leafB.ClientURL())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	leafs, err := hubclient.Leafs(ctx, admin, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, lf := range leafs {
+		names = append(names, lf.Name)
+	}
+	slices.Sort(names)
+	if want := []string{edge.LeafServerName(lat, "a"), edge.LeafServerName(lat, "b")}; !slices.Equal(names, want) {
+		t.Fatalf("hub's leaf nodes %q, want %q", names, want)
+	}
+
+	heartbeatA := under(subject.HostEventsAll(lat), "a_heartbeat")
+	heartbeatB := under(subject.HostEventsAll(lat), "b_heartbeat")
+	events := subscribe(t, canvasd, subject.HostEventsAll(lat))
+	t.Run("site a's host events reach canvasd on the hub", func(t *testing.T) {
+		deliveredUntil(t, events, heartbeatA, func() { _ = a.Publish(heartbeatA, nil) })
+	})
+
+	wrpcB := subscribe(t, b, subject.WRPCLatticeAll(lat), subject.EdgeSiteAll(lat, "b"))
+	callB := subject.WRPCInvoke(subject.WRPCPrefix(lat, "on-b"), "", "run")
+	t.Run("site a cannot publish on site b's subjects", func(t *testing.T) {
+		// a's wRPC call reaches b through the hub; the message a sent on
+		// b's subjects just before it must not have.
+		got := deliveredUntil(t, wrpcB, callB, func() {
+			_ = a.Publish(under(subject.EdgeSiteAll(lat, "b"), "telemetry"), nil)
+			_ = a.Publish(callB, nil)
+		})
+		if len(got) > 0 {
+			t.Errorf("site b received %q from site a", got)
+		}
+	})
+
+	fromHub := subscribe(t, a, subject.CanvasAPIAll, subject.EdgeSiteAll(lat, "b"), subject.CtlAll(lat))
+	ctlPing := under(subject.CtlAll(lat), "host.ping")
+	t.Run("site a hears neither the canvas API nor site b", func(t *testing.T) {
+		got := deliveredUntil(t, fromHub, ctlPing, func() {
+			_ = client.Publish(subject.CanvasAPI("components", "list"), nil)
+			_ = b.Publish(under(subject.EdgeSiteAll(lat, "b"), "telemetry"), nil)
+			_ = b.Flush()
+			_ = client.Publish(ctlPing, nil)
+		})
+		if len(got) > 0 {
+			t.Errorf("site a received %q", got)
+		}
+	})
+
+	t.Run("site credentials work only for a leaf node", func(t *testing.T) {
+		nc, err := nats.Connect(h.url, nats.UserCredentials(filepath.Join(siteA.Dir, edge.SiteCredsFile)), nats.Timeout(5*time.Second))
+		if err == nil {
+			nc.Close()
+			t.Fatal("site a's credentials connected to the hub as a client")
+		}
+	})
+
+	t.Run("after revoke site a is cut off and b keeps working", func(t *testing.T) {
+		if _, err := h.l.Revoke("a"); err != nil {
+			t.Fatal(err)
+		}
+		if err := hubclient.PushAccount(ctx, admin, h.l.AccountJWT()); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitFor(t, 10*time.Second, "site a's leaf node gone", func() bool { return h.srv.NumLeafNodes() == 1 })
+		deliveredUntil(t, events, heartbeatB, func() { _ = b.Publish(heartbeatB, nil) })
+		// a's leaf keeps trying; the hub keeps refusing it.
+		time.Sleep(time.Second)
+		if n := h.srv.NumLeafNodes(); n != 1 {
+			t.Fatalf("%d leaf nodes after the revocation, want 1 (b)", n)
+		}
+		_ = a.Publish(heartbeatA, nil)
+		got := deliveredUntil(t, events, heartbeatB, func() { _ = b.Publish(heartbeatB, nil) })
+		if slices.Contains(got, heartbeatA) {
+			t.Error("site a's host event reached canvasd after the revocation")
+		}
+	})
+}
