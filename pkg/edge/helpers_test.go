@@ -2,9 +2,7 @@ package edge_test
 
 import (
 	"net"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,16 +12,17 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge/edgetest"
 )
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	_, port, err := net.SplitHostPort(edgetest.FreeAddr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // hub is a lattice directory and its hub, started in-process from the
@@ -105,29 +104,7 @@ func connect(t *testing.T, url string, opts ...nats.Option) *nats.Conn {
 
 func (h *hub) creds(role string) string { return filepath.Join(h.dir, "creds", role+".creds") }
 
-// seedLike matches an nkey seed of an operator, account or user.
-var seedLike = regexp.MustCompile(`S[OAU][A-Z2-7]{50,}`)
-
-// secrets returns every seed under dir (keys/, creds/ and site creds).
-func secrets(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		out = append(out, seedLike.FindAllString(string(b), -1)...)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+var seedLike = edgetest.SeedPattern
 
 // under turns a subject pattern ending in > into one subject below it.
 func under(pattern, tail string) string { return strings.TrimSuffix(pattern, ">") + tail }

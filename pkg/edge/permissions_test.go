@@ -57,6 +57,9 @@ func TestRolePermissions(t *testing.T) {
 		{"host", true, subject.CanvasAPIAll, false},
 		{"host", false, canvasList, false},
 		{"host", true, subject.EdgeSiteAll(lat, "a"), false},
+		{"canvasd", false, subject.CanvasAPI("watch", "ended"), true},
+		{"client", true, subject.CanvasAPI("watch", ">"), true},
+		{"client", false, subject.CanvasAPI("watch", "ended"), false}, // cannot fake canvasd's watch events
 		{"client", false, canvasList, true},
 		{"client", false, modelPut, true},
 		{"client", true, subject.CanvasAPIAll, false},

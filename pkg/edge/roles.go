@@ -40,7 +40,8 @@ func Permissions(role Role, lattice string) jwt.Permissions {
 		// no control-interface subscription, no wRPC serving.
 		allow(&p.Pub, subject.JSAPIAll, subject.JSAckAll, subject.JSFlowAll,
 			subject.KVAll(subject.ComponentsBucket), subject.KVAll(subject.StatusBucket),
-			subject.ComponentEventsAll, subject.WadmLatticeAPI("", lattice), subject.CtlAll(lattice), subject.InboxAll)
+			subject.ComponentEventsAll, subject.WadmLatticeAPI("", lattice), subject.CtlAll(lattice), subject.InboxAll,
+			canvasWatchAll)
 		deny(&p.Pub, subject.HostEventsAll(lattice))
 		allow(&p.Sub, subject.InboxAll, subject.CanvasAPIAll, subject.ServiceAll,
 			subject.WadmAppStatus(lattice, ">"), subject.WadmEvent(lattice, ">"), subject.HostEventsAll(lattice))
@@ -68,12 +69,18 @@ func Permissions(role Role, lattice string) jwt.Permissions {
 	case RoleClient:
 		// Calls the canvas API, wadm's API and the control interface and
 		// watches events; serves nothing.
+		// Watch events come from canvasd only.
 		allow(&p.Pub, subject.CanvasAPIAll, subject.ServiceAll, subject.WadmLatticeAPI("", lattice), subject.CtlAll(lattice))
-		allow(&p.Sub, subject.InboxAll, subject.HostEventsAll(lattice),
+		deny(&p.Pub, canvasWatchAll)
+		allow(&p.Sub, subject.InboxAll, subject.HostEventsAll(lattice), canvasWatchAll,
 			subject.WadmAppStatus(lattice, ">"), subject.WadmEvent(lattice, ">"))
 	}
 	return p
 }
+
+// canvasWatchAll matches the watch events canvasd publishes for the clients
+// of its NATS API (pkg/api/wire.WatchSubject and WatchEndedSubject).
+var canvasWatchAll = subject.CanvasAPI("watch", ">")
 
 // sitePermissions are a host's plus the site's own subjects.
 func sitePermissions(lattice, site string) jwt.Permissions {

@@ -11,51 +11,10 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge/edgetest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge/hubclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 )
-
-// receiver gathers the messages of some subscriptions on one connection,
-// in the order they arrive.
-type receiver chan *nats.Msg
-
-func subscribe(t *testing.T, nc *nats.Conn, subjects ...string) receiver {
-	t.Helper()
-	r := make(receiver, 256)
-	for _, s := range subjects {
-		if _, err := nc.ChanSubscribe(s, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// deliveredUntil publishes probe (with publish) until the receiver gets a
-// message on it, returning the subjects received before it.
-func deliveredUntil(t *testing.T, r receiver, probe string, publish func()) []string {
-	t.Helper()
-	var before []string
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	publish()
-	for {
-		select {
-		case m := <-r:
-			if m.Subject == probe {
-				return before
-			}
-			before = append(before, m.Subject)
-		case <-tick.C:
-			publish()
-		case <-deadline:
-			t.Fatalf("%s never arrived (got %q)", probe, before)
-		}
-	}
-}
 
 // TestSitesThroughLeafNodes runs the hub and two sites' leaf nodes from the
 // configs lattice init and edge bootstrap wrote: site traffic reaches the
@@ -93,17 +52,17 @@ func TestSitesThroughLeafNodes(t *testing.T) {
 
 	heartbeatA := under(subject.HostEventsAll(lat), "a_heartbeat")
 	heartbeatB := under(subject.HostEventsAll(lat), "b_heartbeat")
-	events := subscribe(t, canvasd, subject.HostEventsAll(lat))
+	events := edgetest.Subscribe(t, canvasd, subject.HostEventsAll(lat))
 	t.Run("site a's host events reach canvasd on the hub", func(t *testing.T) {
-		deliveredUntil(t, events, heartbeatA, func() { _ = a.Publish(heartbeatA, nil) })
+		edgetest.DeliveredUntil(t, events, heartbeatA, func() { _ = a.Publish(heartbeatA, nil) })
 	})
 
-	wrpcB := subscribe(t, b, subject.WRPCLatticeAll(lat), subject.EdgeSiteAll(lat, "b"))
+	wrpcB := edgetest.Subscribe(t, b, subject.WRPCLatticeAll(lat), subject.EdgeSiteAll(lat, "b"))
 	callB := subject.WRPCInvoke(subject.WRPCPrefix(lat, "on-b"), "", "run")
 	t.Run("site a cannot publish on site b's subjects", func(t *testing.T) {
 		// a's wRPC call reaches b through the hub; the message a sent on
 		// b's subjects just before it must not have.
-		got := deliveredUntil(t, wrpcB, callB, func() {
+		got := edgetest.DeliveredUntil(t, wrpcB, callB, func() {
 			_ = a.Publish(under(subject.EdgeSiteAll(lat, "b"), "telemetry"), nil)
 			_ = a.Publish(callB, nil)
 		})
@@ -112,10 +71,10 @@ func TestSitesThroughLeafNodes(t *testing.T) {
 		}
 	})
 
-	fromHub := subscribe(t, a, subject.CanvasAPIAll, subject.EdgeSiteAll(lat, "b"), subject.CtlAll(lat))
+	fromHub := edgetest.Subscribe(t, a, subject.CanvasAPIAll, subject.EdgeSiteAll(lat, "b"), subject.CtlAll(lat))
 	ctlPing := under(subject.CtlAll(lat), "host.ping")
 	t.Run("site a hears neither the canvas API nor site b", func(t *testing.T) {
-		got := deliveredUntil(t, fromHub, ctlPing, func() {
+		got := edgetest.DeliveredUntil(t, fromHub, ctlPing, func() {
 			_ = client.Publish(subject.CanvasAPI("components", "list"), nil)
 			_ = b.Publish(under(subject.EdgeSiteAll(lat, "b"), "telemetry"), nil)
 			_ = b.Flush()
@@ -142,14 +101,14 @@ func TestSitesThroughLeafNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		testkit.WaitFor(t, 10*time.Second, "site a's leaf node gone", func() bool { return h.srv.NumLeafNodes() == 1 })
-		deliveredUntil(t, events, heartbeatB, func() { _ = b.Publish(heartbeatB, nil) })
+		edgetest.DeliveredUntil(t, events, heartbeatB, func() { _ = b.Publish(heartbeatB, nil) })
 		// a's leaf keeps trying; the hub keeps refusing it.
 		time.Sleep(time.Second)
 		if n := h.srv.NumLeafNodes(); n != 1 {
 			t.Fatalf("%d leaf nodes after the revocation, want 1 (b)", n)
 		}
 		_ = a.Publish(heartbeatA, nil)
-		got := deliveredUntil(t, events, heartbeatB, func() { _ = b.Publish(heartbeatB, nil) })
+		got := edgetest.DeliveredUntil(t, events, heartbeatB, func() { _ = b.Publish(heartbeatB, nil) })
 		if slices.Contains(got, heartbeatA) {
 			t.Error("site a's host event reached canvasd after the revocation")
 		}

@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge/edgetest"
 )
 
-var seedLike = regexp.MustCompile(`S[OAU][A-Z2-7]{50,}`)
+var seedLike = edgetest.SeedPattern
 
 // TestLatticeAndEdgeCommands runs lattice init and the edge commands as a
 // user would, checks exit codes and errors for bad input, and greps all
