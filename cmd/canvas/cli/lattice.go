@@ -67,7 +67,7 @@ func newLatticeInitCmd() *cobra.Command {
   keys/            operator, operator signing, system account, lattice account and
                    account signing seeds (0600; never printed or logged)
   operator.jwt, accounts/*.jwt
-  creds/           canvasd, wadm, bridge and host credentials, each allowed only the
+  creds/           canvasd, wadm, bridge, host and client credentials, each allowed only the
                    subjects its role needs in this lattice, and admin.creds (system
                    account) for 'canvas edge revoke|list'
   hub/nats.conf    the hub's nats-server config: operator mode, JetStream, a leaf-node
