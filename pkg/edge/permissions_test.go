@@ -51,6 +51,9 @@ func TestRolePermissions(t *testing.T) {
 		{"host", true, subject.WRPCLatticeAll(lat), true},
 		{"host", false, wrpcCall, true},
 		{"host", false, subject.JSReadStream(subject.KVStream(subject.HostConfigBucket(lat)))[0], true},
+		{"host", false, under(subject.KVAll(subject.HostDataBucket(lat)), "LINKS"), true},
+		{"host", true, subject.ProviderRPCAll(lat), true},
+		{"host", false, subject.JSCreateStream(subject.KVStream(subject.WadmManifestBucket)), false},
 		{"host", false, modelPut, false}, // cannot put wadm models
 		{"host", false, under(subject.KVAll(subject.WadmManifestBucket), "default-app"), false},
 		{"host", false, under(subject.JSAPIAll, "STREAM.DELETE.KV_"+subject.WadmManifestBucket), false},

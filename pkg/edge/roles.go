@@ -57,14 +57,20 @@ func Permissions(role Role, lattice string) jwt.Permissions {
 		allow(&p.Pub, subject.WRPCLatticeAll(lattice), subject.InboxAll)
 		allow(&p.Sub, subject.WRPCLatticeAll(lattice), subject.InboxAll)
 	case RoleHost:
-		// A wasmCloud host: answers the control interface, publishes host
-		// events, serves and makes wRPC calls, reads its config bucket. It
-		// may not put wadm models nor answer the canvas API.
-		allow(&p.Pub, subject.HostEventsAll(lattice), subject.WRPCLatticeAll(lattice), subject.InboxAll,
-			subject.JSAPIInfo, subject.JSFlowAll)
-		allow(&p.Pub, subject.JSReadStream(subject.KVStream(subject.HostConfigBucket(lattice)))...)
+		// A wasmCloud host and its providers: answers the control
+		// interface, publishes host events, serves and makes wRPC calls,
+		// talks to its providers, keeps the hosts' two KV buckets. It may
+		// not put wadm models, touch other streams nor answer the canvas
+		// API. (From the upstream notes; not yet run against a real
+		// wasmCloud host.)
+		allow(&p.Pub, subject.HostEventsAll(lattice), subject.WRPCLatticeAll(lattice), subject.ProviderRPCAll(lattice),
+			subject.InboxAll, subject.JSAPIInfo, subject.JSFlowAll)
+		for _, bucket := range []string{subject.HostConfigBucket(lattice), subject.HostDataBucket(lattice)} {
+			allow(&p.Pub, subject.JSReadStream(subject.KVStream(bucket))...)
+			allow(&p.Pub, subject.JSCreateStream(subject.KVStream(bucket)), subject.KVAll(bucket))
+		}
 		deny(&p.Pub, subject.WadmLatticeAPI("", lattice), subject.CanvasAPIAll)
-		allow(&p.Sub, subject.CtlAll(lattice), subject.WRPCLatticeAll(lattice), subject.InboxAll)
+		allow(&p.Sub, subject.CtlAll(lattice), subject.WRPCLatticeAll(lattice), subject.ProviderRPCAll(lattice), subject.InboxAll)
 		deny(&p.Sub, subject.CanvasAPIAll, subject.WadmLatticeAll(lattice))
 	case RoleClient:
 		// Calls the canvas API, wadm's API and the control interface and

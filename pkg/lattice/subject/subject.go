@@ -299,9 +299,22 @@ const (
 // KVAll is $KV.{bucket}.>: the writes to every key of a KV bucket.
 func KVAll(bucket string) string { return "$KV." + bucket + ".>" }
 
-// HostConfigBucket is CONFIGDATA_{lattice}, the KV bucket wasmCloud 1.x
-// hosts read named configuration from (CONTROL-INTERFACE.md).
+// HostConfigBucket is CONFIGDATA_{lattice} and HostDataBucket
+// LATTICEDATA_{lattice}: the KV buckets wasmCloud 1.x hosts keep named
+// configuration and lattice data (links, component specs) in
+// (CONTROL-INTERFACE.md).
 func HostConfigBucket(lattice string) string { return "CONFIGDATA_" + lattice }
+
+// HostDataBucket: see HostConfigBucket.
+func HostDataBucket(lattice string) string { return "LATTICEDATA_" + lattice }
+
+// ProviderRPCAll is wasmbus.rpc.{lattice}.>: the subjects a host and its
+// capability providers talk on (health, shutdown, link and config
+// updates; PROVIDER.md §2).
+func ProviderRPCAll(lattice string) string { return "wasmbus.rpc." + lattice + ".>" }
+
+// JSCreateStream is the JetStream API request that creates stream.
+func JSCreateStream(stream string) string { return "$JS.API.STREAM.CREATE." + stream }
 
 // JSReadStream is the JetStream API a client needs to read a stream (such
 // as the stream KV_{bucket} behind a KV bucket) and to watch it through
