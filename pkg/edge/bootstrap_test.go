@@ -3,6 +3,7 @@ package edge_test
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -87,6 +88,7 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 		{"label value", edge.SiteOptions{Name: "c", Hub: hubURL, Labels: map[string]string{"zone": `a"b`}}, true, []string{"--label zone="}},
 		{"unwritable out", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(notADir, "c")}, false, []string{notADir}},
 		{"existing files", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: occupied}, false, []string{occupied, "not empty", "--force"}},
+		{"relative install dir", edge.SiteOptions{Name: "c", Hub: hubURL, InstallDir: "opt/c"}, true, []string{"--install-dir", "absolute path"}},
 		{"another site's directory", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "sites", "a")}, false, []string{"site a's directory"}},
 	}
 	for _, tt := range tests {
@@ -214,6 +216,9 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(site, edge.SiteCredsFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("site.creds: %v %v", fi, err)
 	}
+	if out, err := exec.Command("sh", "-n", filepath.Join(site, "start.sh")).CombinedOutput(); err != nil {
+		t.Errorf("start.sh does not parse: %v\n%s", err, out)
+	}
 	before := snapshot(t, filepath.Dir(dir))
 
 	// Reopened from disk, as the next command run would.
@@ -244,6 +249,16 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 	readme, _ := os.ReadFile(filepath.Join(site, "README.md"))
 	if !strings.Contains(string(readme), "region=south") {
 		t.Error("--force did not rewrite the README with the new label")
+	}
+
+	opts.InstallDir = "/opt/wasmcanvas/a"
+	if _, err := l.Bootstrap(opts); err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := os.ReadFile(filepath.Join(site, edge.SiteConfigFile))
+	unit, _ := os.ReadFile(filepath.Join(site, "systemd", "wasmcanvas-leaf.service"))
+	if !strings.Contains(string(leaf), `"/opt/wasmcanvas/a/site.creds"`) || !strings.Contains(string(unit), "-c /opt/wasmcanvas/a/leaf.conf") {
+		t.Errorf("--install-dir not used by leaf.conf and the units:\n%s\n%s", leaf, unit)
 	}
 
 	opts.Force, opts.Rotate = false, true

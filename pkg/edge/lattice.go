@@ -65,8 +65,10 @@ type Site struct {
 	Hub    string            `json:"hub"`
 	Labels map[string]string `json:"labels"`
 	Dir    string            `json:"dir"`
-	Listen string            `json:"listen"`
-	Issued time.Time         `json:"issued"`
+	// InstallDir is where Dir goes on the site's machine.
+	InstallDir string    `json:"installDir"`
+	Listen     string    `json:"listen"`
+	Issued     time.Time `json:"issued"`
 	// Expires is zero when the credentials never expire.
 	Expires time.Time  `json:"expires,omitzero"`
 	Revoked *time.Time `json:"revoked,omitempty"`

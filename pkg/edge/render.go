@@ -96,7 +96,7 @@ func (l *Lattice) siteFiles(s Site) ([]file, error) {
 		"Site": s.Name, "Lattice": l.state.Lattice, "Hub": s.Hub,
 		"ServerName": LeafServerName(l.state.Lattice, s.Name),
 		"Listen":     s.Listen, "ListenHost": host, "ListenPort": port,
-		"CredsFile": filepath.Join(s.Dir, SiteCredsFile), "Dir": s.Dir,
+		"CredsFile": filepath.Join(s.InstallDir, SiteCredsFile), "Dir": s.InstallDir,
 		"LabelArgs": strings.Join(labelArgs, " "), "Issued": s.Issued.UTC().Format(time.RFC3339),
 		"Expires": expires, "SiteSubjects": subject.EdgeSiteAll(l.state.Lattice, s.Name),
 	}

@@ -31,6 +31,9 @@ type SiteOptions struct {
 	// Dir is the site directory; empty means sites/NAME in the lattice
 	// directory.
 	Dir string
+	// InstallDir is where the directory will sit on the site's machine: the
+	// leaf config and systemd units name files by it. Empty means Dir.
+	InstallDir string
 	// Listen is the leaf node's address for the site's local clients.
 	Listen string
 	// Expiry bounds the site's credentials; 0 means they never expire.
@@ -136,6 +139,9 @@ func (o *SiteOptions) validate() error {
 	if err := validateHostPort(o.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen: %w", err))
 	}
+	if o.InstallDir != "" && (!filepath.IsAbs(o.InstallDir) || strings.ContainsFunc(o.InstallDir, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == ' ' })) {
+		errs = append(errs, fmt.Errorf("--install-dir %q: want an absolute path without spaces, quotes or backslashes, e.g. /opt/wasmcanvas/site", o.InstallDir))
+	}
 	if o.Expiry < 0 {
 		errs = append(errs, fmt.Errorf("--expiry %s is negative: give a duration such as 8760h, or 0 for never", o.Expiry))
 	}
@@ -172,7 +178,14 @@ func (l *Lattice) Bootstrap(opts SiteOptions) (BootstrapResult, error) {
 		}
 	}
 	now := l.now()
-	want := Site{Name: opts.Name, Hub: opts.Hub, Labels: opts.Labels, Dir: dir, Listen: opts.Listen, Issued: now}
+	if strings.ContainsFunc(dir, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == ' ' }) && opts.InstallDir == "" {
+		return BootstrapResult{}, &OptionsError{fmt.Errorf("--out %q holds spaces, quotes or backslashes, which the systemd units cannot name: pick another directory or give --install-dir", dir)}
+	}
+	install := opts.InstallDir
+	if install == "" {
+		install = dir
+	}
+	want := Site{Name: opts.Name, Hub: opts.Hub, Labels: opts.Labels, Dir: dir, InstallDir: install, Listen: opts.Listen, Issued: now}
 	if opts.Expiry > 0 {
 		want.Expires = now.Add(opts.Expiry)
 	}
@@ -181,7 +194,8 @@ func (l *Lattice) Bootstrap(opts SiteOptions) (BootstrapResult, error) {
 	old := l.state.site(opts.Name)
 	force := opts.Force
 	if old != nil {
-		same := old.Hub == want.Hub && old.Dir == want.Dir && old.Listen == want.Listen && maps.Equal(old.Labels, want.Labels)
+		same := old.Hub == want.Hub && old.Dir == want.Dir && old.InstallDir == want.InstallDir && old.Listen == want.Listen &&
+			maps.Equal(old.Labels, want.Labels)
 		switch {
 		case old.Revoked != nil && !opts.Rotate:
 			return BootstrapResult{}, fmt.Errorf("site %s was revoked at %s: give --rotate to issue it new credentials", opts.Name, old.Revoked.UTC().Format(time.RFC3339))

@@ -79,14 +79,16 @@ func newEdgeBootstrapCmd() *cobra.Command {
   systemd/         wasmcanvas-leaf.service and wasmcanvas-host.service
   README.md        what the site's operator does with all of it
 
-Copy the directory to the site and run start.sh or install the units. The hub
-needs no restart. The directory is written to a temporary directory and
+Copy the directory to the site (to --install-dir, which leaf.conf and the
+units name files by; it defaults to --out) and run start.sh or install the
+units. The hub needs no restart. The directory is written to a temporary directory and
 renamed into place: all of it or nothing. Re-running with the same settings
 writes nothing; --force rewrites the files with new settings (same key);
 --rotate issues new credentials and revokes the old ones (push them with the
 hub reachable: see 'canvas edge revoke').`,
 		Example: `  canvas edge bootstrap --site north-1 --hub nats://hub.example.net:7422 --label region=north
-  canvas edge bootstrap --site north-1 --hub tls://hub.example.net:7422 --out /srv/sites/north-1
+  canvas edge bootstrap --site north-1 --hub tls://hub.example.net:7422 --out sites/north-1 \
+    --install-dir /opt/wasmcanvas/north-1
   canvas edge bootstrap --site north-1 --hub nats://hub.example.net:7422 --rotate`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -128,6 +130,7 @@ hub reachable: see 'canvas edge revoke').`,
 	f.StringVar(&opts.Hub, "hub", "", "the hub's leaf-node URL, nats://HOST:PORT or tls://HOST:PORT")
 	f.StringArrayVar(&labels, "label", nil, "extra host label key=value (repeatable)")
 	f.StringVar(&opts.Dir, "out", "", "site directory (default LATTICE-DIR/sites/NAME)")
+	f.StringVar(&opts.InstallDir, "install-dir", "", "where the directory will sit on the site's machine; leaf.conf and the units name files by it (default: --out)")
 	f.StringVar(&opts.Listen, "listen", edge.DefaultSiteListen, "the leaf node's address for the site's local clients")
 	f.DurationVar(&opts.Expiry, "expiry", edge.DefaultCredsExpiry, "lifetime of the site's credentials (0: never expire)")
 	f.BoolVar(&opts.Force, "force", false, "overwrite an existing directory, or rewrite a known site with new settings")
