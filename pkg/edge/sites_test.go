@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge/edgetest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge/hubclient"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 )
 
@@ -113,4 +115,32 @@ func TestSitesThroughLeafNodes(t *testing.T) {
 			t.Error("site a's host event reached canvasd after the revocation")
 		}
 	})
+}
+
+func TestPushAccountErrors(t *testing.T) {
+	t.Parallel()
+	ctx := func(d time.Duration) context.Context {
+		c, cancel := context.WithTimeout(context.Background(), d)
+		t.Cleanup(cancel)
+		return c
+	}
+	h := startHub(t)
+	admin := connect(t, h.url, nats.UserCredentials(filepath.Join(h.dir, edge.AdminCreds)))
+	if err := hubclient.PushAccount(ctx(10*time.Second), admin, "not a JWT"); err == nil || !strings.Contains(err.Error(), "the hub refused it") {
+		t.Errorf("a malformed JWT: %v", err)
+	}
+	// A user of the lattice account may not publish to the system
+	// account's services.
+	canvasd := connect(t, h.url, nats.UserCredentials(h.creds("canvasd")), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err := hubclient.PushAccount(ctx(time.Second), canvasd, h.l.AccountJWT()); err == nil {
+		t.Error("canvasd's credentials pushed an account JWT")
+	}
+	plain := testkit.NATS(t, embedded.Config{})
+	nc := connect(t, plain.ClientURL())
+	if err := hubclient.PushAccount(ctx(10*time.Second), nc, h.l.AccountJWT()); err == nil || !strings.Contains(err.Error(), "system account's credentials") {
+		t.Errorf("a server without a resolver: %v", err)
+	}
+	if _, err := hubclient.Leafs(ctx(10*time.Second), nc, 300*time.Millisecond); err == nil {
+		t.Error("a server that does not answer LEAFZ gave leaf nodes")
+	}
 }
