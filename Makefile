@@ -65,7 +65,7 @@ fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 bench: ## benchmarks that print ratios measured in one run
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 
-e2e: build examples components ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component
+e2e: build examples components ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component, secured lattice with edge sites
 	$(GO) test -p 1 -count=1 -tags e2e -timeout 30m ./e2e/... ./pkg/runtime/...
 
 race: ## the cgo runtime, the deployer, the gateway and the lifecycles under the race detector with cgo pointer checks

@@ -1,7 +1,9 @@
 // Package e2e holds the long end-to-end runs behind the build tag e2e
 // (`make e2e`): real canvasd and nats-server processes killed with SIGKILL
 // at random moments while Components are applied, updated and deleted; the
-// README quick start with the real binary; and canvas up restarted 50 times,
-// each serving its Component the instant up returns.
+// README quick start with the real binary; canvas up restarted 50 times,
+// each serving its Component the instant up returns; and a secured lattice
+// (a hub and two edge sites' leaf nodes from the files `canvas lattice init`
+// and `canvas edge bootstrap` write, one site revoked).
 // It has no code of its own, only tests.
 package e2e

@@ -155,12 +155,12 @@ func (f *latticeConn) printMessage(w io.Writer, msg string) error {
 	return f.print(w, ctlResult{Success: true, Message: msg}, func(tw *tabwriter.Writer) { fmt.Fprintln(tw, msg) })
 }
 
-// addLatticeAdminCmds adds the lattice admin commands (hosts, inventory,
-// apps, links, config, label, ping, events) to the `canvas lattice` parent.
-func addLatticeAdminCmds(parent *cobra.Command) {
-	parent.AddCommand(
-		newLatticeHostsCmd(), newLatticePingCmd(), newLatticeInventoryCmd(), newLatticeAppsCmd(),
-		newLatticeLinksCmd(), newLatticeConfigCmd(), newLatticeLabelCmd(), newLatticeEventsCmd(),
+// init adds the lattice admin commands (hosts, ping, inventory, apps,
+// links, config, label, events) to the `canvas lattice` parent.
+func init() {
+	latticeSubcommands = append(latticeSubcommands,
+		newLatticeHostsCmd, newLatticePingCmd, newLatticeInventoryCmd, newLatticeAppsCmd,
+		newLatticeLinksCmd, newLatticeConfigCmd, newLatticeLabelCmd, newLatticeEventsCmd,
 	)
 }
 
@@ -651,26 +651,4 @@ func (f *latticeConn) printEvent(w io.Writer, ev latticeadmin.Event) error {
 	e := ev.Envelope
 	_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Time, strings.TrimPrefix(e.Type, subject.HostEventTypePrefix), e.Source, e.Data)
 	return err
-}
-
-// newLatticeCmd is the `canvas lattice` parent.
-//
-// MERGE NOTE: this minimal parent exists only because this branch has no
-// cmd/canvas/cli/lattice.go. When that file (with `lattice init`) is merged,
-// delete this function and call addLatticeAdminCmds(cmd) from its
-// newLatticeCmd; root.go keeps a single newLatticeCmd() entry.
-func newLatticeCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "lattice",
-		Short: "Inspect and manage the wasmCloud lattice the canvas drives",
-		Long: `lattice talks to the lattice's NATS directly: the wasmCloud hosts' control
-interface and wadm. Connection from --nats/--nats-creds or the current
-context's nats and nats-creds.`,
-		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return usageErrorf("lattice what? see `canvas lattice --help`")
-		},
-	}
-	addLatticeAdminCmds(cmd)
-	return cmd
 }

@@ -27,6 +27,9 @@ type NATSProcess struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  *syncBuffer
+	// conf, when set, is a config written elsewhere (StartNATSConfig),
+	// and addr the address it listens on for clients.
+	conf, addr string
 }
 
 // StartNATSProcess starts nats-server -js on a free port with its store in
@@ -58,8 +61,35 @@ func StartNATSProcess(t testing.TB) *NATSProcess {
 	return n
 }
 
+// StartNATSConfig runs nats-server -c conf, a config written by the test's
+// subject (e.g. `canvas lattice init`), and waits until addr, its client
+// address, accepts connections. Cleanup stops it.
+func StartNATSConfig(t testing.TB, conf, addr string) *NATSProcess {
+	t.Helper()
+	NATSServerBinary(t)
+	n := &NATSProcess{t: t, conf: conf, addr: addr}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.stop(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("nats-server %s output:\n%s", conf, n.log.String())
+		}
+	})
+	return n
+}
+
+// Log is what the server wrote so far.
+func (n *NATSProcess) Log() string { return n.log.String() }
+
 // URL is the client URL.
-func (n *NATSProcess) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(n.port) }
+func (n *NATSProcess) URL() string {
+	if n.addr != "" {
+		return "nats://" + n.addr
+	}
+	return "nats://127.0.0.1:" + strconv.Itoa(n.port)
+}
 
 // Start runs the server (again) and waits until a client can connect.
 // It does not call t.Fatal, so it may run on a test's helper goroutine.
@@ -67,7 +97,11 @@ func (n *NATSProcess) Start() error {
 	if n.log == nil {
 		n.log = &syncBuffer{}
 	}
-	n.cmd = exec.Command(natsBinary.path, "-c", filepath.Join(n.dir, "nats.conf"))
+	conf := n.conf
+	if conf == "" {
+		conf = filepath.Join(n.dir, "nats.conf")
+	}
+	n.cmd = exec.Command(natsBinary.path, "-c", conf)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {
 		return fmt.Errorf("start nats-server: %w", err)
@@ -78,6 +112,15 @@ func (n *NATSProcess) Start() error {
 		close(n.done)
 	}()
 	err := WaitFor(30*time.Second, func() error {
+		if n.addr != "" {
+			// The server may require credentials: a TCP connection it
+			// accepts is enough.
+			c, err := net.DialTimeout("tcp", n.addr, time.Second)
+			if err != nil {
+				return err
+			}
+			return c.Close()
+		}
 		nc, err := nats.Connect(n.URL(), nats.Timeout(time.Second))
 		if err != nil {
 			return err

@@ -369,3 +369,84 @@ func HostEvent(lattice, event string) string { return hostEventPrefix + "." + la
 
 // HostEventsAll matches every host event of lattice: wasmbus.evt.{lattice}.>.
 func HostEventsAll(lattice string) string { return HostEvent(lattice, ">") }
+
+// Secured lattices and edge sites (pkg/edge): the subject patterns each
+// role's NATS permissions allow or deny, and the system-account requests
+// that push account JWTs and ask the servers about their leaf nodes.
+
+// WRPCLatticeAll is {lattice}.*.wrpc.>: every wRPC invocation of a lattice,
+// whatever component or provider it targets.
+func WRPCLatticeAll(lattice string) string { return lattice + ".*.wrpc.>" }
+
+// WadmLatticeAll is wadm.*.{lattice}.>: everything wadm publishes or
+// serves for one lattice with the default API prefix (its API, status,
+// events and internal commands).
+func WadmLatticeAll(lattice string) string { return "wadm.*." + lattice + ".>" }
+
+// CanvasAPIAll matches every request of the canvas's own API.
+const CanvasAPIAll = CanvasAPIPrefix + ".>"
+
+// EdgeSite is edge.{lattice}.{site}: the subjects only the edge site's
+// credentials may use, e.g. for the site's own telemetry.
+func EdgeSite(lattice, site string) string { return "edge." + lattice + "." + site }
+
+// EdgeSiteAll is edge.{lattice}.{site}.>.
+func EdgeSiteAll(lattice, site string) string { return EdgeSite(lattice, site) + ".>" }
+
+// NATS's own subjects a role may need: request inboxes, JetStream's API,
+// acknowledgements and flow control, KV writes and the micro service
+// discovery subjects.
+const (
+	InboxAll   = "_INBOX.>"
+	JSAPIAll   = "$JS.API.>"
+	JSAPIInfo  = "$JS.API.INFO"
+	JSAckAll   = "$JS.ACK.>"
+	JSFlowAll  = "$JS.FC.>"
+	ServiceAll = "$SRV.>"
+)
+
+// KVAll is $KV.{bucket}.>: the writes to every key of a KV bucket.
+func KVAll(bucket string) string { return "$KV." + bucket + ".>" }
+
+// HostConfigBucket is CONFIGDATA_{lattice} and HostDataBucket
+// LATTICEDATA_{lattice}: the KV buckets wasmCloud 1.x hosts keep named
+// configuration and lattice data (links, component specs) in
+// (CONTROL-INTERFACE.md).
+func HostConfigBucket(lattice string) string { return "CONFIGDATA_" + lattice }
+
+// HostDataBucket: see HostConfigBucket.
+func HostDataBucket(lattice string) string { return "LATTICEDATA_" + lattice }
+
+// ProviderRPCAll is wasmbus.rpc.{lattice}.>: the subjects a host and its
+// capability providers talk on (health, shutdown, link and config
+// updates; PROVIDER.md §2).
+func ProviderRPCAll(lattice string) string { return "wasmbus.rpc." + lattice + ".>" }
+
+// JSCreateStream is the JetStream API request that creates stream.
+func JSCreateStream(stream string) string { return "$JS.API.STREAM.CREATE." + stream }
+
+// JSReadStream is the JetStream API a client needs to read a stream (such
+// as the stream KV_{bucket} behind a KV bucket) and to watch it through
+// consumers, and nothing that changes another stream.
+func JSReadStream(stream string) []string {
+	return []string{
+		"$JS.API.STREAM.INFO." + stream,
+		"$JS.API.STREAM.MSG.GET." + stream,
+		"$JS.API.DIRECT.GET." + stream + ".>",
+		"$JS.API.CONSUMER.*." + stream,
+		"$JS.API.CONSUMER.*." + stream + ".>",
+		"$JS.ACK." + stream + ".>",
+	}
+}
+
+// KVStream is the stream behind a KV bucket: KV_{bucket}.
+func KVStream(bucket string) string { return "KV_" + bucket }
+
+// The system account's requests (nats-server with a full resolver).
+const (
+	// SysClaimsUpdate takes an account JWT and stores it in every
+	// server's resolver; the servers apply it (revocations included) at once.
+	SysClaimsUpdate = "$SYS.REQ.CLAIMS.UPDATE"
+	// SysPingLeafz asks every server for its leaf-node connections.
+	SysPingLeafz = "$SYS.REQ.SERVER.PING.LEAFZ"
+)

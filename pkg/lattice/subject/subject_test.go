@@ -242,3 +242,29 @@ func TestOneOwnerCatchesLiterals(t *testing.T) {
 		t.Fatalf("found %d hand-built subjects, want 3: %q", len(got), got)
 	}
 }
+
+func TestEdgeSubjects(t *testing.T) {
+	t.Parallel()
+	for got, want := range map[string]string{
+		CtlLatticeAll("", "l"):           "wasmbus.ctl.v1.l.>",
+		HostEventsAll("l"):               "wasmbus.evt.l.>",
+		WRPCLatticeAll("l"):              "l.*.wrpc.>",
+		WadmLatticeAll("l"):              "wadm.*.l.>",
+		CanvasAPIAll:                     "canvas.api.>",
+		EdgeSiteAll("l", "a"):            "edge.l.a.>",
+		KVAll("B"):                       "$KV.B.>",
+		KVStream(HostConfigBucket("l")):  "KV_CONFIGDATA_l",
+		JSReadStream("S")[0]:             "$JS.API.STREAM.INFO.S",
+		WadmModel("", "l", WadmPut, "x"): "wadm.api.l.model.put.x",
+		WadmAppStatus("l", ">"):          "wadm.status.l.>",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	// Every wRPC invocation of the lattice falls under WRPCLatticeAll's
+	// shape: {lattice}.{id}.wrpc.0.0.1...
+	if inv := WRPCInvoke(WRPCPrefix("l", "c"), "", "f"); !strings.HasPrefix(inv, "l.c.wrpc.") {
+		t.Errorf("invocation %q is not under l.*.wrpc.>", inv)
+	}
+}

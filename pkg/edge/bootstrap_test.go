@@ -1,0 +1,325 @@
+package edge_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
+)
+
+// snapshot is every file under dir with its content, and the names beside
+// dir, to see that a refused command changed nothing.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			out[p] = string(b)
+		} else {
+			out[p+"/"] = ""
+		}
+		return nil
+	})
+	return out
+}
+
+func diff(before, after map[string]string) []string {
+	var d []string
+	for k, v := range after {
+		if w, ok := before[k]; !ok || w != v {
+			d = append(d, k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			d = append(d, k+" (removed)")
+		}
+	}
+	sort.Strings(d)
+	return d
+}
+
+func TestBootstrapRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	l, dir, _ := newLattice(t)
+	hubURL := "nats://hub.example.net:7422"
+	if _, err := l.Bootstrap(edge.SiteOptions{Name: "a", Hub: hubURL}); err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	notADir := filepath.Join(parent, "file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	occupied := filepath.Join(parent, "occupied")
+	if err := os.MkdirAll(occupied, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(occupied, "keep.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		opts    edge.SiteOptions
+		usage   bool
+		wantErr []string
+	}{
+		{"duplicate site", edge.SiteOptions{Name: "a", Hub: "nats://other:7422"}, false, []string{"site a already exists", "--force", "--rotate"}},
+		{"site name", edge.SiteOptions{Name: "a.b", Hub: hubURL}, true, []string{"--site", "not allowed"}},
+		{"empty site", edge.SiteOptions{Hub: hubURL}, true, []string{"--site is empty"}},
+		{"http hub", edge.SiteOptions{Name: "c", Hub: "http://hub:7422"}, true, []string{"--hub", `scheme "http" is not nats or tls`}},
+		{"ws hub", edge.SiteOptions{Name: "c", Hub: "ws://hub:7422"}, true, []string{"--hub", "nats://HOST:PORT"}},
+		{"hub without port", edge.SiteOptions{Name: "c", Hub: "nats://hub"}, true, []string{"--hub", "with the port"}},
+		{"hub with password", edge.SiteOptions{Name: "c", Hub: "nats://u:secretpw@hub:7422"}, true, []string{"--hub", "user info"}},
+		{"site label", edge.SiteOptions{Name: "c", Hub: hubURL, Labels: map[string]string{"site": "d"}}, true, []string{"--label site=d contradicts --site c"}},
+		{"label value", edge.SiteOptions{Name: "c", Hub: hubURL, Labels: map[string]string{"zone": `a"b`}}, true, []string{"--label zone="}},
+		{"unwritable out", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(notADir, "c")}, false, []string{notADir}},
+		{"existing files", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: occupied}, false, []string{occupied, "not empty", "--force"}},
+		{"relative install dir", edge.SiteOptions{Name: "c", Hub: hubURL, InstallDir: "opt/c"}, true, []string{"--install-dir", "absolute path"}},
+		{"another site's directory", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "sites", "a")}, false, []string{"site a's directory"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshot(t, filepath.Dir(dir))
+			beforeOut := snapshot(t, parent)
+			_, err := l.Bootstrap(tt.opts)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var oe *edge.OptionsError
+			if errors.As(err, &oe) != tt.usage {
+				t.Errorf("OptionsError=%v, want %v: %v", !tt.usage, tt.usage, err)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "secretpw") {
+				t.Errorf("error repeats the URL's password: %v", err)
+			}
+			if d := diff(before, snapshot(t, filepath.Dir(dir))); len(d) > 0 {
+				t.Errorf("refused bootstrap changed the lattice directory: %q", d)
+			}
+			if d := diff(beforeOut, snapshot(t, parent)); len(d) > 0 {
+				t.Errorf("refused bootstrap changed %s: %q", parent, d)
+			}
+		})
+	}
+
+	t.Run("unknown site", func(t *testing.T) {
+		before := snapshot(t, dir)
+		_, err := l.Revoke("zz")
+		if err == nil || !strings.Contains(err.Error(), `no site "zz"`) || !strings.Contains(err.Error(), "the sites are a") {
+			t.Errorf("revoke of an unknown site: %v", err)
+		}
+		if d := diff(before, snapshot(t, dir)); len(d) > 0 {
+			t.Errorf("changed %q", d)
+		}
+	})
+}
+
+func TestInitRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	occupied := filepath.Join(parent, "occupied")
+	if err := os.MkdirAll(occupied, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(occupied, "keep.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		opts    edge.InitOptions
+		wantErr string
+	}{
+		{"existing files", edge.InitOptions{Dir: occupied}, "not empty"},
+		{"unwritable out", edge.InitOptions{Dir: filepath.Join(occupied, "keep.txt", "lattice")}, "keep.txt"},
+		{"lattice name", edge.InitOptions{Dir: filepath.Join(parent, "x"), Lattice: "a.b"}, "--lattice"},
+		{"listen", edge.InitOptions{Dir: filepath.Join(parent, "x"), Listen: "4222"}, "--listen"},
+		{"client url", edge.InitOptions{Dir: filepath.Join(parent, "x"), ClientURL: "http://hub:4222"}, "--client-url"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshot(t, parent)
+			_, err := edge.Init(tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
+			}
+			if d := diff(before, snapshot(t, parent)); len(d) > 0 {
+				t.Errorf("refused init changed %q", d)
+			}
+		})
+	}
+}
+
+// An expired operator can sign nothing: Open says so and no command that
+// needs it gets to write.
+func TestExpiredOperator(t *testing.T) {
+	t.Parallel()
+	_, dir, _ := newLattice(t)
+	seed, err := os.ReadFile(filepath.Join(dir, "keys", "operator.nk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(string(seed))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, edge.OperatorJWTFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := jwt.DecodeOperatorClaims(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc.Expires = time.Now().Add(-time.Hour).Unix()
+	token, err := oc.Encode(kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, edge.OperatorJWTFile), []byte(token), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = edge.Open(dir, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "operator JWT") || !strings.Contains(err.Error(), "expired at") {
+		t.Fatalf("Open with an expired operator: %v", err)
+	}
+}
+
+func TestBootstrapIsIdempotent(t *testing.T) {
+	t.Parallel()
+	l, dir, _ := newLattice(t)
+	opts := edge.SiteOptions{Name: "a", Hub: "tls://hub.example.net:7422", Labels: map[string]string{"region": "north"}}
+	first, err := l.Bootstrap(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Changed || first.Site.Labels["site"] != "a" || first.Site.Labels["region"] != "north" {
+		t.Fatalf("first bootstrap: %+v", first)
+	}
+	site := filepath.Join(dir, "sites", "a")
+	if fi, err := os.Stat(filepath.Join(site, edge.SiteCredsFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("site.creds: %v %v", fi, err)
+	}
+	if out, err := exec.Command("sh", "-n", filepath.Join(site, "start.sh")).CombinedOutput(); err != nil {
+		t.Errorf("start.sh does not parse: %v\n%s", err, out)
+	}
+	before := snapshot(t, filepath.Dir(dir))
+
+	// Reopened from disk, as the next command run would.
+	l, err = edge.Open(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := l.Bootstrap(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Changed {
+		t.Error("re-running with the same settings reported a change")
+	}
+	if d := diff(before, snapshot(t, filepath.Dir(dir))); len(d) > 0 {
+		t.Errorf("re-running with the same settings changed %q", d)
+	}
+
+	opts.Labels = map[string]string{"region": "south"}
+	opts.Force = true
+	forced, err := l.Bootstrap(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if forced.Site.User != first.Site.User || forced.AccountChanged {
+		t.Errorf("--force changed the site's key (%s -> %s) or the account", first.Site.User, forced.Site.User)
+	}
+	readme, _ := os.ReadFile(filepath.Join(site, "README.md"))
+	if !strings.Contains(string(readme), "region=south") {
+		t.Error("--force did not rewrite the README with the new label")
+	}
+
+	opts.InstallDir = "/opt/wasmcanvas/a"
+	if _, err := l.Bootstrap(opts); err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := os.ReadFile(filepath.Join(site, edge.SiteConfigFile))
+	unit, _ := os.ReadFile(filepath.Join(site, "systemd", "wasmcanvas-leaf.service"))
+	if !strings.Contains(string(leaf), `"/opt/wasmcanvas/a/site.creds"`) || !strings.Contains(string(unit), "-c /opt/wasmcanvas/a/leaf.conf") {
+		t.Errorf("--install-dir not used by leaf.conf and the units:\n%s\n%s", leaf, unit)
+	}
+
+	opts.Force, opts.Rotate = false, true
+	rotated, err := l.Bootstrap(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated.Site.User == first.Site.User || !rotated.AccountChanged {
+		t.Fatalf("--rotate kept the key or left the account: %+v", rotated)
+	}
+	ac, err := jwt.DecodeAccountClaims(l.AccountJWT())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ac.IsClaimRevoked(&jwt.UserClaims{ClaimsData: jwt.ClaimsData{Subject: first.Site.User, IssuedAt: first.Site.Issued.Unix()}}) {
+		t.Error("--rotate did not revoke the old key in the account JWT")
+	}
+	hubConf, _ := os.ReadFile(filepath.Join(dir, "hub", "nats.conf"))
+	if !strings.Contains(string(hubConf), l.AccountJWT()) {
+		t.Error("hub/nats.conf does not preload the new account JWT")
+	}
+}
+
+// No file but keys/ and the creds files holds a seed, and the seeds are
+// only readable by their owner.
+func TestSecretsStayInTheirFiles(t *testing.T) {
+	t.Parallel()
+	l, dir, _ := newLattice(t)
+	if _, err := l.Bootstrap(edge.SiteOptions{Name: "a", Hub: "nats://hub:7422"}); err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if seedLike.Match(b) {
+			found++
+			if fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s holds a seed and is %v", p, fi.Mode().Perm())
+			}
+			rel, _ := filepath.Rel(dir, p)
+			if !strings.HasPrefix(rel, "keys/") && !strings.HasSuffix(rel, ".creds") {
+				t.Errorf("%s holds a seed", rel)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5 keys, 5 role creds, admin, site a.
+	if found != 12 {
+		t.Errorf("%d files hold a seed, want 12", found)
+	}
+}
