@@ -13,9 +13,13 @@ fi
 # scripts/preopen.mjs gives jco's WASI-hosted tools the filesystem (see there).
 jco() { node --import ./scripts/preopen.mjs node_modules/@bytecodealliance/jco/dist/jco.js "$@"; }
 
-mkdir -p build
+# The WIT it builds against: wit/ plus the canvas's own packages from the
+# repository's wit/ (the source of truth; no copy is kept here).
+rm -rf build/wit && mkdir -p build/wit/deps/wasmcanvas-observe
+cp -r wit/world.wit wit/deps build/wit/
+cp ../../wit/observe.wit build/wit/deps/wasmcanvas-observe/
 start=$(date +%s)
-jco componentize src/component.js --bundle --wit wit --world-name productcatalog -o build/productcatalog.wasm
+jco componentize src/component.js --bundle --wit build/wit --world-name productcatalog -o build/productcatalog.wasm
 echo "componentize: $(( $(date +%s) - start ))s, $(stat -c %s build/productcatalog.wasm) bytes"
 
 # The world the canvas runtime links: fail the build when it drifts.

@@ -1,10 +1,17 @@
 // The component's entry: binds catalog.handle to the fetch event
 // (componentize-js exports it as wasi:http/incoming-handler), to a
-// wasi:keyvalue bucket and to wasi:logging.
+// wasi:keyvalue bucket, to wasi:logging and to the canvas's
+// wasmcanvas:observe (a span per request, a counter of offerings created).
 import { open } from "wasi:keyvalue/store@0.2.0-draft";
 import { increment } from "wasi:keyvalue/atomics@0.2.0-draft";
 import { log } from "wasi:logging/logging@0.1.0-draft";
+import { counterAdd } from "wasmcanvas:observe/metrics@0.2.0";
+import { startSpan, endSpan } from "wasmcanvas:observe/tracing@0.2.0";
 import { handle } from "./catalog.js";
+
+// OFFERINGS_CREATED is the business counter the component records; the
+// canvas serves it at the Component's metrics API (managementFunction).
+const OFFERINGS_CREATED = "productcatalog_offerings_created_total";
 
 // The bucket the host links to this component; "default" is the link name
 // wasmCloud uses when a link has none.
@@ -55,7 +62,39 @@ function describe(err) {
   return String(err);
 }
 
+// observed runs f and never lets observability break a request: a refused
+// call (no link, a bad name) is logged and the request goes on.
+function observed(what, f) {
+  try {
+    return f();
+  } catch (err) {
+    log("warn", "productcatalog", `${what}: ${err && err.payload ? JSON.stringify(err.payload) : String(err)}`);
+    return undefined;
+  }
+}
+
+// serve answers one request inside a server span that continues the
+// trace of the request the canvas's gateway is serving.
 async function serve(request) {
+  const path = new URL(request.url).pathname;
+  const span = observed("start span", () => startSpan(`${request.method} ${path}`, "server", undefined));
+  let status = 500;
+  try {
+    const res = await answer(request);
+    status = res.status;
+    if (request.method === "POST" && status === 201 && /\/productOffering$/.test(path)) {
+      observed("count the offering", () => counterAdd(OFFERINGS_CREATED, 1n, []));
+    }
+    return res;
+  } finally {
+    if (span) {
+      const attrs = [{ key: "http.request.method", value: request.method }, { key: "http.response.status_code", value: String(status) }];
+      observed("end span", () => endSpan(span, attrs, status >= 500 ? { tag: "error", val: `status ${status}` } : { tag: "ok" }));
+    }
+  }
+}
+
+async function answer(request) {
   const body = request.method === "GET" || request.method === "HEAD" ? "" : await request.text();
   let bucket;
   try {

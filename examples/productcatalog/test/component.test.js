@@ -22,11 +22,13 @@ async function startServer(env = {}) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs = [];
+  const observed = [];
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (chunk) => {
     stderr += chunk;
     for (const line of chunk.split("\n")) {
       if (line.startsWith("{\"wasiLog\"")) logs.push(JSON.parse(line).wasiLog);
+      if (line.startsWith("{\"observe\"")) observed.push(JSON.parse(line).observe);
     }
   });
   let stdout = "";
@@ -44,6 +46,7 @@ async function startServer(env = {}) {
   return {
     base: `http://${addr}${API}`,
     logs,
+    observed,
     stop: async () => {
       if (child.exitCode === null) {
         child.kill("SIGTERM");
@@ -115,6 +118,15 @@ test("the component serves TMF620 over HTTP with state in wasi:keyvalue", async 
   const gone = await call("GET", "/productOffering/1");
   assert.equal(gone.status, 404);
   assert.equal(gone.json.code, "notFound");
+
+  // Through wasmcanvas:observe: one counted offering per create, and a
+  // server span per request, ended with its status.
+  const counted = server.observed.filter((o) => o.fn === "counter-add");
+  assert.deepEqual(counted.map((o) => [o.name, o.delta]), created.map(() => ["productcatalog_offerings_created_total", "1"]));
+  const ended = server.observed.filter((o) => o.fn === "end-span");
+  assert.equal(ended.length, 9, JSON.stringify(server.observed)); // one per request above
+  assert.ok(ended.some((o) => o.name === `DELETE ${API}/productOffering/1` && o.status === "ok" &&
+    o.attributes.some((a) => a.key === "http.response.status_code" && a.value === "204")), JSON.stringify(ended));
 
   // Every request ran in a fresh instance, so what the later ones read
   // came from the host's bucket.

@@ -51,7 +51,28 @@ const imports = () => ({
   "wasi:logging/logging": {
     log: (level, context, message) => process.stderr.write(JSON.stringify({ wasiLog: { level, context, message } }) + "\n"),
   },
+  // wasmcanvas:observe as the canvas serves it, reduced to JSON lines on
+  // stderr the tests read (u64 and BigInt values as strings).
+  "wasmcanvas:observe/metrics": {
+    counterAdd: (name, delta, labels) => observe("counter-add", { name, delta: String(delta), labels }),
+    gaugeSet: (name, value, labels) => observe("gauge-set", { name, value, labels }),
+    gaugeAdd: (name, delta, labels) => observe("gauge-add", { name, delta, labels }),
+    histogramRecord: (name, value, labels) => observe("histogram-record", { name, value, labels }),
+  },
+  "wasmcanvas:observe/tracing": {
+    current: () => undefined,
+    startSpan: (name, kind, parent) => {
+      const hex = (n) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join("");
+      const span = { context: { traceparent: `00-${hex(32)}-${hex(16)}-01`, tracestate: "" }, parentSpanId: undefined, name, kind, startUnixNanos: BigInt(Date.now()) * 1000000n };
+      observe("start-span", { name, kind });
+      return span;
+    },
+    endSpan: (span, attributes, status) => observe("end-span", { name: span.name, attributes, status: status.tag }),
+  },
 });
+function observe(fn, args) {
+  process.stderr.write(JSON.stringify({ observe: { fn, ...args } }) + "\n");
+}
 const server = new HTTPServer({
   handle(request, responseOut) {
     return instantiate(getCoreModule, imports()).incomingHandler.handle(request, responseOut);
