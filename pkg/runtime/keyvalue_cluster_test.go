@@ -22,46 +22,23 @@ import (
 func startJetStreamCluster(t testing.TB) jetstream.JetStream {
 	t.Helper()
 	const size = 3
-	// Every server lists every route up front, so the route ports are
-	// reserved first: the OS picks them, the servers take them over.
-	ports := make([]int, size)
-	routes := make([]string, size)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+	var srvs []*server.Server
+	// A route port is reserved, released, then taken by its server: another
+	// process may take it in between, so a failed start is tried again on
+	// fresh ports (bounded).
+	for attempt := 1; ; attempt++ {
+		var err error
+		if srvs, err = startCluster(t, size); err == nil {
+			break
+		}
+		if attempt == 3 {
 			t.Fatal(err)
 		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		routes[i] = "nats://" + l.Addr().String()
-		_ = l.Close()
+		t.Logf("cluster start %d: %v; trying again on other ports", attempt, err)
 	}
-	srvs := make([]*server.Server, size)
 	urls := make([]string, size)
-	for i := range srvs {
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("kv-r%d-%d", size, i),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoSigs:     true,
-			NoLog:      true,
-			Cluster:    server.ClusterOpts{Name: "kv-cluster", Host: "127.0.0.1", Port: ports[i]},
-			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
-		}
-		srv, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Start()
-		t.Cleanup(func() {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		})
-		if !srv.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("nats-server %s not ready within 10s", opts.ServerName)
-		}
-		srvs[i], urls[i] = srv, srv.ClientURL()
+	for i, s := range srvs {
+		urls[i] = s.ClientURL()
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for !metaReady(srvs) {
@@ -80,6 +57,57 @@ func startJetStreamCluster(t testing.TB) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
+}
+
+// startCluster starts size servers routed to each other; on an error it
+// stops those it started.
+func startCluster(t testing.TB, size int) ([]*server.Server, error) {
+	// Every server lists every route up front, so the route ports are
+	// reserved first: the OS picks them, the servers take them over.
+	ports := make([]int, size)
+	routes := make([]string, size)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		routes[i] = "nats://" + l.Addr().String()
+		_ = l.Close()
+	}
+	var srvs []*server.Server
+	stopAll := func() {
+		for _, s := range srvs {
+			s.Shutdown()
+			s.WaitForShutdown()
+		}
+	}
+	for i := range size {
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("kv-r%d-%d", size, i),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			NoSigs:     true,
+			NoLog:      true,
+			Cluster:    server.ClusterOpts{Name: "kv-cluster", Host: "127.0.0.1", Port: ports[i]},
+			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+		}
+		srv, err := server.NewServer(opts)
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		srv.Start()
+		srvs = append(srvs, srv)
+		if !srv.ReadyForConnections(20 * time.Second) {
+			stopAll()
+			return nil, fmt.Errorf("nats-server %s not ready within 20s", opts.ServerName)
+		}
+	}
+	t.Cleanup(stopAll)
+	return srvs, nil
 }
 
 // metaReady: one server leads the meta group and every one is current.

@@ -444,14 +444,16 @@ func TestObserveOverHTTP(t *testing.T) {
 	}
 }
 
-// TestObserveUnsetTraps: without a Recorder the imports stay functions
-// that trap, so the component loads and a request that records fails.
-func TestObserveUnsetTraps(t *testing.T) {
+// TestObserveUnsetAnswersNotLinked: without a Recorder the component is
+// not linked to the canvas's observability: its first call (counter-add)
+// returns the WIT error, which the probe answers with 501, instead of
+// trapping (a 500), as canvas-bridge answers a caller with no link.
+func TestObserveUnsetAnswersNotLinked(t *testing.T) {
 	comp := loadObserveProbe(t, ComponentConfig{})
 	rec := httptest.NewRecorder()
 	comp.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	if rec.Code != http.StatusInternalServerError {
-		t.Errorf("status %d, want 500", rec.Code)
+	if rec.Code != 501 {
+		t.Errorf("status %d, want 501 (counter-add answered its error)", rec.Code)
 	}
 }
 

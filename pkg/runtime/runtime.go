@@ -105,11 +105,9 @@ type ComponentConfig struct {
 	// as Source, with the request's context, whose trace context (the
 	// gateway's span, else the request's traceparent header) is what
 	// tracing.current answers. The Recorder's *observe.Error reaches the
-	// component as the WIT error case. Nil leaves those imports as
-	// functions that trap. When it can also trace outgoing requests (as
-	// *observe.Observer can: StartClientSpan), each request the component
-	// sends through wasi:http gets a client span, whose traceparent it
-	// carries to the dependent API.
+	// component as the WIT error case. Nil means the component has no link
+	// to the canvas's observability: every call answers not-linked
+	// (observe.Unlinked), as canvas-bridge answers a caller with no link.
 	Observe observe.Recorder
 	// Source is who the component is to Observe: its ODA Component's
 	// namespace and name.
@@ -239,10 +237,12 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		h.releaseCode(key)
 		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
 	}
-	defs := []map[string]wasi.Definer{wasi.Interfaces(), wasihttp.Interfaces()}
-	if cc.Observe != nil {
-		defs = append(defs, wasi.ObserveInterfaces())
+	// A component with no Recorder is not linked to the canvas's
+	// observability: its calls answer not-linked, as canvas-bridge answers.
+	if cc.Observe == nil {
+		cc.Observe = observe.Unlinked{}
 	}
+	defs := []map[string]wasi.Definer{wasi.Interfaces(), wasihttp.Interfaces(), wasi.ObserveInterfaces()}
 	if err := wasi.Link(lnk, comp, defs...); err != nil {
 		return fail(err)
 	}

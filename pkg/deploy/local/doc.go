@@ -19,9 +19,10 @@
 // in-process from Options.Observer, the same Go implementation the bridge
 // serves over wRPC, each component recording as its ODA Component; the
 // rest the bridge and messaging would serve (the canvas's identity WIT,
-// wasmcloud:messaging, and observability when no Observer is given) is
-// linked as functions that trap, so such a component loads and a request
-// that calls one fails with a 500.
+// wasmcloud:messaging) is linked as functions that trap, so such a
+// component loads and a request that calls one fails with a 500. A
+// component that imports wasmcanvas:observe with no link to it (or when no
+// Observer is given) gets not-linked from every call, as from the bridge.
 // An application that serves nothing yet is unavailable at the gateway
 // (503, Retry-After) while it loads; a version that serves keeps serving
 // while the next one loads.

@@ -73,7 +73,8 @@ type Options struct {
 	// Component with a managementFunction), as the bridge would on a
 	// lattice: each records as its ODA Component (the namespace and name
 	// translate writes in its "oda" config), so its series join the
-	// Component's registry. Nil leaves those imports as functions that trap.
+	// Component's registry. Nil, or a component with no such link, answers
+	// every call not-linked (observe.Unlinked), as canvas-bridge does.
 	Observer *observe.Observer
 }
 

@@ -53,8 +53,9 @@ func TestObserveLinkRecordsInTheObserver(t *testing.T) {
 		want    int
 	}{
 		{"observed", true, http.StatusOK},
-		// No managementFunction, no link: the imports trap, as without an Observer.
-		{"unlinked", false, http.StatusInternalServerError},
+		// No managementFunction, no link: the probe's first call answers
+		// not-linked (501 from the probe), as without an Observer.
+		{"unlinked", false, 501},
 	} {
 		m := observedManifest(t, c.name, "/"+c.name, c.managed)
 		e.apply(t, m)
@@ -74,12 +75,12 @@ func TestObserveLinkRecordsInTheObserver(t *testing.T) {
 	}
 }
 
-func TestObserveWithoutObserverTraps(t *testing.T) {
+func TestObserveWithoutObserverAnswersNotLinked(t *testing.T) {
 	e := newEnv(t)
 	m := observedManifest(t, "observed", "/observed", true)
 	e.apply(t, m)
 	e.waitStatus(t, m.Metadata.Name, wadm.StatusDeployed)
-	if code, _ := e.get(t, "/observed"); code != http.StatusInternalServerError {
-		t.Errorf("status %d, want 500 (the observe imports trap)", code)
+	if code, _ := e.get(t, "/observed"); code != 501 {
+		t.Errorf("status %d, want 501 (the probe's counter-add answered not-linked)", code)
 	}
 }

@@ -13,7 +13,8 @@ import (
 // made as Config.Source with the request's Ctx.Context: the same Recorder
 // canvas-bridge serves over wRPC, called in-process. A Recorder's
 // *observe.Error reaches the guest as the WIT error case; any other error
-// is a host failure and traps. Link these only when Observe is set.
+// is a host failure and traps. Observe must be set (observe.Unlinked for a
+// component with no link: every call then answers not-linked).
 func ObserveInterfaces() map[string]Definer {
 	return map[string]Definer{
 		"wasmcanvas:observe/metrics": defineObserveMetrics,
