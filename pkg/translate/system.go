@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"errors"
 	"fmt"
 	"net"
 
@@ -54,11 +55,15 @@ func SystemApplication(opts SystemOptions) (*wadm.Manifest, error) {
 	if opts.IngressAddress == "" {
 		opts.IngressAddress = DefaultIngressAddress
 	}
+	var errs []error
 	if _, _, err := net.SplitHostPort(opts.IngressAddress); err != nil {
-		return nil, fmt.Errorf("ingress address %q: want HOST:PORT such as %s: %w", opts.IngressAddress, DefaultIngressAddress, err)
+		errs = append(errs, fmt.Errorf("ingress address %q: want HOST:PORT such as %s: %w", opts.IngressAddress, DefaultIngressAddress, err))
 	}
 	bridge, err := SystemBridge(opts.BridgeImage)
 	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	byName := map[string]wadm.Component{
