@@ -244,6 +244,12 @@ func run(t *testing.T, chaos func(*scenario) error) {
 		want[namespace+"-"+name(i)] = expectedVersion(t, body(t, i, gen))
 		wantGen[name(i)] = int64(gen)
 	}
+	// canvasd keeps the shared system application deployed beside them.
+	sys, serr := translate.SystemApplication(translate.SystemOptions{})
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	want[sys.Metadata.Name] = sys.Version()
 	err = daemontest.WaitFor(converge, func() error {
 		var items []*oda.Component
 		if err := retry("list", func(ctx context.Context, cl client.Client) error {

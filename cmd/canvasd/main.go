@@ -22,6 +22,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/version"
 )
 
@@ -29,7 +30,10 @@ const usage = `canvasd: the wasmcanvas control plane.
 
 It keeps ODA Components (oda.tmforum.org/v1) as desired state in a JetStream
 KV bucket, publishes each as a wadm application on a wasmCloud lattice and
-writes status in the Kubernetes reference canvas's shape. The canvas CLI
+writes status in the Kubernetes reference canvas's shape. It keeps the shared
+system application those applications reference (the http-server ingress,
+http-client, NATS messaging and keyvalue providers and canvas-bridge; see
+canvas render --system) deployed at its version. The canvas CLI
 (canvas apply/get/describe/delete/watch) talks to its HTTP API; lattice tools
 can use the same operations as the NATS micro service under canvas.api.>.
 
@@ -81,7 +85,9 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&opts.StateDir, "state-dir", "", "directory for state and the runtime file (default $XDG_STATE_HOME/wasmcanvas)")
 	fs.StringVar(&opts.Listen, "listen", daemon.DefaultListen, "HTTP API address (port 0: any free port)")
 	fs.StringVar(&opts.IngressURL, "ingress-url", "", "base URL of the HTTP ingress, for the API urls in status")
-	fs.StringVar(&opts.SystemApp, "system-app", "", "shared wadm application of ingress, messaging and canvas-bridge (default wasmcanvas-system)")
+	fs.StringVar(&opts.SystemApp, "system-app", "", "shared wadm application of ingress, messaging and canvas-bridge, which canvasd keeps deployed (default wasmcanvas-system)")
+	fs.StringVar(&opts.BridgeImage, "bridge-image", "", "canvas-bridge provider archive in the system application: an OCI reference or a file:// URL of canvas-bridge.par.gz (default "+translate.BridgeImage(version.Version)+")")
+	fs.StringVar(&opts.IngressAddress, "ingress-address", translate.DefaultIngressAddress, "HOST:PORT the system application's http-server provider listens on, on each host")
 	fs.IntVar(&opts.Workers, "workers", 0, "Components reconciled at once (default 4)")
 	fs.DurationVar(&opts.Resync, "resync", 0, "re-examine every Component this often (default 30s)")
 	fs.DurationVar(&opts.WadmTimeout, "wadm-timeout", 0, "timeout of each wadm API request (default 5s)")

@@ -29,6 +29,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 )
 
@@ -68,6 +69,8 @@ type Daemon struct {
 
 	// Set by the services as they start; later services read them.
 	embedded *embedded.Server
+	system   *wadm.Manifest // nil under a Deployer of the caller's
+	sysKeep  *reconcile.System
 	ctrl     *reconcile.Controller
 	apiSrv   *api.Server
 	info     http.Handler // apiSrv's info service
@@ -96,6 +99,14 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("canvasd options: %w", err)
 	}
 	d := &Daemon{opts: opts, log: opts.Logger}
+	if opts.Deployer == nil {
+		d.system, err = translate.SystemApplication(translate.SystemOptions{
+			Name: opts.SystemApp, BridgeImage: opts.BridgeImage, IngressAddress: opts.IngressAddress,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("canvasd options: --system-app, --bridge-image, --ingress-address: %w", err)
+		}
+	}
 	d.runner = service.NewRunner(d.services()...)
 	return d, nil
 }
@@ -144,7 +155,7 @@ func (d *Daemon) services() []service.Service {
 			Stop: func(context.Context) error { d.embedded.Shutdown(); d.embedded.WaitForShutdown(); return nil },
 		}))
 	}
-	return append(ss,
+	ss = append(ss,
 		service.New("NATS", service.Funcs{
 			Start: func(ctx context.Context) error {
 				nc, err := lattice.Connect(ctx, natsCfg, d.log.Named("nats"))
@@ -160,6 +171,22 @@ func (d *Daemon) services() []service.Service {
 			Stop: func(context.Context) error { d.nc.Close(); return nil },
 		}),
 		service.New("control plane", service.Funcs{Start: d.build}),
+	)
+	if d.system != nil {
+		// Before the controller, so the shared components exist when the
+		// first Component's application is deployed (wadm refuses it
+		// otherwise). A failure only delays that: Run retries it.
+		ss = append(ss, service.New("system application", service.Funcs{
+			Start: func(ctx context.Context) error {
+				if _, err := d.sysKeep.Ensure(ctx); err != nil {
+					d.log.Warn("system application not deployed yet; retrying in the background", zap.Error(err))
+				}
+				return nil
+			},
+			Run: func(ctx context.Context) error { return d.sysKeep.Run(ctx) },
+		}))
+	}
+	return append(ss,
 		service.New("controller", service.Funcs{Run: func(ctx context.Context) error {
 			d.controllerRunning.Store(true)
 			defer d.controllerRunning.Store(false)
@@ -237,6 +264,12 @@ func (d *Daemon) build(ctx context.Context) error {
 			return err
 		}
 		deployer = deploy.NewWadm(wc)
+		d.sysKeep, err = reconcile.NewSystem(reconcile.SystemOptions{
+			Manifest: d.system, Deployer: deployer, Logger: d.log.Named("system"), Resync: o.Resync,
+		})
+		if err != nil {
+			return err
+		}
 	}
 	d.ctrl, err = reconcile.New(reconcile.Options{
 		Desired:   desiredStore,

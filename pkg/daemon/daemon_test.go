@@ -42,6 +42,8 @@ func TestNewValidates(t *testing.T) {
 		{"bad lattice and ingress", daemon.Options{StateDir: dir, Lattice: "a.b", IngressURL: "components.example.org"},
 			[]string{"--lattice: lattice name \"a.b\"", "--ingress-url \"components.example.org\""}},
 		{"bad NATS URL", daemon.Options{StateDir: dir, NATS: lattice.Config{URLs: "http://x"}}, []string{"--nats-url", "scheme \"http\""}},
+		{"bad ingress address and bridge archive", daemon.Options{StateDir: dir, IngressAddress: "8080", BridgeImage: "bridge.par.gz"},
+			[]string{"--ingress-address", `ingress address "8080"`, "canvas-bridge archive"}},
 		{"bad port and workers", daemon.Options{StateDir: dir, EmbeddedNATSPort: 70000, Workers: -1},
 			[]string{"--nats-port 70000", "--workers -1"}},
 	}

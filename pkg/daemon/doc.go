@@ -1,6 +1,7 @@
 // Package daemon wires canvasd: the NATS connection (or an embedded
 // nats-server with JetStream), the desired-state and status stores, the
-// event recorder, the wadm deployer, the reconcile controller and the API
+// event recorder, the wadm deployer, the keeper of the shared system
+// application (wadm backend only), the reconcile controller and the API
 // server (HTTP and NATS micro). It has the nats-server embedding shape: New
 // validates Options, Start brings everything up, Ready waits for readiness
 // and names what is not ready, Shutdown stops it in reverse order and Wait

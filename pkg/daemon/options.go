@@ -50,13 +50,21 @@ type Options struct {
 	IngressURL string
 	// SystemApp is the shared wadm application (translate.DefaultSystemApp).
 	SystemApp string
+	// BridgeImage is canvas-bridge's provider archive in the system
+	// application ("" means translate.BridgeImage of this version).
+	BridgeImage string
+	// IngressAddress is where the system application's http-server
+	// provider listens on each host (translate.DefaultIngressAddress).
+	IngressAddress string
 	// Workers and Resync tune the reconcile loop (0 = its defaults).
 	Workers int
 	Resync  time.Duration
 	// WadmTimeout bounds each wadm API request (0 = the client's default).
 	WadmTimeout time.Duration
 	// Deployer replaces the wadm lattice backend; `canvas up` passes the
-	// embedded runtime's local deployer. Nil means wadm on Lattice.
+	// embedded runtime's local deployer, which serves the system
+	// application's parts in-process. Nil means wadm on Lattice, and then
+	// canvasd keeps the system application deployed.
 	Deployer deploy.Deployer
 	// Checks are readiness checks added to canvasd's own (/readyz, Ready);
 	// canvas up adds one that waits for the stored Components to serve

@@ -13,6 +13,10 @@
 // of the desired store kept from its watch, never from listing it per
 // pass.
 //
+// System keeps the shared system application (translate.SystemApplication)
+// deployed at its version on the wadm backend, so the shared components
+// every Component's manifest references exist before it deploys.
+//
 // Reconcile is idempotent and restart-safe: it reads desired and observed
 // state on every pass and never trusts what an event said, so a lost event,
 // a crash or a NATS restart only delays convergence. It must not parse

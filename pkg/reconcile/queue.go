@@ -108,9 +108,15 @@ func (q *queue) AddRateLimited(key string) {
 }
 
 func (q *queue) backoff(failures int) time.Duration {
-	d := q.maxDelay
+	return backoff(q.baseDelay, q.maxDelay, failures)
+}
+
+// backoff is the delay before retry number failures+1: base·2^failures,
+// at most maxDelay, then a random 50–100 % of it.
+func backoff(base, maxDelay time.Duration, failures int) time.Duration {
+	d := maxDelay
 	if failures < 32 {
-		if b := q.baseDelay << failures; b > 0 && b < q.maxDelay {
+		if b := base << failures; b > 0 && b < maxDelay {
 			d = b
 		}
 	}

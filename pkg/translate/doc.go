@@ -26,9 +26,12 @@
 //   - the placement annotations (wasmcanvas.io/instances, /sites, /spread)
 //     become spreadscaler instances and spread requirements.
 //
-// The ingress, HTTP client, messaging provider and canvas-bridge are shared
-// components of one system application (Options.SystemApp), so every
-// Component's manifest refers to them instead of starting its own.
-// SystemBridge is canvas-bridge's own component there: its provider
-// archive and its id (BridgeID), named in bridge.go and nowhere else.
+// The ingress, HTTP client, messaging and keyvalue providers and
+// canvas-bridge are shared components of one system application
+// (Options.SystemApp), so every Component's manifest refers to them instead
+// of starting its own. SystemApplication builds that application (marked
+// shared for wadm, upstream provider images pinned in system.go), with the
+// same component names the references use; SystemBridge is canvas-bridge's
+// component there: its provider archive and its id (BridgeID), named in
+// bridge.go and nowhere else.
 package translate

@@ -584,7 +584,7 @@ func (t *translator) manifest() *wadm.Manifest {
 	for _, comp := range t.comps {
 		m.Spec.Components = append(m.Spec.Components, *comp)
 	}
-	for _, name := range []string{IngressName, HTTPClientName, MessagingName, BridgeName, KeyValueName} {
+	for _, name := range sharedNames {
 		if comp, ok := t.external[name]; ok {
 			m.Spec.Components = append(m.Spec.Components, *comp)
 		}

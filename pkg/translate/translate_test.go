@@ -116,19 +116,8 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "golden", name+".wadm.yaml")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
+			if !checkGolden(t, name+".wadm.yaml", got) {
 				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./pkg/translate -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the translation (run with -update if the change is intended)\ngot:\n%s", golden, got)
 			}
 			back, err := wadm.ParseManifest(got)
 			if err != nil {
@@ -139,6 +128,27 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkGolden compares got with testdata/golden/file, or rewrites the file
+// under -update; it reports whether the comparison ran.
+func checkGolden(t *testing.T, file string, got []byte) bool {
+	t.Helper()
+	golden := filepath.Join("testdata", "golden", file)
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/translate -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the manifest (run with -update if the change is intended)\ngot:\n%s", golden, got)
+	}
+	return true
 }
 
 // TestMappingShape checks the mapping rules on the upstream v1 example
