@@ -65,7 +65,7 @@ fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 bench: ## benchmarks that print ratios measured in one run
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 
-e2e: build examples components e2e-deps ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component, secured lattice with edge sites, Prometheus scraping a Component
+e2e: build examples components e2e-deps ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component, secured lattice with edge sites, Prometheus scraping a Component, one OTLP trace through a JS Component
 	$(GO) test -p 1 -count=1 -tags e2e -timeout 30m ./e2e/... ./pkg/runtime/...
 
 e2e-deps: ## what the e2e runs need beyond Go and npm: Debian's prometheus (installed when missing)
@@ -85,10 +85,16 @@ examples/productcatalog/build/productcatalog.wasm: $(shell find examples/product
 wit: ## parse every world in wit/ with jco (pkg/observe's tests check the Go types against it)
 	scripts/check-wit.sh
 
-components: examples/components/hello-js/dist/hello-js.wasm ## build the runtime's JS test component
+# What every JS test component builds with (examples/components).
+JS_COMPONENT_SCRIPTS := examples/components/preopen.mjs examples/components/wasi-wit.sh
 
-examples/components/hello-js/dist/hello-js.wasm: $(shell find examples/components/hello-js/src examples/components/hello-js/wit -type f 2>/dev/null) examples/components/hello-js/package-lock.json
+components: examples/components/hello-js/dist/hello-js.wasm examples/components/traced-js/dist/traced-js.wasm ## build the JS test components (hello-js for the runtime, traced-js for the trace e2e)
+
+examples/components/hello-js/dist/hello-js.wasm: $(shell find examples/components/hello-js/src examples/components/hello-js/wit -type f 2>/dev/null) examples/components/hello-js/package-lock.json $(JS_COMPONENT_SCRIPTS)
 	sh examples/components/hello-js/build.sh
+
+examples/components/traced-js/dist/traced-js.wasm: $(shell find examples/components/traced-js/src examples/components/traced-js/wit -type f 2>/dev/null) examples/components/traced-js/package-lock.json $(JS_COMPONENT_SCRIPTS) wit/observe.wit
+	sh examples/components/traced-js/build.sh
 
 clean:
 	rm -rf $(BIN)

@@ -4,6 +4,9 @@
 // README quick start with the real binary; canvas up restarted 50 times,
 // each serving its Component the instant up returns; and a secured lattice
 // (a hub and two edge sites' leaf nodes from the files `canvas lattice init`
-// and `canvas edge bootstrap` write, one site revoked).
+// and `canvas edge bootstrap` write, one site revoked); a real Prometheus
+// scraping a Component's metrics API; and one OTLP trace from a client
+// through a JavaScript Component's own span to the Component it calls
+// (examples/components/traced-js, built by `make components`).
 // It has no code of its own, only tests.
 package e2e

@@ -12,9 +12,10 @@ import (
 )
 
 // outgoingSpan is the runtime's hook for a component's outgoing request:
-// a client span, child of the request it serves (or of the traceparent the
-// component set), whose traceparent the dependent API gets; it ends when
-// the response headers or an error arrive.
+// a client span whose traceparent the dependent API gets, a child of the
+// traceparent the component set on the request (its own span, which wins)
+// or, when it set none, of the request it serves; it ends when the
+// response headers or an error arrive.
 func outgoingSpan(o *observe.Observer) func(context.Context, *http.Request) func(*http.Response, error) {
 	return func(ctx context.Context, req *http.Request) func(*http.Response, error) {
 		src, _ := gateway.RouteSource(ctx)
