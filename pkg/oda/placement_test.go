@@ -94,3 +94,37 @@ func TestPlacementEntries(t *testing.T) {
 		t.Errorf("no annotation: %v %v %v", entries, ok, err)
 	}
 }
+
+// FuzzPlacement: any annotation value is either refused with issues or
+// gives entries that keep every rule: replicas in range and in sum, one
+// name each, labels on every entry.
+func FuzzPlacement(f *testing.F) {
+	for _, s := range []string{
+		`{"sites": {"north-1": 2, "south-1": 1}}`,
+		`{"spread": [{"labels": {"region": "north"}, "replicas": 2}]}`,
+		`{"sites": {"a": 1}, "spread": [{"name": "a", "labels": {"x": "y"}, "replicas": 1}]}`,
+		`{"sites": {"a": 99999, "b": 2}}`, `{"sites": {"": -1}}`, `null`, `{}`, `[`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		entries, issues := checkPlacement(raw)
+		if len(issues) > 0 {
+			if entries != nil {
+				t.Fatalf("%q: entries %+v with issues %+v", raw, entries, issues)
+			}
+			return
+		}
+		total, names := 0, map[string]bool{}
+		for _, e := range entries {
+			if e.Replicas < 1 || e.Replicas > MaxReplicas || len(e.Labels) == 0 || names[e.Name] {
+				t.Fatalf("%q: accepted entry %+v", raw, e)
+			}
+			names[e.Name] = true
+			total += e.Replicas
+		}
+		if len(entries) == 0 || total > MaxReplicas {
+			t.Fatalf("%q: accepted %d entries, %d replicas", raw, len(entries), total)
+		}
+	})
+}
