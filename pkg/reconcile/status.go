@@ -406,14 +406,9 @@ func (in statusInput) spreadScaler(impl string) (wadm.ScalerStatus, bool) {
 	return wadm.ScalerStatus{}, false
 }
 
-// spreadFailurePrefix starts wadm's spreadscaler message for a spread it
-// cannot satisfy: "Could not satisfy spread NAME for REF, n/m eligible
-// hosts found." (wadm joins several with a space).
-const spreadFailurePrefix = "Could not satisfy spread "
-
 // spreadFailure is the sentence of msg about spread name, if any.
 func spreadFailure(msg, name string) (string, bool) {
-	start := spreadFailurePrefix + name + " for "
+	start := wadm.SpreadUnsatisfied + name + " for "
 	i := strings.Index(msg, start)
 	if i < 0 {
 		return "", false
@@ -425,7 +420,7 @@ func spreadFailure(msg, name string) (string, bool) {
 	return sentence, true
 }
 
-func namesAnySpread(msg string) bool { return strings.Contains(msg, spreadFailurePrefix) }
+func namesAnySpread(msg string) bool { return strings.Contains(msg, wadm.SpreadUnsatisfied) }
 
 // wadmFailure is wadm's message and the first failed scaler: the name of
 // the manifest component it scales when it scales one (scaler names are
