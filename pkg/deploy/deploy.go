@@ -71,6 +71,10 @@ type AppStatus struct {
 	// Hosts names the hosts running the application when the backend
 	// knows them (nil otherwise).
 	Hosts []string
+	// IgnoresPlacement is true when the backend runs every component on
+	// one node and accepts spread requirements without placing anything
+	// (the embedded canvas).
+	IgnoresPlacement bool
 }
 
 // StatusEvent is one status change seen by Watch.

@@ -400,6 +400,34 @@ func (l *Lattice) stateFile() (file, error) {
 	return file{StateFile, append(b, '\n'), 0o644}, nil
 }
 
+// ReadState reads lattice.json of a lattice directory: the public record,
+// no key is read (`canvas validate --lattice-dir` learns the sites so).
+func ReadState(dir string) (State, error) {
+	var st State
+	raw, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return st, fmt.Errorf("%s is not a lattice directory (no %s): create one with `canvas lattice init --out %s` or point --lattice-dir at it", dir, StateFile, dir)
+		}
+		return st, err
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return st, fmt.Errorf("%s: %w", filepath.Join(dir, StateFile), err)
+	}
+	return st, nil
+}
+
+// SiteNames lists the sites of the lattice that are not revoked.
+func (s State) SiteNames() []string {
+	var out []string
+	for _, site := range s.Sites {
+		if site.Revoked == nil {
+			out = append(out, site.Name)
+		}
+	}
+	return out
+}
+
 // Open reads a lattice directory written by Init and checks that its
 // operator and account are still valid at now.
 func Open(dir string, now time.Time) (*Lattice, error) {
@@ -408,15 +436,8 @@ func Open(dir string, now time.Time) (*Lattice, error) {
 		return nil, fmt.Errorf("lattice directory %s: %w", dir, err)
 	}
 	l := &Lattice{dir: abs, now: func() time.Time { return now }}
-	raw, err := os.ReadFile(filepath.Join(abs, StateFile))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s is not a lattice directory (no %s): create one with `canvas lattice init --out %s` or point --lattice-dir at it", dir, StateFile, dir)
-		}
+	if l.state, err = ReadState(dir); err != nil {
 		return nil, err
-	}
-	if err := json.Unmarshal(raw, &l.state); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, StateFile), err)
 	}
 	for _, kf := range keyFiles {
 		p := filepath.Join(abs, keysDir, kf.name)

@@ -11,7 +11,8 @@ import (
 
 // Checks here are the ones the CRD schema cannot express but the canvas
 // relies on: names become route and child-resource names, paths become
-// gateway routes, and the implementations annotation says what to run.
+// gateway routes, the implementations annotation says what to run and the
+// placement annotation where.
 
 const dnsFix = "use at most 63 lower-case letters, digits or '-', starting and ending with a letter or digit"
 
@@ -55,6 +56,12 @@ func semantic(c *Component) []issue {
 	if raw, ok := c.Metadata.Annotations[AnnotationImplementations]; ok {
 		for _, is := range checkImplementations(raw) {
 			add(tok("metadata", "annotations", AnnotationImplementations), is.msg, is.fix)
+		}
+	}
+	if raw, ok := c.Metadata.Annotations[AnnotationPlacement]; ok {
+		_, issues := checkPlacement(raw)
+		for _, is := range issues {
+			add(tok("metadata", "annotations", AnnotationPlacement), is.msg, is.fix)
 		}
 	}
 

@@ -105,4 +105,34 @@ type WasmCloudStatus struct {
 	Message            string   `json:"message,omitzero"`
 	Hosts              []string `json:"hosts,omitzero"`
 	ObservedGeneration int64    `json:"observedGeneration,omitzero"`
+	// Sites is the replicas per site (per spread) of each implementation
+	// with a placement, absent without one.
+	Sites []SiteStatus `json:"sites,omitzero"`
+}
+
+// Site states besides wadm's status types (deployed, reconciling, failed,
+// ...), which a SiteStatus takes from the spreadscaler wadm reports.
+const (
+	// SiteRequested: wadm has reported nothing about this site's replicas
+	// yet; Replicas is what was asked for.
+	SiteRequested = "requested"
+	// SiteIgnored: the backend runs every component on one node (the
+	// embedded canvas) and does not place replicas on sites.
+	SiteIgnored = "ignored"
+)
+
+// SiteStatus is the replicas of one implementation on one site or label
+// selector (one wadm spread).
+type SiteStatus struct {
+	Implementation string `json:"implementation"`
+	// Site is the spread's name: the site, or the selector's name.
+	Site string `json:"site"`
+	// Requirements are the host labels the replicas need.
+	Requirements map[string]string `json:"requirements,omitzero"`
+	// Replicas is the number asked for there.
+	Replicas int `json:"replicas"`
+	// State is wadm's status of the spread (deployed: Replicas run there;
+	// failed: Message says why), or SiteRequested, or SiteIgnored.
+	State   string `json:"state"`
+	Message string `json:"message,omitzero"`
 }

@@ -30,6 +30,16 @@ const (
 	// field for a Wasm artefact and must not change, hence an annotation.
 	AnnotationImplementations = "wasmcanvas.io/implementations"
 
+	// AnnotationPlacement says where the Component's implementations run:
+	// replicas per edge site and/or per set of host labels, as JSON (see
+	// Placement). Without it an implementation runs once, anywhere.
+	AnnotationPlacement = "wasmcanvas.io/placement"
+
+	// SiteLabel is the host label naming an edge site: `canvas edge
+	// bootstrap --site NAME` gives the site's hosts site=NAME, and a
+	// placement's sites select hosts by it.
+	SiteLabel = "site"
+
 	// LabelComponentName is the label the reference canvas puts on a
 	// Component and on everything that belongs to it.
 	LabelComponentName = "oda.tmforum.org/componentName"

@@ -72,6 +72,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 	for _, mc := range m.Spec.Components {
 		in.parts[m.ComponentID(mc)] = mc.Name
 	}
+	in.spreads = manifestSpreads(m)
 
 	if err := c.idx.wait(ctx); err != nil {
 		return Result{}, fmt.Errorf("reconcile %s: %w", key, err)

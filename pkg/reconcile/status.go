@@ -30,6 +30,9 @@ type statusInput struct {
 	// parts maps wadm component ids to the manifest's component names
 	// (the ODA implementation names), to name a failed scaler's part.
 	parts map[string]string
+	// spreads are the spreads of the manifest's spreadscalers, with the
+	// replicas wadm puts on each (none without a placement).
+	spreads []spreadPart
 
 	baseURL          string
 	identityProvider string
@@ -144,6 +147,7 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 		Message:            in.observed.Message,
 		Hosts:              in.observed.Hosts,
 		ObservedGeneration: c.Metadata.Generation,
+		Sites:              in.siteStatuses(),
 	}
 	st.WasmCloud = wc
 	return st
@@ -334,6 +338,89 @@ func translateFailure(err error) (reason, part string) {
 	}
 	return err.Error(), ""
 }
+
+// spreadPart is one spread of one implementation's spreadscaler.
+type spreadPart struct {
+	impl     string
+	spread   wadm.Spread
+	replicas int
+}
+
+// manifestSpreads lists the spreads of m's spreadscalers with the replicas
+// wadm puts on each.
+func manifestSpreads(m *wadm.Manifest) []spreadPart {
+	var out []spreadPart
+	for _, mc := range m.Spec.Components {
+		for _, tr := range mc.Traits {
+			if tr.Type != wadm.TraitSpreadScaler || tr.Scaler == nil {
+				continue
+			}
+			for i, n := range tr.Scaler.SpreadInstances() {
+				out = append(out, spreadPart{impl: mc.Name, spread: tr.Scaler.Spread[i], replicas: n})
+			}
+		}
+	}
+	return out
+}
+
+// siteStatuses reports each spread from the spreadscaler status wadm
+// gives for its implementation: deployed means every spread has its
+// replicas; a failed scaler names the spreads it could not satisfy
+// ("Could not satisfy spread NAME for …"), and when it names none, its
+// message concerns them all. Without a word from wadm a spread is
+// requested; on a backend that ignores placement, ignored.
+func (in statusInput) siteStatuses() []oda.SiteStatus {
+	if len(in.spreads) == 0 {
+		return nil
+	}
+	out := make([]oda.SiteStatus, 0, len(in.spreads))
+	for _, sp := range in.spreads {
+		st := oda.SiteStatus{Implementation: sp.impl, Site: sp.spread.Name, Requirements: sp.spread.Requirements, Replicas: sp.replicas, State: oda.SiteRequested}
+		scaler, found := in.spreadScaler(sp.impl)
+		switch {
+		case in.observed.IgnoresPlacement:
+			st.State, st.Message = oda.SiteIgnored, "the embedded canvas runs every component on its one node; spread requirements are accepted and ignored"
+		case !found:
+		case scaler.Info.Type != wadm.StatusFailed:
+			st.State, st.Message = string(scaler.Info.Type), scaler.Info.Message
+		default:
+			if msg, named := spreadFailure(scaler.Info.Message, sp.spread.Name); named {
+				st.State, st.Message = string(wadm.StatusFailed), msg
+			} else if !namesAnySpread(scaler.Info.Message) {
+				st.State, st.Message = string(wadm.StatusFailed), scaler.Info.Message
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// spreadScaler finds the spreadscaler status of an implementation: wadm
+// names its scalers by component id, the embedded canvas by name.
+func (in statusInput) spreadScaler(impl string) (wadm.ScalerStatus, bool) {
+	for _, s := range in.observed.Scalers {
+		if s.Kind == wadm.ScalerKindSpread && (in.parts[s.Name] == impl || s.Name == impl) {
+			return s, true
+		}
+	}
+	return wadm.ScalerStatus{}, false
+}
+
+// spreadFailure is the sentence of msg about spread name, if any.
+func spreadFailure(msg, name string) (string, bool) {
+	start := wadm.SpreadUnsatisfied + name + " for "
+	i := strings.Index(msg, start)
+	if i < 0 {
+		return "", false
+	}
+	sentence := msg[i:]
+	if end := strings.Index(sentence, " found."); end >= 0 {
+		sentence = sentence[:end+len(" found.")]
+	}
+	return sentence, true
+}
+
+func namesAnySpread(msg string) bool { return strings.Contains(msg, wadm.SpreadUnsatisfied) }
 
 // wadmFailure is wadm's message and the first failed scaler: the name of
 // the manifest component it scales when it scales one (scaler names are

@@ -128,3 +128,85 @@ func TestExternalDependenciesAreReady(t *testing.T) {
 		t.Fatalf("external dependency %+v, want ready at its specification URL", d)
 	}
 }
+
+// TestSitesFromWadmStatus: a Component placed on two sites reports, in the
+// wasmCloud part of its status, the replicas per site of each
+// implementation as the wadm double's spreadscaler status gives them:
+// deployed, then failed for the site wadm names and requested for the other.
+func TestSitesFromWadmStatus(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)})
+	e.run()
+	c := example(t, productCatalog, "s-cat")
+	if c.Metadata.Annotations == nil {
+		c.Metadata.Annotations = map[string]string{}
+	}
+	c.Metadata.Annotations[oda.AnnotationPlacement] = `{"sites": {"north-1": 2, "south-1": 1}}`
+	e.apply(c)
+	key := c.Key().String()
+	st := e.waitState(key, oda.DeploymentComplete)
+	sites := st.WasmCloud.Sites
+	if len(sites) != 6 {
+		t.Fatalf("sites = %+v; want north-1 and south-1 for each of the 3 implementations", sites)
+	}
+	for _, s := range sites {
+		want := map[string]int{"north-1": 2, "south-1": 1}[s.Site]
+		if s.State != string(wadm.StatusDeployed) || s.Replicas != want || s.Requirements["site"] != s.Site {
+			t.Errorf("deployed: %+v; want %d replicas deployed on hosts labelled site=%s", s, want, s.Site)
+		}
+	}
+
+	msg := "Could not satisfy spread south-1 for file:///opt/wasm/prodcatapi.wasm, 0/1 eligible hosts found."
+	e.wadm.Fail(appOf(c), msg)
+	st = e.waitState(key, oda.DeploymentFailed)
+	for _, s := range st.WasmCloud.Sites {
+		switch {
+		case s.Site == "south-1" && (s.State != string(wadm.StatusFailed) || s.Message != msg):
+			t.Errorf("south-1 %+v; want failed with wadm's sentence", s)
+		case s.Site == "north-1" && (s.State != oda.SiteRequested || s.Replicas != 2 || s.Message != ""):
+			t.Errorf("north-1 %+v; want its 2 replicas requested (wadm says nothing of it)", s)
+		}
+	}
+}
+
+func TestSiteStatuses(t *testing.T) {
+	t.Parallel()
+	two := []spreadPart{
+		{impl: "api", spread: wadm.Spread{Name: "a", Requirements: map[string]string{"site": "a"}}, replicas: 2},
+		{impl: "api", spread: wadm.Spread{Name: "b", Requirements: map[string]string{"site": "b"}}, replicas: 1},
+	}
+	scaler := func(typ wadm.StatusType, msg string) []wadm.ScalerStatus {
+		return []wadm.ScalerStatus{
+			{Kind: wadm.ScalerKindLink, Name: "api", Info: wadm.StatusInfo{Type: wadm.StatusDeployed}},
+			{Kind: wadm.ScalerKindSpread, Name: "app-api", Info: wadm.StatusInfo{Type: typ, Message: msg}},
+		}
+	}
+	parts := map[string]string{"app-api": "api"}
+	both := "Could not satisfy spread a for r, 0/1 eligible hosts found. Could not satisfy spread b for r, 0/1 eligible hosts found."
+	tests := []struct {
+		name     string
+		observed deploy.AppStatus
+		want     [2]string // state: message of a, b
+	}{
+		{"no word from wadm", deploy.AppStatus{Type: wadm.StatusReconciling}, [2]string{"requested: ", "requested: "}},
+		{"reconciling", deploy.AppStatus{Scalers: scaler(wadm.StatusReconciling, "Scaling component on 1 host(s)")},
+			[2]string{"reconciling: Scaling component on 1 host(s)", "reconciling: Scaling component on 1 host(s)"}},
+		{"both failed", deploy.AppStatus{Scalers: scaler(wadm.StatusFailed, both)},
+			[2]string{"failed: Could not satisfy spread a for r, 0/1 eligible hosts found.", "failed: Could not satisfy spread b for r, 0/1 eligible hosts found."}},
+		{"failed for another reason", deploy.AppStatus{Scalers: scaler(wadm.StatusFailed, "image pull failed")},
+			[2]string{"failed: image pull failed", "failed: image pull failed"}},
+		{"embedded canvas", deploy.AppStatus{IgnoresPlacement: true, Scalers: []wadm.ScalerStatus{{Kind: wadm.ScalerKindSpread, Name: "api", Info: wadm.StatusInfo{Type: wadm.StatusDeployed}}}},
+			[2]string{"ignored: the embedded canvas runs every component on its one node; spread requirements are accepted and ignored", "ignored: the embedded canvas runs every component on its one node; spread requirements are accepted and ignored"}},
+	}
+	for _, tt := range tests {
+		got := statusInput{spreads: two, parts: parts, observed: tt.observed}.siteStatuses()
+		for i, s := range got {
+			if s.State+": "+s.Message != tt.want[i] || s.Replicas != two[i].replicas {
+				t.Errorf("%s: site %s = %s: %s (%d replicas), want %s", tt.name, s.Site, s.State, s.Message, s.Replicas, tt.want[i])
+			}
+		}
+	}
+	if got := (statusInput{}).siteStatuses(); got != nil {
+		t.Errorf("no placement: %+v, want no sites", got)
+	}
+}

@@ -23,8 +23,12 @@
 //   - published events become wasmcloud:messaging/consumer links, and
 //     subscribed events wasmcloud:messaging/handler links with the event's
 //     NATS subject;
-//   - the placement annotations (wasmcanvas.io/instances, /sites, /spread)
-//     become spreadscaler instances and spread requirements.
+//   - the wasmcanvas.io/placement annotation (oda.Placement: replicas per
+//     edge site or per set of host labels) becomes a spreadscaler with one
+//     spread per site (requirement site=NAME) or selector, weighted by its
+//     replicas, and their sum as instances, so wadm's split gives each
+//     exactly its replicas; the older wasmcanvas.io/instances, /sites and
+//     /spread annotations still set instances and spreads directly.
 //
 // The ingress, HTTP client, messaging and keyvalue providers and
 // canvas-bridge are shared components of one system application

@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -197,6 +198,22 @@ func (t *translator) placement() wadm.ScalerProperties {
 	ann := t.c.Metadata.Annotations
 	sp := wadm.ScalerProperties{Instances: 1}
 	annPath := func(k string) string { return fmt.Sprintf("metadata.annotations[%q]", k) }
+	if _, ok := ann[oda.AnnotationPlacement]; ok {
+		for _, k := range []string{AnnotationInstances, AnnotationSites, AnnotationSpread} {
+			if _, both := ann[k]; both {
+				t.fail(annPath(k), "set together with "+oda.AnnotationPlacement, "keep "+oda.AnnotationPlacement+" and drop "+k)
+				return sp
+			}
+		}
+		entries, _, err := oda.ParsePlacement(t.c)
+		if err != nil {
+			var list oda.ErrorList
+			errors.As(err, &list)
+			t.errs = append(t.errs, list...)
+			return sp
+		}
+		return placementScaler(entries)
+	}
 	if v, ok := ann[AnnotationInstances]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100000 {
@@ -239,6 +256,20 @@ func (t *translator) placement() wadm.ScalerProperties {
 			}
 		}
 		sp.Spread = spread
+	}
+	return sp
+}
+
+// placementScaler is the spreadscaler of a placement: one spread per
+// entry, weighted by its replicas, and their sum as instances, so that
+// wadm's split of instances by weight gives each entry exactly its
+// replicas.
+func placementScaler(entries []oda.PlacementEntry) wadm.ScalerProperties {
+	sp := wadm.ScalerProperties{Spread: make([]wadm.Spread, 0, len(entries))}
+	for _, e := range entries {
+		w := e.Replicas
+		sp.Instances += w
+		sp.Spread = append(sp.Spread, wadm.Spread{Name: e.Name, Requirements: e.Labels, Weight: &w})
 	}
 	return sp
 }

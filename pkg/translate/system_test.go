@@ -21,11 +21,7 @@ func TestSystemApplicationGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := wadm.MarshalJSON(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	validateOAM(t, js)
+	validateManifestOAM(t, m)
 	if err := m.Validate(); err != nil {
 		t.Errorf("wadm would refuse the system application: %v", err)
 	}

@@ -42,8 +42,9 @@ const (
 	AnnotationComponentID      = "oda.tmforum.org/componentId"
 	AnnotationComponentVersion = "oda.tmforum.org/componentVersion"
 
-	// SiteLabel is the host label AnnotationSites matches.
-	SiteLabel = "site"
+	// SiteLabel is the host label AnnotationSites and a placement's sites
+	// match.
+	SiteLabel = oda.SiteLabel
 )
 
 // Names of the shared components of the system application.
@@ -517,7 +518,7 @@ func writeJSONString(b *strings.Builder, s string) {
 // placementSource names where the spreadscaler settings came from.
 func (t *translator) placementSource() string {
 	var keys []string
-	for _, k := range []string{AnnotationInstances, AnnotationSites, AnnotationSpread} {
+	for _, k := range []string{oda.AnnotationPlacement, AnnotationInstances, AnnotationSites, AnnotationSpread} {
 		if _, ok := t.c.Metadata.Annotations[k]; ok {
 			keys = append(keys, fmt.Sprintf("metadata.annotations[%q]", k))
 		}

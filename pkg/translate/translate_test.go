@@ -95,6 +95,16 @@ func validateOAM(t testing.TB, data []byte) {
 	}
 }
 
+// validateManifestOAM checks m's JSON against the upstream oam.schema.json.
+func validateManifestOAM(t testing.TB, m *wadm.Manifest) {
+	t.Helper()
+	js, err := wadm.MarshalJSON(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateOAM(t, js)
+}
+
 // TestGolden renders every upstream example (and our own cases) and
 // compares with testdata/golden; the output must satisfy the upstream
 // oam.schema.json. `go test ./pkg/translate -update` rewrites the files.
@@ -287,6 +297,20 @@ func TestErrors(t *testing.T) {
 				c.Metadata.Annotations = map[string]string{translate.AnnotationSpread: `[{"name":"x"}]`}
 			},
 			want: []string{`metadata.annotations["wasmcanvas.io/spread"][0]: needs a name and at least one requirement`},
+		},
+		{
+			name: "placement together with an older placement annotation",
+			mutate: func(c *oda.Component, _ map[string]string) {
+				c.Metadata.Annotations = map[string]string{oda.AnnotationPlacement: `{"sites": {"a": 1}}`, translate.AnnotationSites: "a"}
+			},
+			want: []string{`metadata.annotations["wasmcanvas.io/sites"]: set together with wasmcanvas.io/placement; fix: keep wasmcanvas.io/placement and drop wasmcanvas.io/sites`},
+		},
+		{
+			name: "malformed placement",
+			mutate: func(c *oda.Component, _ map[string]string) {
+				c.Metadata.Annotations = map[string]string{oda.AnnotationPlacement: `{"sites": {"a": -2}}`}
+			},
+			want: []string{`metadata.annotations["wasmcanvas.io/placement"]: sites["a"]: replicas must be from 1 to 100000, got -2`},
 		},
 		{
 			name: "unsupported scheme",
@@ -595,5 +619,46 @@ func TestObserveLink(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no observe link")
+	}
+}
+
+// TestPlacementTwoSites: a Component placed on two sites gets, for its
+// implementation, a spreadscaler whose spreads select the sites' hosts by
+// their site label and that wadm splits into exactly the replicas asked
+// for; the manifest satisfies the upstream oam.schema.json.
+func TestPlacementTwoSites(t *testing.T) {
+	c := parseFile(t, filepath.Join("testdata", "cases", "two-sites.component.yaml"))
+	m, err := translate.Component(c, translate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateManifestOAM(t, m)
+	comp, ok := m.ComponentByName("catalog-api")
+	if !ok {
+		t.Fatal("no catalog-api component")
+	}
+	sc := comp.Traits[0]
+	if sc.Type != wadm.TraitSpreadScaler || sc.Scaler == nil {
+		t.Fatalf("first trait %+v, want the spreadscaler", sc)
+	}
+	type site struct {
+		name, label string
+		replicas    int
+	}
+	var got []site
+	for i, n := range sc.Scaler.SpreadInstances() {
+		s := sc.Scaler.Spread[i]
+		got = append(got, site{s.Name, s.Requirements[translate.SiteLabel], n})
+	}
+	want := []site{{"north-1", "north-1", 3}, {"south-1", "south-1", 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) || sc.Scaler.Instances != 4 {
+		t.Errorf("spread %+v of %d instances, want %+v of 4", got, sc.Scaler.Instances, want)
+	}
+	var prov map[string]string
+	if err := json.Unmarshal([]byte(m.Metadata.Annotations[translate.AnnotationProvenance]), &prov); err != nil {
+		t.Fatal(err)
+	}
+	if p := prov["components/catalog-api/traits/0"]; p != `metadata.annotations["wasmcanvas.io/placement"]` {
+		t.Errorf("provenance of the spreadscaler %q", p)
 	}
 }

@@ -233,6 +233,11 @@ const (
 	ScalerKindSecret = "SecretScaler"
 )
 
+// SpreadUnsatisfied starts the message of a failed spreadscaler for each
+// spread it cannot place: "Could not satisfy spread NAME for REF, n/m
+// eligible hosts found." (wadm joins several with a space).
+const SpreadUnsatisfied = "Could not satisfy spread "
+
 // StatusInfo is a status type with an optional message.
 type StatusInfo struct {
 	Type    StatusType `json:"type"`

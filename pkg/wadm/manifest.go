@@ -163,6 +163,48 @@ type Spread struct {
 	Weight *int `json:"weight,omitempty" yaml:"weight,omitempty"`
 }
 
+// SpreadInstances is how many of p.Instances wadm's spreadscaler puts on
+// each spread, in the order of p.Spread: instances*weight/total rounded
+// down, then the instances left over one each to the spreads in order of
+// weight, heaviest first (wadm's compute_spread). Nil without spreads.
+func (p ScalerProperties) SpreadInstances() []int {
+	if len(p.Spread) == 0 {
+		return nil
+	}
+	weight := func(i int) int {
+		if w := p.Spread[i].Weight; w != nil {
+			return *w
+		}
+		return DefaultSpreadWeight
+	}
+	total := 0
+	for i := range p.Spread {
+		total += weight(i)
+	}
+	out := make([]int, len(p.Spread))
+	if total == 0 {
+		return out
+	}
+	given := 0
+	for i := range p.Spread {
+		out[i] = p.Instances * weight(i) / total
+		given += out[i]
+	}
+	order := make([]int, len(p.Spread))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return weight(b) - weight(a) })
+	for _, i := range order {
+		if given >= p.Instances {
+			break
+		}
+		out[i]++
+		given++
+	}
+	return out
+}
+
 // LinkProperties configure a link from this component (the source) to
 // Target over a WIT interface.
 type LinkProperties struct {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -367,5 +369,36 @@ func TestVersionAnnotation(t *testing.T) {
 	m.SetVersion("v2")
 	if m.Version() != "v2" || m.Metadata.Annotations[wadm.AnnotationVersion] != "v2" {
 		t.Fatalf("SetVersion: %v", m.Metadata.Annotations)
+	}
+}
+
+// TestSpreadInstances checks the split against the cases of wadm's own
+// compute_spread tests.
+func TestSpreadInstances(t *testing.T) {
+	t.Parallel()
+	w := func(n int) *int { return &n }
+	tests := []struct {
+		name      string
+		instances int
+		weights   []*int
+		want      []int
+	}{
+		{"one spread", 1, []*int{w(100)}, []int{1}},
+		{"even", 10, []*int{w(100), w(100)}, []int{5, 5}},
+		{"odd, clean weights", 7, []*int{w(30), w(40)}, []int{3, 4}},
+		{"odd, equal weights", 7, []*int{w(100), w(100)}, []int{4, 3}},
+		{"no weights", 10, []*int{nil, nil}, []int{5, 5}},
+		{"replicas as weights", 3, []*int{w(2), w(1)}, []int{2, 1}},
+		{"zero weights", 3, []*int{w(0), w(0)}, []int{0, 0}},
+		{"no spread", 3, nil, nil},
+	}
+	for _, tt := range tests {
+		p := wadm.ScalerProperties{Instances: tt.instances}
+		for i, wt := range tt.weights {
+			p.Spread = append(p.Spread, wadm.Spread{Name: fmt.Sprint(i), Weight: wt})
+		}
+		if got := p.SpreadInstances(); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

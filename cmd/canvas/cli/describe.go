@@ -128,6 +128,10 @@ func describe(w io.Writer, c *oda.Component, evs []wire.Event, now time.Time) er
 		return err
 	}
 
+	if err := describePlacement(w, c); err != nil {
+		return err
+	}
+
 	if st := c.Status; st != nil {
 		fmt.Fprintln(w, "\nAPIs:")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -162,4 +166,46 @@ func describe(w io.Writer, c *oda.Component, evs []wire.Event, now time.Time) er
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.Type, e.Reason, ago, e.Message)
 	}
 	return tw.Flush()
+}
+
+// describePlacement shows where the Component's replicas run: per
+// implementation and site as the status reports them, else as the
+// placement annotation asks (before the canvas reported). Nothing when
+// the Component has neither.
+func describePlacement(w io.Writer, c *oda.Component) error {
+	var sites []oda.SiteStatus
+	if st := c.Status; st != nil && st.WasmCloud != nil {
+		sites = st.WasmCloud.Sites
+	}
+	entries, annotated, err := oda.ParsePlacement(c)
+	if len(sites) == 0 && !annotated {
+		return nil
+	}
+	fmt.Fprintln(w, "\nPlacement:")
+	if err != nil {
+		fmt.Fprintf(w, "  %v\n", err)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  IMPLEMENTATION\tSITE\tREQUIRES\tREPLICAS\tSTATE\tMESSAGE")
+	ignored := false
+	for _, s := range sites {
+		msg := s.Message
+		if s.State == oda.SiteIgnored {
+			ignored, msg = true, ""
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\n", s.Implementation, s.Site, labelList(s.Requirements), s.Replicas, s.State, msg)
+	}
+	if len(sites) == 0 {
+		for _, e := range entries {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\n", "(each)", e.Name, labelList(e.Labels), e.Replicas, oda.SiteRequested, "")
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if ignored {
+		fmt.Fprintln(w, "  The embedded canvas (canvas up) runs every Component on its one node: the placement is accepted and ignored; canvasd with wadm places the replicas.")
+	}
+	return nil
 }

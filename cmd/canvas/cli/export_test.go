@@ -2,3 +2,6 @@ package cli
 
 // PrintBanner exposes what canvas up prints once the canvas serves.
 var PrintBanner = printBanner
+
+// Describe exposes what canvas describe component prints.
+var Describe = describe

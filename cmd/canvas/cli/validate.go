@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 )
@@ -23,9 +24,10 @@ type fileReport struct {
 	Namespace  string        `json:"namespace,omitempty"`
 	Name       string        `json:"name,omitempty"`
 	Errors     oda.ErrorList `json:"errors"`
-	// Warnings are what apply accepts but the canvas then reports Failed:
-	// an implementation without a Wasm artefact, an artefact file that
-	// does not exist.
+	// Warnings are what apply accepts but the canvas then reports Failed
+	// (an implementation without a Wasm artefact, an artefact file that
+	// does not exist) or never places (a site the lattice does not have,
+	// with --lattice-dir).
 	Warnings oda.ErrorList `json:"warnings,omitempty"`
 }
 
@@ -43,6 +45,7 @@ func newValidateCmd() *cobra.Command {
 		output    string
 		implsFile string
 		strict    bool
+		latDir    string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE|DIR|-",
@@ -58,10 +61,17 @@ a Wasm artefact (wasmcanvas.io/implementations annotation or
 warning, since apply accepts the Component and the canvas reports it
 Failed; with --strict, or when --implementations is given, it is an error.
 
+With --lattice-dir DIR (written by ` + "`canvas lattice init`" + `), a site that the
+wasmcanvas.io/placement annotation names but the lattice does not have (never
+bootstrapped, or revoked) is a warning too (an error with --strict): wadm
+would wait for hosts labelled site=NAME that never come. Without it, sites
+are not checked.
+
 Every error of every file is reported in one run, each with file:line, the
 field path and a fix. Exit code 1 if any file is invalid.`,
 		Example: `  canvas validate -f component.yaml
   canvas validate -f component.yaml --implementations impls.yaml
+  canvas validate -f component.yaml --lattice-dir lattice
   canvas validate -f components/ -R --strict
   cat component.yaml | canvas validate -f -
   canvas validate -f component.yaml -o json | jq '.files[].errors'`,
@@ -78,6 +88,14 @@ field path and a fix. Exit code 1 if any file is invalid.`,
 			if err != nil {
 				return printFieldErrors(cmd, implsFile, err)
 			}
+			var sites []string
+			if latDir != "" {
+				st, err := edge.ReadState(latDir)
+				if err != nil {
+					return usageErrorf("--lattice-dir: %v", err)
+				}
+				sites = st.SiteNames()
+			}
 			rep := validateReport{Valid: true}
 			for _, s := range srcs {
 				fr := fileReport{File: s.name, Errors: oda.ErrorList{}}
@@ -92,6 +110,14 @@ field path and a fix. Exit code 1 if any file is invalid.`,
 						fr.Errors = append(fr.Errors, missing...)
 					} else {
 						fr.Warnings = missing
+					}
+					if latDir != "" {
+						unknown := withFile(s.name, oda.UnknownSites(c, sites))
+						if strict {
+							fr.Errors = append(fr.Errors, unknown...)
+						} else {
+							fr.Warnings = append(fr.Warnings, unknown...)
+						}
 					}
 				}
 				fr.Valid = len(fr.Errors) == 0
@@ -122,7 +148,7 @@ field path and a fix. Exit code 1 if any file is invalid.`,
 					fmt.Fprintf(out, "%d error(s) in %d file(s)\n", rep.Errors, countInvalid(rep.Files))
 				}
 				if rep.Warnings > 0 {
-					fmt.Fprintf(out, "%d warning(s): the canvas would store such a Component as Failed (--strict makes them errors)\n", rep.Warnings)
+					fmt.Fprintf(out, "%d warning(s): the canvas would store such a Component as Failed or never place it (--strict makes them errors)\n", rep.Warnings)
 				}
 			}
 			if err != nil {
@@ -137,7 +163,8 @@ field path and a fix. Exit code 1 if any file is invalid.`,
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "Component file, directory of files, or - for standard input (repeatable)")
 	cmd.Flags().BoolVarP(&recursive, "recursive", "R", false, "descend into subdirectories of a -f directory")
 	cmd.Flags().StringVar(&implsFile, "implementations", "", "YAML map of implementation name to Wasm artefact, as apply takes it; a missing artefact is then an error")
-	cmd.Flags().BoolVar(&strict, "strict", false, "a missing Wasm artefact is an error, not a warning")
+	cmd.Flags().BoolVar(&strict, "strict", false, "a missing Wasm artefact (or an unknown site) is an error, not a warning")
+	cmd.Flags().StringVar(&latDir, "lattice-dir", "", "lattice directory (`canvas lattice init`): warn about placement sites it does not have")
 	outputFlag(cmd, &output, "text", "json", "yaml")
 	return cmd
 }

@@ -7,7 +7,7 @@
 // reconcile and the ODA status are the same code in both modes. It does not
 // place components across hosts: spreadscaler instances and spread
 // requirements are accepted and ignored, since every request gets a fresh
-// instance on this node. Only file:// artefacts are loaded (nothing is
+// instance on this node (its status says so: IgnoresPlacement). Only file:// artefacts are loaded (nothing is
 // fetched), and only from Options.ArtefactRoots, read through
 // pkg/artefact, whose errors never quote a file's bytes (wasmtime's
 // compile errors are replaced, not passed on); OCI references and

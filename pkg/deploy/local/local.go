@@ -400,6 +400,7 @@ func (d *Deployer) Status(_ context.Context, name string) (deploy.AppStatus, err
 	st.Scalers = slices.Clone(st.Scalers)
 	st.Exists = true
 	st.DeployedVersion = a.deployed
+	st.IgnoresPlacement = true
 	if a.serving != nil {
 		st.Hosts = []string{HostName}
 	}

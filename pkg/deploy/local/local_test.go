@@ -147,7 +147,7 @@ func TestDeployServesUpdatesAndUndeploys(t *testing.T) {
 	m1 := manifest(t, "shop", "/shop/v1", "file://"+echoWasm)
 	e.apply(t, m1)
 	st := e.waitStatus(t, m1.Metadata.Name, wadm.StatusDeployed)
-	if st.DeployedVersion != m1.Version() || len(st.Hosts) != 1 || len(st.Scalers) != 1 {
+	if st.DeployedVersion != m1.Version() || len(st.Hosts) != 1 || len(st.Scalers) != 1 || !st.IgnoresPlacement {
 		t.Errorf("status %+v", st)
 	}
 	seen := map[wadm.StatusType]bool{}
