@@ -15,10 +15,12 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
-// SiteLabel is the host label every site's hosts carry: site=NAME.
-const SiteLabel = "site"
+// SiteLabel is the host label every site's hosts carry: site=NAME (the
+// label a Component's placement selects on, owned by pkg/oda).
+const SiteLabel = oda.SiteLabel
 
 const maxSiteLen = 64
 
