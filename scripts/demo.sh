@@ -16,4 +16,7 @@ run bin/canvas get components -o wide --server "$api"
 base="$gw/productcatalog/tmf-api/productCatalogManagement/v4"
 run curl -sS -X POST "$base/productOffering" -H 'Content-Type: application/json' -d '{"name":"Fibre 1G","lifecycleStatus":"Active"}'
 run curl -sS -i "$base/productOffering?fields=name&limit=10"
+echo "\$ curl -sS $gw/productcatalog/metrics | grep -E '^(productcatalog_offerings_created_total|wasmcanvas_requests_total)'"
+curl -sS "$gw/productcatalog/metrics" | grep -E '^(productcatalog_offerings_created_total|wasmcanvas_requests_total)'
+echo
 run bin/canvas down --state-dir "$state"
