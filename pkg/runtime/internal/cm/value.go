@@ -8,6 +8,7 @@ import "C"
 import (
 	"fmt"
 	"math"
+	"sync"
 	"unsafe"
 )
 
@@ -118,6 +119,38 @@ func goName(n *C.wasm_name_t) string {
 		return ""
 	}
 	return C.GoStringN((*C.char)(unsafe.Pointer(n.data)), C.int(n.size))
+}
+
+// typeNames interns the names a component's types give (record fields,
+// variant and enum cases, flags): a component passes the same few again on
+// every call, and each would otherwise be a new string. Bounded, since a
+// component's types are.
+var typeNames = struct {
+	sync.RWMutex
+	m map[string]string
+}{m: map[string]string{}}
+
+const maxTypeNames = 4096
+
+// typeName is goName for a name of a type, interned.
+func typeName(n *C.wasm_name_t) string {
+	if n.size == 0 {
+		return ""
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(n.data)), int(n.size))
+	typeNames.RLock()
+	s, ok := typeNames.m[string(b)]
+	typeNames.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(b)
+	typeNames.Lock()
+	if len(typeNames.m) < maxTypeNames {
+		typeNames.m[s] = s
+	}
+	typeNames.Unlock()
+	return s
 }
 
 // zero makes v a valid value that owns nothing, so deleting it is safe.
@@ -317,10 +350,14 @@ func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, e
 		return goName(of[C.wasm_name_t](src)), nil
 	case kList:
 		l := of[C.wasmtime_component_vallist_t](src)
-		if b, ok := bytesFromC(vals(l.data, l.size)); ok {
+		items := vals(l.data, l.size)
+		if b, ok := bytesFromC(items); ok {
 			return b, nil
 		}
-		xs, err := seqFromC(ctx, vals(l.data, l.size))
+		if len(items) > 0 && items[0].kind == kRecord {
+			return recordsFromC(ctx, items)
+		}
+		xs, err := seqFromC(ctx, items)
 		return List(xs), err
 	case kTuple:
 		t := of[C.wasmtime_component_valtuple_t](src)
@@ -328,25 +365,16 @@ func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, e
 		return Tuple(xs), err
 	case kRecord:
 		r := of[C.wasmtime_component_valrecord_t](src)
-		var out Record
-		if r.size > 0 {
-			entries := unsafe.Slice(r.data, int(r.size))
-			out = make(Record, len(entries))
-			for i := range entries {
-				v, err := fromC(ctx, &entries[i].val)
-				if err != nil {
-					return nil, err
-				}
-				out[i] = Field{Name: goName(&entries[i].name), Value: v}
-			}
+		if r.size == 0 {
+			return Record(nil), nil
 		}
-		return out, nil
+		return recordFromC(ctx, r, make(Record, int(r.size)))
 	case kVariant:
 		vv := of[C.wasmtime_component_valvariant_t](src)
 		v, err := boxFromC(ctx, vv.val)
-		return Variant{Case: goName(&vv.discriminant), Value: v}, err
+		return Variant{Case: typeName(&vv.discriminant), Value: v}, err
 	case kEnum:
-		return Enum(goName(of[C.wasm_name_t](src))), nil
+		return Enum(typeName(of[C.wasm_name_t](src))), nil
 	case kOption:
 		v, err := boxFromC(ctx, *of[*C.wasmtime_component_val_t](src))
 		return Option{Value: v}, err
@@ -359,7 +387,7 @@ func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, e
 		var out Flags
 		if f.size > 0 {
 			for _, n := range unsafe.Slice(f.data, int(f.size)) {
-				out = append(out, goName(&n))
+				out = append(out, typeName(&n))
 			}
 		}
 		return out, nil
@@ -371,6 +399,54 @@ func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, e
 		return Resource{Type: uint32(r.ty), Rep: uint32(r.rep), Own: bool(r.owned)}, nil
 	}
 	return nil, fmt.Errorf("unknown component value kind %d", src.kind)
+}
+
+// recordFromC reads r's fields into out, which has r.size of them.
+func recordFromC(ctx *C.wasmtime_context_t, r *C.wasmtime_component_valrecord_t, out Record) (Value, error) {
+	entries := unsafe.Slice(r.data, int(r.size)) // indexed, never copied: see cmHostCall
+	for i := range entries {
+		v, err := fromC(ctx, &entries[i].val)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Field{Name: typeName(&entries[i].name), Value: v}
+	}
+	return out, nil
+}
+
+// recordsFromC reads a list of records, their fields in one allocation
+// (lists of key-value records are the common shape of host call arguments).
+func recordsFromC(ctx *C.wasmtime_context_t, items []C.wasmtime_component_val_t) (Value, error) {
+	n := 0
+	for i := range items {
+		if items[i].kind == kRecord {
+			n += int(of[C.wasmtime_component_valrecord_t](&items[i]).size)
+		}
+	}
+	fields := make([]Field, n)
+	out := make(List, len(items))
+	for i := range items {
+		if items[i].kind != kRecord { // cannot happen in a well-typed list; read it as such
+			v, err := fromC(ctx, &items[i])
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", i, err)
+			}
+			out[i] = v
+			continue
+		}
+		r := of[C.wasmtime_component_valrecord_t](&items[i])
+		k := int(r.size)
+		if k == 0 {
+			out[i] = Record(nil)
+			continue
+		}
+		v, err := recordFromC(ctx, r, fields[:k:k])
+		if err != nil {
+			return nil, fmt.Errorf("element %d: %w", i, err)
+		}
+		out[i], fields = v, fields[k:]
+	}
+	return out, nil
 }
 
 func seqFromC(ctx *C.wasmtime_context_t, items []C.wasmtime_component_val_t) ([]Value, error) {
