@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
@@ -152,7 +149,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, req: r}
 	var (
 		e    *entry
-		span trace.Span // nil unless observed
+		span observe.ServerSpan // the zero one unless observed
 	)
 	defer func() {
 		g.metrics.inFlight.Dec()
@@ -193,8 +190,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if o := g.opts.Observer; o != nil && !e.scrape {
-		ctx := context.WithValue(r.Context(), sourceKey{}, e.source)
-		ctx, span = o.StartServerSpan(ctx, e.source, r)
+		ctx := context.WithValue(r.Context(), sourceKey{}, e.sourceValue)
+		ctx, span = e.spans.Start(ctx, r)
 		// The component continues the trace from the header or the context.
 		observe.Inject(ctx, r.Header)
 		r = r.WithContext(ctx)
@@ -237,7 +234,7 @@ func canonicalRequestPath(p string) bool {
 	return path.Clean(trimmed) == trimmed
 }
 
-func (g *Gateway) finish(r *http.Request, rec *recorder, e *entry, span trace.Span, start time.Time) {
+func (g *Gateway) finish(r *http.Request, rec *recorder, e *entry, span observe.ServerSpan, start time.Time) {
 	d := time.Since(start)
 	status := rec.status
 	if status == 0 {
@@ -253,13 +250,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, e *entry, span trace.Sp
 	if e != nil && e.metrics != nil && !e.scrape {
 		e.metrics.ObserveRequest(api, status, d)
 	}
-	if span != nil {
-		span.SetAttributes(attribute.Int("http.response.status_code", status))
-		if status >= 500 {
-			span.SetStatus(codes.Error, http.StatusText(status))
-		}
-		span.End()
-	}
+	span.End(status)
 
 	level, msg := zap.InfoLevel, "gateway: request"
 	if rec.failure != nil {
@@ -279,8 +270,8 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, e *entry, span trace.Sp
 	if rec.failure != nil {
 		fields = append(fields, zap.Error(rec.failure))
 	}
-	if span != nil && span.SpanContext().IsValid() {
-		fields = append(fields, zap.Stringer("trace_id", span.SpanContext().TraceID()))
+	if sc := span.SpanContext(); sc.IsValid() {
+		fields = append(fields, zap.Stringer("trace_id", sc.TraceID()))
 	}
 	ce.Write(fields...)
 }

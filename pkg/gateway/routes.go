@@ -61,6 +61,10 @@ type entry struct {
 	handler        http.Handler
 	state          *appState
 	source         observe.Source
+	// sourceValue is source boxed once, for the request's context.
+	sourceValue any
+	// spans opens the requests' server spans (nil without an Observer).
+	spans *observe.ServerSpans
 	// metrics is source's registry (nil without an Observer or Source);
 	// scrape marks a route that serves it.
 	metrics *observe.Metrics
@@ -175,6 +179,10 @@ func (t *table) withRoutes(app string, routes []Route, obs *observe.Observer) (*
 		e := &entry{app: app, api: r.API, path: p, handler: r.Handler, state: st, source: r.Source, scrape: r.Metrics && obs != nil}
 		if e.source.API == "" {
 			e.source.API = r.API
+		}
+		e.sourceValue = e.source
+		if obs != nil {
+			e.spans = obs.ServerSpans(e.source)
 		}
 		if obs != nil && r.Source != (observe.Source{}) {
 			if e.metrics, err = obs.Metrics(e.source); err != nil {

@@ -14,8 +14,9 @@
 //     context; canvas-bridge serves the same Recorder over wRPC, with the
 //     Source from the caller's link and the context from the call's
 //     traceparent header (ContextWithTraceContext).
-//   - The gateway calls StartServerSpan per request (the returned context
-//     is what the component's Current answers from), then
+//   - The gateway makes ServerSpans per route and Starts one per request
+//     (the returned context is what the component's Current answers
+//     from), Ends it with the status, then
 //     Metrics(src).ObserveRequest, AddInFlight and ObserveInstantiation, and
 //     serves Metrics(src).Handler() at a Component's managementFunction
 //     metrics API (apiType prometheus). Forget drops a deleted Component.

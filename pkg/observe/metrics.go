@@ -85,7 +85,7 @@ type metric struct {
 	kind   kind
 	labels []string // sorted
 	vec    *prometheus.MetricVec
-	series map[string]struct{} // label values joined by \xff
+	series map[string]prometheus.Metric // by label values joined by seriesSep
 }
 
 // NewMetrics makes the registry of the Component key.
@@ -188,41 +188,68 @@ func finite(v float64) error {
 }
 
 func (m *Metrics) record(k kind, name string, labels []KeyValue, observe func(prometheus.Metric)) error {
-	labels = slices.SortedFunc(slices.Values(labels), func(a, b KeyValue) int { return strings.Compare(a.Key, b.Key) })
-	values := make([]string, len(labels))
-	for i, l := range labels {
+	// Sorted in a copy on the stack (the common case: at most maxLabels
+	// labels), and the series found by its values joined in a stack buffer:
+	// recording into a series that exists allocates nothing.
+	var sortBuf [maxLabels]KeyValue
+	sorted := labels
+	if !slices.IsSortedFunc(labels, compareKeys) {
+		if len(labels) <= maxLabels {
+			sorted = append(sortBuf[:0], labels...)
+			slices.SortFunc(sorted, compareKeys)
+		} else {
+			sorted = slices.SortedFunc(slices.Values(labels), compareKeys)
+		}
+	}
+	var keyBuf [256]byte
+	key := keyBuf[:0]
+	for i, l := range sorted {
 		if len(l.Value) > maxLabelValueLen || !utf8.ValidString(l.Value) {
 			return errorf(InvalidArgument, "metric %.80q: the value of label %.80q must be valid UTF-8 of at most %d bytes", name, l.Key, maxLabelValueLen)
 		}
-		values[i] = l.Value
+		if i > 0 {
+			key = append(key, seriesSep)
+		}
+		key = append(key, l.Value...)
 	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mt, err := m.metricLocked(k, name, labels)
+	mt, err := m.metricLocked(k, name, sorted)
 	if err != nil {
 		return err
 	}
-	key := strings.Join(values, "\xff")
-	if _, ok := mt.series[key]; !ok {
-		switch {
-		case len(mt.series) >= m.limits.SeriesPerMetric:
-			m.dropped.WithLabelValues(m.component, name).Inc()
-			return errorf(TooManySeries, "metric %.80q has %d label combinations, the most one metric may have; this one was dropped (use fewer distinct label values)", name, m.limits.SeriesPerMetric)
-		case m.series >= m.limits.SeriesPerComponent:
-			m.dropped.WithLabelValues(m.component, name).Inc()
-			return errorf(TooManySeries, "the component has %d series, the most it may have; this one of %.80q was dropped", m.limits.SeriesPerComponent, name)
-		}
-		mt.series[key] = struct{}{}
-		m.series++
+	if o, ok := mt.series[string(key)]; ok { // no allocation: the compiler looks up without converting
+		observe(o)
+		return nil
+	}
+	switch {
+	case len(mt.series) >= m.limits.SeriesPerMetric:
+		m.dropped.WithLabelValues(m.component, name).Inc()
+		return errorf(TooManySeries, "metric %.80q has %d label combinations, the most one metric may have; this one was dropped (use fewer distinct label values)", name, m.limits.SeriesPerMetric)
+	case m.series >= m.limits.SeriesPerComponent:
+		m.dropped.WithLabelValues(m.component, name).Inc()
+		return errorf(TooManySeries, "the component has %d series, the most it may have; this one of %.80q was dropped", m.limits.SeriesPerComponent, name)
+	}
+	values := make([]string, len(sorted))
+	for i, l := range sorted {
+		values[i] = l.Value
 	}
 	o, err := mt.vec.GetMetricWithLabelValues(values...)
 	if err != nil { // the checks above make this unreachable; keep the error honest
 		return errorf(InvalidArgument, "metric %.80q: %v", name, err)
 	}
+	mt.series[string(key)] = o
+	m.series++
 	observe(o)
 	return nil
 }
+
+// seriesSep joins label values into a series key; it is not valid UTF-8,
+// so no label value holds it.
+const seriesSep = '\xff'
+
+func compareKeys(a, b KeyValue) int { return strings.Compare(a.Key, b.Key) }
 
 // metricLocked finds or makes metric name, checking it is of kind k with the
 // label names of labels (sorted by key).
@@ -267,7 +294,7 @@ func (m *Metrics) metricLocked(k kind, name string, labels []KeyValue) (*metric,
 	if err := m.reg.Register(c); err != nil {
 		return nil, errorf(InvalidArgument, "metric %.80q: %v", name, err)
 	}
-	mt := &metric{kind: k, labels: names, vec: vec, series: map[string]struct{}{}}
+	mt := &metric{kind: k, labels: names, vec: vec, series: map[string]prometheus.Metric{}}
 	m.metrics[name] = mt
 	return mt, nil
 }

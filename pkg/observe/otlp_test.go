@@ -62,7 +62,7 @@ func TestOneTraceFromClientToDependentAPI(t *testing.T) {
 	// The gateway receives the client's request.
 	in := httptest.NewRequest(http.MethodGet, "/productcatalog/productOffering", nil)
 	in.Header.Set("traceparent", "00-"+clientTrace+"-"+clientSpan+"-01")
-	ctx, gw := o.StartServerSpan(context.Background(), catalog, in)
+	ctx, gw := o.ServerSpans(catalog).Start(context.Background(), in)
 
 	// The component, through the WIT functions.
 	cur, ok := o.Current(ctx, catalog)
@@ -84,7 +84,7 @@ func TestOneTraceFromClientToDependentAPI(t *testing.T) {
 	resp.Body.Close()
 	cs.End()
 	must(t, o.EndSpan(ctx, catalog, span, []observe.KeyValue{{Key: "offerings", Value: "3"}, {Key: "db.password", Value: "hunter2"}}, observe.SpanStatus{Code: observe.StatusOK}))
-	gw.End()
+	gw.End(http.StatusOK)
 
 	// A span outside any request starts a trace of its own.
 	root, err := o.StartSpan(context.Background(), catalog, "nightly reindex", observe.SpanInternal, nil)
@@ -193,8 +193,8 @@ func TestOffStillPropagates(t *testing.T) {
 	}
 	in := httptest.NewRequest(http.MethodGet, "/x", nil)
 	in.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	ctx, gw := o.StartServerSpan(context.Background(), catalog, in)
-	defer gw.End()
+	ctx, gw := o.ServerSpans(catalog).Start(context.Background(), in)
+	defer gw.End(http.StatusOK)
 	span, err := o.StartSpan(ctx, catalog, "work", observe.SpanInternal, nil)
 	must(t, err)
 	if span.ParentSpanID == nil || *span.ParentSpanID != "00f067aa0ba902b7" {

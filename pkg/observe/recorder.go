@@ -37,7 +37,10 @@ type Source struct {
 // Key is the Component's key; an invalid Source is not linked.
 func (s Source) Key() (oda.Key, error) {
 	k, err := oda.NewKey(s.Namespace, s.Component)
-	var ke *oda.KeyError
+	if err == nil {
+		return k, nil
+	}
+	var ke *oda.KeyError     // declared past the fast path: errors.As makes it escape
 	if errors.As(err, &ke) { // its Reason, not its Error: that quotes the whole value
 		return oda.Key{}, errorf(NotLinked, "source %.80q/%.80q is not a Component: its %s %s", s.Namespace, s.Component, ke.Field, ke.Reason)
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -227,16 +228,96 @@ var otelKinds = [...]trace.SpanKind{
 	SpanConsumer: trace.SpanKindConsumer,
 }
 
-// StartServerSpan opens the gateway's span for r, served by src: a child of
-// the client's traceparent when r has one. The returned context is the one
-// the component's Current answers from; end the span when the response is
-// written.
-func (o *Observer) StartServerSpan(ctx context.Context, src Source, r *http.Request) (context.Context, trace.Span) {
+// ServerSpans makes the gateway's spans for the requests routed to src.
+// What is the same for every request (span names, src's attributes) is
+// made here once, so make one per route, not per request.
+func (o *Observer) ServerSpans(src Source) *ServerSpans {
+	s := &ServerSpans{o: o, api: src.API, ident: src.attributes()}
+	for i, m := range httpMethods {
+		s.names[i] = m + " " + src.API
+	}
+	return s
+}
+
+// ServerSpans opens the server spans of one route; see Observer.ServerSpans.
+type ServerSpans struct {
+	o     *Observer
+	api   string
+	names [len(httpMethods)]string // by httpMethods
+	ident []attribute.KeyValue
+}
+
+// serverSpanOptions are made once: each option is an interface value.
+var serverSpanOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
+var httpMethods = [...]string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace,
+}
+
+// Start opens the span for r: a child of the client's traceparent when r
+// has one. The returned context is the one the component's Current answers
+// from; End the span when the response is written.
+func (s *ServerSpans) Start(ctx context.Context, r *http.Request) (context.Context, ServerSpan) {
 	ctx = Extract(ctx, r.Header)
-	return o.tracer().Start(ctx, r.Method+" "+src.API,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(src.attributes()...),
-		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+	name := ""
+	for i, m := range httpMethods {
+		if m == r.Method {
+			name = s.names[i]
+			break
+		}
+	}
+	if name == "" {
+		name = r.Method + " " + s.api
+	}
+	ctx, span := s.o.tracer().Start(ctx, name, serverSpanOptions...)
+	return ctx, ServerSpan{span: span, spans: s, method: r.Method, path: r.URL.Path}
+}
+
+// ServerSpan is an open server span; the zero value is none, and its End
+// does nothing.
+type ServerSpan struct {
+	span         trace.Span
+	spans        *ServerSpans
+	method, path string
+}
+
+// serverAttrs are the attributes of a server span: the route's identity,
+// the method, the path and the status.
+const serverAttrs = 6
+
+// attrBuffers hold the attributes End passes to the span, which copies them.
+var attrBuffers = sync.Pool{New: func() any { return new([serverAttrs]attribute.KeyValue) }}
+
+// End ends the span of a request answered with status. Every attribute is
+// set here, in one call: the span then holds one array of them, not one
+// grown at start and again at the end. None is needed at start: the
+// sampler (parent-based, else always on) reads none.
+func (s ServerSpan) End(status int) {
+	if s.span == nil {
+		return
+	}
+	buf := attrBuffers.Get().(*[serverAttrs]attribute.KeyValue)
+	attrs := append(buf[:0], s.spans.ident...)
+	attrs = append(attrs,
+		attribute.String("http.request.method", s.method),
+		attribute.String("url.path", s.path),
+		attribute.Int("http.response.status_code", status))
+	s.span.SetAttributes(attrs...)
+	clear(buf[:])
+	attrBuffers.Put(buf)
+	if status >= 500 {
+		s.span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	s.span.End()
+}
+
+// SpanContext is the span's context (invalid for the zero ServerSpan).
+func (s ServerSpan) SpanContext() trace.SpanContext {
+	if s.span == nil {
+		return trace.SpanContext{}
+	}
+	return s.span.SpanContext()
 }
 
 // StartClientSpan opens the span of src's outgoing request req to a

@@ -166,6 +166,9 @@ func TestValuesRoundTrip(t *testing.T) {
 		{"lst", List{Tuple{"a", []byte{1, 2}}, Tuple{"b", List(nil)}}, nil},
 		{"lst", List{Tuple{"c", List{uint8(3)}}}, List{Tuple{"c", []byte{3}}}},
 		{"lst", List{Tuple{"every byte", everyByte}, Tuple{"and a 0", []byte{0}}}, nil},
+		// Strings past maxSharedText together are read one by one.
+		{"echo", strings.Repeat("é", maxSharedText), strings.Repeat("é", maxSharedText)},
+		{"lst", List{Tuple{strings.Repeat("a", maxSharedText/2), []byte{1}}, Tuple{strings.Repeat("b", maxSharedText), List(nil)}}, nil},
 	}
 	for _, tc := range tests {
 		want := tc.want

@@ -58,7 +58,8 @@ func (f *Func) Call(args ...Value) ([]Value, error) {
 		}
 		return nil, t
 	}
-	out, convErr := seqFromC(s.ctx, resv)
+	rd := newReader(s.ctx, resv)
+	out, convErr := rd.seq(resv)
 	if err := takeError(C.wasmtime_component_func_post_return(&f.fn, s.ctx)); err != nil {
 		return nil, fmt.Errorf("post-return: %w", err)
 	}

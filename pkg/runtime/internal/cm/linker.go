@@ -142,6 +142,7 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 	// Index the C array, never copy its values to the Go stack: cgo lays
 	// the C union out with Go's (smaller) alignment.
 	items := vals(args, nargs)
+	rd := newReader(ctx, items)
 	for i := range items {
 		if i < len(converted) && converted[i].converted {
 			// The trampoline read this resource handle already.
@@ -154,7 +155,7 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 			in[i] = Resource{Type: uint32(r.ty), Rep: uint32(r.rep), Own: bool(r.owned)}
 			continue
 		}
-		v, err := fromC(ctx, &items[i])
+		v, err := rd.value(&items[i])
 		if err != nil {
 			return newCError(fmt.Sprintf("host function arguments: element %d: %v", i, err))
 		}

@@ -8,6 +8,7 @@ import "C"
 import (
 	"fmt"
 	"math"
+	"sync"
 	"unsafe"
 )
 
@@ -118,6 +119,38 @@ func goName(n *C.wasm_name_t) string {
 		return ""
 	}
 	return C.GoStringN((*C.char)(unsafe.Pointer(n.data)), C.int(n.size))
+}
+
+// typeNames interns the names a component's types give (record fields,
+// variant and enum cases, flags): a component passes the same few again on
+// every call, and each would otherwise be a new string. Bounded, since a
+// component's types are.
+var typeNames = struct {
+	sync.RWMutex
+	m map[string]string
+}{m: map[string]string{}}
+
+const maxTypeNames = 4096
+
+// typeName is goName for a name of a type, interned.
+func typeName(n *C.wasm_name_t) string {
+	if n.size == 0 {
+		return ""
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(n.data)), int(n.size))
+	typeNames.RLock()
+	s, ok := typeNames.m[string(b)]
+	typeNames.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(b)
+	typeNames.Lock()
+	if len(typeNames.m) < maxTypeNames {
+		typeNames.m[s] = s
+	}
+	typeNames.Unlock()
+	return s
 }
 
 // zero makes v a valid value that owns nothing, so deleting it is safe.
@@ -286,8 +319,106 @@ func boxToC(ctx *C.wasmtime_context_t, v Value) (*C.wasmtime_component_val_t, er
 	return C.wasmtime_component_val_new(&tmp), err
 }
 
-// fromC reads a C value into Go. It never frees src.
-func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, error) {
+// reader reads the C values of one call into Go. The call's strings are
+// cut from one shared allocation when together they are short (the common
+// case: names, labels, header names), instead of one allocation each. A
+// string kept longer keeps that call's text alive, at most maxSharedText.
+type reader struct {
+	ctx  *C.wasmtime_context_t
+	text []byte
+}
+
+const maxSharedText = 4096
+
+// newReader is a reader for the values items, sized for their strings.
+func newReader(ctx *C.wasmtime_context_t, items []C.wasmtime_component_val_t) reader {
+	rd := reader{ctx: ctx}
+	n := 0
+	for i := range items {
+		if n = textBytes(&items[i], n); n > maxSharedText {
+			return rd
+		}
+	}
+	if n > 0 {
+		rd.text = make([]byte, 0, n)
+	}
+	return rd
+}
+
+// textBytes adds the bytes of v's strings to n, stopping past maxSharedText.
+// Lists of scalars (list<u8> bodies above all) are not walked.
+func textBytes(v *C.wasmtime_component_val_t, n int) int {
+	switch v.kind {
+	case kString:
+		return n + int(of[C.wasm_name_t](v).size)
+	case kList:
+		l := of[C.wasmtime_component_vallist_t](v)
+		items := vals(l.data, l.size)
+		if len(items) == 0 || !composite(items[0].kind) {
+			return n
+		}
+		for i := range items {
+			if n = textBytes(&items[i], n); n > maxSharedText {
+				return n
+			}
+		}
+	case kTuple:
+		t := of[C.wasmtime_component_valtuple_t](v)
+		items := vals(t.data, t.size)
+		for i := range items {
+			if n = textBytes(&items[i], n); n > maxSharedText {
+				return n
+			}
+		}
+	case kRecord:
+		r := of[C.wasmtime_component_valrecord_t](v)
+		if r.size > 0 {
+			entries := unsafe.Slice(r.data, int(r.size))
+			for i := range entries {
+				if n = textBytes(&entries[i].val, n); n > maxSharedText {
+					return n
+				}
+			}
+		}
+	case kVariant:
+		if p := of[C.wasmtime_component_valvariant_t](v).val; p != nil {
+			return textBytes(p, n)
+		}
+	case kOption:
+		if p := *of[*C.wasmtime_component_val_t](v); p != nil {
+			return textBytes(p, n)
+		}
+	case kResult:
+		if p := of[C.wasmtime_component_valresult_t](v).val; p != nil {
+			return textBytes(p, n)
+		}
+	}
+	return n
+}
+
+// composite kinds may hold strings.
+func composite(k C.wasmtime_component_valkind_t) bool {
+	switch k {
+	case kString, kList, kTuple, kRecord, kVariant, kOption, kResult:
+		return true
+	}
+	return false
+}
+
+// string reads a string value, from the shared text when it has room.
+func (rd *reader) string(n *C.wasm_name_t) string {
+	size := int(n.size)
+	if size == 0 || size > cap(rd.text)-len(rd.text) {
+		return goName(n)
+	}
+	off := len(rd.text)
+	rd.text = append(rd.text, unsafe.Slice((*byte)(unsafe.Pointer(n.data)), size)...)
+	return unsafe.String(&rd.text[off], size) // never written again: appends go past it
+}
+
+// value reads a C value into Go. It never frees src.
+func (rd *reader) value(src *C.wasmtime_component_val_t) (Value, error) {
+	ctx := rd.ctx
 	switch src.kind {
 	case kBool:
 		return bool(*of[C.bool](src)), nil
@@ -314,52 +445,47 @@ func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, e
 	case kChar:
 		return Char(*of[C.uint32_t](src)), nil
 	case kString:
-		return goName(of[C.wasm_name_t](src)), nil
+		return rd.string(of[C.wasm_name_t](src)), nil
 	case kList:
 		l := of[C.wasmtime_component_vallist_t](src)
-		if b, ok := bytesFromC(vals(l.data, l.size)); ok {
+		items := vals(l.data, l.size)
+		if b, ok := bytesFromC(items); ok {
 			return b, nil
 		}
-		xs, err := seqFromC(ctx, vals(l.data, l.size))
+		if len(items) > 0 && items[0].kind == kRecord {
+			return rd.records(items)
+		}
+		xs, err := rd.seq(items)
 		return List(xs), err
 	case kTuple:
 		t := of[C.wasmtime_component_valtuple_t](src)
-		xs, err := seqFromC(ctx, vals(t.data, t.size))
+		xs, err := rd.seq(vals(t.data, t.size))
 		return Tuple(xs), err
 	case kRecord:
 		r := of[C.wasmtime_component_valrecord_t](src)
-		var out Record
-		if r.size > 0 {
-			entries := unsafe.Slice(r.data, int(r.size))
-			out = make(Record, len(entries))
-			for i := range entries {
-				v, err := fromC(ctx, &entries[i].val)
-				if err != nil {
-					return nil, err
-				}
-				out[i] = Field{Name: goName(&entries[i].name), Value: v}
-			}
+		if r.size == 0 {
+			return Record(nil), nil
 		}
-		return out, nil
+		return rd.record(r, make(Record, int(r.size)))
 	case kVariant:
 		vv := of[C.wasmtime_component_valvariant_t](src)
-		v, err := boxFromC(ctx, vv.val)
-		return Variant{Case: goName(&vv.discriminant), Value: v}, err
+		v, err := rd.box(vv.val)
+		return Variant{Case: typeName(&vv.discriminant), Value: v}, err
 	case kEnum:
-		return Enum(goName(of[C.wasm_name_t](src))), nil
+		return Enum(typeName(of[C.wasm_name_t](src))), nil
 	case kOption:
-		v, err := boxFromC(ctx, *of[*C.wasmtime_component_val_t](src))
+		v, err := rd.box(*of[*C.wasmtime_component_val_t](src))
 		return Option{Value: v}, err
 	case kResult:
 		r := of[C.wasmtime_component_valresult_t](src)
-		v, err := boxFromC(ctx, r.val)
+		v, err := rd.box(r.val)
 		return Result{Err: !bool(r.is_ok), Value: v}, err
 	case kFlags:
 		f := of[C.wasmtime_component_valflags_t](src)
 		var out Flags
 		if f.size > 0 {
 			for _, n := range unsafe.Slice(f.data, int(f.size)) {
-				out = append(out, goName(&n))
+				out = append(out, typeName(&n))
 			}
 		}
 		return out, nil
@@ -373,13 +499,61 @@ func fromC(ctx *C.wasmtime_context_t, src *C.wasmtime_component_val_t) (Value, e
 	return nil, fmt.Errorf("unknown component value kind %d", src.kind)
 }
 
-func seqFromC(ctx *C.wasmtime_context_t, items []C.wasmtime_component_val_t) ([]Value, error) {
+// record reads r's fields into out, which has r.size of them.
+func (rd *reader) record(r *C.wasmtime_component_valrecord_t, out Record) (Value, error) {
+	entries := unsafe.Slice(r.data, int(r.size)) // indexed, never copied: see cmHostCall
+	for i := range entries {
+		v, err := rd.value(&entries[i].val)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Field{Name: typeName(&entries[i].name), Value: v}
+	}
+	return out, nil
+}
+
+// records reads a list of records, their fields in one allocation
+// (lists of key-value records are the common shape of host call arguments).
+func (rd *reader) records(items []C.wasmtime_component_val_t) (Value, error) {
+	n := 0
+	for i := range items {
+		if items[i].kind == kRecord {
+			n += int(of[C.wasmtime_component_valrecord_t](&items[i]).size)
+		}
+	}
+	fields := make([]Field, n)
+	out := make(List, len(items))
+	for i := range items {
+		if items[i].kind != kRecord { // cannot happen in a well-typed list; read it as such
+			v, err := rd.value(&items[i])
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", i, err)
+			}
+			out[i] = v
+			continue
+		}
+		r := of[C.wasmtime_component_valrecord_t](&items[i])
+		k := int(r.size)
+		if k == 0 {
+			out[i] = Record(nil)
+			continue
+		}
+		v, err := rd.record(r, fields[:k:k])
+		if err != nil {
+			return nil, fmt.Errorf("element %d: %w", i, err)
+		}
+		out[i], fields = v, fields[k:]
+	}
+	return out, nil
+}
+
+func (rd *reader) seq(items []C.wasmtime_component_val_t) ([]Value, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
 	out := make([]Value, len(items))
 	for i := range items {
-		v, err := fromC(ctx, &items[i])
+		v, err := rd.value(&items[i])
 		if err != nil {
 			return nil, fmt.Errorf("element %d: %w", i, err)
 		}
@@ -388,11 +562,11 @@ func seqFromC(ctx *C.wasmtime_context_t, items []C.wasmtime_component_val_t) ([]
 	return out, nil
 }
 
-func boxFromC(ctx *C.wasmtime_context_t, p *C.wasmtime_component_val_t) (Value, error) {
+func (rd *reader) box(p *C.wasmtime_component_val_t) (Value, error) {
 	if p == nil {
 		return nil, nil
 	}
-	return fromC(ctx, p)
+	return rd.value(p)
 }
 
 // bytesFromC reads a list whose elements are all u8 as []byte (checked

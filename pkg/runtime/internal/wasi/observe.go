@@ -3,6 +3,7 @@ package wasi
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
@@ -113,6 +114,9 @@ func defineObserveLogging(li *cm.LinkerInstance) error {
 // ok (nil for result<_, error>) or err.
 func observeResult(ok cm.Value, err error) (cm.Value, error) {
 	if err == nil {
+		if ok == nil {
+			return okNothing, nil
+		}
 		return cm.Result{Value: ok}, nil
 	}
 	var oe *observe.Error
@@ -121,6 +125,9 @@ func observeResult(ok cm.Value, err error) (cm.Value, error) {
 	}
 	return nil, fmt.Errorf("wasmcanvas:observe: %w", err)
 }
+
+// okNothing is the ok case of result<_, error>, boxed once: most calls answer it.
+var okNothing cm.Value = cm.Result{}
 
 // errWITMismatch marks a value whose shape is not wit/observe.wit's: the
 // component was built against another version of the interface.
@@ -152,19 +159,19 @@ func keyValues(v cm.Value) ([]observe.KeyValue, error) {
 }
 
 // fields reads a record whose field names are names, in order.
-func fields(v cm.Value, names ...string) ([]cm.Value, error) {
+func fields(v cm.Value, names ...string) (cm.Record, error) {
+	// The errors print names joined, not names itself: that would move
+	// every call's names to the heap.
 	r, ok := v.(cm.Record)
 	if !ok || len(r) != len(names) {
-		return nil, fmt.Errorf("record %v is %w", names, errWITMismatch)
+		return nil, fmt.Errorf("record [%s] is %w", strings.Join(names, " "), errWITMismatch)
 	}
-	out := make([]cm.Value, len(r))
 	for i, f := range r {
 		if f.Name != names[i] {
-			return nil, fmt.Errorf("record %v: field %q is %w", names, f.Name, errWITMismatch)
+			return nil, fmt.Errorf("record [%s]: field %q is %w", strings.Join(names, " "), f.Name, errWITMismatch)
 		}
-		out[i] = f.Value
 	}
-	return out, nil
+	return r, nil
 }
 
 // witCase is a Go type whose values are the cases of a WIT enum or
@@ -198,8 +205,8 @@ func traceContextOf(v cm.Value) (observe.TraceContext, error) {
 	if err != nil {
 		return observe.TraceContext{}, err
 	}
-	tp, ok1 := f[0].(string)
-	ts, ok2 := f[1].(string)
+	tp, ok1 := f[0].Value.(string)
+	ts, ok2 := f[1].Value.(string)
 	if !ok1 || !ok2 {
 		return observe.TraceContext{}, fmt.Errorf("trace-context: %w", errWITMismatch)
 	}
@@ -225,17 +232,17 @@ func spanOf(v cm.Value) (observe.Span, error) {
 	if err != nil {
 		return observe.Span{}, err
 	}
-	tc, err := traceContextOf(f[0])
+	tc, err := traceContextOf(f[0].Value)
 	if err != nil {
 		return observe.Span{}, err
 	}
-	kind, err := enumCase(f[3], observe.SpanConsumer)
+	kind, err := enumCase(f[3].Value, observe.SpanConsumer)
 	if err != nil {
 		return observe.Span{}, err
 	}
-	parent, ok1 := f[1].(cm.Option)
-	name, ok2 := f[2].(string)
-	start, ok3 := f[4].(uint64)
+	parent, ok1 := f[1].Value.(cm.Option)
+	name, ok2 := f[2].Value.(string)
+	start, ok3 := f[4].Value.(uint64)
 	if !ok1 || !ok2 || !ok3 {
 		return observe.Span{}, fmt.Errorf("span: %w", errWITMismatch)
 	}
