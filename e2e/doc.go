@@ -7,6 +7,8 @@
 // and `canvas edge bootstrap` write, one site revoked); a real Prometheus
 // scraping a Component's metrics API; and one OTLP trace from a client
 // through a JavaScript Component's own span to the Component it calls
-// (examples/components/traced-js, built by `make components`).
+// (examples/components/traced-js, built by `make components`); and the
+// real `nats micro ls` and `nats micro info wasmcanvas` (natscli, installed
+// from the Go module proxy with `go install`) finding the canvas API.
 // It has no code of its own, only tests.
 package e2e

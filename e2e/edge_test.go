@@ -21,6 +21,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge/edgetest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/reconcile"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
 )
 
@@ -29,7 +30,8 @@ import (
 // from `canvas lattice init`, leaf nodes for sites a and b from `canvas edge
 // bootstrap`. Site a's messages reach the hub and the lattice; a is refused
 // b's subjects and the canvas's; canvasd with its own credentials applies a
-// Component through the hub; `canvas edge revoke --site a` cuts a off while
+// Component through the hub and, given --lattice-dir, warns about one placed
+// on a site the lattice lacks; `canvas edge revoke --site a` cuts a off while
 // b keeps working. Everything printed or logged is checked for seeds.
 func TestSecuredLatticeWithEdgeSites(t *testing.T) {
 	root, err := testref.RepoRoot()
@@ -129,7 +131,7 @@ func TestSecuredLatticeWithEdgeSites(t *testing.T) {
 		}
 	}))
 	wadmtest.Run(t, wadmConn, lat)
-	canvasd := daemontest.Start(t, daemontest.Options{NATS: hub.URL(), Args: []string{"--nats-creds", filepath.Join(dir, "creds", "canvasd.creds")}})
+	canvasd := daemontest.Start(t, daemontest.Options{NATS: hub.URL(), Args: []string{"--nats-creds", filepath.Join(dir, "creds", "canvasd.creds"), "--lattice-dir", dir}})
 	cl, err := client.NewHTTP(canvasd.API)
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +153,30 @@ func TestSecuredLatticeWithEdgeSites(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatalf("the Component did not deploy through the hub: %v", err)
+	}
+
+	// --lattice-dir: a placement on site c, which the lattice lacks, is
+	// warned about in the Component's events; site a is known.
+	placed := strings.Replace(string(body(t, 1, 1)), "  annotations:\n", "  annotations:\n    "+oda.AnnotationPlacement+`: '{"sites": {"a": 1, "c": 1}}'`+"\n", 1)
+	if _, _, err := cl.Apply(ctx, "placed.yaml", []byte(placed)); err != nil {
+		t.Fatal(err)
+	}
+	if err := daemontest.WaitFor(time.Minute, func() error {
+		evs, err := cl.Events(ctx, namespace, name(1))
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if ev.Reason == reconcile.ReasonUnknownSite {
+				if !strings.Contains(ev.Message, `site "c" is not a site of the lattice (sites: a, b)`) {
+					t.Errorf("UnknownSite warning %q, want one about site c", ev.Message)
+				}
+				return nil
+			}
+		}
+		return daemontest.ErrNotYet
+	}); err != nil {
+		t.Fatalf("no UnknownSite warning for a placement on site c: %v", err)
 	}
 
 	// Least privilege, but enough: neither canvasd nor wadm was refused

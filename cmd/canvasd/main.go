@@ -52,6 +52,11 @@ Examples:
   canvasd --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds canvasd.creds \
           --lattice default --ingress-url https://components.example.org
 
+  # A secured lattice from canvas lattice init: warn about placements naming
+  # sites that lattice/lattice.json does not have (or has revoked)
+  canvasd --nats-url nats://hub:4222 --nats-creds lattice/creds/canvasd.creds \
+          --lattice-dir lattice
+
   # Any free port; the bound address is logged and written to
   # $XDG_STATE_HOME/wasmcanvas/canvasd.json
   canvasd --embedded-nats --nats-port -1 --listen 127.0.0.1:0
@@ -91,6 +96,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&opts.Workers, "workers", 0, "Components reconciled at once (default 4)")
 	fs.DurationVar(&opts.Resync, "resync", 0, "re-examine every Component this often (default 30s)")
 	fs.DurationVar(&opts.WadmTimeout, "wadm-timeout", 0, "timeout of each wadm API request (default 5s)")
+	fs.StringVar(&opts.LatticeDir, "lattice-dir", "", "lattice `DIR` written by canvas lattice init: warn in a Component's events about placement sites it does not list (checked on each pass)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -69,7 +70,8 @@ type Daemon struct {
 
 	// Set by the services as they start; later services read them.
 	embedded *embedded.Server
-	system   *wadm.Manifest // nil under a Deployer of the caller's
+	system   *wadm.Manifest  // nil under a Deployer of the caller's
+	sites    *edge.SiteWatch // nil without LatticeDir
 	sysKeep  *reconcile.System
 	ctrl     *reconcile.Controller
 	apiSrv   *api.Server
@@ -105,6 +107,11 @@ func New(opts Options) (*Daemon, error) {
 		})
 		if err != nil {
 			return nil, fmt.Errorf("canvasd options: --system-app, --bridge-image, --ingress-address: %w", err)
+		}
+	}
+	if opts.LatticeDir != "" {
+		if d.sites, err = edge.WatchSites(opts.LatticeDir); err != nil {
+			return nil, fmt.Errorf("canvasd options: --lattice-dir: %w", err)
 		}
 	}
 	d.runner = service.NewRunner(d.services()...)
@@ -271,6 +278,10 @@ func (d *Daemon) build(ctx context.Context) error {
 			return err
 		}
 	}
+	var sites func() ([]string, error)
+	if d.sites != nil {
+		sites = d.sites.Sites
+	}
 	d.ctrl, err = reconcile.New(reconcile.Options{
 		Desired:   desiredStore,
 		Status:    statusStore,
@@ -281,6 +292,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		Resync:    o.Resync,
 		BaseURL:   o.IngressURL,
 		SystemApp: o.SystemApp,
+		Sites:     sites,
 	})
 	if err != nil {
 		return err

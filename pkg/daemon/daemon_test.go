@@ -20,9 +20,11 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/client/natsclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/reconcile"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
 )
 
@@ -44,6 +46,8 @@ func TestNewValidates(t *testing.T) {
 		{"bad NATS URL", daemon.Options{StateDir: dir, NATS: lattice.Config{URLs: "http://x"}}, []string{"--nats-url", "scheme \"http\""}},
 		{"bad ingress address and bridge archive", daemon.Options{StateDir: dir, IngressAddress: "8080", BridgeImage: "bridge.par.gz"},
 			[]string{"--ingress-address", `ingress address "8080"`, "canvas-bridge archive"}},
+		{"not a lattice directory", daemon.Options{StateDir: dir, LatticeDir: dir},
+			[]string{"--lattice-dir: " + dir + " is not a lattice directory", "canvas lattice init --out"}},
 		{"bad port and workers", daemon.Options{StateDir: dir, EmbeddedNATSPort: 70000, Workers: -1},
 			[]string{"--nats-port 70000", "--workers -1"}},
 	}
@@ -161,15 +165,8 @@ func TestDaemonInProcess(t *testing.T) {
 // the flag named, and leaves nothing running.
 func TestStartFailureNamesTheStep(t *testing.T) {
 	t.Parallel()
-	first, err := daemon.New(daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := daemontest.Context(t, 30*time.Second)
-	if err := first.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = first.Shutdown(context.Background()) })
+	first := startDaemon(ctx, t, daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: t.TempDir(), Listen: "127.0.0.1:0"})
 	taken := strings.TrimPrefix(first.APIURL(), "http://")
 	second, err := daemon.New(daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: t.TempDir(), Listen: taken})
 	if err != nil {
@@ -184,6 +181,89 @@ func TestStartFailureNamesTheStep(t *testing.T) {
 	default:
 		t.Error("a failed Start left the daemon running")
 	}
+}
+
+// TestLatticeDirWarnsUnknownSite: canvasd --lattice-dir reads the sites of
+// a lattice directory from edge.Init and Bootstrap; a Component placed on
+// another site is deployed and `canvas describe`'s events carry the
+// warning.
+func TestLatticeDirWarnsUnknownSite(t *testing.T) {
+	t.Parallel()
+	l, err := edge.Init(edge.InitOptions{Dir: filepath.Join(t.TempDir(), "lattice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Bootstrap(edge.SiteOptions{Name: "north-1", Hub: "nats://hub.example:7422"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := daemontest.Context(t, 30*time.Second)
+	d := startDaemon(ctx, t, daemon.Options{
+		EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: t.TempDir(), Listen: "127.0.0.1:0",
+		LatticeDir: l.Dir(), Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+	})
+	nc, err := nats.Connect(d.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	w := wadmtest.Run(t, nc, subject.DefaultLattice)
+
+	data, err := os.ReadFile(testref.Path(t, "oda", "examples", "productcatalog-v1.component.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(data), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
+		`{"ctk-prodcatapi":"ghcr.io/a/b:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/c:1","ctk-permissionspecapi":"ghcr.io/a/d:1"}`+"'\n    "+
+		oda.AnnotationPlacement+`: '{"sites": {"north-1": 1, "far-9": 1}}'`+"\n", 1)
+	cl := mustHTTP(t, d.APIURL())
+	c, _, err := cl.Apply(ctx, "placed.yaml", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warning string
+	err = daemontest.WaitFor(20*time.Second, func() error {
+		evs, err := cl.Events(ctx, c.Metadata.Namespace, c.Metadata.Name)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if ev.Reason == reconcile.ReasonUnknownSite && ev.Type == reconcile.EventWarning {
+				warning = ev.Message
+				return nil
+			}
+		}
+		return daemontest.ErrNotYet
+	})
+	if err != nil {
+		t.Fatalf("no %s warning: %v", reconcile.ReasonUnknownSite, err)
+	}
+	if !strings.Contains(warning, oda.PlacementPath) || !strings.Contains(warning, `"far-9"`) || strings.Contains(warning, `"north-1"`) {
+		t.Errorf("warning %q: want the placement path and far-9 only", warning)
+	}
+	err = daemontest.WaitFor(20*time.Second, func() error {
+		if _, ok := w.Deployed("components-ctk-productcatalogmanagement"); !ok {
+			return daemontest.ErrNotYet
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("the Component with an unknown site was not deployed: %v", err)
+	}
+}
+
+// startDaemon starts a daemon from opts and shuts it down when the test
+// ends.
+func startDaemon(ctx context.Context, t *testing.T, opts daemon.Options) *daemon.Daemon {
+	t.Helper()
+	d, err := daemon.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+	return d
 }
 
 func mustHTTP(t *testing.T, api string) *client.HTTP {

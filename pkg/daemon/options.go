@@ -61,6 +61,12 @@ type Options struct {
 	Resync  time.Duration
 	// WadmTimeout bounds each wadm API request (0 = the client's default).
 	WadmTimeout time.Duration
+	// LatticeDir is a lattice directory written by `canvas lattice init`;
+	// when set, a Component whose placement names a site its lattice.json
+	// does not list (or lists as revoked) gets a Warning event and is
+	// deployed all the same. The file is checked on every reconcile pass,
+	// so sites bootstrapped later count without a restart.
+	LatticeDir string
 	// Deployer replaces the wadm lattice backend; `canvas up` passes the
 	// embedded runtime's local deployer, which serves the system
 	// application's parts in-process. Nil means wadm on Lattice, and then

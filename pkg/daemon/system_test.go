@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"testing"
@@ -113,18 +112,11 @@ func TestNoSystemApplicationWithOwnDeployer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.New(daemon.Options{
+	ctx := daemontest.Context(t, 30*time.Second)
+	d := startDaemon(ctx, t, daemon.Options{
 		NATS: lattice.Config{URLs: n.URL()}, StateDir: t.TempDir(), Listen: "127.0.0.1:0", Resync: 50 * time.Millisecond,
 		Deployer: deploy.NewWadm(cl), Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := daemontest.Context(t, 30*time.Second)
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
 	if err := d.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -53,33 +53,9 @@ func startHub(t *testing.T) *hub {
 	t.Helper()
 	l, dir, leafPort := newLattice(t)
 	h := &hub{l: l, dir: dir, leafURL: "nats://127.0.0.1:" + strconv.Itoa(leafPort)}
-	h.srv = startServer(t, filepath.Join(dir, "hub", "nats.conf"))
+	h.srv = edgetest.StartServer(t, filepath.Join(dir, "hub", "nats.conf"))
 	h.url = h.srv.ClientURL()
 	return h
-}
-
-// startServer runs nats-server in-process from a config file written by
-// pkg/edge, exactly as the nats-server binary would read it.
-func startServer(t *testing.T, conf string) *server.Server {
-	t.Helper()
-	opts, err := server.ProcessConfigFile(conf)
-	if err != nil {
-		t.Fatalf("%s: %v", conf, err)
-	}
-	opts.NoSigs, opts.NoLog = true, true
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("%s: %v", conf, err)
-	}
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("nats-server from %s not ready", conf)
-	}
-	return srv
 }
 
 // bootstrapSite writes a site on a free local port and starts its leaf node.
@@ -89,7 +65,7 @@ func (h *hub) bootstrapSite(t *testing.T, name string) (*server.Server, edge.Sit
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startServer(t, filepath.Join(res.Site.Dir, edge.SiteConfigFile)), res.Site
+	return edgetest.StartServer(t, filepath.Join(res.Site.Dir, edge.SiteConfigFile)), res.Site
 }
 
 func connect(t *testing.T, url string, opts ...nats.Option) *nats.Conn {

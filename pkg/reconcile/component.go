@@ -73,6 +73,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 		in.parts[m.ComponentID(mc)] = mc.Name
 	}
 	in.spreads = manifestSpreads(m)
+	c.warnUnknownSites(ctx, key, comp)
 
 	if err := c.idx.wait(ctx); err != nil {
 		return Result{}, fmt.Errorf("reconcile %s: %w", key, err)
@@ -189,6 +190,7 @@ func (c *Controller) cleanup(ctx context.Context, key, ns, name string) (Result,
 		removed = true
 	}
 	c.rememberApp(app, "")
+	c.forgetSites(key)
 	if removed {
 		c.event(ctx, key, "", EventNormal, ReasonDeleted, fmt.Sprintf("undeployed and deleted wadm application %s", app))
 		c.log.Info("deleted", zap.String("key", key), zap.String("app", app))

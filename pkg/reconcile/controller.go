@@ -72,6 +72,11 @@ type Options struct {
 	// ExternalDependencies marks every dependent API ready at its
 	// specification URL instead of resolving it to another Component.
 	ExternalDependencies bool
+	// Sites lists the edge sites of the lattice (edge.SiteWatch.Sites for
+	// canvasd --lattice-dir); a placement naming another site gets a
+	// Warning event (ReasonUnknownSite) and is deployed all the same. It
+	// is called on every pass, so it must be cheap. Nil checks no site.
+	Sites func() ([]string, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -141,6 +146,10 @@ type Controller struct {
 
 	appsMu sync.Mutex
 	apps   map[string]string // wadm app name -> key, learnt while reconciling
+	// siteWarnings is the last unknown-site warning per key, so that a
+	// warning is recorded when it changes, not on every pass.
+	sitesMu      sync.Mutex
+	siteWarnings map[string]string
 	// idx is the view of the desired Components that dependent-API
 	// resolution and path claims read, kept by watchDesired.
 	idx *index
@@ -160,6 +169,8 @@ func New(opts Options) (*Controller, error) {
 		log:  opts.Logger,
 		q:    newQueue(opts.RetryBase, opts.RetryMax),
 		apps: map[string]string{},
+
+		siteWarnings: map[string]string{},
 	}
 	c.idx = newIndex(func(comp *oda.Component) []translate.IngressRoute {
 		m, err := translate.Component(comp, c.translateOptions())

@@ -28,6 +28,7 @@ const (
 	ReasonReady           = "Ready"
 	ReasonDeleted         = "Deleted"
 	ReasonDeleteFailed    = "DeleteFailed"
+	ReasonUnknownSite     = "UnknownSite"
 )
 
 // Defaults of the event stream.

@@ -112,8 +112,8 @@ a non-empty DIR unless --force.`,
 				for _, r := range append([]string{"admin"}, rolesNames()...) {
 					fmt.Fprintf(w, "  %-15s %s\n", r+" creds", res.Creds[r])
 				}
-				fmt.Fprintf(w, "\nNext:\n  nats-server -c %s\n  canvasd --nats-url %s --nats-creds %s\n  canvas edge bootstrap --lattice-dir %s --site NAME --hub nats://HUB:%s\n",
-					res.HubConfig, res.ClientURL, res.Creds["canvasd"], res.Dir, portOf(st.LeafListen))
+				fmt.Fprintf(w, "\nNext:\n  nats-server -c %s\n  canvasd --nats-url %s --nats-creds %s --lattice-dir %s\n  canvas edge bootstrap --lattice-dir %s --site NAME --hub nats://HUB:%s\n",
+					res.HubConfig, res.ClientURL, res.Creds["canvasd"], res.Dir, res.Dir, portOf(st.LeafListen))
 			})
 		},
 	}

@@ -35,6 +35,7 @@ var latticeFormats = []string{"table", "json", "yaml"}
 type latticeConn struct {
 	nats        string
 	natsCreds   string
+	creds       string // --creds, natscli's spelling of --nats-creds
 	contextName string
 	configPath  string
 	lattice     string
@@ -46,6 +47,7 @@ type latticeConn struct {
 func (f *latticeConn) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.nats, "nats", "", "NATS URL of the lattice (default: the current context's nats)")
 	cmd.Flags().StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for --nats")
+	cmd.Flags().StringVar(&f.creds, "creds", "", "same as --nats-creds (natscli's spelling)")
 	cmd.Flags().StringVar(&f.contextName, "context", "", "use this context of the config file instead of its current-context")
 	addConfigFlag(cmd, &f.configPath)
 	cmd.Flags().StringVar(&f.lattice, "lattice", subject.DefaultLattice, "lattice name the hosts were started with")
@@ -57,6 +59,12 @@ func (f *latticeConn) add(cmd *cobra.Command) {
 // resolve picks the NATS URL and credentials: --nats, else the context
 // named by --context or current-context.
 func (f *latticeConn) resolve() (url, creds, from string, err error) {
+	if f.creds != "" {
+		if f.natsCreds != "" && f.natsCreds != f.creds {
+			return "", "", "", usageErrorf("--creds %s and --nats-creds %s name two files: give one of them", f.creds, f.natsCreds)
+		}
+		f.natsCreds = f.creds
+	}
 	if f.natsCreds != "" && f.nats == "" {
 		return "", "", "", usageErrorf("--nats-creds goes with --nats URL (a context keeps its own nats-creds)")
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/cmd/canvas/cli"
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge/edgetest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin/hosttest"
@@ -357,6 +359,36 @@ func TestLatticeNoHosts(t *testing.T) {
 		code, out, errOut := run(t, "", append(append([]string{"lattice"}, tt.args...), "--nats", url, "--lattice", "edge", "--timeout", "200ms", "--config", filepath.Join(t.TempDir(), "c.yaml"))...)
 		if code != 0 || out != tt.out || !strings.Contains(errOut, tt.inStderr) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", tt.args, code, out, errOut)
+		}
+	}
+}
+
+// TestLatticeCredsSpellings: against a hub from `canvas lattice init`'s
+// files, natscli's --creds works as --nats-creds does, no credentials are
+// refused, and the two spellings naming two files are a usage error.
+func TestLatticeCredsSpellings(t *testing.T) {
+	t.Parallel()
+	l, err := edge.Init(edge.InitOptions{Dir: filepath.Join(t.TempDir(), "lattice"), Listen: edgetest.FreeAddr(t), LeafListen: edgetest.FreeAddr(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := edgetest.StartServer(t, filepath.Join(l.Dir(), "hub", "nats.conf"))
+	creds := l.AdminCredsFile()
+	for _, tt := range []struct {
+		flags         []string
+		code          int
+		out, inStderr string
+	}{
+		{[]string{"--creds", creds}, 0, "[]\n", ""},
+		{[]string{"--nats-creds", creds}, 0, "[]\n", ""},
+		{[]string{"--creds", creds, "--nats-creds", creds}, 0, "[]\n", ""},
+		{nil, 1, "", "uthorization"},
+		{[]string{"--creds", creds, "--nats-creds", "other.creds"}, 2, "", "--creds " + creds + " and --nats-creds other.creds name two files"},
+	} {
+		args := append([]string{"lattice", "hosts", "-o", "json", "--nats", hub.ClientURL(), "--lattice", l.State().Lattice, "--timeout", "200ms", "--config", filepath.Join(t.TempDir(), "c.yaml")}, tt.flags...)
+		code, out, errOut := run(t, "", args...)
+		if code != tt.code || out != tt.out || !strings.Contains(errOut, tt.inStderr) {
+			t.Errorf("%v: exit %d (want %d), stdout %q, stderr %q (want it to contain %q)", tt.flags, code, tt.code, out, errOut, tt.inStderr)
 		}
 	}
 }

@@ -1,7 +1,8 @@
 // Package edgetest holds what the tests of secured lattices share: a
 // receiver that tells which messages arrived before a probe (to show a
 // refused message never came, without sleeping), and the pattern of an nkey
-// seed to grep output for. It is for tests only.
+// seed to grep output for, and a nats-server started in-process from a
+// config file pkg/edge wrote. It is for tests only.
 package edgetest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -71,4 +73,29 @@ func DeliveredUntil(t testing.TB, r Receiver, probe string, publish func()) []st
 			t.Fatalf("%s never arrived (got %q)", probe, before)
 		}
 	}
+}
+
+// StartServer runs nats-server in-process from a config file written by
+// pkg/edge, exactly as the nats-server binary would read it, and stops it
+// when the test ends.
+func StartServer(t testing.TB, conf string) *server.Server {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatalf("%s: %v", conf, err)
+	}
+	opts.NoSigs, opts.NoLog = true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("%s: %v", conf, err)
+	}
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("nats-server from %s not ready", conf)
+	}
+	return srv
 }
