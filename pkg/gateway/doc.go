@@ -5,9 +5,10 @@
 // problem JSON, and logs and counts every request. With an Observer
 // (pkg/observe) it also opens a server span per request that continues the
 // client's W3C traceparent (the handler's context and traceparent header
-// carry it on), counts each request in its route's Component's series
-// (Route.Source) and serves those series at the Component's metrics API
-// (Route.Metrics: a managementFunction API of apiType prometheus); canvasd's
+// carry it on), puts the route's Source, with its API, in the handler's
+// context (observe.WithSource), counts each request in its route's
+// Component's series (Route.Source) and serves those series at the
+// Component's metrics API (Route.Metrics: a managementFunction API of apiType prometheus); canvasd's
 // own /metrics keeps the canvas_gateway_* series. The problem writer is
 // package gateway/problem, which the runtime behind the gateway uses for
 // its own failures too, so clients parse one format.

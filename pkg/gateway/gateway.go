@@ -190,7 +190,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if o := g.opts.Observer; o != nil && !e.scrape {
-		ctx := context.WithValue(r.Context(), sourceKey{}, e.sourceValue)
+		ctx := observe.WithSource(r.Context(), e.sourceRef)
 		ctx, span = e.spans.Start(ctx, r)
 		// The component continues the trace from the header or the context.
 		observe.Inject(ctx, r.Header)
@@ -203,14 +203,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.handler.ServeHTTP(rec, r)
 }
 
-type sourceKey struct{}
-
 // RouteSource is the Source of the route that ctx's request was routed to,
-// when the gateway observes requests (Options.Observer): the runtime's
-// outgoing requests name the Component making them with it.
+// with the route's API, when the gateway observes requests
+// (Options.Observer): observe.SourceFrom, which the runtime reads (its
+// wasmcanvas:observe and wasi:logging records name the API) without
+// importing the gateway; the runtime's outgoing requests name the
+// Component making them with it.
 func RouteSource(ctx context.Context) (observe.Source, bool) {
-	s, ok := ctx.Value(sourceKey{}).(observe.Source)
-	return s, ok
+	return observe.SourceFrom(ctx)
 }
 
 // errHandlerPanicked is the failure logged with the request; the panic

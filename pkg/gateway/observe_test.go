@@ -56,8 +56,9 @@ func TestServerSpanContinuesClientTrace(t *testing.T) {
 		if want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"; r.Header.Get("Traceparent") != want {
 			t.Errorf("handler's traceparent %q, want its context's span %q", r.Header.Get("Traceparent"), want)
 		}
-		if src, ok := RouteSource(r.Context()); !ok || src != (observe.Source{Namespace: "components", Component: "shop", API: "catalog"}) {
-			t.Errorf("RouteSource = %+v, %v; want the route's Source with its API", src, ok)
+		// observe.SourceFrom is what the runtime reads.
+		if src, ok := observe.SourceFrom(r.Context()); !ok || src != (observe.Source{Namespace: "components", Component: "shop", API: "catalog"}) {
+			t.Errorf("observe.SourceFrom = %+v, %v; want the route's Source with its API", src, ok)
 		}
 		seen <- sc
 		w.WriteHeader(http.StatusTeapot)

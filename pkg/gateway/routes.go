@@ -61,8 +61,9 @@ type entry struct {
 	handler        http.Handler
 	state          *appState
 	source         observe.Source
-	// sourceValue is source boxed once, for the request's context.
-	sourceValue any
+	// sourceRef is source for the request's context (observe.WithSource),
+	// made once per route.
+	sourceRef *observe.Source
 	// spans opens the requests' server spans (nil without an Observer).
 	spans *observe.ServerSpans
 	// metrics is source's registry (nil without an Observer or Source);
@@ -180,7 +181,8 @@ func (t *table) withRoutes(app string, routes []Route, obs *observe.Observer) (*
 		if e.source.API == "" {
 			e.source.API = r.API
 		}
-		e.sourceValue = e.source
+		src := e.source
+		e.sourceRef = &src
 		if obs != nil {
 			e.spans = obs.ServerSpans(e.source)
 		}

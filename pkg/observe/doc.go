@@ -16,7 +16,9 @@
 //     traceparent header (ContextWithTraceContext).
 //   - The gateway makes ServerSpans per route and Starts one per request
 //     (the returned context is what the component's Current answers
-//     from), Ends it with the status, then
+//     from; WithSource puts the route's Source, with its API, in it, and
+//     the runtime's calls and a linked component's wasi:logging records
+//     are made as that Source's API), Ends it with the status, then
 //     Metrics(src).ObserveRequest, AddInFlight and ObserveInstantiation, and
 //     serves Metrics(src).Handler() at a Component's managementFunction
 //     metrics API (apiType prometheus). Forget drops a deleted Component.

@@ -261,6 +261,15 @@ func (o *Observer) Log(ctx context.Context, src Source, level Level, message str
 	return nil
 }
 
+// ZapLevel is the zap level l is logged at (the runtime logs an unlinked
+// component's wasi:logging records at it too).
+func (l Level) ZapLevel() zapcore.Level {
+	if l < LevelTrace || l > LevelCritical {
+		return zap.InfoLevel
+	}
+	return zapLevels[l]
+}
+
 // zapLevels: zap's DPanic, Panic and Fatal end the process, so critical is
 // an error there (OTLP keeps it as fatal severity).
 var zapLevels = [...]zapcore.Level{

@@ -47,6 +47,26 @@ func (s Source) Key() (oda.Key, error) {
 	return k, err
 }
 
+// sourceKey is the context key of WithSource.
+type sourceKey struct{}
+
+// WithSource is ctx serving a request for src: the gateway sets its
+// route's Source (with the route's API) so that what the component records
+// while serving it can name the API. src is not copied: it must not change
+// afterwards (a pointer, so the gateway boxes it once per route, not once
+// per request).
+func WithSource(ctx context.Context, src *Source) context.Context {
+	return context.WithValue(ctx, sourceKey{}, src)
+}
+
+// SourceFrom is the Source WithSource put in ctx.
+func SourceFrom(ctx context.Context) (Source, bool) {
+	if s, ok := ctx.Value(sourceKey{}).(*Source); ok && s != nil {
+		return *s, true
+	}
+	return Source{}, false
+}
+
 // KeyValue is WIT's key-value: a metric label, a span attribute or a log field.
 type KeyValue struct {
 	Key   string

@@ -15,15 +15,18 @@
 // stay resident between uses, and instantiating costs a few microseconds
 // instead of mapping memory per request; Config.OnDemand turns it off.
 //
-// Per component: environment and wasi:config values from maps, stdout,
-// stderr and wasi:logging as zap entries tagged with the component's name,
+// Per component: environment and wasi:config values from maps, stdout
+// and stderr as zap entries tagged with the component's name,
 // wasi:keyvalue over a KeyValue (NewJetStreamKV: one JetStream KV bucket
 // per component), wasmcanvas:observe (metrics, tracing, logging) as host
 // functions calling the component's observe.Recorder in-process (the
 // Recorder canvas-bridge serves over wRPC; tracing.current answers the
-// gateway's span for the request, else its traceparent header; with an
-// *observe.Observer each outgoing request also gets a client span whose
-// traceparent it carries), a linear-memory cap, a per-request deadline that interrupts running
+// gateway's span for the request, else its traceparent header; the
+// records name the API of the gateway's route for the request,
+// observe.SourceFrom; with an *observe.Observer each outgoing request
+// also gets a client span whose traceparent it carries), wasi:logging to
+// that Recorder's Log too when the component is linked (else zap
+// entries tagged with its name), a linear-memory cap, a per-request deadline that interrupts running
 // wasm (504) and abandons blocking host calls, and an optional cap on
 // in-flight requests (beyond it a request waits for a slot, then gets 503
 // with Retry-After); these failures answer the gateway's problem JSON

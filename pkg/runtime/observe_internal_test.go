@@ -12,14 +12,18 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/obstest"
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
+	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 )
 
 // observeHarness instantiates testdata/observe.wat, whose exports are the
@@ -389,6 +393,7 @@ func TestObserveOverHTTP(t *testing.T) {
 		`start-span wat-work internal {Traceparent:` + clientParent + ` Tracestate:}`,
 		`end-span wat-work internal [{step done}] ok()`,
 		`log info "handled" [{user wat}]`,
+		`log warn "served" [{context wat}]`, // wasi:logging
 		`counter-add 9bad 1 []`,
 	}
 	for i := range want {
@@ -441,6 +446,71 @@ func TestObserveOverHTTP(t *testing.T) {
 	}
 	if _, ok := fams["9bad"]; ok {
 		t.Error("the refused metric 9bad was exposed")
+	}
+}
+
+// TestComponentRecordsNameTheRouteAPI: a linked component's records reach
+// OTLP as its ODA Component: its wasi:logging record (the context argument
+// a field) and its wasmcanvas:observe log and span carry the Component's
+// name and namespace and, when the gateway routed the request, the API of
+// the route (a request served without the gateway has none).
+func TestComponentRecordsNameTheRouteAPI(t *testing.T) {
+	rc := obstest.NewReceiver(t)
+	o := observe.New(observe.Options{ServiceName: "runtime-test", Logger: zaptest.NewLogger(t), Getenv: func(k string) string { return rc.Env()[k] }})
+	runner := service.NewRunner(o.Service())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := runner.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	comp := loadObserveProbe(t, ComponentConfig{Observe: o, Source: probeSource})
+	g := gateway.New(gateway.Options{Observer: o})
+	if err := g.SetRoutes("observe-probe", []gateway.Route{{API: "probeapi", Path: "/probe", Handler: comp, Source: probeSource}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []http.Handler{g, comp} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/probe", nil))
+		if w.Code != http.StatusOK {
+			t.Fatalf("status %d, want 200 (5xx: the component's call number status-500 came out wrong)", w.Code)
+		}
+	}
+	if err := runner.Shutdown(ctx); err != nil { // flushes the exports
+		t.Fatal(err)
+	}
+
+	type record struct{ name, namespace, api, context, severity string }
+	var got []record
+	for _, req := range rc.Logs() {
+		for _, rl := range req.GetResourceLogs() {
+			for _, sl := range rl.GetScopeLogs() {
+				for _, lr := range sl.GetLogRecords() {
+					a := lr.GetAttributes()
+					got = append(got, record{lr.GetBody().GetStringValue() + " " + obstest.Attr(a, "oda.component.name"),
+						obstest.Attr(a, "oda.component.namespace"), obstest.Attr(a, "oda.api"), obstest.Attr(a, "context"), lr.GetSeverityText()})
+				}
+			}
+		}
+	}
+	want := []record{
+		{"handled observe-probe", "probes", "probeapi", "", "info"},
+		{"served observe-probe", "probes", "probeapi", "wat", "warn"}, // wasi:logging
+		{"handled observe-probe", "probes", "", "", "info"},
+		{"served observe-probe", "probes", "", "wat", "warn"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("OTLP log records (body name, namespace, API, context, severity)\n%v\nwant\n%v", got, want)
+	}
+	var apis []string
+	for _, sp := range rc.Spans() {
+		if sp.GetName() == "wat-work" {
+			if a := sp.GetAttributes(); obstest.Attr(a, "oda.component.name") == "observe-probe" && obstest.Attr(a, "oda.component.namespace") == "probes" {
+				apis = append(apis, obstest.Attr(a, "oda.api"))
+			}
+		}
+	}
+	if !reflect.DeepEqual(apis, []string{"probeapi", ""}) {
+		t.Errorf("the component's spans have oda.api %q, want [probeapi \"\"] (through the gateway, then without it)", apis)
 	}
 }
 

@@ -104,13 +104,16 @@ type ComponentConfig struct {
 	// component as host functions, in-process: each call goes to Observe
 	// as Source, with the request's context, whose trace context (the
 	// gateway's span, else the request's traceparent header) is what
-	// tracing.current answers. The Recorder's *observe.Error reaches the
+	// tracing.current answers. The component's wasi:logging records go to
+	// Observe's Log too (the context argument as the field "context"). The Recorder's *observe.Error reaches the
 	// component as the WIT error case. Nil means the component has no link
 	// to the canvas's observability: every call answers not-linked
 	// (observe.Unlinked), as canvas-bridge answers a caller with no link.
 	Observe observe.Recorder
 	// Source is who the component is to Observe: its ODA Component's
-	// namespace and name.
+	// namespace and name. The API is per request: the one of the gateway's
+	// route (observe.SourceFrom) when that route's Source names the same
+	// Component.
 	Source observe.Source
 }
 

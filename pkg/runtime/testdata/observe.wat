@@ -1,5 +1,5 @@
 ;; A hand-written component that imports wasmcanvas:observe@0.2.0
-;; (wit/observe.wit) for the runtime's tests.
+;; (wit/observe.wit) and wasi:logging for the runtime's tests.
 ;;
 ;; Its exports counter-add, gauge-set, gauge-add, histogram-record, current,
 ;; start-span, end-span and log are the observe host functions lowered and
@@ -16,6 +16,7 @@
 ;;   4 start-span("wat-work", internal, current())
 ;;   5 end-span(that span, [step="done"], ok)
 ;;   6 log(info, "handled", [user="wat"])
+;;     wasi:logging log(warn, context "wat", "served"): no result to check
 ;;   7 counter-add("9bad", 1, []): must fail with invalid-name
 (component $C
   (import "wasmcanvas:observe/types@0.2.0" (instance $types
@@ -76,6 +77,11 @@
       (func (param "level" $l) (param "message" string) (param "fields" (list $kv)) (result (result (error $e)))))
   ))
   (alias export $logging "level" (type $level))
+  (import "wasi:logging/logging@0.1.0-draft" (instance $wasi-logging
+    (type $l0 (enum "trace" "debug" "info" "warn" "error" "critical"))
+    (export "level" (type $l (eq $l0)))
+    (export "log" (func (param "level" $l) (param "context" string) (param "message" string)))
+  ))
   (import "wasi:http/types@0.2.6" (instance $http
     (type $dns0 (record (field "rcode" (option string)) (field "info-code" (option u16))))
     (export "DNS-error-payload" (type $dns (eq $dns0)))
@@ -147,6 +153,7 @@
   (core func $start-span (canon lower (func $tracing "start-span") (memory $memory) (realloc $realloc)))
   (core func $end-span (canon lower (func $tracing "end-span") (memory $memory) (realloc $realloc)))
   (core func $log (canon lower (func $logging "log") (memory $memory) (realloc $realloc)))
+  (core func $wasi-log (canon lower (func $wasi-logging "log") (memory $memory)))
   (core func $fields-new (canon lower (func $http "[constructor]fields")))
   (core func $resp-new (canon lower (func $http "[constructor]outgoing-response")))
   (core func $set-status (canon lower (func $http "[method]outgoing-response.set-status-code")))
@@ -168,6 +175,8 @@
     (import "o" "end-span" (func $end-span
       (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32)))
     (import "o" "log" (func $log (param i32 i32 i32 i32 i32 i32)))
+    ;; level, context, message
+    (import "o" "wasi-log" (func $wasi-log (param i32 i32 i32 i32 i32)))
     (import "http" "fields-new" (func $fields-new (result i32)))
     (import "http" "resp-new" (func $resp-new (param i32) (result i32)))
     (import "http" "set-status" (func $set-status (param i32 i32) (result i32)))
@@ -190,6 +199,7 @@
     (data (i32.const 448) "\80\01\00\00\04\00\00\00\88\01\00\00\01\00\00\00")
     (data (i32.const 464) "\90\01\00\00\04\00\00\00\98\01\00\00\04\00\00\00")
     (data (i32.const 480) "\a0\01\00\00\04\00\00\00\a8\01\00\00\03\00\00\00")
+    (data (i32.const 496) "served")
 
     ;; failed reports whether the result<_, error> at 64 is an error.
     (func $failed (result i32) (i32.load8_u (i32.const 64)))
@@ -222,6 +232,7 @@
       (if (call $failed) (then (return (i32.const 505))))
       (call $log (i32.const 2) (i32.const 368) (i32.const 7) (i32.const 480) (i32.const 1) (i32.const 64))
       (if (call $failed) (then (return (i32.const 506))))
+      (call $wasi-log (i32.const 3) (i32.const 424) (i32.const 3) (i32.const 496) (i32.const 6))
       ;; error(invalid-name(...)): the error's case is at 68.
       (call $counter-add (i32.const 376) (i32.const 4) (i64.const 1) (i32.const 0) (i32.const 0) (i32.const 64))
       (if (i32.or (i32.eqz (call $failed)) (i32.ne (i32.load8_u (i32.const 68)) (i32.const 1)))
@@ -291,6 +302,7 @@
       (export "gauge-add" (func $gauge-add)) (export "histogram-record" (func $histogram-record))
       (export "current" (func $current)) (export "start-span" (func $start-span))
       (export "end-span" (func $end-span)) (export "log" (func $log))
+      (export "wasi-log" (func $wasi-log))
     ))
     (with "http" (instance
       (export "fields-new" (func $fields-new)) (export "resp-new" (func $resp-new))

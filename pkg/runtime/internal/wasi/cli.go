@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 )
 
@@ -192,19 +192,42 @@ func (w *lineWriter) flush() {
 	}
 }
 
+// defineLogging serves wasi:logging/logging: a linked component's records
+// go to its Recorder's Log (zap and OTLP, with the ODA Component's name,
+// namespace and API; the context argument, when not empty, as the field
+// "context"), the others to the runtime's zap logger. The function has no
+// result, so a record the Recorder refuses (the Source is not a Component,
+// a host failure) goes to zap with the reason rather than trapping.
 func defineLogging(li *cm.LinkerInstance) error {
-	levels := map[cm.Enum]zapcore.Level{
-		"trace": zapcore.DebugLevel, "debug": zapcore.DebugLevel, "info": zapcore.InfoLevel,
-		"warn": zapcore.WarnLevel, "error": zapcore.ErrorLevel, "critical": zapcore.ErrorLevel,
-	}
 	return fn0(li, "log", func(c *Ctx, a []cm.Value) error {
-		lvl, ok := levels[a[0].(cm.Enum)]
-		if !ok {
-			lvl = zapcore.InfoLevel
+		level, err := enumCase(a[0], observe.LevelCritical)
+		if err != nil {
+			level = observe.LevelInfo
 		}
-		c.log.Log(lvl, a[2].(string), zap.String("context", a[1].(string)), zap.String("level", string(a[0].(cm.Enum))))
+		logCtx, message := a[1].(string), a[2].(string)
+		var refused error
+		if linked(c.cfg.Observe) {
+			var fields []observe.KeyValue
+			if logCtx != "" {
+				fields = []observe.KeyValue{{Key: "context", Value: logCtx}}
+			}
+			if refused = c.cfg.Observe.Log(c.Context, c.source(), level, message, fields); refused == nil {
+				return nil
+			}
+		}
+		zf := []zap.Field{zap.String("context", logCtx), zap.Stringer("level", level)}
+		if refused != nil {
+			zf = append(zf, zap.NamedError("observe_error", refused))
+		}
+		c.log.Log(level.ZapLevel(), message, zf...)
 		return nil
 	})
+}
+
+// linked reports whether r records: set and not observe.Unlinked.
+func linked(r observe.Recorder) bool {
+	_, unlinked := r.(observe.Unlinked)
+	return r != nil && !unlinked
 }
 
 // defineConfig serves wasi:config/runtime and wasi:config/store; both

@@ -47,7 +47,9 @@ type Config struct {
 	// KeyValue backs wasi:keyvalue; nil answers no-such-store to open.
 	KeyValue KeyValue
 	// Observe backs wasmcanvas:observe (ObserveInterfaces), every call
-	// made as Source.
+	// made as Source with the API of the request's route (Ctx.source);
+	// when it is linked (not nil or observe.Unlinked), wasi:logging
+	// records go to its Log instead of to Log.
 	Observe observe.Recorder
 	Source  observe.Source
 
@@ -90,6 +92,9 @@ type Ctx struct {
 	// BeforeWait, when set, runs before poll and pollable.block wait for a
 	// pollable that is not ready (wasihttp sends a pending flush then).
 	BeforeWait func()
+
+	src     observe.Source // source's answer, once sourced
+	sourced bool
 }
 
 // NewCtx makes the state for one store.
@@ -110,6 +115,21 @@ func FromStore(s *cm.Store) *Ctx { return s.Data().(*Ctx) }
 
 // Log is the component's logger.
 func (c *Ctx) Log() *zap.Logger { return c.log }
+
+// source is who the component's observe calls and wasi:logging records
+// come from: Config.Source, with the API of the route serving the request
+// when the gateway put the route's Source in Context (observe.WithSource)
+// and it names the same Component (a route of another Component does not
+// re-attribute the records). Looked up once per Ctx.
+func (c *Ctx) source() observe.Source {
+	if !c.sourced {
+		c.src, c.sourced = c.cfg.Source, true
+		if rs, ok := observe.SourceFrom(c.Context); ok && rs.Namespace == c.src.Namespace && rs.Component == c.src.Component && rs.API != "" {
+			c.src.API = rs.API
+		}
+	}
+	return c.src
+}
 
 // Close flushes partial output lines.
 func (c *Ctx) Close() {

@@ -1,8 +1,9 @@
 // Package wasi is a WASI 0.2 host written in Go on top of the cm binding:
 // wasi:io (error, poll, streams), wasi:clocks, wasi:random, wasi:cli
 // (environment from a per-component map, stdout/stderr as zap log lines,
-// empty stdin, no terminals, exit as a trap), wasi:logging and wasi:config
-// from per-component maps, and wasi:keyvalue store and atomics
+// empty stdin, no terminals, exit as a trap), wasi:logging (to the
+// component's observe.Recorder when it is linked, else to zap),
+// wasi:config from per-component maps, and wasi:keyvalue store and atomics
 // (0.2.0-draft only: draft2 changed the signatures) over the component's
 // KeyValue backend, each call capped at KeyValueCallTimeout, and
 // wasmcanvas:observe over the component's observe.Recorder

@@ -11,8 +11,9 @@ import (
 
 // ObserveInterfaces serve wasmcanvas:observe (wit/observe.wit: metrics,
 // tracing, logging; types has only types) from Config.Observe, every call
-// made as Config.Source with the request's Ctx.Context: the same Recorder
-// canvas-bridge serves over wRPC, called in-process. A Recorder's
+// made as Config.Source (with the API of the request's route, Ctx.source)
+// and the request's Ctx.Context: the same Recorder canvas-bridge serves
+// over wRPC, called in-process. A Recorder's
 // *observe.Error reaches the guest as the WIT error case; any other error
 // is a host failure and traps. Observe must be set (observe.Unlinked for a
 // component with no link: every call then answers not-linked).
@@ -36,16 +37,16 @@ func defineObserveMetrics(li *cm.LinkerInstance) error {
 	}
 	return all(
 		metric("counter-add", func(c *Ctx, n string, v cm.Value, l []observe.KeyValue) error {
-			return c.cfg.Observe.CounterAdd(c.Context, c.cfg.Source, n, v.(uint64), l)
+			return c.cfg.Observe.CounterAdd(c.Context, c.source(), n, v.(uint64), l)
 		}),
 		metric("gauge-set", func(c *Ctx, n string, v cm.Value, l []observe.KeyValue) error {
-			return c.cfg.Observe.GaugeSet(c.Context, c.cfg.Source, n, v.(float64), l)
+			return c.cfg.Observe.GaugeSet(c.Context, c.source(), n, v.(float64), l)
 		}),
 		metric("gauge-add", func(c *Ctx, n string, v cm.Value, l []observe.KeyValue) error {
-			return c.cfg.Observe.GaugeAdd(c.Context, c.cfg.Source, n, v.(float64), l)
+			return c.cfg.Observe.GaugeAdd(c.Context, c.source(), n, v.(float64), l)
 		}),
 		metric("histogram-record", func(c *Ctx, n string, v cm.Value, l []observe.KeyValue) error {
-			return c.cfg.Observe.HistogramRecord(c.Context, c.cfg.Source, n, v.(float64), l)
+			return c.cfg.Observe.HistogramRecord(c.Context, c.source(), n, v.(float64), l)
 		}),
 	)
 }
@@ -53,7 +54,7 @@ func defineObserveMetrics(li *cm.LinkerInstance) error {
 func defineObserveTracing(li *cm.LinkerInstance) error {
 	return all(
 		fn(li, "current", func(c *Ctx, a []cm.Value) (cm.Value, error) {
-			tc, ok := c.cfg.Observe.Current(c.Context, c.cfg.Source)
+			tc, ok := c.cfg.Observe.Current(c.Context, c.source())
 			if !ok {
 				return cm.Option{}, nil
 			}
@@ -72,7 +73,7 @@ func defineObserveTracing(li *cm.LinkerInstance) error {
 				}
 				parent = &tc
 			}
-			span, err := c.cfg.Observe.StartSpan(c.Context, c.cfg.Source, a[0].(string), kind, parent)
+			span, err := c.cfg.Observe.StartSpan(c.Context, c.source(), a[0].(string), kind, parent)
 			if err != nil {
 				return observeResult(nil, err)
 			}
@@ -91,7 +92,7 @@ func defineObserveTracing(li *cm.LinkerInstance) error {
 			if err != nil {
 				return nil, fmt.Errorf("wasmcanvas:observe/tracing#end-span status: %w", err)
 			}
-			return observeResult(nil, c.cfg.Observe.EndSpan(c.Context, c.cfg.Source, span, attrs, status))
+			return observeResult(nil, c.cfg.Observe.EndSpan(c.Context, c.source(), span, attrs, status))
 		}),
 	)
 }
@@ -106,7 +107,7 @@ func defineObserveLogging(li *cm.LinkerInstance) error {
 		if err != nil {
 			return nil, fmt.Errorf("wasmcanvas:observe/logging#log fields: %w", err)
 		}
-		return observeResult(nil, c.cfg.Observe.Log(c.Context, c.cfg.Source, level, a[1].(string), fields))
+		return observeResult(nil, c.cfg.Observe.Log(c.Context, c.source(), level, a[1].(string), fields))
 	})
 }
 

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 )
 
@@ -24,7 +26,8 @@ type harness struct {
 	logs *observer.ObservedLogs
 }
 
-func newHarness(t *testing.T, ctx context.Context) *harness {
+// newHarness's opts change the Ctx's Config before the instance is made.
+func newHarness(t *testing.T, ctx context.Context, opts ...func(*Config)) *harness {
 	t.Helper()
 	wat, err := os.ReadFile("testdata/passthrough.wat")
 	if err != nil {
@@ -46,12 +49,16 @@ func newHarness(t *testing.T, ctx context.Context) *harness {
 		t.Fatal(err)
 	}
 	core, logs := observer.New(zap.DebugLevel)
-	wctx := NewCtx(ctx, &Config{
+	cfg := &Config{
 		Name:   "probe",
 		Env:    map[string]string{"B": "2", "A": "1"},
 		Config: map[string]string{"greeting": "hello"},
 		Log:    zap.New(core),
-	})
+	}
+	for _, o := range opts {
+		o(cfg)
+	}
+	wctx := NewCtx(ctx, cfg)
 	s := cm.NewStore(eng, cm.StoreLimits{}, wctx)
 	t.Cleanup(func() { s.Close() })
 	inst, err := lnk.Instantiate(s, comp)
@@ -135,6 +142,67 @@ func TestStdoutAndLoggingReachZap(t *testing.T) {
 	}
 	if _, err := h.call("write", borrow, make([]byte, 5000)); err == nil {
 		t.Error("blocking-write-and-flush of 5000 bytes succeeded, want a trap (limit 4096)")
+	}
+}
+
+// TestLoggingOfALinkedComponent: a linked component's wasi:logging
+// records go to its Recorder (here the Observer's zap logger) as its
+// Source, with the API of the request's route when that route is the
+// component's own; a record the Recorder refuses goes to the runtime's
+// logger with the reason.
+func TestLoggingOfALinkedComponent(t *testing.T) {
+	t.Parallel()
+	probe := observe.Source{Namespace: "probes", Component: "probe"}
+	routed := func(src observe.Source) context.Context { return observe.WithSource(context.Background(), &src) }
+	for name, c := range map[string]struct {
+		ctx      context.Context
+		src      observe.Source
+		level    string
+		want     zapcore.Level
+		api      string // the record's oda.api; "-" when the runtime's logger got it
+		logCtx   string
+		fieldCtx any // the record's fields.context
+	}{
+		"the route's API":        {routed(observe.Source{Namespace: "probes", Component: "probe", API: "catalog"}), probe, "warn", zapcore.WarnLevel, "catalog", "db", "db"},
+		"no route":               {context.Background(), probe, "critical", zapcore.ErrorLevel, "", "db", "db"},
+		"another's route":        {routed(observe.Source{Namespace: "probes", Component: "other", API: "catalog"}), probe, "trace", zapcore.DebugLevel, "", "db", "db"},
+		"no context":             {context.Background(), probe, "info", zapcore.InfoLevel, "", "", nil},
+		"refused: not Component": {context.Background(), observe.Source{}, "error", zapcore.ErrorLevel, "-", "db", nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			core, recorded := observer.New(zap.DebugLevel)
+			o := observe.New(observe.Options{Logger: zap.New(core), Getenv: func(string) string { return "" }})
+			h := newHarness(t, c.ctx, func(cfg *Config) { cfg.Observe, cfg.Source = o, c.src })
+			h.must("log", cm.Enum(c.level), c.logCtx, "from wasi:logging")
+			if c.api == "-" {
+				if recorded.Len() != 0 {
+					t.Errorf("the Recorder logged %v, want nothing", recorded.All())
+				}
+				all := h.logs.All()
+				if len(all) != 1 || all[0].Message != "from wasi:logging" || all[0].Level != c.want || all[0].ContextMap()["observe_error"] == nil {
+					t.Errorf("the runtime's logger got %v, want the record at %s with the Recorder's reason", all, c.want)
+				}
+				return
+			}
+			if n := h.logs.Len(); n != 0 {
+				t.Errorf("the runtime's logger got %d entries, want none: the record is the Recorder's", n)
+			}
+			all := recorded.All()
+			if len(all) != 1 {
+				t.Fatalf("the Recorder logged %d entries, want 1", len(all))
+			}
+			e := all[0].ContextMap()
+			var fieldCtx any
+			if f, ok := e["fields"].(map[string]any); ok {
+				fieldCtx = f["context"]
+			}
+			api, _ := e["oda.api"].(string)
+			if all[0].Message != "from wasi:logging" || all[0].Level != c.want || e["oda.component.name"] != "probe" ||
+				e["oda.component.namespace"] != "probes" || api != c.api || fieldCtx != c.fieldCtx {
+				t.Errorf("the Recorder logged %q at %s with %v; want %s, oda.api %q, fields.context %v", all[0].Message, all[0].Level, e, c.want, c.api, c.fieldCtx)
+			}
+		})
 	}
 }
 
