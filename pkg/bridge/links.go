@@ -120,6 +120,16 @@ type Links struct {
 	mu      sync.RWMutex
 	targets map[string]Link // by source_id: components calling the provider
 	sources map[string]Link // by target: components the provider calls
+	gone    []func(sourceID string, l Link)
+}
+
+// OnTargetDeleted calls f, outside the store's lock, each time a link
+// through which a component called the provider is deleted: what a served
+// interface keeps per caller can then be dropped.
+func (ls *Links) OnTargetDeleted(f func(sourceID string, l Link)) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.gone = append(ls.gone, f)
 }
 
 func newLinks(self string) *Links {
@@ -178,13 +188,20 @@ func (ls *Links) put(l Link) {
 // was such a link.
 func (ls *Links) del(d LinkDefinition) bool {
 	ls.mu.Lock()
-	defer ls.mu.Unlock()
 	m, key := ls.targets, d.SourceID
-	if d.SourceID == ls.self {
+	target := d.SourceID != ls.self
+	if !target {
 		m, key = ls.sources, d.Target
 	}
-	_, ok := m[key]
+	l, ok := m[key]
 	delete(m, key)
+	gone := slices.Clone(ls.gone)
+	ls.mu.Unlock()
+	if ok && target {
+		for _, f := range gone {
+			f(key, l)
+		}
+	}
 	return ok
 }
 

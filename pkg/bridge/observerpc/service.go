@@ -155,7 +155,25 @@ func newServer(obs *observe.Observer, env bridge.Env, log *zap.Logger) *server {
 			Help: "wasmcanvas:observe calls canvas-bridge served, by calling component (empty when it had no link), function and result (ok, a WIT error case, or failed).",
 		}, []string{"source_id", "interface", "function", "result"})}
 	s.reg.MustRegister(s.calls)
+	env.Links.OnTargetDeleted(s.forget)
 	return s
+}
+
+// forget drops the Component's registry once the last link that recorded
+// as it is deleted, so links that come and go do not grow the bridge.
+func (s *server) forget(id string, l bridge.Link) {
+	k, err := s.sourceOf(id, l).Key()
+	if err != nil {
+		return
+	}
+	for _, other := range s.links.Sources() {
+		if ol, err := s.links.Target(other); err == nil {
+			if ok, err := s.sourceOf(other, ol).Key(); err == nil && ok == k {
+				return // another caller still records as this Component
+			}
+		}
+	}
+	s.obs.Forget(k)
 }
 
 // serve registers one handler per WIT function under prefix.
@@ -224,6 +242,14 @@ func (s *server) count(sourceID string, fn function, result string) {
 	s.calls.WithLabelValues(sourceID, fn.iface, fn.name, result).Inc()
 }
 
+// sourceOf is the Component that link l of caller id records as.
+func (s *server) sourceOf(id string, l bridge.Link) observe.Source {
+	if ns, c := l.Config[ConfigNamespace], l.Config[ConfigComponent]; ns != "" && c != "" {
+		return observe.Source{Namespace: ns, Component: c, API: l.Config[ConfigAPI]}
+	}
+	return observe.Source{Namespace: s.lattice, Component: id}
+}
+
 // source is the Component of the component id calls from: its link's
 // target config names it when it has both ConfigNamespace and
 // ConfigComponent (and maybe ConfigAPI); otherwise the lattice is the
@@ -236,10 +262,7 @@ func (s *server) source(id string) (observe.Source, error) {
 	if err != nil {
 		return observe.Source{}, &observe.Error{Kind: observe.NotLinked, Message: err.Error()}
 	}
-	src := observe.Source{Namespace: s.lattice, Component: id}
-	if ns, c := l.Config[ConfigNamespace], l.Config[ConfigComponent]; ns != "" && c != "" {
-		src = observe.Source{Namespace: ns, Component: c, API: l.Config[ConfigAPI]}
-	}
+	src := s.sourceOf(id, l)
 	if _, err := src.Key(); err != nil {
 		return observe.Source{}, &observe.Error{Kind: observe.NotLinked, Message: fmt.Sprintf(
 			"the link from %.80q names no ODA Component (%v): set target config %s and %s on it", id, err, ConfigNamespace, ConfigComponent)}

@@ -360,3 +360,33 @@ func TestOTLPConfig(t *testing.T) {
 		})
 	}
 }
+
+// A deleted link's Component registry is dropped once no other link
+// records as that Component, so links that come and go do not grow the
+// bridge; one still used by another caller stays.
+func TestForgetOnLastLinkDeleted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	gone := observe.Source{Namespace: lat, Component: "gone-api"}
+	kept := observe.Source{Namespace: "shop", Component: "productcatalog"}
+	for _, src := range []observe.Source{gone, kept} {
+		if err := f.obs.CounterAdd(ctx, src, "calls_total", 1, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// gone-api's link was deleted (it is not in the store); shop-api's link
+	// to shop/productcatalog is deleted too, but the store still holds one
+	// recording as that Component (shop's).
+	f.srv.forget("gone-api", bridge.Link{})
+	f.srv.forget("other-shop-api", bridge.Link{Config: map[string]string{ConfigNamespace: "shop", ConfigComponent: "productcatalog"}})
+	for src, want := range map[observe.Source]bool{gone: false, kept: true} {
+		m, err := f.obs.Metrics(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok := testkit.Sample(testkit.Scrape(t, m.Handler()), "calls_total"); ok != want {
+			t.Errorf("%s/%s: calls_total present %v after its link was deleted, want %v", src.Namespace, src.Component, ok, want)
+		}
+	}
+}
