@@ -8,19 +8,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 )
 
 // Receiver is an OTLP/HTTP collector (traces, metrics, logs) on
@@ -144,35 +143,5 @@ func Scrape(t testing.TB, client *http.Client, url string) map[string]*dto.Metri
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("scrape %s: %s", url, resp.Status)
 	}
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("scrape %s: the exposition does not parse: %v", url, err)
-	}
-	return fams
-}
-
-// Value is the sample of family name whose labels are exactly labels
-// ("name=value", in the exposition's order): a counter's or gauge's value,
-// a histogram's count.
-func Value(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	want := strings.Join(labels, ",")
-	for _, m := range fams[name].GetMetric() {
-		var got []string
-		for _, l := range m.GetLabel() {
-			got = append(got, l.GetName()+"="+l.GetValue())
-		}
-		if strings.Join(got, ",") != want {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
+	return testkit.ParseExposition(t, resp.Body)
 }

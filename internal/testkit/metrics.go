@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,8 +21,15 @@ func Scrape(t testing.TB, h http.Handler) map[string]*dto.MetricFamily {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("scrape: status %d: %s", rec.Code, rec.Body)
 	}
+	return ParseExposition(t, rec.Body)
+}
+
+// ParseExposition parses a Prometheus text exposition (the test fails when
+// it does not parse).
+func ParseExposition(t testing.TB, r io.Reader) map[string]*dto.MetricFamily {
+	t.Helper()
 	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(rec.Body)
+	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
 		t.Fatalf("the exposition does not parse: %v", err)
 	}

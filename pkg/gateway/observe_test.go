@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/obstest"
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 )
@@ -146,11 +147,11 @@ func TestComponentMetricsRoute(t *testing.T) {
 		{"wasmcanvas_request_duration_seconds", []string{"api=catalog"}, n},
 		{"wasmcanvas_instances_in_flight", nil, 0},
 	} {
-		if v, ok := obstest.Value(fams, c.name, c.labels...); !ok || v != c.want {
+		if v, _, ok := testkit.Sample(fams, c.name, c.labels...); !ok || v != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
 		}
 	}
-	if v, ok := obstest.Value(fams, "wasmcanvas_requests_total", "api=metrics", "code=200"); ok {
+	if v, _, ok := testkit.Sample(fams, "wasmcanvas_requests_total", "api=metrics", "code=200"); ok {
 		t.Errorf("scrapes counted in the Component's series: %v", v)
 	}
 
@@ -159,7 +160,7 @@ func TestComponentMetricsRoute(t *testing.T) {
 	if err := g.SetRoutes("shop", []Route{{API: "metrics", Path: "/shop/metrics", Source: shop, Metrics: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := obstest.Value(obstest.Scrape(t, client, base+"/shop/metrics"), "wasmcanvas_requests_total", "api=catalog", "code=200"); ok {
+	if v, _, ok := testkit.Sample(obstest.Scrape(t, client, base+"/shop/metrics"), "wasmcanvas_requests_total", "api=catalog", "code=200"); ok {
 		t.Errorf("after RemoveApp the old series remain: %v", v)
 	}
 }
@@ -184,12 +185,12 @@ func TestComponentInFlight(t *testing.T) {
 		do(t, "GET", base+"/shop/catalog")
 	}()
 	<-inside
-	if v, _ := obstest.Value(obstest.Scrape(t, client, base+"/shop/metrics"), "wasmcanvas_instances_in_flight"); v != 1 {
+	if v, _, _ := testkit.Sample(obstest.Scrape(t, client, base+"/shop/metrics"), "wasmcanvas_instances_in_flight"); v != 1 {
 		t.Errorf("in flight during a request = %v, want 1", v)
 	}
 	close(release)
 	<-done
-	if v, _ := obstest.Value(obstest.Scrape(t, client, base+"/shop/metrics"), "wasmcanvas_instances_in_flight"); v != 0 {
+	if v, _, _ := testkit.Sample(obstest.Scrape(t, client, base+"/shop/metrics"), "wasmcanvas_instances_in_flight"); v != 0 {
 		t.Errorf("in flight after = %v, want 0", v)
 	}
 }

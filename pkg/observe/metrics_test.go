@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/obstest"
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 )
 
@@ -31,7 +32,11 @@ func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
 }
 
 // value is the sample of family name whose labels are exactly labels.
-var value = obstest.Value
+// value is testkit.Sample's value and whether there was one.
+func value(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	v, _, ok := testkit.Sample(fams, name, labels...)
+	return v, ok
+}
 
 func TestMetricsExposedPerComponent(t *testing.T) {
 	t.Parallel()

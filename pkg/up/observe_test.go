@@ -13,6 +13,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/obstest"
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/up"
@@ -135,17 +136,17 @@ func TestComponentMetricsAPI(t *testing.T) {
 	get(t, info.Ingress+"/other/api")
 
 	fams := obstest.Scrape(t, hc, metricsURL)
-	if v, ok := obstest.Value(fams, "wasmcanvas_requests_total", "api=api", "code=200"); !ok || v != n {
+	if v, _, ok := testkit.Sample(fams, "wasmcanvas_requests_total", "api=api", "code=200"); !ok || v != n {
 		t.Errorf("shop's wasmcanvas_requests_total{api=api,code=200} = %v (present %v), want %d", v, ok, n)
 	}
-	if v, ok := obstest.Value(fams, "wasmcanvas_request_duration_seconds", "api=api"); !ok || v != n {
+	if v, _, ok := testkit.Sample(fams, "wasmcanvas_request_duration_seconds", "api=api"); !ok || v != n {
 		t.Errorf("shop's request duration count = %v, want %d", v, n)
 	}
 	if len(fams["wasmcanvas_requests_total"].GetMetric()) != 1 {
 		t.Errorf("shop's series hold other requests: %v", fams["wasmcanvas_requests_total"])
 	}
 	other := obstest.Scrape(t, hc, info.Ingress+"/other/metrics")
-	if v, _ := obstest.Value(other, "wasmcanvas_requests_total", "api=api", "code=200"); v != 1 {
+	if v, _, _ := testkit.Sample(other, "wasmcanvas_requests_total", "api=api", "code=200"); v != 1 {
 		t.Errorf("other's request counter = %v, want 1", v)
 	}
 	// canvasd's /metrics keeps the control plane's series, not the Components'.
