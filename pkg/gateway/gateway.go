@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -201,16 +200,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e.handler.ServeHTTP(rec, r)
-}
-
-// RouteSource is the Source of the route that ctx's request was routed to,
-// with the route's API, when the gateway observes requests
-// (Options.Observer): observe.SourceFrom, which the runtime reads (its
-// wasmcanvas:observe and wasi:logging records name the API) without
-// importing the gateway; the runtime's outgoing requests name the
-// Component making them with it.
-func RouteSource(ctx context.Context) (observe.Source, bool) {
-	return observe.SourceFrom(ctx)
 }
 
 // errHandlerPanicked is the failure logged with the request; the panic

@@ -7,7 +7,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
-	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 )
 
@@ -18,7 +17,7 @@ import (
 // response headers or an error arrive.
 func outgoingSpan(o *observe.Observer) func(context.Context, *http.Request) func(*http.Response, error) {
 	return func(ctx context.Context, req *http.Request) func(*http.Response, error) {
-		src, _ := gateway.RouteSource(ctx)
+		src, _ := observe.SourceFrom(ctx) // the route the gateway served
 		span := o.StartClientSpan(ctx, src, req)
 		return func(resp *http.Response, err error) {
 			switch {
