@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -123,5 +124,32 @@ func TestHas(t *testing.T) {
 	}
 	if (Principal{Roles: []string{RoleRead}}).Has(RoleWrite) {
 		t.Fatal("read does not imply write")
+	}
+}
+
+type verifierFunc func(ctx context.Context, tok string) (Claims, error)
+
+func (f verifierFunc) Verify(ctx context.Context, tok string) (Claims, error) { return f(ctx, tok) }
+
+func TestBearer(t *testing.T) {
+	t.Parallel()
+	v := verifierFunc(func(_ context.Context, tok string) (Claims, error) {
+		if tok != "good" {
+			return Claims{}, Invalid("signature")
+		}
+		return Claims{Subject: "s", Client: "c", Roles: []string{"r"}}, nil
+	})
+	req := httptest.NewRequest("GET", "/", nil)
+	if _, err := Bearer(v).Authenticate(req); !errors.Is(err, ErrNoCredentials) {
+		t.Fatalf("no header: %v", err)
+	}
+	req.Header.Set("Authorization", "Bearer bad")
+	var e *Error
+	if _, err := Bearer(v).Authenticate(req); !errors.As(err, &e) {
+		t.Fatalf("bad token: %v", err)
+	}
+	req.Header.Set("Authorization", "Bearer good")
+	if p, err := Bearer(v).Authenticate(req); err != nil || p.Subject != "s" || p.Client != "c" || !p.Has("r") {
+		t.Fatalf("got %+v %v", p, err)
 	}
 }
