@@ -4,7 +4,8 @@
 // Principal; Require guards a handler with it and answers failures as RFC
 // 9457 problems with a WWW-Authenticate challenge. canvasd's API, the kube
 // API and the gateway's exposed-API guard all use it, so a rule about
-// tokens is written once. It is pure: no I/O of its own.
+// tokens is written once. It is pure but for the local admin credential
+// file (admin.go).
 package auth
 
 import (

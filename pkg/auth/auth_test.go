@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -151,5 +153,40 @@ func TestBearer(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer good")
 	if p, err := Bearer(v).Authenticate(req); err != nil || p.Subject != "s" || p.Client != "c" || !p.Has("r") {
 		t.Fatalf("got %+v %v", p, err)
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tok, err := EnsureAdminToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, AdminTokenFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", fi.Mode(), err)
+	}
+	again, err := EnsureAdminToken(dir)
+	if err != nil || again != tok {
+		t.Fatalf("second call made a new credential: %v", err)
+	}
+	a := Chain(LocalAdmin(tok), staticTokens(map[string]Principal{"jwt": {Subject: "j"}}))
+	for _, tc := range []struct {
+		tok, sub string
+		ok       bool
+	}{{tok, "admin", true}, {tok[:len(tok)-1] + "x", "", false}, {"jwt", "j", true}} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", "Bearer "+tc.tok)
+		p, err := a.Authenticate(req)
+		if (err == nil) != tc.ok || p.Subject != tc.sub {
+			t.Fatalf("%q: %+v %v", tc.tok, p, err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, AdminTokenFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadAdminToken(dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable credential was accepted: %v", err)
 	}
 }
