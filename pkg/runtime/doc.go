@@ -26,7 +26,10 @@
 // observe.SourceFrom; with an *observe.Observer each outgoing request
 // also gets a client span whose traceparent it carries), wasi:logging to
 // that Recorder's Log too when the component is linked (else zap
-// entries tagged with its name), a linear-memory cap, a per-request deadline that interrupts running
+// entries tagged with its name), wasmcanvas:identity/tokens (verify,
+// access-token) as host functions over the component's auth.Tokens (the
+// rules canvas-bridge serves over wRPC; not linked, every call answers
+// unavailable), a linear-memory cap, a per-request deadline that interrupts running
 // wasm (504) and abandons blocking host calls, and an optional cap on
 // in-flight requests (beyond it a request waits for a slot, then gets 503
 // with Retry-After); these failures answer the gateway's problem JSON

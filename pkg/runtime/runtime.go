@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
@@ -115,6 +116,15 @@ type ComponentConfig struct {
 	// route (observe.SourceFrom) when that route's Source names the same
 	// Component.
 	Source observe.Source
+	// Identity serves wasmcanvas:identity/tokens to the component as host
+	// functions, in-process: verify goes to Identity.Verifier and
+	// access-token to Identity.Source, with the request's context, as
+	// canvas-bridge serves them over wRPC. An *auth.Error reaches the
+	// component as the WIT case invalid, any other error as unavailable
+	// (details go to the host's log). The zero value is a component with
+	// no link to the canvas's identity (its ODA Component has no
+	// securityFunction): every call answers unavailable, saying so.
+	Identity auth.Tokens
 }
 
 // Host runs components on this node.
@@ -245,7 +255,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	if cc.Observe == nil {
 		cc.Observe = observe.Unlinked{}
 	}
-	defs := []map[string]wasi.Definer{wasi.Interfaces(), wasihttp.Interfaces(), wasi.ObserveInterfaces()}
+	defs := []map[string]wasi.Definer{wasi.Interfaces(), wasihttp.Interfaces(), wasi.ObserveInterfaces(), wasi.IdentityInterfaces()}
 	if err := wasi.Link(lnk, comp, defs...); err != nil {
 		return fail(err)
 	}
@@ -269,7 +279,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		info:    Info{Name: name, Export: export, CacheHit: hit, CompileTime: compileTime, Limits: limits},
 		http: &wasihttp.Handler{
 			Engine: h.engine, Linker: lnk, Component: comp, Handle: handle,
-			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: cc.KeyValue, Observe: cc.Observe, Source: cc.Source},
+			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: cc.KeyValue, Observe: cc.Observe, Source: cc.Source, Identity: cc.Identity},
 			Limits:   cm.StoreLimits{MaxMemoryBytes: limits.MaxMemoryBytes},
 			Timeout:  limits.RequestTimeout,
 			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...), Observe: h.cfg.OutgoingRequest},

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 )
@@ -52,6 +53,9 @@ type Config struct {
 	// records go to its Log instead of to Log.
 	Observe observe.Recorder
 	Source  observe.Source
+	// Identity backs wasmcanvas:identity/tokens (IdentityInterfaces); the
+	// zero value answers every call unavailable (not linked).
+	Identity auth.Tokens
 
 	logOnce sync.Once
 	named   *zap.Logger
