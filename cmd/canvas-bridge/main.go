@@ -1,7 +1,8 @@
 // Command canvas-bridge is the canvas's wasmCloud capability provider: a
 // host starts it with the host data on stdin. Flag parsing, stdin and
 // signals only; the provider is package bridge, wasmcanvas:observe package
-// observerpc, the archive package par.
+// observerpc, wasmcanvas:identity package identityrpc, the archive package
+// par.
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/identityrpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/observerpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/version"
 )
@@ -42,6 +44,11 @@ from a component without a link gets the WIT error not-linked. Provider config:
 A link's target config may name the ODA Component (namespace and component, both;
 api); else the lattice is the namespace and the source id the name. Spans, logs and
 metrics go to OTLP/HTTP when otel_config turns them on, else as OTEL_* say.
+
+It serves wasmcanvas:identity 0.1.0 (tokens: access-token, verify; wit/identity.wit)
+on the same prefix to linked components; this binary has no issuer configured yet,
+so a linked caller gets the WIT error unavailable saying so (an unlinked one, that
+it has no link).
 
 Usage:
   canvas-bridge [flags] < host-data
@@ -108,7 +115,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	services := []bridge.Service{observerpc.New(observerpc.Options{})}
+	services := []bridge.Service{observerpc.New(observerpc.Options{}), identityrpc.New(identityrpc.Options{})}
 	if err := bridge.Run(ctx, hd, bridge.Options{Logger: log, Services: services}); err != nil {
 		log.Error("canvas-bridge stopped", zap.Error(err))
 		return 1

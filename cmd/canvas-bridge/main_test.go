@@ -24,7 +24,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/identityrpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/observerpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/par"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
@@ -192,6 +194,7 @@ func TestProviderLifecycle(t *testing.T) {
 	})
 
 	observeOverWRPC(t, nc, p, lat, self)
+	identityOverWRPC(t, nc, lat, self)
 
 	t.Log("link definition del")
 	if err := nc.Publish(subject.ProviderLinkDel(lat, self), body); err != nil {
@@ -468,5 +471,22 @@ func TestHelpTeaches(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"pack", "--help"}, nil, &out); code != 0 || !strings.Contains(out.String(), "claims.jwt") {
 		t.Errorf("pack --help exit %d:\n%s", code, out.String())
+	}
+}
+
+// identityOverWRPC: the binary serves wasmcanvas:identity to a linked
+// component too; with no issuer configured it says so as the WIT error
+// unavailable.
+func identityOverWRPC(t *testing.T, nc *nats.Conn, lat, self string) {
+	t.Helper()
+	rpc, err := wrpc.NewClient(nc, subject.WRPCPrefix(lat, self))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+	var we *identityrpc.Error
+	if _, err := (&identityrpc.Client{RPC: rpc, SourceID: "shop-api"}).Verify(t.Context(), "x.y.z"); !errors.As(err, &we) ||
+		we.Kind != auth.TokensUnavailable || !strings.Contains(we.Message, "no issuer configured") {
+		t.Errorf("verify from a linked component: %v, want the WIT error unavailable (no issuer configured)", err)
 	}
 }

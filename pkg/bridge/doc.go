@@ -10,7 +10,8 @@
 // The WIT interfaces it serves over wRPC plug in as Service values
 // (Options.Services): each is started with the NATS connection and the
 // Links every call must be checked against. pkg/bridge/observerpc serves
-// wasmcanvas:observe; pkg/bridge/par packages the binary as a provider
+// wasmcanvas:observe, pkg/bridge/identityrpc wasmcanvas:identity (over
+// pkg/auth's Verifier and TokenSource); pkg/bridge/par packages the binary as a provider
 // archive.
 //
 // It must not implement an interface itself (pkg/observe and the identity
