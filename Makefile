@@ -79,7 +79,7 @@ demo: build examples ## the README quick start, for real: canvas up, apply, curl
 
 examples: examples/productcatalog/build/productcatalog.wasm ## build the example ODA component from source (node >= 20, npm)
 
-examples/productcatalog/build/productcatalog.wasm: $(shell find examples/productcatalog/src examples/productcatalog/wit -type f 2>/dev/null) examples/productcatalog/package-lock.json
+examples/productcatalog/build/productcatalog.wasm: $(shell find examples/productcatalog/src examples/productcatalog/wit -type f 2>/dev/null) examples/productcatalog/package-lock.json examples/productcatalog/build.sh wit/observe.wit wit/identity.wit
 	SKIP_TESTS=1 examples/productcatalog/build.sh
 
 wit: ## parse every world in wit/ with jco (pkg/observe's tests check the Go types against it)

@@ -15,9 +15,10 @@ jco() { node --import ./scripts/preopen.mjs node_modules/@bytecodealliance/jco/d
 
 # The WIT it builds against: wit/ plus the canvas's own packages from the
 # repository's wit/ (the source of truth; no copy is kept here).
-rm -rf build/wit && mkdir -p build/wit/deps/wasmcanvas-observe
+rm -rf build/wit && mkdir -p build/wit/deps/wasmcanvas-observe build/wit/deps/wasmcanvas-identity
 cp -r wit/world.wit wit/deps build/wit/
 cp ../../wit/observe.wit build/wit/deps/wasmcanvas-observe/
+cp ../../wit/identity.wit build/wit/deps/wasmcanvas-identity/
 start=$(date +%s)
 jco componentize src/component.js --bundle --wit build/wit --world-name productcatalog -o build/productcatalog.wasm
 echo "componentize: $(( $(date +%s) - start ))s, $(stat -c %s build/productcatalog.wasm) bytes"

@@ -19,7 +19,10 @@
 //   - dependent APIs become a wasi:http/outgoing-handler link to the shared
 //     HTTP client and config entries naming each dependency;
 //   - securityFunction becomes a wasmcanvas:identity/tokens link to
-//     canvas-bridge, managementFunction a wasmcanvas:observe link;
+//     canvas-bridge whose target config names the ODA Component
+//     (namespace, component) and its roles (canvasSystemRole,
+//     componentRoles; SecuredComponents reads the links back),
+//     managementFunction a wasmcanvas:observe link (ObservedComponents);
 //   - published events become wasmcloud:messaging/consumer links, and
 //     subscribed events wasmcloud:messaging/handler links with the event's
 //     NATS subject;

@@ -91,6 +91,12 @@ func ObservedComponents(m *wadm.Manifest) map[string]bool {
 	return linkedTo(m, BridgeName, ifaceObserve)
 }
 
+// SecuredComponents reads back which Wasm components of m Component linked
+// to canvas-bridge's wasmcanvas:identity (it has a securityFunction).
+func SecuredComponents(m *wadm.Manifest) map[string]bool {
+	return linkedTo(m, BridgeName, ifaceIdentity)
+}
+
 // linkedTo is the set of components of m with a link to target for
 // iface's WIT package.
 func linkedTo(m *wadm.Manifest, target string, iface witIface) map[string]bool {

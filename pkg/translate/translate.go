@@ -351,9 +351,17 @@ func (t *translator) dependencies() map[string]string {
 	return deps
 }
 
+// The identity link's target config keys that name the ODA Component,
+// which canvas-bridge's wasmcanvas:identity (pkg/bridge/identityrpc)
+// serves a caller as: its client, roles and tokens are that Component's.
+const (
+	IdentityConfigNamespace = "namespace"
+	IdentityConfigComponent = "component"
+)
+
 func (t *translator) identityConfig() map[string]string {
 	sec := t.c.Spec.SecurityFunction
-	cfg := map[string]string{"component": AppName(t.c)}
+	cfg := map[string]string{IdentityConfigNamespace: namespace(t.c), IdentityConfigComponent: t.c.Metadata.Name}
 	if sec.CanvasSystemRole != "" {
 		cfg["canvasSystemRole"] = sec.CanvasSystemRole
 	}

@@ -560,6 +560,40 @@ func TestObservedComponents(t *testing.T) {
 	}
 }
 
+// TestSecuredComponents: a securityFunction links every implementation
+// to the system application's canvas-bridge for wasmcanvas:identity/tokens,
+// naming the ODA Component as the bridge reads it; none, no link.
+func TestSecuredComponents(t *testing.T) {
+	c := parseFile(t, testref.Path(t, "oda", "examples", "productcatalog-v1.component.yaml"))
+	for _, tc := range []struct {
+		name string
+		sf   *oda.SecurityFunction
+		want string
+	}{
+		{"securityFunction", c.Spec.SecurityFunction, "map[ctk-permissionspecapi:true ctk-prodcatapi:true ctk-productcatalogmanagement-sm:true]"},
+		{"none", nil, "map[]"},
+	} {
+		c.Spec.SecurityFunction = tc.sf
+		m, err := translate.Component(c, translate.Options{Implementations: testImplementations(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(translate.SecuredComponents(m)); got != tc.want {
+			t.Errorf("%s: secured %s, want %s", tc.name, got, tc.want)
+		}
+		for _, l := range m.Links() {
+			if l.Link.Package != "identity" {
+				continue
+			}
+			cfg := l.Link.Target.Config[0].Properties
+			if l.Link.Target.Name != translate.BridgeName || l.Link.Interfaces[0] != "tokens" ||
+				cfg[translate.IdentityConfigNamespace] != c.Metadata.Namespace || cfg[translate.IdentityConfigComponent] != c.Metadata.Name {
+				t.Errorf("identity link of %s: %+v, want tokens on %s naming %s/%s", l.Source, l.Link, translate.BridgeName, c.Metadata.Namespace, c.Metadata.Name)
+			}
+		}
+	}
+}
+
 // BenchmarkTranslateParallel is the throughput on every core (translate
 // is pure, and canvasd's reconcile workers call it concurrently): the
 // issue's goal is > 20,000 components/s on 2 cores.

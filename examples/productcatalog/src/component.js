@@ -1,12 +1,15 @@
 // The component's entry: binds catalog.handle to the fetch event
 // (componentize-js exports it as wasi:http/incoming-handler), to a
-// wasi:keyvalue bucket, to wasi:logging and to the canvas's
-// wasmcanvas:observe (a span per request, a counter of offerings created).
+// wasi:keyvalue bucket, to wasi:logging, to the canvas's
+// wasmcanvas:observe (a span per request, a counter of offerings created)
+// and to its wasmcanvas:identity (GET .../whoami: who the caller is, and a
+// client-credentials token for a dependent API).
 import { open } from "wasi:keyvalue/store@0.2.0-draft";
 import { increment } from "wasi:keyvalue/atomics@0.2.0-draft";
 import { log } from "wasi:logging/logging@0.1.0-draft";
 import { counterAdd } from "wasmcanvas:observe/metrics@0.2.0";
 import { startSpan, endSpan } from "wasmcanvas:observe/tracing@0.2.0";
+import { verify, accessToken } from "wasmcanvas:identity/tokens@0.1.0";
 import { handle } from "./catalog.js";
 
 // OFFERINGS_CREATED is the business counter the component records; the
@@ -94,17 +97,66 @@ async function serve(request) {
   }
 }
 
+// tmfError is a TMF630 error response.
+function tmfError(status, code, reason, message, headers = {}) {
+  return new Response(JSON.stringify({ "@type": "Error", code, reason, message, status: String(status) }),
+    { status, headers: { "content-type": "application/json;charset=utf-8", ...headers } });
+}
+
+// identityError answers a wasmcanvas:identity error: invalid (the token
+// was refused) is 401, unavailable (no securityFunction links the
+// component to the canvas's identity, or the issuer is down) 503.
+function identityError(err) {
+  const p = err && err.payload;
+  if (p && p.tag === "invalid") {
+    return tmfError(401, "invalidToken", "Unauthorized", `the token was refused: ${p.val}`,
+      { "www-authenticate": 'Bearer realm="productcatalog", error="invalid_token"' });
+  }
+  log("warn", "whoami", `wasmcanvas:identity: ${p ? `${p.tag}: ${p.val}` : String(err)}`);
+  return tmfError(503, "identityUnavailable", "Service Unavailable", p ? p.val : "wasmcanvas:identity failed");
+}
+
+// whoami answers GET .../whoami with the caller as the canvas's
+// wasmcanvas:identity verifies the request's bearer token (subject,
+// issuer, audience, roles, expiresAt in seconds). With ?audience=A it also
+// gets the component's own client-credentials token for calling A through
+// access-token, and says it got one (never the token itself).
+function whoami(request) {
+  const m = /^bearer\s+(\S+)$/i.exec((request.headers.get("authorization") || "").trim());
+  if (!m) {
+    return tmfError(401, "missingToken", "Unauthorized", "send Authorization: Bearer <token>",
+      { "www-authenticate": 'Bearer realm="productcatalog"' });
+  }
+  let claims;
+  try {
+    claims = verify(m[1]);
+  } catch (err) {
+    return identityError(err);
+  }
+  const body = { subject: claims.subject, issuer: claims.issuer, audience: claims.audience, roles: claims.roles, expiresAt: Number(claims.expiresAt) };
+  const audience = new URL(request.url).searchParams.get("audience");
+  if (audience) {
+    try {
+      const token = accessToken(audience);
+      body.dependentToken = { audience, issued: token.split(".").length === 3 };
+    } catch (err) {
+      return identityError(err);
+    }
+  }
+  return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json;charset=utf-8" } });
+}
+
 async function answer(request) {
+  if (request.method === "GET" && /\/whoami$/.test(new URL(request.url).pathname)) {
+    return whoami(request);
+  }
   const body = request.method === "GET" || request.method === "HEAD" ? "" : await request.text();
   let bucket;
   try {
     bucket = open(BUCKET);
   } catch (err) {
     log("error", "productcatalog", `open keyvalue bucket "${BUCKET}": ${describe(err)}`);
-    return new Response(JSON.stringify({
-      "@type": "Error", code: "storeUnavailable", reason: "Service Unavailable",
-      message: "the catalog store is not available", status: "503",
-    }), { status: 503, headers: { "content-type": "application/json;charset=utf-8" } });
+    return tmfError(503, "storeUnavailable", "Service Unavailable", "the catalog store is not available");
   }
   const res = handle(
     { method: request.method, url: request.url, body },

@@ -155,3 +155,28 @@ test("the component answers 503 when the host has no bucket for it", async () =>
     await bucketless.stop();
   }
 });
+
+test("whoami reads the caller through wasmcanvas:identity", async () => {
+  const linked = await startServer({ PRODUCTCATALOG_IDENTITY: "1" });
+  try {
+    const get = (path, token) => fetch(`${linked.base}${path}`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(30_000),
+    });
+    const me = await get("/whoami?audience=tmf669", "alice-token");
+    assert.equal(me.status, 200);
+    assert.deepEqual(await me.json(), { subject: "alice", issuer: "https://issuer.test", audience: ["productcatalog"], roles: ["pcadmin"],
+      expiresAt: 1900000000, dependentToken: { audience: "tmf669", issued: true } });
+    const refused = await get("/whoami", "mallory-token");
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get("www-authenticate"), /invalid_token/);
+    assert.equal((await get("/whoami")).status, 401);
+  } finally {
+    await linked.stop();
+  }
+  // Not linked (the default host): 503 saying so, and the catalog still serves.
+  const res = await call("GET", "/whoami");
+  assert.equal(res.status, 401);
+  const unlinked = await fetch(`${base}/whoami`, { headers: { authorization: "Bearer alice-token" }, signal: AbortSignal.timeout(30_000) });
+  assert.equal(unlinked.status, 503);
+  assert.match((await unlinked.json()).message, /not linked/);
+});

@@ -13,8 +13,8 @@
 // a token is never logged.
 //
 // Which Component a caller is: the link's target config keys namespace
-// and component when both are set (translate writes them on the identity
-// link); otherwise the lattice is the namespace and the source id the
+// and component when both are set (translate.IdentityConfigNamespace and
+// IdentityConfigComponent, which translate writes on the identity link); otherwise the lattice is the namespace and the source id the
 // name, as pkg/bridge/observerpc does, because the bridge keeps one link
 // per caller and that may be the caller's observe link.
 //

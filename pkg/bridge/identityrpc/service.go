@@ -11,15 +11,9 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wrpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wrpc/wire"
-)
-
-// The link target config keys that name the ODA Component a caller
-// belongs to (translate writes both on the identity link).
-const (
-	ConfigNamespace = "namespace"
-	ConfigComponent = "component"
 )
 
 // Component is the ODA Component a caller belongs to.
@@ -129,7 +123,7 @@ func (s *server) handler(fn function) wrpc.Handler {
 // to: the link's target config when it names both, else the lattice and
 // the id.
 func (s *server) componentOf(id string, l bridge.Link) Component {
-	if ns, c := l.Config[ConfigNamespace], l.Config[ConfigComponent]; ns != "" && c != "" {
+	if ns, c := l.Config[translate.IdentityConfigNamespace], l.Config[translate.IdentityConfigComponent]; ns != "" && c != "" {
 		return Component{Namespace: ns, Name: c}
 	}
 	return Component{Namespace: s.lattice, Name: id}

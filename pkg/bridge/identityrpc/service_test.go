@@ -20,6 +20,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wrpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wrpc/wire"
@@ -70,9 +71,9 @@ func newFixture(t *testing.T) *fixture {
 	}})
 	b, err := bridge.New(bridge.HostData{HostID: "NHOST", LatticeRPCPrefix: lat, ProviderKey: provider, LatticeRPCURL: url,
 		LinkDefinitions: []bridge.LinkDefinition{
-			identityLink(shop, map[string]string{ConfigNamespace: "shop", ConfigComponent: "productcatalog", "componentRoles": "pcadmin"}),
+			identityLink(shop, map[string]string{translate.IdentityConfigNamespace: "shop", translate.IdentityConfigComponent: "productcatalog", "componentRoles": "pcadmin"}),
 			{SourceID: observed, Target: provider, Name: "default", WitNamespace: "wasmcanvas", WitPackage: "observe", Interfaces: []string{"metrics"}},
-			identityLink("unserved-api", map[string]string{ConfigNamespace: "shop", ConfigComponent: "unserved"}),
+			identityLink("unserved-api", map[string]string{translate.IdentityConfigNamespace: "shop", translate.IdentityConfigComponent: "unserved"}),
 		}}, bridge.Options{Logger: zap.New(core), Services: []bridge.Service{svc}})
 	if err != nil {
 		t.Fatal(err)
@@ -192,5 +193,39 @@ func TestGarbageFailsTheCall(t *testing.T) {
 	defer f.mu.Unlock()
 	if len(f.asked) != 0 {
 		t.Errorf("the issuer was asked for %v", f.asked)
+	}
+}
+
+// TestTranslatedLinkNamesTheComponent: the identity link translate writes
+// for a Component with a securityFunction makes the bridge serve its
+// callers as that ODA Component, not as the lattice and source id.
+func TestTranslatedLinkNamesTheComponent(t *testing.T) {
+	t.Parallel()
+	port := 8080
+	c := &oda.Component{APIVersion: oda.APIVersionV1, Kind: oda.Kind,
+		Metadata: oda.ObjectMeta{Name: "productcatalog", Namespace: "shop"},
+		Spec: oda.ComponentSpec{
+			CoreFunction: &oda.CoreFunction{ExposedAPIs: []oda.ExposedAPI{{Name: "tmf620", APIType: "openapi", Implementation: "pc-api",
+				Path: "/pc", Port: &port, Specification: []oda.APISpecification{{URL: "https://example.org/tmf620.json"}}}}},
+			SecurityFunction: &oda.SecurityFunction{ComponentRole: []oda.ComponentRole{{Name: "pcadmin"}}},
+		}}
+	m, err := translate.Component(c, translate.Options{Implementations: map[string]string{"pc-api": "file:///pc.wasm"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{lattice: lat}
+	var found bool
+	for _, l := range m.Links() {
+		if l.Link.Namespace != "wasmcanvas" || l.Link.Package != "identity" {
+			continue
+		}
+		found = true
+		got := s.componentOf("pc-api", bridge.Link{Config: l.Link.Target.Config[0].Properties})
+		if got != (Component{Namespace: "shop", Name: "productcatalog"}) {
+			t.Errorf("the translated link serves its caller as %+v", got)
+		}
+	}
+	if !found {
+		t.Fatal("no identity link in the translated manifest")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/artefact"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
@@ -76,6 +77,15 @@ type Options struct {
 	// Component's registry. Nil, or a component with no such link, answers
 	// every call not-linked (observe.Unlinked), as canvas-bridge does.
 	Observer *observe.Observer
+	// Identity serves wasmcanvas:identity/tokens, in-process, to the
+	// components the manifest links to canvas-bridge's identity (those of
+	// a Component with a securityFunction), as the bridge would on a
+	// lattice: it gives the auth.Tokens (the canvas's Verifier, the
+	// Component's client credentials) of the ODA Component namespace/name
+	// that translate writes in the component's "oda" config. Nil, or a
+	// component with no such link, answers every call unavailable (not
+	// linked), as canvas-bridge answers a caller with no link.
+	Identity func(namespace, component string) auth.Tokens
 }
 
 // EnvConfigName names the component config whose properties become the
@@ -247,6 +257,7 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 		buckets:  translate.KeyValueBuckets(m),
 		callers:  translate.OutgoingHTTPCallers(m),
 		observed: translate.ObservedComponents(m),
+		secured:  translate.SecuredComponents(m),
 	}
 	for _, c := range m.Spec.Components {
 		if c.Properties.Application != nil {
@@ -286,6 +297,7 @@ type componentLinks struct {
 	buckets  map[string]string // the keyvalue bucket
 	callers  map[string]bool   // linked to the shared http-client
 	observed map[string]bool   // linked to canvas-bridge's wasmcanvas:observe
+	secured  map[string]bool   // linked to canvas-bridge's wasmcanvas:identity
 }
 
 func (d *Deployer) startComponent(appName string, c wadm.Component, links componentLinks) (*runtime.Component, error) {
@@ -328,6 +340,9 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, links compon
 	if links.observed[c.Name] && d.opts.Observer != nil {
 		cc.Observe = d.opts.Observer
 		cc.Source = observe.Source{Namespace: cfg[translate.ConfigNamespace], Component: cfg[translate.ConfigComponent]}
+	}
+	if links.secured[c.Name] && d.opts.Identity != nil {
+		cc.Identity = d.opts.Identity(cfg[translate.ConfigNamespace], cfg[translate.ConfigComponent])
 	}
 	if callsOut {
 		if d.opts.IngressAuthority != "" {

@@ -3,7 +3,8 @@
 // do, under @bytecodealliance/preview2-shim's WASI host with keyvalue.js as
 // wasi:keyvalue and a wasi:logging that writes JSON lines to stderr.
 // Prints "listening <host:port>" on stdout once ready. PRODUCTCATALOG_NO_BUCKET=1
-// makes every open fail, as a host without a linked bucket does.
+// makes every open fail, as a host without a linked bucket does;
+// PRODUCTCATALOG_IDENTITY=1 links wasmcanvas:identity (see below).
 //
 // It runs in its own process: the shim serves HTTP from a worker and blocks
 // the main thread while the component runs, so a client in the same thread
@@ -68,6 +69,19 @@ const imports = () => ({
       return span;
     },
     endSpan: (span, attributes, status) => observe("end-span", { name: span.name, attributes, status: status.tag }),
+  },
+  // wasmcanvas:identity: not linked (every call unavailable) unless
+  // PRODUCTCATALOG_IDENTITY=1, then a stand-in issuer that knows one
+  // token, "alice-token" (the Go tests use a real one).
+  "wasmcanvas:identity/tokens": process.env.PRODUCTCATALOG_IDENTITY === "1" ? {
+    verify: (token) => {
+      if (token !== "alice-token") throw { payload: { tag: "invalid", val: "unknown token" } };
+      return { subject: "alice", issuer: "https://issuer.test", audience: ["productcatalog"], roles: ["pcadmin"], expiresAt: 1900000000n };
+    },
+    accessToken: (audience) => `header.${Buffer.from(audience).toString("base64url")}.signature`,
+  } : {
+    verify: () => { throw { payload: { tag: "unavailable", val: "not linked to wasmcanvas:identity" } }; },
+    accessToken: () => { throw { payload: { tag: "unavailable", val: "not linked to wasmcanvas:identity" } }; },
   },
 });
 function observe(fn, args) {
