@@ -17,12 +17,15 @@
 // outgoing HTTP goes through the runtime's own wasi:http outgoing-handler
 // (below); the canvas's observability WIT (wasmcanvas:observe) is served
 // in-process from Options.Observer, the same Go implementation the bridge
-// serves over wRPC, each component recording as its ODA Component; the
-// rest the bridge and messaging would serve (the canvas's identity WIT,
-// wasmcloud:messaging) is linked as functions that trap, so such a
+// serves over wRPC, each component recording as its ODA Component; its
+// identity WIT (wasmcanvas:identity) from Options.Identity, the auth.Tokens
+// of the component's ODA Component; the rest messaging would serve
+// (wasmcloud:messaging) is linked as functions that trap, so such a
 // component loads and a request that calls one fails with a 500. A
 // component that imports wasmcanvas:observe with no link to it (or when no
-// Observer is given) gets not-linked from every call, as from the bridge.
+// Observer is given) gets not-linked from every call, as from the bridge;
+// one that imports wasmcanvas:identity with no link (or when no Identity
+// is given) gets unavailable, saying it is not linked.
 // An application that serves nothing yet is unavailable at the gateway
 // (503, Retry-After) while it loads; a version that serves keeps serving
 // while the next one loads.
