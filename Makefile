@@ -23,7 +23,8 @@ FUZZ_TARGETS ?= \
 	./pkg/runtime:FuzzKeyEncoding \
 	./pkg/artefact:FuzzRead \
 	./pkg/wrpc/wire:FuzzDecode \
-	./pkg/bridge:FuzzReadHostData
+	./pkg/bridge:FuzzReadHostData \
+	./pkg/bridge/identityrpc:FuzzDecode
 
 .PHONY: all build bridge-par e2e-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 
