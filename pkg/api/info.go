@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -18,28 +17,16 @@ import (
 //	GET /canvas-info/tmf-api/serviceInventoryManagement/v5/service?componentName=NAME[&namespace=NS][&dependencyName=D]
 
 // InfoService is one TMF638 Service: a dependent API of a Component.
-type InfoService struct {
-	ID                    string               `json:"id"`
-	Name                  string               `json:"name"`
-	ServiceType           string               `json:"serviceType"`
-	State                 string               `json:"state"`
-	ServiceCharacteristic []InfoCharacteristic `json:"serviceCharacteristic"`
-	Type                  string               `json:"@type"`
-}
+type InfoService = wire.Service
 
 // InfoCharacteristic is one TMF638 StringCharacteristic.
-type InfoCharacteristic struct {
-	Name      string `json:"name"`
-	ValueType string `json:"valueType"`
-	Value     string `json:"value"`
-	Type      string `json:"@type"`
-}
+type InfoCharacteristic = wire.Characteristic
 
 // TMF638 service states the info service reports: resolved (a url the
 // component may call) or not yet.
 const (
-	InfoStateActive   = "active"
-	InfoStateInactive = "inactive"
+	InfoStateActive   = wire.ServiceActive
+	InfoStateInactive = wire.ServiceInactive
 )
 
 // InfoHandler serves the info service alone, for mounting where
@@ -47,9 +34,12 @@ const (
 func (s *Server) InfoHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+wire.PathCanvasInfo, s.metrics.instrument("info", http.HandlerFunc(s.handleInfo)))
+	mux.Handle("GET "+wire.PathResourceInventory, s.metrics.instrument("inventory", http.HandlerFunc(s.handleInventory)))
+	mux.Handle("GET "+wire.PathResourceInventory+"/{id}", s.metrics.instrument("inventory-item", http.HandlerFunc(s.handleInventoryItem)))
 	mux.HandleFunc(wire.PathCanvasInfoRoot+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusNotFound, wire.ProblemNotFound,
-			fmt.Sprintf("no route %s %s: the canvas info service answers GET %s?componentName=NAME", r.Method, r.URL.Path, wire.PathCanvasInfo)))
+			fmt.Sprintf("no route %s %s: the canvas info service answers GET %s?componentName=NAME and GET %s[/{id}]",
+				r.Method, r.URL.Path, wire.PathCanvasInfo, wire.PathResourceInventory)))
 	})
 	return mux
 }
@@ -74,10 +64,7 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
-	out := infoServices(c, q.Get("dependencyName"))
-	w.Header().Set("X-Total-Count", strconv.Itoa(len(out)))
-	w.Header().Set("X-Result-Count", strconv.Itoa(len(out)))
-	writeJSON(w, http.StatusOK, out)
+	writeTMFList(w, r, infoServices(c, q.Get("dependencyName")), "componentName", "namespace", "dependencyName")
 }
 
 // infoServices lists c's dependent APIs (all functions, in spec order) with
@@ -98,22 +85,18 @@ func infoServices(c *oda.Component, dep string) []InfoService {
 				ID: c.Metadata.Namespace + "-" + c.Metadata.Name + "-" + d.Name, Name: d.Name,
 				ServiceType: "API", State: InfoStateInactive, Type: "Service",
 			}
-			chars := []InfoCharacteristic{str("componentName", c.Metadata.Name), str("dependencyName", d.Name)}
+			chars := []InfoCharacteristic{wire.StringCharacteristic("componentName", c.Metadata.Name), wire.StringCharacteristic("dependencyName", d.Name)}
 			// reconcile writes one status entry per dependency, in spec order.
 			if ds := statuses[f]; i < len(ds) && ds[i].Ready && ds[i].URL != "" {
 				svc.State = InfoStateActive
-				chars = append(chars, str("url", ds[i].URL))
+				chars = append(chars, wire.StringCharacteristic("url", ds[i].URL))
 			}
 			if len(d.Specification) > 0 && d.Specification[0].URL != "" {
-				chars = append(chars, str("OAS Specification", d.Specification[0].URL))
+				chars = append(chars, wire.StringCharacteristic(wire.CharOASSpecification, d.Specification[0].URL))
 			}
 			svc.ServiceCharacteristic = chars
 			out = append(out, svc)
 		}
 	}
 	return out
-}
-
-func str(name, value string) InfoCharacteristic {
-	return InfoCharacteristic{Name: name, ValueType: "string", Value: value, Type: "StringCharacteristic"}
 }
