@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -34,6 +36,8 @@ const (
 func (s *Server) InfoHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+wire.PathCanvasInfo, s.metrics.instrument("info", http.HandlerFunc(s.handleInfo)))
+	mux.Handle("POST "+wire.PathCanvasInfo, s.metrics.instrument("info-register", http.HandlerFunc(s.handleRegister)))
+	mux.Handle("DELETE "+wire.PathCanvasInfo+"/{id}", s.metrics.instrument("info-withdraw", http.HandlerFunc(s.handleWithdraw)))
 	mux.Handle("GET "+wire.PathResourceInventory, s.metrics.instrument("inventory", http.HandlerFunc(s.handleInventory)))
 	mux.Handle("GET "+wire.PathResourceInventory+"/{id}", s.metrics.instrument("inventory-item", http.HandlerFunc(s.handleInventoryItem)))
 	mux.HandleFunc(wire.PathCanvasInfoRoot+"/", func(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +55,12 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 		ns = oda.DefaultNamespace
 	}
 	if name == "" {
-		writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, "componentName is required: ask for your own Component's dependent APIs, e.g. ?componentName=$COMPONENT_NAME"))
+		if s.opts.Registry == nil {
+			writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, "componentName is required: ask for your own Component's dependent APIs, e.g. ?componentName=$COMPONENT_NAME"))
+			return
+		}
+		// Without a component: the APIs peer canvases registered here.
+		writeTMFList(w, r, s.opts.Registry.List(), "namespace")
 		return
 	}
 	key, p := requestKey(ns, name, "?componentName=&namespace=:")
@@ -99,4 +108,44 @@ func infoServices(c *oda.Component, dep string) []InfoService {
 		}
 	}
 	return out
+}
+
+// Peer registration (pkg/peer): another canvas POSTs each API it exposes
+// as a TMF638 Service (characteristics "OAS Specification" and, when
+// active, "url"), renews it, and DELETEs it when the API goes away;
+// Components here may then depend on it.
+//
+//	POST   /canvas-info/tmf-api/serviceInventoryManagement/v5/service
+//	DELETE /canvas-info/tmf-api/serviceInventoryManagement/v5/service/{id}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Registry == nil {
+		writeProblem(w, problem(http.StatusMethodNotAllowed, wire.ProblemBadInput, "this canvas accepts no API registrations from peers"))
+		return
+	}
+	var svc wire.Service
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, wire.MaxBodySize))
+	if err := dec.Decode(&svc); err != nil {
+		writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("request body: want a TMF638 Service as JSON: %v", err)))
+		return
+	}
+	created, err := s.opts.Registry.Put(svc)
+	if err != nil {
+		writeProblem(w, problem(http.StatusUnprocessableEntity, wire.ProblemInvalid, err.Error()))
+		return
+	}
+	svc.Href = wire.PathCanvasInfo + "/" + url.PathEscape(svc.ID)
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	writeJSON(w, code, svc)
+}
+
+func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Registry == nil || !s.opts.Registry.Delete(r.PathValue("id")) {
+		writeProblem(w, problem(http.StatusNotFound, wire.ProblemNotFound, fmt.Sprintf("no registered service %q", r.PathValue("id"))))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -21,7 +22,7 @@ import (
 //	GET /canvas-info/tmf-api/resourceInventoryManagement/v5/resource/{id}
 
 func (s *Server) handleInventory(w http.ResponseWriter, r *http.Request) {
-	all, p := s.inventory(r)
+	all, p := s.inventory(r.Context())
 	if p != nil {
 		writeProblem(w, p)
 		return
@@ -30,7 +31,7 @@ func (s *Server) handleInventory(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleInventoryItem(w http.ResponseWriter, r *http.Request) {
-	all, p := s.inventory(r)
+	all, p := s.inventory(r.Context())
 	if p != nil {
 		writeProblem(w, p)
 		return
@@ -46,8 +47,8 @@ func (s *Server) handleInventoryItem(w http.ResponseWriter, r *http.Request) {
 		fmt.Sprintf("no resource %q in the inventory: list %s for the ids", id, wire.PathResourceInventory)))
 }
 
-func (s *Server) inventory(r *http.Request) ([]wire.Resource, *wire.Problem) {
-	cs, p := s.list(r.Context(), "")
+func (s *Server) inventory(ctx context.Context) ([]wire.Resource, *wire.Problem) {
+	cs, p := s.list(ctx, "")
 	if p != nil {
 		return nil, p
 	}
@@ -157,4 +158,14 @@ func portString(p int) string {
 		return ""
 	}
 	return strconv.Itoa(p)
+}
+
+// Inventory is every resource of the TMF639 inventory (peers register
+// its API resources with each other).
+func (s *Server) Inventory(ctx context.Context) ([]wire.Resource, error) {
+	all, p := s.inventory(ctx)
+	if p != nil {
+		return nil, p
+	}
+	return all, nil
 }

@@ -5,10 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/peer"
 )
 
 // The TMF639 inventory answers the reference canvas's UC016 scenarios
@@ -22,10 +25,10 @@ func TestResourceInventoryUC016(t *testing.T) {
 		t.Fatalf("apply: %d %s", code, resp)
 	}
 	const name = "ctk-productcatalogmanagement"
-	const api = name + "-productcatalogmanagement-v4"
+	const apiName = name + "-productcatalogmanagement-v4"
 	const apiURL = "http://127.0.0.1:8080/ctk-productcatalogmanagement/tmf-api/productCatalogManagement/v4"
 	st := oda.ComponentStatus{
-		CoreAPIs:       []oda.APIStatus{{Name: api, Ready: true, URL: apiURL}},
+		CoreAPIs:       []oda.APIStatus{{Name: apiName, Ready: true, URL: apiURL}},
 		ManagementAPIs: []oda.APIStatus{{Name: name + "-metrics", Ready: true}},
 		SecurityAPIs:   []oda.APIStatus{{Name: name + "-partyrole-v4", Ready: false}},
 		Summary:        &oda.StatusSummary{DeploymentStatus: oda.DeploymentInProgressCompCon},
@@ -70,11 +73,11 @@ func TestResourceInventoryUC016(t *testing.T) {
 	if count(all, wire.CategoryODAComponent) != 1 || count(all, wire.CategoryAPI) != 3 || h.Get(wire.HeaderTotalCount) != "4" || h.Get(wire.HeaderResultCount) != "4" {
 		t.Fatalf("list all: %v (headers %v)", all, h)
 	}
-	one, _ := get("/"+api, http.StatusOK)
+	one, _ := get("/"+apiName, http.StatusOK)
 	var r wire.Resource
 	b, _ := json.Marshal(one[0])
 	_ = json.Unmarshal(b, &r)
-	if r.ID != api || r.Category != wire.CategoryAPI || r.ResourceStatus != wire.ResourceAvailable ||
+	if r.ID != apiName || r.Category != wire.CategoryAPI || r.ResourceStatus != wire.ResourceAvailable ||
 		wire.CharacteristicValue(r.ResourceCharacteristic, wire.CharURL) != apiURL || wire.CharacteristicValue(r.ResourceCharacteristic, wire.CharSegment) != "core" ||
 		wire.CharacteristicValue(r.ResourceCharacteristic, wire.CharSpecification) == "" || len(r.ResourceRelationship) != 1 || r.ResourceRelationship[0].Resource.ID != name {
 		t.Fatalf("get by id: %+v", r)
@@ -107,4 +110,32 @@ func TestResourceInventoryUC016(t *testing.T) {
 	get("?limit=x", http.StatusBadRequest)
 	get("?filter=category", http.StatusBadRequest)
 	get("/nobody", http.StatusNotFound)
+}
+
+// Peer registrations: POST a TMF638 Service, list it, withdraw it; a
+// service without its specification URL is refused naming the field.
+func TestPeerRegistration(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, api.Options{Registry: peer.NewRegistry(0, nil)})
+	svc := `{"id":"canvas-x-api","name":"api","serviceType":"API","state":"active","serviceCharacteristic":[` +
+		`{"name":"OAS Specification","value":"https://example.org/TMF620.json"},{"name":"url","value":"http://x/api"}]}`
+	if code, resp := e.do(http.MethodPost, wire.PathCanvasInfo, []byte(svc)); code != http.StatusCreated {
+		t.Fatalf("register: %d %s", code, resp)
+	}
+	if code, resp := e.do(http.MethodPost, wire.PathCanvasInfo, []byte(svc)); code != http.StatusOK {
+		t.Fatalf("renew: %d %s", code, resp)
+	}
+	code, resp := e.do(http.MethodGet, wire.PathCanvasInfo, nil)
+	if l := decode[[]wire.Service](t, resp); code != http.StatusOK || len(l) != 1 || l[0].ID != "canvas-x-api" {
+		t.Fatalf("list registrations: %d %s", code, resp)
+	}
+	if code, resp := e.do(http.MethodPost, wire.PathCanvasInfo, []byte(`{"id":"y","state":"active"}`)); code != http.StatusUnprocessableEntity || !strings.Contains(string(resp), "OAS Specification") {
+		t.Errorf("invalid registration: %d %s", code, resp)
+	}
+	if code, _ := e.do(http.MethodDelete, wire.PathCanvasInfo+"/canvas-x-api", nil); code != http.StatusNoContent {
+		t.Errorf("withdraw: %d", code)
+	}
+	if code, _ := e.do(http.MethodDelete, wire.PathCanvasInfo+"/canvas-x-api", nil); code != http.StatusNotFound {
+		t.Errorf("second withdraw: %d", code)
+	}
 }

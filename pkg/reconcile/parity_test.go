@@ -59,10 +59,10 @@ func TestStatusParity(t *testing.T) {
 	}{
 		{"reconciling", statusInput{version: "v-1", observed: deploy.AppStatus{Type: wadm.StatusReconciling, DeployedVersion: "v-1"}}},
 		{"deployed, dependency missing", statusInput{version: "v-1", observed: deployed, identityProvider: DefaultIdentityProvider,
-			resolve: func([]string) (string, bool) { return "", false }}},
+			resolve: func([]string) (string, bool, string) { return "", false, "API x on peer http://b is gone" }}},
 		{"deployed", statusInput{version: "v-1", observed: deployed, identityProvider: DefaultIdentityProvider,
-			resolve: func([]string) (string, bool) {
-				return testBaseURL + "/provider/tmf-api/productCatalogManagement/v4", true
+			resolve: func([]string) (string, bool, string) {
+				return testBaseURL + "/provider/tmf-api/productCatalogManagement/v4", true, ""
 			}}},
 		{"wadm failed", statusInput{version: "v-1", observed: deploy.AppStatus{Type: wadm.StatusFailed, DeployedVersion: "v-1", Message: "no host"}}},
 	}
@@ -124,7 +124,11 @@ func statusParity(m map[string]any) []string {
 		for i, e := range l {
 			where := fmt.Sprintf("status.%s[%d]", list, i)
 			obj, _ := e.(map[string]any)
-			keys(where, obj, allowed, extDepKeys)
+			ext := []string(nil)
+			if strings.HasSuffix(list, "DependentAPIs") {
+				ext = extDepKeys
+			}
+			keys(where, obj, allowed, ext)
 			if name, _ := obj["name"].(string); !strings.HasPrefix(name, "ctk-parity-") || !entryName.MatchString(name) {
 				bad("%s.name %q: want <component>-<api>[-v<major>], lower case", where, name)
 			}
