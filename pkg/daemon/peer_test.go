@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -33,26 +34,8 @@ func TestPeerCanvasDependentAPI(t *testing.T) {
 	t.Parallel()
 	ctx := daemontest.Context(t, 60*time.Second)
 	const providerIngress, dependentIngress = "http://127.0.0.1:9001", "http://127.0.0.1:9002"
-	canvas := func(ingress string, peers ...string) *daemon.Daemon {
-		n := daemontest.StartNATS(t)
-		nc, err := nats.Connect(n.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		wadmtest.Run(t, nc, subject.DefaultLattice)
-		d := startDaemon(ctx, t, daemon.Options{
-			NATS: lattice.Config{URLs: n.URL()}, StateDir: t.TempDir(), Listen: "127.0.0.1:0", IngressURL: ingress,
-			Resync: 2 * time.Second, PeerCanvases: peers, PeerInterval: 100 * time.Millisecond,
-			Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		})
-		if err := d.Ready(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	provider := canvas(providerIngress)
-	dependent := canvas(dependentIngress, provider.APIURL())
+	provider := startCanvas(ctx, t, providerIngress)
+	dependent := startCanvas(ctx, t, dependentIngress, provider.APIURL())
 
 	apply := func(d *daemon.Daemon, file string) *oda.Component {
 		t.Helper()
@@ -128,4 +111,26 @@ func TestPeerCanvasDependentAPI(t *testing.T) {
 		!strings.Contains(deps[0].Message, "ctk-productcatalogmanagement-productcatalogmanagement-v4") || !strings.Contains(deps[0].Message, "gone") {
 		t.Errorf("after the provider went away: coreDependentAPIs %+v, want not ready, the reason naming the API that went", deps)
 	}
+}
+
+// startCanvas starts canvasd in this process on a nats-server of its own
+// with the wadm double, and waits until it is ready.
+func startCanvas(ctx context.Context, t *testing.T, ingress string, peers ...string) *daemon.Daemon {
+	t.Helper()
+	n := daemontest.StartNATS(t)
+	nc, err := nats.Connect(n.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	wadmtest.Run(t, nc, subject.DefaultLattice)
+	d := startDaemon(ctx, t, daemon.Options{
+		NATS: lattice.Config{URLs: n.URL()}, StateDir: t.TempDir(), Listen: "127.0.0.1:0", IngressURL: ingress,
+		Resync: 2 * time.Second, PeerCanvases: peers, PeerInterval: 100 * time.Millisecond,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+	})
+	if err := d.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
