@@ -169,7 +169,7 @@ wasmcanvas.io/implementations annotation and follows each to Complete
 an implementation has no artefact.`,
 		Example: `  canvas migrate import bundle/ --dry-run
   canvas migrate import bundle/ --timeout 5m`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1, "the bundle directory DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
 				return err
@@ -263,7 +263,7 @@ same, differ or exist on one side only (uids, ips and urls differ by nature;
 wasmCloud is wasmcanvas's own). Without --all only the rows that are not the
 same are shown.`,
 		Example: `  canvas migrate diff ctk-productcatalogmanagement --kubeconfig ~/.kube/config`,
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1, "the Component NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
 				return err
