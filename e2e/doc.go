@@ -9,6 +9,10 @@
 // through a JavaScript Component's own span to the Component it calls
 // (examples/components/traced-js, built by `make components`); and the
 // real `nats micro ls` and `nats micro info wasmcanvas` (natscli, installed
-// from the Go module proxy with `go install`) finding the canvas API.
+// from the Go module proxy with `go install`) finding the canvas API; and
+// a migration round trip (`canvas migrate export`, `import`, `export
+// --from wasmcanvas`) through a real Kubernetes CRD API server
+// (apiextensions-apiserver on Debian's etcd, `make migrate-deps`) with the
+// upstream Component CRD, client-go on the client side.
 // It has no code of its own, only tests.
 package e2e

@@ -97,6 +97,8 @@ func run(args []string, stderr io.Writer) int {
 	fs.DurationVar(&opts.Resync, "resync", 0, "re-examine every Component this often (default 30s)")
 	fs.DurationVar(&opts.WadmTimeout, "wadm-timeout", 0, "timeout of each wadm API request (default 5s)")
 	fs.StringVar(&opts.LatticeDir, "lattice-dir", "", "lattice `DIR` written by canvas lattice init: warn in a Component's events about placement sites it does not list (checked on each pass)")
+	fs.StringArrayVar(&opts.PeerCanvases, "peer-canvas", nil, "base `URL` of another canvas's canvas-info service (repeatable): register this canvas's exposed APIs there and resolve dependent APIs against the APIs it lists")
+	fs.DurationVar(&opts.PeerInterval, "peer-interval", 0, "how often each --peer-canvas is read and registered with (default 10s)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 

@@ -38,6 +38,8 @@ var rules = map[string]Rule{
 	"pkg/version":           pure,
 	"pkg/wrpc/wire":         pure,
 	"pkg/auth":              pure, // who a caller is; identity, the API, the kube API and the gateway share it
+	"pkg/migrate":           pure, // HTTP to canvasd and to a Kubernetes API only: the CLI links it
+	"pkg/peer":              pure, // HTTP to peer canvases only
 	"pkg/observe":           pure, // served over wRPC by the bridge, in-process by the runtime: it knows no transport
 	"pkg/lattice":           client,
 	"pkg/wadm/wadmclient":   client,

@@ -41,6 +41,12 @@ type env struct {
 
 func newEnv(t *testing.T, checks ...api.Check) *env {
 	t.Helper()
+	return newEnvWith(t, api.Options{Checks: checks})
+}
+
+// newEnvWith is newEnv with more options; the stores and Admit are its own.
+func newEnvWith(t *testing.T, opts api.Options) *env {
+	t.Helper()
 	n := daemontest.StartNATS(t)
 	nc, err := nats.Connect(n.URL())
 	if err != nil {
@@ -61,8 +67,9 @@ func newEnv(t *testing.T, checks ...api.Check) *env {
 		t.Fatal(err)
 	}
 	d, st := daemon.StoreBackends(ds, ss)
-	srv, err := api.New(api.Options{Desired: d, Statuses: st, Checks: checks,
-		Admit: func(c *oda.Component) error { _, err := translate.Component(c, translate.Options{}); return err }})
+	opts.Desired, opts.Statuses = d, st
+	opts.Admit = func(c *oda.Component) error { _, err := translate.Component(c, translate.Options{}); return err }
+	srv, err := api.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

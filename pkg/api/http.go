@@ -28,6 +28,7 @@ import (
 //	GET    /v1/components/{namespace}/{name}/events
 //	GET    /v1/components/{namespace}/{name}/status  status alone; outlives a deleted Component until cleaned up
 //	GET    /canvas-info/tmf-api/serviceInventoryManagement/v5/service?componentName=N  dependent-API discovery (info.go)
+//	GET    /canvas-info/tmf-api/resourceInventoryManagement/v5/resource[/{id}]  TMF639 inventory (inventory.go)
 //	GET    /healthz, /readyz, /metrics
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()

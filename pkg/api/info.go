@@ -1,9 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
+	"net/url"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -18,28 +19,16 @@ import (
 //	GET /canvas-info/tmf-api/serviceInventoryManagement/v5/service?componentName=NAME[&namespace=NS][&dependencyName=D]
 
 // InfoService is one TMF638 Service: a dependent API of a Component.
-type InfoService struct {
-	ID                    string               `json:"id"`
-	Name                  string               `json:"name"`
-	ServiceType           string               `json:"serviceType"`
-	State                 string               `json:"state"`
-	ServiceCharacteristic []InfoCharacteristic `json:"serviceCharacteristic"`
-	Type                  string               `json:"@type"`
-}
+type InfoService = wire.Service
 
 // InfoCharacteristic is one TMF638 StringCharacteristic.
-type InfoCharacteristic struct {
-	Name      string `json:"name"`
-	ValueType string `json:"valueType"`
-	Value     string `json:"value"`
-	Type      string `json:"@type"`
-}
+type InfoCharacteristic = wire.Characteristic
 
 // TMF638 service states the info service reports: resolved (a url the
 // component may call) or not yet.
 const (
-	InfoStateActive   = "active"
-	InfoStateInactive = "inactive"
+	InfoStateActive   = wire.ServiceActive
+	InfoStateInactive = wire.ServiceInactive
 )
 
 // InfoHandler serves the info service alone, for mounting where
@@ -47,9 +36,14 @@ const (
 func (s *Server) InfoHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+wire.PathCanvasInfo, s.metrics.instrument("info", http.HandlerFunc(s.handleInfo)))
+	mux.Handle("POST "+wire.PathCanvasInfo, s.metrics.instrument("info-register", http.HandlerFunc(s.handleRegister)))
+	mux.Handle("DELETE "+wire.PathCanvasInfo+"/{id}", s.metrics.instrument("info-withdraw", http.HandlerFunc(s.handleWithdraw)))
+	mux.Handle("GET "+wire.PathResourceInventory, s.metrics.instrument("inventory", http.HandlerFunc(s.handleInventory)))
+	mux.Handle("GET "+wire.PathResourceInventory+"/{id}", s.metrics.instrument("inventory-item", http.HandlerFunc(s.handleInventoryItem)))
 	mux.HandleFunc(wire.PathCanvasInfoRoot+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusNotFound, wire.ProblemNotFound,
-			fmt.Sprintf("no route %s %s: the canvas info service answers GET %s?componentName=NAME", r.Method, r.URL.Path, wire.PathCanvasInfo)))
+			fmt.Sprintf("no route %s %s: the canvas info service answers GET %s?componentName=NAME and GET %s[/{id}]",
+				r.Method, r.URL.Path, wire.PathCanvasInfo, wire.PathResourceInventory)))
 	})
 	return mux
 }
@@ -61,7 +55,12 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 		ns = oda.DefaultNamespace
 	}
 	if name == "" {
-		writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, "componentName is required: ask for your own Component's dependent APIs, e.g. ?componentName=$COMPONENT_NAME"))
+		if s.opts.Registry == nil {
+			writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, "componentName is required: ask for your own Component's dependent APIs, e.g. ?componentName=$COMPONENT_NAME"))
+			return
+		}
+		// Without a component: the APIs peer canvases registered here.
+		writeTMFList(w, r, s.opts.Registry.List(), "namespace")
 		return
 	}
 	key, p := requestKey(ns, name, "?componentName=&namespace=:")
@@ -74,10 +73,7 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
-	out := infoServices(c, q.Get("dependencyName"))
-	w.Header().Set("X-Total-Count", strconv.Itoa(len(out)))
-	w.Header().Set("X-Result-Count", strconv.Itoa(len(out)))
-	writeJSON(w, http.StatusOK, out)
+	writeTMFList(w, r, infoServices(c, q.Get("dependencyName")), "componentName", "namespace", "dependencyName")
 }
 
 // infoServices lists c's dependent APIs (all functions, in spec order) with
@@ -98,14 +94,14 @@ func infoServices(c *oda.Component, dep string) []InfoService {
 				ID: c.Metadata.Namespace + "-" + c.Metadata.Name + "-" + d.Name, Name: d.Name,
 				ServiceType: "API", State: InfoStateInactive, Type: "Service",
 			}
-			chars := []InfoCharacteristic{str("componentName", c.Metadata.Name), str("dependencyName", d.Name)}
+			chars := []InfoCharacteristic{wire.StringCharacteristic("componentName", c.Metadata.Name), wire.StringCharacteristic("dependencyName", d.Name)}
 			// reconcile writes one status entry per dependency, in spec order.
 			if ds := statuses[f]; i < len(ds) && ds[i].Ready && ds[i].URL != "" {
 				svc.State = InfoStateActive
-				chars = append(chars, str("url", ds[i].URL))
+				chars = append(chars, wire.StringCharacteristic("url", ds[i].URL))
 			}
 			if len(d.Specification) > 0 && d.Specification[0].URL != "" {
-				chars = append(chars, str("OAS Specification", d.Specification[0].URL))
+				chars = append(chars, wire.StringCharacteristic(wire.CharOASSpecification, d.Specification[0].URL))
 			}
 			svc.ServiceCharacteristic = chars
 			out = append(out, svc)
@@ -114,6 +110,42 @@ func infoServices(c *oda.Component, dep string) []InfoService {
 	return out
 }
 
-func str(name, value string) InfoCharacteristic {
-	return InfoCharacteristic{Name: name, ValueType: "string", Value: value, Type: "StringCharacteristic"}
+// Peer registration (pkg/peer): another canvas POSTs each API it exposes
+// as a TMF638 Service (characteristics "OAS Specification" and, when
+// active, "url"), renews it, and DELETEs it when the API goes away;
+// Components here may then depend on it.
+//
+//	POST   /canvas-info/tmf-api/serviceInventoryManagement/v5/service
+//	DELETE /canvas-info/tmf-api/serviceInventoryManagement/v5/service/{id}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Registry == nil {
+		writeProblem(w, problem(http.StatusMethodNotAllowed, wire.ProblemBadInput, "this canvas accepts no API registrations from peers"))
+		return
+	}
+	var svc wire.Service
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, wire.MaxBodySize))
+	if err := dec.Decode(&svc); err != nil {
+		writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("request body: want a TMF638 Service as JSON: %v", err)))
+		return
+	}
+	created, err := s.opts.Registry.Put(svc)
+	if err != nil {
+		writeProblem(w, problem(http.StatusUnprocessableEntity, wire.ProblemInvalid, err.Error()))
+		return
+	}
+	svc.Href = wire.PathCanvasInfo + "/" + url.PathEscape(svc.ID)
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	writeJSON(w, code, svc)
+}
+
+func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Registry == nil || !s.opts.Registry.Delete(r.PathValue("id")) {
+		writeProblem(w, problem(http.StatusNotFound, wire.ProblemNotFound, fmt.Sprintf("no registered service %q", r.PathValue("id"))))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

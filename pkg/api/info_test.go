@@ -60,6 +60,12 @@ func TestCanvasInfoService(t *testing.T) {
 	if len(got) != 1 || got[0].State != api.InfoStateActive || char(got[0], "url") != url || got[0].Type != "Service" || got[0].ServiceType != "API" {
 		t.Fatalf("resolved: %+v", got)
 	}
+	if got := info("?componentName=" + name + "&fields=name&state=active"); len(got) != 1 || got[0].Name != "downstreamproductcatalog" || got[0].ID == "" || got[0].ServiceCharacteristic != nil {
+		t.Errorf("TMF630 fields and attribute filter: %+v", got)
+	}
+	if got := info("?componentName=" + name + "&state=inactive"); len(got) != 0 {
+		t.Errorf("filtered by another state: %+v", got)
+	}
 	if got := info("?componentName=" + name + "&dependencyName=other"); len(got) != 0 {
 		t.Errorf("filtered by another dependency name: %+v", got)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/peer"
 )
 
 // Check is one readiness condition of /readyz; Check returns nil when met.
@@ -46,6 +47,10 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Now is the clock for creationTimestamp (default time.Now).
 	Now func() time.Time
+	// Registry holds the APIs peer canvases register with this one's
+	// canvas-info service (POST/DELETE on its TMF638 service route); nil
+	// accepts no registrations.
+	Registry *peer.Registry
 }
 
 // Server serves the API. Create it with New, run its watch fan-out with

@@ -26,6 +26,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/peer"
 	"github.com/wasmcanvas/wasmcanvas/pkg/reconcile"
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
@@ -76,6 +77,8 @@ type Daemon struct {
 	ctrl     *reconcile.Controller
 	apiSrv   *api.Server
 	info     http.Handler // apiSrv's info service
+	registry *peer.Registry
+	peers    atomic.Pointer[peer.Peers] // nil without PeerCanvases, set once the API listens
 	httpSrv  *http.Server
 	ln       net.Listener
 
@@ -193,7 +196,7 @@ func (d *Daemon) services() []service.Service {
 			Run: func(ctx context.Context) error { return d.sysKeep.Run(ctx) },
 		}))
 	}
-	return append(ss,
+	ss = append(ss,
 		service.New("controller", service.Funcs{Run: func(ctx context.Context) error {
 			d.controllerRunning.Store(true)
 			defer d.controllerRunning.Store(false)
@@ -224,6 +227,18 @@ func (d *Daemon) services() []service.Service {
 				return nil
 			},
 		}),
+		service.New("peer registrations", service.Funcs{Run: func(ctx context.Context) error {
+			t := time.NewTicker(peer.DefaultTTL / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+					d.registry.Expire()
+				}
+			}
+		}}),
 		service.New("runtime file", service.Funcs{
 			Start: func(context.Context) error {
 				err := d.writeRuntimeFile()
@@ -238,6 +253,11 @@ func (d *Daemon) services() []service.Service {
 			},
 		}),
 	)
+	if len(o.PeerCanvases) > 0 {
+		ss = append(ss, service.New("peer canvases", service.Funcs{Start: d.startPeers,
+			Run: func(ctx context.Context) error { return d.peers.Load().Run(ctx) }}))
+	}
+	return ss
 }
 
 // build makes the stores, the reconcile controller and the API server on
@@ -282,7 +302,11 @@ func (d *Daemon) build(ctx context.Context) error {
 	if d.sites != nil {
 		sites = d.sites.Sites
 	}
+	d.registry = peer.NewRegistry(0, nil)
 	d.ctrl, err = reconcile.New(reconcile.Options{
+		Resolve: func(specs []string) (string, bool, string) {
+			return peer.Resolver{Registry: d.registry, Peers: d.peers.Load()}.Resolve(specs)
+		},
 		Desired:   desiredStore,
 		Status:    statusStore,
 		Deployer:  deployer,
@@ -297,6 +321,8 @@ func (d *Daemon) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+
+	d.registry.SetOnChange(d.ctrl.WakeDependents)
 
 	reg := o.Registry
 	if reg == nil {
@@ -339,11 +365,32 @@ func (d *Daemon) build(ctx context.Context) error {
 		Registerer: reg,
 		Gatherer:   reg,
 		Logger:     d.log.Named("api"),
+		Registry:   d.registry,
 	})
 	if err == nil {
 		d.info = d.apiSrv.InfoHandler()
 	}
 	return err
+}
+
+// startPeers makes the peer client once the API listens: this canvas
+// names itself to peers by its ingress URL, else its API URL.
+func (d *Daemon) startPeers(context.Context) error {
+	o := d.opts
+	name := o.IngressURL
+	if name == "" {
+		name = d.APIURL()
+	}
+	p, err := peer.New(peer.Options{
+		URLs: o.PeerCanvases, Canvas: name, Interval: o.PeerInterval, Logger: d.log.Named("peer"),
+		Self:     d.apiSrv.Inventory,
+		OnChange: d.ctrl.WakeDependents,
+	})
+	if err != nil {
+		return err
+	}
+	d.peers.Store(p)
+	return nil
 }
 
 // listen opens the HTTP API's listener; the service's Run serves it.

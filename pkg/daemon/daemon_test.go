@@ -48,6 +48,8 @@ func TestNewValidates(t *testing.T) {
 			[]string{"--ingress-address", `ingress address "8080"`, "canvas-bridge archive"}},
 		{"not a lattice directory", daemon.Options{StateDir: dir, LatticeDir: dir},
 			[]string{"--lattice-dir: " + dir + " is not a lattice directory", "canvas lattice init --out"}},
+		{"bad peer canvas", daemon.Options{StateDir: dir, PeerCanvases: []string{"http://ok:7443", "canvas-b:7443"}},
+			[]string{`--peer-canvas "canvas-b:7443"`}},
 		{"bad port and workers", daemon.Options{StateDir: dir, EmbeddedNATSPort: 70000, Workers: -1},
 			[]string{"--nats-port 70000", "--workers -1"}},
 	}

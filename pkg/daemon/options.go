@@ -72,6 +72,14 @@ type Options struct {
 	// application's parts in-process. Nil means wadm on Lattice, and then
 	// canvasd keeps the system application deployed.
 	Deployer deploy.Deployer
+	// PeerCanvases are other canvases' base URLs (their canvas-info
+	// routes): canvasd registers its exposed APIs with each and resolves
+	// its Components' dependent APIs against the APIs each lists
+	// (pkg/peer). Registrations from peers are accepted either way.
+	PeerCanvases []string
+	// PeerInterval is how often each peer is read and registered with
+	// (0 = peer.DefaultInterval).
+	PeerInterval time.Duration
 	// Checks are readiness checks added to canvasd's own (/readyz, Ready);
 	// canvas up adds one that waits for the stored Components to serve
 	// again after a restart.
@@ -153,6 +161,11 @@ func (o Options) validate(natsURLsGiven bool) error {
 	}
 	if o.Workers < 0 {
 		errs = append(errs, fmt.Errorf("--workers %d: use a positive number (0 for the default)", o.Workers))
+	}
+	for _, p := range o.PeerCanvases {
+		if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--peer-canvas %q: want the base URL of another canvas's canvas-info service, e.g. http://canvas-b:7443", p))
+		}
 	}
 	if o.Resync < 0 || o.WadmTimeout < 0 {
 		errs = append(errs, fmt.Errorf("--resync %s and --wadm-timeout %s must not be negative", o.Resync, o.WadmTimeout))

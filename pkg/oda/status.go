@@ -49,12 +49,15 @@ type APIStatus struct {
 }
 
 // DependentAPIStatus is one dependent API entry; URL is the resolved
-// address of the providing API once ready.
+// address of the providing API once ready. Message (a wasmcanvas
+// extension) says why it is not ready when the canvas knows more than
+// "not found yet", e.g. that a peer canvas's provider is gone.
 type DependentAPIStatus struct {
-	Name  string `json:"name"`
-	UID   string `json:"uid,omitzero"`
-	Ready bool   `json:"ready"`
-	URL   string `json:"url,omitzero"`
+	Name    string `json:"name"`
+	UID     string `json:"uid,omitzero"`
+	Ready   bool   `json:"ready"`
+	URL     string `json:"url,omitzero"`
+	Message string `json:"message,omitzero"`
 }
 
 // EventStatus is one published or subscribed event entry.

@@ -321,6 +321,8 @@ func hasDependencies(c *oda.Component) bool {
 type providers struct {
 	external bool
 	byURL    map[string]oda.APIStatus
+	// elsewhere resolves what no Component here provides (Options.Resolve).
+	elsewhere func(specURLs []string) (url string, ready bool, reason string)
 }
 
 func (p providers) readyCount() int {
@@ -333,16 +335,19 @@ func (p providers) readyCount() int {
 	return n
 }
 
-func (p providers) lookup(urls []string) (string, bool) {
+func (p providers) lookup(urls []string) (string, bool, string) {
 	if p.external {
-		return urls[0], true
+		return urls[0], true, ""
 	}
 	for _, u := range urls {
 		if e, ok := p.byURL[strings.TrimSpace(u)]; ok && e.Ready {
-			return e.URL, true
+			return e.URL, true, ""
 		}
 	}
-	return "", false
+	if p.elsewhere != nil {
+		return p.elsewhere(urls)
+	}
+	return "", false, ""
 }
 
 // resolveDependencies finds, for each dependency of comp, an exposed API of
@@ -363,7 +368,7 @@ func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *
 			}
 		}
 	}
-	p := providers{byURL: map[string]oda.APIStatus{}}
+	p := providers{byURL: map[string]oda.APIStatus{}, elsewhere: c.opts.Resolve}
 	for _, pv := range c.idx.providersOf(key, want) {
 		if p.readyCount() == len(want) {
 			break // each dependency has a ready provider: the rest cannot change that

@@ -72,6 +72,12 @@ type Options struct {
 	// ExternalDependencies marks every dependent API ready at its
 	// specification URL instead of resolving it to another Component.
 	ExternalDependencies bool
+	// Resolve resolves the dependent APIs no Component of this canvas
+	// provides: by specification URL, to a url, or not ready with the
+	// reason (written to the entry's message). pkg/peer's Resolver finds
+	// them on peer canvases; call WakeDependents when its answers change.
+	// Nil resolves only within the canvas.
+	Resolve func(specURLs []string) (url string, ready bool, reason string)
 	// Sites lists the edge sites of the lattice (edge.SiteWatch.Sites for
 	// canvasd --lattice-dir); a placement naming another site gets a
 	// Warning event (ReasonUnknownSite) and is deployed all the same. It
@@ -419,6 +425,12 @@ func (c *Controller) resync(ctx context.Context) {
 // exposes: its APIs' readiness or URLs changed.
 func (c *Controller) wakeDependents(key string) {
 	c.enqueueAll(c.idx.dependentsOf(key))
+}
+
+// WakeDependents enqueues the Components depending on one of specURLs:
+// Options.Resolve's answer for them may have changed.
+func (c *Controller) WakeDependents(specURLs []string) {
+	c.enqueueAll(c.idx.dependentsOfSpecs(specURLs))
 }
 
 func (c *Controller) rememberApp(app, key string) {

@@ -539,6 +539,17 @@ func (x *index) dependentsOf(key string) []string {
 	return keysExcept(wake, key)
 }
 
+// dependentsOfSpecs returns the Components depending on one of specs.
+func (x *index) dependentsOfSpecs(specs []string) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	wake := map[string]struct{}{}
+	for _, u := range specs {
+		addAll(wake, x.dependents[strings.TrimSpace(u)])
+	}
+	return keysExcept(wake, "")
+}
+
 func addTo(m map[string]map[string]struct{}, k, v string) {
 	s := m[k]
 	if s == nil {

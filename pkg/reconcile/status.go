@@ -36,8 +36,9 @@ type statusInput struct {
 
 	baseURL          string
 	identityProvider string
-	// resolve finds the providing API of a dependency by specification URL.
-	resolve func(specURLs []string) (url string, ready bool)
+	// resolve finds the providing API of a dependency by specification
+	// URL, or says why there is none ("" when it has nothing to add).
+	resolve func(specURLs []string) (url string, ready bool, reason string)
 }
 
 // roleAPIs are the security API names the reference identity operator
@@ -109,7 +110,10 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 		DeveloperUISummary:            devUISummary(st.CoreAPIs, st.ManagementAPIs, st.SecurityAPIs),
 	}
 	if secretsRequested {
-		sum.SecuritySecretsManagementSummary = "not supported"
+		// The reference canvas's word until its side-car is ready, which
+		// here it never is: failureReason says why (keeps the vocabulary
+		// that tools matching on it know).
+		sum.SecuritySecretsManagementSummary = "initializing"
 	}
 	depsReady := allDepsReady(st.CoreDependentAPIs) && allDepsReady(st.ManagementDependentAPIs) && allDepsReady(st.SecurityDependentAPIs)
 	switch {
@@ -204,8 +208,10 @@ func (in statusInput) dependentEntries(deps []oda.DependentAPI) []oda.DependentA
 		}
 		e := oda.DependentAPIStatus{Name: name, UID: in.uid(name)}
 		if in.resolve != nil && len(urls) > 0 {
-			if url, ready := in.resolve(urls); ready {
+			if url, ready, reason := in.resolve(urls); ready {
 				e.Ready, e.URL = true, url
+			} else {
+				e.Message = reason
 			}
 		}
 		out = append(out, e)

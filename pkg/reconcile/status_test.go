@@ -41,8 +41,8 @@ func TestDeploymentStatusStateMachine(t *testing.T) {
 	deployed := deploy.AppStatus{Type: wadm.StatusDeployed, Exists: true, DeployedVersion: "v-1"}
 	failed := deploy.AppStatus{Type: wadm.StatusFailed, Exists: true, DeployedVersion: "v-1", Message: "boom",
 		Scalers: []wadm.ScalerStatus{{Name: "ok", Info: wadm.StatusInfo{Type: wadm.StatusDeployed}}, {Name: "components_x-impl", Info: wadm.StatusInfo{Type: wadm.StatusFailed}}}}
-	unresolved := func([]string) (string, bool) { return "", false }
-	resolved := func([]string) (string, bool) { return "http://127.0.0.1:8080/provider/v4", true }
+	unresolved := func([]string) (string, bool, string) { return "", false, "" }
+	resolved := func([]string) (string, bool, string) { return "http://127.0.0.1:8080/provider/v4", true, "" }
 	tests := []struct {
 		name       string
 		in         statusInput

@@ -45,6 +45,8 @@ type Options struct {
 	// Ingress is the gateway address serving the components' APIs
 	// (default 127.0.0.1:8080).
 	Ingress string
+	// PeerCanvases are other canvases' base URLs (daemon.Options.PeerCanvases).
+	PeerCanvases []string
 	// NATSPort is the embedded nats-server's client port on 127.0.0.1
 	// (default 4222; -1 picks a free one).
 	NATSPort int
@@ -267,11 +269,12 @@ func (c *Canvas) services() []service.Service {
 			},
 			Start: func(ctx context.Context) (err error) {
 				c.daemon, err = daemon.New(daemon.Options{
-					NATS:       lattice.Config{URLs: c.nats.ClientURL()},
-					StateDir:   opts.StateDir,
-					Listen:     opts.Listen,
-					IngressURL: c.gw.BaseURL(),
-					Deployer:   c.deploy,
+					NATS:         lattice.Config{URLs: c.nats.ClientURL()},
+					StateDir:     opts.StateDir,
+					Listen:       opts.Listen,
+					IngressURL:   c.gw.BaseURL(),
+					Deployer:     c.deploy,
+					PeerCanvases: opts.PeerCanvases,
 					// Ready means every stored Component serves again (or failed).
 					Checks:   []api.Check{newRestore(c.restored, c.deploy, c.log).readinessCheck()},
 					Registry: reg,

@@ -116,6 +116,7 @@ Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 	f.Int64Var(&opts.Limits.MaxMemoryBytes, "max-memory", runtime.DefaultMaxMemoryBytes, "memory cap of one component instance, in bytes")
 	f.Uint32Var(&opts.MaxInstances, "max-instances", runtime.DefaultPoolInstances, "Wasm instances alive at once across all components (one per in-flight request; more wait), pre-reserved by wasmtime's pooling allocator; 0 maps memory per request instead")
 	f.StringSliceVar(&opts.AllowOutbound, "allow-outbound", nil, "authorities (host, host:port, *.domain) outside the canvas that components with dependent APIs may call; the canvas's own ingress is always allowed to them")
+	f.StringArrayVar(&opts.PeerCanvases, "peer-canvas", nil, "base `URL` of another canvas's canvas-info service (repeatable): register this canvas's exposed APIs there and resolve dependent APIs against the APIs it lists")
 	f.StringArrayVar(&opts.ArtefactRoots, "artefact-root", nil, "directory file:// artefacts may be read from (repeatable); given, it replaces the default: the directory canvas up runs in and the state directory")
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background; stop with 'canvas down'")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "with --detach: how long to wait for the canvas to be ready")

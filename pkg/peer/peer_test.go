@@ -1,0 +1,140 @@
+package peer_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/peer"
+)
+
+const spec = "https://example.org/TMF620-ProductCatalog-v4.0.0.swagger.json"
+
+func service(id, state, url string) wire.Service {
+	chars := []wire.Characteristic{wire.StringCharacteristic(wire.CharOASSpecification, spec), wire.StringCharacteristic(wire.CharCanvas, "http://a")}
+	if url != "" {
+		chars = append(chars, wire.StringCharacteristic(wire.CharURL, url))
+	}
+	return wire.Service{ID: id, Name: id, State: state, ServiceCharacteristic: chars}
+}
+
+// A registration resolves while active; invalid ones are refused with the
+// field named; changes and expiry report the specification URL.
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	var changed [][]string
+	r := peer.NewRegistry(50*time.Millisecond, func(specs []string) { changed = append(changed, specs) })
+	res := peer.Resolver{Registry: r}
+	if _, ok, why := res.Resolve([]string{spec}); ok || !strings.Contains(why, "no API with specification URL "+spec) {
+		t.Errorf("empty registry: %v %q", ok, why)
+	}
+	for _, bad := range []wire.Service{{}, service("x", wire.ServiceActive, "")} {
+		if _, err := r.Put(bad); err == nil {
+			t.Errorf("Put(%+v) accepted", bad)
+		}
+	}
+	if created, err := r.Put(service("a-1", wire.ServiceInactive, "")); err != nil || !created {
+		t.Fatalf("Put: %v %v", created, err)
+	}
+	if _, ok, why := res.Resolve([]string{spec}); ok || !strings.Contains(why, "API a-1 registered by canvas http://a is not ready") {
+		t.Errorf("inactive: %v %q", ok, why)
+	}
+	if created, err := r.Put(service("a-1", wire.ServiceActive, "http://a/x")); err != nil || created {
+		t.Fatalf("renew: %v %v", created, err)
+	}
+	if u, ok, _ := res.Resolve([]string{"https://other", spec}); !ok || u != "http://a/x" {
+		t.Errorf("active: %q %v", u, ok)
+	}
+	if len(changed) != 2 || !slices.Equal(changed[1], []string{spec}) {
+		t.Errorf("changes reported: %q", changed)
+	}
+	time.Sleep(60 * time.Millisecond)
+	r.Expire()
+	if _, ok, _ := res.Resolve([]string{spec}); ok || len(r.List()) != 0 || len(changed) != 3 {
+		t.Errorf("after expiry: resolved %v, %d listed, %d changes", ok, len(r.List()), len(changed))
+	}
+	if r.Delete("a-1") {
+		t.Error("Delete of an expired registration reported one")
+	}
+}
+
+// Peers reads a peer's inventory, registers this canvas's APIs there,
+// withdraws one that went, and says an API is gone once the peer stops
+// listing it, or that the peer is unreachable.
+func TestPeersSync(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	listed := []wire.Resource{{ID: "p-api-v4", Name: "p-api-v4", Category: wire.CategoryAPI, ResourceStatus: wire.ResourceAvailable,
+		ResourceCharacteristic: []wire.Characteristic{wire.StringCharacteristic(wire.CharSpecification, spec), wire.StringCharacteristic(wire.CharURL, "http://p/api/v4")}}}
+	registered := map[string]wire.Service{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == wire.PathResourceInventory:
+			_ = json.NewEncoder(w).Encode(listed)
+		case r.Method == http.MethodPost && r.URL.Path == wire.PathCanvasInfo:
+			var s wire.Service
+			_ = json.NewDecoder(r.Body).Decode(&s)
+			registered[s.ID] = s
+			w.WriteHeader(http.StatusCreated)
+		case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, wire.PathCanvasInfo+"/"):
+			delete(registered, strings.TrimPrefix(r.URL.Path, wire.PathCanvasInfo+"/"))
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	self := []wire.Resource{{ID: "mine-v4", Name: "mine-v4", Category: wire.CategoryAPI, ResourceStatus: wire.ResourceAvailable,
+		ResourceCharacteristic: []wire.Characteristic{wire.StringCharacteristic(wire.CharSpecification, "https://example.org/TMF622.json"), wire.StringCharacteristic(wire.CharURL, "http://me/x")}}}
+	var changed []string
+	p, err := peer.New(peer.Options{URLs: []string{srv.URL}, Canvas: "http://me", Timeout: time.Second,
+		Self:     func(context.Context) ([]wire.Resource, error) { return self, nil },
+		OnChange: func(s []string) { changed = append(changed, s...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res := peer.Resolver{Peers: p}
+	p.Sync(ctx)
+	if u, ok, _ := res.Resolve([]string{spec}); !ok || u != "http://p/api/v4" || !slices.Contains(changed, spec) {
+		t.Errorf("listed API: %q %v, changes %q", u, ok, changed)
+	}
+	mu.Lock()
+	if len(registered) != 1 {
+		t.Errorf("registered with the peer: %v", registered)
+	}
+	for _, s := range registered {
+		if s.State != wire.ServiceActive || wire.CharacteristicValue(s.ServiceCharacteristic, wire.CharURL) != "http://me/x" || wire.CharacteristicValue(s.ServiceCharacteristic, wire.CharCanvas) != "http://me" {
+			t.Errorf("registration %+v", s)
+		}
+	}
+	listed = nil
+	mu.Unlock()
+	self = nil
+	p.Sync(ctx)
+	if _, ok, why := res.Resolve([]string{spec}); ok || !strings.Contains(why, "API p-api-v4 on peer "+srv.URL+" is gone") {
+		t.Errorf("after the peer stopped listing it: %v %q", ok, why)
+	}
+	mu.Lock()
+	if len(registered) != 0 {
+		t.Errorf("withdrawn API still registered: %v", registered)
+	}
+	mu.Unlock()
+	srv.Close()
+	p.Sync(ctx)
+	if _, ok, why := res.Resolve([]string{spec}); ok || !strings.Contains(why, "unreachable") {
+		t.Errorf("peer down: %v %q", ok, why)
+	}
+	if _, err := peer.New(peer.Options{URLs: []string{"canvas-b:7443"}}); err == nil || !strings.Contains(err.Error(), "--peer-canvas") {
+		t.Errorf("bad options: %v", err)
+	}
+}
