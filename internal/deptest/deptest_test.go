@@ -38,6 +38,7 @@ var rules = map[string]Rule{
 	"pkg/version":           pure,
 	"pkg/wrpc/wire":         pure,
 	"pkg/auth":              pure, // who a caller is; identity, the API, the kube API and the gateway share it
+	"pkg/gateway/policy":    pure, // what an exposed API's ODA policies mean; translate writes it, the gateway reads it
 	"pkg/observe":           pure, // served over wRPC by the bridge, in-process by the runtime: it knows no transport
 	"pkg/lattice":           client,
 	"pkg/wadm/wadmclient":   client,
