@@ -1,16 +1,12 @@
 package gateway
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
 
 // BenchmarkObservability compares requests through the gateway to a Wasm
@@ -19,19 +15,7 @@ import (
 // them, per-component series, traceparent in and out) and off (no Observer), alternating
 // request by request in one run. Goal: on/off ≤ 1.2.
 func BenchmarkObservability(b *testing.B) {
-	wasm, err := os.ReadFile("../runtime/testdata/echo-http.wasm")
-	if err != nil {
-		b.Fatal(err)
-	}
-	host, err := runtime.NewHost(runtime.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { host.Close() })
-	echo, err := host.Load(context.Background(), "echo", wasm, runtime.ComponentConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	echo := echoComponent(b)
 	// The collector's decoding is not the canvas's cost: this one discards.
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)

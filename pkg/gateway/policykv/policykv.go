@@ -1,0 +1,213 @@
+// Package policykv keeps the gateway's policy state in JetStream KV, so
+// that every gateway of a canvas shares it and a restart loses none of
+// it: API keys (hashed) in subject.APIKeysBucket, rate-limit windows in
+// subject.RateLimitBucket (entries expire), quotas in subject.QuotaBucket.
+// Counters are incremented with compare-and-set, so replicas never lose a
+// count. It implements pkg/gateway/enforce's Counter and KeyLookup and
+// owns the key lifecycle behind `canvas apikey`.
+package policykv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/enforce"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policy"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+)
+
+// RateLimitTTL is how long a rate-limit window's counter is kept after
+// its last count: two of the longest interval (a minute), so replicas
+// whose clocks differ a little still share a window.
+const RateLimitTTL = 2 * time.Minute
+
+// maxCAS bounds the compare-and-set retries of one count.
+const maxCAS = 64
+
+func open(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Storage = jetstream.FileStorage
+	kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open KV bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
+// Counter is an enforce.Counter on a KV bucket.
+type Counter struct {
+	kv jetstream.KeyValue
+}
+
+// RateCounter opens (creating it when absent) the rate-limit bucket.
+func RateCounter(ctx context.Context, js jetstream.JetStream) (*Counter, error) {
+	kv, err := open(ctx, js, jetstream.KeyValueConfig{Bucket: subject.RateLimitBucket, History: 1, TTL: RateLimitTTL,
+		Description: "wasmcanvas rate-limit windows: rl.{route}.{identifier hash}.{window} -> count"})
+	return &Counter{kv: kv}, err
+}
+
+// QuotaCounter opens (creating it when absent) the quota bucket.
+func QuotaCounter(ctx context.Context, js jetstream.JetStream) (*Counter, error) {
+	kv, err := open(ctx, js, jetstream.KeyValueConfig{Bucket: subject.QuotaBucket, History: 1,
+		Description: "wasmcanvas quotas: q.{route}.{identifier hash} -> count"})
+	return &Counter{kv: kv}, err
+}
+
+// Count implements enforce.Counter; ttl is the bucket's (RateLimitTTL, or
+// none for quotas).
+func (c *Counter) Count(ctx context.Context, key string, _ time.Duration) (int64, error) {
+	for range maxCAS {
+		e, err := c.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			if _, err := c.kv.Create(ctx, key, []byte("1")); err == nil {
+				return 1, nil
+			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+				return 0, fmt.Errorf("count %s: %w", key, err)
+			}
+			continue // another gateway created it first
+		}
+		if err != nil {
+			return 0, fmt.Errorf("count %s: %w", key, err)
+		}
+		n, err := strconv.ParseInt(string(e.Value()), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("count %s: stored value %q is not a count", key, e.Value())
+		}
+		n++
+		if _, err := c.kv.Update(ctx, key, []byte(strconv.FormatInt(n, 10)), e.Revision()); err == nil {
+			return n, nil
+		} else if !isConflict(err) {
+			return 0, fmt.Errorf("count %s: %w", key, err)
+		}
+	}
+	return 0, fmt.Errorf("count %s: %d concurrent updates in a row; retry", key, maxCAS)
+}
+
+func isConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence)
+}
+
+// Keys stores API keys by hash.
+type Keys struct {
+	kv jetstream.KeyValue
+}
+
+// OpenKeys opens (creating it when absent) the API key bucket.
+func OpenKeys(ctx context.Context, js jetstream.JetStream) (*Keys, error) {
+	kv, err := open(ctx, js, jetstream.KeyValueConfig{Bucket: subject.APIKeysBucket, History: 1,
+		Description: "wasmcanvas API keys: {sha-256 of the key} -> {component, consumer, created}"})
+	return &Keys{kv: kv}, err
+}
+
+// Create makes a key for component's APIs held by consumer. The plaintext
+// is returned once and stored nowhere.
+func (k *Keys) Create(ctx context.Context, component oda.Key, consumer string) (string, enforce.APIKey, error) {
+	consumer = strings.TrimSpace(consumer)
+	if consumer == "" {
+		return "", enforce.APIKey{}, errors.New("create API key: the consumer is empty: name who holds the key")
+	}
+	if len(consumer) > 253 {
+		return "", enforce.APIKey{}, errors.New("create API key: the consumer is longer than 253 characters")
+	}
+	plain, hash := policy.NewAPIKey()
+	rec := enforce.APIKey{ID: policy.APIKeyID(hash), Component: component.String(), Consumer: consumer, Created: time.Now().UTC().Truncate(time.Second)}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return "", enforce.APIKey{}, err
+	}
+	if _, err := k.kv.Create(ctx, hash, b); err != nil {
+		return "", enforce.APIKey{}, fmt.Errorf("create API key: %w", err)
+	}
+	return plain, rec, nil
+}
+
+// LookupAPIKey implements enforce.KeyLookup.
+func (k *Keys) LookupAPIKey(ctx context.Context, hash string) (enforce.APIKey, error) {
+	e, err := k.kv.Get(ctx, hash)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return enforce.APIKey{}, enforce.ErrUnknownAPIKey
+	}
+	if err != nil {
+		return enforce.APIKey{}, fmt.Errorf("look up API key: %w", err)
+	}
+	var rec enforce.APIKey
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return enforce.APIKey{}, fmt.Errorf("look up API key %s: %w", policy.APIKeyID(hash), err)
+	}
+	return rec, nil
+}
+
+// List returns component's keys, oldest first.
+func (k *Keys) List(ctx context.Context, component oda.Key) ([]enforce.APIKey, error) {
+	all, err := k.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []enforce.APIKey
+	for _, a := range all {
+		if a.rec.Component == component.String() {
+			out = append(out, a.rec)
+		}
+	}
+	slices.SortFunc(out, func(a, b enforce.APIKey) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// ErrNotFound is Revoke's answer for an id component has no key with.
+var ErrNotFound = errors.New("no such API key")
+
+// Revoke deletes component's key id; the gateways refuse it from then on.
+func (k *Keys) Revoke(ctx context.Context, component oda.Key, id string) (enforce.APIKey, error) {
+	all, err := k.all(ctx)
+	if err != nil {
+		return enforce.APIKey{}, err
+	}
+	for _, a := range all {
+		if a.rec.ID == id && a.rec.Component == component.String() {
+			if err := k.kv.Purge(ctx, a.hash); err != nil {
+				return enforce.APIKey{}, fmt.Errorf("revoke API key %s: %w", id, err)
+			}
+			return a.rec, nil
+		}
+	}
+	return enforce.APIKey{}, fmt.Errorf("revoke API key %s of %s: %w", id, component.Display(), ErrNotFound)
+}
+
+type stored struct {
+	hash string
+	rec  enforce.APIKey
+}
+
+func (k *Keys) all(ctx context.Context) ([]stored, error) {
+	lister, err := k.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list API keys: %w", err)
+	}
+	defer func() { _ = lister.Stop() }()
+	var out []stored
+	for h := range lister.Keys() {
+		rec, err := k.LookupAPIKey(ctx, h)
+		if errors.Is(err, enforce.ErrUnknownAPIKey) {
+			continue // revoked meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stored{hash: h, rec: rec})
+	}
+	return out, nil
+}
