@@ -46,6 +46,9 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Now is the clock for creationTimestamp (default time.Now).
 	Now func() time.Time
+	// APIKeys keeps the keys of Components' APIs; nil: the apikeys
+	// routes answer 501.
+	APIKeys APIKeys
 }
 
 // Server serves the API. Create it with New, run its watch fan-out with

@@ -107,6 +107,7 @@ Exit codes: 0 success, 1 invalid input or failed operation, 2 bad command line.`
 		newApplyCmd(), newGetCmd(), newDescribeCmd(), newDeleteCmd(), newWatchCmd(), newConfigCmd(),
 		newUpCmd(), newDownCmd(),
 		newLatticeCmd(), newEdgeCmd(),
+		newAPIKeyCmd(),
 	)
 	return root
 }

@@ -113,10 +113,10 @@ func OpenKeys(ctx context.Context, js jetstream.JetStream) (*Keys, error) {
 func (k *Keys) Create(ctx context.Context, component oda.Key, consumer string) (string, enforce.APIKey, error) {
 	consumer = strings.TrimSpace(consumer)
 	if consumer == "" {
-		return "", enforce.APIKey{}, errors.New("create API key: the consumer is empty: name who holds the key")
+		return "", enforce.APIKey{}, fmt.Errorf("create API key: %w: the consumer is empty: name who holds the key", ErrBadConsumer)
 	}
-	if len(consumer) > 253 {
-		return "", enforce.APIKey{}, errors.New("create API key: the consumer is longer than 253 characters")
+	if len(consumer) > 253 || strings.ContainsFunc(consumer, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", enforce.APIKey{}, fmt.Errorf("create API key: %w: at most 253 characters, no control characters", ErrBadConsumer)
 	}
 	plain, hash := policy.NewAPIKey()
 	rec := enforce.APIKey{ID: policy.APIKeyID(hash), Component: component.String(), Consumer: consumer, Created: time.Now().UTC().Truncate(time.Second)}
@@ -166,6 +166,9 @@ func (k *Keys) List(ctx context.Context, component oda.Key) ([]enforce.APIKey, e
 	})
 	return out, nil
 }
+
+// ErrBadConsumer is Create's answer for a consumer name it refuses.
+var ErrBadConsumer = errors.New("bad consumer name")
 
 // ErrNotFound is Revoke's answer for an id component has no key with.
 var ErrNotFound = errors.New("no such API key")
