@@ -524,3 +524,50 @@ func TestCORS(t *testing.T) {
 		}
 	})
 }
+
+// TestGuardCachesCallers: a verified caller is reused for the same
+// Authorization header for AuthCacheTTL, then verified again; refusals
+// are never cached.
+func TestGuardCachesCallers(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Unix(1_800_000_000, 0)
+	calls, accept := 0, true
+	a := auth.AuthenticatorFunc(func(r *http.Request) (auth.Principal, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if tok, _ := auth.BearerToken(r); !accept || tok != "good" {
+			return auth.Principal{}, auth.Invalid("refused")
+		}
+		return auth.Principal{Subject: "alice", Roles: []string{"Admin"}}, nil
+	})
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	base, _ := policyGateway(t, enforce.Options{Authenticator: a, AuthCacheTTL: 5 * time.Second, Now: now},
+		policy.Spec{Guard: &policy.Guard{Roles: []string{"Admin"}}}, echoComponent(t))
+	status := func(tok string) int {
+		return call{method: "GET", path: catalogPath, header: map[string]string{"Authorization": "Bearer " + tok}}.do(t, base).status
+	}
+	step := func(tok string, want, wantCalls int, what string) {
+		t.Helper()
+		if got := status(tok); got != want {
+			t.Fatalf("%s: status %d, want %d", what, got, want)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if calls != wantCalls {
+			t.Fatalf("%s: %d verifications, want %d", what, calls, wantCalls)
+		}
+	}
+	step("good", 200, 1, "first request")
+	step("good", 200, 1, "same header within the TTL")
+	step("bad", 401, 2, "a refused token")
+	step("bad", 401, 3, "the refused token again: not cached")
+	mu.Lock()
+	accept = false // the token is revoked
+	mu.Unlock()
+	step("good", 200, 3, "revoked, still within the TTL")
+	mu.Lock()
+	clock = clock.Add(5 * time.Second)
+	mu.Unlock()
+	step("good", 401, 4, "revoked, past the TTL")
+}

@@ -77,11 +77,23 @@ type Options struct {
 	Logger    *zap.Logger
 	// Now is the clock of the rate-limit windows (tests); nil: time.Now.
 	Now func() time.Time
+	// AuthCacheTTL is how long the guard reuses a verified caller for the
+	// same Authorization header instead of verifying the token again
+	// (default DefaultAuthCacheTTL; negative: every request verifies). A
+	// token's expiry or revocation is therefore seen up to this late.
+	AuthCacheTTL time.Duration
 }
+
+// DefaultAuthCacheTTL is Options.AuthCacheTTL's default: short against a
+// token's lifetime (minutes) and well within the clock skew a verifier
+// allows, while a busy client's token is verified once per interval, not
+// once per request (an ES256 check costs more than a small component).
+const DefaultAuthCacheTTL = 5 * time.Second
 
 // Enforcer compiles routes' policies. It is safe for concurrent use.
 type Enforcer struct {
-	opts Options
+	opts    Options
+	callers *callerCache // nil: no caching
 }
 
 // New returns an Enforcer; counters left nil are kept in memory.
@@ -101,7 +113,14 @@ func New(opts Options) *Enforcer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Enforcer{opts: opts}
+	if opts.AuthCacheTTL == 0 {
+		opts.AuthCacheTTL = DefaultAuthCacheTTL
+	}
+	e := &Enforcer{opts: opts}
+	if opts.AuthCacheTTL > 0 {
+		e.callers = newCallerCache(opts.AuthCacheTTL, opts.Now)
+	}
+	return e
 }
 
 // Route names the API a policy applies to.

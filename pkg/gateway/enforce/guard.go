@@ -1,9 +1,12 @@
 package enforce
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policy"
@@ -27,7 +30,7 @@ func (e *Enforcer) guard(route Route, g *policy.Guard, next http.Handler) http.H
 			problem.Write(w, r, http.StatusServiceUnavailable, NoIdentityProvider)
 			return
 		}
-		p, err := a.Authenticate(r)
+		p, err := e.authenticate(a, r)
 		if err != nil {
 			auth.Deny(w, r, realm, err)
 			return
@@ -65,4 +68,62 @@ func StripHeaders(h http.Header) {
 			delete(h, k)
 		}
 	}
+}
+
+// authenticate is a.Authenticate, reusing a caller verified for the same
+// Authorization header within the cache's TTL.
+func (e *Enforcer) authenticate(a auth.Authenticator, r *http.Request) (auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if e.callers == nil || h == "" {
+		return a.Authenticate(r)
+	}
+	key := sha256.Sum256([]byte(h))
+	if p, ok := e.callers.get(key); ok {
+		return p, nil
+	}
+	p, err := a.Authenticate(r)
+	if err == nil {
+		e.callers.put(key, p)
+	}
+	return p, err
+}
+
+// callerCache maps an Authorization header's hash to the caller verified
+// for it, for a short TTL. Only successes are kept, so refused tokens
+// cannot fill it; at maxCallers entries it starts afresh.
+type callerCache struct {
+	ttl time.Duration
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[[32]byte]cachedCaller
+}
+
+type cachedCaller struct {
+	p     auth.Principal
+	until time.Time
+}
+
+const maxCallers = 10_000
+
+func newCallerCache(ttl time.Duration, now func() time.Time) *callerCache {
+	return &callerCache{ttl: ttl, now: now, m: map[[32]byte]cachedCaller{}}
+}
+
+func (c *callerCache) get(k [32]byte) (auth.Principal, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || !c.now().Before(e.until) {
+		return auth.Principal{}, false
+	}
+	return e.p, true
+}
+
+func (c *callerCache) put(k [32]byte, p auth.Principal) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCallers {
+		clear(c.m)
+	}
+	c.m[k] = cachedCaller{p: p, until: c.now().Add(c.ttl)}
 }
