@@ -1,14 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/enforce"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policy"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policykv"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
 
 // BenchmarkPolicies compares requests through the gateway to the echo
@@ -60,4 +64,17 @@ func BenchmarkPolicies(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("inproc-verify-each", inproc(map[bool]*Gateway{true: each, false: gateways[false]}))
+	// inproc-kv counts the rate limit in JetStream KV (embedded NATS on
+	// loopback), as gateways sharing their windows do: two round trips a
+	// request.
+	js := jetStream(b, testkit.NATS(b, embedded.Config{}))
+	rc, err := policykv.RateCounter(context.Background(), js)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kv := New(Options{Policy: enforce.Options{Authenticator: auth.Bearer(iss), RateCounter: rc}})
+	if err := kv.SetRoutes("shop-catalog", []Route{{API: "catalog", Path: catalogPath, Handler: comp, Source: catalog, Policy: spec}}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("inproc-kv", inproc(map[bool]*Gateway{true: kv, false: gateways[false]}))
 }

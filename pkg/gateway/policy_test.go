@@ -287,7 +287,7 @@ func TestRateLimit(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func jetStream(t *testing.T, s *embedded.Server) jetstream.JetStream {
+func jetStream(t testing.TB, s *embedded.Server) jetstream.JetStream {
 	t.Helper()
 	js, err := jetstream.New(testkit.Connect(t, s.ClientURL()))
 	if err != nil {

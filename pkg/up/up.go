@@ -209,15 +209,13 @@ func (c *Canvas) services() []service.Service {
 			},
 			Stop: func(context.Context) error { c.kvConn.Close(); return nil },
 		}),
-		// The gateway enforces exposed APIs' policies with API keys, rate
-		// limits and quotas in JetStream KV: they survive a restart.
+		// The gateway enforces exposed APIs' policies with API keys and
+		// quotas in JetStream KV, so they survive a restart; its rate-limit
+		// windows (a minute at most) it counts in memory: it is the only
+		// gateway.
 		service.New("gateway policy stores", service.Funcs{
 			Start: func(ctx context.Context) error {
 				keys, err := policykv.OpenKeys(ctx, c.js)
-				if err != nil {
-					return err
-				}
-				rate, err := policykv.RateCounter(ctx, c.js)
 				if err != nil {
 					return err
 				}
@@ -226,7 +224,7 @@ func (c *Canvas) services() []service.Service {
 					return err
 				}
 				c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg, Observer: c.obs,
-					Policy: enforce.Options{Authenticator: opts.Authenticator, APIKeys: keys, RateCounter: rate, QuotaCounter: quota}})
+					Policy: enforce.Options{Authenticator: opts.Authenticator, APIKeys: keys, QuotaCounter: quota}})
 				return nil
 			},
 		}),

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,8 +34,8 @@ const RateLimitTTL = 2 * time.Minute
 // maxCAS bounds the compare-and-set retries of one count.
 const maxCAS = 64
 
+// open creates or updates a bucket; cfg.Storage is FileStorage unless set.
 func open(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	cfg.Storage = jetstream.FileStorage
 	kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open KV bucket %s: %w", cfg.Bucket, err)
@@ -42,53 +43,96 @@ func open(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueCon
 	return kv, nil
 }
 
-// Counter is an enforce.Counter on a KV bucket.
+// Counter is an enforce.Counter on a KV bucket. It remembers the last
+// count and revision it saw per key, so a count is one round trip (an
+// update at that revision) unless another gateway counted in between.
 type Counter struct {
 	kv jetstream.KeyValue
+
+	mu   sync.Mutex
+	seen map[string]seenCount
 }
 
-// RateCounter opens (creating it when absent) the rate-limit bucket.
+type seenCount struct {
+	n   int64
+	rev uint64
+}
+
+// maxSeen bounds the remembered counts; past it the memory starts afresh
+// (a count then costs one more round trip).
+const maxSeen = 10_000
+
+func newCounter(kv jetstream.KeyValue) *Counter {
+	return &Counter{kv: kv, seen: map[string]seenCount{}}
+}
+
+// RateCounter opens (creating it when absent) the rate-limit bucket. Its
+// windows live at most two minutes, so it is kept in the servers' memory:
+// a count is a round trip without a disk write (~40 µs on loopback
+// against ~0.5–1 ms for file storage).
 func RateCounter(ctx context.Context, js jetstream.JetStream) (*Counter, error) {
-	kv, err := open(ctx, js, jetstream.KeyValueConfig{Bucket: subject.RateLimitBucket, History: 1, TTL: RateLimitTTL,
+	kv, err := open(ctx, js, jetstream.KeyValueConfig{Bucket: subject.RateLimitBucket, History: 1, TTL: RateLimitTTL, Storage: jetstream.MemoryStorage,
 		Description: "wasmcanvas rate-limit windows: rl.{route}.{identifier hash}.{window} -> count"})
-	return &Counter{kv: kv}, err
+	return newCounter(kv), err
 }
 
 // QuotaCounter opens (creating it when absent) the quota bucket.
 func QuotaCounter(ctx context.Context, js jetstream.JetStream) (*Counter, error) {
-	kv, err := open(ctx, js, jetstream.KeyValueConfig{Bucket: subject.QuotaBucket, History: 1,
+	kv, err := open(ctx, js, jetstream.KeyValueConfig{Bucket: subject.QuotaBucket, History: 1, Storage: jetstream.FileStorage,
 		Description: "wasmcanvas quotas: q.{route}.{identifier hash} -> count"})
-	return &Counter{kv: kv}, err
+	return newCounter(kv), err
 }
 
 // Count implements enforce.Counter; ttl is the bucket's (RateLimitTTL, or
 // none for quotas).
 func (c *Counter) Count(ctx context.Context, key string, _ time.Duration) (int64, error) {
+	c.mu.Lock()
+	last, known := c.seen[key]
+	c.mu.Unlock()
 	for range maxCAS {
-		e, err := c.kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			if _, err := c.kv.Create(ctx, key, []byte("1")); err == nil {
-				return 1, nil
-			} else if !errors.Is(err, jetstream.ErrKeyExists) {
-				return 0, fmt.Errorf("count %s: %w", key, err)
-			}
-			continue // another gateway created it first
+		var (
+			rev uint64
+			err error
+		)
+		n := last.n + 1
+		if known {
+			rev, err = c.kv.Update(ctx, key, []byte(strconv.FormatInt(n, 10)), last.rev)
+		} else {
+			rev, err = c.kv.Create(ctx, key, []byte("1"))
+			n = 1
 		}
-		if err != nil {
-			return 0, fmt.Errorf("count %s: %w", key, err)
-		}
-		n, err := strconv.ParseInt(string(e.Value()), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("count %s: stored value %q is not a count", key, e.Value())
-		}
-		n++
-		if _, err := c.kv.Update(ctx, key, []byte(strconv.FormatInt(n, 10)), e.Revision()); err == nil {
+		if err == nil {
+			c.remember(key, seenCount{n: n, rev: rev})
 			return n, nil
-		} else if !isConflict(err) {
+		}
+		if !isConflict(err) && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return 0, fmt.Errorf("count %s: %w", key, err)
+		}
+		// Another gateway counted, or the key expired: read what is there.
+		e, err := c.kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			known, last = false, seenCount{}
+		case err != nil:
+			return 0, fmt.Errorf("count %s: %w", key, err)
+		default:
+			v, perr := strconv.ParseInt(string(e.Value()), 10, 64)
+			if perr != nil {
+				return 0, fmt.Errorf("count %s: stored value %q is not a count", key, e.Value())
+			}
+			known, last = true, seenCount{n: v, rev: e.Revision()}
 		}
 	}
 	return 0, fmt.Errorf("count %s: %d concurrent updates in a row; retry", key, maxCAS)
+}
+
+func (c *Counter) remember(key string, s seenCount) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.seen) >= maxSeen {
+		clear(c.seen)
+	}
+	c.seen[key] = s
 }
 
 func isConflict(err error) bool {
@@ -103,7 +147,7 @@ type Keys struct {
 
 // OpenKeys opens (creating it when absent) the API key bucket.
 func OpenKeys(ctx context.Context, js jetstream.JetStream) (*Keys, error) {
-	kv, err := open(ctx, js, jetstream.KeyValueConfig{Bucket: subject.APIKeysBucket, History: 1,
+	kv, err := open(ctx, js, jetstream.KeyValueConfig{Bucket: subject.APIKeysBucket, History: 1, Storage: jetstream.FileStorage,
 		Description: "wasmcanvas API keys: {sha-256 of the key} -> {component, consumer, created}"})
 	return &Keys{kv: kv}, err
 }
