@@ -155,6 +155,9 @@ func (c *Chain) Wrap(next http.Handler) http.Handler {
 // OpenAPI document now, so a route whose document is missing or invalid
 // is refused when it is set, not at its first request.
 func (e *Enforcer) Compile(ctx context.Context, route Route, spec policy.Spec) (*Chain, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("API %s: %w", route.API, err)
+	}
 	c := &Chain{}
 	if s := spec.CORS; s != nil {
 		c.wraps = append(c.wraps, func(next http.Handler) http.Handler { return cors(s, next) })

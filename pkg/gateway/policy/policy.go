@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/textproto"
 	"slices"
@@ -370,5 +371,46 @@ func Decode(s string) (Spec, error) {
 	if err := d.Decode(&out); err != nil {
 		return Spec{}, fmt.Errorf("route policy: %w", err)
 	}
+	if err := out.Validate(); err != nil {
+		return Spec{}, fmt.Errorf("route policy: %w", err)
+	}
 	return out, nil
+}
+
+// Validate refuses what ForAPI never makes and the gateway cannot
+// enforce (a zero interval, an unknown identifier, no document).
+func (s Spec) Validate() error {
+	var errs []error
+	if k := s.APIKey; k != nil && (k.Name == "" || (k.In != "" && k.In != InHeader && k.In != InQuery)) {
+		errs = append(errs, fmt.Errorf("apiKey: name %q in %q", k.Name, k.In))
+	}
+	if r := s.RateLimit; r != nil {
+		if r.Limit <= 0 || (r.Interval != time.Second && r.Interval != time.Minute) {
+			errs = append(errs, fmt.Errorf("rateLimit: %d per %v: want a positive limit per second or minute", r.Limit, r.Interval))
+		}
+		errs = append(errs, r.By.check("rateLimit"))
+	}
+	if q := s.Quota; q != nil {
+		if q.Limit <= 0 {
+			errs = append(errs, fmt.Errorf("quota: limit %d is not positive", q.Limit))
+		}
+		errs = append(errs, q.By.check("quota"))
+	}
+	if o := s.OAS; o != nil && o.Document == "" {
+		errs = append(errs, errors.New("oas: no document"))
+	}
+	if c := s.CORS; c != nil && c.Preflight != nil && c.Preflight.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("cors: maxAge %d is negative", c.Preflight.MaxAge))
+	}
+	return errors.Join(errs...)
+}
+
+func (id Identifier) check(where string) error {
+	switch {
+	case id.Kind == ByIP || id.Kind == ByConsumer:
+		return nil
+	case id.Kind == ByHeader && id.Header != "":
+		return nil
+	}
+	return fmt.Errorf("%s: identifier %+v", where, id)
 }

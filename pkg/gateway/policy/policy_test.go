@@ -105,6 +105,17 @@ func TestDecodeRefusesUnknownPolicies(t *testing.T) {
 	if _, err := policy.Decode(`{"jwtPlugin":{}}`); err == nil {
 		t.Fatal("an unknown policy decoded: a newer manifest's policy would be dropped silently")
 	}
+	for _, bad := range []string{
+		`{"rateLimit":{"by":{"kind":"ip"},"limit":10,"interval":0}}`,
+		`{"rateLimit":{"by":{"kind":"cookie"},"limit":10,"interval":1000000000}}`,
+		`{"quota":{"by":{"kind":"header"},"limit":5}}`,
+		`{"apiKey":{"name":""}}`,
+		`{"oas":{"request":true}}`,
+	} {
+		if _, err := policy.Decode(bad); err == nil {
+			t.Errorf("Decode(%s) accepted a policy the gateway cannot enforce", bad)
+		}
+	}
 }
 
 func TestGuardRule(t *testing.T) {
