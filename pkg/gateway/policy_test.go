@@ -457,6 +457,21 @@ func TestOASValidation(t *testing.T) {
 		})
 	}
 
+	t.Run("the API key's variable is never unspecified", func(t *testing.T) {
+		key, hash := policy.NewAPIKey()
+		keys := keyMap{hash: {ID: policy.APIKeyID(hash), Component: "shop.catalog", Consumer: "a"}}
+		for _, in := range []string{policy.InQuery, policy.InHeader} {
+			spec := policy.Spec{APIKey: &policy.APIKey{Name: "apikey", In: in}, OAS: strict.OAS}
+			base, _ := policyGateway(t, enforce.Options{APIKeys: keys}, spec, comp)
+			c := call{method: "GET", path: items + "?apikey=" + key}
+			if in == policy.InHeader {
+				c = call{method: "GET", path: items, header: map[string]string{"apikey": key}}
+			}
+			if res := c.do(t, base); res.status != http.StatusOK {
+				t.Errorf("key in %s: status %d: %s", in, res.status, res.body)
+			}
+		}
+	})
 	t.Run("a missing document refuses the route", func(t *testing.T) {
 		g := New(Options{})
 		err := g.SetRoutes("x", []Route{{API: "catalog", Path: catalogPath, Handler: comp, Source: catalog,
@@ -570,4 +585,15 @@ func TestGuardCachesCallers(t *testing.T) {
 	clock = clock.Add(5 * time.Second)
 	mu.Unlock()
 	step("good", 401, 4, "revoked, past the TTL")
+}
+
+// keyMap is a KeyLookup over a map of hashes.
+type keyMap map[string]enforce.APIKey
+
+func (m keyMap) LookupAPIKey(_ context.Context, hash string) (enforce.APIKey, error) {
+	k, ok := m[hash]
+	if !ok {
+		return enforce.APIKey{}, enforce.ErrUnknownAPIKey
+	}
+	return k, nil
 }
