@@ -39,7 +39,7 @@ var rules = map[string]Rule{
 	"pkg/wrpc/wire":         pure,
 	"pkg/auth":              pure, // who a caller is; identity, the API, the kube API and the gateway share it
 	"pkg/gateway/policy":    pure, // what an exposed API's ODA policies mean; translate writes it, the gateway reads it
-	"pkg/gateway/enforce":   pure, // the policy chain: counters and keys behind interfaces, JetStream KV in policykv
+	"pkg/gateway/enforce":   pure, // the policy chain (reads OpenAPI documents, links no NATS): counters and keys behind interfaces, JetStream KV in policykv
 	"pkg/gateway/policykv":  client,
 	"pkg/observe":           pure, // served over wRPC by the bridge, in-process by the runtime: it knows no transport
 	"pkg/lattice":           client,
