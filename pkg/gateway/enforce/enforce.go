@@ -71,10 +71,7 @@ type Options struct {
 	RateCounter Counter
 	// QuotaCounter counts quotas; nil: in memory, lost at restart.
 	QuotaCounter Counter
-	// Documents reads an OpenAPI document named by policy.OAS.Document;
-	// nil: ReadDocument.
-	Documents func(ctx context.Context, location string) ([]byte, error)
-	Logger    *zap.Logger
+	Logger       *zap.Logger
 	// Now is the clock of the rate-limit windows (tests); nil: time.Now.
 	Now func() time.Time
 	// AuthCacheTTL is how long the guard reuses a verified caller for the
@@ -106,9 +103,6 @@ func New(opts Options) *Enforcer {
 	}
 	if opts.QuotaCounter == nil {
 		opts.QuotaCounter = NewMemoryCounter()
-	}
-	if opts.Documents == nil {
-		opts.Documents = ReadDocument
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -87,7 +87,7 @@ type validator struct {
 }
 
 func (e *Enforcer) openAPI(ctx context.Context, route Route, s *policy.OAS, key *policy.APIKey) (*validator, error) {
-	data, err := e.opts.Documents(ctx, s.Document)
+	data, err := ReadDocument(ctx, s.Document)
 	if err != nil {
 		return nil, err
 	}
