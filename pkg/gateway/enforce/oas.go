@@ -30,9 +30,9 @@ const (
 	maxBody     = 8 << 20
 )
 
-// ReadDocument reads an OpenAPI document from a file:// URL or an
+// readDocument reads an OpenAPI document from a file:// URL or an
 // absolute path, or fetches it from an http(s) URL (30 s, 16 MiB).
-func ReadDocument(ctx context.Context, location string) ([]byte, error) {
+func readDocument(ctx context.Context, location string) ([]byte, error) {
 	u, err := url.Parse(location)
 	if err != nil {
 		return nil, fmt.Errorf("document %q: %w", location, err)
@@ -87,7 +87,7 @@ type validator struct {
 }
 
 func (e *Enforcer) openAPI(ctx context.Context, route Route, s *policy.OAS, key *policy.APIKey) (*validator, error) {
-	data, err := ReadDocument(ctx, s.Document)
+	data, err := readDocument(ctx, s.Document)
 	if err != nil {
 		return nil, err
 	}
