@@ -27,6 +27,9 @@ import (
 //	DELETE /v1/components/{namespace}/{name}[?resourceVersion=RV]
 //	GET    /v1/components/{namespace}/{name}/events
 //	GET    /v1/components/{namespace}/{name}/status  status alone; outlives a deleted Component until cleaned up
+//	POST   /v1/components/{namespace}/{name}/apikeys  create an API key ({"consumer": N}); the answer alone holds its plaintext
+//	GET    /v1/components/{namespace}/{name}/apikeys  list them (never the plaintext)
+//	DELETE /v1/components/{namespace}/{name}/apikeys/{id}  revoke one (apikeys.go)
 //	GET    /canvas-info/tmf-api/serviceInventoryManagement/v5/service?componentName=N  dependent-API discovery (info.go)
 //	GET    /canvas-info/tmf-api/resourceInventoryManagement/v5/resource[/{id}]  TMF639 inventory (inventory.go)
 //	GET    /healthz, /readyz, /metrics
@@ -42,6 +45,9 @@ func (s *Server) routes() http.Handler {
 	handle("DELETE "+wire.PathComponents+"/{namespace}/{name}", "delete", s.handleDelete)
 	handle("GET "+wire.PathComponents+"/{namespace}/{name}/events", "events", s.handleEvents)
 	handle("GET "+wire.PathComponents+"/{namespace}/{name}/status", "status", s.handleStatus)
+	handle("POST "+wire.PathComponents+"/{namespace}/{name}"+wire.PathAPIKeys, "apikey-create", s.handleAPIKeyCreate)
+	handle("GET "+wire.PathComponents+"/{namespace}/{name}"+wire.PathAPIKeys, "apikey-list", s.handleAPIKeyList)
+	handle("DELETE "+wire.PathComponents+"/{namespace}/{name}"+wire.PathAPIKeys+"/{id}", "apikey-revoke", s.handleAPIKeyRevoke)
 	mux.Handle(wire.PathCanvasInfoRoot+"/", s.InfoHandler())
 	mux.HandleFunc("GET "+wire.PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

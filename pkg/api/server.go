@@ -51,6 +51,9 @@ type Options struct {
 	// canvas-info service (POST/DELETE on its TMF638 service route); nil
 	// accepts no registrations.
 	Registry *peer.Registry
+	// APIKeys keeps the keys of Components' APIs; nil: the apikeys
+	// routes answer 501.
+	APIKeys APIKeys
 }
 
 // Server serves the API. Create it with New, run its watch fan-out with

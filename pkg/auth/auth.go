@@ -138,12 +138,18 @@ func Require(a Authenticator, realm, role string, next http.Handler) http.Handle
 			return
 		}
 		if role != "" && !p.Has(role) {
-			w.Header().Set("WWW-Authenticate", challenge(realm, &Error{Code: "insufficient_scope", Reason: "role " + role + " required"}))
-			problem.Write(w, r, http.StatusForbidden, fmt.Sprintf("%s lacks the role %q this request needs", p.Subject, role))
+			Forbid(w, r, realm, "role "+role+" required", fmt.Sprintf("%s lacks the role %q this request needs", p.Subject, role))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
+}
+
+// Forbid answers an authenticated caller who lacks a role: 403 with an
+// insufficient_scope challenge (reason) and a problem body (detail).
+func Forbid(w http.ResponseWriter, r *http.Request, realm, reason, detail string) {
+	w.Header().Set("WWW-Authenticate", challenge(realm, &Error{Code: "insufficient_scope", Reason: reason}))
+	problem.Write(w, r, http.StatusForbidden, detail)
 }
 
 // Deny answers a failed authentication: 401 with the challenge of RFC 6750.

@@ -244,3 +244,36 @@ func (c *HTTP) Close() error {
 }
 
 var _ Client = (*HTTP)(nil)
+
+// CreateAPIKey makes an API key for the Component's APIs held by
+// consumer; the answer's Key is its plaintext, shown this once.
+func (c *HTTP) CreateAPIKey(ctx context.Context, namespace, name, consumer string) (*wire.APIKey, error) {
+	body, err := json.Marshal(wire.APIKeyRequest{Consumer: consumer})
+	if err != nil {
+		return nil, err
+	}
+	var out wire.APIKey
+	hdr := http.Header{"Content-Type": {wire.ContentTypeJSON}}
+	if _, err := c.do(ctx, http.MethodPost, c.url(componentPath(namespace, name)+wire.PathAPIKeys, nil), body, hdr, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// APIKeys lists the Component's API keys (never their plaintext).
+func (c *HTTP) APIKeys(ctx context.Context, namespace, name string) ([]wire.APIKey, error) {
+	var out wire.APIKeyList
+	if _, err := c.do(ctx, http.MethodGet, c.url(componentPath(namespace, name)+wire.PathAPIKeys, nil), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// RevokeAPIKey revokes the Component's key id; gateways refuse it at once.
+func (c *HTTP) RevokeAPIKey(ctx context.Context, namespace, name, id string) (*wire.APIKey, error) {
+	var out wire.APIKey
+	if _, err := c.do(ctx, http.MethodDelete, c.url(componentPath(namespace, name)+wire.PathAPIKeys+"/"+url.PathEscape(id), nil), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policykv"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -351,7 +352,12 @@ func (d *Daemon) build(ctx context.Context) error {
 		}},
 	}
 	checks = append(checks, o.Checks...)
+	apiKeys, err := policykv.OpenKeys(ctx, js)
+	if err != nil {
+		return err
+	}
 	d.apiSrv, err = api.New(api.Options{
+		APIKeys:  apiKeys,
 		Desired:  desired{desiredStore},
 		Statuses: statuses{statusStore},
 		Events:   events{recorder},

@@ -31,6 +31,7 @@ func TestRolePermissions(t *testing.T) {
 		{"canvasd", false, modelPut, true},
 		{"canvasd", false, ctlPing, true},
 		{"canvasd", false, subject.ComponentEvents("ns.c"), true},
+		{"canvasd", false, under(subject.KVAll(subject.APIKeysBucket), "0123abcd"), true}, // canvas apikey create|revoke
 		{"canvasd", true, subject.CanvasAPIAll, true},
 		{"canvasd", true, subject.HostEventsAll(lat), true},
 		{"canvasd", false, hostEvent, false},                     // cannot publish as a host

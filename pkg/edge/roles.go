@@ -39,7 +39,7 @@ func Permissions(role Role, lattice string) jwt.Permissions {
 		// interface as a client. It may not act as a host: no host events,
 		// no control-interface subscription, no wRPC serving.
 		allow(&p.Pub, subject.JSAPIAll, subject.JSAckAll, subject.JSFlowAll,
-			subject.KVAll(subject.ComponentsBucket), subject.KVAll(subject.StatusBucket),
+			subject.KVAll(subject.ComponentsBucket), subject.KVAll(subject.StatusBucket), subject.KVAll(subject.APIKeysBucket),
 			subject.ComponentEventsAll, subject.WadmLatticeAPI("", lattice), subject.CtlLatticeAll("", lattice), subject.InboxAll,
 			canvasWatchAll)
 		deny(&p.Pub, subject.HostEventsAll(lattice))

@@ -9,7 +9,12 @@
 // context (observe.WithSource), counts each request in its route's
 // Component's series (Route.Source) and serves those series at the
 // Component's metrics API (Route.Metrics: a managementFunction API of apiType prometheus); canvasd's
-// own /metrics keeps the canvas_gateway_* series. The problem writer is
+// own /metrics keeps the canvas_gateway_* series. A route's policy.Spec
+// (Route.Policy: guard, API key, rate limit, quota, OpenAPI validation,
+// CORS) is compiled by pkg/gateway/enforce with Options.Policy when the
+// route is set and enforced in front of its handler; every request loses
+// its incoming X-Wasmcanvas-* headers first, so only the guard and the API
+// key name the caller to a component. The problem writer is
 // package gateway/problem, which the runtime behind the gateway uses for
 // its own failures too, so clients parse one format.
 //

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/enforce"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 )
 
@@ -35,13 +37,19 @@ type Options struct {
 	// duration and the in-flight gauge in its route's Component's series,
 	// and serves those series at Route.Metrics routes. nil: none of it.
 	Observer *observe.Observer
+	// Policy configures how routes' policies (Route.Policy) are enforced:
+	// the Authenticator of guarded APIs (none: they answer 503, never
+	// open), the API key store and the rate-limit and quota counters
+	// (none: in memory).
+	Policy enforce.Options
 }
 
 // Gateway is the HTTP ingress. It is safe for concurrent use.
 type Gateway struct {
-	log     *zap.Logger
-	metrics *metrics
-	opts    Options
+	log      *zap.Logger
+	metrics  *metrics
+	opts     Options
+	enforcer *enforce.Enforcer
 
 	routes atomic.Pointer[table]
 	// mu serialises writers of routes; readers never take it.
@@ -69,6 +77,10 @@ func New(opts Options) *Gateway {
 		baseURL: strings.TrimSuffix(opts.BaseURL, "/"),
 		done:    make(chan struct{}),
 	}
+	if opts.Policy.Logger == nil {
+		opts.Policy.Logger = opts.Logger
+	}
+	g.enforcer = enforce.New(opts.Policy)
 	g.routes.Store(emptyTable())
 	return g
 }
@@ -82,9 +94,22 @@ func (g *Gateway) SetRoutes(app string, routes []Route) error {
 	if app == "" {
 		return errors.New("gateway: set routes: the app name is empty")
 	}
+	// Policies read their OpenAPI documents here, before the lock: no
+	// writer waits on another's file or fetch.
+	chains := make([]*enforce.Chain, len(routes))
+	for i, r := range routes {
+		if r.Policy.Empty() {
+			continue
+		}
+		var err error
+		er := enforce.Route{App: app, API: r.API, Path: r.Path, Component: r.Source.Namespace + "." + r.Source.Component}
+		if chains[i], err = g.enforcer.Compile(context.Background(), er, r.Policy); err != nil {
+			return fmt.Errorf("gateway: set routes of app %q: route %d: %w", app, i, err)
+		}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	n, err := g.routes.Load().withRoutes(app, routes, g.opts.Observer)
+	n, err := g.routes.Load().withRoutes(app, routes, chains, g.opts.Observer)
 	if err != nil {
 		return fmt.Errorf("gateway: set routes of app %q: %w", app, err)
 	}
@@ -174,6 +199,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.finish(r, rec, e, span, start)
 	}()
 
+	// Only the gateway's policies may name the caller to a component.
+	enforce.StripHeaders(r.Header)
 	if p := r.URL.Path; !canonicalRequestPath(p) {
 		writeProblem(rec, r, http.StatusBadRequest, fmt.Sprintf("the path %q is not canonical: it has empty, \".\" or \"..\" segments", p))
 		return

@@ -1,16 +1,13 @@
 package gateway
 
 import (
-	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
 
 // BenchmarkObservability compares requests through the gateway to a Wasm
@@ -19,19 +16,7 @@ import (
 // them, per-component series, traceparent in and out) and off (no Observer), alternating
 // request by request in one run. Goal: on/off ≤ 1.2.
 func BenchmarkObservability(b *testing.B) {
-	wasm, err := os.ReadFile("../runtime/testdata/echo-http.wasm")
-	if err != nil {
-		b.Fatal(err)
-	}
-	host, err := runtime.NewHost(runtime.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { host.Close() })
-	echo, err := host.Load(context.Background(), "echo", wasm, runtime.ComponentConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	echo := echoComponent(b)
 	// The collector's decoding is not the canvas's cost: this one discards.
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -48,48 +33,12 @@ func BenchmarkObservability(b *testing.B) {
 	}
 	const path, traceparent = "/shop/catalog/items", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	body := strings.Repeat("x", 256)
-	// alternate runs on and off in turns, which goes first alternating so
-	// neither gains from the order, and reports both rates and their ratio.
-	alternate := func(b *testing.B, get func(on bool) time.Duration) {
-		var dOn, dOff time.Duration
-		get(true)
-		get(false)
-		first := true
-		for b.Loop() {
-			if first {
-				dOn += get(true)
-				dOff += get(false)
-			} else {
-				dOff += get(false)
-				dOn += get(true)
-			}
-			first = !first
-		}
-		n := float64(b.N)
-		b.ReportMetric(n/dOn.Seconds(), "on-req/s")
-		b.ReportMetric(n/dOff.Seconds(), "off-req/s")
-		b.ReportMetric(dOn.Seconds()/dOff.Seconds(), "on/off")
-		b.ReportMetric((dOn-dOff).Seconds()/n*1e6, "added-us")
-	}
-
 	// Served once: b.Run calls its function again for each -count.
 	urls := map[bool]string{true: serve(b, gateways["on"]) + path, false: serve(b, gateways["off"]) + path}
 	b.Run("http", func(b *testing.B) {
 		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: 10 * time.Second}
 		alternate(b, func(on bool) time.Duration {
-			req, _ := http.NewRequest(http.MethodPost, urls[on], strings.NewReader(body))
-			req.Header.Set("Traceparent", traceparent)
-			start := time.Now()
-			res, err := c.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n, _ := io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK || n != int64(len(body)) {
-				b.Fatalf("%s: %d, %d bytes", urls[on], res.StatusCode, n)
-			}
-			return time.Since(start)
+			return postEcho(b, c, urls[on], body, http.Header{"Traceparent": {traceparent}})
 		})
 	})
 
@@ -102,16 +51,7 @@ func BenchmarkObservability(b *testing.B) {
 				if on {
 					g = gateways["on"]
 				}
-				req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
-				req.Header.Set("Traceparent", traceparent)
-				rec := httptest.NewRecorder()
-				start := time.Now()
-				g.ServeHTTP(rec, req)
-				d := time.Since(start)
-				if rec.Code != http.StatusOK || rec.Body.Len() != len(body) {
-					b.Fatalf("%d, %d bytes", rec.Code, rec.Body.Len())
-				}
-				return d
+				return serveEcho(b, g, path, body, http.Header{"Traceparent": {traceparent}})
 			})
 		}
 	}
@@ -127,4 +67,61 @@ func BenchmarkObservability(b *testing.B) {
 		}
 	}
 	b.Run("inproc-go", inproc(goGateways))
+}
+
+// alternate runs on and off in turns, which goes first alternating so
+// neither gains from the order, and reports both rates and their ratio.
+func alternate(b *testing.B, get func(on bool) time.Duration) {
+	var dOn, dOff time.Duration
+	get(true)
+	get(false)
+	first := true
+	for b.Loop() {
+		if first {
+			dOn += get(true)
+			dOff += get(false)
+		} else {
+			dOff += get(false)
+			dOn += get(true)
+		}
+		first = !first
+	}
+	n := float64(b.N)
+	b.ReportMetric(n/dOn.Seconds(), "on-req/s")
+	b.ReportMetric(n/dOff.Seconds(), "off-req/s")
+	b.ReportMetric(dOn.Seconds()/dOff.Seconds(), "on/off")
+	b.ReportMetric((dOn-dOff).Seconds()/n*1e6, "added-us")
+}
+
+// postEcho POSTs body to url with hdr, expects it echoed with 200 and
+// returns how long the exchange took.
+func postEcho(b *testing.B, c *http.Client, url, body string, hdr http.Header) time.Duration {
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	maps.Copy(req.Header, hdr)
+	start := time.Now()
+	res, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	d := time.Since(start)
+	if res.StatusCode != http.StatusOK || n != int64(len(body)) {
+		b.Fatalf("%s: %d, %d bytes", url, res.StatusCode, n)
+	}
+	return d
+}
+
+// serveEcho is postEcho through g.ServeHTTP, without the network.
+func serveEcho(b *testing.B, g *Gateway, path, body string, hdr http.Header) time.Duration {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	maps.Copy(req.Header, hdr)
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	g.ServeHTTP(rec, req)
+	d := time.Since(start)
+	if rec.Code != http.StatusOK || rec.Body.Len() != len(body) {
+		b.Fatalf("%d, %d bytes", rec.Code, rec.Body.Len())
+	}
+	return d
 }

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/enforce"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 )
 
@@ -30,6 +32,11 @@ type Route struct {
 	// apiType prometheus. Its requests are not counted in those series.
 	// Without an Observer, Handler serves it like any route.
 	Metrics bool
+	// Policy is enforced in front of the route's handler (pkg/gateway/enforce,
+	// with Options.Policy): guard, API key, rate limit, quota, OpenAPI
+	// validation, CORS. API keys and the guard's realm are Source's
+	// Component's.
+	Policy policy.Spec
 }
 
 // RouteInfo describes one route for status and debugging.
@@ -40,6 +47,8 @@ type RouteInfo struct {
 	Ready bool   `json:"ready"`
 	// Reason says why the app is not ready; empty when it is.
 	Reason string `json:"reason,omitempty"`
+	// Policy is what the gateway enforces on the route.
+	Policy policy.Spec `json:"policy,omitzero"`
 }
 
 // ConflictError reports a path that another app (or another API of the
@@ -70,6 +79,8 @@ type entry struct {
 	// scrape marks a route that serves it.
 	metrics *observe.Metrics
 	scrape  bool
+	// policy is what the handler enforces (RouteInfo shows it).
+	policy policy.Spec
 }
 
 // appState is shared by all entries of an app so that a readiness change
@@ -159,8 +170,9 @@ func normalizePath(p string) (string, error) {
 }
 
 // withRoutes returns a copy of t in which app serves exactly routes; obs
-// (may be nil) holds the routes' Components' registries.
-func (t *table) withRoutes(app string, routes []Route, obs *observe.Observer) (*table, error) {
+// (may be nil) holds the routes' Components' registries; chains[i] (nil:
+// none) is route i's compiled policy.
+func (t *table) withRoutes(app string, routes []Route, chains []*enforce.Chain, obs *observe.Observer) (*table, error) {
 	n := t.clone()
 	for _, old := range n.byApp[app] {
 		delete(n.byPath, old.path)
@@ -200,6 +212,10 @@ func (t *table) withRoutes(app string, routes []Route, obs *observe.Observer) (*
 		if e.handler == nil {
 			return nil, fmt.Errorf("route %d (API %q, path %q) has no handler", i, r.API, p)
 		}
+		if i < len(chains) && chains[i] != nil {
+			e.handler = chains[i].Wrap(e.handler)
+			e.policy = r.Policy
+		}
 		if held, ok := n.byPath[p]; ok {
 			return nil, &ConflictError{Path: p, App: held.app, API: held.api}
 		}
@@ -235,7 +251,7 @@ func (t *table) withState(app string, st *appState) *table {
 func (t *table) infos() []RouteInfo {
 	out := make([]RouteInfo, 0, len(t.byPath))
 	for _, e := range t.byPath {
-		out = append(out, RouteInfo{App: e.app, API: e.api, Path: e.path, Ready: e.state.ready, Reason: e.state.reason})
+		out = append(out, RouteInfo{App: e.app, API: e.api, Path: e.path, Ready: e.state.ready, Reason: e.state.reason, Policy: e.policy})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out

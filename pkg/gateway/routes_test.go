@@ -35,7 +35,7 @@ func FuzzRoutes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, routePath, reqPath string) {
 		fixed := []string{"/a", "/a/b", "/pc/tmf-api/productCatalogManagement/v4"}
 		routes := []Route{{API: "fuzz", Path: routePath, Handler: h}}
-		tbl, err := emptyTable().withRoutes("fuzz", routes, nil)
+		tbl, err := emptyTable().withRoutes("fuzz", routes, nil, nil)
 		if err != nil {
 			return
 		}
@@ -50,7 +50,7 @@ func FuzzRoutes(f *testing.F) {
 			if p == norm {
 				continue
 			}
-			tbl, err = tbl.withRoutes("fixed"+p, []Route{{API: p, Path: p, Handler: h}}, nil)
+			tbl, err = tbl.withRoutes("fixed"+p, []Route{{API: p, Path: p, Handler: h}}, nil, nil)
 			if err != nil {
 				t.Fatalf("adding %q: %v", p, err)
 			}

@@ -3,6 +3,8 @@ package translate
 import (
 	"strings"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policy"
+
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
 
@@ -21,6 +23,20 @@ type IngressRoute struct {
 	// Namespace and Component name the ODA Component the route belongs to
 	// (the manifest's labels).
 	Namespace, Component string
+	// Policy is what the gateway enforces on the API (the Component's
+	// securityFunction and the API's gatewayConfiguration, defaults filled
+	// in) as written in the manifest; PolicySpec decodes it.
+	Policy string
+}
+
+// PolicySpec is the route's policy; the zero Spec when it has none. A
+// policy that does not decode is an error: enforcing less than the
+// manifest says would serve open an API that should not be.
+func (r IngressRoute) PolicySpec() (policy.Spec, error) {
+	if r.Policy == "" {
+		return policy.Spec{}, nil
+	}
+	return policy.Decode(r.Policy)
 }
 
 // APITypePrometheus is the apiType of a metrics API: the canvas serves the
@@ -45,6 +61,7 @@ func IngressRoutes(m *wadm.Manifest) []IngressRoute {
 					API: strings.TrimPrefix(cfg.Name, routeConfigPrefix), Path: p, Target: l.Target.Name,
 					APIType:   cfg.Properties[routeAPIType],
 					Namespace: m.Metadata.Labels[LabelNamespace], Component: m.Metadata.Labels[LabelComponentName],
+					Policy: cfg.Properties[routePolicy],
 				})
 			}
 		}
@@ -53,11 +70,15 @@ func IngressRoutes(m *wadm.Manifest) []IngressRoute {
 }
 
 // An ingress link's route config: its name starts with routeConfigPrefix,
-// its properties are the path and the API's apiType.
+// its properties are the path, the API's apiType and its policy (JSON of
+// policy.Spec, absent when it enforces nothing). wasmCloud's http-server
+// provider reads only the path and ignores the rest, so on a lattice the
+// policy is recorded but not enforced (see the README's API policies).
 const (
 	routeConfigPrefix = "route-"
 	routePath         = "path"
 	routeAPIType      = "api-type"
+	routePolicy       = "policy"
 )
 
 // KeyValueBuckets reads back, per Wasm component of m, the keyvalue bucket

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
@@ -148,6 +149,7 @@ type api struct {
 	impl    string
 	route   string
 	apiType string // the ODA apiType, e.g. openapi or prometheus
+	policy  policy.Spec
 }
 
 func (t *translator) run() *wadm.Manifest {
@@ -243,6 +245,9 @@ func (t *translator) run() *wadm.Manifest {
 			if a.apiType != "" {
 				route[routeAPIType] = a.apiType
 			}
+			if !a.policy.Empty() {
+				route[routePolicy] = a.policy.Encode()
+			}
 			t.link(ingress.Name, wadm.LinkProperties{
 				Namespace: ifaceIncoming.namespace, Package: ifaceIncoming.pkg, Interfaces: []string{ifaceIncoming.iface},
 				Name:   linkName(AppName(t.c) + "-" + a.name),
@@ -273,7 +278,13 @@ func (t *translator) exposed(base string, apis []oda.ExposedAPI) []api {
 			t.fail(p+".path", "no path for exposed API "+strconv.Quote(e.Name), `set path (e.g. "/<component>/tmf-api/<api>/v4")`)
 			continue
 		}
-		out = append(out, api{path: p, name: e.Name, impl: impl, route: route, apiType: e.EffectiveAPIType()})
+		spec, err := policy.ForAPI(t.c, &apis[i], p)
+		var fe oda.ErrorList
+		if errors.As(err, &fe) {
+			t.errs = append(t.errs, fe...)
+			continue
+		}
+		out = append(out, api{path: p, name: e.Name, impl: impl, route: route, apiType: e.EffectiveAPIType(), policy: spec})
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/up"
 )
 
 // TestUpstreamExamples applies every upstream example to one embedded
@@ -27,7 +28,7 @@ func TestUpstreamExamples(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples: %v", err)
 	}
-	c := start(t, t.TempDir())
+	c := startWith(t, up.Options{StateDir: t.TempDir(), ArtefactRoots: testRoots, Authenticator: roleTokens})
 	cl, err := client.NewHTTP(c.Info().API)
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +89,20 @@ func TestUpstreamExamples(t *testing.T) {
 			if !strings.HasPrefix(api.URL, c.Info().Ingress+"/"+ns+"/") {
 				t.Errorf("%s: status url %s is not under the gateway", filepath.Base(f), api.URL)
 			}
-			if code, _ := get(t, api.URL); code != 200 {
-				t.Errorf("%s: %s answers %d", filepath.Base(f), api.URL, code)
+			sf := comp.Spec.SecurityFunction
+			if sf == nil {
+				if code, _ := get(t, api.URL); code != 200 {
+					t.Errorf("%s: %s answers %d", filepath.Base(f), api.URL, code)
+				}
+				continue
+			}
+			// A securityFunction guards every exposed API: a token with
+			// the canvasSystemRole passes, none is refused.
+			if code, _ := getWith(t, api.URL, "Bearer role:"+sf.CanvasSystemRole); code != 200 {
+				t.Errorf("%s: %s answers %d to a token with role %s", filepath.Base(f), api.URL, code, sf.CanvasSystemRole)
+			}
+			if code, _ := get(t, api.URL); code != 401 {
+				t.Errorf("%s: %s answers %d without a token, want 401", filepath.Base(f), api.URL, code)
 			}
 		}
 	}

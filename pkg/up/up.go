@@ -16,9 +16,12 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/enforce"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policykv"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
@@ -69,6 +72,11 @@ type Options struct {
 	// Getenv reads the OTEL_* settings of the canvas's OTLP export
 	// (default os.Getenv; none set: no export, metrics still served).
 	Getenv func(string) string
+	// Authenticator verifies the bearer tokens of the exposed APIs of
+	// Components with a securityFunction (pkg/identity's, through
+	// auth.Bearer). Nil: those APIs answer 503 "no identity provider
+	// configured"; they are never served open.
+	Authenticator auth.Authenticator
 }
 
 // SystemRoutesApp owns the gateway routes of the canvas itself (the info
@@ -160,7 +168,6 @@ func (c *Canvas) services() []service.Service {
 	opts := c.opts
 	reg := prometheus.NewRegistry()
 	c.obs = observe.New(observe.Options{ServiceName: "canvas-up", Logger: c.log.Named("observe"), Getenv: opts.Getenv})
-	c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg, Observer: c.obs})
 	gwCtx, gwStop := context.WithCancel(context.Background()) // Serve until Stop
 	return []service.Service{
 		service.New("lock", service.Funcs{
@@ -203,6 +210,25 @@ func (c *Canvas) services() []service.Service {
 				return err
 			},
 			Stop: func(context.Context) error { c.kvConn.Close(); return nil },
+		}),
+		// The gateway enforces exposed APIs' policies with API keys and
+		// quotas in JetStream KV, so they survive a restart; its rate-limit
+		// windows (a minute at most) it counts in memory: it is the only
+		// gateway.
+		service.New("gateway policy stores", service.Funcs{
+			Start: func(ctx context.Context) error {
+				keys, err := policykv.OpenKeys(ctx, c.js)
+				if err != nil {
+					return err
+				}
+				quota, err := policykv.QuotaCounter(ctx, c.js)
+				if err != nil {
+					return err
+				}
+				c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg, Observer: c.obs,
+					Policy: enforce.Options{Authenticator: opts.Authenticator, APIKeys: keys, QuotaCounter: quota}})
+				return nil
+			},
 		}),
 		service.New("wasm runtime", service.Funcs{
 			Start: func(context.Context) (err error) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/up"
@@ -99,7 +100,20 @@ func waitComplete(t *testing.T, cl *client.HTTP, name, ingress string) *oda.Comp
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return getWith(t, url, "")
+}
+
+// getWith GETs url with the Authorization header authz (none when "").
+func getWith(t *testing.T, url, authz string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +121,20 @@ func get(t *testing.T, url string) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
+
+// roleTokens stands in for an identity provider: the bearer token
+// "role:NAME" is a caller holding the role NAME.
+var roleTokens = auth.AuthenticatorFunc(func(r *http.Request) (auth.Principal, error) {
+	tok, err := auth.BearerToken(r)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	role, ok := strings.CutPrefix(tok, "role:")
+	if !ok {
+		return auth.Principal{}, auth.Invalid("not a test token")
+	}
+	return auth.Principal{Subject: "tester", Roles: []string{role}}, nil
+})
 
 // TestUpServesRestartsAndLocks drives the embedded canvas as a user would:
 // apply, serve through the gateway at the status url, refuse a second

@@ -20,7 +20,7 @@ func newDescribeCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "describe component NAME [-n NAMESPACE]",
-		Short: "Show a Component: spec summary, API URLs, wadm application, events",
+		Short: "Show a Component: spec summary, identity and API policies, API URLs, wadm application, events",
 		Example: `  canvas describe component ctk-productcatalogmanagement
   canvas describe comp r-cat -n odacompns-1`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -129,6 +129,9 @@ func describe(w io.Writer, c *oda.Component, evs []wire.Event, now time.Time) er
 	}
 
 	if err := describePlacement(w, c); err != nil {
+		return err
+	}
+	if err := describePolicies(w, c); err != nil {
 		return err
 	}
 

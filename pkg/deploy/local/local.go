@@ -285,8 +285,14 @@ func (d *Deployer) start(m *wadm.Manifest) ([]*runtime.Component, []gateway.Rout
 			closeAll(comps)
 			return nil, nil, scalers, fmt.Errorf("route %s (%s) targets %q, which is not a Wasm component of this application", r.API, r.Path, r.Target)
 		}
-		// A metrics API (apiType prometheus) is served by the gateway's Observer.
-		routes = append(routes, gateway.Route{API: r.API, Path: r.Path, Handler: h, Source: observe.Source{Namespace: r.Namespace, Component: r.Component, API: r.API}, Metrics: r.Prometheus()})
+		spec, err := r.PolicySpec()
+		if err != nil {
+			closeAll(comps)
+			return nil, nil, scalers, fmt.Errorf("route %s (%s): %w", r.API, r.Path, err)
+		}
+		// A metrics API (apiType prometheus) is served by the gateway's
+		// Observer; the gateway enforces the policy in front of either.
+		routes = append(routes, gateway.Route{API: r.API, Path: r.Path, Handler: h, Source: observe.Source{Namespace: r.Namespace, Component: r.Component, API: r.API}, Metrics: r.Prometheus(), Policy: spec})
 	}
 	return comps, routes, scalers, nil
 }

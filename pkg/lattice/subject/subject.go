@@ -450,3 +450,17 @@ const (
 	// SysPingLeafz asks every server for its leaf-node connections.
 	SysPingLeafz = "$SYS.REQ.SERVER.PING.LEAFZ"
 )
+
+// API policies: the gateway's API keys, rate-limit windows and quotas
+// (pkg/gateway/policykv), shared by every gateway of a canvas.
+const (
+	// APIKeysBucket holds API keys: key the hex SHA-256 of a key
+	// (policy.HashAPIKey), value its record (Component, consumer,
+	// created). The plaintext is never stored.
+	APIKeysBucket = "CANVAS_APIKEYS"
+	// RateLimitBucket holds rate-limit windows' counters; its entries
+	// expire (RateLimitTTL), so it never grows past the live windows.
+	RateLimitBucket = "CANVAS_RATELIMIT"
+	// QuotaBucket holds quota counters, kept until the quota's API is gone.
+	QuotaBucket = "CANVAS_QUOTA"
+)
