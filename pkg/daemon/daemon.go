@@ -78,6 +78,8 @@ type Daemon struct {
 	info     http.Handler // apiSrv's info service
 	httpSrv  *http.Server
 	ln       net.Listener
+	js       jetstream.JetStream
+	id       identityParts
 
 	// mu guards what the accessors read while services start; it is never
 	// held across I/O.
@@ -212,8 +214,10 @@ func (d *Daemon) services() []service.Service {
 				}
 			}
 		}}),
+		service.New("API listener", service.Funcs{Start: d.listen}),
+		d.identityService(),
 		service.New("HTTP API", service.Funcs{
-			Start: d.listen,
+			Start: d.serveHTTP,
 			// Serve returns http.ErrServerClosed after Stop, which ignores it.
 			Run: func(context.Context) error { return d.httpSrv.Serve(d.ln) },
 			// In-flight requests finish (watch streams are cut) within ctx.
@@ -248,6 +252,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("JetStream: %w", err)
 	}
+	d.js = js
 	desiredStore, err := store.New[oda.Component](ctx, js, store.Options{})
 	if err != nil {
 		return err
@@ -346,7 +351,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	return err
 }
 
-// listen opens the HTTP API's listener; the service's Run serves it.
+// listen opens the HTTP API's listener, so the issuer knows its URL.
 func (d *Daemon) listen(context.Context) error {
 	ln, err := net.Listen("tcp", d.opts.Listen)
 	if err != nil {
@@ -356,8 +361,14 @@ func (d *Daemon) listen(context.Context) error {
 	d.mu.Lock()
 	d.apiURL = "http://" + ln.Addr().String()
 	d.mu.Unlock()
+	return nil
+}
+
+// serveHTTP makes the HTTP server of the API (guarded) and the issuer;
+// the service's Run serves it.
+func (d *Daemon) serveHTTP(context.Context) error {
 	d.httpSrv = &http.Server{
-		Handler:           d.apiSrv.Handler(),
+		Handler:           d.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,

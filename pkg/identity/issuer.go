@@ -190,7 +190,7 @@ func (is *Issuer) Rotate(ctx context.Context) error {
 			}
 		}
 	}
-	is.log.Info("signing key rotated", zap.String("kid", k.ID))
+	is.log.Info("new signing key", zap.String("kid", k.ID))
 	return errors.Join(append(errs, is.load(ctx))...)
 }
 

@@ -38,9 +38,13 @@ type Metadata struct {
 }
 
 // Discover reads issuer's discovery document; its issuer must be issuer
-// exactly (OpenID Connect Discovery 1.0 §4.3).
+// exactly (OpenID Connect Discovery 1.0 §4.3). hc nil means a client with
+// a 10 s timeout.
 func Discover(ctx context.Context, hc *http.Client, issuer string) (Metadata, error) {
 	var md Metadata
+	if hc == nil {
+		hc = &http.Client{Timeout: fetchTimeout}
+	}
 	if err := getJSON(ctx, hc, strings.TrimRight(issuer, "/")+DiscoveryPath, &md); err != nil {
 		return md, err
 	}

@@ -28,7 +28,7 @@ func TestUpstreamExamples(t *testing.T) {
 		t.Fatalf("no examples: %v", err)
 	}
 	c := start(t, t.TempDir())
-	cl, err := client.NewHTTP(c.Info().API)
+	cl, err := client.NewHTTP(c.Info().API, admin(t, c.Info().StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,125 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
+	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
+	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
+	"github.com/wasmcanvas/wasmcanvas/pkg/identity"
+)
+
+// TestAPIAuthentication: the /v1 API answers 401 without credentials,
+// serves the local admin credential and the embedded issuer's tokens with
+// their roles (403 for a write with read only), keeps probes, metrics and
+// the canvas info service open, and keeps the admin client across a
+// restart.
+func TestAPIAuthentication(t *testing.T) {
+	t.Parallel()
+	ctx := daemontest.Context(t, time.Minute)
+	dir := t.TempDir()
+	d := startDaemon(ctx, t, daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: dir, Listen: "127.0.0.1:0"})
+	api := d.APIURL()
+	admin, err := auth.ReadAdminToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.IssuerURL(), api+daemon.IssuerPath; got != want {
+		t.Fatalf("issuer %q, want %q", got, want)
+	}
+	var md identity.Metadata
+	if status := getJSON(t, api+daemon.IssuerPath+identity.DiscoveryPath, &md); status != 200 || md.Issuer != d.IssuerURL() || md.TokenEndpoint == "" {
+		t.Fatalf("discovery: %d %+v", status, md)
+	}
+	token := func(id, secret string) string {
+		t.Helper()
+		tok, err := identity.ClientCredentials{TokenURL: md.TokenEndpoint, ClientID: id, Secret: secret}.AccessToken(ctx, identity.CanvasAudience)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	readerSecret, err := d.Issuer().RegisterClient(ctx, identity.ClientSpec{ID: "reader", Grants: map[string][]string{identity.CanvasAudience: {auth.RoleRead}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := token("reader", readerSecret)
+	adminJWT := token(identity.AdminClient, admin)
+
+	components := api + wire.PathComponents
+	tests := []struct {
+		name, method, url, token string
+		status                   int
+	}{
+		{"no credentials", "GET", components, "", 401},
+		{"garbage", "GET", components, "garbage", 401},
+		{"a wrong admin credential", "GET", components, admin[:len(admin)-2] + "xx", 401},
+		{"admin credential reads", "GET", components, admin, 200},
+		{"admin credential writes", "DELETE", components + "/default/nothing", admin, 404},
+		{"admin client's token writes", "DELETE", components + "/default/nothing", adminJWT, 404},
+		{"reader reads", "GET", components + "/default/nothing", reader, 404},
+		{"reader may not write", "DELETE", components + "/default/nothing", reader, 403},
+		{"healthz open", "GET", api + wire.PathHealthz, "", 200},
+		{"metrics open", "GET", api + wire.PathMetrics, "", 200},
+		{"canvas info open (no such component)", "GET", api + wire.PathCanvasInfo + "?componentName=x", "", 404},
+	}
+	for _, tc := range tests {
+		req, _ := http.NewRequestWithContext(ctx, tc.method, tc.url, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %s %s: %d, want %d", tc.name, tc.method, tc.url, resp.StatusCode, tc.status)
+		}
+		if tc.status == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Bearer realm="canvas"`) {
+			t.Errorf("%s: challenge %q", tc.name, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+
+	// A restart on the same state: the same admin credential, and the
+	// tokens signed before it still verify.
+	if err := d.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d2 := startDaemon(ctx, t, daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: dir, Listen: strings.TrimPrefix(api, "http://")})
+	if again, _ := auth.ReadAdminToken(dir); again != admin {
+		t.Fatal("restart made a new admin credential")
+	}
+	if _, err := d2.Verifier().Verify(ctx, reader); err != nil {
+		t.Fatalf("a token of before the restart: %v", err)
+	}
+	token(identity.AdminClient, admin)
+}
+
+func TestNoAuthOnlyOnLoopback(t *testing.T) {
+	t.Parallel()
+	_, err := daemon.New(daemon.Options{StateDir: t.TempDir(), Listen: "0.0.0.0:7443", NoAuth: true})
+	if err == nil || !strings.Contains(err.Error(), "--no-auth") {
+		t.Fatalf("--no-auth on 0.0.0.0: %v", err)
+	}
+	if _, err := daemon.New(daemon.Options{StateDir: t.TempDir(), Listen: "127.0.0.1:0", NoAuth: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func getJSON(t *testing.T, u string, out any) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(out)
+	return resp.StatusCode
+}
