@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
+	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/identity"
@@ -100,6 +102,32 @@ func TestAPIAuthentication(t *testing.T) {
 		t.Fatalf("a token of before the restart: %v", err)
 	}
 	token(identity.AdminClient, admin)
+}
+
+// checkIdentityConfig: a Component with a securityFunction is registered
+// with the embedded issuer, its status says so, and the canvas's system
+// client gets tokens for its API carrying its canvasSystemRole (Admin in
+// the reference example).
+func checkIdentityConfig(ctx context.Context, t *testing.T, d *daemon.Daemon, cl *client.HTTP, ns, name string) {
+	t.Helper()
+	st, err := cl.Status(ctx, ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := st.IdentityConfig
+	aud := identity.ClientID(ns, name)
+	if ic == nil || ic.IdentityProvider != identity.ProviderName || ic.Issuer != d.IssuerURL() || ic.ClientID != aud ||
+		ic.CanvasSystemRole != "Admin" || ic.SystemClient != identity.SystemClient || ic.ListenerRegistered {
+		t.Fatalf("identityConfig %+v", ic)
+	}
+	tok, err := d.TokenSource(identity.SystemClient).AccessToken(ctx, aud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Verifier().ForAudience(aud).Verify(ctx, tok)
+	if err != nil || !slices.Contains(c.Roles, "Admin") {
+		t.Fatalf("the system client's token for %s: %+v %v", name, c, err)
+	}
 }
 
 func TestNoAuthOnlyOnLoopback(t *testing.T) {

@@ -196,6 +196,15 @@ func (d *Daemon) services() []service.Service {
 		}))
 	}
 	return append(ss,
+		// Before the controller, which registers Components with the
+		// issuer; the listener first, so the issuer knows its URL.
+		service.New("API listener", service.Funcs{
+			Start: d.listen,
+			// Closed already when the HTTP API served it; not when a later
+			// step failed.
+			Stop: func(context.Context) error { _ = d.ln.Close(); return nil },
+		}),
+		d.identityService(),
 		service.New("controller", service.Funcs{Run: func(ctx context.Context) error {
 			d.controllerRunning.Store(true)
 			defer d.controllerRunning.Store(false)
@@ -214,8 +223,6 @@ func (d *Daemon) services() []service.Service {
 				}
 			}
 		}}),
-		service.New("API listener", service.Funcs{Start: d.listen}),
-		d.identityService(),
 		service.New("HTTP API", service.Funcs{
 			Start: d.serveHTTP,
 			// Serve returns http.ErrServerClosed after Stop, which ignores it.
@@ -298,6 +305,9 @@ func (d *Daemon) build(ctx context.Context) error {
 		BaseURL:   o.IngressURL,
 		SystemApp: o.SystemApp,
 		Sites:     sites,
+		Identity:  d.componentIdentity(),
+		// An external issuer is named, not configured (no admin API yet).
+		IdentityProvider: o.OIDCIssuer,
 	})
 	if err != nil {
 		return err

@@ -141,6 +141,7 @@ func TestDaemonInProcess(t *testing.T) {
 	if _, ok := w.Deployed("components-ctk-productcatalogmanagement"); !ok {
 		t.Error("wadm has no deployed app")
 	}
+	checkIdentityConfig(ctx, t, d, mustHTTP(t, d.APIURL(), dir), "components", "ctk-productcatalogmanagement")
 
 	if err := d.Shutdown(ctx); err != nil {
 		t.Fatal(err)

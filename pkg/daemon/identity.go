@@ -10,6 +10,8 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/identity"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/reconcile"
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 )
 
@@ -61,6 +63,26 @@ func (d *Daemon) identityService() service.Service {
 			return d.id.issuer.Run(ctx)
 		},
 	})
+}
+
+// componentIdentity registers Components with the embedded issuer, which
+// the identity service starts after the controller is built and before it
+// runs; nil without the embedded issuer.
+func (d *Daemon) componentIdentity() reconcile.IdentityConfigurer {
+	if d.opts.NoAuth || d.opts.OIDCIssuer != "" {
+		return nil
+	}
+	return lazyComponentClients{d}
+}
+
+type lazyComponentClients struct{ d *Daemon }
+
+func (l lazyComponentClients) Configure(ctx context.Context, c *oda.Component) (oda.IdentityConfigStatus, error) {
+	return identity.ComponentClients{Issuer: l.d.id.issuer}.Configure(ctx, c)
+}
+
+func (l lazyComponentClients) Remove(ctx context.Context, namespace, name string) error {
+	return identity.ComponentClients{Issuer: l.d.id.issuer}.Remove(ctx, namespace, name)
 }
 
 // registerCanvasClients registers the admin client (its secret is the

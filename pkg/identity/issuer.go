@@ -270,6 +270,9 @@ type ClientSpec struct {
 	Secret string
 	Grants map[string][]string
 	Roles  []string
+	// Owner is the Component the client is for; a client owned by another
+	// Component is not taken over.
+	Owner string
 }
 
 // RegisterClient creates or updates a client. It returns the secret when
@@ -283,7 +286,10 @@ func (is *Issuer) RegisterClient(ctx context.Context, spec ClientSpec) (string, 
 		if err != nil {
 			return "", err
 		}
-		c := Client{ID: spec.ID, Grants: spec.Grants, Roles: spec.Roles, Created: is.opts.Now().UTC()}
+		if old != nil && old.Owner != spec.Owner {
+			return "", fmt.Errorf("client id %q is registered for %s: rename one of them", spec.ID, ownerName(old.Owner))
+		}
+		c := Client{ID: spec.ID, Grants: spec.Grants, Roles: spec.Roles, Owner: spec.Owner, Created: is.opts.Now().UTC()}
 		secret := spec.Secret
 		if old != nil {
 			c.Created = old.Created
@@ -318,6 +324,13 @@ func (is *Issuer) RegisterClient(ctx context.Context, spec ClientSpec) (string, 
 		return secret, nil
 	}
 	return "", fmt.Errorf("client %q: changed concurrently too often; retry", spec.ID)
+}
+
+func ownerName(owner string) string {
+	if owner == "" {
+		return "the canvas itself"
+	}
+	return "Component " + owner
 }
 
 func grantsEqual(a, b map[string][]string) bool {
@@ -355,7 +368,7 @@ func (is *Issuer) Grant(ctx context.Context, clientID, audience string, roles ..
 	}
 	spec := ClientSpec{ID: clientID, Grants: map[string][]string{}}
 	if c != nil {
-		spec.Roles = c.Roles
+		spec.Roles, spec.Owner = c.Roles, c.Owner
 		for a, rs := range c.Grants {
 			spec.Grants[a] = slices.Clone(rs)
 		}

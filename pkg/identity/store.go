@@ -80,7 +80,10 @@ type Client struct {
 	Grants map[string][]string `json:"grants,omitempty"`
 	// Roles are the roles the client's own API defines (a Component's
 	// componentRole), for others to be granted.
-	Roles   []string  `json:"roles,omitempty"`
+	Roles []string `json:"roles,omitempty"`
+	// Owner is the Component ({namespace}/{name}) the client was
+	// registered for, "" for the canvas's own clients.
+	Owner   string    `json:"owner,omitempty"`
 	Created time.Time `json:"created"`
 }
 

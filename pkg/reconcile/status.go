@@ -36,6 +36,8 @@ type statusInput struct {
 
 	baseURL          string
 	identityProvider string
+	// identity is what the IdentityConfigurer registered (nil: none ran).
+	identity *oda.IdentityConfigStatus
 	// resolve finds the providing API of a dependency by specification URL.
 	resolve func(specURLs []string) (url string, ready bool)
 }
@@ -95,7 +97,11 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 	}
 
 	apisReady := appReady && allReady(st.CoreAPIs) && allReady(st.ManagementAPIs) && allReady(st.SecurityAPIs)
-	if apisReady {
+	switch {
+	case apisReady && in.identity != nil:
+		ics := *in.identity
+		st.IdentityConfig = &ics
+	case apisReady:
 		st.IdentityConfig = &oda.IdentityConfigStatus{IdentityProvider: in.identityProvider, ListenerRegistered: listener}
 	}
 
