@@ -272,12 +272,13 @@ type keyCache struct {
 	maxAge time.Duration
 	now    func() time.Time
 
-	mu       sync.Mutex
-	keys     []jose.JSONWebKey
-	fetched  time.Time // last success
-	tried    time.Time // last attempt
-	lastErr  error     // of the last attempt
-	inflight *fetchCall
+	mu        sync.Mutex
+	keys      []jose.JSONWebKey
+	fetched   time.Time // last success
+	tried     time.Time // last attempt
+	refreshed time.Time // last attempt once loaded (unknown kid, stale set)
+	lastErr   error     // of the last attempt
+	inflight  *fetchCall
 }
 
 type fetchCall struct {
@@ -332,17 +333,22 @@ func (c *keyCache) refresh(ctx context.Context, loaded bool) error {
 			return ctx.Err()
 		}
 	}
-	gap := c.minGap
+	// The first load is not counted against the refresh budget, so a
+	// key rotated in just after it is found at once.
+	last, gap := c.refreshed, c.minGap
 	if !loaded {
-		gap = min(gap, time.Second)
+		last, gap = c.tried, min(gap, time.Second)
 	}
-	if !c.tried.IsZero() && c.now().Sub(c.tried) < gap {
+	if !last.IsZero() && c.now().Sub(last) < gap {
 		err := c.lastErr
 		c.mu.Unlock()
 		if !loaded && err != nil {
 			return err
 		}
 		return errThrottled
+	}
+	if loaded {
+		c.refreshed = c.now()
 	}
 	call := &fetchCall{done: make(chan struct{})}
 	c.inflight = call
