@@ -102,9 +102,13 @@ func TestUpHintReachesThisCanvas(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "productcatalog created") {
 		t.Fatalf("%v as printed: exit %d\n%s%s", next, code, out, errOut)
 	}
+	// No --token: the CLI found this canvas's local admin credential.
 	code, out, _ = run(t, "", "get", "components", "--server", info.API)
 	if code != 0 || !strings.Contains(out, "productcatalog") {
 		t.Fatalf("the hint's apply did not reach this canvas:\n%s", out)
+	}
+	if code, out, errOut := run(t, "", "get", "components", "--server", info.API, "--token", "wcadm_not-this-canvas-s-credential-at-all"); code == 0 || !strings.Contains(errOut, "credentials refused") {
+		t.Fatalf("a wrong --token: exit %d\n%s%s", code, out, errOut)
 	}
 	if stop[len(stop)-1] != state {
 		t.Errorf("Stop: %v does not name the state directory %s", stop, state)
