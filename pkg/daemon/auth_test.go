@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -137,6 +139,25 @@ func TestNoAuthOnlyOnLoopback(t *testing.T) {
 		t.Fatalf("--no-auth on 0.0.0.0: %v", err)
 	}
 	if _, err := daemon.New(daemon.Options{StateDir: t.TempDir(), Listen: "127.0.0.1:0", NoAuth: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Keycloak registration needs a realm issuer, a client and its secret.
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []daemon.Options{
+		{KeycloakAdminClient: "admin", KeycloakAdminSecretFile: secret},
+		{KeycloakAdminClient: "admin", OIDCIssuer: "https://kc.example.org/realms/canvas"},
+		{KeycloakAdminClient: "admin", KeycloakAdminSecretFile: secret, OIDCIssuer: "https://kc.example.org/canvas"},
+	} {
+		o.StateDir = t.TempDir()
+		if _, err := daemon.New(o); err == nil || !strings.Contains(err.Error(), "--keycloak-admin-client") {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	if _, err := daemon.New(daemon.Options{StateDir: t.TempDir(), KeycloakAdminClient: "admin", KeycloakAdminSecretFile: secret,
+		OIDCIssuer: "https://kc.example.org/realms/canvas"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -69,7 +69,14 @@ func (d *Daemon) identityService() service.Service {
 // the identity service starts after the controller is built and before it
 // runs; nil without the embedded issuer.
 func (d *Daemon) componentIdentity() reconcile.IdentityConfigurer {
-	if d.opts.NoAuth || d.opts.OIDCIssuer != "" {
+	o := d.opts
+	switch {
+	case o.NoAuth:
+		return nil
+	case o.KeycloakAdminClient != "":
+		return identity.KeycloakClients{Issuer: o.OIDCIssuer, SystemClient: o.KeycloakSystemClient,
+			Admin: identity.ClientCredentials{TokenURL: identity.KeycloakTokenURL(o.OIDCIssuer), ClientID: o.KeycloakAdminClient, Secret: o.keycloakSecret}}
+	case o.OIDCIssuer != "":
 		return nil
 	}
 	return lazyComponentClients{d}

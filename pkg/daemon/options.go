@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,7 +92,17 @@ type Options struct {
 	// NoAuth serves the API without authentication; refused unless Listen
 	// is a loopback address.
 	NoAuth bool
-	Logger *zap.Logger
+	// KeycloakAdminClient, with OIDCIssuer a Keycloak realm, registers
+	// each Component with a securityFunction in that realm through the
+	// admin REST API (identity.KeycloakClients), authenticating as this
+	// client with the secret in KeycloakAdminSecretFile.
+	KeycloakAdminClient     string
+	KeycloakAdminSecretFile string
+	// KeycloakSystemClient is the canvas's client in the realm (default
+	// identity.KeycloakSystemClient).
+	KeycloakSystemClient string
+	keycloakSecret       string // read by provision
+	Logger               *zap.Logger
 }
 
 // IssuerPath is where the embedded issuer is served on canvasd's API.
@@ -126,6 +137,13 @@ func (o Options) provision() (Options, error) {
 	}
 	if o.OIDCAudience == "" {
 		o.OIDCAudience = identity.CanvasAudience
+	}
+	if o.KeycloakAdminSecretFile != "" {
+		b, err := os.ReadFile(o.KeycloakAdminSecretFile)
+		if err != nil {
+			return o, fmt.Errorf("--keycloak-admin-secret-file: %w", err)
+		}
+		o.keycloakSecret = strings.TrimSpace(string(b))
 	}
 	if o.StateDir == "" {
 		d, err := DefaultStateDir()
@@ -173,6 +191,11 @@ func (o Options) validate(natsURLsGiven bool) error {
 		errs = append(errs, fmt.Errorf("--listen %q: want HOST:PORT such as %s (port 0 picks a free one): %w", o.Listen, DefaultListen, err))
 	} else if o.NoAuth && !loopback(host) {
 		errs = append(errs, fmt.Errorf("--listen %q with --no-auth: an unauthenticated API may only listen on a loopback address (127.0.0.1, ::1, localhost); drop --no-auth", o.Listen))
+	}
+	if o.KeycloakAdminClient != "" || o.KeycloakAdminSecretFile != "" {
+		if _, err := identity.KeycloakAdminURL(o.OIDCIssuer); err != nil || o.KeycloakAdminClient == "" || o.keycloakSecret == "" {
+			errs = append(errs, fmt.Errorf("--keycloak-admin-client and --keycloak-admin-secret-file (not empty) go together, with --oidc-issuer https://HOST/realms/REALM"))
+		}
 	}
 	if o.OIDCIssuer != "" {
 		if u, err := url.Parse(o.OIDCIssuer); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) || u.Host == "" {
