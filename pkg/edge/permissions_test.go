@@ -31,6 +31,9 @@ func TestRolePermissions(t *testing.T) {
 		{"canvasd", false, modelPut, true},
 		{"canvasd", false, ctlPing, true},
 		{"canvasd", false, subject.ComponentEvents("ns.c"), true},
+		{"canvasd", false, under(subject.KVAll(subject.IdentityKeysBucket), "kid"), true},
+		{"client", false, under(subject.KVAll(subject.IdentityKeysBucket), "kid"), false},
+		{"host", false, under(subject.KVAll(subject.IdentityClientsBucket), "c"), false},
 		{"canvasd", true, subject.CanvasAPIAll, true},
 		{"canvasd", true, subject.HostEventsAll(lat), true},
 		{"canvasd", false, hostEvent, false},                     // cannot publish as a host
