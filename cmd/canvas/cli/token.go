@@ -26,7 +26,8 @@ The issuer is the embedded one canvasd serves at --server's /oidc, or
 discovery). Without --client-id the token is for the canvas-admin client,
 authenticated with the local admin credential of the canvas on this machine
 serving --server (canvas:write on the canvas API). The default audience is
-the canvas API ("` + identity.CanvasAudience + `"); a Component's API is its name.`,
+the canvas API ("` + identity.CanvasAudience + `"); a Component's APIs are its client
+id: its name in the namespace components, else NAMESPACE.NAME.`,
 		Example: `  curl -H "Authorization: Bearer $(canvas token)" http://127.0.0.1:7443/v1/components
   canvas token --audience productcatalog --client-id shop --client-secret-file shop.secret
   canvas token --issuer https://keycloak.example.org/realms/canvas --client-id ci --client-secret-file ci.secret -o json`,
