@@ -97,6 +97,11 @@ func NewIssuer(ctx context.Context, js jetstream.JetStream, opts IssuerOptions) 
 	if err := is.load(ctx); err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
+	// Revocations are known before the first token is verified; Run
+	// follows the ones made later (by any replica).
+	if is.revoked, err = st.revokedIDs(ctx); err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
 	if is.current() == nil {
 		if err := is.Rotate(ctx); err != nil {
 			return nil, fmt.Errorf("identity: first signing key: %w", err)

@@ -36,7 +36,12 @@ func TestRestartRotationRevocation(t *testing.T) {
 		t.Fatalf("JWKS has %d keys after one rotation, want the old and the new", n)
 	}
 
-	// Same store, new process: keys and clients are back.
+	revoked := get(t, env, secret, form)
+	if status, _ := tokenRequest(t, env.is.URL()+PathRevoke, "caller", secret, url.Values{"token": {revoked}}); status != 200 {
+		t.Fatalf("revoke: %d", status)
+	}
+
+	// Same store, new process: keys, clients and revocations are back.
 	env.stop()
 	restarted := startIssuer(t, dir, IssuerOptions{})
 	if restarted.is.current().ID == kid || len(restarted.is.jwks().Keys) != 2 {
@@ -51,6 +56,10 @@ func TestRestartRotationRevocation(t *testing.T) {
 	}
 	if _, err := old.Verify(ctx, before); err != nil {
 		t.Fatalf("after restart, a token of the rotated key: %v", err)
+	}
+	old.opts.Revoked = restarted.is.isRevoked
+	if _, err := old.Verify(ctx, revoked); err == nil {
+		t.Fatal("after restart, a token revoked before it verified")
 	}
 	status, body := tokenRequest(t, restarted.is.URL()+PathToken, "caller", secret, form)
 	if status != 200 {
@@ -80,4 +89,14 @@ func TestRestartRotationRevocation(t *testing.T) {
 	if introspect() {
 		t.Fatal("introspection: a revoked token is active")
 	}
+}
+
+func get(t *testing.T, env *embeddedEnv, secret string, form url.Values) string {
+	t.Helper()
+	status, body := tokenRequest(t, env.is.URL()+PathToken, "caller", secret, form)
+	tok, _ := body["access_token"].(string)
+	if status != 200 || tok == "" {
+		t.Fatalf("token: %d %v", status, body)
+	}
+	return tok
 }

@@ -156,6 +156,32 @@ func (s *store) signingKeys(ctx context.Context) ([]*signingKey, error) {
 	return out, nil
 }
 
+// revokedIDs reads every revoked token id with the time it expires.
+func (s *store) revokedIDs(ctx context.Context) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	names, err := s.revoked.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing revoked tokens: %w", err)
+	}
+	for _, n := range names {
+		e, err := s.revoked.Get(ctx, n)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading revoked token %s: %w", n, err)
+		}
+		var until time.Time
+		if json.Unmarshal(e.Value(), &until) == nil {
+			out[n] = until
+		}
+	}
+	return out, nil
+}
+
 func (s *store) putKey(ctx context.Context, k *signingKey, create bool) error {
 	data, err := json.Marshal(k)
 	if err != nil {
