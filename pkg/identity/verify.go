@@ -151,7 +151,7 @@ func (v *Verifier) verify(ctx context.Context, token string, checkAudience bool)
 	}
 	tok, err := jwt.ParseSigned(token, Algorithms)
 	if err != nil {
-		return nil, auth.Invalid("not a JWS signed with %s: %s", algNames(), parseReason(err))
+		return nil, auth.Invalid("not a JWS signed with %s: %s", algNames(), short(parseReason(err)))
 	}
 	if len(tok.Headers) != 1 {
 		return nil, auth.Invalid("want exactly one signature")
@@ -162,7 +162,7 @@ func (v *Verifier) verify(ctx context.Context, token string, checkAudience bool)
 		return nil, err
 	}
 	if len(keys) == 0 {
-		return nil, auth.Invalid("unknown key id %q: not in the issuer's key set", h.KeyID)
+		return nil, auth.Invalid("unknown key id %q: not in the issuer's key set", short(h.KeyID))
 	}
 	var c tokenClaims
 	verified := false
@@ -176,13 +176,13 @@ func (v *Verifier) verify(ctx context.Context, token string, checkAudience bool)
 		}
 	}
 	if !verified {
-		return nil, auth.Invalid("signature does not verify with the issuer's key %q", h.KeyID)
+		return nil, auth.Invalid("signature does not verify with the issuer's key %q", short(h.KeyID))
 	}
 	if c.Issuer != v.opts.Issuer {
-		return nil, auth.Invalid("issuer %q is not the trusted issuer %q", c.Issuer, v.opts.Issuer)
+		return nil, auth.Invalid("issuer %q is not the trusted issuer %q", short(c.Issuer), v.opts.Issuer)
 	}
 	if checkAudience && !slices.Contains(c.Audience, v.opts.Audience) {
-		return nil, auth.Invalid("audience %q does not include %q", []string(c.Audience), v.opts.Audience)
+		return nil, auth.Invalid("audience %q does not include %q", short(strings.Join(c.Audience, " ")), v.opts.Audience)
 	}
 	now, leeway := v.opts.Now(), v.opts.Leeway
 	switch {
@@ -255,6 +255,16 @@ func algNames() string {
 		s[i] = string(a)
 	}
 	return strings.Join(s, ", ")
+}
+
+// short bounds a value from the token echoed in a refusal (which reaches
+// the client's WWW-Authenticate header).
+func short(s string) string {
+	const limit = 80
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "…"
 }
 
 // parseReason is go-jose's parse error without its package prefix (it
