@@ -24,9 +24,10 @@ FUZZ_TARGETS ?= \
 	./pkg/artefact:FuzzRead \
 	./pkg/wrpc/wire:FuzzDecode \
 	./pkg/bridge:FuzzReadHostData \
-	./pkg/bridge/identityrpc:FuzzDecode
+	./pkg/bridge/identityrpc:FuzzDecode \
+	./pkg/identity:FuzzVerify
 
-.PHONY: all build bridge-par e2e-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
+.PHONY: all build bridge-par e2e-deps identity-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 
 all: build
 
@@ -54,7 +55,14 @@ lint: ## go vet + gofmt must be clean
 unit: ## the Go tests (bounded); tests that load the built example must find it
 	WASMCANVAS_REQUIRE_EXAMPLES=1 $(GO) test -count=1 -timeout 9m ./...
 
-test: lint examples wit unit race ## lint, build the example component, parse wit/, all tests, the runtime under -race: what CI runs
+test: lint examples wit identity-deps unit race ## lint, build the example component, parse wit/, all tests, the runtime under -race: what CI runs
+
+# The identity tests verify tokens of a real OpenID Provider no one here
+# wrote (npm oidc-provider, pinned in its package-lock.json); the test fails
+# when node is present and this install is missing.
+OIDC_PROVIDER_DIR := pkg/identity/testdata/oidc-provider
+identity-deps: ## npm oidc-provider for pkg/identity's hostile-token table (npm ci, when missing)
+	@test -f $(OIDC_PROVIDER_DIR)/node_modules/oidc-provider/package.json || (cd $(OIDC_PROVIDER_DIR) && npm ci --no-audit --no-fund)
 
 fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 	@set -e; for t in $(FUZZ_TARGETS); do \

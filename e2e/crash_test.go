@@ -128,7 +128,7 @@ func run(t *testing.T, chaos func(*scenario) error) {
 			ri, err := daemon.ReadRuntimeInfo(stateDir)
 			if err == nil {
 				var cl *client.HTTP
-				if cl, err = client.NewHTTP(ri.API); err == nil {
+				if cl, err = client.NewHTTP(ri.API, e2eAdmin(stateDir)); err == nil {
 					octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
 					err = op(octx, cl)
 					ocancel()

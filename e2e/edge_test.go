@@ -132,7 +132,7 @@ func TestSecuredLatticeWithEdgeSites(t *testing.T) {
 	}))
 	wadmtest.Run(t, wadmConn, lat)
 	canvasd := daemontest.Start(t, daemontest.Options{NATS: hub.URL(), Args: []string{"--nats-creds", filepath.Join(dir, "creds", "canvasd.creds"), "--lattice-dir", dir}})
-	cl, err := client.NewHTTP(canvasd.API)
+	cl, err := client.NewHTTP(canvasd.API, e2eAdmin(canvasd.StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func TestOneTraceThroughAComponentSpan(t *testing.T) {
 	}
 	t.Cleanup(stop)
 	info := c.Info()
-	cl, err := client.NewHTTP(info.API)
+	cl, err := client.NewHTTP(info.API, e2eAdmin(info.StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}

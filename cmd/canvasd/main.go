@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
+	"github.com/wasmcanvas/wasmcanvas/pkg/identity"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
@@ -35,7 +36,14 @@ system application those applications reference (the http-server ingress,
 http-client, NATS messaging and keyvalue providers and canvas-bridge; see
 canvas render --system) deployed at its version. The canvas CLI
 (canvas apply/get/describe/delete/watch) talks to its HTTP API; lattice tools
-can use the same operations as the NATS micro service under canvas.api.>.
+can use the same operations as the NATS micro service under canvas.api.>
+(guarded by NATS permissions, not by tokens).
+
+The HTTP API's /v1 routes need a bearer token with the role canvas:read
+(GET) or canvas:write (changes): the local admin credential canvasd writes
+0600 to --state-dir/admin-token (the canvas CLI sends it by itself), or a
+token of the embedded OpenID issuer served at the API's /oidc (or of
+--oidc-issuer). /healthz, /readyz, /metrics and /canvas-info stay open.
 
 Usage:
   canvasd [flags]
@@ -99,6 +107,12 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&opts.LatticeDir, "lattice-dir", "", "lattice `DIR` written by canvas lattice init: warn in a Component's events about placement sites it does not list (checked on each pass)")
 	fs.StringArrayVar(&opts.PeerCanvases, "peer-canvas", nil, "base `URL` of another canvas's canvas-info service (repeatable): register this canvas's exposed APIs there and resolve dependent APIs against the APIs it lists")
 	fs.DurationVar(&opts.PeerInterval, "peer-interval", 0, "how often each --peer-canvas is read and registered with (default 10s)")
+	fs.StringVar(&opts.OIDCIssuer, "oidc-issuer", "", "accept bearer tokens of this external OpenID Provider (discovery + JWKS; e.g. https://keycloak.example.org/realms/canvas) instead of the embedded issuer at the API's /oidc")
+	fs.StringVar(&opts.OIDCAudience, "oidc-audience", "", "the aud tokens for canvasd's API must carry (default "+identity.CanvasAudience+")")
+	fs.StringVar(&opts.KeycloakAdminClient, "keycloak-admin-client", "", "with --oidc-issuer a Keycloak realm: register each Component with a securityFunction there (admin REST API) as this client (realm-management manage-clients, view-users)")
+	fs.StringVar(&opts.KeycloakAdminSecretFile, "keycloak-admin-secret-file", "", "file holding --keycloak-admin-client's secret")
+	fs.StringVar(&opts.KeycloakSystemClient, "keycloak-system-client", "", "the canvas's client in the Keycloak realm, granted each canvasSystemRole (default "+identity.KeycloakSystemClient+")")
+	fs.BoolVar(&opts.NoAuth, "no-auth", false, "serve the API without authentication (refused unless --listen is a loopback address)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 

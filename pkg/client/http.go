@@ -22,20 +22,38 @@ const DefaultTimeout = 30 * time.Second
 
 // HTTP is a Client over the HTTP API.
 type HTTP struct {
+	token string // bearer credential, "" for none
 	base  *url.URL
 	hc    *http.Client // requests
 	watch *http.Client // watches: no overall timeout, ctx ends them
 }
 
+// Option configures an HTTP client.
+type Option func(*HTTP)
+
+// WithToken sends token as the bearer credential of every request: the
+// local admin credential (auth.ReadAdminToken) or an issuer's token.
+func WithToken(token string) Option { return func(c *HTTP) { c.token = token } }
+
 // NewHTTP returns a client of the API at base (e.g. http://127.0.0.1:7443).
-func NewHTTP(base string) (*HTTP, error) {
+func NewHTTP(base string, opts ...Option) (*HTTP, error) {
 	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("server URL %q: want http://HOST:PORT, e.g. http://127.0.0.1:7443", base)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = DefaultTimeout
-	return &HTTP{base: u, hc: &http.Client{Timeout: DefaultTimeout, Transport: tr}, watch: &http.Client{Transport: tr}}, nil
+	c := &HTTP{base: u, hc: &http.Client{Timeout: DefaultTimeout, Transport: tr}, watch: &http.Client{Transport: tr}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+func (c *HTTP) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 }
 
 func (c *HTTP) url(path string, q url.Values) string {
@@ -67,6 +85,7 @@ func (c *HTTP) do(ctx context.Context, method, u string, body []byte, hdr http.H
 		req.Header[k] = v
 	}
 	req.Header.Set("Accept", wire.ContentTypeJSON)
+	c.authorize(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, unreachable(c.base.String(), err)
@@ -184,6 +203,7 @@ func (c *HTTP) Watch(ctx context.Context, namespace, name string, fn func(wire.W
 		return err
 	}
 	req.Header.Set("Accept", wire.ContentTypeSSE)
+	c.authorize(req)
 	resp, err := c.watch.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -82,6 +82,8 @@ type Daemon struct {
 	peers    atomic.Pointer[peer.Peers] // nil without PeerCanvases, set once the API listens
 	httpSrv  *http.Server
 	ln       net.Listener
+	js       jetstream.JetStream
+	id       identityParts
 
 	// mu guards what the accessors read while services start; it is never
 	// held across I/O.
@@ -198,6 +200,15 @@ func (d *Daemon) services() []service.Service {
 		}))
 	}
 	ss = append(ss,
+		// Before the controller, which registers Components with the
+		// issuer; the listener first, so the issuer knows its URL.
+		service.New("API listener", service.Funcs{
+			Start: d.listen,
+			// Closed already when the HTTP API served it; not when a later
+			// step failed.
+			Stop: func(context.Context) error { _ = d.ln.Close(); return nil },
+		}),
+		d.identityService(),
 		service.New("controller", service.Funcs{Run: func(ctx context.Context) error {
 			d.controllerRunning.Store(true)
 			defer d.controllerRunning.Store(false)
@@ -217,7 +228,7 @@ func (d *Daemon) services() []service.Service {
 			}
 		}}),
 		service.New("HTTP API", service.Funcs{
-			Start: d.listen,
+			Start: d.serveHTTP,
 			// Serve returns http.ErrServerClosed after Stop, which ignores it.
 			Run: func(context.Context) error { return d.httpSrv.Serve(d.ln) },
 			// In-flight requests finish (watch streams are cut) within ctx.
@@ -269,6 +280,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("JetStream: %w", err)
 	}
+	d.js = js
 	desiredStore, err := store.New[oda.Component](ctx, js, store.Options{})
 	if err != nil {
 		return err
@@ -318,6 +330,9 @@ func (d *Daemon) build(ctx context.Context) error {
 		BaseURL:   o.IngressURL,
 		SystemApp: o.SystemApp,
 		Sites:     sites,
+		Identity:  d.componentIdentity(),
+		// An external issuer is named, not configured (no admin API yet).
+		IdentityProvider: o.OIDCIssuer,
 	})
 	if err != nil {
 		return err
@@ -399,7 +414,7 @@ func (d *Daemon) startPeers(context.Context) error {
 	return nil
 }
 
-// listen opens the HTTP API's listener; the service's Run serves it.
+// listen opens the HTTP API's listener, so the issuer knows its URL.
 func (d *Daemon) listen(context.Context) error {
 	ln, err := net.Listen("tcp", d.opts.Listen)
 	if err != nil {
@@ -409,8 +424,14 @@ func (d *Daemon) listen(context.Context) error {
 	d.mu.Lock()
 	d.apiURL = "http://" + ln.Addr().String()
 	d.mu.Unlock()
+	return nil
+}
+
+// serveHTTP makes the HTTP server of the API (guarded) and the issuer;
+// the service's Run serves it.
+func (d *Daemon) serveHTTP(context.Context) error {
 	d.httpSrv = &http.Server{
-		Handler:           d.apiSrv.Handler(),
+		Handler:           d.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -465,6 +486,10 @@ func (d *Daemon) APIURL() string {
 	defer d.mu.Unlock()
 	return d.apiURL
 }
+
+// StateDir is the state directory (--state-dir): runtime file, admin
+// credential, embedded NATS store.
+func (d *Daemon) StateDir() string { return d.opts.StateDir }
 
 // NATSURL is the URL of the NATS server the daemon is connected to.
 func (d *Daemon) NATSURL() string {

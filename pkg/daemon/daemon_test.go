@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client/natsclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
@@ -120,7 +121,7 @@ func TestDaemonInProcess(t *testing.T) {
 	}
 	body := strings.Replace(string(data), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
 		`{"ctk-prodcatapi":"ghcr.io/a/b:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/c:1","ctk-permissionspecapi":"ghcr.io/a/d:1"}`+"'\n", 1)
-	for _, cl := range []client.Client{mustHTTP(t, d.APIURL()), natsclient.New(nc, false)} {
+	for _, cl := range []client.Client{mustHTTP(t, d.APIURL(), dir), natsclient.New(nc, false)} {
 		c, _, err := cl.Apply(ctx, "inproc.yaml", []byte(body))
 		if err != nil {
 			t.Fatalf("%T apply: %v", cl, err)
@@ -142,6 +143,7 @@ func TestDaemonInProcess(t *testing.T) {
 	if _, ok := w.Deployed("components-ctk-productcatalogmanagement"); !ok {
 		t.Error("wadm has no deployed app")
 	}
+	checkIdentityConfig(ctx, t, d, mustHTTP(t, d.APIURL(), dir), "components", "ctk-productcatalogmanagement")
 
 	if err := d.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -199,8 +201,9 @@ func TestLatticeDirWarnsUnknownSite(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := daemontest.Context(t, 30*time.Second)
+	stateDir := t.TempDir()
 	d := startDaemon(ctx, t, daemon.Options{
-		EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: t.TempDir(), Listen: "127.0.0.1:0",
+		EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: stateDir, Listen: "127.0.0.1:0",
 		LatticeDir: l.Dir(), Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 	})
 	nc, err := nats.Connect(d.NATSURL())
@@ -217,7 +220,7 @@ func TestLatticeDirWarnsUnknownSite(t *testing.T) {
 	body := strings.Replace(string(data), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
 		`{"ctk-prodcatapi":"ghcr.io/a/b:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/c:1","ctk-permissionspecapi":"ghcr.io/a/d:1"}`+"'\n    "+
 		oda.AnnotationPlacement+`: '{"sites": {"north-1": 1, "far-9": 1}}'`+"\n", 1)
-	cl := mustHTTP(t, d.APIURL())
+	cl := mustHTTP(t, d.APIURL(), stateDir)
 	c, _, err := cl.Apply(ctx, "placed.yaml", []byte(body))
 	if err != nil {
 		t.Fatal(err)
@@ -268,9 +271,15 @@ func startDaemon(ctx context.Context, t *testing.T, opts daemon.Options) *daemon
 	return d
 }
 
-func mustHTTP(t *testing.T, api string) *client.HTTP {
+// mustHTTP is a client of the daemon's API with the local admin
+// credential of stateDir.
+func mustHTTP(t *testing.T, api, stateDir string) *client.HTTP {
 	t.Helper()
-	c, err := client.NewHTTP(api)
+	tok, err := auth.ReadAdminToken(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewHTTP(api, client.WithToken(tok))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
@@ -59,6 +60,7 @@ type env struct {
 	canvasd *daemontest.Canvasd
 	dir     string
 	impls   string
+	token   string // canvasd's local admin credential
 }
 
 func newEnv(t *testing.T) *env {
@@ -73,6 +75,9 @@ func newEnv(t *testing.T) *env {
 	e.nc = nc
 	e.wadm = wadmtest.Run(t, nc, "default")
 	e.canvasd = daemontest.Start(t, daemontest.Options{NATS: e.nats.URL(), Args: []string{"--ingress-url", ingressURL, "--resync", "2s"}})
+	if e.token, err = auth.ReadAdminToken(e.canvasd.StateDir); err != nil {
+		t.Fatal(err)
+	}
 	e.impls = e.write("impls.yaml", impls)
 	return e
 }
@@ -108,7 +113,7 @@ func (e *env) component(ns, name string, edit ...func(string) string) string {
 func (e *env) canvas(args ...string) (int, string, string) {
 	e.t.Helper()
 	var out, errb bytes.Buffer
-	code := cli.Main(append(args, "--server", e.canvasd.API), strings.NewReader(""), &out, &errb)
+	code := cli.Main(append(args, "--server", e.canvasd.API, "--token", e.token), strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -137,6 +142,7 @@ func (e *env) http(method, path string, body []byte, hdr map[string]string) (int
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+e.token)
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -236,7 +242,7 @@ func TestCanvasd(t *testing.T) {
 		tty, output := openPTY(t)
 		var errb bytes.Buffer
 		f := e.component("tty", "pc")
-		code := cli.Main([]string{"apply", "-f", f, "--implementations", e.impls, "--wait", "--timeout", "30s", "--server", e.canvasd.API}, strings.NewReader(""), tty, &errb)
+		code := cli.Main([]string{"apply", "-f", f, "--implementations", e.impls, "--wait", "--timeout", "30s", "--server", e.canvasd.API, "--token", e.token}, strings.NewReader(""), tty, &errb)
 		out := output()
 		if code != 0 {
 			t.Fatalf("apply --wait on a terminal: exit %d\n%q\n%s", code, out, errb.String())
@@ -464,7 +470,7 @@ func TestCanvasd(t *testing.T) {
 
 	t.Run("watch", func(t *testing.T) {
 		t.Parallel()
-		cl, err := client.NewHTTP(e.canvasd.API)
+		cl, err := client.NewHTTP(e.canvasd.API, client.WithToken(e.token))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -546,6 +552,9 @@ func TestCanvasd(t *testing.T) {
 		cfg := filepath.Join(e.dir, "config", "config.yaml")
 		run := func(args ...string) (int, string, string) {
 			var out, errb bytes.Buffer
+			if args[0] == "get" {
+				args = append(args, "--token", e.token)
+			}
 			code := cli.Main(append(args, "--config", cfg), strings.NewReader(""), &out, &errb)
 			return code, out.String(), errb.String()
 		}

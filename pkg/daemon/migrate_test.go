@@ -64,7 +64,7 @@ func TestMigrateImportExport(t *testing.T) {
 	if out := run(0, "migrate", "import", dir, "--dry-run"); !strings.Contains(out, "create    component components/ctk-productcatalogmanagement") {
 		t.Fatalf("dry run:\n%s", out)
 	}
-	if _, err := mustHTTP(t, d.APIURL()).Get(ctx, "components", "ctk-productcatalogmanagement"); err == nil {
+	if _, err := mustHTTP(t, d.APIURL(), d.StateDir()).Get(ctx, "components", "ctk-productcatalogmanagement"); err == nil {
 		t.Fatal("--dry-run applied the Component")
 	}
 	if out := run(0, "migrate", "import", dir, "--timeout", "30s"); !strings.Contains(out, oda.DeploymentComplete) {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
+	"github.com/wasmcanvas/wasmcanvas/pkg/identity"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
@@ -88,8 +90,31 @@ type Options struct {
 	// caller embedding canvasd passes its own to add collectors (canvas up
 	// adds the gateway's). Nil means a fresh one.
 	Registry *prometheus.Registry
-	Logger   *zap.Logger
+	// OIDCIssuer is an external OpenID Provider (Keycloak in production)
+	// whose tokens the API accepts; "" means the embedded issuer, served at
+	// the API's base URL + IssuerPath.
+	OIDCIssuer string
+	// OIDCAudience is the aud tokens for canvasd's API carry (default
+	// identity.CanvasAudience).
+	OIDCAudience string
+	// NoAuth serves the API without authentication; refused unless Listen
+	// is a loopback address.
+	NoAuth bool
+	// KeycloakAdminClient, with OIDCIssuer a Keycloak realm, registers
+	// each Component with a securityFunction in that realm through the
+	// admin REST API (identity.KeycloakClients), authenticating as this
+	// client with the secret in KeycloakAdminSecretFile.
+	KeycloakAdminClient     string
+	KeycloakAdminSecretFile string
+	// KeycloakSystemClient is the canvas's client in the realm (default
+	// identity.KeycloakSystemClient).
+	KeycloakSystemClient string
+	keycloakSecret       string // read by provision
+	Logger               *zap.Logger
 }
+
+// IssuerPath is where the embedded issuer is served on canvasd's API.
+const IssuerPath = "/oidc"
 
 // DefaultStateDir is $XDG_STATE_HOME/wasmcanvas, or ~/.local/state/wasmcanvas
 // when XDG_STATE_HOME is unset (XDG base directory specification).
@@ -118,6 +143,16 @@ func (o Options) provision() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	if o.OIDCAudience == "" {
+		o.OIDCAudience = identity.CanvasAudience
+	}
+	if o.KeycloakAdminSecretFile != "" {
+		b, err := os.ReadFile(o.KeycloakAdminSecretFile)
+		if err != nil {
+			return o, fmt.Errorf("--keycloak-admin-secret-file: %w", err)
+		}
+		o.keycloakSecret = strings.TrimSpace(string(b))
+	}
 	if o.StateDir == "" {
 		d, err := DefaultStateDir()
 		if err != nil {
@@ -136,6 +171,15 @@ func (o Options) provision() (Options, error) {
 	return o, nil
 }
 
+// loopback reports whether host names this machine only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // validate checks the final values; every error names the flag to change.
 func (o Options) validate(natsURLsGiven bool) error {
 	var errs []error
@@ -151,8 +195,20 @@ func (o Options) validate(natsURLsGiven bool) error {
 	if err := subject.ValidateLattice(o.Lattice); err != nil {
 		errs = append(errs, fmt.Errorf("--lattice: %w", err))
 	}
-	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+	if host, _, err := net.SplitHostPort(o.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: want HOST:PORT such as %s (port 0 picks a free one): %w", o.Listen, DefaultListen, err))
+	} else if o.NoAuth && !loopback(host) {
+		errs = append(errs, fmt.Errorf("--listen %q with --no-auth: an unauthenticated API may only listen on a loopback address (127.0.0.1, ::1, localhost); drop --no-auth", o.Listen))
+	}
+	if o.KeycloakAdminClient != "" || o.KeycloakAdminSecretFile != "" {
+		if _, err := identity.KeycloakAdminURL(o.OIDCIssuer); err != nil || o.KeycloakAdminClient == "" || o.keycloakSecret == "" {
+			errs = append(errs, fmt.Errorf("--keycloak-admin-client and --keycloak-admin-secret-file (not empty) go together, with --oidc-issuer https://HOST/realms/REALM"))
+		}
+	}
+	if o.OIDCIssuer != "" {
+		if u, err := url.Parse(o.OIDCIssuer); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--oidc-issuer %q: want the issuer URL (https://, or http:// on loopback), e.g. https://keycloak.example.org/realms/canvas", o.OIDCIssuer))
+		}
 	}
 	if o.IngressURL != "" {
 		if u, err := url.Parse(o.IngressURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

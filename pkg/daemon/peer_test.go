@@ -45,7 +45,7 @@ func TestPeerCanvasDependentAPI(t *testing.T) {
 		}
 		body := strings.Replace(string(data), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
 			`{"ctk-prodcatapi":"ghcr.io/a/b:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/c:1","ctk-permissionspecapi":"ghcr.io/a/d:1"}`+"'\n", 1)
-		c, _, err := mustHTTP(t, d.APIURL()).Apply(ctx, file, []byte(body))
+		c, _, err := mustHTTP(t, d.APIURL(), d.StateDir()).Apply(ctx, file, []byte(body))
 		if err != nil {
 			t.Fatalf("apply %s: %v", file, err)
 		}
@@ -56,7 +56,7 @@ func TestPeerCanvasDependentAPI(t *testing.T) {
 		var got *oda.Component
 		err := daemontest.WaitFor(30*time.Second, func() error {
 			var err error
-			if got, err = mustHTTP(t, d.APIURL()).Get(ctx, c.Metadata.Namespace, c.Metadata.Name); err != nil {
+			if got, err = mustHTTP(t, d.APIURL(), d.StateDir()).Get(ctx, c.Metadata.Namespace, c.Metadata.Name); err != nil {
 				return err
 			}
 			if !ok(got) {
@@ -103,7 +103,7 @@ func TestPeerCanvasDependentAPI(t *testing.T) {
 		t.Errorf("dependent canvas's APIs not registered with the provider: %v", err)
 	}
 
-	if _, err := mustHTTP(t, provider.APIURL()).Delete(ctx, pc.Metadata.Namespace, pc.Metadata.Name, ""); err != nil {
+	if _, err := mustHTTP(t, provider.APIURL(), provider.StateDir()).Delete(ctx, pc.Metadata.Namespace, pc.Metadata.Name, ""); err != nil {
 		t.Fatal(err)
 	}
 	got = waitFor(dependent, dc, func(c *oda.Component) bool { return deploymentStatus(c) == oda.DeploymentInProgressDepAPI })

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
@@ -61,6 +62,10 @@ func TestSystemApplication(t *testing.T) {
 		e.canvasd = daemontest.Start(t, daemontest.Options{NATS: e.nats.URL(), Args: []string{
 			"--ingress-url", ingressURL, "--resync", "100ms", "--bridge-image", translate.BridgeImage(release),
 		}})
+		var err error
+		if e.token, err = auth.ReadAdminToken(e.canvasd.StateDir); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	start("v1")

@@ -32,6 +32,9 @@ func TestRolePermissions(t *testing.T) {
 		{"canvasd", false, ctlPing, true},
 		{"canvasd", false, subject.ComponentEvents("ns.c"), true},
 		{"canvasd", false, under(subject.KVAll(subject.APIKeysBucket), "0123abcd"), true}, // canvas apikey create|revoke
+		{"canvasd", false, under(subject.KVAll(subject.IdentityKeysBucket), "kid"), true},
+		{"client", false, under(subject.KVAll(subject.IdentityKeysBucket), "kid"), false},
+		{"host", false, under(subject.KVAll(subject.IdentityClientsBucket), "c"), false},
 		{"canvasd", true, subject.CanvasAPIAll, true},
 		{"canvasd", true, subject.HostEventsAll(lat), true},
 		{"canvasd", false, hostEvent, false},                     // cannot publish as a host

@@ -40,6 +40,7 @@ func Permissions(role Role, lattice string) jwt.Permissions {
 		// no control-interface subscription, no wRPC serving.
 		allow(&p.Pub, subject.JSAPIAll, subject.JSAckAll, subject.JSFlowAll,
 			subject.KVAll(subject.ComponentsBucket), subject.KVAll(subject.StatusBucket), subject.KVAll(subject.APIKeysBucket),
+			subject.KVAll(subject.IdentityKeysBucket), subject.KVAll(subject.IdentityClientsBucket), subject.KVAll(subject.IdentityRevokedBucket),
 			subject.ComponentEventsAll, subject.WadmLatticeAPI("", lattice), subject.CtlLatticeAll("", lattice), subject.InboxAll,
 			canvasWatchAll)
 		deny(&p.Pub, subject.HostEventsAll(lattice))

@@ -78,6 +78,15 @@ type SecretsManagementStatus struct {
 type IdentityConfigStatus struct {
 	IdentityProvider   string `json:"identityProvider"`
 	ListenerRegistered bool   `json:"listenerRegistered"`
+	// wasmcanvas extensions, set when the canvas registered the
+	// component with its issuer: where, and what.
+	Issuer   string `json:"issuer,omitzero"`
+	ClientID string `json:"clientId,omitzero"`
+	// Roles are the componentRole names registered for its API.
+	Roles []string `json:"roles,omitzero"`
+	// CanvasSystemRole was granted to SystemClient on its API.
+	CanvasSystemRole string `json:"canvasSystemRole,omitzero"`
+	SystemClient     string `json:"systemClient,omitzero"`
 }
 
 // StatusSummary is status["summary/status"]. The *summary strings are

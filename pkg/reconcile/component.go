@@ -102,6 +102,19 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 		observed.Type, observed.Message, observed.Scalers = wadm.StatusReconciling, "", nil
 	}
 	in.observed = observed
+	if id := c.opts.Identity; id != nil {
+		if comp.Spec.SecurityFunction == nil {
+			err = id.Remove(ctx, ns, name)
+		} else {
+			var ics oda.IdentityConfigStatus
+			if ics, err = id.Configure(ctx, comp); err == nil {
+				in.identity = &ics
+			}
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("reconcile %s: identity: %w", key, err)
+		}
+	}
 
 	if hasDependencies(comp) {
 		resolved, err := c.resolveDependencies(ctx, key, comp)
@@ -188,6 +201,11 @@ func (c *Controller) cleanup(ctx context.Context, key, ns, name string) (Result,
 	default:
 		c.metrics.statusDeletes.Add(1)
 		removed = true
+	}
+	if id := c.opts.Identity; id != nil {
+		if err := id.Remove(ctx, ns, name); err != nil {
+			return Result{}, fmt.Errorf("clean up deleted Component %s: identity: %w", key, err)
+		}
 	}
 	c.rememberApp(app, "")
 	c.forgetSites(key)

@@ -64,6 +64,10 @@ type Options struct {
 	BaseURL string
 	// IdentityProvider is written to status.identityConfig.identityProvider.
 	IdentityProvider string
+	// Identity registers a Component with a securityFunction with the
+	// issuer; status.identityConfig then says what it registered. Nil:
+	// nothing is registered and identityConfig names IdentityProvider.
+	Identity IdentityConfigurer
 	// SystemApp is the shared system application (translate.Options).
 	SystemApp string
 	// Implementations maps implementation names to Wasm artefacts; entries

@@ -36,6 +36,8 @@ type statusInput struct {
 
 	baseURL          string
 	identityProvider string
+	// identity is what the IdentityConfigurer registered (nil: none ran).
+	identity *oda.IdentityConfigStatus
 	// resolve finds the providing API of a dependency by specification
 	// URL, or says why there is none ("" when it has nothing to add).
 	resolve func(specURLs []string) (url string, ready bool, reason string)
@@ -96,7 +98,11 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 	}
 
 	apisReady := appReady && allReady(st.CoreAPIs) && allReady(st.ManagementAPIs) && allReady(st.SecurityAPIs)
-	if apisReady {
+	switch {
+	case apisReady && in.identity != nil:
+		ics := *in.identity
+		st.IdentityConfig = &ics
+	case apisReady:
 		st.IdentityConfig = &oda.IdentityConfigStatus{IdentityProvider: in.identityProvider, ListenerRegistered: listener}
 	}
 

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -54,6 +55,7 @@ func TestDeploymentStatusStateMachine(t *testing.T) {
 		{"old version deployed", statusInput{c: c, version: "v-2", observed: deployed}, oda.DeploymentInProgressCompCon, "", ""},
 		{"no identity provider", statusInput{c: c, version: "v-1", observed: deployed}, oda.DeploymentInProgressIDConfOp, "", ""},
 		{"complete", statusInput{c: c, version: "v-1", observed: deployed, identityProvider: "idp"}, oda.DeploymentComplete, "", ""},
+		{"registered identity", statusInput{c: c, version: "v-1", observed: deployed, identity: &oda.IdentityConfigStatus{IdentityProvider: "idp", ClientID: "x"}}, oda.DeploymentComplete, "", ""},
 		{"dependency unresolved", statusInput{c: dep, version: "v-1", observed: deployed, identityProvider: "idp", resolve: unresolved}, oda.DeploymentInProgressDepAPI, "", ""},
 		{"dependency resolved", statusInput{c: dep, version: "v-1", observed: deployed, identityProvider: "idp", resolve: resolved}, oda.DeploymentComplete, "", ""},
 		{"secrets requested", statusInput{c: sman, version: "v-1", observed: deployed, identityProvider: "idp"}, oda.DeploymentFailed, secretsUnsupported, "spec.securityFunction.secretsManagement"},
@@ -67,6 +69,18 @@ func TestDeploymentStatusStateMachine(t *testing.T) {
 		if s.DeploymentStatus != tt.want || s.FailureReason != tt.wantReason || s.FailedPart != tt.wantPart {
 			t.Errorf("%s: %s (%q at %q), want %s (%q at %q)", tt.name, s.DeploymentStatus, s.FailureReason, s.FailedPart, tt.want, tt.wantReason, tt.wantPart)
 		}
+	}
+}
+
+// What the IdentityConfigurer registered is the status, not an assumption.
+func TestIdentityConfigIsWhatWasRegistered(t *testing.T) {
+	t.Parallel()
+	c := example(t, productCatalog, "ctk-productcatalogmanagement")
+	reg := oda.IdentityConfigStatus{IdentityProvider: "idp", Issuer: "http://127.0.0.1:1/oidc", ClientID: "ctk-productcatalogmanagement", CanvasSystemRole: "Admin"}
+	st := computeStatus(statusInput{c: c, version: "v-1", identityProvider: "assumed", identity: &reg,
+		observed: deploy.AppStatus{Type: wadm.StatusDeployed, Exists: true, DeployedVersion: "v-1"}})
+	if st.IdentityConfig == nil || !reflect.DeepEqual(*st.IdentityConfig, reg) {
+		t.Fatalf("identityConfig %+v, want %+v", st.IdentityConfig, reg)
 	}
 }
 

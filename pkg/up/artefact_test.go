@@ -23,7 +23,7 @@ import (
 func TestArtefactRoots(t *testing.T) {
 	state := t.TempDir()
 	c := startWith(t, up.Options{StateDir: state})
-	cl, err := client.NewHTTP(c.Info().API)
+	cl, err := client.NewHTTP(c.Info().API, admin(t, c.Info().StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func BenchmarkApplyToServing(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cl, err := client.NewHTTP(c.Info().API)
+		cl, err := client.NewHTTP(c.Info().API, admin(b, c.Info().StateDir))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func BenchmarkDensity(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cl, err := client.NewHTTP(c.Info().API)
+		cl, err := client.NewHTTP(c.Info().API, admin(b, c.Info().StateDir))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -29,7 +29,7 @@ func TestUpstreamExamples(t *testing.T) {
 		t.Fatalf("no examples: %v", err)
 	}
 	c := startWith(t, up.Options{StateDir: t.TempDir(), ArtefactRoots: testRoots, Authenticator: roleTokens})
-	cl, err := client.NewHTTP(c.Info().API)
+	cl, err := client.NewHTTP(c.Info().API, admin(t, c.Info().StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 func TestComponentsDiscoverDependentAPIs(t *testing.T) {
 	c := start(t, t.TempDir())
 	info := c.Info()
-	cl, err := client.NewHTTP(info.API)
+	cl, err := client.NewHTTP(info.API, admin(t, info.StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/up"
 )
 
@@ -24,12 +25,19 @@ import (
 func TestInfoServiceAnswers503DuringShutdown(t *testing.T) {
 	c := start(t, t.TempDir())
 	info := c.Info()
+	tok, err := auth.ReadAdminToken(info.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	body, hold := io.Pipe()
 	applied := make(chan struct{})
 	go func() {
 		defer close(applied)
-		resp, err := http.Post(info.API+wire.PathComponents, "application/yaml", body)
+		req, _ := http.NewRequest(http.MethodPost, info.API+wire.PathComponents, body)
+		req.Header.Set("Content-Type", "application/yaml")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 		}

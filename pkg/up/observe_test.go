@@ -40,7 +40,7 @@ func TestOneTraceThroughCanvasUp(t *testing.T) {
 	rc := obstest.NewReceiver(t)
 	c := startWith(t, up.Options{StateDir: t.TempDir(), ArtefactRoots: testRoots, Getenv: func(k string) string { return rc.Env()[k] }})
 	info := c.Info()
-	cl, err := client.NewHTTP(info.API)
+	cl, err := client.NewHTTP(info.API, admin(t, info.StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestOneTraceThroughCanvasUp(t *testing.T) {
 func TestComponentMetricsAPI(t *testing.T) {
 	c := start(t, t.TempDir())
 	info := c.Info()
-	cl, err := client.NewHTTP(info.API)
+	cl, err := client.NewHTTP(info.API, admin(t, info.StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}

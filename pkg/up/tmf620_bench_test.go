@@ -74,7 +74,7 @@ func BenchmarkTMF620Get(b *testing.B) {
 			b.Error(err)
 		}
 	})
-	comp := applyProductCatalog(ctx, b, c.Info().API, yamlPath, dir)
+	comp := applyProductCatalog(ctx, b, c.Info(), yamlPath, dir)
 
 	hc := &http.Client{
 		Timeout:   10 * time.Second,
@@ -120,7 +120,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // applyProductCatalog applies the example Component with its relative
 // file:// artefact resolved against dir, as `canvas apply -f` does, and
 // returns the Component as stored.
-func applyProductCatalog(ctx context.Context, b *testing.B, api, yamlPath, dir string) *oda.Component {
+func applyProductCatalog(ctx context.Context, b *testing.B, info up.Info, yamlPath, dir string) *oda.Component {
 	b.Helper()
 	data, err := os.ReadFile(yamlPath)
 	if err != nil {
@@ -143,7 +143,7 @@ func applyProductCatalog(ctx context.Context, b *testing.B, api, yamlPath, dir s
 	if err != nil {
 		b.Fatal(err)
 	}
-	cl, err := client.NewHTTP(api)
+	cl, err := client.NewHTTP(info.API, admin(b, info.StateDir))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -153,7 +153,7 @@ func TestUpServesRestartsAndLocks(t *testing.T) {
 		t.Fatalf("Running = %+v, %v", got, ok)
 	}
 
-	cl, err := client.NewHTTP(info.API)
+	cl, err := client.NewHTTP(info.API, admin(t, info.StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestUpServesRestartsAndLocks(t *testing.T) {
 	if code, body := get(t, c2.Info().API+"/readyz"); code != 200 || !strings.Contains(body, `"components": "ok"`) {
 		t.Errorf("/readyz after the restore: %d %s", code, body)
 	}
-	cl2, err := client.NewHTTP(c2.Info().API)
+	cl2, err := client.NewHTTP(c2.Info().API, admin(t, c2.Info().StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}

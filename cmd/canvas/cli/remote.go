@@ -5,14 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client/natsclient"
+	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
+	"github.com/wasmcanvas/wasmcanvas/pkg/up"
 )
 
 // DefaultServer is the canvasd API a command talks to when neither a flag
@@ -27,6 +31,7 @@ type remoteFlags struct {
 	natsCreds   string
 	contextName string
 	configPath  string
+	token       string
 }
 
 func (f *remoteFlags) add(cmd *cobra.Command) {
@@ -34,6 +39,7 @@ func (f *remoteFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.nats, "nats", "", "talk to canvasd over its NATS micro API at this NATS URL instead of HTTP")
 	cmd.Flags().StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for --nats")
 	cmd.Flags().StringVar(&f.contextName, "context", "", "use this context of the config file instead of its current-context")
+	cmd.Flags().StringVar(&f.token, "token", "", "bearer token for the API (default $"+envToken+", else the local admin credential of the canvas on this machine serving --server)")
 	addConfigFlag(cmd, &f.configPath)
 }
 
@@ -101,11 +107,50 @@ func (f *remoteFlags) dial(ctx context.Context) (client.Client, error) {
 		}
 		return natsclient.New(nc, true), nil
 	}
-	c, err := client.NewHTTP(ep.server)
+	c, err := client.NewHTTP(ep.server, client.WithToken(f.credential(ep.server)))
 	if err != nil {
 		return nil, usageErrorf("%s: %v", ep.from, err)
 	}
 	return c, nil
+}
+
+// envToken names the environment variable holding an API token.
+const envToken = "CANVAS_TOKEN"
+
+// credential is the bearer token for server: --token, $CANVAS_TOKEN, or
+// the admin credential of a canvas of this user's whose API is server
+// (a canvas up, or canvasd on the default state directory). The local
+// credential is never sent to another server.
+func (f *remoteFlags) credential(server string) string {
+	if f.token != "" {
+		return f.token
+	}
+	if t := os.Getenv(envToken); t != "" {
+		return t
+	}
+	return localCredential(server)
+}
+
+// localCredential finds the admin credential of the canvas serving server.
+func localCredential(server string) string {
+	var dirs []string
+	for _, info := range up.Known() {
+		dirs = append(dirs, info.StateDir)
+	}
+	if d, err := daemon.DefaultStateDir(); err == nil {
+		dirs = append(dirs, d)
+	}
+	server = strings.TrimRight(server, "/")
+	for _, dir := range dirs {
+		ri, err := daemon.ReadRuntimeInfo(dir)
+		if err != nil || strings.TrimRight(ri.API, "/") != server {
+			continue
+		}
+		if tok, err := auth.ReadAdminToken(dir); err == nil {
+			return tok
+		}
+	}
+	return ""
 }
 
 // apiError prints an API error with every field error on its own line

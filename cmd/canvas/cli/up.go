@@ -48,7 +48,10 @@ served again.
 
 It runs in the foreground until Ctrl-C; with --detach it starts in the
 background, waits until the canvas is ready, prints where it serves and
-returns (stop it with 'canvas down'). Ready means serving: after a restart,
+returns (stop it with 'canvas down'). The API (--listen) needs a token: the
+local admin credential written 0600 to the state directory's admin-token,
+which the canvas CLI sends by itself, or one from the embedded OpenID issuer
+at the API's /oidc ('canvas token'). Ready means serving: after a restart,
 every stored Component serves again (or has failed); until then its paths
 answer 503 with Retry-After. One state directory runs one canvas: a second
 'canvas up' on it refuses, and a port that is taken fails at once, naming

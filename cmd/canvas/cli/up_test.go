@@ -102,9 +102,22 @@ func TestUpHintReachesThisCanvas(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "productcatalog created") {
 		t.Fatalf("%v as printed: exit %d\n%s%s", next, code, out, errOut)
 	}
+	// No --token: the CLI found this canvas's local admin credential.
 	code, out, _ = run(t, "", "get", "components", "--server", info.API)
 	if code != 0 || !strings.Contains(out, "productcatalog") {
 		t.Fatalf("the hint's apply did not reach this canvas:\n%s", out)
+	}
+	if code, out, errOut := run(t, "", "get", "components", "--server", info.API, "--token", "wcadm_not-this-canvas-s-credential-at-all"); code == 0 || !strings.Contains(errOut, "credentials refused") {
+		t.Fatalf("a wrong --token: exit %d\n%s%s", code, out, errOut)
+	}
+	// canvas token with no client: canvas-admin with the local credential;
+	// the embedded issuer's token is accepted by the API.
+	code, tok, errOut := run(t, "", "token", "--server", info.API)
+	if code != 0 || !strings.HasPrefix(tok, "ey") {
+		t.Fatalf("canvas token: exit %d\n%s%s", code, tok, errOut)
+	}
+	if code, out, errOut := run(t, "", "get", "components", "--server", info.API, "--token", strings.TrimSpace(tok)); code != 0 || !strings.Contains(out, "productcatalog") {
+		t.Fatalf("get with the issuer's token: exit %d\n%s%s", code, out, errOut)
 	}
 	if stop[len(stop)-1] != state {
 		t.Errorf("Stop: %v does not name the state directory %s", stop, state)

@@ -464,3 +464,14 @@ const (
 	// QuotaBucket holds quota counters, kept until the quota's API is gone.
 	QuotaBucket = "CANVAS_QUOTA"
 )
+
+// Identity: the embedded OpenID Provider's state (pkg/identity).
+const (
+	// IdentityKeysBucket holds the issuer's signing keys, one per key id
+	// (private parts included: restrict it with NATS permissions to canvasd).
+	IdentityKeysBucket = "CANVAS_IDENTITY_KEYS"
+	// IdentityClientsBucket holds registered OAuth clients (secrets hashed).
+	IdentityClientsBucket = "CANVAS_IDENTITY_CLIENTS"
+	// IdentityRevokedBucket holds revoked token ids until the token expires.
+	IdentityRevokedBucket = "CANVAS_IDENTITY_REVOKED"
+)

@@ -1,0 +1,75 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// The token endpoint answers RFC 6749 §5.2 errors and takes
+// client_secret_post as well as Basic.
+func TestTokenEndpointErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := startIssuer(t, "", IssuerOptions{})
+	secret, err := env.is.RegisterClient(ctx, ClientSpec{ID: "c", Grants: map[string][]string{CanvasAudience: {"r"}, "other": {"x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(body string, basic bool, ctype string) (int, map[string]any, http.Header) {
+		req, _ := http.NewRequest(http.MethodPost, env.is.URL()+PathToken, strings.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		if basic {
+			req.SetBasicAuth("c", secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out, resp.Header
+	}
+	form := "application/x-www-form-urlencoded"
+	cc := "grant_type=client_credentials&audience=" + CanvasAudience
+	for _, tc := range []struct {
+		name, body, ctype string
+		basic             bool
+		status            int
+		errCode           string
+	}{
+		{"basic", cc, form, true, 200, ""},
+		{"client_secret_post", cc + "&client_id=c&client_secret=" + url.QueryEscape(secret), form + "; charset=utf-8", false, 200, ""},
+		{"both methods", cc + "&client_secret=" + url.QueryEscape(secret), form, true, 400, "invalid_request"},
+		{"no client", cc, form, false, 401, "invalid_client"},
+		{"refresh_token grant", "grant_type=refresh_token&refresh_token=x", form, true, 400, "unsupported_grant_type"},
+		{"no audience with two grants", "grant_type=client_credentials", form, true, 400, "invalid_target"},
+		{"unknown audience", "grant_type=client_credentials&audience=nope", form, true, 400, "invalid_target"},
+		{"audience and resource differ", cc + "&resource=other", form, true, 400, "invalid_target"},
+		{"repeated parameter", cc + "&grant_type=client_credentials", form, true, 400, "invalid_request"},
+		{"JSON body", `{"grant_type":"client_credentials"}`, "application/json", true, 400, "invalid_request"},
+	} {
+		status, out, h := post(tc.body, tc.basic, tc.ctype)
+		if status != tc.status || (tc.errCode != "" && out["error"] != tc.errCode) {
+			t.Errorf("%s: %d %v, want %d %s", tc.name, status, out, tc.status, tc.errCode)
+		}
+		if h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q", tc.name, h.Get("Cache-Control"))
+		}
+		if status == 401 && h.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: 401 without a challenge", tc.name)
+		}
+	}
+	resp, err := http.Get(env.is.URL() + PathToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed && resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET token endpoint: %d", resp.StatusCode)
+	}
+}

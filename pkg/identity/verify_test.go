@@ -1,0 +1,82 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
+)
+
+// An issuer that cannot be reached is not a verdict on the token: a plain
+// error, which auth.Require answers 401 without details.
+func TestUnreachableIssuerIsNotAVerdict(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	v, err := NewVerifier(VerifierOptions{Issuer: dead, Audience: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := forge(t, newRSAJWK(t, "k"), map[string]any{"iss": dead, "aud": "api", "exp": 1 << 40})
+	_, err = v.Verify(context.Background(), tok)
+	var refused *auth.Error
+	if err == nil || errors.As(err, &refused) {
+		t.Fatalf("unreachable issuer: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	auth.Require(auth.Bearer(v), "api", "", http.NotFoundHandler()).ServeHTTP(rec, req)
+	if rec.Code != 401 || strings.Contains(rec.Body.String(), ln.Addr().String()) {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A verifier that cached the key set before a rotation accepts a token of
+// the new key after one refresh, and keeps accepting the old key's.
+func TestRotationSeenByARemoteVerifier(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := startIssuer(t, "", IssuerOptions{})
+	secret, err := env.is.RegisterClient(ctx, ClientSpec{ID: "c", Grants: map[string][]string{CanvasAudience: {"r"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() string {
+		_, body := tokenRequest(t, env.is.URL()+PathToken, "c", secret, url.Values{"grant_type": {"client_credentials"}})
+		tok, _ := body["access_token"].(string)
+		return tok
+	}
+	var fetches atomic.Int64
+	v, err := NewVerifier(VerifierOptions{Issuer: env.is.URL(), Audience: CanvasAudience, Keys: RemoteKeys(env.is.URL(), countingClient(PathJWKS, &fetches))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := get()
+	if _, err := v.Verify(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.is.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh := get()
+	for _, tok := range []string{fresh, old, fresh} {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatalf("after rotation: %v", err)
+		}
+	}
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("JWKS fetched %d times, want 2 (first use, the new kid)", n)
+	}
+}
