@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/cmd/canvas/cli"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/migrate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -28,10 +29,14 @@ func TestMigrateImportExport(t *testing.T) {
 	t.Parallel()
 	ctx := daemontest.Context(t, 60*time.Second)
 	d := startCanvas(ctx, t, "http://127.0.0.1:9003")
+	tok, err := auth.ReadAdminToken(d.StateDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	run := func(want int, args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
-		if code := cli.Main(append(args, "--server", d.APIURL()), strings.NewReader(""), &out, &errb); code != want {
+		if code := cli.Main(append(args, "--server", d.APIURL(), "--token", tok), strings.NewReader(""), &out, &errb); code != want {
 			t.Fatalf("canvas %v: exit %d, want %d\n%s%s", args, code, want, out.String(), errb.String())
 		}
 		return out.String() + errb.String()
