@@ -23,6 +23,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/kubeapi"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -42,6 +43,8 @@ type RuntimeInfo struct {
 	PID int `json:"pid"`
 	// API is the HTTP API's base URL (http://host:port).
 	API string `json:"api"`
+	// Kube is the kube API's base URL (https://host:port), absent when off.
+	Kube string `json:"kube,omitempty"`
 	// NATS is the URL of the server canvasd is connected to.
 	NATS    string `json:"nats"`
 	Lattice string `json:"lattice"`
@@ -78,12 +81,16 @@ type Daemon struct {
 	info     http.Handler // apiSrv's info service
 	httpSrv  *http.Server
 	ln       net.Listener
+	kube     *kubeapi.Server
+	kubeSrv  *http.Server
+	kubeLn   net.Listener
 
 	// mu guards what the accessors read while services start; it is never
 	// held across I/O.
-	mu     sync.Mutex
-	nc     *nats.Conn
-	apiURL string
+	mu      sync.Mutex
+	nc      *nats.Conn
+	apiURL  string
+	kubeURL string
 
 	serving           atomic.Bool // from Start until Shutdown begins
 	controllerRunning atomic.Bool
@@ -193,7 +200,7 @@ func (d *Daemon) services() []service.Service {
 			Run: func(ctx context.Context) error { return d.sysKeep.Run(ctx) },
 		}))
 	}
-	return append(ss,
+	ss = append(ss,
 		service.New("controller", service.Funcs{Run: func(ctx context.Context) error {
 			d.controllerRunning.Store(true)
 			defer d.controllerRunning.Store(false)
@@ -224,6 +231,9 @@ func (d *Daemon) services() []service.Service {
 				return nil
 			},
 		}),
+	)
+	ss = append(ss, d.kubeServices()...)
+	return append(ss,
 		service.New("runtime file", service.Funcs{
 			Start: func(context.Context) error {
 				err := d.writeRuntimeFile()
@@ -340,10 +350,11 @@ func (d *Daemon) build(ctx context.Context) error {
 		Gatherer:   reg,
 		Logger:     d.log.Named("api"),
 	})
-	if err == nil {
-		d.info = d.apiSrv.InfoHandler()
+	if err != nil {
+		return err
 	}
-	return err
+	d.info = d.apiSrv.InfoHandler()
+	return d.buildKube()
 }
 
 // listen opens the HTTP API's listener; the service's Run serves it.
@@ -368,7 +379,7 @@ func (d *Daemon) listen(context.Context) error {
 }
 
 func (d *Daemon) writeRuntimeFile() error {
-	ri := RuntimeInfo{PID: os.Getpid(), API: d.APIURL(), NATS: d.NATSURL(), Lattice: d.opts.Lattice}
+	ri := RuntimeInfo{PID: os.Getpid(), API: d.APIURL(), Kube: d.KubeURL(), NATS: d.NATSURL(), Lattice: d.opts.Lattice}
 	data, err := json.MarshalIndent(ri, "", "  ")
 	if err != nil {
 		return err

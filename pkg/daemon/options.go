@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
@@ -46,6 +47,13 @@ type Options struct {
 	// Listen is the HTTP API address (default 127.0.0.1:7443; port 0 picks
 	// a free port, reported in the runtime file and the log).
 	Listen string
+	// KubeListen is the kube API's TLS address (default
+	// DefaultKubeListen; KubeListenOff turns it off). Its CA and serving
+	// certificate live in StateDir (pkg/kubeapi.EnsureTLS).
+	KubeListen string
+	// KubeAuth verifies the kube API's callers; nil means the local admin
+	// credential of StateDir (auth.EnsureAdminToken).
+	KubeAuth auth.Authenticator
 	// IngressURL is the base of the API urls written to status.
 	IngressURL string
 	// SystemApp is the shared wadm application (translate.DefaultSystemApp).
@@ -104,6 +112,9 @@ func (o Options) provision() (Options, error) {
 	if o.Listen == "" {
 		o.Listen = DefaultListen
 	}
+	if o.KubeListen == "" {
+		o.KubeListen = DefaultKubeListen
+	}
 	if o.SystemApp == "" {
 		o.SystemApp = translate.DefaultSystemApp
 	}
@@ -145,6 +156,9 @@ func (o Options) validate(natsURLsGiven bool) error {
 	}
 	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: want HOST:PORT such as %s (port 0 picks a free one): %w", o.Listen, DefaultListen, err))
+	}
+	if _, _, err := net.SplitHostPort(o.KubeListen); err != nil && o.KubeListen != KubeListenOff {
+		errs = append(errs, fmt.Errorf("--kube-listen %q: want HOST:PORT such as %s (port 0 picks a free one), or %s: %w", o.KubeListen, DefaultKubeListen, KubeListenOff, err))
 	}
 	if o.IngressURL != "" {
 		if u, err := url.Parse(o.IngressURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
