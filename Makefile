@@ -25,7 +25,7 @@ FUZZ_TARGETS ?= \
 	./pkg/wrpc/wire:FuzzDecode \
 	./pkg/bridge:FuzzReadHostData
 
-.PHONY: all build bridge-par e2e-deps test unit lint fuzz bench e2e race demo examples components wit clean help
+.PHONY: all build bridge-par e2e-deps kube-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 
 all: build
 
@@ -65,11 +65,14 @@ fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 bench: ## benchmarks that print ratios measured in one run
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 
-e2e: build examples components e2e-deps ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component, secured lattice with edge sites, Prometheus scraping a Component, one OTLP trace through a JS Component
+e2e: build examples components e2e-deps kube-deps ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component, secured lattice with edge sites, Prometheus scraping a Component, one OTLP trace through a JS Component, kubectl and client-go against the kube API
 	$(GO) test -p 1 -count=1 -tags e2e -timeout 30m ./e2e/... ./pkg/runtime/...
 
 e2e-deps: ## what the e2e runs need beyond Go and npm: Debian's prometheus (installed when missing)
 	@command -v prometheus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
+kube-deps: ## kubectl for the kube API e2e: bin/kubectl built from k8s.io/kubectl (Go module proxy, its own module in internal/tools/kubectl) when missing
+	@test -x bin/kubectl || { cd internal/tools/kubectl && $(GO) build -o ../../../bin/kubectl . ; }
 
 race: ## the cgo runtime, the deployer, the gateway and the lifecycles under the race detector with cgo pointer checks
 	GODEBUG=cgocheck=1 $(GO) test -race -count=1 -timeout 8m ./pkg/runtime/... ./pkg/deploy/local/ ./pkg/gateway/ ./pkg/service/ ./pkg/up/ ./pkg/daemon/

@@ -9,6 +9,9 @@
 // through a JavaScript Component's own span to the Component it calls
 // (examples/components/traced-js, built by `make components`); and the
 // real `nats micro ls` and `nats micro info wasmcanvas` (natscli, installed
-// from the Go module proxy with `go install`) finding the canvas API.
+// from the Go module proxy with `go install`) finding the canvas API; and
+// the real kubectl (bin/kubectl, `make kube-deps`) and client-go driving the
+// kube API of a canvasd through the reference canvas's BDD use cases
+// UC002, UC003, UC007-F001 and UC013.
 // It has no code of its own, only tests.
 package e2e

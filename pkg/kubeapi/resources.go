@@ -185,7 +185,7 @@ func children(c *oda.Component) (exposed, dependent []*object) {
 	for f, entries := range apiLists {
 		seen := map[string]int{} // specifications of an API seen so far
 		for _, e := range entries {
-			spec := map[string]any{"segment": segments[f], "implementation": e.Implementation, "path": e.Path, "port": e.Port}
+			spec := withoutEmpty(map[string]any{"segment": segments[f], "implementation": e.Implementation, "path": e.Path, "port": e.Port})
 			if a, ok := exposedFor(c.Metadata.Name, specAPIs[f], e.Name); ok {
 				i := seen[a.Name]
 				seen[a.Name]++
@@ -198,7 +198,7 @@ func children(c *oda.Component) (exposed, dependent []*object) {
 				}
 				if i < len(a.Specification) {
 					s := a.Specification[i]
-					spec["specification"] = []any{map[string]any{"url": s.URL, "version": s.Version}}
+					spec["specification"] = []any{withoutEmpty(map[string]any{"url": s.URL, "version": s.Version})}
 				}
 				if a.DeveloperUI != "" {
 					spec["developerUI"] = a.DeveloperUI
@@ -208,8 +208,8 @@ func children(c *oda.Component) (exposed, dependent []*object) {
 				"implementation": map[string]any{"ready": e.Ready},
 			}
 			if e.URL != "" {
-				status["apiStatus"] = map[string]any{"name": e.Name, "url": e.URL, "developerUI": e.DeveloperUI,
-					"path": e.Path, "port": e.Port, "implementation": e.Implementation, "ip": e.IP}
+				status["apiStatus"] = withoutEmpty(map[string]any{"name": e.Name, "url": e.URL, "developerUI": e.DeveloperUI,
+					"path": e.Path, "port": e.Port, "implementation": e.Implementation, "ip": e.IP})
 			}
 			doc := map[string]any{"apiVersion": oda.APIVersionV1, "kind": exposedAPIs.kind, "metadata": meta(e.Name, e.UID), "spec": spec, "status": status}
 			exposed = append(exposed, child(exposedAPIs, e.Name, e.UID, doc, []any{e.URL, readyCell(e.Ready, e.URL != "" || e.Ready)}))
@@ -229,7 +229,7 @@ func children(c *oda.Component) (exposed, dependent []*object) {
 				}
 				var specs []any
 				for _, s := range d.Specification {
-					specs = append(specs, map[string]any{"url": s.URL, "version": s.Version})
+					specs = append(specs, withoutEmpty(map[string]any{"url": s.URL, "version": s.Version}))
 				}
 				if specs != nil {
 					spec["specification"] = specs
@@ -244,6 +244,17 @@ func children(c *oda.Component) (exposed, dependent []*object) {
 		}
 	}
 	return exposed, dependent
+}
+
+// withoutEmpty drops the keys whose value is "" or 0, as the reference
+// operators leave unknown fields out.
+func withoutEmpty(m map[string]any) map[string]any {
+	for k, v := range m {
+		if v == "" || v == 0 {
+			delete(m, k)
+		}
+	}
+	return m
 }
 
 func readyCell(ready, known bool) string {
