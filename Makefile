@@ -71,8 +71,10 @@ e2e: build examples components e2e-deps kube-deps ## long, bounded end-to-end ru
 e2e-deps: ## what the e2e runs need beyond Go and npm: Debian's prometheus (installed when missing)
 	@command -v prometheus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
+KUBECTL_VERSION = -X k8s.io/component-base/version.gitVersion=v1.37.2 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
+
 kube-deps: ## kubectl for the kube API e2e: bin/kubectl built from k8s.io/kubectl (Go module proxy, its own module in internal/tools/kubectl) when missing
-	@test -x bin/kubectl || { cd internal/tools/kubectl && $(GO) build -o ../../../bin/kubectl . ; }
+	@test -x bin/kubectl || { cd internal/tools/kubectl && $(GO) build -ldflags "$(KUBECTL_VERSION)" -o ../../../bin/kubectl . ; }
 
 race: ## the cgo runtime, the deployer, the gateway and the lifecycles under the race detector with cgo pointer checks
 	GODEBUG=cgocheck=1 $(GO) test -race -count=1 -timeout 8m ./pkg/runtime/... ./pkg/deploy/local/ ./pkg/gateway/ ./pkg/service/ ./pkg/up/ ./pkg/daemon/

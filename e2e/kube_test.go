@@ -230,7 +230,6 @@ func TestKubeUseCases(t *testing.T) {
 	}
 	replace("productcatalog-enhanced-v1.component.yaml", nil)
 	k.waitChildren("exposedapis", "components", "ctk", "ctk-productcatalogmanagement-v4", "ctk-metrics", "ctk-userrolesandpermissions-v5", "ctk-promotionmanagement-v4")
-	k.waitComplete("components", "ctk")
 	// UC002-F002 / UC003-F005: upgrade removes it again.
 	replace("productcatalog-v1.component.yaml", nil)
 	k.waitChildren("exposedapis", "components", "ctk", "ctk-productcatalogmanagement-v4", "ctk-metrics", "ctk-userrolesandpermissions-v5")
