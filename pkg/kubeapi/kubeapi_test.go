@@ -166,6 +166,13 @@ func TestWritesAndErrors(t *testing.T) {
 	})
 	_, err = comps.Create(e.ctx, wrong, metav1.CreateOptions{})
 	assertInvalid(t, err, "apiVersion")
+	wrong.SetAPIVersion(oda.APIVersionV1)
+	wrong.SetKind("Widget")
+	_, err = comps.Create(e.ctx, wrong, metav1.CreateOptions{})
+	assertInvalid(t, err, "kind")
+	if _, err := comps.Get(e.ctx, "other", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("an invalid create stored something: %v", err)
+	}
 
 	// Replace at a stale resourceVersion: 409 Conflict, nothing stored.
 	stale := before.DeepCopy()
