@@ -332,6 +332,14 @@ func TestTableAndChildren(t *testing.T) {
 		}
 		return nil
 	})
+	dt := e.table("/apis/oda.tmforum.org/v1/namespaces/components/dependentapis")
+	cols = nil
+	for _, c := range dt.ColumnDefinitions {
+		cols = append(cols, c.Name)
+	}
+	if strings.Join(cols, ",") != "Name,ready,Age,svcInvID" || len(dt.Rows) != 1 || dt.Rows[0].Cells[1] != "true" {
+		t.Errorf("DependentAPI table: columns %v, rows %+v; want the reference CRD's Name,ready,Age,svcInvID", cols, dt.Rows)
+	}
 }
 
 func (e *env) table(path string) metav1.Table {

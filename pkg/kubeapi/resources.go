@@ -20,7 +20,8 @@ type resource struct {
 	shortNames             []string
 	// versions the resource is served at (the children only at v1).
 	versions []string
-	// columns are the reference CRD's printer columns, between Name and Age.
+	// columns are the reference CRD's printer columns after Name; Age
+	// ends them unless the CRD places it (ageColumn).
 	columns []metav1.TableColumnDefinition
 	// writable: the children are derived, never written.
 	writable bool
@@ -43,11 +44,14 @@ var (
 		plural: "dependentapis", singular: "dependentapi", kind: "DependentAPI", versions: versions[:1],
 		columns: []metav1.TableColumnDefinition{
 			{Name: "ready", Type: "string", Description: "Dependent API configuration is ready - e.g. gateway configuration"},
+			ageColumn,
 			{Name: "svcInvID", Type: "string", Description: "ID published in the Canvas Info Service"},
 		},
 	}
 	resources = []*resource{components, exposedAPIs, dependentAPIs}
 )
+
+var ageColumn = metav1.TableColumnDefinition{Name: "Age", Type: "date", Description: "CreationTimestamp is the time the object was created."}
 
 func resourceNamed(plural string) *resource {
 	for _, r := range resources {

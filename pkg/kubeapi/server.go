@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -318,11 +319,22 @@ func (s *Server) table(objs []*object, res *resource, rv uint64, include, versio
 	t := metav1.Table{TypeMeta: metav1.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"}, ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(rv, 10)}}
 	t.ColumnDefinitions = append(t.ColumnDefinitions, metav1.TableColumnDefinition{Name: "Name", Type: "string", Format: "name", Description: "Name must be unique within a namespace."})
 	t.ColumnDefinitions = append(t.ColumnDefinitions, res.columns...)
-	t.ColumnDefinitions = append(t.ColumnDefinitions, metav1.TableColumnDefinition{Name: "Age", Type: "date", Description: "CreationTimestamp is the time the object was created."})
+	if !slices.Contains(res.columns, ageColumn) {
+		t.ColumnDefinitions = append(t.ColumnDefinitions, ageColumn)
+	}
 	now := s.opts.Now()
 	t.Rows = []metav1.TableRow{}
 	for _, o := range objs {
-		row := metav1.TableRow{Cells: append(append([]any{o.name}, o.cells...), age(o.created, now))}
+		row := metav1.TableRow{Cells: []any{o.name}}
+		rest := o.cells
+		for _, c := range t.ColumnDefinitions[1:] {
+			if c == ageColumn {
+				row.Cells = append(row.Cells, age(o.created, now))
+				continue
+			}
+			row.Cells = append(row.Cells, rest[0])
+			rest = rest[1:]
+		}
 		switch include {
 		case "None":
 		case "Object":
