@@ -334,6 +334,7 @@ func (d *Daemon) build(ctx context.Context) error {
 			return nil
 		}},
 	}
+	checks = append(checks, d.kubeCheck()...)
 	checks = append(checks, o.Checks...)
 	d.apiSrv, err = api.New(api.Options{
 		Desired:  desired{desiredStore},

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/kubeapi"
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
@@ -46,6 +47,19 @@ func (d *Daemon) kubeServices() []service.Service {
 			},
 		}),
 	}
+}
+
+// kubeCheck is the kube API's readiness: its index holds the stores' state.
+func (d *Daemon) kubeCheck() []api.Check {
+	if d.opts.KubeListen == KubeListenOff {
+		return nil
+	}
+	return []api.Check{{Name: "kube", Check: func(context.Context) error {
+		if d.kube == nil {
+			return errors.New("kube API not built yet")
+		}
+		return d.kube.Synced()
+	}}}
 }
 
 // buildKube makes the kube API over the API server build made.
