@@ -74,7 +74,14 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kube, err := kubeapi.New(kubeapi.Options{API: srv, Auth: auth.LocalAdmin(tok)})
+	// A second credential holds only the read role.
+	reader := auth.AuthenticatorFunc(func(r *http.Request) (auth.Principal, error) {
+		if tok, err := auth.BearerToken(r); err != nil || tok != readerToken {
+			return auth.Principal{}, auth.ErrNoCredentials
+		}
+		return auth.Principal{Subject: "reader", Roles: []string{auth.RoleRead}}, nil
+	})
+	kube, err := kubeapi.New(kubeapi.Options{API: srv, Auth: auth.Chain(auth.LocalAdmin(tok), reader)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +140,9 @@ func newEnv(t *testing.T) *env {
 	}
 	return e
 }
+
+// readerToken is the bearer token of a caller with auth.RoleRead only.
+const readerToken = "reader-token"
 
 const implementations = `{"ctk-permissionspecapi":"ghcr.io/a/p:1","ctk-prodcatapi":"ghcr.io/a/c:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/m:1","ctk-promotionmgmt":"ghcr.io/a/r:1","ctk-promotionmanagement":"ghcr.io/a/r:1"}`
 

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -72,6 +73,19 @@ func TestDiscoveryAndAuth(t *testing.T) {
 	i := slices.IndexFunc(groups.Groups, func(g metav1.APIGroup) bool { return g.Name == oda.Group })
 	if i < 0 || groups.Groups[i].PreferredVersion.Version != "v1" || len(groups.Groups[i].Versions) != 3 {
 		t.Errorf("groups = %+v, want oda.tmforum.org at v1, v1beta4, v1beta3 (v1 preferred)", groups.Groups)
+	}
+
+	readOnly := rest.CopyConfig(e.config)
+	readOnly.BearerToken = readerToken
+	rdyn, err := dynamic.NewForConfig(readOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rdyn.Resource(componentsV1).Namespace("components").List(e.ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("a reader lists: %v", err)
+	}
+	if _, err := rdyn.Resource(componentsV1).Namespace("components").Create(e.ctx, example(t, "productcatalog-v1.component.yaml", nil), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("a reader creates: %v, want Forbidden", err)
 	}
 
 	for _, token := range []string{"", "wcadm_" + strings.Repeat("x", 43)} {
@@ -452,4 +466,50 @@ func TestWatch(t *testing.T) {
 	}
 	next(w, watch.Deleted)
 	next(xw, watch.Deleted)
+}
+
+// TestWatchList: client-go's watch list (sendInitialEvents) gets the
+// current objects, then a BOOKMARK marking their end; timeoutSeconds ends
+// the stream.
+func TestWatchList(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if _, err := e.components("v1", "components").Create(e.ctx, example(t, "productcatalog-v1.component.yaml", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hc, err := rest.HTTPClientFor(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	resp, err := hc.Get(e.url + "/apis/oda.tmforum.org/v1/namespaces/components/components?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body) // ends with timeoutSeconds
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the watch lasted %s despite timeoutSeconds=1", d)
+	}
+	var types []string
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	for dec.More() {
+		var ev struct {
+			Type   string                    `json:"type"`
+			Object unstructured.Unstructured `json:"object"`
+		}
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+		types = append(types, ev.Type)
+		if ev.Type == "BOOKMARK" && ev.Object.GetAnnotations()["k8s.io/initial-events-end"] != "true" {
+			t.Errorf("bookmark without k8s.io/initial-events-end: %v", ev.Object.Object)
+		}
+	}
+	if strings.Join(types, ",") != "ADDED,BOOKMARK" {
+		t.Errorf("events %v, want ADDED,BOOKMARK", types)
+	}
 }
