@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
@@ -52,6 +53,11 @@ func TestDiscoveryAndAuth(t *testing.T) {
 	dc, err := discovery.NewDiscoveryClientForConfig(e.config)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// kubectl api-resources (through a cached client): every group
+	// version answers, none is empty.
+	if _, _, err := memory.NewMemCacheClient(dc).ServerGroupsAndResources(); err != nil {
+		t.Errorf("discovery is incomplete: %v", err)
 	}
 	list, err := dc.ServerResourcesForGroupVersion(oda.Group + "/v1")
 	if err != nil {

@@ -137,11 +137,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) *statusError {
 	case get && len(parts) >= 1 && parts[0] == "openapi":
 		return s.serveOpenAPI(w, r, parts[1:])
 	case get && len(parts) == 1 && parts[0] == "api":
-		writeJSON(w, http.StatusOK, metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{"v1"},
+		// No core group: clients skip it when it lists no version, and an
+		// empty core/v1 would be an error to them.
+		writeJSON(w, http.StatusOK, metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{},
 			ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: r.Host}}})
-		return nil
-	case get && len(parts) == 2 && parts[0] == "api" && parts[1] == "v1":
-		writeJSON(w, http.StatusOK, metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: "v1", APIResources: []metav1.APIResource{}})
 		return nil
 	case get && len(parts) == 1 && parts[0] == "apis":
 		writeJSON(w, http.StatusOK, metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{apiGroup()}})
