@@ -19,6 +19,17 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
+// maxTombs bounds the deletions kept for watches resuming from a
+// resourceVersion; one resuming from before the oldest gets fewer.
+const maxTombs = 1024
+
+// tomb is a deleted object and the revision the index had reached with
+// its deletion.
+type tomb struct {
+	obj *object
+	at  uint64
+}
+
 // watchBuffer is how far a kube watcher may lag before it is cut off (it
 // then lists and watches again, as client-go does).
 const watchBuffer = 256
@@ -78,6 +89,7 @@ type index struct {
 	mu       sync.Mutex
 	entries  map[oda.Key]*entry
 	maxRV    uint64
+	tombs    []tomb // oldest first
 	synced   bool
 	changed  chan struct{} // closed and replaced on every change
 	watchers map[*watcher]struct{}
@@ -134,6 +146,7 @@ func (x *index) reset(initial []wire.WatchEvent) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.entries = map[oda.Key]*entry{}
+	x.tombs = nil
 	for _, ev := range initial {
 		if ev.Object != nil {
 			x.put(ev.Object)
@@ -185,10 +198,26 @@ func (x *index) apply(ev wire.WatchEvent) {
 	var next *entry
 	if ev.Type == wire.WatchDeleted {
 		delete(x.entries, key)
+		// The deleted object carries the revision of its delete; so do
+		// the DELETED events of it and its children.
+		if prev != nil {
+			prev = &entry{comp: componentObject(ev.Object)}
+			prev.exposed, prev.dependent = children(ev.Object)
+			x.maxRV = max(x.maxRV, prev.comp.rv)
+		}
 	} else {
 		next = x.put(ev.Object)
 	}
-	x.emit(diff(prev, next))
+	evs := diff(prev, next)
+	for _, e := range evs {
+		if e.typ == "DELETED" {
+			x.tombs = append(x.tombs, tomb{e.obj, x.maxRV})
+		}
+	}
+	if over := len(x.tombs) - maxTombs; over > 0 {
+		x.tombs = slices.Delete(x.tombs, 0, over)
+	}
+	x.emit(evs)
 	x.notify()
 }
 
@@ -272,8 +301,10 @@ func (x *index) get(r *resource, namespace, name string) (*object, error) {
 	return objs[0], nil
 }
 
-// watch registers a watcher for f and returns the objects it starts with:
-// those newer than since (all when since is 0).
+// watch registers a watcher for f and returns the events it starts with:
+// every object when since is 0; else the deletions after since (of the
+// last maxTombs), then the objects newer than since. An object whose
+// status changed after since without a new revision is not among them.
 func (x *index) watch(f filter, since uint64) (*watcher, []event, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -283,7 +314,14 @@ func (x *index) watch(f filter, since uint64) (*watcher, []event, error) {
 	if x.closed {
 		return nil, nil, errors.New("the server is shutting down")
 	}
-	var initial []event
+	var initial, deleted []event
+	if since > 0 {
+		for _, t := range x.tombs {
+			if t.at > since && f.matches(t.obj) {
+				deleted = append(deleted, event{"DELETED", t.obj})
+			}
+		}
+	}
 	for _, e := range x.entries {
 		for _, o := range e.objects(f.res) {
 			if f.matches(o) && (since == 0 || o.rv > since) {
@@ -296,7 +334,7 @@ func (x *index) watch(f filter, since uint64) (*watcher, []event, error) {
 	})
 	w := &watcher{f: f, ch: make(chan event, watchBuffer)}
 	x.watchers[w] = struct{}{}
-	return w, initial, nil
+	return w, append(deleted, initial...), nil
 }
 
 // revision is the newest store revision the index has seen.

@@ -519,3 +519,86 @@ func TestWatchList(t *testing.T) {
 		t.Errorf("events %v, want ADDED,BOOKMARK", types)
 	}
 }
+
+// TestWatchResumes: a watch from a list's resourceVersion gets the
+// deletions and writes made after that list, as a client-go reflector
+// needs; the DELETED object carries the revision of its delete.
+func TestWatchResumes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	comps := e.components("v1", "components")
+	for _, name := range []string{"gone", "kept"} {
+		if _, err := comps.Create(e.ctx, example(t, "productcatalog-v1.component.yaml", renamed(name)), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.writeStatus("components", "gone", completeStatus(true))
+	e.eventually("gone's ExposedAPIs", func() error {
+		if l, err := e.dyn.Resource(exposedV1).Namespace("components").List(e.ctx, metav1.ListOptions{}); err != nil || len(l.Items) != 3 {
+			return fmt.Errorf("%v", err)
+		}
+		return nil
+	})
+	list, err := comps.List(e.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xlist, err := e.dyn.Resource(exposedV1).Namespace("components").List(e.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := comps.Delete(e.ctx, "gone", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := comps.Patch(e.ctx, "kept", types.MergePatchType, []byte(`{"metadata":{"labels":{"after":"list"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var listRV uint64
+	fmt.Sscan(list.GetResourceVersion(), &listRV)
+
+	w, err := comps.Watch(e.ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var got []string
+	for len(got) < 2 {
+		select {
+		case ev := <-w.ResultChan():
+			o := ev.Object.(*unstructured.Unstructured)
+			got = append(got, fmt.Sprintf("%s %s", ev.Type, o.GetName()))
+			if ev.Type == watch.Deleted && revisionOf(t, o) <= listRV {
+				t.Errorf("DELETED carries rv %s, not the delete's (after the list's %d)", o.GetResourceVersion(), listRV)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events %v, want a DELETED of gone and a write of kept", got)
+		}
+	}
+	if strings.Join(got, ",") != "DELETED gone,ADDED kept" {
+		t.Errorf("events %v", got)
+	}
+	xw, err := e.dyn.Resource(exposedV1).Namespace("components").Watch(e.ctx, metav1.ListOptions{ResourceVersion: xlist.GetResourceVersion()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xw.Stop()
+	for range 3 {
+		select {
+		case ev := <-xw.ResultChan():
+			if ev.Type != watch.Deleted {
+				t.Errorf("ExposedAPI event %s, want DELETED", ev.Type)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the ExposedAPIs' deletions were not replayed")
+		}
+	}
+}
+
+func revisionOf(t *testing.T, o *unstructured.Unstructured) uint64 {
+	t.Helper()
+	var n uint64
+	if _, err := fmt.Sscan(o.GetResourceVersion(), &n); err != nil {
+		t.Fatalf("resourceVersion %q: %v", o.GetResourceVersion(), err)
+	}
+	return n
+}
