@@ -602,3 +602,30 @@ func revisionOf(t *testing.T, o *unstructured.Unstructured) uint64 {
 	}
 	return n
 }
+
+// TestConversionRefusal: a Component using a field v1beta3 cannot hold is
+// refused at v1beta3 with a 422 naming the field, and served at v1.
+func TestConversionRefusal(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := example(t, "productcatalog-v1.component.yaml", nil)
+	apis, _, _ := unstructured.NestedSlice(c.Object, "spec", "coreFunction", "exposedAPIs")
+	apis[0].(map[string]any)["specification"].([]any)[0].(map[string]any)["version"] = "4.0.0"
+	if err := unstructured.SetNestedSlice(c.Object, apis, "spec", "coreFunction", "exposedAPIs"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.components("v1", "components").Create(e.ctx, c, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.components("v1beta3", "components").Get(e.ctx, c.GetName(), metav1.GetOptions{})
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("v1beta3 read: %v, want 422 Invalid", err)
+	}
+	causes := err.(apierrors.APIStatus).Status().Details.Causes
+	if len(causes) != 1 || causes[0].Field != "spec.coreFunction.exposedAPIs[0].specification[0].version" {
+		t.Errorf("causes %+v, want the specification version v1beta3 lacks", causes)
+	}
+	if _, err := e.components("v1", "components").Get(e.ctx, c.GetName(), metav1.GetOptions{}); err != nil {
+		t.Errorf("v1 read: %v", err)
+	}
+}
