@@ -227,10 +227,23 @@ func TestWritesAndErrors(t *testing.T) {
 	if _, err := comps.Patch(e.ctx, "ssa", types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "test"}); err != nil {
 		t.Fatalf("server-side apply (create): %v", err)
 	}
-	applied.SetLabels(map[string]string{"applied": "twice"})
+	applied.SetLabels(map[string]string{"applied": "twice", oda.LabelComponentName: "ssa"})
 	data, _ = json.Marshal(applied.Object)
 	if got, err := comps.Patch(e.ctx, "ssa", types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "test"}); err != nil || got.GetLabels()["applied"] != "twice" {
 		t.Errorf("server-side apply (update): %v", err)
+	}
+	// Another writer's label stays; the manager's own, no longer applied, goes.
+	if _, err := comps.Patch(e.ctx, "ssa", types.MergePatchType, []byte(`{"metadata":{"labels":{"other":"writer"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	applied.SetLabels(map[string]string{oda.LabelComponentName: "ssa"})
+	data, _ = json.Marshal(applied.Object)
+	got, err := comps.Patch(e.ctx, "ssa", types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "test"})
+	if err != nil || got.GetLabels()["applied"] != "" || got.GetLabels()["other"] != "writer" || got.GetLabels()[oda.LabelComponentName] != "ssa" {
+		t.Errorf("server-side apply dropping a label: %v, labels %v", err, got.GetLabels())
+	}
+	if _, err := comps.Patch(e.ctx, "ssa", types.ApplyPatchType, data, metav1.PatchOptions{}); !apierrors.IsBadRequest(err) {
+		t.Errorf("server-side apply without a field manager: %v, want BadRequest", err)
 	}
 
 	// Delete: gone from get and list at once.

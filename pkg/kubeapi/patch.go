@@ -164,10 +164,34 @@ func dropDirectives(v any) any {
 	return v
 }
 
+// AppliedAnnotationPrefix keys the configuration each field manager last
+// applied with server-side apply, in an annotation of the Component
+// (AppliedAnnotationPrefix + manager): the simplified field ownership that
+// lets a manager remove a field by no longer applying it.
+const AppliedAnnotationPrefix = "apply.wasmcanvas.io/"
+
 func (s *Server) serverSideApply(w http.ResponseWriter, r *http.Request, req request, key oda.Key, body []byte) *statusError {
 	applied, e := decodeObject(body, req)
 	if e != nil {
 		return e
+	}
+	annotation, e := appliedAnnotation(r.URL.Query().Get("fieldManager"), req)
+	if e != nil {
+		return e
+	}
+	meta, _ := applied["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		applied["metadata"] = meta
+	}
+	rv, _ := meta["resourceVersion"].(string)
+	for _, k := range []string{"resourceVersion", "managedFields"} {
+		delete(meta, k)
+	}
+	delete(applied, "status")
+	config, err := json.Marshal(applied)
+	if err != nil {
+		return failure(http.StatusBadRequest, req.res, req.name, err.Error())
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
@@ -177,25 +201,35 @@ func (s *Server) serverSideApply(w http.ResponseWriter, r *http.Request, req req
 	}
 	doc := applied
 	mode := api.WriteCreate
-	rv := ""
 	if cur != nil {
 		curRaw, err := renderComponent(cur, req.version)
 		if err != nil {
 			return conversionFailure(req, componentObject(cur), err)
 		}
-		var curDoc any
+		var curDoc map[string]any
 		if err := json.Unmarshal(curRaw, &curDoc); err != nil {
 			return failure(http.StatusInternalServerError, req.res, req.name, err.Error())
 		}
-		if meta, ok := applied["metadata"].(map[string]any); ok {
-			rv, _ = meta["resourceVersion"].(string)
+		// What this manager applied before and applies no longer goes.
+		var last map[string]any
+		if prev := cur.Metadata.Annotations[annotation]; prev != "" && json.Unmarshal([]byte(prev), &last) == nil {
+			dropUnapplied(curDoc, last, applied)
 		}
-		doc, _ = mergeJSON(curDoc, map[string]any(applied)).(map[string]any)
+		var fresh map[string]any
+		_ = json.Unmarshal(config, &fresh) // config was marshalled above
+		doc, _ = mergeJSON(curDoc, fresh).(map[string]any)
 		mode = api.WriteUpdate
 		if rv == "" {
 			rv = cur.Metadata.ResourceVersion
 		}
 	}
+	docMeta, _ := doc["metadata"].(map[string]any)
+	annotations, _ := docMeta["annotations"].(map[string]any)
+	if annotations == nil {
+		annotations = map[string]any{}
+		docMeta["annotations"] = annotations
+	}
+	annotations[annotation] = string(config)
 	c, e := s.admit(doc, req)
 	if e != nil {
 		return e
@@ -204,6 +238,45 @@ func (s *Server) serverSideApply(w http.ResponseWriter, r *http.Request, req req
 		return s.answer(w, http.StatusOK, c, req)
 	}
 	return s.store(w, r, c, rv, mode, req)
+}
+
+// appliedAnnotation is the annotation of manager's applied configuration.
+func appliedAnnotation(manager string, req request) (string, *statusError) {
+	if manager == "" {
+		return "", failure(http.StatusBadRequest, req.res, req.name, "server-side apply needs a fieldManager (kubectl sets one; client-go: PatchOptions.FieldManager)")
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, manager)
+	name = strings.Trim(name, "-_.")
+	if name == "" || len(name) > 63 {
+		return "", failure(http.StatusBadRequest, req.res, req.name, fmt.Sprintf("fieldManager %q: use at most 63 letters, digits, '-', '_' or '.'", manager))
+	}
+	return AppliedAnnotationPrefix + name, nil
+}
+
+// dropUnapplied deletes from cur what last held and applied no longer
+// holds: keys of objects one by one (a label, an annotation), any other
+// value whole (lists are replaced whole, as a merge patch does).
+func dropUnapplied(cur, last, applied map[string]any) {
+	for k, lv := range last {
+		av, inApplied := applied[k]
+		lm, lok := lv.(map[string]any)
+		cm, cok := cur[k].(map[string]any)
+		am, aok := av.(map[string]any)
+		switch {
+		case lok && cok && (aok || !inApplied):
+			dropUnapplied(cm, lm, am)
+			if !inApplied && len(cm) == 0 {
+				delete(cur, k)
+			}
+		case !inApplied:
+			delete(cur, k)
+		}
+	}
 }
 
 func decodeObject(body []byte, req request) (map[string]any, *statusError) {
