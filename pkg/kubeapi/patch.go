@@ -31,10 +31,9 @@ const (
 // Strategic merge patch is answered as JSON merge patch with its $
 // directives dropped: the Component schema declares no merge keys, so a
 // strategic patch of it replaces lists as a merge patch does. Server-side
-// apply (application/apply-patch+yaml) is simplified: the applied
-// configuration is merged over the current object as a merge patch (or
-// creates it); fields a manager stops applying are kept, not removed, and
-// there are no field managers or conflicts.
+// apply (application/apply-patch+yaml) is simplified (serverSideApply):
+// one applied configuration per field manager, no managedFields, no
+// conflicts between managers.
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, req request) *statusError {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
