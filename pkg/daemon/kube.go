@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -91,8 +92,15 @@ func (d *Daemon) listenKube(context.Context) error {
 		return fmt.Errorf("listen on %s (--kube-listen): %w; pick a free port, port 0 for any, or off", d.opts.KubeListen, err)
 	}
 	d.kubeLn = ln
+	// Listening on every address, the kubeconfig of this machine names
+	// loopback, which the certificate always covers.
+	addr := ln.Addr().(*net.TCPAddr)
+	ip := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		ip = "127.0.0.1"
+	}
 	d.mu.Lock()
-	d.kubeURL = "https://" + ln.Addr().String()
+	d.kubeURL = "https://" + net.JoinHostPort(ip, strconv.Itoa(addr.Port))
 	d.mu.Unlock()
 	d.kubeSrv = &http.Server{
 		Handler:           d.kube.Handler(),
