@@ -27,7 +27,7 @@ FUZZ_TARGETS ?= \
 	./pkg/bridge/identityrpc:FuzzDecode \
 	./pkg/identity:FuzzVerify
 
-.PHONY: all build bridge-par e2e-deps identity-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
+.PHONY: all build bridge-par e2e-deps identity-deps kube-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 
 all: build
 
@@ -74,7 +74,7 @@ fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 bench: ## benchmarks that print ratios measured in one run
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 
-e2e: build examples components e2e-deps migrate-deps ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component, secured lattice with edge sites, Prometheus scraping a Component, one OTLP trace through a JS Component, a migration round trip through a Kubernetes CRD API server
+e2e: build examples components e2e-deps kube-deps migrate-deps ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component, secured lattice with edge sites, Prometheus scraping a Component, one OTLP trace through a JS Component, kubectl and client-go against the kube API, a migration round trip through a Kubernetes CRD API server
 	$(GO) test -p 1 -count=1 -tags e2e -timeout 30m ./e2e/... ./pkg/runtime/...
 
 e2e-deps: ## what the e2e runs need beyond Go and npm: Debian's prometheus (installed when missing)
@@ -83,6 +83,11 @@ e2e-deps: ## what the e2e runs need beyond Go and npm: Debian's prometheus (inst
 migrate-deps: ## what the migration e2e needs: Debian's etcd and k8s.io/apiextensions-apiserver (bin/; each installed when missing)
 	@command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server; }
 	@test -x $(BIN)/apiextensions-apiserver || (mkdir -p $(BIN) && GOBIN=$(abspath $(BIN)) GOFLAGS= $(GO) install k8s.io/apiextensions-apiserver@v0.37.2)
+
+KUBECTL_VERSION = -X k8s.io/component-base/version.gitVersion=v1.37.2 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
+
+kube-deps: ## kubectl for the kube API e2e: bin/kubectl built from k8s.io/kubectl (Go module proxy, its own module in internal/tools/kubectl) when missing
+	@test -x bin/kubectl || { cd internal/tools/kubectl && $(GO) build -ldflags "$(KUBECTL_VERSION)" -o ../../../bin/kubectl . ; }
 
 race: ## the cgo runtime, the deployer, the gateway and the lifecycles under the race detector with cgo pointer checks
 	GODEBUG=cgocheck=1 $(GO) test -race -count=1 -timeout 8m ./pkg/runtime/... ./pkg/deploy/local/ ./pkg/gateway/ ./pkg/service/ ./pkg/up/ ./pkg/daemon/

@@ -13,6 +13,9 @@
 // a migration round trip (`canvas migrate export`, `import`, `export
 // --from wasmcanvas`) through a real Kubernetes CRD API server
 // (apiextensions-apiserver on Debian's etcd, `make migrate-deps`) with the
-// upstream Component CRD, client-go on the client side.
+// upstream Component CRD, client-go on the client side; and
+// the real kubectl (bin/kubectl, `make kube-deps`) and client-go driving the
+// kube API of a canvasd through the reference canvas's BDD use cases
+// UC002, UC003, UC007-F001 and UC013.
 // It has no code of its own, only tests.
 package e2e

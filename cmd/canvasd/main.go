@@ -97,6 +97,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&opts.Lattice, "lattice", subject.DefaultLattice, "wasmCloud lattice name")
 	fs.StringVar(&opts.StateDir, "state-dir", "", "directory for state and the runtime file (default $XDG_STATE_HOME/wasmcanvas)")
 	fs.StringVar(&opts.Listen, "listen", daemon.DefaultListen, "HTTP API address (port 0: any free port)")
+	fs.StringVar(&opts.KubeListen, "kube-listen", daemon.DefaultKubeListen, "TLS address of the Kubernetes-style API for kubectl (port 0: any free port, recorded in the runtime file; off: none); CA and certificate in --state-dir")
 	fs.StringVar(&opts.IngressURL, "ingress-url", "", "base URL of the HTTP ingress, for the API urls in status")
 	fs.StringVar(&opts.SystemApp, "system-app", "", "shared wadm application of ingress, messaging and canvas-bridge, which canvasd keeps deployed (default wasmcanvas-system)")
 	fs.StringVar(&opts.BridgeImage, "bridge-image", "", "canvas-bridge provider archive in the system application: an OCI reference or a file:// URL of canvas-bridge.par.gz (default "+translate.BridgeImage(version.Version)+")")

@@ -42,11 +42,13 @@ type Desired interface {
 }
 
 // DesiredChange is one value of a Desired watch. Component is nil when Key
-// was deleted.
+// was deleted; Revision is then the store revision of the delete (0 when
+// unknown).
 type DesiredChange struct {
 	Synced    bool
 	Key       oda.Key
 	Component *oda.Component
+	Revision  uint64
 }
 
 // Statuses is the status store the reconciler writes, keyed like Desired.

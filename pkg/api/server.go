@@ -232,6 +232,11 @@ const maxApplyAttempts = 8
 // them stores nothing and answers the current value. created says whether
 // the Component is new.
 func (s *Server) apply(ctx context.Context, c *oda.Component, rv string) (out *oda.Component, created bool, p *wire.Problem) {
+	return s.write(ctx, c, rv, WriteApply)
+}
+
+// write is apply restricted by mode (see WriteMode).
+func (s *Server) write(ctx context.Context, c *oda.Component, rv string, mode WriteMode) (out *oda.Component, created bool, p *wire.Problem) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 	defer cancel()
 	key := c.Key()
@@ -249,6 +254,9 @@ func (s *Server) apply(ctx context.Context, c *oda.Component, rv string) (out *o
 		cur, err := s.opts.Desired.Get(ctx, key)
 		switch {
 		case errors.Is(err, ErrNotFound):
+			if mode == WriteUpdate {
+				return nil, false, s.storeProblem("update", key.Display(), err)
+			}
 			if given != 0 {
 				return nil, false, &wire.Problem{Type: wire.ProblemConflict, Title: http.StatusText(http.StatusConflict), Status: http.StatusConflict,
 					Detail:               fmt.Sprintf("component %s: resourceVersion %s was given but the component does not exist (deleted meanwhile?): drop metadata.resourceVersion to create it", key.Display(), rv),
@@ -260,6 +268,10 @@ func (s *Server) apply(ctx context.Context, c *oda.Component, rv string) (out *o
 			next.Metadata.CreationTimestamp = s.opts.Now().UTC().Format(time.RFC3339)
 			stored, err := s.opts.Desired.Put(ctx, next, 0)
 			if errors.Is(err, ErrConflict) {
+				if mode == WriteCreate {
+					return nil, false, &wire.Problem{Type: wire.ProblemConflict, Title: http.StatusText(http.StatusConflict), Status: http.StatusConflict,
+						Detail: fmt.Sprintf("component %s was created meanwhile: replace or patch it instead", key.Display())}
+				}
 				continue // created by someone else meanwhile: apply over it
 			}
 			if err != nil {
@@ -268,6 +280,9 @@ func (s *Server) apply(ctx context.Context, c *oda.Component, rv string) (out *o
 			return s.withStatus(ctx, stored), true, nil
 		case err != nil:
 			return nil, false, s.storeProblem("read", key.Display(), err)
+		case mode == WriteCreate:
+			return nil, false, &wire.Problem{Type: wire.ProblemConflict, Title: http.StatusText(http.StatusConflict), Status: http.StatusConflict,
+				Detail: fmt.Sprintf("component %s already exists: replace or patch it instead, or delete it first", key.Display())}
 		}
 		curRev, _ := strconv.ParseUint(cur.Metadata.ResourceVersion, 10, 64)
 		if given != 0 && given != curRev {

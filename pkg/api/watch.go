@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -165,7 +166,13 @@ func (h *hub) onDesired(ch DesiredChange) {
 			return
 		}
 		delete(h.comps, ch.Key)
-		h.emit(wire.WatchDeleted, h.merged(prev))
+		// As in Kubernetes, the deleted object carries the revision of
+		// its deletion: a watcher resuming from it has seen the delete.
+		gone := h.merged(prev)
+		if ch.Revision != 0 {
+			gone.Metadata.ResourceVersion = strconv.FormatUint(ch.Revision, 10)
+		}
+		h.emit(wire.WatchDeleted, gone)
 		return
 	}
 	if prev != nil && prev.Metadata.ResourceVersion == ch.Component.Metadata.ResourceVersion {

@@ -168,6 +168,17 @@ func Deny(w http.ResponseWriter, r *http.Request, realm string, err error) {
 	problem.Write(w, r, http.StatusUnauthorized, detail)
 }
 
+// Challenge is the WWW-Authenticate value Deny sends for err, for a
+// front end that answers 401 in its own body format (the kube API's
+// Status objects).
+func Challenge(realm string, err error) string {
+	var e *Error
+	if !errors.As(err, &e) && !errors.Is(err, ErrNoCredentials) {
+		e = &Error{Code: "invalid_token", Reason: "could not verify the token"}
+	}
+	return challenge(realm, e)
+}
+
 func challenge(realm string, e *Error) string {
 	c := `Bearer realm="` + quote(realm) + `"`
 	if e != nil {

@@ -92,7 +92,7 @@ func (d desired) Watch(ctx context.Context) (<-chan api.DesiredChange, error) {
 		case store.EventReplayDone:
 			return api.DesiredChange{Synced: true}
 		case store.EventDelete:
-			return api.DesiredChange{Key: ev.Key()}
+			return api.DesiredChange{Key: ev.Key(), Revision: ev.Revision}
 		}
 		return api.DesiredChange{Key: ev.Key(), Component: component(ev.Entry)}
 	})

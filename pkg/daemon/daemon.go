@@ -24,6 +24,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policykv"
+	"github.com/wasmcanvas/wasmcanvas/pkg/kubeapi"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -44,6 +45,8 @@ type RuntimeInfo struct {
 	PID int `json:"pid"`
 	// API is the HTTP API's base URL (http://host:port).
 	API string `json:"api"`
+	// Kube is the kube API's base URL (https://host:port), absent when off.
+	Kube string `json:"kube,omitempty"`
 	// NATS is the URL of the server canvasd is connected to.
 	NATS    string `json:"nats"`
 	Lattice string `json:"lattice"`
@@ -84,12 +87,16 @@ type Daemon struct {
 	ln       net.Listener
 	js       jetstream.JetStream
 	id       identityParts
+	kube     *kubeapi.Server
+	kubeSrv  *http.Server
+	kubeLn   net.Listener
 
 	// mu guards what the accessors read while services start; it is never
 	// held across I/O.
-	mu     sync.Mutex
-	nc     *nats.Conn
-	apiURL string
+	mu      sync.Mutex
+	nc      *nats.Conn
+	apiURL  string
+	kubeURL string
 
 	serving           atomic.Bool // from Start until Shutdown begins
 	controllerRunning atomic.Bool
@@ -251,6 +258,9 @@ func (d *Daemon) services() []service.Service {
 				}
 			}
 		}}),
+	)
+	ss = append(ss, d.kubeServices()...)
+	ss = append(ss,
 		service.New("runtime file", service.Funcs{
 			Start: func(context.Context) error {
 				err := d.writeRuntimeFile()
@@ -366,6 +376,7 @@ func (d *Daemon) build(ctx context.Context) error {
 			return nil
 		}},
 	}
+	checks = append(checks, d.kubeCheck()...)
 	checks = append(checks, o.Checks...)
 	apiKeys, err := policykv.OpenKeys(ctx, js)
 	if err != nil {
@@ -388,10 +399,11 @@ func (d *Daemon) build(ctx context.Context) error {
 		Logger:     d.log.Named("api"),
 		Registry:   d.registry,
 	})
-	if err == nil {
-		d.info = d.apiSrv.InfoHandler()
+	if err != nil {
+		return err
 	}
-	return err
+	d.info = d.apiSrv.InfoHandler()
+	return d.buildKube()
 }
 
 // startPeers makes the peer client once the API listens: this canvas
@@ -442,7 +454,7 @@ func (d *Daemon) serveHTTP(context.Context) error {
 }
 
 func (d *Daemon) writeRuntimeFile() error {
-	ri := RuntimeInfo{PID: os.Getpid(), API: d.APIURL(), NATS: d.NATSURL(), Lattice: d.opts.Lattice}
+	ri := RuntimeInfo{PID: os.Getpid(), API: d.APIURL(), Kube: d.KubeURL(), NATS: d.NATSURL(), Lattice: d.opts.Lattice}
 	data, err := json.MarshalIndent(ri, "", "  ")
 	if err != nil {
 		return err

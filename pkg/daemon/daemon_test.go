@@ -102,7 +102,7 @@ func TestDaemonInProcess(t *testing.T) {
 		t.Error("a second Start succeeded")
 	}
 	ri, err := daemon.ReadRuntimeInfo(dir)
-	if err != nil || ri.API != d.APIURL() || ri.PID != os.Getpid() || ri.NATS != d.NATSURL() {
+	if err != nil || ri.API != d.APIURL() || ri.PID != os.Getpid() || ri.NATS != d.NATSURL() || ri.Kube != d.KubeURL() || !strings.HasPrefix(ri.Kube, "https://127.0.0.1:") {
 		t.Fatalf("runtime file %+v (%v), daemon at %s / %s", ri, err, d.APIURL(), d.NATSURL())
 	}
 	nc, err := nats.Connect(d.NATSURL())

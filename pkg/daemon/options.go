@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/identity"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
@@ -48,6 +49,15 @@ type Options struct {
 	// Listen is the HTTP API address (default 127.0.0.1:7443; port 0 picks
 	// a free port, reported in the runtime file and the log).
 	Listen string
+	// KubeListen is the kube API's TLS address (default
+	// DefaultKubeListen; KubeListenOff turns it off). Its CA and serving
+	// certificate live in StateDir (pkg/kubeapi.EnsureTLS).
+	KubeListen string
+	// KubeAuth verifies the kube API's callers; nil means canvasd's API
+	// authenticator (the local admin credential and the issuer's bearer
+	// tokens for the audience canvas), or the local admin credential alone
+	// under NoAuth.
+	KubeAuth auth.Authenticator
 	// IngressURL is the base of the API urls written to status.
 	IngressURL string
 	// SystemApp is the shared wadm application (translate.DefaultSystemApp).
@@ -137,6 +147,9 @@ func (o Options) provision() (Options, error) {
 	if o.Listen == "" {
 		o.Listen = DefaultListen
 	}
+	if o.KubeListen == "" {
+		o.KubeListen = DefaultKubeListen
+	}
 	if o.SystemApp == "" {
 		o.SystemApp = translate.DefaultSystemApp
 	}
@@ -209,6 +222,9 @@ func (o Options) validate(natsURLsGiven bool) error {
 		if u, err := url.Parse(o.OIDCIssuer); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) || u.Host == "" {
 			errs = append(errs, fmt.Errorf("--oidc-issuer %q: want the issuer URL (https://, or http:// on loopback), e.g. https://keycloak.example.org/realms/canvas", o.OIDCIssuer))
 		}
+	}
+	if _, _, err := net.SplitHostPort(o.KubeListen); err != nil && o.KubeListen != KubeListenOff {
+		errs = append(errs, fmt.Errorf("--kube-listen %q: want HOST:PORT such as %s (port 0 picks a free one), or %s: %w", o.KubeListen, DefaultKubeListen, KubeListenOff, err))
 	}
 	if o.IngressURL != "" {
 		if u, err := url.Parse(o.IngressURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -45,6 +45,10 @@ type Options struct {
 	StateDir string
 	// Listen is canvasd's API address (default 127.0.0.1:7443).
 	Listen string
+	// KubeListen is the kube API's TLS address (default
+	// daemon.DefaultKubeListen: loopback, any free port; "off" turns it
+	// off). `canvas kubeconfig` reads where it listens from the lock file.
+	KubeListen string
 	// Ingress is the gateway address serving the components' APIs
 	// (default 127.0.0.1:8080).
 	Ingress string
@@ -89,6 +93,7 @@ const SystemRoutesApp = "wasmcanvas-system"
 type Info struct {
 	PID      int    `json:"pid"`
 	API      string `json:"api"`
+	Kube     string `json:"kube,omitempty"`
 	Ingress  string `json:"ingress"`
 	NATS     string `json:"nats"`
 	StateDir string `json:"stateDir"`
@@ -290,7 +295,7 @@ func (c *Canvas) services() []service.Service {
 			// Checks what canvas up sets of canvasd's options before
 			// anything starts; the rest is known once the gateway serves.
 			Provision: func(context.Context) error {
-				_, err := daemon.New(daemon.Options{StateDir: opts.StateDir, Listen: opts.Listen})
+				_, err := daemon.New(daemon.Options{StateDir: opts.StateDir, Listen: opts.Listen, KubeListen: opts.KubeListen})
 				return err
 			},
 			Start: func(ctx context.Context) (err error) {
@@ -301,6 +306,7 @@ func (c *Canvas) services() []service.Service {
 					IngressURL:   c.gw.BaseURL(),
 					Deployer:     c.deploy,
 					PeerCanvases: opts.PeerCanvases,
+					KubeListen:   opts.KubeListen,
 					// Ready means every stored Component serves again (or failed).
 					Checks:   []api.Check{newRestore(c.restored, c.deploy, c.log).readinessCheck()},
 					Registry: reg,
@@ -335,7 +341,7 @@ func (c *Canvas) services() []service.Service {
 				if err := c.daemon.Ready(ctx); err != nil {
 					return err
 				}
-				c.info = Info{PID: os.Getpid(), API: c.daemon.APIURL(), Ingress: c.gw.BaseURL(), NATS: c.nats.ClientURL(), StateDir: opts.StateDir}
+				c.info = Info{PID: os.Getpid(), API: c.daemon.APIURL(), Kube: c.daemon.KubeURL(), Ingress: c.gw.BaseURL(), NATS: c.nats.ClientURL(), StateDir: opts.StateDir}
 				if err := c.writeInfo(); err != nil {
 					return err
 				}

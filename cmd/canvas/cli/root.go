@@ -105,7 +105,7 @@ Exit codes: 0 success, 1 invalid input or failed operation, 2 bad command line.`
 		newConvertCmd(),
 		newVersionCmd(),
 		newApplyCmd(), newGetCmd(), newDescribeCmd(), newDeleteCmd(), newWatchCmd(), newConfigCmd(),
-		newUpCmd(), newDownCmd(),
+		newUpCmd(), newDownCmd(), newKubeconfigCmd(),
 		newLatticeCmd(), newEdgeCmd(), newTokenCmd(),
 		newMigrateCmd(),
 		newAPIKeyCmd(),

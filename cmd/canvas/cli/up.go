@@ -113,6 +113,7 @@ Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 	f := cmd.Flags()
 	f.StringVar(&opts.StateDir, "state-dir", "", "state directory (default $XDG_STATE_HOME/wasmcanvas)")
 	f.StringVar(&opts.Listen, "listen", up.DefaultListen, "canvasd API address")
+	f.StringVar(&opts.KubeListen, "kube-listen", daemon.DefaultKubeListen, "TLS address of the Kubernetes-style API for kubectl (port 0: any free port; off: none); see canvas kubeconfig")
 	f.StringVar(&opts.Ingress, "ingress", up.DefaultIngress, "gateway address serving the Components' APIs")
 	f.IntVar(&opts.NATSPort, "nats-port", up.DefaultNATSPort, "embedded NATS client port on 127.0.0.1 (-1: any free port)")
 	f.DurationVar(&opts.Limits.RequestTimeout, "request-timeout", runtime.DefaultRequestTimeout, "deadline of one request to a Wasm component (504 after it)")
@@ -231,6 +232,9 @@ func printBanner(w io.Writer, info up.Info, detached bool) {
 	fmt.Fprintf(w, "wasmcanvas is up (pid %d, state %s)\n", info.PID, info.StateDir)
 	fmt.Fprintf(w, "  API      %s   (%s get components --server %s)\n", info.API, canvas, info.API)
 	fmt.Fprintf(w, "  Ingress  %s   (the Components' APIs)\n", info.Ingress)
+	if info.Kube != "" {
+		fmt.Fprintf(w, "  Kube API %s   (%s kubeconfig --state-dir %s > kc && kubectl --kubeconfig kc get components)\n", info.Kube, canvas, shellQuote(info.StateDir))
+	}
 	fmt.Fprintf(w, "  NATS     %s   (JetStream)\n\n", info.NATS)
 	fmt.Fprintf(w, "Next: %s apply -f examples/productcatalog/component.yaml --wait%s\n", canvas, server)
 	if detached {
