@@ -450,3 +450,20 @@ const (
 	// SysPingLeafz asks every server for its leaf-node connections.
 	SysPingLeafz = "$SYS.REQ.SERVER.PING.LEAFZ"
 )
+
+// Host side of the control interface (pkg/node, `canvas node`): the
+// operations a wasmCloud 1.x host answers beyond those pkg/latticeadmin
+// sends, as {area}.{op} tokens for Ctl (CONTROL-INTERFACE.md).
+const (
+	CtlHostStop         = "host.stop"
+	CtlComponentScale   = "component.scale"
+	CtlComponentUpdate  = "component.update"
+	CtlComponentAuction = "component.auction"
+	CtlProviderStart    = "provider.start"
+	CtlProviderStop     = "provider.stop"
+	CtlProviderAuction  = "provider.auction"
+	CtlLinkPut          = "link.put"
+	CtlLinkDel          = "link.del"
+	CtlClaimsGet        = "claims.get"
+	CtlRegistryPut      = "registry.put"
+)
