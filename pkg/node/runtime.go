@@ -300,4 +300,3 @@ func (r *Runtime) Close() {
 }
 
 var _ Workload = (*Runtime)(nil)
-

@@ -114,7 +114,6 @@ func TestScaleServesAtTheLinkedPath(t *testing.T) {
 	}
 }
 
-
 // TestOCIPullFromLocalRegistry pushes a component to a registry on
 // 127.0.0.1 (go-containerregistry's in-process one) and scales it by tag:
 // the node pulls it, checks the digest, caches it, and serves it again from
