@@ -278,11 +278,13 @@ func (r *Runtime) routes(c Component, inst *runtime.Component, data LatticeData)
 			if _, after, found := strings.Cut(name, routePrefix); found {
 				api = after
 			}
-			out = append(out, gateway.Route{
-				API: api, Path: p, Handler: inst,
-				Source:  observe.Source{Namespace: cc.Config[translate.ConfigNamespace], Component: cc.Config[translate.ConfigComponent], API: api},
-				Metrics: strings.EqualFold(props[configAPIType], translate.APITypePrometheus),
-			})
+			rt := gateway.Route{API: api, Path: p, Handler: inst, Metrics: strings.EqualFold(props[configAPIType], translate.APITypePrometheus)}
+			// A component without the oda config translate writes is no
+			// ODA Component: its requests get spans, no series.
+			if ns, name := cc.Config[translate.ConfigNamespace], cc.Config[translate.ConfigComponent]; ns != "" && name != "" {
+				rt.Source = observe.Source{Namespace: ns, Component: name, API: api}
+			}
+			out = append(out, rt)
 		}
 	}
 	slices.SortFunc(out, func(a, b gateway.Route) int { return strings.Compare(a.Path, b.Path) })
