@@ -70,10 +70,10 @@ const (
 	// SiteNodeStateDir is canvas node's state directory in a site
 	// bootstrapped with --node.
 	SiteNodeStateDir = "node"
-	siteStart      = "start.sh"
-	siteReadme     = "README.md"
-	siteLeafUnit   = "systemd/wasmcanvas-leaf.service"
-	siteHostUnit   = "systemd/wasmcanvas-host.service"
+	siteStart        = "start.sh"
+	siteReadme       = "README.md"
+	siteLeafUnit     = "systemd/wasmcanvas-leaf.service"
+	siteHostUnit     = "systemd/wasmcanvas-host.service"
 )
 
 // siteFiles renders every file of a site's directory but its credentials.
