@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
@@ -25,6 +27,9 @@ import (
 
 // DefaultListenHTTP is the ingress of `canvas node`.
 const DefaultListenHTTP = "127.0.0.1:8080"
+
+// DefaultProbe is AgentOptions.Probe's default.
+const DefaultProbe = 10 * time.Second
 
 // AgentOptions configure `canvas node`.
 type AgentOptions struct {
@@ -44,9 +49,13 @@ type AgentOptions struct {
 	AllowOutbound []string
 	Limits        runtime.Limits
 	Heartbeat     time.Duration
-	Version       string
-	Logger        *zap.Logger
-	Getenv        func(string) string
+	// Probe is how often the node checks that the lattice answers beyond
+	// its own server (default DefaultProbe): through a site's leaf node, a
+	// cut hub link or a revoked site credential shows only that way.
+	Probe   time.Duration
+	Version string
+	Logger  *zap.Logger
+	Getenv  func(string) string
 }
 
 // Agent is a running `canvas node`: a Node on the lattice, whose
@@ -87,6 +96,9 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
+	}
+	if opts.Probe <= 0 {
+		opts.Probe = DefaultProbe
 	}
 	a := &Agent{opts: opts, log: opts.Logger}
 	a.runner = service.NewRunner(a.services()...)
@@ -203,6 +215,63 @@ func (a *Agent) services() []service.Service {
 			},
 			Stop: func(context.Context) error { a.node.Close(); return nil },
 		}),
+		service.New("lattice probe", service.Funcs{Run: func(ctx context.Context) error { a.probe(ctx); return nil }}),
+	}
+}
+
+// probe asks the lattice's JetStream for its account info every
+// opts.Probe: the hub answers it, not a site's leaf node. Once it has
+// answered, a silence is logged (once) with what it means for the node,
+// and so is its return.
+func (a *Agent) probe(ctx context.Context) {
+	t := time.NewTicker(a.opts.Probe)
+	defer t.Stop()
+	var answered, silent bool
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := a.nc.RequestWithContext(rctx, subject.JSAPIInfo, nil)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			if silent {
+				a.log.Info("the lattice answers again: the node receives commands", zap.String("via", a.nc.ConnectedUrlRedacted()))
+			}
+			answered, silent = true, false
+		case answered && !silent && a.nc.IsConnected():
+			silent = true
+			a.log.Error("the lattice does not answer beyond "+a.nc.ConnectedUrlRedacted()+": the hub link is down, or the hub refused this site's credential (revoked or expired: the leaf node's log says which, `canvas edge list` on the canvas side shows a revoked site); the node receives no commands and keeps serving the components it runs",
+				zap.String("creds", a.opts.NATS.CredsFile), zap.Error(err))
+			a.credentialExpiry()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// credentialExpiry says when the node's credential expired, if it has.
+func (a *Agent) credentialExpiry() {
+	if a.opts.NATS.CredsFile == "" {
+		return
+	}
+	b, err := os.ReadFile(a.opts.NATS.CredsFile)
+	if err != nil {
+		return
+	}
+	tok, err := jwt.ParseDecoratedJWT(b)
+	if err != nil {
+		return
+	}
+	uc, err := jwt.DecodeUserClaims(tok)
+	if err != nil || uc.Expires == 0 {
+		return
+	}
+	if exp := time.Unix(uc.Expires, 0); time.Now().After(exp) {
+		a.log.Error("this node's credential expired", zap.String("creds", a.opts.NATS.CredsFile), zap.Time("expired", exp))
 	}
 }
 

@@ -63,7 +63,11 @@ resolved to when the registry cannot be reached.
 
 When the lattice connection drops, the node keeps serving what it runs and
 reconnects; when the lattice refuses its credential (revoked or expired),
-it says so in its log and keeps serving, receiving no commands.`,
+it says so in its log and keeps serving, receiving no commands. Through a
+site's leaf node (canvas edge bootstrap --node), the leaf node holds the
+credential: every --probe the node asks the lattice's JetStream (on the
+hub) for its account info, and when that stops answering it logs that the
+hub link is down or the site's credential was refused, and keeps serving.`,
 		Example: `  canvas node --nats nats://127.0.0.1:4222 --label site=a
   canvas node --nats tls://hub.example:4222 --creds site-a.creds --label site=a --listen-http 0.0.0.0:8080`,
 		Args: noArgs,
@@ -112,6 +116,7 @@ it says so in its log and keeps serving, receiving no commands.`,
 	f.StringArrayVar(&opts.ArtefactRoots, "artefact-root", nil, "directory file:// components may be read from (repeatable; default the state directory)")
 	f.StringSliceVar(&opts.AllowOutbound, "allow-outbound", nil, "authorities (host, host:port, *.domain) components linked to wasi:http/outgoing-handler may call besides the ingress")
 	f.DurationVar(&opts.Heartbeat, "heartbeat", node.DefaultHeartbeat, "interval of host_heartbeat")
+	f.DurationVar(&opts.Probe, "probe", node.DefaultProbe, "how often the node checks that the lattice answers beyond its NATS server (a site's leaf node)")
 	f.DurationVar(&opts.Limits.RequestTimeout, "request-timeout", runtime.DefaultRequestTimeout, "deadline of one request to a component")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
