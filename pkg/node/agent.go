@@ -236,7 +236,8 @@ func (a *Agent) probe(ctx context.Context) {
 			return
 		case err == nil:
 			if silent {
-				a.log.Info("the lattice answers again: the node receives commands", zap.String("via", a.nc.ConnectedUrlRedacted()))
+				a.log.Info("the lattice answers again: the node receives commands and publishes its inventory", zap.String("via", a.nc.ConnectedUrlRedacted()))
+				a.node.Heartbeat()
 			}
 			answered, silent = true, false
 		case answered && !silent && a.nc.IsConnected():

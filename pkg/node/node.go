@@ -254,7 +254,7 @@ func (n *Node) Start(ctx context.Context) error {
 	labels := maps.Clone(n.labels)
 	n.mu.Unlock()
 	n.publish(EventHostStarted, hostStarted(n.opts.FriendlyName, labels, n.opts.Version))
-	n.heartbeat()
+	n.Heartbeat()
 	n.wg.Add(2)
 	go n.work()
 	go n.beat()
@@ -327,11 +327,12 @@ func (n *Node) beat() {
 		case <-back:
 			n.log.Info("lattice connection back: publishing the inventory", zap.String("url", n.nc.ConnectedUrlRedacted()))
 		}
-		n.heartbeat()
+		n.Heartbeat()
 	}
 }
 
-func (n *Node) heartbeat() { n.publish(EventHostHeartbeat, n.Inventory()) }
+// Heartbeat publishes host_heartbeat with the inventory now.
+func (n *Node) Heartbeat() { n.publish(EventHostHeartbeat, n.Inventory()) }
 
 // publish sends a host event; a failure is logged (events are best effort
 // upstream too, and a cut link must not stop the node).

@@ -321,7 +321,7 @@ func TestEventsAreUpstreamBytes(t *testing.T) {
 	if err := json.Unmarshal(hb, &inv); err != nil || inv.HostID != h.node.ID() || len(inv.Components) != 0 {
 		t.Errorf("first heartbeat %s (%v)", hb, err)
 	}
-	h.node.heartbeat()
+	h.node.Heartbeat()
 	hb = h.event(EventHostHeartbeat, 1)
 	fixture := upstreamEvent(t, EventHostHeartbeat, func(d map[string]any) {
 		delete(d, "issuer")
