@@ -11,8 +11,9 @@ import (
 )
 
 // TestBootstrapNode: with Node, the start script and the host unit run
-// `canvas node` through the site's leaf node with the site's credentials
-// and labels; without it they run a wasmCloud host, as before.
+// `canvas node` with its own leaf-node connection to the hub, the site's
+// credentials and labels; without it they run a wasmCloud host through
+// the site's leaf node, as before.
 func TestBootstrapNode(t *testing.T) {
 	t.Parallel()
 	l, dir, _ := newLattice(t)
@@ -34,8 +35,8 @@ func TestBootstrapNode(t *testing.T) {
 		site, file string
 		want, not  []string
 	}{
-		{"a", "start.sh", []string{`exec "$CANVAS" node --nats nats://127.0.0.1:4333 --creds ./site.creds --lattice default --label site=a --label zone=z1 --listen-http "$LISTEN_HTTP" --state-dir ./node`}, []string{"WASMCLOUD"}},
-		{"a", "systemd/wasmcanvas-host.service", []string{"ExecStart=/usr/local/bin/canvas node --nats nats://127.0.0.1:4333 --creds " + filepath.Join(siteA, edge.SiteCredsFile) + " --lattice default --label site=a --label zone=z1 --listen-http 127.0.0.1:8080 --state-dir " + filepath.Join(siteA, "node"), "Description=canvas node of edge site a"}, []string{"wasmcloud"}},
+		{"a", "start.sh", []string{`exec "$CANVAS" node --hub nats://hub.example.net:7422 --creds ./site.creds --lattice default --label site=a --label zone=z1 --listen-http "$LISTEN_HTTP" --state-dir ./node`}, []string{"WASMCLOUD", "NATS_SERVER"}},
+		{"a", "systemd/wasmcanvas-host.service", []string{"ExecStart=/usr/local/bin/canvas node --hub nats://hub.example.net:7422 --creds " + filepath.Join(siteA, edge.SiteCredsFile) + " --lattice default --label site=a --label zone=z1 --listen-http 127.0.0.1:8080 --state-dir " + filepath.Join(siteA, "node"), "Description=canvas node of edge site a"}, []string{"wasmcloud", "Requires=wasmcanvas-leaf"}},
 		{"a", "README.md", []string{"`canvas node`", "LISTEN_HTTP"}, []string{"WASMCLOUD"}},
 		{"b", "start.sh", []string{`exec "$WASMCLOUD" --lattice default`}, []string{"canvas node", "CANVAS"}},
 		{"b", "systemd/wasmcanvas-host.service", []string{"ExecStart=/usr/local/bin/wasmcloud --lattice default"}, []string{"canvas node"}},

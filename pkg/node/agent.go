@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +20,6 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
-	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
@@ -28,13 +28,16 @@ import (
 // DefaultListenHTTP is the ingress of `canvas node`.
 const DefaultListenHTTP = "127.0.0.1:8080"
 
-// DefaultProbe is AgentOptions.Probe's default.
-const DefaultProbe = 10 * time.Second
-
 // AgentOptions configure `canvas node`.
 type AgentOptions struct {
-	// NATS reaches the lattice (with the site's credentials).
-	NATS         lattice.Config
+	// NATS reaches the lattice: a NATS server (the site's leaf node, or
+	// the hub with a client credential). Unused with Hub.
+	NATS lattice.Config
+	// Hub, when set, is the hub's leaf-node URL: the node makes its own
+	// leaf-node connection there with NATS.CredsFile (the site's
+	// credentials), so it needs no nats-server at the site and logs the
+	// hub's reason when it refuses the credential.
+	Hub          string
 	Lattice      string
 	Labels       map[string]string
 	FriendlyName string
@@ -73,9 +76,19 @@ type Agent struct {
 	kvConn  *nats.Conn
 	js      jetstream.JetStream
 	host    *runtime.Host
+	leaf    *leaf
 	nc      *nats.Conn
 	work    *Runtime
 	node    *Node
+
+	mu      sync.Mutex
+	started *Node // the node once it answers, for the hub link's callback
+}
+
+func (a *Agent) hostNode() *Node {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.started
 }
 
 // StartAgent starts the node; on error it stops what it started.
@@ -96,9 +109,6 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
-	}
-	if opts.Probe <= 0 {
-		opts.Probe = DefaultProbe
 	}
 	a := &Agent{opts: opts, log: opts.Logger}
 	a.runner = service.NewRunner(a.services()...)
@@ -186,13 +196,37 @@ func (a *Agent) services() []service.Service {
 				if cfg.Name == "" {
 					cfg.Name = "canvas-node"
 				}
-				if a.nc, err = lattice.Connect(ctx, cfg, a.log.Named("lattice")); err != nil {
+				if opts.Hub == "" {
+					if a.nc, err = lattice.Connect(ctx, cfg, a.log.Named("lattice")); err != nil {
+						return err
+					}
+					a.watchCredential()
+					return nil
+				}
+				// The hub link's coming back republishes the inventory
+				// (once the host runs).
+				a.leaf, err = startLeaf(opts.Hub, cfg.CredsFile, leafServerName(opts.FriendlyName), a.log.Named("hub-link"), func() {
+					if n := a.hostNode(); n != nil {
+						n.Heartbeat()
+					}
+				})
+				if err != nil {
 					return err
 				}
-				a.watchCredential()
+				a.nc, err = nats.Connect("", nats.InProcessServer(a.leaf.srv), nats.Name(cfg.Name), nats.MaxReconnects(-1))
+				if err != nil {
+					a.leaf.shutdown()
+					return fmt.Errorf("in-process connection: %w", err)
+				}
 				return nil
 			},
-			Stop: func(context.Context) error { a.nc.Close(); return nil },
+			Stop: func(context.Context) error {
+				a.nc.Close()
+				if a.leaf != nil {
+					a.leaf.shutdown()
+				}
+				return nil
+			},
 		}),
 		service.New("host", service.Funcs{
 			Start: func(ctx context.Context) (err error) {
@@ -203,7 +237,13 @@ func (a *Agent) services() []service.Service {
 				if err != nil {
 					return err
 				}
-				return a.node.Start(ctx)
+				if err := a.node.Start(ctx); err != nil {
+					return err
+				}
+				a.mu.Lock()
+				a.started = a.node
+				a.mu.Unlock()
+				return nil
 			},
 			// host.stop ends the node.
 			Run: func(ctx context.Context) error {
@@ -215,64 +255,6 @@ func (a *Agent) services() []service.Service {
 			},
 			Stop: func(context.Context) error { a.node.Close(); return nil },
 		}),
-		service.New("lattice probe", service.Funcs{Run: func(ctx context.Context) error { a.probe(ctx); return nil }}),
-	}
-}
-
-// probe asks the lattice's JetStream for its account info every
-// opts.Probe: the hub answers it, not a site's leaf node. Once it has
-// answered, a silence is logged (once) with what it means for the node,
-// and so is its return.
-func (a *Agent) probe(ctx context.Context) {
-	t := time.NewTicker(a.opts.Probe)
-	defer t.Stop()
-	var answered, silent bool
-	for {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := a.nc.RequestWithContext(rctx, subject.JSAPIInfo, nil)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err == nil:
-			if silent {
-				a.log.Info("the lattice answers again: the node receives commands and publishes its inventory", zap.String("via", a.nc.ConnectedUrlRedacted()))
-				a.node.Heartbeat()
-			}
-			answered, silent = true, false
-		case answered && !silent && a.nc.IsConnected():
-			silent = true
-			a.log.Error("the lattice does not answer beyond "+a.nc.ConnectedUrlRedacted()+": the hub link is down, or the hub refused this site's credential (revoked or expired: the leaf node's log says which, `canvas edge list` on the canvas side shows a revoked site); the node receives no commands and keeps serving the components it runs",
-				zap.String("creds", a.opts.NATS.CredsFile), zap.Error(err))
-			a.credentialExpiry()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// credentialExpiry says when the node's credential expired, if it has.
-func (a *Agent) credentialExpiry() {
-	if a.opts.NATS.CredsFile == "" {
-		return
-	}
-	b, err := os.ReadFile(a.opts.NATS.CredsFile)
-	if err != nil {
-		return
-	}
-	tok, err := jwt.ParseDecoratedJWT(b)
-	if err != nil {
-		return
-	}
-	uc, err := jwt.DecodeUserClaims(tok)
-	if err != nil || uc.Expires == 0 {
-		return
-	}
-	if exp := time.Unix(uc.Expires, 0); time.Now().After(exp) {
-		a.log.Error("this node's credential expired", zap.String("creds", a.opts.NATS.CredsFile), zap.Time("expired", exp))
 	}
 }
 
@@ -333,3 +315,14 @@ func (a *Agent) Done() <-chan struct{} { return a.runner.Done() }
 // Wait blocks until the node has stopped and returns why, if a part
 // failed.
 func (a *Agent) Wait() error { return a.runner.Wait() }
+
+// leafServerName names the node's in-process server: unique per start, as
+// the hub refuses two leaf connections from one server name.
+func leafServerName(friendly string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	if friendly == "" {
+		friendly = "canvas-node"
+	}
+	return friendly + "-" + hex.EncodeToString(b[:])
+}

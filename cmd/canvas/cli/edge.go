@@ -76,7 +76,8 @@ func newEdgeBootstrapCmd() *cobra.Command {
                    usable only as a leaf-node connection; never printed
   start.sh         starts the leaf node and a wasmCloud host labelled site=NAME
                    (and every --label) in the foreground; with --node,
-                   'canvas node' with the site's credentials and labels instead
+                   'canvas node' instead, making its own leaf-node connection
+                   to the hub with the site's credentials (no nats-server)
   systemd/         wasmcanvas-leaf.service and wasmcanvas-host.service
   README.md        what the site's operator does with all of it
 
@@ -137,7 +138,7 @@ hub reachable: see 'canvas edge revoke').`,
 	f.DurationVar(&opts.Expiry, "expiry", edge.DefaultCredsExpiry, "lifetime of the site's credentials (0: never expire)")
 	f.BoolVar(&opts.Force, "force", false, "overwrite an existing directory, or rewrite a known site with new settings")
 	f.BoolVar(&opts.Rotate, "rotate", false, "issue the site new credentials and revoke the old ones")
-	f.BoolVar(&opts.Node, "node", false, "the start script and host unit run `canvas node` (the canvas's own host, with the site's credentials and labels) instead of a wasmCloud host")
+	f.BoolVar(&opts.Node, "node", false, "the start script and host unit run `canvas node` (the canvas's own host, its own leaf-node connection to --hub with the site's credentials and labels) instead of the leaf node and a wasmCloud host")
 	outputFlag(cmd, &output, "table", "json", "yaml")
 	return cmd
 }

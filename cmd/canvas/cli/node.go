@@ -61,15 +61,19 @@ digest and cached by digest in --state-dir: a reference pinned by digest
 starts without the network, and a tag starts from the digest it last
 resolved to when the registry cannot be reached.
 
-When the lattice connection drops, the node keeps serving what it runs and
-reconnects; when the lattice refuses its credential (revoked or expired),
-it says so in its log and keeps serving, receiving no commands. Through a
-site's leaf node (canvas edge bootstrap --node), the leaf node holds the
-credential: every --probe the node asks the lattice's JetStream (on the
-hub) for its account info, and when that stops answering it logs that the
-hub link is down or the site's credential was refused, and keeps serving.`,
-		Example: `  canvas node --nats nats://127.0.0.1:4222 --label site=a
-  canvas node --nats tls://hub.example:4222 --creds site-a.creds --label site=a --listen-http 0.0.0.0:8080`,
+With --hub, the node joins the lattice through its own leaf-node connection
+to the hub, made with --creds (the site's credentials from 'canvas edge
+bootstrap', good for a leaf-node connection only): no nats-server is needed
+at the site. When the hub link drops, the node keeps serving what it runs
+and reconnects, and publishes its inventory as soon as the link is back;
+when the hub refuses the credential (revoked or expired), the node says so
+in its log, keeps serving, and receives no commands. With --nats, it
+connects to a NATS server of the lattice (a site's leaf node: a cut hub link
+then shows to the lattice only, and the inventory is back with the next
+--heartbeat).`,
+		Example: `  canvas node --hub nats://hub.example.net:7422 --creds site.creds --label site=a
+  canvas node --hub tls://hub.example.net:7422 --creds site.creds --label site=a --listen-http 0.0.0.0:8080
+  canvas node --nats nats://127.0.0.1:4222 --label site=a`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			level, err := zapcore.ParseLevel(logLevel)
@@ -106,8 +110,9 @@ hub link is down or the site's credential was refused, and keeps serving.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.NATS.URLs, "nats", "nats://127.0.0.1:4222", "NATS URL of the lattice (the site's leaf node, or the hub)")
-	f.StringVar(&opts.NATS.CredsFile, "creds", "", "NATS credentials file (the site's, from canvas edge bootstrap)")
+	f.StringVar(&opts.NATS.URLs, "nats", "nats://127.0.0.1:4222", "NATS URL of the lattice (a site's leaf node, or a server of the lattice)")
+	f.StringVar(&opts.Hub, "hub", "", "the hub's leaf-node URL (nats:// or tls://): the node makes its own leaf-node connection there with --creds, instead of --nats")
+	f.StringVar(&opts.NATS.CredsFile, "creds", "", "NATS credentials file (with --hub, the site's site.creds from canvas edge bootstrap)")
 	f.StringVar(&opts.Lattice, "lattice", subject.DefaultLattice, "lattice name")
 	f.StringArrayVar(&labels, "label", nil, "host label key=value (repeatable), e.g. site=a")
 	f.StringVar(&opts.FriendlyName, "name", "", "the host's friendly name (default: the start of its id)")
@@ -116,7 +121,6 @@ hub link is down or the site's credential was refused, and keeps serving.`,
 	f.StringArrayVar(&opts.ArtefactRoots, "artefact-root", nil, "directory file:// components may be read from (repeatable; default the state directory)")
 	f.StringSliceVar(&opts.AllowOutbound, "allow-outbound", nil, "authorities (host, host:port, *.domain) components linked to wasi:http/outgoing-handler may call besides the ingress")
 	f.DurationVar(&opts.Heartbeat, "heartbeat", node.DefaultHeartbeat, "interval of host_heartbeat")
-	f.DurationVar(&opts.Probe, "probe", node.DefaultProbe, "how often the node checks that the lattice answers beyond its NATS server (a site's leaf node)")
 	f.DurationVar(&opts.Limits.RequestTimeout, "request-timeout", runtime.DefaultRequestTimeout, "deadline of one request to a component")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
