@@ -332,7 +332,7 @@ func (n *Node) beat() {
 }
 
 // Heartbeat publishes host_heartbeat with the inventory now.
-func (n *Node) Heartbeat() { n.publish(EventHostHeartbeat, n.Inventory()) }
+func (n *Node) Heartbeat() { n.publish(EventHostHeartbeat, heartbeatOf(n.Inventory())) }
 
 // publish sends a host event; a failure is logged (events are best effort
 // upstream too, and a cut link must not stop the node).

@@ -28,7 +28,7 @@ const lat = subject.DefaultLattice
 // harness is a node on a real nats-server, a client of its control
 // interface and the host events it published.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	node   *Node
 	nc     *nats.Conn
 	client *latticeadmin.Client
@@ -36,7 +36,7 @@ type harness struct {
 	events []*nats.Msg
 }
 
-func start(t *testing.T, opts Options, setup func(*Node)) *harness {
+func start(t testing.TB, opts Options, setup func(*Node)) *harness {
 	t.Helper()
 	srv := testkit.NATS(t, embedded.Config{})
 	h := &harness{t: t, nc: testkit.Connect(t, srv.ClientURL())}
@@ -115,7 +115,7 @@ func (h *harness) event(name string, skip int) []byte {
 
 // checkEnvelope checks the CloudEvents envelope field by field and in
 // upstream's order.
-func checkEnvelope(t *testing.T, raw []byte, ev latticeadmin.CloudEvent, hostID, name string) {
+func checkEnvelope(t testing.TB, raw []byte, ev latticeadmin.CloudEvent, hostID, name string) {
 	t.Helper()
 	prefix := `{"specversion":"1.0","id":"` + ev.ID + `","type":"com.wasmcloud.lattice.` + name + `","source":"` + hostID + `","datacontenttype":"application/json","time":"`
 	if !bytes.HasPrefix(raw, []byte(prefix)) {
@@ -386,4 +386,29 @@ func (r *recorder) calls() ([]string, []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.started), slices.Clone(r.stopped)
+}
+
+// TestHeartbeatIsTheSerdeValue: the heartbeat's direct encoding is what
+// the generic serde_json::Value encoding of the inventory gives.
+func TestHeartbeatIsTheSerdeValue(t *testing.T) {
+	name, ref := "n", "r"
+	inv := latticeadmin.HostInventory{
+		Components: []latticeadmin.ComponentDescription{
+			{ID: "a", ImageRef: "x", Name: &name, Annotations: map[string]string{"k": "<&>"}, Revision: 2, MaxInstances: 3, Limits: map[string]string{"l": "1"}},
+			{ID: "b", ImageRef: "y"},
+		},
+		Providers: []latticeadmin.ProviderDescription{{ID: "p", ImageRef: &ref, Name: &name, Annotations: map[string]string{}}, {ID: "q"}},
+		HostID:    "N", FriendlyName: "f", Labels: map[string]string{"z": "1", "a": "2"}, Version: "v", UptimeHuman: "1s", UptimeSeconds: 1,
+	}
+	generic, err := serdeValue(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := serdeValue(heartbeatOf(inv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(generic, direct) {
+		t.Errorf("heartbeat\n got %s\nwant %s", direct, generic)
+	}
 }

@@ -33,7 +33,7 @@ type servingNode struct {
 	base string // the gateway's URL
 }
 
-func startServing(t *testing.T, artefactRoots []string, oci *OCI) *servingNode {
+func startServing(t testing.TB, artefactRoots []string, oci *OCI) *servingNode {
 	t.Helper()
 	host, err := runtime.NewHost(runtime.Config{CacheDir: filepath.Join(t.TempDir(), "cache"), Log: testkit.Logger(t, 0), OnDemand: true})
 	if err != nil {
@@ -75,11 +75,11 @@ func (s *servingNode) status(path string) int {
 func (s *servingNode) route(id, path string) {
 	s.t.Helper()
 	ctx := context.Background()
-	if _, err := s.client.ConfigPut(ctx, "app-route-api", map[string]string{"path": path}); err != nil {
+	if _, err := s.client.ConfigPut(ctx, id+"-route-api", map[string]string{"path": path}); err != nil {
 		s.t.Fatal(err)
 	}
-	if _, err := s.client.LinkPut(ctx, latticeadmin.Link{SourceID: "app-http_ingress", Target: id, WitNamespace: "wasi", WitPackage: "http",
-		Interfaces: []string{"incoming-handler"}, SourceConfig: []string{"app-route-api"}}); err != nil {
+	if _, err := s.client.LinkPut(ctx, latticeadmin.Link{SourceID: "app-http_ingress", Target: id, Name: id + "-api", WitNamespace: "wasi", WitPackage: "http",
+		Interfaces: []string{"incoming-handler"}, SourceConfig: []string{id + "-route-api"}}); err != nil {
 		s.t.Fatal(err)
 	}
 }
