@@ -14,5 +14,6 @@
 // itself. Capability providers are refused with provider_start_failed,
 // except those the Workload serves in-process (canvas-bridge). Links and
 // config live in each node's memory (no LATTICEDATA/CONFIGDATA bucket):
-// every node applies a put, one answers a get.
+// every node applies a put, one answers a get, and a node that starts
+// later learns them from the hosts already there.
 package node

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -134,6 +135,15 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 		return
 	}
 	c := Component{ID: req.ComponentID, ImageRef: req.ComponentRef, Annotations: annotations, MaxInstances: req.Count, Config: slices.Clone(req.Config)}
+	// Config the node has not heard of may be another host's (this one
+	// may answer the query itself, not having it: a few tries).
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	for range 3 {
+		for _, name := range c.Config {
+			n.fetchConfig(fctx, name)
+		}
+	}
+	cancel()
 	if n.opts.Workload != nil {
 		n.mu.Lock()
 		data := n.latticeData()

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -201,6 +202,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	ctl := func(op, arg string) string { return subject.Ctl(n.opts.CtlPrefix, n.opts.Lattice, op, arg) }
 	queue := ctl("", "") + "ctl" // one host answers the lattice-wide queries
+	n.seed(ctx)
 	subs := []struct {
 		subj, queue string
 		h           func([]byte, string) []byte
@@ -429,4 +431,56 @@ func (n *Node) reconcile() {
 		n.mu.Unlock()
 		n.opts.Workload.Reconcile(ctx, running, data)
 	})
+}
+
+// seed learns the lattice's links, and the config they name, from the
+// hosts already there, before this node answers such queries itself: a
+// host of a lattice that shares no LATTICEDATA bucket with it would
+// otherwise never hear of the links wadm put before it started (wadm
+// re-puts only what link.get lacks).
+func (n *Node) seed(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var links latticeadmin.CtlResponse[[]latticeadmin.Link]
+	if !n.query(ctx, subject.CtlLinkGet, "", &links) || links.Response == nil {
+		return
+	}
+	n.mu.Lock()
+	n.links = *links.Response
+	n.mu.Unlock()
+	for _, l := range *links.Response {
+		for _, name := range append(slices.Clone(l.SourceConfig), l.TargetConfig...) {
+			n.fetchConfig(ctx, name)
+		}
+	}
+	n.log.Info("learned the lattice's links from its hosts", zap.Int("links", len(*links.Response)))
+}
+
+// fetchConfig asks the lattice for a named config the node lacks and
+// keeps it when a host has it.
+func (n *Node) fetchConfig(ctx context.Context, name string) {
+	n.mu.Lock()
+	_, have := n.config[name]
+	n.mu.Unlock()
+	if have || latticeadmin.ValidateConfigName(name) != nil {
+		return
+	}
+	var cfg latticeadmin.CtlResponse[map[string]string]
+	if n.query(ctx, subject.CtlConfigGet, name, &cfg) && cfg.Response != nil {
+		n.mu.Lock()
+		if _, have := n.config[name]; !have {
+			n.config[name] = *cfg.Response
+		}
+		n.mu.Unlock()
+	}
+}
+
+// query sends a control-interface request to the lattice and decodes a
+// successful answer into v.
+func (n *Node) query(ctx context.Context, op, arg string, v any) bool {
+	m, err := n.nc.RequestWithContext(ctx, subject.Ctl(n.opts.CtlPrefix, n.opts.Lattice, op, arg), nil)
+	if err != nil {
+		return false
+	}
+	return json.Unmarshal(m.Data, v) == nil
 }

@@ -29,6 +29,7 @@ const lat = subject.DefaultLattice
 // interface and the host events it published.
 type harness struct {
 	t      testing.TB
+	url    string // the nats-server's
 	node   *Node
 	nc     *nats.Conn
 	client *latticeadmin.Client
@@ -39,7 +40,7 @@ type harness struct {
 func start(t testing.TB, opts Options, setup func(*Node)) *harness {
 	t.Helper()
 	srv := testkit.NATS(t, embedded.Config{})
-	h := &harness{t: t, nc: testkit.Connect(t, srv.ClientURL())}
+	h := &harness{t: t, url: srv.ClientURL(), nc: testkit.Connect(t, srv.ClientURL())}
 	sub, err := h.nc.Subscribe(subject.HostEventsAll(lat), func(m *nats.Msg) {
 		h.mu.Lock()
 		h.events = append(h.events, m)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
 )
@@ -122,4 +123,46 @@ func TestScaleLifecycle(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("Stopped not closed after host.stop")
 	}
+}
+
+// TestLateNodeLearnsLinksAndConfig: a node started after wadm put the
+// links and config learns them from a host already there (link.get, and
+// config.get for the names the links and a scale name).
+func TestLateNodeLearnsLinksAndConfig(t *testing.T) {
+	h := start(t, Options{Version: "test"}, nil)
+	ctx := t.Context()
+	if _, err := h.client.ConfigPut(ctx, "app-route-api", map[string]string{"path": "/x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.ConfigPut(ctx, "app-oda", map[string]string{"oda.component": "c"}); err != nil {
+		t.Fatal(err)
+	}
+	link := latticeadmin.Link{SourceID: "app-http_ingress", Target: "app-c", WitNamespace: "wasi", WitPackage: "http", Interfaces: []string{"incoming-handler"}, SourceConfig: []string{"app-route-api"}}
+	if _, err := h.client.LinkPut(ctx, link); err != nil {
+		t.Fatal(err)
+	}
+	w := &recorder{}
+	late, err := New(Options{Conn: testkit.Connect(t, h.url), Lattice: lat, Workload: w, Logger: testkit.Logger(t, -1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := late.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(late.Close)
+	late.mu.Lock()
+	links, route := slices.Clone(late.links), late.config["app-route-api"]["path"]
+	late.mu.Unlock()
+	if len(links) != 1 || links[0].Target != "app-c" || route != "/x" {
+		t.Errorf("the late node knows links %+v and route config %q", links, route)
+	}
+	b, _ := latticeadmin.Marshal(latticeadmin.ScaleComponentCommand{ComponentRef: "file:///c.wasm", ComponentID: "app-c", Count: 1, HostID: late.ID(), Config: []string{"app-oda"}})
+	if _, err := h.nc.Request(subject.Ctl("", lat, subject.CtlComponentScale, late.ID()), b, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the scale fetches the component's config", func() bool {
+		late.mu.Lock()
+		defer late.mu.Unlock()
+		return late.config["app-oda"]["oda.component"] == "c" && late.components["app-c"] != nil
+	})
 }
