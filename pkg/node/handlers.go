@@ -124,11 +124,10 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 		// changes it).
 		n.mu.Lock()
 		if c := n.components[req.ComponentID]; c != nil {
-			c.MaxInstances, c.Annotations = req.Count, annotations
-			if !slices.Equal(c.Config, req.Config) {
-				c.Config = slices.Clone(req.Config)
-				defer n.reconcile()
+			if c.MaxInstances != req.Count || !slices.Equal(c.Config, req.Config) {
+				defer n.reconcile() // a new instance limit, or new config
 			}
+			c.MaxInstances, c.Annotations, c.Config = req.Count, annotations, slices.Clone(req.Config)
 		}
 		n.mu.Unlock()
 		n.publish(EventComponentScaled, componentScaled(annotations, n.id, prev.ImageRef, req.ComponentID, req.Count))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -63,6 +64,7 @@ type loaded struct {
 	c      Component
 	wasm   *artefact.Wasm
 	inst   *runtime.Component
+	limit  *limiter // its max_instances, in front of inst
 	cc     runtime.ComponentConfig
 	bucket string
 	routes []gateway.Route
@@ -118,7 +120,8 @@ func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, da
 	if err != nil {
 		return err
 	}
-	routes := r.routes(c, inst, data)
+	limit := newLimiter(inst, c.MaxInstances)
+	routes := r.routes(c, limit, data)
 	if err := r.opts.Gateway.SetRoutes(c.ID, routes); err != nil {
 		_ = inst.Close()
 		return fmt.Errorf("routes of %s: %w", c.ID, err)
@@ -126,7 +129,7 @@ func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, da
 	r.opts.Gateway.SetReady(c.ID)
 	r.mu.Lock()
 	old := r.comps[c.ID]
-	r.comps[c.ID] = &loaded{c: c, wasm: wasm, inst: inst, cc: cc, bucket: bucket, routes: routes}
+	r.comps[c.ID] = &loaded{c: c, wasm: wasm, inst: inst, limit: limit, cc: cc, bucket: bucket, routes: routes}
 	r.mu.Unlock()
 	if old != nil {
 		go old.inst.Close() // waits for its requests in flight
@@ -155,8 +158,8 @@ func (r *Runtime) Stop(id string) {
 	}
 }
 
-// Reconcile reloads a component whose config or links changed and
-// re-routes one whose incoming links changed.
+// Reconcile reloads a component whose config or links changed, re-routes
+// one whose incoming links changed, and applies a changed instance count.
 func (r *Runtime) Reconcile(ctx context.Context, running []Component, data LatticeData) {
 	for _, c := range running {
 		r.mu.Lock()
@@ -165,6 +168,7 @@ func (r *Runtime) Reconcile(ctx context.Context, running []Component, data Latti
 		if l == nil {
 			continue
 		}
+		l.limit.resize(c.MaxInstances)
 		cc, bucket := r.componentConfig(c, data)
 		if !sameConfig(cc, l.cc) || bucket != l.bucket {
 			if err := r.load(ctx, c, l.wasm, data); err != nil {
@@ -172,7 +176,7 @@ func (r *Runtime) Reconcile(ctx context.Context, running []Component, data Latti
 			}
 			continue
 		}
-		routes := r.routes(c, l.inst, data)
+		routes := r.routes(c, l.limit, data)
 		if sameRoutes(routes, l.routes) {
 			continue
 		}
@@ -260,8 +264,8 @@ func (r *Runtime) componentConfig(c Component, data LatticeData) (runtime.Compon
 	return cc, bucket
 }
 
-// routes are the paths the links into c name, each served by inst.
-func (r *Runtime) routes(c Component, inst *runtime.Component, data LatticeData) []gateway.Route {
+// routes are the paths the links into c name, each served by h.
+func (r *Runtime) routes(c Component, h http.Handler, data LatticeData) []gateway.Route {
 	var out []gateway.Route
 	cc, _ := r.componentConfig(c, data)
 	for _, l := range data.Links {
@@ -278,7 +282,7 @@ func (r *Runtime) routes(c Component, inst *runtime.Component, data LatticeData)
 			if _, after, found := strings.Cut(name, routePrefix); found {
 				api = after
 			}
-			rt := gateway.Route{API: api, Path: p, Handler: inst, Metrics: strings.EqualFold(props[configAPIType], translate.APITypePrometheus)}
+			rt := gateway.Route{API: api, Path: p, Handler: h, Metrics: strings.EqualFold(props[configAPIType], translate.APITypePrometheus)}
 			// A component without the oda config translate writes is no
 			// ODA Component: its requests get spans, no series.
 			if ns, name := cc.Config[translate.ConfigNamespace], cc.Config[translate.ConfigComponent]; ns != "" && name != "" {

@@ -50,7 +50,8 @@ provider). Its config is the merge of its named configs; its links to
 wasi:keyvalue (served from a store in --state-dir, so a site keeps its state
 and serves while its uplink is down), wasi:http/outgoing-handler (the
 ingress and --allow-outbound) and canvas-bridge's wasmcanvas:observe are
-served in-process. Capability providers are refused with
+served in-process. The scale's count (max_instances) bounds the requests a
+component runs at once; the others wait. Capability providers are refused with
 provider_start_failed, except canvas-bridge, served in-process. Links and
 named config are kept in memory, as the node learns them from link.put and
 config.put.
