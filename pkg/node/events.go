@@ -26,6 +26,8 @@ const (
 	EventProviderStarted      = "provider_started"
 	EventProviderStartFailed  = "provider_start_failed"
 	EventProviderStopped      = "provider_stopped"
+	EventHealthCheckPassed    = "health_check_passed"
+	EventHealthCheckStatus    = "health_check_status"
 	EventLinkdefSet           = "linkdef_set"
 	EventLinkdefSetFailed     = "linkdef_set_failed"
 	EventLinkdefDeleted       = "linkdef_deleted"
@@ -119,6 +121,11 @@ func providerStartFailed(providerRef, providerID, hostID string, err error) even
 
 func providerStopped(annotations map[string]string, hostID, providerID, reason string) eventData {
 	return eventData{"host_id": hostID, "provider_id": providerID, "annotations": annotationsOrEmpty(annotations), "reason": reason}
+}
+
+// healthCheck is the data of health_check_passed and health_check_status.
+func healthCheck(hostID, providerID string) eventData {
+	return eventData{"host_id": hostID, "provider_id": providerID}
 }
 
 func linkdefSet(l latticeadmin.Link) eventData {

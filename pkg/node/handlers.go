@@ -290,6 +290,9 @@ func (n *Node) providerStart(data []byte, _ string) []byte {
 		n.mu.Unlock()
 		n.log.Info("provider served in-process", zap.String("provider_id", req.ProviderID), zap.String("provider_ref", ref))
 		n.publish(EventProviderStarted, providerStarted(req.Annotations, n.id, ref, req.ProviderID))
+		// In-process, it is healthy as long as the node runs: passed now,
+		// the same status with every heartbeat (as a host's periodic check).
+		n.publish(EventHealthCheckPassed, healthCheck(n.id, req.ProviderID))
 		n.reconcile()
 	})
 	return success("successfully started provider")

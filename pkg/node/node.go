@@ -334,7 +334,13 @@ func (n *Node) beat() {
 }
 
 // Heartbeat publishes host_heartbeat with the inventory now.
-func (n *Node) Heartbeat() { n.publish(EventHostHeartbeat, heartbeatOf(n.Inventory())) }
+func (n *Node) Heartbeat() {
+	inv := n.Inventory()
+	n.publish(EventHostHeartbeat, heartbeatOf(inv))
+	for _, p := range inv.Providers {
+		n.publish(EventHealthCheckStatus, healthCheck(n.id, p.ID))
+	}
+}
 
 // publish sends a host event; a failure is logged (events are best effort
 // upstream too, and a cut link must not stop the node).

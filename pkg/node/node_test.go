@@ -309,6 +309,16 @@ func TestEventsAreUpstreamBytes(t *testing.T) {
 		d["host_id"], d["link_name"], d["error"] = h.node.ID(), "default", ErrProviderRefused.Error()
 	}))
 
+	// health_check_passed for the in-process canvas-bridge.
+	sb, _ := latticeadmin.Marshal(latticeadmin.StartProviderCommand{ProviderID: "VAG3QITQQ2ODAOWB5TTQSDJ53XK3SHBEIFNK4AYJ5RKAX2UNSCAPHA5M", ProviderRef: "ghcr.io/wasmcanvas/canvas-bridge:0.1.0", HostID: h.node.ID(), Config: []string{}})
+	h.request(subject.CtlProviderStart, h.node.ID(), sb)
+	check(EventHealthCheckPassed, h.event(EventHealthCheckPassed, 0), upstreamEvent(t, EventHealthCheckPassed, func(d map[string]any) { d["host_id"] = h.node.ID() }))
+	h.request(subject.CtlProviderStop, h.node.ID(), []byte(`{"host_id":"`+h.node.ID()+`","provider_id":"VAG3QITQQ2ODAOWB5TTQSDJ53XK3SHBEIFNK4AYJ5RKAX2UNSCAPHA5M"}`))
+	// provider_stopped: the reason is "stop", as v1.9.2 writes on provider.stop.
+	check(EventProviderStopped, h.event(EventProviderStopped, 0), upstreamEvent(t, EventProviderStopped, func(d map[string]any) {
+		d["host_id"], d["reason"] = h.node.ID(), "stop"
+	}))
+
 	// labels_changed
 	h.request(subject.CtlLabelPut, h.node.ID(), []byte(`{"key":"site","value":"a"}`))
 	want, _ := latticeadmin.Marshal(map[string]any{"host_id": h.node.ID(), "labels": map[string]string{"hostcore.arch": "aarch64", "hostcore.os": "macos", "hostcore.osfamily": "unix", "site": "a"}})

@@ -101,6 +101,11 @@ func TestScaleLifecycle(t *testing.T) {
 	if inv, _ := h.client.Inventory(t.Context(), id); len(inv.Providers) != 1 || inv.Providers[0].ID != "sys-bridge" {
 		t.Errorf("providers %+v", inv.Providers)
 	}
+	h.event(EventHealthCheckPassed, 0)
+	h.node.Heartbeat()
+	if d := string(h.event(EventHealthCheckStatus, 0)); !strings.Contains(d, `"provider_id":"sys-bridge"`) {
+		t.Errorf("health_check_status %s", d)
+	}
 
 	// Scale to 0 stops it.
 	scale("file:///c2.wasm", 0, false)
