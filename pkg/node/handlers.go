@@ -127,13 +127,13 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 			if c.MaxInstances != req.Count || !slices.Equal(c.Config, req.Config) {
 				defer n.reconcile() // a new instance limit, or new config
 			}
-			c.MaxInstances, c.Annotations, c.Config = req.Count, annotations, slices.Clone(req.Config)
+			c.MaxInstances, c.Annotations, c.Config, c.Limits = req.Count, annotations, slices.Clone(req.Config), maps.Clone(req.ComponentLimits)
 		}
 		n.mu.Unlock()
 		n.publish(EventComponentScaled, componentScaled(annotations, n.id, prev.ImageRef, req.ComponentID, req.Count))
 		return
 	}
-	c := Component{ID: req.ComponentID, ImageRef: req.ComponentRef, Annotations: annotations, MaxInstances: req.Count, Config: slices.Clone(req.Config)}
+	c := Component{ID: req.ComponentID, ImageRef: req.ComponentRef, Annotations: annotations, MaxInstances: req.Count, Config: slices.Clone(req.Config), Limits: maps.Clone(req.ComponentLimits)}
 	// Config the node has not heard of may be another host's (this one
 	// may answer the query itself, not having it: a few tries).
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)

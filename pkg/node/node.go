@@ -92,6 +92,8 @@ type Component struct {
 	MaxInstances uint32
 	Revision     int32
 	Config       []string
+	// Limits are the scale's component_limits, reported as given.
+	Limits map[string]string
 }
 
 // Workload is what runs components on the node: the runtime and ingress
@@ -369,7 +371,7 @@ func (n *Node) Inventory() latticeadmin.HostInventory {
 	}
 	for _, c := range n.components {
 		inv.Components = append(inv.Components, latticeadmin.ComponentDescription{
-			ID: c.ID, ImageRef: c.ImageRef, Annotations: annotationsOrEmpty(c.Annotations), Revision: c.Revision, MaxInstances: c.MaxInstances,
+			ID: c.ID, ImageRef: c.ImageRef, Annotations: annotationsOrEmpty(c.Annotations), Revision: c.Revision, MaxInstances: c.MaxInstances, Limits: maps.Clone(c.Limits),
 		})
 	}
 	for _, p := range n.providers {

@@ -22,7 +22,8 @@ func TestScaleLifecycle(t *testing.T) {
 	scale := func(ref string, count uint32, allowUpdate bool) string {
 		t.Helper()
 		b, _ := latticeadmin.Marshal(latticeadmin.ScaleComponentCommand{ComponentRef: ref, ComponentID: "app-c", Count: count, HostID: id, Config: []string{}, AllowUpdate: allowUpdate,
-			Annotations: map[string]string{latticeadmin.AnnotationAppSpec: "app"}})
+			ComponentLimits: map[string]string{"memory": "64MiB"},
+			Annotations:     map[string]string{latticeadmin.AnnotationAppSpec: "app"}})
 		var r latticeadmin.CtlResponse[struct{}]
 		if err := json.Unmarshal(h.request(subject.CtlComponentScale, id, b), &r); err != nil || !r.Success {
 			t.Fatalf("scale: %+v %v", r, err)
@@ -49,7 +50,7 @@ func TestScaleLifecycle(t *testing.T) {
 	if d := scaled(0); d["image_ref"] != "file:///c1.wasm" || d["max_instances"] != 1.0 {
 		t.Errorf("component_scaled %v", d)
 	}
-	if inv := inventory(); len(inv) != 1 || inv[0].MaxInstances != 1 || inv[0].Annotations[latticeadmin.AnnotationAppSpec] != "app" {
+	if inv := inventory(); len(inv) != 1 || inv[0].MaxInstances != 1 || inv[0].Annotations[latticeadmin.AnnotationAppSpec] != "app" || inv[0].Limits["memory"] != "64MiB" {
 		t.Errorf("inventory %+v", inv)
 	}
 
