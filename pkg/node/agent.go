@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -171,25 +173,6 @@ func (a *Agent) services() []service.Service {
 			},
 			Stop: func(ctx context.Context) error { gwStop(); return a.gw.Wait(ctx) },
 		}),
-		service.New("components", service.Funcs{
-			Start: func(context.Context) error {
-				oci, err := NewOCI(filepath.Join(opts.StateDir, "oci"), a.log.Named("oci"))
-				if err != nil {
-					return err
-				}
-				arts, err := NewArtefacts(opts.ArtefactRoots, oci)
-				if err != nil {
-					return fmt.Errorf("--artefact-root: %w", err)
-				}
-				a.work, err = NewRuntime(RuntimeOptions{
-					Runtime: a.host, Gateway: a.gw, Fetcher: arts, Observer: a.obs,
-					KeyValue:         func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(a.js, bucket) },
-					IngressAuthority: a.ingress, AllowOutbound: opts.AllowOutbound, Limits: opts.Limits, Logger: a.log.Named("components"),
-				})
-				return err
-			},
-			Stop: func(context.Context) error { a.work.Close(); return nil },
-		}),
 		service.New("lattice connection", service.Funcs{
 			Start: func(ctx context.Context) (err error) {
 				cfg := opts.NATS
@@ -227,6 +210,30 @@ func (a *Agent) services() []service.Service {
 				}
 				return nil
 			},
+		}),
+		service.New("components", service.Funcs{
+			Start: func(context.Context) error {
+				oci, err := NewOCI(filepath.Join(opts.StateDir, "oci"), a.log.Named("oci"))
+				if err != nil {
+					return err
+				}
+				arts, err := NewArtefacts(opts.ArtefactRoots, oci)
+				if err != nil {
+					return fmt.Errorf("--artefact-root: %w", err)
+				}
+				bridgeOpts, err := a.bridgeOptions()
+				if err != nil {
+					return err
+				}
+				a.work, err = NewRuntime(RuntimeOptions{
+					Runtime: a.host, Gateway: a.gw, Fetcher: arts, Observer: a.obs,
+					KeyValue:         func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(a.js, bucket) },
+					IngressAuthority: a.ingress, AllowOutbound: opts.AllowOutbound, Limits: opts.Limits, Logger: a.log.Named("components"),
+					Bridge: bridgeOpts,
+				})
+				return err
+			},
+			Stop: func(context.Context) error { a.work.Close(); return nil },
 		}),
 		service.New("host", service.Funcs{
 			Start: func(ctx context.Context) (err error) {
@@ -325,4 +332,33 @@ func leafServerName(friendly string) string {
 		friendly = "canvas-node"
 	}
 	return friendly + "-" + hex.EncodeToString(b[:])
+}
+
+// bridgeOptions say how an in-process canvas-bridge reaches the lattice:
+// the hub link's loopback listener, or the --nats server with the node's
+// credentials.
+func (a *Agent) bridgeOptions() (*BridgeOptions, error) {
+	if a.leaf != nil {
+		return &BridgeOptions{URL: a.leaf.srv.ClientURL(), Conn: a.nc}, nil
+	}
+	o := &BridgeOptions{URL: strings.Split(a.opts.NATS.URLs, ",")[0], Conn: a.nc}
+	if f := a.opts.NATS.CredsFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--creds: %w", err)
+		}
+		if o.UserJWT, err = jwt.ParseDecoratedJWT(b); err != nil {
+			return nil, fmt.Errorf("--creds %s: %w", f, err)
+		}
+		kp, err := nkeys.ParseDecoratedNKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("--creds %s: %w", f, err)
+		}
+		seed, err := kp.Seed()
+		if err != nil {
+			return nil, fmt.Errorf("--creds %s: %w", f, err)
+		}
+		o.UserSeed = string(seed)
+	}
+	return o, nil
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	neturl "net/url"
@@ -13,10 +14,13 @@ import (
 	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
+	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/observerpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wrpc"
 )
 
 // TestAgentServesAndSurvivesTheLattice runs `canvas node`'s parts against
@@ -77,6 +81,36 @@ func TestAgentServesAndSurvivesTheLattice(t *testing.T) {
 		return resp.StatusCode
 	}
 	testkit.WaitFor(t, 30*time.Second, "the component serves on the ingress", func() bool { return get() == http.StatusOK })
+
+	// canvas-bridge runs in-process: a component elsewhere on the lattice
+	// linked to it calls wasmcanvas:observe over wRPC; an unlinked one is
+	// refused; provider.stop stops it.
+	bridgeID := "wasmcanvas_system-canvas_bridge"
+	if _, err := nc.Request(subject.Ctl("", lat, subject.CtlProviderStart, a.Node().ID()),
+		[]byte(`{"provider_id":"`+bridgeID+`","provider_ref":"ghcr.io/wasmcanvas/canvas-bridge:0.1.0","host_id":"`+a.Node().ID()+`","config":[]}`), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.LinkPut(ctx, latticeadmin.Link{SourceID: "elsewhere-impl", Target: bridgeID, WitNamespace: "wasmcanvas", WitPackage: "observe", Interfaces: []string{"metrics"}}); err != nil {
+		t.Fatal(err)
+	}
+	rpc, err := wrpc.NewClient(nc, subject.WRPCPrefix(lat, bridgeID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(source string) error {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return (&observerpc.Client{RPC: rpc, SourceID: source}).CounterAdd(cctx, "edge_calls_total", 1, nil)
+	}
+	testkit.WaitFor(t, 20*time.Second, "a linked component's call to the in-process canvas-bridge", func() bool { return call("elsewhere-impl") == nil })
+	var werr *observe.Error
+	if err := call("unlinked"); !errors.As(err, &werr) {
+		t.Errorf("an unlinked component's call: %v, want the WIT error not-linked", err)
+	}
+	if _, err := nc.Request(subject.Ctl("", lat, subject.CtlProviderStop, a.Node().ID()), []byte(`{"host_id":"`+a.Node().ID()+`","provider_id":"`+bridgeID+`"}`), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 20*time.Second, "canvas-bridge stops with provider.stop", func() bool { return call("elsewhere-impl") != nil })
 
 	// The lattice goes away: the node keeps serving.
 	srv.Shutdown()

@@ -12,7 +12,8 @@
 // runtime and the HTTP ingress of `canvas node`); the node keeps the
 // inventory, the lattice's links and named config, and resolves nothing
 // itself. Capability providers are refused with provider_start_failed,
-// except those the Workload serves in-process (canvas-bridge). Links and
+// except those the Workload runs in-process (canvas-bridge, pkg/bridge,
+// given host data and its links as a host gives a provider process). Links and
 // config live in each node's memory (no LATTICEDATA/CONFIGDATA bucket):
 // every node applies a put, one answers a get, and a node that starts
 // later learns them from the hosts already there.

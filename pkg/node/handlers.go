@@ -278,16 +278,33 @@ func (n *Node) providerStart(data []byte, _ string) []byte {
 	if running {
 		return failure("provider with that ID is already running")
 	}
-	n.enqueue(func(context.Context) {
+	n.enqueue(func(ctx context.Context) {
 		if n.opts.Workload == nil || !n.opts.Workload.IsBuiltinProvider(req.ProviderRef) {
 			n.log.Warn("provider start refused", zap.String("provider_id", req.ProviderID), zap.String("provider_ref", req.ProviderRef))
 			n.publish(EventProviderStartFailed, providerStartFailed(req.ProviderRef, req.ProviderID, n.id, ErrProviderRefused))
 			return
 		}
 		ref := req.ProviderRef
+		if pr, ok := n.opts.Workload.(ProviderRunner); ok {
+			n.mu.Lock()
+			data := n.latticeData()
+			n.mu.Unlock()
+			if err := pr.StartProvider(ctx, req.ProviderID, ref, req.Config, data); err != nil {
+				n.log.Warn("in-process provider did not start", zap.String("provider_id", req.ProviderID), zap.Error(err))
+				n.publish(EventProviderStartFailed, providerStartFailed(ref, req.ProviderID, n.id, err))
+				return
+			}
+		}
 		n.mu.Lock()
 		n.providers[req.ProviderID] = &latticeadmin.ProviderDescription{ID: req.ProviderID, ImageRef: &ref, Annotations: annotationsOrEmpty(req.Annotations)}
+		links := slices.Clone(n.links)
 		n.mu.Unlock()
+		// Links put while it started reach it now (puts are idempotent).
+		for _, l := range links {
+			if l.SourceID == req.ProviderID || l.Target == req.ProviderID {
+				n.tellProviders(l, false)
+			}
+		}
 		n.log.Info("provider served in-process", zap.String("provider_id", req.ProviderID), zap.String("provider_ref", ref))
 		n.publish(EventProviderStarted, providerStarted(req.Annotations, n.id, ref, req.ProviderID))
 		// In-process, it is healthy as long as the node runs: passed now,
@@ -309,6 +326,9 @@ func (n *Node) providerStop(data []byte, _ string) []byte {
 	n.mu.Unlock()
 	if p == nil {
 		return failure("provider with that ID is not running")
+	}
+	if pr, ok := n.opts.Workload.(ProviderRunner); ok {
+		pr.StopProvider(req.ProviderID)
 	}
 	n.publish(EventProviderStopped, providerStopped(p.Annotations, n.id, req.ProviderID, "stop"))
 	n.reconcile()
@@ -385,6 +405,7 @@ func (n *Node) linkPut(data []byte, _ string) []byte {
 		return failure(err.Error())
 	}
 	n.publish(EventLinkdefSet, linkdefSet(l))
+	n.tellProviders(l, false)
 	n.reconcile()
 	return success("successfully set link")
 }
@@ -410,6 +431,7 @@ func (n *Node) linkDel(data []byte, _ string) []byte {
 	// upstream does.
 	n.publish(EventLinkdefDeleted, linkdefDeleted(req, deleted))
 	if deleted != nil {
+		n.tellProviders(*deleted, true)
 		n.reconcile()
 	}
 	return success("successfully deleted link")
@@ -464,3 +486,24 @@ func (n *Node) claimsGet([]byte, string) []byte { return ok([]map[string]string{
 // registryPut accepts registry credentials as a host does; pulls use the
 // node's own registry settings (docker config), so they are not kept.
 func (n *Node) registryPut([]byte, string) []byte { return success("successfully put registries") }
+
+// tellProviders passes a link change to the in-process providers it
+// concerns, as a host puts links to its providers.
+func (n *Node) tellProviders(l latticeadmin.Link, del bool) {
+	pr, ok := n.opts.Workload.(ProviderRunner)
+	if !ok {
+		return
+	}
+	n.mu.Lock()
+	var ids []string
+	for _, id := range []string{l.SourceID, l.Target} {
+		if _, running := n.providers[id]; running {
+			ids = append(ids, id)
+		}
+	}
+	data := n.latticeData()
+	n.mu.Unlock()
+	for _, id := range ids {
+		pr.ProviderLink(id, l, del, data)
+	}
+}

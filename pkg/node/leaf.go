@@ -12,8 +12,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// leaf is an in-process nats-server whose one link is a leaf-node
-// connection to the hub with the site's credentials (a site credential is
+// leaf is an in-process nats-server (listening on loopback only) whose one
+// link is a leaf-node connection to the hub with the site's credentials (a site credential is
 // good for a leaf-node connection only): the node's own connection is
 // in-process, so the hub link's fate, and the hub's reason for refusing
 // the credential, reach the node's log.
@@ -36,7 +36,9 @@ func startLeaf(hub, creds, name string, log *zap.Logger, up func()) (*leaf, erro
 		return nil, errors.New("--hub needs --creds: the site's credentials (site.creds from canvas edge bootstrap)")
 	}
 	opts := &server.Options{
-		ServerName: name, DontListen: true, NoSigs: true, NoSystemAccount: true,
+		// Loopback only: the node connects in-process, its in-process
+		// canvas-bridge over this listener.
+		ServerName: name, Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoSystemAccount: true,
 		LeafNode: server.LeafNodeOpts{ReconnectInterval: time.Second, Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}, Credentials: creds}}},
 	}
 	srv, err := server.NewServer(opts)

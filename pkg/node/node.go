@@ -110,12 +110,27 @@ type Workload interface {
 	IsBuiltinProvider(ref string) bool
 }
 
+// ProviderRunner is a Workload that runs its built-in providers
+// (IsBuiltinProvider) itself, as a host runs a provider process: the node
+// then starts and stops them, and tells them of their links.
+type ProviderRunner interface {
+	// StartProvider runs provider id of ref with its named config and the
+	// links it is part of.
+	StartProvider(ctx context.Context, id, ref string, config []string, lattice LatticeData) error
+	// StopProvider stops it.
+	StopProvider(id string)
+	// ProviderLink tells provider id of a link put (del false) or deleted.
+	ProviderLink(id string, link latticeadmin.Link, del bool, lattice LatticeData)
+}
+
 // LatticeData is what the node knows of the lattice's links and named
 // config, as a host resolves a component's.
 type LatticeData struct {
-	Links     []latticeadmin.Link
-	Config    map[string]map[string]string
-	Providers map[string]string // running providers: id to ref
+	// HostID and Lattice name the node and its lattice.
+	HostID, Lattice string
+	Links           []latticeadmin.Link
+	Config          map[string]map[string]string
+	Providers       map[string]string // running providers: id to ref
 }
 
 // New checks opts and returns a node that is not started.
@@ -408,7 +423,7 @@ func HumanUptime(d time.Duration) string {
 
 // lattice snapshots the links, config and providers; n.mu is held.
 func (n *Node) latticeData() LatticeData {
-	d := LatticeData{Links: slices.Clone(n.links), Config: make(map[string]map[string]string, len(n.config)), Providers: map[string]string{}}
+	d := LatticeData{HostID: n.id, Lattice: n.opts.Lattice, Links: slices.Clone(n.links), Config: make(map[string]map[string]string, len(n.config)), Providers: map[string]string{}}
 	for k, v := range n.config {
 		d.Config[k] = maps.Clone(v)
 	}

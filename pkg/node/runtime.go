@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/artefact"
+	"github.com/wasmcanvas/wasmcanvas/pkg/bridge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
@@ -43,6 +44,9 @@ type RuntimeOptions struct {
 	AllowOutbound    []string
 	Limits           runtime.Limits
 	Logger           *zap.Logger
+	// Bridge, when set, runs canvas-bridge in-process for the lattice;
+	// without it the bridge serves this node's components only.
+	Bridge *BridgeOptions
 }
 
 // Runtime runs the components a Node is asked to on the wasm runtime and
@@ -56,8 +60,9 @@ type Runtime struct {
 	opts RuntimeOptions
 	log  *zap.Logger
 
-	mu    sync.Mutex
-	comps map[string]*loaded
+	mu      sync.Mutex
+	comps   map[string]*loaded
+	bridges map[string]*bridge.Bridge
 }
 
 type loaded struct {
@@ -78,7 +83,7 @@ func NewRuntime(opts RuntimeOptions) (*Runtime, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	return &Runtime{opts: opts, log: opts.Logger, comps: map[string]*loaded{}}, nil
+	return &Runtime{opts: opts, log: opts.Logger, comps: map[string]*loaded{}, bridges: map[string]*bridge.Bridge{}}, nil
 }
 
 // IsBuiltinProvider reports whether ref is canvas-bridge's, which the
@@ -295,11 +300,15 @@ func (r *Runtime) routes(c Component, h http.Handler, data LatticeData) []gatewa
 	return out
 }
 
-// Close unloads every component.
+// Close stops the in-process providers and unloads every component.
 func (r *Runtime) Close() {
 	r.mu.Lock()
 	ids := slices.Collect(maps.Keys(r.comps))
+	providers := slices.Collect(maps.Keys(r.bridges))
 	r.mu.Unlock()
+	for _, id := range providers {
+		r.StopProvider(id)
+	}
 	for _, id := range ids {
 		r.Stop(id)
 	}

@@ -52,7 +52,8 @@ and serves while its uplink is down), wasi:http/outgoing-handler (the
 ingress and --allow-outbound) and canvas-bridge's wasmcanvas:observe are
 served in-process. The scale's count (max_instances) bounds the requests a
 component runs at once; the others wait. Capability providers are refused with
-provider_start_failed, except canvas-bridge, served in-process. Links and
+provider_start_failed, except canvas-bridge, which the node runs in-process
+(over wRPC for components on other hosts). Links and
 named config are kept in memory, as the node learns them from link.put and
 config.put.
 
