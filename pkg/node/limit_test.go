@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 )
 
 // TestLimiter: at most max requests run at once; a rescale applies to the
@@ -35,10 +37,8 @@ func TestLimiter(t *testing.T) {
 			l.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
-	if got := running.Load(); got != 2 {
-		t.Errorf("%d requests run at once with max 2", got)
-	}
+	testkit.WaitFor(t, 10*time.Second, "two requests running", func() bool { return running.Load() == 2 })
+	time.Sleep(50 * time.Millisecond) // the other three had time to get in: they must not
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	rec := httptest.NewRecorder()
@@ -64,10 +64,11 @@ func TestLimiter(t *testing.T) {
 			l.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
-	if got := running.Load(); got != 4 {
-		t.Errorf("%d requests run at once after scaling to 4", got)
-	}
+	testkit.WaitFor(t, 10*time.Second, "four requests running after scaling to 4", func() bool { return running.Load() == 4 })
+	time.Sleep(50 * time.Millisecond)
 	close(release)
 	wg.Wait()
+	if peak.Load() != 4 {
+		t.Errorf("peak %d after scaling to 4, want 4", peak.Load())
+	}
 }
