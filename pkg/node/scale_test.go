@@ -78,15 +78,16 @@ func TestScaleLifecycle(t *testing.T) {
 	}
 
 	// Auctions: only on matching labels, and not for what runs here.
-	auction := func(constraints map[string]string, cid string) bool {
+	auction := func(constraints map[string]string, cid string, wait time.Duration) bool {
 		b, _ := latticeadmin.Marshal(latticeadmin.ComponentAuctionRequest{ComponentRef: "file:///x.wasm", ComponentID: cid, Constraints: constraints})
-		_, err := h.nc.Request(subject.Ctl("", lat, subject.CtlComponentAuction, ""), b, 300*time.Millisecond)
+		_, err := h.nc.Request(subject.Ctl("", lat, subject.CtlComponentAuction, ""), b, wait)
 		return err == nil
 	}
-	if !auction(map[string]string{"site": "a"}, "other") || !auction(nil, "other") {
+	if !auction(map[string]string{"site": "a"}, "other", 5*time.Second) || !auction(nil, "other", 5*time.Second) {
 		t.Error("no bid on a matching auction")
 	}
-	if auction(map[string]string{"site": "b"}, "other") || auction(map[string]string{"site": "a"}, "app-c") {
+	// (A bid that is not sent cannot be waited for: 300 ms is the window.)
+	if auction(map[string]string{"site": "b"}, "other", 300*time.Millisecond) || auction(map[string]string{"site": "a"}, "app-c", 300*time.Millisecond) {
 		t.Error("a bid on an auction whose constraints do not match, or for a running component")
 	}
 	b, _ := latticeadmin.Marshal(latticeadmin.ComponentAuctionRequest{ComponentRef: "r", ComponentID: "other", Constraints: map[string]string{"site": "a"}})
