@@ -105,7 +105,9 @@ func linkDefinition(l latticeadmin.Link, data LatticeData) bridge.LinkDefinition
 	resolve := func(names []string) map[string]string {
 		out := map[string]string{}
 		for _, n := range names {
-			maps.Copy(out, data.Config[n])
+			if !IsSecretReference(n) {
+				maps.Copy(out, data.Config[n])
+			}
 		}
 		return out
 	}

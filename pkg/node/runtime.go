@@ -232,6 +232,9 @@ const (
 func (r *Runtime) componentConfig(c Component, data LatticeData) (runtime.ComponentConfig, string) {
 	cfg, env := map[string]string{}, map[string]string{}
 	for _, name := range c.Config {
+		if IsSecretReference(name) {
+			continue // a reference to a secret, not its value: see IsSecretReference
+		}
 		if name == local.EnvConfigName || strings.HasSuffix(name, "-"+local.EnvConfigName) {
 			maps.Copy(env, data.Config[name])
 			continue
@@ -315,3 +318,13 @@ func (r *Runtime) Close() {
 }
 
 var _ Workload = (*Runtime)(nil)
+
+// SecretPrefix starts the name of a config that holds a secret reference
+// (wadm's SECRET_{manifest}-{name}), which a host resolves through its
+// secrets backend. The node has no secrets backend: it leaves such
+// configs out of a component's config and a provider's link config, so a
+// reference never passes for a value.
+const SecretPrefix = "SECRET_"
+
+// IsSecretReference reports whether a config name holds a secret reference.
+func IsSecretReference(name string) bool { return strings.HasPrefix(name, SecretPrefix) }

@@ -184,3 +184,22 @@ func echoWasm(t *testing.T) string {
 	}
 	return filepath.Join(root, "pkg", "runtime", "testdata", "echo-http.wasm")
 }
+
+// TestSecretReferencesAreNotConfig: a SECRET_ config holds a reference a
+// host resolves through its secrets backend; the node has none and leaves
+// it out of the component's config rather than pass the reference on.
+func TestSecretReferencesAreNotConfig(t *testing.T) {
+	r := &Runtime{}
+	data := LatticeData{Config: map[string]map[string]string{
+		"app-oda":          {"oda.component": "c"},
+		"SECRET_app-token": {"backend": "nats-kv", "key": "token"},
+	}}
+	cc, _ := r.componentConfig(Component{ID: "app-c", Config: []string{"app-oda", "SECRET_app-token"}}, data)
+	if cc.Config["oda.component"] != "c" || cc.Config["backend"] != "" || cc.Config["key"] != "" {
+		t.Errorf("config %v", cc.Config)
+	}
+	def := linkDefinition(latticeadmin.Link{SourceID: "app-c", Target: "p", TargetConfig: []string{"SECRET_app-token", "app-oda"}}, data)
+	if def.TargetConfig["key"] != "" || def.TargetConfig["oda.component"] != "c" {
+		t.Errorf("link target config %v", def.TargetConfig)
+	}
+}
