@@ -50,12 +50,13 @@ provider). Its config is the merge of its named configs; its links to
 wasi:keyvalue (served from a store in --state-dir, so a site keeps its state
 and serves while its uplink is down), wasi:http/outgoing-handler (the
 ingress and --allow-outbound) and canvas-bridge's wasmcanvas:observe are
-served in-process. The scale's count (max_instances) bounds the requests a
-component runs at once; the others wait. Capability providers are refused with
-provider_start_failed, except canvas-bridge, which the node runs in-process
-(over wRPC for components on other hosts). Links and
-named config are kept in memory, as the node learns them from link.put and
-config.put.
+served in-process. SECRET_ configs (secret references) are left out: the node
+has no secrets backend. The scale's count (max_instances) bounds the requests
+a component runs at once; the others wait. Capability providers are refused
+with provider_start_failed, except canvas-bridge, which the node runs
+in-process (over wRPC for components on other hosts). Links and named config
+are kept in memory, learnt from link.put and config.put, and at start (and
+for a scaled component's config) from the hosts already on the lattice.
 
 Components come from file:// artefacts under the artefact roots, or from OCI
 registries (docker login's credentials), checked against the manifest's
@@ -70,9 +71,10 @@ at the site. When the hub link drops, the node keeps serving what it runs
 and reconnects, and publishes its inventory as soon as the link is back;
 when the hub refuses the credential (revoked or expired), the node says so
 in its log, keeps serving, and receives no commands. With --nats, it
-connects to a NATS server of the lattice (a site's leaf node: a cut hub link
+connects to a NATS server of the lattice: a site's leaf node (a cut hub link
 then shows to the lattice only, and the inventory is back with the next
---heartbeat).`,
+--heartbeat), or a server of the hub with a client credential (a refusal of
+it is logged the same way).`,
 		Example: `  canvas node --hub nats://hub.example.net:7422 --creds site.creds --label site=a
   canvas node --hub tls://hub.example.net:7422 --creds site.creds --label site=a --listen-http 0.0.0.0:8080
   canvas node --nats nats://127.0.0.1:4222 --label site=a`,
