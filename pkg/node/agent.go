@@ -240,6 +240,7 @@ func (a *Agent) services() []service.Service {
 				a.node, err = New(Options{
 					Conn: a.nc, Lattice: opts.Lattice, FriendlyName: opts.FriendlyName, Labels: opts.Labels, Version: opts.Version,
 					Heartbeat: opts.Heartbeat, Workload: a.work, Logger: a.log.Named("host"),
+					NoPeers: opts.Hub != "", // a site's credentials: see Options.NoPeers
 				})
 				if err != nil {
 					return err

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
 )
 
@@ -137,15 +138,12 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 		n.log.Warn("secret references are not resolved by this node (it has no secrets backend): the component starts without them", zap.String("component_id", req.ComponentID), zap.String("config", req.Config[i]))
 	}
 	c := Component{ID: req.ComponentID, ImageRef: req.ComponentRef, Annotations: annotations, MaxInstances: req.Count, Config: slices.Clone(req.Config), Limits: maps.Clone(req.ComponentLimits)}
-	// Config the node has not heard of may be another host's (this one
-	// may answer the query itself, not having it: a few tries).
-	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	for range 3 {
-		for _, name := range c.Config {
-			n.fetchConfig(fctx, name)
-		}
+	// Config the node has not heard of may be another node's.
+	for _, name := range c.Config {
+		fctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		n.fetchConfig(fctx, subject.CtlNodeConfigPeer, name)
+		cancel()
 	}
-	cancel()
 	if n.opts.Workload != nil {
 		n.mu.Lock()
 		data := n.latticeData()
@@ -470,6 +468,19 @@ func (n *Node) configDel(_ []byte, name string) []byte {
 	n.publish(EventConfigDeleted, configEvent(name))
 	n.reconcile()
 	return success("successfully deleted config")
+}
+
+// configPeer answers another canvas node's question for a config only
+// when this node has it (see subject.CtlNodeConfigPeer).
+func (n *Node) configPeer(_ []byte, name string) []byte {
+	n.mu.Lock()
+	values, found := n.config[name]
+	values = maps.Clone(values)
+	n.mu.Unlock()
+	if !found {
+		return nil
+	}
+	return ok(values)
 }
 
 func (n *Node) configGet(_ []byte, name string) []byte {

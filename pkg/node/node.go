@@ -44,7 +44,11 @@ type Options struct {
 	// Workload runs what component.scale asks for; nil records the
 	// inventory only (tests of the control interface).
 	Workload Workload
-	Logger   *zap.Logger
+	// NoPeers keeps the node from asking the other hosts for the links and
+	// config it missed: a site's credentials may not send control-interface
+	// requests (the hub would drop them, and the node wait for nothing).
+	NoPeers bool
+	Logger  *zap.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -246,6 +250,7 @@ func (n *Node) Start(ctx context.Context) error {
 		{ctl(subject.CtlConfigGet, "*"), queue, n.configGet},
 		{ctl(subject.CtlClaimsGet, ""), queue, n.claimsGet},
 		{ctl(subject.CtlRegistryPut, ""), "", n.registryPut},
+		{ctl(subject.CtlNodeConfigPeer, "*"), "", n.configPeer},
 	}
 	for _, s := range subs {
 		h := s.h
@@ -462,6 +467,9 @@ func (n *Node) reconcile() {
 // otherwise never hear of the links wadm put before it started (wadm
 // re-puts only what link.get lacks).
 func (n *Node) seed(ctx context.Context) {
+	if n.opts.NoPeers {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var links latticeadmin.CtlResponse[[]latticeadmin.Link]
@@ -473,15 +481,19 @@ func (n *Node) seed(ctx context.Context) {
 	n.mu.Unlock()
 	for _, l := range *links.Response {
 		for _, name := range append(slices.Clone(l.SourceConfig), l.TargetConfig...) {
-			n.fetchConfig(ctx, name)
+			n.fetchConfig(ctx, subject.CtlConfigGet, name)
 		}
 	}
 	n.log.Info("learned the lattice's links from its hosts", zap.Int("links", len(*links.Response)))
 }
 
-// fetchConfig asks the lattice for a named config the node lacks and
-// keeps it when a host has it.
-func (n *Node) fetchConfig(ctx context.Context, name string) {
+// fetchConfig asks for a named config the node lacks and keeps it when a
+// host has it: op is CtlConfigGet before the node answers config.get
+// itself (at start), CtlNodeConfigPeer after.
+func (n *Node) fetchConfig(ctx context.Context, op, name string) {
+	if n.opts.NoPeers {
+		return
+	}
 	n.mu.Lock()
 	_, have := n.config[name]
 	n.mu.Unlock()
@@ -489,7 +501,7 @@ func (n *Node) fetchConfig(ctx context.Context, name string) {
 		return
 	}
 	var cfg latticeadmin.CtlResponse[map[string]string]
-	if n.query(ctx, subject.CtlConfigGet, name, &cfg) && cfg.Response != nil {
+	if n.query(ctx, op, name, &cfg) && cfg.Response != nil {
 		n.mu.Lock()
 		if _, have := n.config[name]; !have {
 			n.config[name] = *cfg.Response

@@ -55,8 +55,8 @@ has no secrets backend. The scale's count (max_instances) bounds the requests
 a component runs at once; the others wait. Capability providers are refused
 with provider_start_failed, except canvas-bridge, which the node runs
 in-process (over wRPC for components on other hosts). Links and named config
-are kept in memory, learnt from link.put and config.put, and at start (and
-for a scaled component's config) from the hosts already on the lattice.
+are kept in memory, learnt from link.put and config.put, and with --nats at
+start (and for a scaled component's config) from the hosts already there.
 
 Components come from file:// artefacts under the artefact roots, or from OCI
 registries (docker login's credentials), checked against the manifest's

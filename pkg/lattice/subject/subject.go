@@ -467,3 +467,10 @@ const (
 	CtlClaimsGet        = "claims.get"
 	CtlRegistryPut      = "registry.put"
 )
+
+// CtlNodeConfigPeer is the {area}.{op} of a canvas node's own question to
+// the other canvas nodes for a named config it lacks (Ctl(…, name)): only
+// a node that has it answers, where config.get, answered by one host of a
+// queue group, may be answered "not found" by the asking node itself. Not
+// an upstream operation; wasmCloud hosts ignore it.
+const CtlNodeConfigPeer = "canvasnode.config"
