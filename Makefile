@@ -74,7 +74,7 @@ fuzz: ## run each fuzz target for FUZZTIME (corpus kept in testdata/fuzz/)
 bench: ## benchmarks that print ratios measured in one run
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 
-e2e: build examples components e2e-deps kube-deps migrate-deps ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component, secured lattice with edge sites, Prometheus scraping a Component, one OTLP trace through a JS Component, kubectl and client-go against the kube API, a migration round trip through a Kubernetes CRD API server
+e2e: build examples components e2e-deps kube-deps migrate-deps ## long, bounded end-to-end runs: quick start, 50 restarts served at once, crash, 100k-instance leak, JS component, secured lattice with edge sites, canvas node on two edge sites, Prometheus scraping a Component, one OTLP trace through a JS Component, kubectl and client-go against the kube API, a migration round trip through a Kubernetes CRD API server
 	$(GO) test -p 1 -count=1 -tags e2e -timeout 30m ./e2e/... ./pkg/runtime/...
 
 e2e-deps: ## what the e2e runs need beyond Go and npm: Debian's prometheus (installed when missing)

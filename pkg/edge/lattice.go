@@ -72,6 +72,9 @@ type Site struct {
 	// Expires is zero when the credentials never expire.
 	Expires time.Time  `json:"expires,omitzero"`
 	Revoked *time.Time `json:"revoked,omitempty"`
+	// Node is true when the site runs `canvas node` instead of a wasmCloud
+	// host (bootstrap --node).
+	Node bool `json:"node,omitempty"`
 }
 
 func (s *State) site(name string) *Site {

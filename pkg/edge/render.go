@@ -67,10 +67,13 @@ func (l *Lattice) hubFiles() ([]file, error) {
 const (
 	SiteCredsFile  = "site.creds"
 	SiteConfigFile = "leaf.conf"
-	siteStart      = "start.sh"
-	siteReadme     = "README.md"
-	siteLeafUnit   = "systemd/wasmcanvas-leaf.service"
-	siteHostUnit   = "systemd/wasmcanvas-host.service"
+	// SiteNodeStateDir is canvas node's state directory in a site
+	// bootstrapped with --node.
+	SiteNodeStateDir = "node"
+	siteStart        = "start.sh"
+	siteReadme       = "README.md"
+	siteLeafUnit     = "systemd/wasmcanvas-leaf.service"
+	siteHostUnit     = "systemd/wasmcanvas-host.service"
 )
 
 // siteFiles renders every file of a site's directory but its credentials.
@@ -99,6 +102,7 @@ func (l *Lattice) siteFiles(s Site) ([]file, error) {
 		"CredsFile": filepath.Join(s.InstallDir, SiteCredsFile), "Dir": s.InstallDir,
 		"LabelArgs": strings.Join(labelArgs, " "), "Issued": s.Issued.UTC().Format(time.RFC3339),
 		"Expires": expires, "SiteSubjects": subject.EdgeSiteAll(l.state.Lattice, s.Name),
+		"Node": s.Node, "NodeStateDir": filepath.Join(s.InstallDir, SiteNodeStateDir), "NodeStateDirName": SiteNodeStateDir,
 	}
 	var out []file
 	for _, f := range []struct {

@@ -44,6 +44,9 @@ type SiteOptions struct {
 	// (keeping its key); Rotate issues the site a new key and revokes the
 	// old one.
 	Force, Rotate bool
+	// Node makes the start script and the host unit run `canvas node`
+	// (the canvas's own host) instead of a wasmCloud host.
+	Node bool
 }
 
 // BootstrapResult says what Bootstrap did.
@@ -187,7 +190,7 @@ func (l *Lattice) Bootstrap(opts SiteOptions) (BootstrapResult, error) {
 	if install == "" {
 		install = dir
 	}
-	want := Site{Name: opts.Name, Hub: opts.Hub, Labels: opts.Labels, Dir: dir, InstallDir: install, Listen: opts.Listen, Issued: now}
+	want := Site{Name: opts.Name, Hub: opts.Hub, Labels: opts.Labels, Dir: dir, InstallDir: install, Listen: opts.Listen, Issued: now, Node: opts.Node}
 	if opts.Expiry > 0 {
 		want.Expires = now.Add(opts.Expiry)
 	}
@@ -196,7 +199,7 @@ func (l *Lattice) Bootstrap(opts SiteOptions) (BootstrapResult, error) {
 	old := l.state.site(opts.Name)
 	force := opts.Force
 	if old != nil {
-		same := old.Hub == want.Hub && old.Dir == want.Dir && old.InstallDir == want.InstallDir && old.Listen == want.Listen &&
+		same := old.Hub == want.Hub && old.Dir == want.Dir && old.InstallDir == want.InstallDir && old.Listen == want.Listen && old.Node == want.Node &&
 			maps.Equal(old.Labels, want.Labels)
 		switch {
 		case old.Revoked != nil && !opts.Rotate:

@@ -75,7 +75,9 @@ func newEdgeBootstrapCmd() *cobra.Command {
                    this lattice plus the site's own subjects edge.LATTICE.NAME.>,
                    usable only as a leaf-node connection; never printed
   start.sh         starts the leaf node and a wasmCloud host labelled site=NAME
-                   (and every --label) in the foreground
+                   (and every --label) in the foreground; with --node,
+                   'canvas node' instead, making its own leaf-node connection
+                   to the hub with the site's credentials (no nats-server)
   systemd/         wasmcanvas-leaf.service and wasmcanvas-host.service
   README.md        what the site's operator does with all of it
 
@@ -89,7 +91,8 @@ hub reachable: see 'canvas edge revoke').`,
 		Example: `  canvas edge bootstrap --site north-1 --hub nats://hub.example.net:7422 --label region=north
   canvas edge bootstrap --site north-1 --hub tls://hub.example.net:7422 --out sites/north-1 \
     --install-dir /opt/wasmcanvas/north-1
-  canvas edge bootstrap --site north-1 --hub nats://hub.example.net:7422 --rotate`,
+  canvas edge bootstrap --site north-1 --hub nats://hub.example.net:7422 --rotate
+  canvas edge bootstrap --site north-1 --hub nats://hub.example.net:7422 --node`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
@@ -135,6 +138,7 @@ hub reachable: see 'canvas edge revoke').`,
 	f.DurationVar(&opts.Expiry, "expiry", edge.DefaultCredsExpiry, "lifetime of the site's credentials (0: never expire)")
 	f.BoolVar(&opts.Force, "force", false, "overwrite an existing directory, or rewrite a known site with new settings")
 	f.BoolVar(&opts.Rotate, "rotate", false, "issue the site new credentials and revoke the old ones")
+	f.BoolVar(&opts.Node, "node", false, "the start script and host unit run `canvas node` (the canvas's own host, its own leaf-node connection to --hub with the site's credentials and labels) instead of the leaf node and a wasmCloud host")
 	outputFlag(cmd, &output, "table", "json", "yaml")
 	return cmd
 }

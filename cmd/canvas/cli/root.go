@@ -106,7 +106,7 @@ Exit codes: 0 success, 1 invalid input or failed operation, 2 bad command line.`
 		newVersionCmd(),
 		newApplyCmd(), newGetCmd(), newDescribeCmd(), newDeleteCmd(), newWatchCmd(), newConfigCmd(),
 		newUpCmd(), newDownCmd(), newKubeconfigCmd(),
-		newLatticeCmd(), newEdgeCmd(), newTokenCmd(),
+		newLatticeCmd(), newEdgeCmd(), newNodeCmd(), newTokenCmd(),
 		newMigrateCmd(),
 		newAPIKeyCmd(),
 	)

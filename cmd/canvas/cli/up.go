@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
@@ -129,10 +128,7 @@ Many hosts means real wasmCloud hosts and wadm on a NATS cluster (canvasd
 }
 
 func upForeground(cmd *cobra.Command, opts up.Options, level zapcore.Level) error {
-	logCfg := zap.NewProductionConfig()
-	logCfg.Level = zap.NewAtomicLevelAt(level)
-	logCfg.OutputPaths = []string{"stderr"}
-	log, err := logCfg.Build()
+	log, err := stderrLogger(level)
 	if err != nil {
 		return err
 	}
@@ -145,18 +141,7 @@ func upForeground(cmd *cobra.Command, opts up.Options, level zapcore.Level) erro
 		return fmt.Errorf("canvas up: %w", err)
 	}
 	printBanner(cmd.OutOrStdout(), c.Info(), os.Getenv(upChildEnv) != "")
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(cmd.ErrOrStderr(), "canvas up: stopping")
-	case <-c.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), daemon.DefaultShutdownTimeout)
-	defer cancel()
-	_ = c.Shutdown(shutdownCtx)
-	if err := c.Wait(); err != nil {
-		return fmt.Errorf("canvas up: %w", err)
-	}
-	return nil
+	return runUntilStopped(ctx, cmd, "canvas up", c)
 }
 
 // upDetached starts `canvas up` again in its own session with its output in

@@ -475,3 +475,27 @@ const (
 	// IdentityRevokedBucket holds revoked token ids until the token expires.
 	IdentityRevokedBucket = "CANVAS_IDENTITY_REVOKED"
 )
+
+// Host side of the control interface (pkg/node, `canvas node`): the
+// operations a wasmCloud 1.x host answers beyond those pkg/latticeadmin
+// sends, as {area}.{op} tokens for Ctl (CONTROL-INTERFACE.md).
+const (
+	CtlHostStop         = "host.stop"
+	CtlComponentScale   = "component.scale"
+	CtlComponentUpdate  = "component.update"
+	CtlComponentAuction = "component.auction"
+	CtlProviderStart    = "provider.start"
+	CtlProviderStop     = "provider.stop"
+	CtlProviderAuction  = "provider.auction"
+	CtlLinkPut          = "link.put"
+	CtlLinkDel          = "link.del"
+	CtlClaimsGet        = "claims.get"
+	CtlRegistryPut      = "registry.put"
+)
+
+// CtlNodeConfigPeer is the {area}.{op} of a canvas node's own question to
+// the other canvas nodes for a named config it lacks (Ctl(…, name)): only
+// a node that has it answers, where config.get, answered by one host of a
+// queue group, may be answered "not found" by the asking node itself. Not
+// an upstream operation; wasmCloud hosts ignore it.
+const CtlNodeConfigPeer = "canvasnode.config"

@@ -1,0 +1,20 @@
+// Package node is the host side of the wasmCloud 1.x control interface
+// (shared reference CONTROL-INTERFACE.md): a Node joins a lattice as a
+// host whose id is an nkey, answers host.ping, host.get, component.scale
+// and .update, the auctions (only when their constraints match its
+// labels), link, config and label requests and host.stop, and publishes
+// the host events (host_started, host_heartbeat with its inventory,
+// component_scaled, linkdef_set, ...) as CloudEvents with upstream's
+// field names. Payload types are pkg/latticeadmin's, byte-faithful to
+// wasmCloud v1.9.2; subjects come from pkg/lattice/subject.
+//
+// What runs is a Workload's business (Runtime in this package: the wasm
+// runtime and the HTTP ingress of `canvas node`); the node keeps the
+// inventory, the lattice's links and named config, and resolves nothing
+// itself. Capability providers are refused with provider_start_failed,
+// except those the Workload runs in-process (canvas-bridge, pkg/bridge,
+// given host data and its links as a host gives a provider process). Links and
+// config live in each node's memory (no LATTICEDATA/CONFIGDATA bucket):
+// every node applies a put, one answers a get, and a node that starts
+// later learns them from the hosts already there.
+package node

@@ -1,0 +1,194 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/artefact"
+)
+
+// Media types of a Wasm component's layer in an OCI artifact: the
+// wasm-pkg-tools (wkg) layout wasmCloud 1.x pushes, and wasmCloud's older
+// one.
+const (
+	MediaTypeWasm       = "application/wasm"
+	MediaTypeWasmLegacy = "application/vnd.module.wasm.content.layer.v1+wasm"
+	// MediaTypeWasmConfig is the config of such an artifact.
+	MediaTypeWasmConfig = "application/vnd.wasm.config.v0+json"
+)
+
+// maxComponentBytes bounds a pulled layer.
+const maxComponentBytes = 256 << 20
+
+// OCI pulls components from OCI registries (go-containerregistry, the
+// keychain of docker login) into a cache keyed by digest: a reference
+// pinned by digest is served from the cache without the network, a tag is
+// resolved to its digest when the registry answers, and to the last digest
+// it resolved to when it does not (logged), so an edge node restarts its
+// components while its uplink is down.
+type OCI struct {
+	dir string
+	log *zap.Logger
+}
+
+// NewOCI caches under dir (created 0700).
+func NewOCI(dir string, log *zap.Logger) (*OCI, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	for _, d := range []string{filepath.Join(dir, "blobs", "sha256"), filepath.Join(dir, "refs")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("OCI cache: %w", err)
+		}
+	}
+	return &OCI{dir: dir, log: log}, nil
+}
+
+// Fetch returns the component ref names, from the cache or the registry.
+func (o *OCI) Fetch(ctx context.Context, ref string) (*artefact.Wasm, error) {
+	r, err := name.ParseReference(ref, name.WithDefaultRegistry(""))
+	if err != nil {
+		return nil, fmt.Errorf("component reference %q is neither file:// nor an OCI reference (registry/repository:tag or @sha256:...): %w", ref, err)
+	}
+	pin := o.refFile(r.String())
+	if _, pinned := r.(name.Digest); pinned {
+		if w, err := o.cached(ref, pin); err == nil {
+			return w, nil // a digest's bytes never change
+		}
+	}
+	layer, err := o.resolve(ctx, r)
+	if err != nil {
+		// The registry is unreachable or refused: a reference resolved
+		// before serves from the cache.
+		if w, cerr := o.cached(ref, pin); cerr == nil {
+			o.log.Warn("registry unreachable: using the cached digest of this reference", zap.String("ref", ref), zap.String("digest", w.Digest()), zap.Error(err))
+			return w, nil
+		}
+		return nil, err
+	}
+	if w, err := o.blob(ref, layer.Digest); err == nil {
+		_ = os.WriteFile(pin, []byte(layer.Digest.String()), 0o600)
+		return w, nil
+	}
+	w, err := o.pull(ctx, r, layer)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(pin, []byte(layer.Digest.String()), 0o600); err != nil {
+		return nil, fmt.Errorf("OCI cache: %w", err)
+	}
+	o.log.Info("component pulled", zap.String("ref", ref), zap.String("digest", layer.Digest.String()), zap.Int("bytes", len(w.Bytes)))
+	return w, nil
+}
+
+// refFile is where the layer digest a reference resolved to is kept.
+func (o *OCI) refFile(ref string) string {
+	sum := sha256.Sum256([]byte(ref))
+	return filepath.Join(o.dir, "refs", hex.EncodeToString(sum[:]))
+}
+
+func (o *OCI) cached(ref, pin string) (*artefact.Wasm, error) {
+	b, err := os.ReadFile(pin)
+	if err != nil {
+		return nil, err
+	}
+	h, err := v1.NewHash(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, err
+	}
+	return o.blob(ref, h)
+}
+
+// blob reads a cached layer, checking its digest.
+func (o *OCI) blob(ref string, h v1.Hash) (*artefact.Wasm, error) {
+	f, err := os.Open(filepath.Join(o.dir, "blobs", h.Algorithm, h.Hex))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	w, err := artefact.Read(ref, f, fi.Size())
+	if err != nil {
+		return nil, err
+	}
+	if w.Digest() != h.String() {
+		return nil, fmt.Errorf("OCI cache: %s holds %s, not %s: delete it", f.Name(), w.Digest(), h)
+	}
+	return w, nil
+}
+
+// resolve reads ref's manifest and returns its Wasm layer.
+func (o *OCI) resolve(ctx context.Context, r name.Reference) (v1.Descriptor, error) {
+	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("pull %s: %w", r, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("pull %s: manifest: %w", r, err)
+	}
+	var found []v1.Descriptor
+	for _, l := range m.Layers {
+		if l.MediaType == MediaTypeWasm || l.MediaType == MediaTypeWasmLegacy {
+			found = append(found, l)
+		}
+	}
+	if len(found) != 1 {
+		return v1.Descriptor{}, fmt.Errorf("pull %s: the artifact has %d layers of media type %s (want exactly one: a Wasm component pushed with wkg or wash push)", r, len(found), MediaTypeWasm)
+	}
+	if found[0].Size > maxComponentBytes {
+		return v1.Descriptor{}, fmt.Errorf("pull %s: the component is %d bytes, over the %d limit", r, found[0].Size, maxComponentBytes)
+	}
+	return found[0], nil
+}
+
+// pull downloads the layer, checks its digest and caches it.
+func (o *OCI) pull(ctx context.Context, r name.Reference, d v1.Descriptor) (*artefact.Wasm, error) {
+	l, err := remote.Layer(r.Context().Digest(d.Digest.String()), remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: layer %s: %w", r, d.Digest, err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: layer %s: %w", r, d.Digest, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxComponentBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: layer %s: %w", r, d.Digest, err)
+	}
+	sum := sha256.Sum256(b)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() {
+		return nil, fmt.Errorf("pull %s: layer digest %s, the manifest says %s", r, got, d.Digest)
+	}
+	w, err := artefact.Read(r.String(), bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(o.dir, "blobs", d.Digest.Algorithm, d.Digest.Hex)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, fmt.Errorf("OCI cache: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, errors.Join(fmt.Errorf("OCI cache: %w", err), os.Remove(tmp))
+	}
+	return w, nil
+}

@@ -1,0 +1,205 @@
+package node
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
+	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+)
+
+// servingNode is a node whose workload is the real runtime and gateway.
+type servingNode struct {
+	*harness
+	base string // the gateway's URL
+}
+
+func startServing(t testing.TB, artefactRoots []string, oci *OCI) *servingNode {
+	t.Helper()
+	host, err := runtime.NewHost(runtime.Config{CacheDir: filepath.Join(t.TempDir(), "cache"), Log: testkit.Logger(t, 0), OnDemand: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = host.Close() })
+	gw := gateway.New(gateway.Options{Logger: testkit.Logger(t, 0)})
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, err := gw.Serve(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = gw.Wait(context.Background()) })
+	arts, err := NewArtefacts(artefactRoots, oci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := NewRuntime(RuntimeOptions{Runtime: host, Gateway: gw, Fetcher: arts, IngressAuthority: addr, Logger: testkit.Logger(t, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	h := start(t, Options{Version: "test", Workload: rt}, nil)
+	return &servingNode{harness: h, base: "http://" + addr}
+}
+
+func (s *servingNode) status(path string) int {
+	resp, err := http.Get(s.base + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// route links the ingress to component id at path, as wadm puts
+// translate's http-server link (config route-{api} holding the path).
+func (s *servingNode) route(id, path string) {
+	s.t.Helper()
+	ctx := context.Background()
+	if _, err := s.client.ConfigPut(ctx, id+"-route-api", map[string]string{"path": path}); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.client.LinkPut(ctx, latticeadmin.Link{SourceID: "app-http_ingress", Target: id, Name: id + "-api", WitNamespace: "wasi", WitPackage: "http",
+		Interfaces: []string{"incoming-handler"}, SourceConfig: []string{id + "-route-api"}}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *servingNode) scale(ref, id string, count uint32) {
+	s.t.Helper()
+	if _, err := s.client.ScaleComponent(context.Background(), latticeadmin.ScaleComponentCommand{ComponentRef: ref, ComponentID: id, Count: count, HostID: s.node.ID()}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TestScaleServesAtTheLinkedPath: a component started by component.scale
+// answers on the node's ingress at the path its link's config names; a
+// moved path moves the route; scaling to 0 stops it.
+func TestScaleServesAtTheLinkedPath(t *testing.T) {
+	echo := echoWasm(t)
+	s := startServing(t, []string{filepath.Dir(echo)}, nil)
+	s.route("app-echo", "/echo")
+	s.scale("file://"+echo, "app-echo", 1)
+	testkit.WaitFor(t, 30*time.Second, "the component serves /echo", func() bool { return s.status("/echo/x") == http.StatusOK })
+
+	s.route("app-echo", "/moved")
+	testkit.WaitFor(t, 10*time.Second, "the route moves", func() bool { return s.status("/moved") == http.StatusOK && s.status("/echo") == http.StatusNotFound })
+
+	s.scale("file://"+echo, "app-echo", 0)
+	testkit.WaitFor(t, 10*time.Second, "the route goes", func() bool { return s.status("/moved") == http.StatusNotFound })
+
+	// A file outside the artefact roots fails the scale with a clear event.
+	s.scale("file:///etc/hostname", "app-other", 1)
+	if d := string(s.event(EventComponentScaleFailed, 0)); !strings.Contains(d, "app-other") || !strings.Contains(d, "error") {
+		t.Errorf("component_scale_failed %s", d)
+	}
+}
+
+// TestOCIPullFromLocalRegistry pushes a component to a registry on
+// 127.0.0.1 (go-containerregistry's in-process one) and scales it by tag:
+// the node pulls it, checks the digest, caches it, and serves it again from
+// the cache by digest with the registry gone.
+func TestOCIPullFromLocalRegistry(t *testing.T) {
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	wasm, err := os.ReadFile(echoWasm(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := static.NewLayer(wasm, MediaTypeWasm)
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), MediaTypeWasmConfig)
+	ref := reg.Listener.Addr().String() + "/components/echo:0.1.0"
+	tag, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+	cache := t.TempDir()
+	oci, err := NewOCI(cache, testkit.Logger(t, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServing(t, nil, oci)
+	s.route("app-echo", "/echo")
+	s.scale(ref, "app-echo", 1)
+	testkit.WaitFor(t, 30*time.Second, "the pulled component serves", func() bool { return s.status("/echo") == http.StatusOK })
+	ld, _ := layer.Digest()
+	if _, err := os.Stat(filepath.Join(cache, "blobs", "sha256", ld.Hex)); err != nil {
+		t.Errorf("the layer is not cached by digest: %v", err)
+	}
+
+	// By digest, while the registry is there.
+	pinned := reg.Listener.Addr().String() + "/components/echo@" + digest.String()
+	s.scale(pinned, "app-echo-2", 1)
+	if ev := string(s.event(EventComponentScaled, 1)); !strings.Contains(ev, "app-echo-2") {
+		t.Errorf("component_scaled %s", ev)
+	}
+
+	// The registry goes: the digest is served from the cache, the tag from
+	// the digest it last resolved to; an unknown tag fails.
+	reg.Close()
+	s.scale(pinned, "app-echo-3", 1)
+	s.scale(ref, "app-echo-4", 1)
+	s.scale(reg.Listener.Addr().String()+"/components/echo:9.9.9", "app-echo-5", 1)
+	for i, id := range []string{"app-echo-3", "app-echo-4"} {
+		if ev := string(s.event(EventComponentScaled, 2+i)); !strings.Contains(ev, id) {
+			t.Errorf("with the registry gone, %s did not start from the cache: %s", id, ev)
+		}
+	}
+	if ev := string(s.event(EventComponentScaleFailed, 0)); !strings.Contains(ev, "app-echo-5") {
+		t.Errorf("component_scale_failed %s", ev)
+	}
+}
+
+func echoWasm(t *testing.T) string {
+	t.Helper()
+	root, err := testref.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "pkg", "runtime", "testdata", "echo-http.wasm")
+}
+
+// TestSecretReferencesAreNotConfig: a SECRET_ config holds a reference a
+// host resolves through its secrets backend; the node has none and leaves
+// it out of the component's config rather than pass the reference on.
+func TestSecretReferencesAreNotConfig(t *testing.T) {
+	r := &Runtime{}
+	data := LatticeData{Config: map[string]map[string]string{
+		"app-oda":          {"oda.component": "c"},
+		"SECRET_app-token": {"backend": "nats-kv", "key": "token"},
+	}}
+	cc, _ := r.componentConfig(Component{ID: "app-c", Config: []string{"app-oda", "SECRET_app-token"}}, data)
+	if cc.Config["oda.component"] != "c" || cc.Config["backend"] != "" || cc.Config["key"] != "" {
+		t.Errorf("config %v", cc.Config)
+	}
+	def := linkDefinition(latticeadmin.Link{SourceID: "app-c", Target: "p", TargetConfig: []string{"SECRET_app-token", "app-oda"}}, data)
+	if def.TargetConfig["key"] != "" || def.TargetConfig["oda.component"] != "c" {
+		t.Errorf("link target config %v", def.TargetConfig)
+	}
+}
