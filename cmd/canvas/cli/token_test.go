@@ -18,17 +18,9 @@ import (
 // embedded issuer that canvasd's verifier accepts with the client's roles.
 func TestToken(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	d, err := daemon.New(daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: dir, Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+	d, dir := startCanvasd(ctx, t)
 	secretFile := filepath.Join(dir, auth.AdminTokenFile)
 	base := []string{"token", "--server", d.APIURL()}
 
@@ -65,22 +57,30 @@ func TestToken(t *testing.T) {
 	}
 }
 
-// TestClient: canvas client create prints a secret once that canvas token
-// turns into a token carrying the granted roles; list, grant and delete
-// follow, and the canvas's own clients are refused.
-func TestClient(t *testing.T) {
-	t.Parallel()
+// startCanvasd starts canvasd with embedded NATS and its embedded issuer
+// on a state directory of its own.
+func startCanvasd(ctx context.Context, t *testing.T) (*daemon.Daemon, string) {
+	t.Helper()
 	dir := t.TempDir()
 	d, err := daemon.New(daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+	return d, dir
+}
+
+// TestClient: canvas client create prints a secret once that canvas token
+// turns into a token carrying the granted roles; list, grant and delete
+// follow, and the canvas's own clients are refused.
+func TestClient(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, dir := startCanvasd(ctx, t)
 	admin, err := auth.ReadAdminToken(dir)
 	if err != nil {
 		t.Fatal(err)
