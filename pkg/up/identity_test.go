@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/internal/testref/examples"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/client"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
@@ -26,7 +26,7 @@ import (
 // audience; GET .../whoami answers the caller's roles read through
 // wasmcanvas:identity; the metrics API needs no token.
 func TestProductCatalogWithEmbeddedIssuer(t *testing.T) {
-	comp, wasm := testref.ProductCatalog(t)
+	comp, wasm := examples.ProductCatalog(t)
 	comp.Metadata.Annotations[oda.AnnotationImplementations] = `{"productcatalog-api": "file://` + wasm + `"}`
 	body, err := oda.Marshal(comp, "json")
 	if err != nil {

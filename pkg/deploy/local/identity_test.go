@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/internal/testref/examples"
 	"github.com/wasmcanvas/wasmcanvas/internal/tokentest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
@@ -30,7 +30,7 @@ import (
 func TestProductCatalogReadsItsCallerThroughIdentity(t *testing.T) {
 	// Its securityFunction links the component to canvas-bridge's
 	// wasmcanvas:identity.
-	c, productCatalogWasm := testref.ProductCatalog(t)
+	c, productCatalogWasm := examples.ProductCatalog(t)
 	m, err := translate.Component(c, translate.Options{Implementations: map[string]string{"productcatalog-api": "file://" + productCatalogWasm}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,7 @@
-package testref
+// Package examples gives tests the repository's built example
+// components. It is apart from testref because pkg/oda's own tests use
+// testref, and this package parses with pkg/oda.
+package examples
 
 import (
 	"errors"
@@ -6,12 +9,13 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
-// SkipTB is TB with Skipf.
+// SkipTB is testref.TB with Skipf.
 type SkipTB interface {
-	TB
+	testref.TB
 	Skipf(format string, args ...any)
 }
 
@@ -22,7 +26,7 @@ type SkipTB interface {
 // WASMCANVAS_REQUIRE_EXAMPLES is set: then it fails.
 func ProductCatalog(t SkipTB) (*oda.Component, string) {
 	t.Helper()
-	root, err := RepoRoot()
+	root, err := testref.RepoRoot()
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
