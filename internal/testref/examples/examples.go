@@ -32,8 +32,11 @@ func ProductCatalog(t SkipTB) (*oda.Component, string) {
 	}
 	dir := filepath.Join(root, "examples", "productcatalog")
 	wasm := filepath.Join(dir, "build", "productcatalog.wasm")
-	if _, err := os.Stat(wasm); errors.Is(err, fs.ErrNotExist) && os.Getenv("WASMCANVAS_REQUIRE_EXAMPLES") == "" {
-		t.Skipf("%s is absent: build it with `make examples`", wasm)
+	if _, err := os.Stat(wasm); errors.Is(err, fs.ErrNotExist) {
+		if os.Getenv("WASMCANVAS_REQUIRE_EXAMPLES") == "" {
+			t.Skipf("%s is absent: build it with `make examples`", wasm)
+		}
+		t.Fatalf("%s is absent and WASMCANVAS_REQUIRE_EXAMPLES is set: build it with `make examples`", wasm)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "component.yaml"))
 	if err != nil {
