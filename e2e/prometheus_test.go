@@ -55,14 +55,16 @@ func TestPrometheusScrapesComponentMetrics(t *testing.T) {
 	}
 	runCanvas(t, root, bin, "apply", "-f", "examples/productcatalog/component.yaml", "--wait", "--timeout", "3m", "--server", info.API)
 	base := info.Ingress + "/productcatalog/tmf-api/productCatalogManagement/v4"
+	// The API needs a token; the metrics API Prometheus scrapes does not.
+	token, _ := productCatalogToken(t, root, bin, info.API, "prometheus")
 	const creates, reads = 5, 7
 	for i := range creates {
-		if r := do(t, "POST", base+"/productOffering", fmt.Sprintf(`{"name":"offer %d","lifecycleStatus":"Active"}`, i)); r.code != 201 {
+		if r := doWith(t, token, "POST", base+"/productOffering", fmt.Sprintf(`{"name":"offer %d","lifecycleStatus":"Active"}`, i)); r.code != 201 {
 			t.Fatalf("create %d: %d %s", i, r.code, r.body)
 		}
 	}
 	for i := range reads {
-		if r := do(t, "GET", base+"/productOffering", ""); r.code != 200 {
+		if r := doWith(t, token, "GET", base+"/productOffering", ""); r.code != 200 {
 			t.Fatalf("read %d: %d %s", i, r.code, r.body)
 		}
 	}

@@ -20,8 +20,9 @@ import (
 
 // TestQuickStart does the README quick start as a new user would, with
 // the real binary: canvas up --detach, apply the productcatalog example
-// and wait for Complete, create a productOffering over HTTP and read it
-// back, restart the canvas and read it again, delete the Component (its
+// and wait for Complete, get a token for its API (canvas client create,
+// canvas token), create a productOffering over HTTP and read it back,
+// restart the canvas and read it again with a token of the same client, delete the Component (its
 // routes answer 404), canvas down.
 func TestQuickStart(t *testing.T) {
 	root, err := testref.RepoRoot()
@@ -51,8 +52,12 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("apply --wait did not report Complete:\n%s", out)
 	}
 	base := info.Ingress + "/productcatalog/tmf-api/productCatalogManagement/v4"
+	if r := do(t, "GET", base+"/productOffering", ""); r.code != 401 {
+		t.Fatalf("no token: %d %s, want 401 (the example has a securityFunction)", r.code, r.body)
+	}
+	token, tokenAgain := productCatalogToken(t, root, bin, info.API, "quickstart")
 
-	resp := do(t, "POST", base+"/productOffering", `{"name":"Fibre 1G","lifecycleStatus":"Active"}`)
+	resp := doWith(t, token, "POST", base+"/productOffering", `{"name":"Fibre 1G","lifecycleStatus":"Active"}`)
 	if resp.code != 201 {
 		t.Fatalf("create: %d %s", resp.code, resp.body)
 	}
@@ -67,7 +72,7 @@ func TestQuickStart(t *testing.T) {
 	}
 	read := func() {
 		t.Helper()
-		r := do(t, "GET", base+"/productOffering/"+id, "")
+		r := doWith(t, token, "GET", base+"/productOffering/"+id, "")
 		if r.code != 200 || !strings.Contains(r.body, `"Fibre 1G"`) {
 			t.Fatalf("read back: %d %s", r.code, r.body)
 		}
@@ -80,6 +85,9 @@ func TestQuickStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	base = info.Ingress + "/productcatalog/tmf-api/productCatalogManagement/v4"
+	// The client survived the restart; the API's port, and so the
+	// issuer's URL, did not (--listen 127.0.0.1:0).
+	token = tokenAgain(info.API)
 	read() // served as soon as up returned, nothing lost across the restart
 	canvas("get", "components", "--server", info.API)
 
@@ -97,9 +105,18 @@ type response struct {
 
 func do(t *testing.T, method, url, body string) response {
 	t.Helper()
+	return doWith(t, "", method, url, body)
+}
+
+// doWith is do with a bearer token (none when "").
+func doWith(t *testing.T, token, method, url, body string) response {
+	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewBufferString(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -124,6 +141,40 @@ func buildCanvas(t *testing.T, root string) string {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// productCatalogToken does what the README quick start does for a token
+// to the productcatalog example's API (its securityFunction guards it):
+// canvas client create with the role pcadmin, then canvas token. again
+// gets a new token from the canvas serving api (the issuer is the API's
+// URL: a restart on other ports is another issuer).
+func productCatalogToken(t *testing.T, root, bin, api, client string) (token string, again func(api string) string) {
+	t.Helper()
+	secret := filepath.Join(t.TempDir(), client+".secret")
+	out := canvasStdout(t, root, bin, "client", "create", client, "--grant", "productcatalog=pcadmin", "--server", api)
+	if err := os.WriteFile(secret, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again = func(api string) string {
+		t.Helper()
+		return strings.TrimSpace(canvasStdout(t, root, bin, "token", "--client-id", client, "--client-secret-file", secret, "--audience", "productcatalog", "--server", api))
+	}
+	return again(api), again
+}
+
+// canvasStdout is runCanvas keeping stdout alone (a secret or a token).
+func canvasStdout(t *testing.T, root, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("canvas %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
 }
 
 // runCanvas runs the canvas binary in the repository root with a config

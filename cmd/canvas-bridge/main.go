@@ -19,9 +19,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/identityrpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/observerpc"
+	"github.com/wasmcanvas/wasmcanvas/pkg/identity"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/version"
 )
 
@@ -46,9 +49,10 @@ api); else the lattice is the namespace and the source id the name. Spans, logs 
 metrics go to OTLP/HTTP when otel_config turns them on, else as OTEL_* say.
 
 It serves wasmcanvas:identity 0.1.0 (tokens: access-token, verify; wit/identity.wit)
-on the same prefix to linked components; this binary has no issuer configured yet,
-so a linked caller gets the WIT error unavailable saying so (an unlinked one, that
-it has no link).
+on the same prefix to linked components. With identity-issuer=URL in its config
+(canvasd --oidc-issuer puts it there) verify checks that issuer's tokens, each
+Component's for its own audience; access-token, and verify without an issuer,
+give the WIT error unavailable saying so (an unlinked caller, that it has no link).
 
 Usage:
   canvas-bridge [flags] < host-data
@@ -115,12 +119,35 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	services := []bridge.Service{observerpc.New(observerpc.Options{}), identityrpc.New(identityrpc.Options{})}
+	idOpts, err := identityOptions(hd)
+	if err != nil {
+		log.Error("canvas-bridge: provider config", zap.Error(err))
+		return 1
+	}
+	services := []bridge.Service{observerpc.New(observerpc.Options{}), identityrpc.New(idOpts)}
 	if err := bridge.Run(ctx, hd, bridge.Options{Logger: log, Services: services}); err != nil {
 		log.Error("canvas-bridge stopped", zap.Error(err))
 		return 1
 	}
 	return 0
+}
+
+// identityOptions verifies wasmcanvas:identity tokens with the issuer the
+// provider config names (translate.BridgeConfigIssuer), each Component's
+// for its own audience (identity.ClientID). access-token stays
+// unavailable: the bridge holds no Component's client secret.
+func identityOptions(hd bridge.HostData) (identityrpc.Options, error) {
+	iss := hd.Config[translate.BridgeConfigIssuer]
+	if iss == "" {
+		return identityrpc.Options{}, nil
+	}
+	v, err := identity.NewVerifier(identity.VerifierOptions{Issuer: iss, Audience: identity.CanvasAudience})
+	if err != nil {
+		return identityrpc.Options{}, fmt.Errorf("%s %q: %w", translate.BridgeConfigIssuer, iss, err)
+	}
+	return identityrpc.Options{Tokens: func(c identityrpc.Component) auth.Tokens {
+		return auth.Tokens{Verifier: v.ForAudience(identity.ClientID(c.Namespace, c.Name))}
+	}}, nil
 }
 
 // logger writes to stderr, which the host collects: JSON when the host

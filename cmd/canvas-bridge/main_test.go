@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -29,6 +31,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/identityrpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/observerpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/par"
+	"github.com/wasmcanvas/wasmcanvas/pkg/identity"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
@@ -488,5 +491,52 @@ func identityOverWRPC(t *testing.T, nc *nats.Conn, lat, self string) {
 	if _, err := (&identityrpc.Client{RPC: rpc, SourceID: "shop-api"}).Verify(t.Context(), "x.y.z"); !errors.As(err, &we) ||
 		we.Kind != auth.TokensUnavailable || !strings.Contains(we.Message, "no issuer configured") {
 		t.Errorf("verify from a linked component: %v, want the WIT error unavailable (no issuer configured)", err)
+	}
+}
+
+// TestIdentityFromProviderConfig: with translate.BridgeConfigIssuer in its
+// provider config the bridge verifies that issuer's tokens (discovery and
+// JWKS over HTTP, as from a host) for each Component's own audience:
+// accepted with their roles for the Component they were issued for,
+// refused for another. Without it nothing is configured.
+func TestIdentityFromProviderConfig(t *testing.T) {
+	t.Parallel()
+	if o, err := identityOptions(bridge.HostData{}); err != nil || o.Tokens != nil {
+		t.Fatalf("no issuer in the config: %+v, %v; want no Tokens", o, err)
+	}
+	srv := testkit.NATS(t, embedded.Config{})
+	js, err := jetstream.New(testkit.Connect(t, srv.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	web := httptest.NewServer(mux)
+	t.Cleanup(web.Close)
+	is, err := identity.NewIssuer(t.Context(), js, identity.IssuerOptions{URL: web.URL + "/oidc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/oidc/", is.Handler())
+	aud := identity.ClientID("shop", "productcatalog")
+	if _, err := is.RegisterClient(t.Context(), identity.ClientSpec{ID: aud, Roles: []string{"pcadmin"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := is.Grant(t.Context(), "caller", aud, "pcadmin"); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := is.TokenSource("caller").AccessToken(t.Context(), aud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := identityOptions(bridge.HostData{Config: map[string]string{translate.BridgeConfigIssuer: is.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := o.Tokens(identityrpc.Component{Namespace: "shop", Name: "productcatalog"}).Verify(t.Context(), tok)
+	if err != nil || c.Subject != "caller" || !slices.Equal(c.Roles, []string{"pcadmin"}) {
+		t.Fatalf("verify for its Component: %+v, %v", c, err)
+	}
+	if _, err := o.Tokens(identityrpc.Component{Namespace: "shop", Name: "orders"}).Verify(t.Context(), tok); err == nil {
+		t.Fatal("a token for shop.productcatalog accepted for shop.orders")
 	}
 }

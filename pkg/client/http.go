@@ -297,3 +297,50 @@ func (c *HTTP) RevokeAPIKey(ctx context.Context, namespace, name, id string) (*w
 	}
 	return &out, nil
 }
+
+// CreateClient registers an OAuth client with the canvas's embedded
+// issuer; the answer's Secret is shown this once.
+func (c *HTTP) CreateClient(ctx context.Context, req wire.ClientRequest) (*wire.Client, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var out wire.Client
+	hdr := http.Header{"Content-Type": {wire.ContentTypeJSON}}
+	if _, err := c.do(ctx, http.MethodPost, c.url(wire.PathClients, nil), body, hdr, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Clients lists the embedded issuer's clients (never their secrets).
+func (c *HTTP) Clients(ctx context.Context) ([]wire.Client, error) {
+	var out wire.ClientList
+	if _, err := c.do(ctx, http.MethodGet, c.url(wire.PathClients, nil), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// GrantClient adds roles on an audience to client id.
+func (c *HTTP) GrantClient(ctx context.Context, id string, req wire.GrantRequest) (*wire.Client, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var out wire.Client
+	hdr := http.Header{"Content-Type": {wire.ContentTypeJSON}}
+	if _, err := c.do(ctx, http.MethodPost, c.url(wire.PathClients+"/"+url.PathEscape(id)+"/grants", nil), body, hdr, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteClient removes client id; its tokens live until they expire.
+func (c *HTTP) DeleteClient(ctx context.Context, id string) (*wire.Client, error) {
+	var out wire.Client
+	if _, err := c.do(ctx, http.MethodDelete, c.url(wire.PathClients+"/"+url.PathEscape(id), nil), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

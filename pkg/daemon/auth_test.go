@@ -69,6 +69,10 @@ func TestAPIAuthentication(t *testing.T) {
 		{"admin client's token writes", "DELETE", components + "/default/nothing", adminJWT, 404},
 		{"reader reads", "GET", components + "/default/nothing", reader, 404},
 		{"reader may not write", "DELETE", components + "/default/nothing", reader, 403},
+		{"clients need credentials", "GET", api + wire.PathClients, "", 401},
+		{"clients need canvas:write", "GET", api + wire.PathClients, reader, 403},
+		{"admin lists clients", "GET", api + wire.PathClients, admin, 200},
+		{"the canvas's own client is not deleted", "DELETE", api + wire.PathClients + "/" + identity.SystemClient, admin, 409},
 		{"healthz open", "GET", api + wire.PathHealthz, "", 200},
 		{"metrics open", "GET", api + wire.PathMetrics, "", 200},
 		{"canvas info open (no such component)", "GET", api + wire.PathCanvasInfo + "?componentName=x", "", 404},
@@ -159,6 +163,28 @@ func TestNoAuthOnlyOnLoopback(t *testing.T) {
 	if _, err := daemon.New(daemon.Options{StateDir: t.TempDir(), KeycloakAdminClient: "admin", KeycloakAdminSecretFile: secret,
 		OIDCIssuer: "https://kc.example.org/realms/canvas"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestClientsOfAnExternalIssuer: with --oidc-issuer, canvasd registers no
+// clients: its client API says they are managed in that issuer (501).
+func TestClientsOfAnExternalIssuer(t *testing.T) {
+	t.Parallel()
+	ctx := daemontest.Context(t, time.Minute)
+	dir := t.TempDir()
+	const issuer = "https://issuer.invalid/realms/canvas"
+	d := startDaemon(ctx, t, daemon.Options{EmbeddedNATS: true, EmbeddedNATSPort: -1, StateDir: dir, Listen: "127.0.0.1:0", OIDCIssuer: issuer})
+	admin, err := auth.ReadAdminToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.NewHTTP(d.APIURL(), client.WithToken(admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.CreateClient(ctx, wire.ClientRequest{ID: "ci"})
+	if client.StatusCode(err) != http.StatusNotImplemented || !strings.Contains(err.Error(), "managed in that issuer") || !strings.Contains(err.Error(), issuer) {
+		t.Fatalf("create with an external issuer: %v, want 501 naming it", err)
 	}
 }
 

@@ -117,6 +117,9 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Deployer == nil {
 		d.system, err = translate.SystemApplication(translate.SystemOptions{
 			Name: opts.SystemApp, BridgeImage: opts.BridgeImage, IngressAddress: opts.IngressAddress,
+			// Hosts reach an external issuer; the embedded one is at
+			// canvasd's --listen, which hosts may not reach.
+			Issuer: opts.OIDCIssuer,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("canvasd options: --system-app, --bridge-image, --ingress-address: %w", err)

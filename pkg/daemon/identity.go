@@ -123,6 +123,7 @@ func (d *Daemon) handler() http.Handler {
 		write := auth.Require(d.id.authn, apiRealm, auth.RoleWrite, api)
 		mux.Handle("/", api)
 		mux.Handle(apiPrefix, guard(read, write))
+		d.clientRoutes(mux, func(h http.Handler) http.Handler { return auth.Require(d.id.authn, apiRealm, auth.RoleWrite, h) })
 	}
 	if d.id.issuer != nil {
 		mux.Handle(IssuerPath+"/", d.id.issuer.Handler())

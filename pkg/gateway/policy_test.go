@@ -587,6 +587,50 @@ func TestGuardCachesCallers(t *testing.T) {
 	step("good", 401, 4, "revoked, past the TTL")
 }
 
+// TestGuardAudiencePerComponent: AuthenticatorFor picks each Component's
+// authenticator, and a caller verified at one Component is not reused
+// from the cache at another whose authenticator refuses the same token.
+func TestGuardAudiencePerComponent(t *testing.T) {
+	t.Parallel()
+	accepts := func(want string) auth.Authenticator {
+		return auth.AuthenticatorFunc(func(r *http.Request) (auth.Principal, error) {
+			if tok, _ := auth.BearerToken(r); tok != want {
+				return auth.Principal{}, auth.Invalid("audience: not for this Component")
+			}
+			return auth.Principal{Subject: "alice", Roles: []string{"Admin"}}, nil
+		})
+	}
+	byComponent := map[string]auth.Authenticator{"shop.catalog": accepts("for-catalog"), "shop.orders": accepts("for-orders")}
+	g := New(Options{Logger: testkit.Logger(t, 0), Policy: enforce.Options{
+		AuthenticatorFor: func(c string) auth.Authenticator { return byComponent[c] },
+		AuthCacheTTL:     time.Minute,
+	}})
+	guard := policy.Spec{Guard: &policy.Guard{Roles: []string{"Admin"}}}
+	echo := echoComponent(t)
+	for _, name := range []string{"catalog", "orders"} {
+		src := observe.Source{Namespace: "shop", Component: name}
+		if err := g.SetRoutes("shop-"+name, []Route{{API: name, Path: "/shop/" + name, Handler: echo, Source: src, Policy: guard}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := serve(t, g)
+	tests := []struct {
+		path, token string
+		want        int
+	}{
+		{"/shop/catalog", "for-catalog", 200},
+		{"/shop/orders", "for-catalog", 401}, // cached at catalog, refused here
+		{"/shop/orders", "for-orders", 200},
+		{"/shop/catalog", "for-orders", 401},
+	}
+	for _, tt := range tests {
+		res := call{method: "GET", path: tt.path, header: map[string]string{"Authorization": "Bearer " + tt.token}}.do(t, base)
+		if res.status != tt.want {
+			t.Errorf("%s with %s: status %d, want %d", tt.path, tt.token, res.status, tt.want)
+		}
+	}
+}
+
 // keyMap is a KeyLookup over a map of hashes.
 type keyMap map[string]enforce.APIKey
 

@@ -356,6 +356,31 @@ func (is *Issuer) Client(ctx context.Context, id string) (*Client, error) {
 	return c, err
 }
 
+// Clients lists the registered clients, sorted by id.
+func (is *Issuer) Clients(ctx context.Context) ([]Client, error) {
+	lister, err := is.store.clients.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing clients: %w", err)
+	}
+	var out []Client
+	for k := range lister.Keys() {
+		e, err := is.store.clients.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue // deleted while listing
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing clients: %w", err)
+		}
+		var c Client
+		if err := json.Unmarshal(e.Value(), &c); err != nil {
+			return nil, fmt.Errorf("client key %s: %w", k, err)
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Client) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
 // DeleteClient removes a client; its tokens live until they expire.
 func (is *Issuer) DeleteClient(ctx context.Context, id string) error {
 	if err := is.store.clients.Delete(ctx, clientKey(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // API versions of the Component resource this package reads. APIVersionV1 is
@@ -395,6 +396,15 @@ func (a *ExposedAPI) first() *APISpecification {
 		return nil
 	}
 	return &a.Specification[0]
+}
+
+// APITypePrometheus is the apiType of a metrics API (Prometheus text
+// format). Scrapers carry no tokens: such an API is never guarded.
+const APITypePrometheus = "prometheus"
+
+// Metrics reports whether e is a metrics API (apiType prometheus).
+func (a *ExposedAPI) Metrics() bool {
+	return strings.EqualFold(a.EffectiveAPIType(), APITypePrometheus)
 }
 
 // EffectiveAPIType is apiType at the root, else in specification[0].

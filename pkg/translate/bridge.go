@@ -23,6 +23,12 @@ const (
 	BridgeRepository = "ghcr.io/wasmcanvas/canvas-bridge"
 )
 
+// BridgeConfigIssuer is the key of canvas-bridge's provider config naming
+// the OpenID issuer whose tokens it verifies for wasmcanvas:identity, each
+// Component's for its own audience; without it the bridge answers
+// wasmcanvas:identity calls unavailable.
+const BridgeConfigIssuer = "identity-issuer"
+
 // BridgeImage is the reference of canvas-bridge's archive for release v.
 func BridgeImage(v string) string { return BridgeRepository + ":" + v }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policy"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
@@ -41,7 +42,7 @@ func (r IngressRoute) PolicySpec() (policy.Spec, error) {
 
 // APITypePrometheus is the apiType of a metrics API: the canvas serves the
 // Component's series there, not its implementation.
-const APITypePrometheus = "prometheus"
+const APITypePrometheus = oda.APITypePrometheus
 
 // Prometheus reports whether r is a metrics API (apiType prometheus).
 func (r IngressRoute) Prometheus() bool { return strings.EqualFold(r.APIType, APITypePrometheus) }

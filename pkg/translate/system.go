@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
@@ -39,6 +40,10 @@ type SystemOptions struct {
 	// IngressAddress is the HOST:PORT the http-server provider listens on
 	// (default DefaultIngressAddress).
 	IngressAddress string
+	// Issuer, when set, is the OpenID issuer whose tokens canvas-bridge
+	// verifies for wasmcanvas:identity (BridgeConfigIssuer in its config):
+	// it must be reachable from every host.
+	Issuer string
 }
 
 // SystemApplication is the shared wadm application every Component's
@@ -62,6 +67,12 @@ func SystemApplication(opts SystemOptions) (*wadm.Manifest, error) {
 	bridge, err := SystemBridge(opts.BridgeImage)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if opts.Issuer != "" {
+		if u, err := url.Parse(opts.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("issuer %q: want an http(s) URL reachable from every host", opts.Issuer))
+		}
+		bridge.Properties.Config = []wadm.ConfigProperty{{Name: "canvas-bridge-identity", Properties: map[string]string{BridgeConfigIssuer: opts.Issuer}}}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

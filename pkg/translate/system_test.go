@@ -105,11 +105,33 @@ func TestSystemApplicationVersion(t *testing.T) {
 	for name, o := range map[string]translate.SystemOptions{
 		"bridge image":    {BridgeImage: translate.BridgeImage("v0.2.0")},
 		"ingress address": {BridgeImage: goldenSystem.BridgeImage, IngressAddress: "0.0.0.0:9090"},
+		"issuer":          {BridgeImage: goldenSystem.BridgeImage, Issuer: "https://kc.example.org/realms/canvas"},
 	} {
 		if v := version(o); v == base {
 			t.Errorf("another %s kept version %s", name, v)
 		}
 	}
+}
+
+// TestSystemApplicationIssuer: the issuer reaches canvas-bridge's config,
+// where it verifies wasmcanvas:identity tokens.
+func TestSystemApplicationIssuer(t *testing.T) {
+	t.Parallel()
+	const iss = "https://kc.example.org/realms/canvas"
+	m, err := translate.SystemApplication(translate.SystemOptions{BridgeImage: goldenSystem.BridgeImage, Issuer: iss})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range m.Spec.Components {
+		if c.Name != translate.BridgeName {
+			continue
+		}
+		if len(c.Properties.Config) != 1 || c.Properties.Config[0].Properties[translate.BridgeConfigIssuer] != iss {
+			t.Fatalf("canvas-bridge config %+v, want %s=%s", c.Properties.Config, translate.BridgeConfigIssuer, iss)
+		}
+		return
+	}
+	t.Fatal("no canvas-bridge in the system application")
 }
 
 func TestSystemApplicationErrors(t *testing.T) {
@@ -122,6 +144,7 @@ func TestSystemApplicationErrors(t *testing.T) {
 		{"address without port", translate.SystemOptions{IngressAddress: "0.0.0.0"}, `ingress address "0.0.0.0"`},
 		{"bare archive name", translate.SystemOptions{BridgeImage: "canvas-bridge.par.gz"}, "canvas-bridge archive"},
 		{"bad name", translate.SystemOptions{Name: "wasmcanvas system"}, "metadata.name"},
+		{"issuer not a URL", translate.SystemOptions{Issuer: "kc.example.org"}, `issuer "kc.example.org"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

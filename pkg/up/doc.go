@@ -3,7 +3,10 @@
 // canvasd's control plane, the wasmtime runtime with its local deployer,
 // the HTTP gateway on 127.0.0.1, and observability (pkg/observe: the
 // gateway's spans and per-Component series, client spans on components'
-// outgoing requests, OTLP export from the OTEL_* variables).
+// outgoing requests, OTLP export from the OTEL_* variables), and identity:
+// the gateway verifies a guarded Component's API tokens with canvasd's
+// issuer for that Component's audience, and wasmcanvas:identity is served
+// in-process as the Component's client (identity.go).
 //
 // It is wiring only: the same packages run distributed (pkg/daemon against
 // a NATS cluster and wadm). One state directory serves one canvas at a

@@ -15,7 +15,7 @@ import (
 func TestAPIKeysThroughCanvasd(t *testing.T) {
 	dir := t.TempDir()
 	c := start(t, dir)
-	cl, err := client.NewHTTP(c.Info().API)
+	cl, err := client.NewHTTP(c.Info().API, admin(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestAPIKeysThroughCanvasd(t *testing.T) {
 
 	stop(t, c)
 	c = start(t, dir)
-	cl, _ = client.NewHTTP(c.Info().API)
+	cl, _ = client.NewHTTP(c.Info().API, admin(t, dir))
 	st = waitComplete(t, cl, "keyed", c.Info().Ingress)
 	url = st.CoreAPIs[0].URL
 	if code := withKey(k.Key); code != http.StatusOK {

@@ -77,9 +77,9 @@ type Options struct {
 	// (default os.Getenv; none set: no export, metrics still served).
 	Getenv func(string) string
 	// Authenticator verifies the bearer tokens of the exposed APIs of
-	// Components with a securityFunction (pkg/identity's, through
-	// auth.Bearer). Nil: those APIs answer 503 "no identity provider
-	// configured"; they are never served open.
+	// Components with a securityFunction, for every Component alike.
+	// Nil (the default): canvasd's issuer verifies them, each Component's
+	// for its own audience (identity.ClientID of the Component).
 	Authenticator auth.Authenticator
 }
 
@@ -125,6 +125,7 @@ type Canvas struct {
 	ingress  string // the gateway's bound address
 	deploy   *local.Deployer
 	daemon   *daemon.Daemon
+	identity canvasIdentity // canvasd's, for the gateway and the runtime
 
 	// unregister drops the canvas from the list Known reads.
 	unregister func()
@@ -230,8 +231,11 @@ func (c *Canvas) services() []service.Service {
 				if err != nil {
 					return err
 				}
-				c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg, Observer: c.obs,
-					Policy: enforce.Options{Authenticator: opts.Authenticator, APIKeys: keys, QuotaCounter: quota}})
+				pol := enforce.Options{Authenticator: opts.Authenticator, APIKeys: keys, QuotaCounter: quota}
+				if opts.Authenticator == nil {
+					pol.AuthenticatorFor = c.identity.authenticatorFor
+				}
+				c.gw = gateway.New(gateway.Options{Logger: c.log.Named("gateway"), Registerer: reg, Observer: c.obs, Policy: pol})
 				return nil
 			},
 		}),
@@ -283,6 +287,7 @@ func (c *Canvas) services() []service.Service {
 					InfoURL:          c.gw.BaseURL() + wire.PathCanvasInfo,
 					ArtefactRoots:    roots,
 					Observer:         c.obs,
+					Identity:         c.identity.tokens,
 				})
 				if err != nil {
 					return fmt.Errorf("--artefact-root: %w", err)
@@ -315,7 +320,11 @@ func (c *Canvas) services() []service.Service {
 				if err != nil {
 					return err
 				}
-				return c.daemon.Start(ctx)
+				if err := c.daemon.Start(ctx); err != nil {
+					return err
+				}
+				c.identity.d.Store(c.daemon)
+				return nil
 			},
 			// The canvas ends when canvasd stops by itself.
 			Run: func(context.Context) error {

@@ -27,10 +27,17 @@ func describePolicies(w io.Writer, c *oda.Component) error {
 		for _, r := range sec.ComponentRole {
 			roles = append(roles, r.Name)
 		}
-		fmt.Fprintf(tw, "  Guarded:\tyes: every exposed API needs a bearer token holding one of the roles below\n")
+		fmt.Fprintf(tw, "  Guarded:\tyes: every exposed API but metrics needs a bearer token holding one of the roles below\n")
 		fmt.Fprintf(tw, "  Canvas System Role:\t%s\n", orNone(sec.CanvasSystemRole))
 		fmt.Fprintf(tw, "  Component Roles:\t%s\n", orNone(strings.Join(roles, ", ")))
 		fmt.Fprintf(tw, "  Identity Provider:\t%s\n", provider)
+		// What the canvas registered (status), not what the spec asks for.
+		if st := c.Status; st != nil && st.IdentityConfig != nil {
+			ic := st.IdentityConfig
+			fmt.Fprintf(tw, "  Issuer:\t%s\n", orNone(ic.Issuer))
+			fmt.Fprintf(tw, "  Client ID:\t%s (the audience of its APIs' tokens)\n", orNone(ic.ClientID))
+			fmt.Fprintf(tw, "  Registered Roles:\t%s\n", orNone(strings.Join(ic.Roles, ", ")))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -65,6 +65,36 @@ func TestDescribePlacement(t *testing.T) {
 	}
 }
 
+// TestDescribeIdentity: describe shows what the canvas registered for a
+// guarded Component (issuer, client id, roles) and each API's policy, the
+// metrics API unguarded.
+func TestDescribeIdentity(t *testing.T) {
+	t.Parallel()
+	c := &oda.Component{APIVersion: oda.APIVersionV1, Kind: "Component", Status: &oda.ComponentStatus{IdentityConfig: &oda.IdentityConfigStatus{
+		IdentityProvider: "wasmcanvas-oidc", Issuer: "http://127.0.0.1:7443/oidc", ClientID: "productcatalog", Roles: []string{"pcadmin"}}}}
+	c.Metadata.Name, c.Metadata.Namespace = "productcatalog", oda.DefaultNamespace
+	c.Spec.SecurityFunction = &oda.SecurityFunction{CanvasSystemRole: "Admin", ComponentRole: []oda.ComponentRole{{Name: "pcadmin"}}}
+	c.Spec.CoreFunction = &oda.CoreFunction{ExposedAPIs: []oda.ExposedAPI{{Name: "catalog", Path: "/productcatalog/api"}}}
+	c.Spec.ManagementFunction = &oda.ManagementFunction{ExposedAPIs: []oda.ExposedAPI{{Name: "metrics", APIType: oda.APITypePrometheus, Path: "/productcatalog/metrics"}}}
+	var b bytes.Buffer
+	if err := cli.Describe(&b, c, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, w := range []string{
+		"  Identity Provider:   wasmcanvas-oidc\n",
+		"  Issuer:              http://127.0.0.1:7443/oidc\n",
+		"  Client ID:           productcatalog (the audience of its APIs' tokens)\n",
+		"  Registered Roles:    pcadmin\n",
+		"  catalog  guard",
+		"  metrics  none",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
 // TestValidatePlacementSites: with --lattice-dir, a placement site the
 // lattice does not have is a warning (an error with --strict); a malformed
 // placement is an error naming the annotation and the fix either way.

@@ -108,7 +108,7 @@ Exit codes: 0 success, 1 invalid input or failed operation, 2 bad command line.`
 		newUpCmd(), newDownCmd(), newKubeconfigCmd(),
 		newLatticeCmd(), newEdgeCmd(), newNodeCmd(), newTokenCmd(),
 		newMigrateCmd(),
-		newAPIKeyCmd(),
+		newAPIKeyCmd(), newClientCmd(),
 	)
 	return root
 }

@@ -50,9 +50,13 @@ background, waits until the canvas is ready, prints where it serves and
 returns (stop it with 'canvas down'). The API (--listen) needs a token: the
 local admin credential written 0600 to the state directory's admin-token,
 which the canvas CLI sends by itself, or one from the embedded OpenID issuer
-at the API's /oidc ('canvas token'). Ready means serving: after a restart,
-every stored Component serves again (or has failed); until then its paths
-answer 503 with Retry-After. One state directory runs one canvas: a second
+at the API's /oidc ('canvas token'). So do the exposed APIs of a Component
+with a securityFunction: a token whose audience is the Component's client id
+holding one of its roles, from a client that 'canvas client create NAME
+--grant COMPONENT=ROLE' registers (401 without one; metrics APIs stay open
+to scrapers). Ready means serving: after a restart, every stored Component
+serves again (or has failed); until then its paths answer 503 with
+Retry-After. One state directory runs one canvas: a second
 'canvas up' on it refuses, and a port that is taken fails at once, naming
 the flag that moves it.
 

@@ -2,11 +2,8 @@ package local_test
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -14,20 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testref/examples"
 	"github.com/wasmcanvas/wasmcanvas/internal/tokentest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
-)
-
-// The productcatalog example (`make examples` builds it; not committed)
-// and its ODA Component, whose securityFunction links the component to
-// canvas-bridge's wasmcanvas:identity.
-var (
-	productCatalogYAML    = filepath.Join("..", "..", "..", "examples", "productcatalog", "component.yaml")
-	productCatalogWasm, _ = filepath.Abs(filepath.Join("..", "..", "..", "examples", "productcatalog", "build", "productcatalog.wasm"))
 )
 
 // TestProductCatalogReadsItsCallerThroughIdentity deploys the example as
@@ -38,17 +28,9 @@ var (
 // its ODA Component; refused tokens are 401, an issuer that is down 503
 // without its details.
 func TestProductCatalogReadsItsCallerThroughIdentity(t *testing.T) {
-	if _, err := os.Stat(productCatalogWasm); errors.Is(err, fs.ErrNotExist) && os.Getenv("WASMCANVAS_REQUIRE_EXAMPLES") == "" {
-		t.Skipf("%s is absent: build it with `make examples`", productCatalogWasm)
-	}
-	data, err := os.ReadFile(productCatalogYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := oda.Parse("component.yaml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Its securityFunction links the component to canvas-bridge's
+	// wasmcanvas:identity.
+	c, productCatalogWasm := examples.ProductCatalog(t)
 	m, err := translate.Component(c, translate.Options{Implementations: map[string]string{"productcatalog-api": "file://" + productCatalogWasm}})
 	if err != nil {
 		t.Fatal(err)

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/enforce"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
@@ -45,6 +47,16 @@ func newEnvWith(t *testing.T, allow []string, roots ...string) *env {
 	})
 }
 
+// anyBearer lets every bearer token past the gateway's guard of a
+// Component with a securityFunction, holding its role, so what these
+// tests see is the component's own check through wasmcanvas:identity.
+var anyBearer = auth.AuthenticatorFunc(func(r *http.Request) (auth.Principal, error) {
+	if _, err := auth.BearerToken(r); err != nil {
+		return auth.Principal{}, err
+	}
+	return auth.Principal{Subject: "gateway-test", Roles: []string{"pcadmin"}}, nil
+})
+
 // newEnvOpts is newEnv with its Options changed by set.
 func newEnvOpts(t *testing.T, set func(*local.Options)) *env {
 	t.Helper()
@@ -53,7 +65,7 @@ func newEnvOpts(t *testing.T, set func(*local.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw := gateway.New(gateway.Options{})
+	gw := gateway.New(gateway.Options{Policy: enforce.Options{Authenticator: anyBearer}})
 	ctx, cancel := context.WithCancel(context.Background())
 	addr, err := gw.Serve(ctx, "127.0.0.1:0")
 	if err != nil {

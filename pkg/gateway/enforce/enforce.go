@@ -64,6 +64,12 @@ type Options struct {
 	// Authenticator verifies the bearer tokens of guarded APIs
 	// (pkg/identity's, through auth.Bearer).
 	Authenticator auth.Authenticator
+	// AuthenticatorFor, when set, picks the Authenticator of one
+	// Component's guarded APIs (component is Route.Component, its oda.Key)
+	// when its routes are compiled: a token for one Component's API
+	// carries that Component's audience and is refused at another's. A nil
+	// answer falls back to Authenticator.
+	AuthenticatorFor func(component string) auth.Authenticator
 	// APIKeys finds the keys `canvas apikey create` made.
 	APIKeys KeyLookup
 	// RateCounter counts rate-limit windows; nil: in this process's

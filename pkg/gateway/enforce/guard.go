@@ -14,7 +14,7 @@ import (
 )
 
 // NoIdentityProvider is the detail of the 503 a guarded API answers when
-// the gateway has no Authenticator: it is never served open.
+// the gateway has no Authenticator for it: it is never served open.
 const NoIdentityProvider = "no identity provider configured: this API's Component has a securityFunction, and the canvas checks no tokens"
 
 // guard serves next to callers the Authenticator accepts who hold one of
@@ -22,6 +22,11 @@ const NoIdentityProvider = "no identity provider configured: this API's Componen
 // headers.
 func (e *Enforcer) guard(route Route, g *policy.Guard, next http.Handler) http.Handler {
 	a := e.opts.Authenticator
+	if e.opts.AuthenticatorFor != nil {
+		if ca := e.opts.AuthenticatorFor(route.Component); ca != nil {
+			a = ca
+		}
+	}
 	realm := route.Component
 	need := strings.Join(g.Roles, " or ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +35,7 @@ func (e *Enforcer) guard(route Route, g *policy.Guard, next http.Handler) http.H
 			problem.Write(w, r, http.StatusServiceUnavailable, NoIdentityProvider)
 			return
 		}
-		p, err := e.authenticate(a, r)
+		p, err := e.authenticate(a, route.Component, r)
 		if err != nil {
 			auth.Deny(w, r, realm, err)
 			return
@@ -71,13 +76,14 @@ func StripHeaders(h http.Header) {
 }
 
 // authenticate is a.Authenticate, reusing a caller verified for the same
-// Authorization header within the cache's TTL.
-func (e *Enforcer) authenticate(a auth.Authenticator, r *http.Request) (auth.Principal, error) {
+// Authorization header at the same Component within the cache's TTL: a
+// token accepted for one Component's audience is never reused at another.
+func (e *Enforcer) authenticate(a auth.Authenticator, component string, r *http.Request) (auth.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if e.callers == nil || h == "" {
 		return a.Authenticate(r)
 	}
-	key := sha256.Sum256([]byte(h))
+	key := sha256.Sum256([]byte(component + "\x00" + h))
 	if p, ok := e.callers.get(key); ok {
 		return p, nil
 	}
@@ -88,9 +94,10 @@ func (e *Enforcer) authenticate(a auth.Authenticator, r *http.Request) (auth.Pri
 	return p, err
 }
 
-// callerCache maps an Authorization header's hash to the caller verified
-// for it, for a short TTL. Only successes are kept, so refused tokens
-// cannot fill it; at maxCallers entries it starts afresh.
+// callerCache maps the hash of a Component and an Authorization header
+// to the caller verified for them, for a short TTL. Only successes are
+// kept, so refused tokens cannot fill it; at maxCallers entries it starts
+// afresh.
 type callerCache struct {
 	ttl time.Duration
 	now func() time.Time

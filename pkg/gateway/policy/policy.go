@@ -148,7 +148,9 @@ func (c *CORS) Allowed(origin string) bool {
 func ForAPI(c *oda.Component, e *oda.ExposedAPI, path string) (Spec, error) {
 	var s Spec
 	var errs oda.ErrorList
-	if sec := c.Spec.SecurityFunction; sec != nil {
+	// A metrics API is scraped without a token, as the reference canvas's
+	// ServiceMonitor scrapes the pod, not the API gateway.
+	if sec := c.Spec.SecurityFunction; sec != nil && !e.Metrics() {
 		s.Guard = guard(sec)
 	}
 	gc, gcPath := e.GatewayConfiguration, path+".gatewayConfiguration"

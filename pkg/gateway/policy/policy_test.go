@@ -19,6 +19,7 @@ func TestForAPIDefaultsAndErrors(t *testing.T) {
 		name    string
 		sec     *oda.SecurityFunction
 		ann     string
+		apiType string
 		gc      *oda.GatewayConfiguration
 		want    policy.Spec
 		wantErr string
@@ -33,6 +34,9 @@ func TestForAPIDefaultsAndErrors(t *testing.T) {
 		}, want: policy.Spec{}},
 		{name: "guard roles", sec: &oda.SecurityFunction{CanvasSystemRole: "Admin", ComponentRole: []oda.ComponentRole{{Name: "reader"}, {Name: "Admin"}}},
 			want: policy.Spec{Guard: &policy.Guard{Roles: []string{"reader", "Admin"}}}},
+		// Scrapers carry no token (the reference canvas scrapes the pod).
+		{name: "metrics API unguarded", sec: &oda.SecurityFunction{ComponentRole: []oda.ComponentRole{{Name: "reader"}}},
+			apiType: "Prometheus", want: policy.Spec{}},
 		{name: "defaults", gc: &oda.GatewayConfiguration{
 			APIKeyVerification: &oda.APIKeyVerification{Enabled: ptr(true)},
 			RateLimit:          &oda.RateLimit{Enabled: ptr(true), Limit: ptr("10")},
@@ -73,7 +77,7 @@ func TestForAPIDefaultsAndErrors(t *testing.T) {
 			if tt.ann != "" {
 				c.Metadata.Annotations = map[string]string{policy.AnnotationOpenAPI: tt.ann}
 			}
-			e := &oda.ExposedAPI{Name: "api", GatewayConfiguration: tt.gc}
+			e := &oda.ExposedAPI{Name: "api", APIType: tt.apiType, GatewayConfiguration: tt.gc}
 			got, err := policy.ForAPI(c, e, path)
 			if tt.wantErr != "" {
 				if err == nil {
