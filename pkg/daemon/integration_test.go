@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"github.com/wasmcanvas/wasmcanvas/cmd/canvas/cli"
@@ -34,10 +33,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testkit.VerifyNoLeaks(m, goleak.Cleanup(func(code int) {
-		daemontest.Cleanup()
-		os.Exit(code)
-	}))
+	testkit.VerifyNoLeaksThen(m, daemontest.Cleanup)
 }
 
 const ingressURL = "http://127.0.0.1:8080"
