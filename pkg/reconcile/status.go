@@ -49,7 +49,6 @@ const secretsUnsupported = "secretsManagement asks for the reference canvas's Va
 	"its APIs are served, but no secrets are injected; remove spec.securityFunction.secretsManagement to deploy it here, " +
 	"or run it on the Kubernetes canvas"
 
-
 func computeStatus(in statusInput) oda.ComponentStatus {
 	c := in.c
 	appReady := in.translateErr == nil && in.claim == nil && in.version != "" &&
