@@ -219,6 +219,7 @@ func (d *Daemon) services() []service.Service {
 			Stop: func(context.Context) error { _ = d.ln.Close(); return nil },
 		}),
 		d.identityService(),
+		d.roleService(),
 		service.New("controller", service.Funcs{Run: func(ctx context.Context) error {
 			d.controllerRunning.Store(true)
 			defer d.controllerRunning.Store(false)
@@ -344,6 +345,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		SystemApp: o.SystemApp,
 		Sites:     sites,
 		Identity:  d.componentIdentity(),
+		Roles:     lazyRoles{d},
 		// An external issuer is named, not configured (no admin API yet).
 		IdentityProvider: o.OIDCIssuer,
 	})

@@ -115,12 +115,7 @@ func TestDaemonInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	data, err := os.ReadFile(testref.Path(t, "oda", "examples", "productcatalog-v1.component.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := strings.Replace(string(data), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
-		`{"ctk-prodcatapi":"ghcr.io/a/b:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/c:1","ctk-permissionspecapi":"ghcr.io/a/d:1"}`+"'\n", 1)
+	body := productCatalog(t)
 	for _, cl := range []client.Client{mustHTTP(t, d.APIURL(), dir), natsclient.New(nc, false)} {
 		c, _, err := cl.Apply(ctx, "inproc.yaml", []byte(body))
 		if err != nil {
@@ -269,6 +264,18 @@ func startDaemon(ctx context.Context, t *testing.T, opts daemon.Options) *daemon
 	}
 	t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
 	return d
+}
+
+// productCatalog is the reference productcatalog example with Wasm
+// artefacts for its implementations.
+func productCatalog(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(testref.Path(t, "oda", "examples", "productcatalog-v1.component.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Replace(string(data), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
+		`{"ctk-prodcatapi":"ghcr.io/a/b:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/c:1","ctk-permissionspecapi":"ghcr.io/a/d:1"}`+"'\n", 1)
 }
 
 // mustHTTP is a client of the daemon's API with the local admin

@@ -17,9 +17,10 @@ import (
 
 // identityParts are who may call the API: set by the identity service.
 type identityParts struct {
-	issuer   *identity.Issuer   // nil with an external issuer
-	verifier *identity.Verifier // tokens for OIDCAudience
-	authn    auth.Authenticator // nil with NoAuth
+	issuer   *identity.Issuer       // nil with an external issuer
+	verifier *identity.Verifier     // tokens for OIDCAudience
+	authn    auth.Authenticator     // nil with NoAuth
+	roles    *identity.RoleListener // nil without a component identity configurer
 }
 
 // apiRealm names canvasd's API in WWW-Authenticate challenges.
@@ -127,6 +128,10 @@ func (d *Daemon) handler() http.Handler {
 	}
 	if d.id.issuer != nil {
 		mux.Handle(IssuerPath+"/", d.id.issuer.Handler())
+	}
+	if d.id.roles != nil {
+		// Unauthenticated: the path's token binds an event to its Component.
+		mux.Handle(identity.RoleEventsPath+"/", d.id.roles.Handler())
 	}
 	return mux
 }

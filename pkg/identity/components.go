@@ -27,8 +27,9 @@ func ClientID(namespace, name string) string {
 // reference canvas's identity-config operator does with Keycloak: a client
 // per Component (ClientID) defining the roles of its
 // componentRole, and its canvasSystemRole granted to SystemClient on its
-// API. It is reconcile.IdentityConfigurer. Dynamic roles from a partyRole
-// API are not read: listenerRegistered is false.
+// API. It is reconcile.IdentityConfigurer, and RoleApplier: the roles a
+// Component's role API defines (RoleListener) are defined beside its
+// componentRole and kept across Configure.
 type ComponentClients struct{ Issuer *Issuer }
 
 // Configure registers c (idempotent) and says what was registered.
@@ -48,9 +49,11 @@ func (cc ComponentClients) Configure(ctx context.Context, c *oda.Component) (oda
 	if err != nil {
 		return st, err
 	}
-	spec := ClientSpec{ID: st.ClientID, Roles: st.Roles, Owner: owner(c.Metadata.Namespace, c.Metadata.Name)}
+	spec := ClientSpec{ID: st.ClientID, Roles: definedRoles(c, nil), Owner: owner(c.Metadata.Namespace, c.Metadata.Name)}
 	if old != nil {
 		spec.Grants = old.Grants // what it may call is granted elsewhere
+		spec.DynamicRoles = old.DynamicRoles
+		spec.Roles = definedRoles(c, old.DynamicRoles)
 	}
 	if _, err := is.RegisterClient(ctx, spec); err != nil {
 		return st, err
@@ -62,6 +65,44 @@ func (cc ComponentClients) Configure(ctx context.Context, c *oda.Component) (oda
 		st.CanvasSystemRole, st.SystemClient = sf.CanvasSystemRole, SystemClient
 	}
 	return st, nil
+}
+
+// SetDynamicRoles defines roles, read from c's role API, on its client
+// beside its componentRole, keeping its grants.
+func (cc ComponentClients) SetDynamicRoles(ctx context.Context, c *oda.Component, roles, _ []string) error {
+	is := cc.Issuer
+	id := ClientID(c.Metadata.Namespace, c.Metadata.Name)
+	old, err := is.Client(ctx, id)
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		return fmt.Errorf("client %q is not registered yet", id)
+	}
+	dynamic := slices.Clone(roles)
+	slices.Sort(dynamic)
+	_, err = is.RegisterClient(ctx, ClientSpec{ID: id, Grants: old.Grants, Roles: definedRoles(c, dynamic), DynamicRoles: dynamic, Owner: old.Owner})
+	return err
+}
+
+// definedRoles are the roles c's API defines: its componentRole, its
+// canvasSystemRole, then dynamic (from its role API), without repeats.
+func definedRoles(c *oda.Component, dynamic []string) []string {
+	var out []string
+	add := func(r string) {
+		if r != "" && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	sf := c.Spec.SecurityFunction
+	for _, r := range sf.ComponentRole {
+		add(r.Name)
+	}
+	add(sf.CanvasSystemRole)
+	for _, r := range dynamic {
+		add(r)
+	}
+	return out
 }
 
 // Remove deletes the client of the Component namespace/name (if it owns
@@ -96,6 +137,6 @@ func (is *Issuer) revokeGrants(ctx context.Context, clientID, audience string) e
 			grants[a] = rs
 		}
 	}
-	_, err = is.RegisterClient(ctx, ClientSpec{ID: c.ID, Grants: grants, Roles: c.Roles, Owner: c.Owner})
+	_, err = is.RegisterClient(ctx, ClientSpec{ID: c.ID, Grants: grants, Roles: c.Roles, DynamicRoles: c.DynamicRoles, Owner: c.Owner})
 	return err
 }

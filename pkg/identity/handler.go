@@ -178,7 +178,7 @@ func (is *Issuer) handleToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_target", "audience "+quoteParam(aud)+" is not an API registered with this issuer")
 		return
 	}
-	tok, ttl, err := is.Issue(c, aud)
+	tok, ttl, err := is.Issue(r.Context(), c, aud)
 	if err != nil {
 		is.log.Error("issuing a token", zap.String("client", c.ID), zap.Error(err))
 		oauthError(w, http.StatusInternalServerError, "server_error", "could not sign the token")

@@ -275,6 +275,9 @@ type ClientSpec struct {
 	Secret string
 	Grants map[string][]string
 	Roles  []string
+	// DynamicRoles are those of Roles that the Component's role API
+	// defines (RoleListener).
+	DynamicRoles []string
 	// Owner is the Component the client is for; a client owned by another
 	// Component is not taken over.
 	Owner string
@@ -294,7 +297,7 @@ func (is *Issuer) RegisterClient(ctx context.Context, spec ClientSpec) (string, 
 		if old != nil && old.Owner != spec.Owner {
 			return "", fmt.Errorf("client id %q is registered for %s: rename one of them", spec.ID, ownerName(old.Owner))
 		}
-		c := Client{ID: spec.ID, Grants: spec.Grants, Roles: spec.Roles, Owner: spec.Owner, Created: is.opts.Now().UTC()}
+		c := Client{ID: spec.ID, Grants: spec.Grants, Roles: spec.Roles, DynamicRoles: spec.DynamicRoles, Owner: spec.Owner, Created: is.opts.Now().UTC()}
 		secret := spec.Secret
 		if old != nil {
 			c.Created = old.Created
@@ -308,7 +311,7 @@ func (is *Issuer) RegisterClient(ctx context.Context, spec ClientSpec) (string, 
 		if secret != "" {
 			c.SecretHash = hashSecret(secret)
 		}
-		if old != nil && old.SecretHash == c.SecretHash && slices.Equal(old.Roles, c.Roles) && grantsEqual(old.Grants, c.Grants) {
+		if old != nil && old.SecretHash == c.SecretHash && slices.Equal(old.Roles, c.Roles) && slices.Equal(old.DynamicRoles, c.DynamicRoles) && grantsEqual(old.Grants, c.Grants) {
 			return "", nil
 		}
 		data, err := json.Marshal(c)
@@ -398,7 +401,7 @@ func (is *Issuer) Grant(ctx context.Context, clientID, audience string, roles ..
 	}
 	spec := ClientSpec{ID: clientID, Grants: map[string][]string{}}
 	if c != nil {
-		spec.Roles, spec.Owner = c.Roles, c.Owner
+		spec.Roles, spec.DynamicRoles, spec.Owner = c.Roles, c.DynamicRoles, c.Owner
 		for a, rs := range c.Grants {
 			spec.Grants[a] = slices.Clone(rs)
 		}
@@ -432,8 +435,17 @@ func (is *Issuer) knownAudience(ctx context.Context, aud string) (bool, error) {
 	return c != nil, err
 }
 
-// Issue signs an access token (RFC 9068) for client c and audience.
-func (is *Issuer) Issue(c *Client, audience string) (token string, expires time.Duration, err error) {
+// Issue signs an access token (RFC 9068) for client c and audience. A
+// Component's API (a client with an Owner) defines its roles, as a
+// Keycloak client does: the token carries only the granted roles it
+// defines (componentRole, canvasSystemRole and those its role API lists).
+func (is *Issuer) Issue(ctx context.Context, c *Client, audience string) (token string, expires time.Duration, err error) {
+	roles := c.Grants[audience]
+	if api, err := is.Client(ctx, audience); err != nil {
+		return "", 0, err
+	} else if api != nil && api.Owner != "" {
+		roles = slices.DeleteFunc(slices.Clone(roles), func(r string) bool { return !slices.Contains(api.Roles, r) })
+	}
 	k := is.current()
 	if k == nil {
 		return "", 0, errors.New("no signing key")
@@ -460,7 +472,7 @@ func (is *Issuer) Issue(c *Client, audience string) (token string, expires time.
 			Expiry: jwt.NewNumericDate(now.Add(is.opts.TokenTTL)),
 			ID:     base64.RawURLEncoding.EncodeToString(id),
 		},
-		ClientID: c.ID, AZP: c.ID, Roles: c.Grants[audience],
+		ClientID: c.ID, AZP: c.ID, Roles: roles,
 	}
 	if claims.Roles == nil {
 		claims.Roles = []string{}
@@ -506,7 +518,7 @@ func (s *issuerSource) AccessToken(ctx context.Context, audience string) (string
 	if c == nil {
 		return "", fmt.Errorf("client %q is not registered with the issuer", s.client)
 	}
-	tok, ttl, err := s.is.Issue(c, audience)
+	tok, ttl, err := s.is.Issue(ctx, c, audience)
 	if err != nil {
 		return "", err
 	}

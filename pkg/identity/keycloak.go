@@ -81,8 +81,12 @@ type kcRole struct {
 // ownerAttribute marks the clients the canvas made, with their Component.
 const ownerAttribute = "wasmcanvas.owner"
 
-// errConflict is the admin API's 409 (the thing exists).
-var errConflict = errors.New("exists")
+// errConflict is the admin API's 409 (the thing exists), errNotFound
+// its 404.
+var (
+	errConflict = errors.New("exists")
+	errNotFound = errors.New("not found")
+)
 
 func (k KeycloakClients) call(ctx context.Context, method, p string, in, out any) error {
 	base, err := KeycloakAdminURL(k.Issuer)
@@ -125,6 +129,8 @@ func (k KeycloakClients) call(ctx context.Context, method, p string, in, out any
 	switch {
 	case resp.StatusCode == http.StatusConflict:
 		return errConflict
+	case resp.StatusCode == http.StatusNotFound && method == http.MethodDelete:
+		return errNotFound
 	case resp.StatusCode/100 != 2:
 		return fmt.Errorf("Keycloak %s %s: %s %.200s", method, p, resp.Status, data)
 	case out != nil:
@@ -225,4 +231,38 @@ func (k KeycloakClients) Remove(ctx context.Context, namespace, name string) err
 		return err
 	}
 	return k.call(ctx, http.MethodDelete, "/clients/"+cl.ID, nil, nil)
+}
+
+// SetDynamicRoles defines roles, read from c's role API, as client roles
+// of its Keycloak client, and deletes the removed ones that its
+// componentRole and canvasSystemRole do not define.
+func (k KeycloakClients) SetDynamicRoles(ctx context.Context, c *oda.Component, roles, removed []string) error {
+	id := ClientID(c.Metadata.Namespace, c.Metadata.Name)
+	cl, err := k.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	if cl == nil || cl.Attributes[ownerAttribute] != owner(c.Metadata.Namespace, c.Metadata.Name) {
+		return fmt.Errorf("Keycloak client %q is not the canvas's for this Component (yet)", id)
+	}
+	sf := c.Spec.SecurityFunction
+	static := []string{sf.CanvasSystemRole}
+	for _, r := range sf.ComponentRole {
+		static = append(static, r.Name)
+	}
+	for _, r := range roles {
+		role := kcRole{Name: r, Description: "defined by the Component's role API"}
+		if err := k.call(ctx, http.MethodPost, "/clients/"+cl.ID+"/roles", role, nil); err != nil && !errors.Is(err, errConflict) {
+			return err
+		}
+	}
+	for _, r := range removed {
+		if slices.Contains(static, r) || slices.Contains(roles, r) {
+			continue
+		}
+		if err := k.call(ctx, http.MethodDelete, "/clients/"+cl.ID+"/roles/"+url.PathEscape(r), nil, nil); err != nil && !errors.Is(err, errNotFound) {
+			return err
+		}
+	}
+	return nil
 }

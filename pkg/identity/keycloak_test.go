@@ -94,6 +94,13 @@ func (d *keycloakDouble) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		role.ID = parts[1] + "/" + role.Name
 		d.roles[parts[1]][role.Name] = role
 		w.WriteHeader(201)
+	case len(parts) == 4 && parts[2] == "roles" && r.Method == "DELETE":
+		if _, ok := d.roles[parts[1]][parts[3]]; !ok {
+			w.WriteHeader(404)
+			return
+		}
+		delete(d.roles[parts[1]], parts[3])
+		w.WriteHeader(204)
 	case len(parts) == 4 && parts[2] == "roles" && r.Method == "GET":
 		role, ok := d.roles[parts[1]][parts[3]]
 		if !ok {
@@ -173,5 +180,40 @@ func TestKeycloakClientsAgainstADouble(t *testing.T) {
 	}
 	if _, err := KeycloakAdminURL("https://kc.example.org/canvas"); err == nil {
 		t.Fatal("an issuer that is no realm")
+	}
+}
+
+// SetDynamicRoles makes the role API's roles client roles and deletes
+// removed ones, never a componentRole or the canvasSystemRole.
+func TestKeycloakDynamicRolesAgainstADouble(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, issuer := newKeycloakDouble(t)
+	d.clients["sys"] = &kcClient{ID: "sys", ClientID: KeycloakSystemClient, ServiceAccountsEnabled: true}
+	k := KeycloakClients{Issuer: issuer, Admin: ClientCredentials{TokenURL: KeycloakTokenURL(issuer), ClientID: "canvas-admin", Secret: "s3cret"}}
+	comp := secured(oda.DefaultNamespace, "catalog")
+	if err := k.SetDynamicRoles(ctx, comp, []string{"Seller"}, nil); err == nil {
+		t.Fatal("roles set on a client not made yet")
+	}
+	if _, err := k.Configure(ctx, comp); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.SetDynamicRoles(ctx, comp, []string{"Seller", "Buyer"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.SetDynamicRoles(ctx, comp, []string{"Buyer"}, []string{"Seller", "reader", "Admin", "Gone"}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range d.clients {
+		if c.ClientID == "catalog" {
+			for n := range d.roles[c.ID] {
+				names = append(names, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"Admin", "Buyer", "reader", "writer"}) {
+		t.Fatalf("client roles %v", names)
 	}
 }

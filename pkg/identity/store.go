@@ -81,6 +81,10 @@ type Client struct {
 	// Roles are the roles the client's own API defines (a Component's
 	// componentRole), for others to be granted.
 	Roles []string `json:"roles,omitempty"`
+	// DynamicRoles are the Roles its role API (partyRole or
+	// permissionSpecificationSet) defined when last read, kept so the
+	// next registration of its componentRole keeps them.
+	DynamicRoles []string `json:"dynamicRoles,omitempty"`
 	// Owner is the Component ({namespace}/{name}) the client was
 	// registered for, "" for the canvas's own clients.
 	Owner   string    `json:"owner,omitempty"`

@@ -87,6 +87,12 @@ type IdentityConfigStatus struct {
 	// CanvasSystemRole was granted to SystemClient on its API.
 	CanvasSystemRole string `json:"canvasSystemRole,omitzero"`
 	SystemClient     string `json:"systemClient,omitzero"`
+	// DynamicRoles are the roles read from its role API (partyrole or
+	// userrolesandpermissions), registered beside Roles; RoleUpdates
+	// says how their changes arrive: "hub" (the listener
+	// ListenerRegistered names) or "polling" (the hub refused it).
+	DynamicRoles []string `json:"dynamicRoles,omitzero"`
+	RoleUpdates  string   `json:"roleUpdates,omitzero"`
 }
 
 // StatusSummary is status["summary/status"]. The *summary strings are

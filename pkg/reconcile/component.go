@@ -124,6 +124,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 		in.resolve = resolved.lookup
 	}
 	st := computeStatus(in)
+	c.followRoles(comp, in, &st)
 	changed, err := c.writeStatus(ctx, ns, name, prev, st)
 	if err != nil {
 		return Result{}, err
@@ -201,6 +202,9 @@ func (c *Controller) cleanup(ctx context.Context, key, ns, name string) (Result,
 	default:
 		c.metrics.statusDeletes.Add(1)
 		removed = true
+	}
+	if rf := c.opts.Roles; rf != nil {
+		rf.Forget(ns, name)
 	}
 	if id := c.opts.Identity; id != nil {
 		if err := id.Remove(ctx, ns, name); err != nil {

@@ -68,6 +68,10 @@ type Options struct {
 	// issuer; status.identityConfig then says what it registered. Nil:
 	// nothing is registered and identityConfig names IdentityProvider.
 	Identity IdentityConfigurer
+	// Roles follows the role API of a Component registered by Identity
+	// once the API is up; status.identityConfig then shows the roles
+	// read and whether the listener is registered. Nil: none is read.
+	Roles RoleFollower
 	// SystemApp is the shared system application (translate.Options).
 	SystemApp string
 	// Implementations maps implementation names to Wasm artefacts; entries

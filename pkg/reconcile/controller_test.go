@@ -60,7 +60,7 @@ func TestApplyReachesCompleteInReferenceShape(t *testing.T) {
 		"securitySecretsManagement": map[string]any{},
 		"publishedEvents":           []any{},
 		"subscribedEvents":          []any{},
-		"identityConfig":            map[string]any{"identityProvider": DefaultIdentityProvider, "listenerRegistered": true},
+		"identityConfig":            map[string]any{"identityProvider": DefaultIdentityProvider, "listenerRegistered": false},
 		"summary/status": map[string]any{
 			"coreAPIsummary":                   core + " ",
 			"coreDependentAPIsummary":          "",

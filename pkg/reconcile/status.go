@@ -43,15 +43,11 @@ type statusInput struct {
 	resolve func(specURLs []string) (url string, ready bool, reason string)
 }
 
-// roleAPIs are the security API names the reference identity operator
-// registers its role listener on (TMF669 partyRole, TMF672 permissions).
 // secretsUnsupported explains the Failed status of a Component that asks
 // for the reference canvas's secrets side-car.
 const secretsUnsupported = "secretsManagement asks for the reference canvas's Vault side-car, which wasmcanvas does not provide: " +
 	"its APIs are served, but no secrets are injected; remove spec.securityFunction.secretsManagement to deploy it here, " +
 	"or run it on the Kubernetes canvas"
-
-var roleAPIs = map[string]bool{"partyrole": true, "userrolesandpermissions": true}
 
 func computeStatus(in statusInput) oda.ComponentStatus {
 	c := in.c
@@ -78,14 +74,10 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 		st.ManagementAPIs = in.apiEntries(f.ExposedAPIs, appReady)
 		st.ManagementDependentAPIs = in.dependentEntries(f.DependentAPIs)
 	}
-	listener := false
 	secretsRequested := false
 	if f := spec.SecurityFunction; f != nil {
 		st.SecurityAPIs = in.apiEntries(f.ExposedAPIs, appReady)
 		st.SecurityDependentAPIs = in.dependentEntries(f.DependentAPIs)
-		for _, a := range f.ExposedAPIs {
-			listener = listener || roleAPIs[strings.ToLower(a.Name)]
-		}
 		secretsRequested = f.SecretsManagement != nil
 	}
 	if en := spec.EventNotification; en != nil {
@@ -103,7 +95,8 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 		ics := *in.identity
 		st.IdentityConfig = &ics
 	case apisReady:
-		st.IdentityConfig = &oda.IdentityConfigStatus{IdentityProvider: in.identityProvider, ListenerRegistered: listener}
+		// Nothing registered a role listener (no IdentityConfigurer).
+		st.IdentityConfig = &oda.IdentityConfigStatus{IdentityProvider: in.identityProvider}
 	}
 
 	sum := &oda.StatusSummary{
