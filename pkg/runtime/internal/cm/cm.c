@@ -221,6 +221,13 @@ bool cm_list_to_bytes(const wasmtime_component_val_t *items, size_t n, uint8_t *
   return true;
 }
 
+// cm_val_box returns a value on a wasmtime allocation (the payload of an
+// option, result or variant) holding "bool false", which owns nothing.
+wasmtime_component_val_t *cm_val_box(void) {
+  wasmtime_component_val_t zero = {0};
+  return wasmtime_component_val_new(&zero);
+}
+
 // cm_vals_new allocates n zeroed values: zero is "bool false", which owns
 // nothing, so wasmtime may overwrite (and drop) it.
 wasmtime_component_val_t *cm_vals_new(size_t n) {

@@ -43,6 +43,7 @@ cm_call_t cm_func_call(const wasmtime_component_func_t *fn, wasmtime_context_t *
                        wasmtime_component_val_t *args, size_t nargs,
                        wasmtime_component_val_t *results, size_t nresults);
 wasmtime_component_val_t *cm_vals_new(size_t n);
+wasmtime_component_val_t *cm_val_box(void);
 void cm_list_from_bytes(wasmtime_component_val_t *dst, const uint8_t *p, size_t n);
 bool cm_list_to_bytes(const wasmtime_component_val_t *items, size_t n, uint8_t *dst);
 void cm_vals_delete(wasmtime_component_val_t *vals, size_t n);
