@@ -33,6 +33,9 @@ type testServer struct {
 	chunked *atomic.Int64
 }
 
+// echoEpochTick is the epoch tick of echoHandler's engine.
+const echoEpochTick = 5 * time.Millisecond
+
 // echoHandler makes the Handler of testdata/echo-http.wat with a fresh
 // engine, and the logs it writes.
 func echoHandler(t testing.TB, timeout time.Duration, memCap int64, outbound *Outbound) (*Handler, *observer.ObservedLogs) {
@@ -41,7 +44,7 @@ func echoHandler(t testing.TB, timeout time.Duration, memCap int64, outbound *Ou
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := cm.NewEngine(cm.EngineConfig{EpochTick: 5 * time.Millisecond})
+	eng, err := cm.NewEngine(cm.EngineConfig{EpochTick: echoEpochTick})
 	if err != nil {
 		t.Fatal(err)
 	}
