@@ -128,13 +128,14 @@ func (l *Linker) Close() error {
 }
 
 // hostCalls and resourceDrops count the calls from wasmtime into Go in this
-// process (see HostCalls).
+// process (see HostCalls); each store adds its own counts when it closes, so
+// host calls share no counter across cores.
 var hostCalls, resourceDrops atomic.Int64
 
-// HostCalls returns how many host function calls guests have made in this
-// process so far, and how many host resources they dropped (each drop is a
-// call into Go too): with runtime.NumCgoCall they measure the crossings a
-// request costs (TestEchoCrossings, BenchmarkEchoBodyBytes).
+// HostCalls returns how many host function calls guests have made in the
+// stores closed so far, and how many host resources they dropped (each drop
+// is a call into Go too): with runtime.NumCgoCall they measure the
+// crossings a request costs (TestEchoCrossings, BenchmarkEchoBodyBytes).
 func HostCalls() (calls, drops int64) { return hostCalls.Load(), resourceDrops.Load() }
 
 //export cmHostCall
@@ -145,9 +146,9 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 			cerr = newCError(fmt.Sprintf("host function panicked: %v", p))
 		}
 	}()
-	hostCalls.Add(1)
 	fn := cgo.Handle(h).Value().(HostFunc)
 	s := cgo.Handle(store).Value().(*Store)
+	s.hostCalls++
 	in, out, reused := s.callBuffers(int(nargs), int(nresults))
 	defer s.doneBuffers(in, out, reused)
 	converted := unsafe.Slice(pre, int(npre))
@@ -196,12 +197,13 @@ func cmResourceDrop(h, store C.uintptr_t, rep C.uint32_t) (cerr *C.wasmtime_erro
 			cerr = newCError(fmt.Sprintf("resource destructor panicked: %v", p))
 		}
 	}()
-	resourceDrops.Add(1)
+	s := cgo.Handle(store).Value().(*Store)
+	s.drops++
 	dtor, _ := cgo.Handle(h).Value().(ResourceDestructor)
 	if dtor == nil {
 		return nil
 	}
-	if err := dtor(cgo.Handle(store).Value().(*Store), uint32(rep)); err != nil {
+	if err := dtor(s, uint32(rep)); err != nil {
 		return newCError(err.Error())
 	}
 	return nil

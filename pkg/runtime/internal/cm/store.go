@@ -43,6 +43,10 @@ type Store struct {
 	argBuf [8]Value
 	resBuf [2]Value
 	inCall bool
+
+	// Calls into Go made in this store, added to HostCalls' counts at
+	// Close.
+	hostCalls, drops int64
 }
 
 // NewStore makes a store whose host functions see data through Store.Data.
@@ -83,6 +87,8 @@ func (s *Store) Close() error {
 		C.wasmtime_store_delete(s.ptr)
 		s.ptr, s.ctx = nil, nil
 		s.handle.Delete()
+		hostCalls.Add(s.hostCalls)
+		resourceDrops.Add(s.drops)
 	}
 	return nil
 }
