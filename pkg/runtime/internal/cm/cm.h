@@ -11,7 +11,9 @@ wasmtime_error_t *cm_linker_add_func(wasmtime_component_linker_instance_t *li,
 wasmtime_error_t *cm_linker_add_resource(wasmtime_component_linker_instance_t *li,
                                          const char *name, size_t name_len,
                                          uint32_t ty, uintptr_t handle);
-wasmtime_store_t *cm_store_new(wasm_engine_t *engine, uintptr_t handle);
+wasmtime_store_t *cm_store_new(wasm_engine_t *engine, uintptr_t handle, int64_t memory_size,
+                               int64_t table_elements, int64_t instances,
+                               wasmtime_context_t **ctx_out);
 wasmtime_error_t *cm_resource_to_val(wasmtime_context_t *ctx, bool owned, uint32_t rep,
                                      uint32_t ty, wasmtime_component_val_t *dst);
 typedef struct {
@@ -32,8 +34,18 @@ typedef struct {
 #define CM_KIND_HOST_RESOURCE 250
 cm_host_resource_t cm_resource_from_any(wasmtime_context_t *ctx,
                                         const wasmtime_component_resource_any_t *any);
+typedef struct {
+  wasmtime_error_t *args;
+  wasmtime_error_t *call;
+  wasmtime_error_t *post_return;
+} cm_call_t;
+cm_call_t cm_func_call(const wasmtime_component_func_t *fn, wasmtime_context_t *ctx,
+                       wasmtime_component_val_t *args, size_t nargs,
+                       wasmtime_component_val_t *results, size_t nresults);
 wasmtime_component_val_t *cm_vals_new(size_t n);
+wasmtime_component_val_t *cm_val_box(void);
 void cm_list_from_bytes(wasmtime_component_val_t *dst, const uint8_t *p, size_t n);
 bool cm_list_to_bytes(const wasmtime_component_val_t *items, size_t n, uint8_t *dst);
 void cm_vals_delete(wasmtime_component_val_t *vals, size_t n);
+void cm_vals_discard(wasmtime_component_val_t *vals, size_t n);
 #endif

@@ -195,6 +195,12 @@ func TestWrongValueTypeIsAnError(t *testing.T) {
 	if _, err := f.call(t, StoreLimits{}, 0, &dropped, "echo", struct{}{}); err == nil || !strings.Contains(err.Error(), "cannot pass Go value") {
 		t.Fatalf("echo(struct{}) error = %v, want a conversion error", err)
 	}
+	// An owned resource argument waits as a marker for cm_func_call: when a
+	// later argument fails to convert, the marker must be discarded, never
+	// handed to wasmtime to delete.
+	if _, err := f.call(t, StoreLimits{}, 0, &dropped, "echo", Resource{Type: counterType, Rep: 1, Own: true}, struct{}{}); err == nil || !strings.Contains(err.Error(), "argument 1: cannot pass Go value") {
+		t.Fatalf("echo(own, struct{}) error = %v, want a conversion error", err)
+	}
 	// wasmtime would abort the process on a host-made borrow: it must stop here.
 	if _, err := f.call(t, StoreLimits{}, 0, &dropped, "echo", Resource{Type: counterType, Rep: 1}); err == nil || !strings.Contains(err.Error(), "cannot pass a borrow") {
 		t.Fatalf("echo(borrow) error = %v, want a refusal", err)

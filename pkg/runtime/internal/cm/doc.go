@@ -13,10 +13,15 @@
 // (cm.c) does what it can in one go: the host-call trampoline passes the
 // store's handle, converts top-level resource arguments before Go runs and
 // turns owned resources in the results (left by Go as markers) into
-// wasmtime values after Go returns. A list<u8> (body chunks, field
-// values) is filled and read by one C loop each; the C API has no byte list,
-// so it still crosses as one value per byte (BenchmarkBytesCrossing measures
-// that against a latin1 string, which crosses whole).
+// wasmtime values after Go returns. A new store gets its limits, context and
+// far deadline in one call (cm_store_new), and an export call converts its
+// resource arguments, calls, runs post-return and frees its arguments in
+// one (cm_func_call). A list<u8> (body chunks, field values) is filled and
+// read by one C loop each; the C API has no byte list and gives a host
+// function no access to the guest's memory, so it still crosses as one value
+// per byte (BenchmarkBytesCrossing measures that against a latin1 string,
+// which crosses whole). HostCalls counts the calls into Go, for the tests
+// that pin the crossings of a request.
 //
 // wasmtime_api.h declares the part of the C API it uses (so the plain go
 // command builds it, with no include path into the module cache);

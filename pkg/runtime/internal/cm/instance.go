@@ -44,15 +44,22 @@ func (f *Func) Call(args ...Value) ([]Value, error) {
 		return nil, ErrClosed
 	}
 	argv := cArray(len(args))
-	defer freeArray(argv, len(args))
 	for i, a := range args {
-		if err := toC(s.ctx, a, &argv[i]); err != nil {
+		// A nil context leaves owned resources as markers cm_func_call
+		// converts (one cgo call fewer each).
+		if err := toC(nil, a, &argv[i]); err != nil {
+			C.cm_vals_discard(&argv[0], C.size_t(len(argv)))
 			return nil, fmt.Errorf("argument %d: %w", i, err)
 		}
 	}
 	resv := cArray(f.nresults)
 	defer freeArray(resv, f.nresults)
-	if t := takeTrap(C.wasmtime_component_func_call(&f.fn, s.ctx, ptrOf(argv), C.size_t(len(argv)), ptrOf(resv), C.size_t(len(resv)))); t != nil {
+	// cm_func_call takes argv, and runs post-return after a successful call.
+	r := C.cm_func_call(&f.fn, s.ctx, ptrOf(argv), C.size_t(len(argv)), ptrOf(resv), C.size_t(len(resv)))
+	if err := takeError(r.args); err != nil {
+		return nil, fmt.Errorf("arguments: %w", err)
+	}
+	if t := takeTrap(r.call); t != nil {
 		if strings.Contains(t.Message, "interrupt") && !s.deadline.IsZero() {
 			return nil, fmt.Errorf("%w: %w", ErrDeadline, t)
 		}
@@ -60,7 +67,7 @@ func (f *Func) Call(args ...Value) ([]Value, error) {
 	}
 	rd := newReader(s.ctx, resv)
 	out, convErr := rd.seq(resv)
-	if err := takeError(C.wasmtime_component_func_post_return(&f.fn, s.ctx)); err != nil {
+	if err := takeError(r.post_return); err != nil {
 		return nil, fmt.Errorf("post-return: %w", err)
 	}
 	if convErr != nil {

@@ -8,6 +8,7 @@ import "C"
 import (
 	"fmt"
 	"runtime/cgo"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -126,6 +127,17 @@ func (l *Linker) Close() error {
 	return nil
 }
 
+// hostCalls and resourceDrops count the calls from wasmtime into Go in this
+// process (see HostCalls); each store adds its own counts when it closes, so
+// host calls share no counter across cores.
+var hostCalls, resourceDrops atomic.Int64
+
+// HostCalls returns how many host function calls guests have made in the
+// stores closed so far, and how many host resources they dropped (each drop
+// is a call into Go too): with runtime.NumCgoCall they measure the
+// crossings a request costs (TestEchoCrossings, BenchmarkEchoBodyBytes).
+func HostCalls() (calls, drops int64) { return hostCalls.Load(), resourceDrops.Load() }
+
 //export cmHostCall
 func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtime_component_val_t, nargs C.size_t,
 	results *C.wasmtime_component_val_t, nresults C.size_t, pre *C.cm_host_resource_t, npre C.size_t) (cerr *C.wasmtime_error_t) {
@@ -136,6 +148,7 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 	}()
 	fn := cgo.Handle(h).Value().(HostFunc)
 	s := cgo.Handle(store).Value().(*Store)
+	s.hostCalls++
 	in, out, reused := s.callBuffers(int(nargs), int(nresults))
 	defer s.doneBuffers(in, out, reused)
 	converted := unsafe.Slice(pre, int(npre))
@@ -184,11 +197,13 @@ func cmResourceDrop(h, store C.uintptr_t, rep C.uint32_t) (cerr *C.wasmtime_erro
 			cerr = newCError(fmt.Sprintf("resource destructor panicked: %v", p))
 		}
 	}()
+	s := cgo.Handle(store).Value().(*Store)
+	s.drops++
 	dtor, _ := cgo.Handle(h).Value().(ResourceDestructor)
 	if dtor == nil {
 		return nil
 	}
-	if err := dtor(cgo.Handle(store).Value().(*Store), uint32(rep)); err != nil {
+	if err := dtor(s, uint32(rep)); err != nil {
 		return newCError(err.Error())
 	}
 	return nil

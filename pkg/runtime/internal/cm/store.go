@@ -43,18 +43,19 @@ type Store struct {
 	argBuf [8]Value
 	resBuf [2]Value
 	inCall bool
+
+	// Calls into Go made in this store, added to HostCalls' counts at
+	// Close.
+	hostCalls, drops int64
 }
 
 // NewStore makes a store whose host functions see data through Store.Data.
 func NewStore(e *Engine, limits StoreLimits, data any) *Store {
 	s := &Store{eng: e, data: data}
 	s.handle = cgo.NewHandle(s)
-	s.ptr = C.cm_store_new(e.ptr, C.uintptr_t(s.handle))
-	s.ctx = C.wasmtime_store_context(s.ptr)
-	C.wasmtime_store_limiter(s.ptr, limitOrDefault(limits.MaxMemoryBytes), limitOrDefault(limits.MaxTableElements),
-		limitOrDefault(limits.MaxInstances), -1, -1)
-	// No deadline until SetDeadline: a far epoch keeps set-up code running.
-	C.wasmtime_context_set_epoch_deadline(s.ctx, C.uint64_t(1)<<62)
+	// No deadline until SetDeadline (cm_store_new sets a far epoch).
+	s.ptr = C.cm_store_new(e.ptr, C.uintptr_t(s.handle), limitOrDefault(limits.MaxMemoryBytes),
+		limitOrDefault(limits.MaxTableElements), limitOrDefault(limits.MaxInstances), &s.ctx)
 	return s
 }
 
@@ -86,6 +87,8 @@ func (s *Store) Close() error {
 		C.wasmtime_store_delete(s.ptr)
 		s.ptr, s.ctx = nil, nil
 		s.handle.Delete()
+		hostCalls.Add(s.hostCalls)
+		resourceDrops.Add(s.drops)
 	}
 	return nil
 }

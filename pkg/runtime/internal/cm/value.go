@@ -313,10 +313,9 @@ func boxToC(ctx *C.wasmtime_context_t, v Value) (*C.wasmtime_component_val_t, er
 	if v == nil {
 		return nil, nil
 	}
-	var tmp C.wasmtime_component_val_t
-	err := toC(ctx, v, &tmp)
-	// val_new moves tmp's contents onto a wasmtime allocation.
-	return C.wasmtime_component_val_new(&tmp), err
+	// Filled in place: a Go temporary handed to C would escape to the heap.
+	p := C.cm_val_box()
+	return p, toC(ctx, v, p)
 }
 
 // reader reads the C values of one call into Go. The call's strings are

@@ -33,18 +33,18 @@ type testServer struct {
 	chunked *atomic.Int64
 }
 
-// startEcho serves testdata/echo-http.wat on 127.0.0.1 with a fresh engine.
-func startEcho(t *testing.T, timeout time.Duration, memCap int64) *testServer {
-	return startEchoOutbound(t, timeout, memCap, nil)
-}
+// echoEpochTick is the epoch tick of echoHandler's engine.
+const echoEpochTick = 5 * time.Millisecond
 
-func startEchoOutbound(t *testing.T, timeout time.Duration, memCap int64, outbound *Outbound) *testServer {
+// echoHandler makes the Handler of testdata/echo-http.wat with a fresh
+// engine, and the logs it writes.
+func echoHandler(t testing.TB, timeout time.Duration, memCap int64, outbound *Outbound) (*Handler, *observer.ObservedLogs) {
 	t.Helper()
 	wat, err := os.ReadFile("../../testdata/echo-http.wat")
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := cm.NewEngine(cm.EngineConfig{EpochTick: 5 * time.Millisecond})
+	eng, err := cm.NewEngine(cm.EngineConfig{EpochTick: echoEpochTick})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +77,17 @@ func startEchoOutbound(t *testing.T, timeout time.Duration, memCap int64, outbou
 		Outbound: outbound,
 		Log:      log,
 	}
+	return h, logs
+}
+
+// startEcho serves testdata/echo-http.wat on 127.0.0.1 with a fresh engine.
+func startEcho(t *testing.T, timeout time.Duration, memCap int64) *testServer {
+	return startEchoOutbound(t, timeout, memCap, nil)
+}
+
+func startEchoOutbound(t *testing.T, timeout time.Duration, memCap int64, outbound *Outbound) *testServer {
+	t.Helper()
+	h, logs := echoHandler(t, timeout, memCap, outbound)
 	var inflight, chunked atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.TransferEncoding) > 0 && r.TransferEncoding[0] == "chunked" {
