@@ -42,7 +42,7 @@ var testImplementations = map[string]string{
 	"ctk-productcatalogmanagement-sm": "file:///opt/wasm/metrics.wasm",
 	"ctk-permissionspecapi":           "file:///opt/wasm/permissionspecapi.wasm",
 	"ctk-promgmtapi":                  "file:///opt/wasm/promgmtapi.wasm", // productcatalog-enhanced-v1's
-	"echo-impl":                       "file:///opt/wasm/echo.wasm", // claimant's
+	"echo-impl":                       "file:///opt/wasm/echo.wasm",       // claimant's
 }
 
 // env is one test's canvas: an embedded nats-server with JetStream, the
