@@ -2,6 +2,7 @@ package kubeapi_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -587,7 +588,7 @@ func TestWatchResumes(t *testing.T) {
 			t.Fatalf("events %v, want a DELETED of gone and a write of kept", got)
 		}
 	}
-	if strings.Join(got, ",") != "DELETED gone,ADDED kept" {
+	if strings.Join(got, ",") != "DELETED gone,MODIFIED kept" { // kept existed at the list: MODIFIED, as in Kubernetes
 		t.Errorf("events %v", got)
 	}
 	xw, err := e.dyn.Resource(exposedV1).Namespace("components").Watch(e.ctx, metav1.ListOptions{ResourceVersion: xlist.GetResourceVersion()})
@@ -604,6 +605,87 @@ func TestWatchResumes(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("the ExposedAPIs' deletions were not replayed")
 		}
+	}
+}
+
+// TestStatusBumpsResourceVersion: a status-only change gives the Component
+// a new resourceVersion (combined from the desired-state and status
+// revisions); a write at the one before it conflicts, as for a custom
+// resource with a status subresource in Kubernetes; a watch resumed from
+// before it replays it as MODIFIED (and a Component created since as
+// ADDED); a resourceVersion the server never issued is 410 Expired, so
+// client-go lists again.
+func TestStatusBumpsResourceVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	comps := e.components("v1", "components")
+	created, err := comps.Create(e.ctx, example(t, "productcatalog-v1.component.yaml", renamed("sv")), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := comps.List(e.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.writeStatus("components", "sv", completeStatus(true))
+	var withStatus *unstructured.Unstructured
+	e.eventually("the status shows", func() error {
+		withStatus, err = comps.Get(e.ctx, "sv", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if _, ok, _ := unstructured.NestedMap(withStatus.Object, "status"); !ok {
+			return errors.New("no status yet")
+		}
+		return nil
+	})
+	if revisionOf(t, withStatus) <= revisionOf(t, created) {
+		t.Errorf("after a status change resourceVersion %s, want above %s", withStatus.GetResourceVersion(), created.GetResourceVersion())
+	}
+
+	stale := created.DeepCopy()
+	stale.SetLabels(map[string]string{"tier": "gold"})
+	if _, err := comps.Update(e.ctx, stale, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("update at the resourceVersion before the status change: %v, want 409 Conflict", err)
+	}
+	fresh := withStatus.DeepCopy()
+	fresh.SetLabels(map[string]string{"tier": "gold"})
+	updated, err := comps.Update(e.ctx, fresh, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update at the current resourceVersion: %v", err)
+	}
+	if updated.GetLabels()["tier"] != "gold" || revisionOf(t, updated) <= revisionOf(t, withStatus) {
+		t.Errorf("updated: labels %v rv %s", updated.GetLabels(), updated.GetResourceVersion())
+	}
+	if _, err := comps.Create(e.ctx, example(t, "productcatalog-v1.component.yaml", renamed("sv-new")), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	w, err := comps.Watch(e.ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var got []string
+	for len(got) < 2 {
+		select {
+		case ev := <-w.ResultChan():
+			o := ev.Object.(*unstructured.Unstructured)
+			got = append(got, fmt.Sprintf("%s %s", ev.Type, o.GetName()))
+			if _, ok, _ := unstructured.NestedMap(o.Object, "status"); o.GetName() == "sv" && !ok {
+				t.Errorf("replayed sv has no status")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events %v, want sv's changes replayed", got)
+		}
+	}
+	if strings.Join(got, ",") != "MODIFIED sv,ADDED sv-new" {
+		t.Errorf("events %v, want MODIFIED sv,ADDED sv-new", got)
+	}
+
+	_, err = comps.Watch(e.ctx, metav1.ListOptions{ResourceVersion: "999999999"})
+	if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+		t.Errorf("watch from a resourceVersion never issued: %v, want 410 Expired", err)
 	}
 }
 

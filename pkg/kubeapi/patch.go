@@ -56,7 +56,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, req request) *sta
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
 	for range maxPatchRetries {
-		cur, p := s.opts.API.Get(ctx, key)
+		cur, p := s.current(ctx, key)
 		if p != nil {
 			return s.problem(p, req)
 		}
@@ -194,7 +194,7 @@ func (s *Server) serverSideApply(w http.ResponseWriter, r *http.Request, req req
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	cur, p := s.opts.API.Get(ctx, key)
+	cur, p := s.current(ctx, key)
 	if p != nil && p.Status != http.StatusNotFound {
 		return s.problem(p, req)
 	}

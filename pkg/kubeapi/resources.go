@@ -78,11 +78,16 @@ type object struct {
 	namespace, name string
 	uid             string
 	labels          map[string]string
-	rv              uint64
-	created         string
-	cells           []any // the printer columns' values
-	comp            *oda.Component
-	doc             map[string]any // a child, as served at v1
+	// rv is the combined revision served as resourceVersion (desired state
+	// and status, wire.WatchEvent.Revision); desired is the desired-state
+	// revision it stands for, which writes are checked against; createdRV
+	// is the combined revision the index saw the object appear at (0:
+	// before its snapshot).
+	rv, desired, createdRV uint64
+	created                string
+	cells                  []any // the printer columns' values
+	comp                   *oda.Component
+	doc                    map[string]any // a child, as served at v1
 
 	mu       sync.Mutex
 	rendered map[string][]byte

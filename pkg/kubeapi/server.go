@@ -486,17 +486,31 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, req request, mode
 func (s *Server) store(w http.ResponseWriter, r *http.Request, c *oda.Component, rv string, mode api.WriteMode, req request) *statusError {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
+	if rv != "" && mode != api.WriteCreate {
+		desired, ok := s.idx.desiredOf(c.Key(), rv)
+		if !ok {
+			return conflict(req.res, c.Metadata.Name)
+		}
+		rv = desired
+	}
 	out, created, p := s.opts.API.Write(ctx, c, rv, mode)
 	if p != nil {
 		e := fromProblem(p, req.res, c.Metadata.Name)
-		if mode == api.WriteCreate && p.Status == http.StatusConflict {
+		switch {
+		case mode == api.WriteCreate && p.Status == http.StatusConflict:
 			e.st.Reason = metav1.StatusReasonAlreadyExists
 			e.st.Message = fmt.Sprintf("%s.%s %q already exists", req.res.plural, oda.Group, c.Metadata.Name)
+		case p.Status == http.StatusConflict:
+			e = conflict(req.res, c.Metadata.Name) // its revisions are the desired store's, not the resourceVersions served
 		}
 		return e
 	}
-	if err := s.idx.waitFor(ctx, out.Key(), revision(out.Metadata.ResourceVersion)); err != nil {
+	desired := revision(out.Metadata.ResourceVersion)
+	if err := s.idx.waitFor(ctx, out.Key(), desired); err != nil {
 		s.log.Warn("write not visible in the index in time", zap.Error(err))
+	}
+	if kc := s.idx.component(out.Key(), desired); kc != nil {
+		out = kc // as served: with status and the combined resourceVersion
 	}
 	code := http.StatusOK
 	if created {
@@ -504,6 +518,25 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request, c *oda.Component,
 	}
 	s.log.Info("component written", zap.Stringer("key", out.Key()), zap.Bool("created", created), zap.String("resourceVersion", out.Metadata.ResourceVersion))
 	return s.answer(w, code, out, req)
+}
+
+// current reads key from the store and answers it as the index serves it
+// (with status and the combined resourceVersion), once the index shows
+// what the store holds; a write based on it is checked against that
+// resourceVersion.
+func (s *Server) current(ctx context.Context, key oda.Key) (*oda.Component, *wire.Problem) {
+	c, p := s.opts.API.Get(ctx, key)
+	if p != nil {
+		return nil, p
+	}
+	desired := revision(c.Metadata.ResourceVersion)
+	if err := s.idx.waitFor(ctx, key, desired); err != nil {
+		s.log.Warn("stored object not visible in the index in time", zap.Error(err))
+	}
+	if kc := s.idx.component(key, desired); kc != nil {
+		return kc, nil
+	}
+	return c, nil
 }
 
 func (s *Server) answer(w http.ResponseWriter, code int, c *oda.Component, req request) *statusError {
@@ -522,13 +555,17 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, req request) *st
 			return failure(http.StatusBadRequest, req.res, req.name, "DeleteOptions: "+err.Error())
 		}
 	}
-	rv := ""
-	if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
-		rv = *opts.Preconditions.ResourceVersion
-	}
 	key, err := oda.NewKey(req.namespace, req.name)
 	if err != nil {
 		return failure(http.StatusNotFound, req.res, req.name, err.Error())
+	}
+	rv := ""
+	if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
+		desired, ok := s.idx.desiredOf(key, *opts.Preconditions.ResourceVersion)
+		if !ok {
+			return conflict(req.res, req.name)
+		}
+		rv = desired
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
