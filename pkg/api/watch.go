@@ -35,11 +35,6 @@ type hub struct {
 	mu            sync.Mutex
 	comps         map[oda.Key]*oda.Component
 	stats         map[oda.Key]*oda.ComponentStatus
-	statRevs      map[oda.Key]uint64 // the status store's revision of each status
-	// desiredRev and statusRev are the highest revisions the store watches
-	// delivered (kept across re-watches, so they never decrease): their
-	// sum is the combined revision of wire.WatchEvent.
-	desiredRev, statusRev uint64
 	desiredSynced bool
 	statusSynced  bool
 	syncedCh      chan struct{} // closed once both watches are synced
@@ -47,6 +42,12 @@ type hub struct {
 	subs          map[*sub]struct{}
 	closed        bool // CloseWatches was called: no new watchers
 	stopWatch     context.CancelFunc
+
+	statRevs map[oda.Key]uint64 // the status store's revision of each status
+	// desiredRev and statusRev are the highest revisions the store watches
+	// delivered (kept across re-watches, so they never decrease): their
+	// sum is the combined revision of wire.WatchEvent.
+	desiredRev, statusRev uint64
 }
 
 type sub struct {

@@ -575,19 +575,11 @@ func TestWatchResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	var got []string
-	for len(got) < 2 {
-		select {
-		case ev := <-w.ResultChan():
-			o := ev.Object.(*unstructured.Unstructured)
-			got = append(got, fmt.Sprintf("%s %s", ev.Type, o.GetName()))
-			if ev.Type == watch.Deleted && revisionOf(t, o) <= listRV {
-				t.Errorf("DELETED carries rv %s, not the delete's (after the list's %d)", o.GetResourceVersion(), listRV)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("events %v, want a DELETED of gone and a write of kept", got)
+	got := firstEvents(t, w, 2, func(ev watch.Event, o *unstructured.Unstructured) {
+		if ev.Type == watch.Deleted && revisionOf(t, o) <= listRV {
+			t.Errorf("DELETED carries rv %s, not the delete's (after the list's %d)", o.GetResourceVersion(), listRV)
 		}
-	}
+	})
 	if strings.Join(got, ",") != "DELETED gone,MODIFIED kept" { // kept existed at the list: MODIFIED, as in Kubernetes
 		t.Errorf("events %v", got)
 	}
@@ -666,19 +658,11 @@ func TestStatusBumpsResourceVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	var got []string
-	for len(got) < 2 {
-		select {
-		case ev := <-w.ResultChan():
-			o := ev.Object.(*unstructured.Unstructured)
-			got = append(got, fmt.Sprintf("%s %s", ev.Type, o.GetName()))
-			if _, ok, _ := unstructured.NestedMap(o.Object, "status"); o.GetName() == "sv" && !ok {
-				t.Errorf("replayed sv has no status")
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("events %v, want sv's changes replayed", got)
+	got := firstEvents(t, w, 2, func(_ watch.Event, o *unstructured.Unstructured) {
+		if _, ok, _ := unstructured.NestedMap(o.Object, "status"); o.GetName() == "sv" && !ok {
+			t.Errorf("replayed sv has no status")
 		}
-	}
+	})
 	if strings.Join(got, ",") != "MODIFIED sv,ADDED sv-new" {
 		t.Errorf("events %v, want MODIFIED sv,ADDED sv-new", got)
 	}
@@ -687,6 +671,23 @@ func TestStatusBumpsResourceVersion(t *testing.T) {
 	if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
 		t.Errorf("watch from a resourceVersion never issued: %v, want 410 Expired", err)
 	}
+}
+
+// firstEvents reads n events of w ("TYPE name" each), checking each.
+func firstEvents(t *testing.T, w watch.Interface, n int, check func(watch.Event, *unstructured.Unstructured)) []string {
+	t.Helper()
+	var got []string
+	for len(got) < n {
+		select {
+		case ev := <-w.ResultChan():
+			o := ev.Object.(*unstructured.Unstructured)
+			got = append(got, fmt.Sprintf("%s %s", ev.Type, o.GetName()))
+			check(ev, o)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events %v, want %d", got, n)
+		}
+	}
+	return got
 }
 
 func revisionOf(t *testing.T, o *unstructured.Unstructured) uint64 {
