@@ -472,6 +472,9 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, req request, mode
 	if e != nil {
 		return e
 	}
+	if e := s.trackUpdate(r, req, c); e != nil {
+		return e
+	}
 	if dryRun(r) {
 		code := http.StatusOK
 		if mode == api.WriteCreate {
