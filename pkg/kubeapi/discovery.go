@@ -2,6 +2,7 @@ package kubeapi
 
 import (
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/version"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/wasmcanvas/wasmcanvas/manifests"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -97,18 +99,12 @@ func openAPIDoc(v string) ([]byte, error) {
 		}
 		name := schemaName(v, r.kind)
 		if r != components {
-			// The children's own CRD schemas are not embedded; they are
-			// objects whose spec and status keep unknown fields.
-			schemas[name] = map[string]any{
-				"type": "object", "description": r.kind + " derived by wasmcanvas from a Component (read-only)",
-				"x-kubernetes-group-version-kind": gvk(r.kind),
-				"properties": map[string]any{
-					"apiVersion": map[string]any{"type": "string"}, "kind": map[string]any{"type": "string"},
-					"metadata": map[string]any{"type": "object"},
-					"spec":     map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-					"status":   map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-				},
+			cs, err := childSchema(r, v)
+			if err != nil {
+				return nil, err
 			}
+			cs["x-kubernetes-group-version-kind"] = gvk(r.kind)
+			schemas[name] = cs
 		}
 		ref := map[string]any{"$ref": "#/components/schemas/" + name}
 		content := map[string]any{"application/json": map[string]any{"schema": ref}}
@@ -143,6 +139,46 @@ func openAPIDoc(v string) ([]byte, error) {
 		"paths":      paths,
 		"components": map[string]any{"schemas": schemas},
 	})
+}
+
+// childCRDs are the reference canvas's ExposedAPI and DependentAPI CRDs,
+// verbatim from upstream (a test keeps them equal to the reference data):
+// the children's OpenAPI schemas are theirs, so kubectl explain
+// describes the fields the reference canvas defines.
+//
+//go:embed crds/*.yaml
+var childCRDs embed.FS
+
+// childSchema is the openAPIV3Schema of r's upstream CRD at version v.
+func childSchema(r *resource, v string) (map[string]any, error) {
+	file := "crds/oda-" + r.singular + "-crd.yaml"
+	raw, err := childCRDs.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	j, err := sigsyaml.YAMLToJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var crd struct {
+		Spec struct {
+			Versions []struct {
+				Name   string `json:"name"`
+				Schema struct {
+					OpenAPIV3Schema map[string]any `json:"openAPIV3Schema"`
+				} `json:"schema"`
+			} `json:"versions"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(j, &crd); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	for _, cv := range crd.Spec.Versions {
+		if cv.Name == v && cv.Schema.OpenAPIV3Schema != nil {
+			return cv.Schema.OpenAPIV3Schema, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no openAPIV3Schema for version %s", file, v)
 }
 
 // serveOpenAPI answers /openapi/v3 (the index of group versions) and

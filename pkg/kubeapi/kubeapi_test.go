@@ -1,6 +1,7 @@
 package kubeapi_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -378,22 +379,39 @@ func TestTableAndChildren(t *testing.T) {
 
 func (e *env) table(path string) metav1.Table {
 	e.t.Helper()
+	_, _, body := e.do(http.MethodGet, path, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json", nil)
+	var t metav1.Table
+	if err := json.Unmarshal(body, &t); err != nil || t.Kind != "Table" {
+		e.t.Fatalf("%s: not a Table (%v)", path, err)
+	}
+	return t
+}
+
+// do sends a request with the kubeconfig's credentials and returns the
+// answer's code, header and body.
+func (e *env) do(method, path, accept string, body []byte) (int, http.Header, []byte) {
+	e.t.Helper()
 	hc, err := rest.HTTPClientFor(e.config)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.url+path, nil)
-	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+	req, _ := http.NewRequestWithContext(e.ctx, method, e.url+path, bytes.NewReader(body))
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var t metav1.Table
-	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil || t.Kind != "Table" {
-		e.t.Fatalf("%s: not a Table (%v)", path, err)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return t
+	return resp.StatusCode, resp.Header, b
 }
 
 // TestVersions: written at v1beta3, read at v1 and v1beta4; written at

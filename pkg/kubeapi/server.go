@@ -198,6 +198,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) *statusError {
 		}
 		return s.get(w, r, req)
 	case http.MethodPost:
+		if req.name != "" {
+			return failure(http.StatusMethodNotAllowed, req.res, req.name, "POST creates in a collection: POST to /namespaces/"+req.namespace+"/"+req.res.plural+", or PUT to this URL to replace "+req.name)
+		}
 		if req.namespace == "" {
 			return failure(http.StatusMethodNotAllowed, req.res, "", "create in a namespace: POST to /namespaces/NS/"+req.res.plural)
 		}
