@@ -398,6 +398,15 @@ func TestKubectl(t *testing.T) {
 	if out := k.kubectl("explain", "component.spec.coreFunction"); !strings.Contains(out, "exposedAPIs") || !strings.Contains(out, "dependentAPIs") {
 		t.Errorf("explain: %s", out)
 	}
+	if out := k.kubectl("explain", "exposedapi.spec"); !strings.Contains(out, "specification") || !strings.Contains(out, "apiType") {
+		t.Errorf("explain exposedapi.spec: %s", out)
+	}
+	if out := k.kubectl("get", "namespaces"); !strings.Contains(out, "components") || !strings.Contains(out, "Active") {
+		t.Errorf("get namespaces: %s", out)
+	}
+	if out := k.kubectl("get", "components", "-A"); !strings.Contains(out, "NAMESPACE") || !strings.Contains(out, "ctk-productcatalogmanagement") {
+		t.Errorf("get components -A: %s", out)
+	}
 
 	// A watch streams the change a patch makes.
 	watchCtx, stopWatch := context.WithCancel(k.ctx)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -56,6 +57,76 @@ func resourceList(v string) metav1.APIResourceList {
 		}
 	}
 	return l
+}
+
+// aggregatedType is the media type of aggregated discovery (one answer
+// for every group, version and resource), which kubectl asks for first.
+const aggregatedType = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+// aggregatedDiscovery reports whether the client accepts aggregated
+// discovery (v2); otherwise it gets the legacy documents.
+func aggregatedDiscovery(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mt == "application/json" && params["g"] == "apidiscovery.k8s.io" && params["v"] == "v2" && params["as"] == "APIGroupDiscoveryList" {
+			return true
+		}
+	}
+	return false
+}
+
+func writeAggregated(w http.ResponseWriter, groups []any) {
+	b, _ := json.Marshal(map[string]any{"apiVersion": "apidiscovery.k8s.io/v2", "kind": "APIGroupDiscoveryList", "metadata": map[string]any{}, "items": groups})
+	w.Header().Set("Content-Type", aggregatedType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// discoveredResource is one resource as aggregated discovery lists it.
+func discoveredResource(r metav1.APIResource, group, version string, subresources ...any) map[string]any {
+	scope := "Cluster"
+	if r.Namespaced {
+		scope = "Namespaced"
+	}
+	d := map[string]any{"resource": r.Name, "responseKind": map[string]any{"group": group, "version": version, "kind": r.Kind},
+		"scope": scope, "singularResource": r.SingularName, "verbs": r.Verbs}
+	if len(r.ShortNames) > 0 {
+		d["shortNames"] = r.ShortNames
+	}
+	if len(r.Categories) > 0 {
+		d["categories"] = r.Categories
+	}
+	if len(subresources) > 0 {
+		d["subresources"] = subresources
+	}
+	return d
+}
+
+// coreDiscovery is core v1 (namespaces) as aggregated discovery.
+func coreDiscovery() []any {
+	return []any{map[string]any{"metadata": map[string]any{}, "versions": []any{map[string]any{"version": "v1", "freshness": "Current",
+		"resources": []any{discoveredResource(namespaceResource, "", "v1")}}}}}
+}
+
+// groupDiscovery is oda.tmforum.org, every version, as aggregated discovery.
+func groupDiscovery() []any {
+	var vs []any
+	for _, v := range versions {
+		var rs []any
+		for _, r := range resourceList(v).APIResources {
+			if strings.Contains(r.Name, "/") {
+				continue // a subresource, listed with its resource
+			}
+			var subs []any
+			if r.Name == components.plural {
+				subs = append(subs, map[string]any{"subresource": "status", "verbs": []string{"get"},
+					"responseKind": map[string]any{"group": oda.Group, "version": v, "kind": r.Kind}})
+			}
+			rs = append(rs, discoveredResource(r, oda.Group, v, subs...))
+		}
+		vs = append(vs, map[string]any{"version": v, "resources": rs, "freshness": "Current"})
+	}
+	return []any{map[string]any{"metadata": map[string]any{"name": oda.Group}, "versions": vs}}
 }
 
 // openAPIDocs are the OpenAPI v3 documents per group version, built once

@@ -137,12 +137,25 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) *statusError {
 	case get && len(parts) >= 1 && parts[0] == "openapi":
 		return s.serveOpenAPI(w, r, parts[1:])
 	case get && len(parts) == 1 && parts[0] == "api":
-		// No core group: clients skip it when it lists no version, and an
-		// empty core/v1 would be an error to them.
-		writeJSON(w, http.StatusOK, metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{},
+		if aggregatedDiscovery(r) {
+			writeAggregated(w, coreDiscovery())
+			return nil
+		}
+		// Core v1 holds only the (read-only) namespaces.
+		writeJSON(w, http.StatusOK, metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{"v1"},
 			ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: r.Host}}})
 		return nil
+	case get && len(parts) == 2 && parts[0] == "api" && parts[1] == "v1":
+		writeJSON(w, http.StatusOK, metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: "v1",
+			APIResources: []metav1.APIResource{namespaceResource}})
+		return nil
+	case len(parts) >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces":
+		return s.serveNamespaces(w, r, parts[2:])
 	case get && len(parts) == 1 && parts[0] == "apis":
+		if aggregatedDiscovery(r) {
+			writeAggregated(w, groupDiscovery())
+			return nil
+		}
 		writeJSON(w, http.StatusOK, metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{apiGroup()}})
 		return nil
 	case get && len(parts) == 2 && parts[0] == "apis" && parts[1] == oda.Group:
