@@ -24,7 +24,7 @@ import (
 // managedAnnotation is where a Component's managedFields are stored; it is
 // served as metadata.managedFields and never shown or accepted as an
 // annotation.
-const managedAnnotation = "apply.wasmcanvas.io/managed-fields"
+const managedAnnotation = oda.AnnotationManagedFields
 
 // fieldSet is a set of field paths in FieldsV1's shape: each key is
 // "f:<name>", a leaf is an empty set.
