@@ -33,9 +33,9 @@ const (
 // Strategic merge patch is answered as JSON merge patch with its $
 // directives dropped: the Component schema declares no merge keys, so a
 // strategic patch of it replaces lists as a merge patch does. Server-side
-// apply (application/apply-patch+yaml) is simplified (serverSideApply):
-// one applied configuration per field manager, no managedFields, no
-// conflicts between managers.
+// apply (application/apply-patch+yaml) keeps field ownership in
+// managedFields (serverSideApply); the other patches record an Update
+// (trackUpdate).
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, req request) *statusError {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
