@@ -421,15 +421,15 @@ func (x *index) desiredOf(key oda.Key, rv string) (desired string, ok bool) {
 }
 
 // component returns key's Component as served (with its status and the
-// combined resourceVersion) if the index holds it at desired-state
-// revision desired or later, else nil.
-func (x *index) component(key oda.Key, desired uint64) *oda.Component {
+// combined resourceVersion) and the desired-state revision it is at, if
+// the index holds it at revision desired or later, else nil.
+func (x *index) component(key oda.Key, desired uint64) (c *oda.Component, at uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if e := x.entries[key]; e != nil && e.comp.desired >= desired {
-		return e.comp.comp
+		return e.comp.comp, e.comp.desired
 	}
-	return nil
+	return nil, 0
 }
 
 // revision is the newest combined revision the index has seen.

@@ -689,6 +689,16 @@ func TestStatusBumpsResourceVersion(t *testing.T) {
 	if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
 		t.Errorf("watch from a resourceVersion never issued: %v, want 410 Expired", err)
 	}
+
+	// A delete precondition is checked the same way.
+	staleRV := withStatus.GetResourceVersion()
+	if err := comps.Delete(e.ctx, "sv", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &staleRV}}); !apierrors.IsConflict(err) {
+		t.Errorf("delete at a stale resourceVersion: %v, want 409", err)
+	}
+	curRV := updated.GetResourceVersion()
+	if err := comps.Delete(e.ctx, "sv", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &curRV}}); err != nil {
+		t.Errorf("delete at the current resourceVersion: %v", err)
+	}
 }
 
 // firstEvents reads n events of w ("TYPE name" each), checking each.

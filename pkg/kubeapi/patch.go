@@ -282,7 +282,7 @@ func (s *Server) trackUpdate(r *http.Request, req request, c *oda.Component) *st
 	}
 	var curDoc map[string]any
 	var entries []metav1.ManagedFieldsEntry
-	if cur := s.idx.component(c.Key(), 0); cur != nil {
+	if cur, _ := s.idx.component(c.Key(), 0); cur != nil {
 		if curDoc, e = s.served(cur, req); e != nil {
 			return e
 		}

@@ -528,7 +528,7 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request, c *oda.Component,
 	if err := s.idx.waitFor(ctx, out.Key(), desired); err != nil {
 		s.log.Warn("write not visible in the index in time", zap.Error(err))
 	}
-	if kc := s.idx.component(out.Key(), desired); kc != nil {
+	if kc, _ := s.idx.component(out.Key(), desired); kc != nil {
 		out = kc // as served: with status and the combined resourceVersion
 	}
 	code := http.StatusOK
@@ -552,7 +552,7 @@ func (s *Server) current(ctx context.Context, key oda.Key) (*oda.Component, *wir
 	if err := s.idx.waitFor(ctx, key, desired); err != nil {
 		s.log.Warn("stored object not visible in the index in time", zap.Error(err))
 	}
-	if kc := s.idx.component(key, desired); kc != nil {
+	if kc, _ := s.idx.component(key, desired); kc != nil {
 		return kc, nil
 	}
 	return c, nil
@@ -595,9 +595,13 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, req request) *st
 		}
 		return s.answer(w, http.StatusOK, c, req)
 	}
+	before, at := s.idx.component(key, 0)
 	c, p := s.opts.API.Remove(ctx, key, rv)
 	if p != nil {
 		return s.problem(p, req)
+	}
+	if before != nil && at == revision(c.Metadata.ResourceVersion) {
+		c = before // as served: the resourceVersion the client knew it by
 	}
 	if err := s.idx.waitFor(ctx, key, 0); err != nil {
 		s.log.Warn("delete not visible in the index in time", zap.Error(err))
