@@ -398,6 +398,15 @@ func TestKubectl(t *testing.T) {
 	if out := k.kubectl("explain", "component.spec.coreFunction"); !strings.Contains(out, "exposedAPIs") || !strings.Contains(out, "dependentAPIs") {
 		t.Errorf("explain: %s", out)
 	}
+	if out := k.kubectl("explain", "exposedapi.spec"); !strings.Contains(out, "specification") || !strings.Contains(out, "apiType") {
+		t.Errorf("explain exposedapi.spec: %s", out)
+	}
+	if out := k.kubectl("get", "namespaces"); !strings.Contains(out, "components") || !strings.Contains(out, "Active") {
+		t.Errorf("get namespaces: %s", out)
+	}
+	if out := k.kubectl("get", "components", "-A"); !strings.Contains(out, "NAMESPACE") || !strings.Contains(out, "ctk-productcatalogmanagement") {
+		t.Errorf("get components -A: %s", out)
+	}
 
 	// A watch streams the change a patch makes.
 	watchCtx, stopWatch := context.WithCancel(k.ctx)
@@ -426,6 +435,27 @@ func TestKubectl(t *testing.T) {
 	}
 	if out, err := k.kubectlErr("patch", "component", "ctk-productcatalogmanagement", "--type", "json", "-p", `[{"op":"replace","path":"/spec/coreFunction/exposedAPIs/0/port","value":"x"}]`); err == nil || !strings.Contains(out, "spec.coreFunction.exposedAPIs[0].port") {
 		t.Errorf("an invalid patch: %v %s", err, out)
+	}
+
+	// Server-side apply: the same values are shared with the client-side
+	// applier; another manager's change of them conflicts, naming the
+	// field, until it forces; managedFields show who owns what.
+	if out := k.kubectl("apply", "--server-side", "-f", file); !strings.Contains(out, "serverside-applied") {
+		t.Errorf("apply --server-side: %s", out)
+	}
+	other := filepath.Join(t.TempDir(), "version.yaml")
+	if err := os.WriteFile(other, []byte("apiVersion: oda.tmforum.org/v1\nkind: Component\nmetadata:\n  name: ctk-productcatalogmanagement\n  namespace: components\n"+
+		"spec:\n  componentMetadata:\n    version: 9.9.9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := k.kubectlErr("apply", "--server-side", "--field-manager", "other", "-f", other); err == nil ||
+		!strings.Contains(out, "conflict") || !strings.Contains(out, ".spec.componentMetadata.version") {
+		t.Errorf("a conflicting server-side apply: %v %s", err, out)
+	}
+	k.kubectl("apply", "--server-side", "--field-manager", "other", "--force-conflicts", "-f", other)
+	if out := k.kubectl("get", "component", "ctk-productcatalogmanagement", "-o", "yaml", "--show-managed-fields"); !strings.Contains(out, "version: 9.9.9") ||
+		!strings.Contains(out, "manager: other") || !strings.Contains(out, "operation: Apply") || !strings.Contains(out, "f:version: {}") {
+		t.Errorf("after forcing: %s", out)
 	}
 
 	k.kubectl("delete", "component", "ctk-productcatalogmanagement")

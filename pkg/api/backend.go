@@ -62,11 +62,14 @@ type Statuses interface {
 }
 
 // StatusChange is one value of a Statuses watch; Status is nil when Key
-// was deleted.
+// was deleted. Revision is the status store's revision of the put or
+// delete (0 when unknown); with the desired-state revisions it makes the
+// combined revision of wire.WatchEvent.Revision.
 type StatusChange struct {
-	Synced bool
-	Key    oda.Key
-	Status *oda.ComponentStatus
+	Synced   bool
+	Key      oda.Key
+	Status   *oda.ComponentStatus
+	Revision uint64
 }
 
 // Events lists what the reconciler recorded for one incarnation (uid, the

@@ -42,6 +42,12 @@ type hub struct {
 	subs          map[*sub]struct{}
 	closed        bool // CloseWatches was called: no new watchers
 	stopWatch     context.CancelFunc
+
+	statRevs map[oda.Key]uint64 // the status store's revision of each status
+	// desiredRev and statusRev are the highest revisions the store watches
+	// delivered (kept across re-watches, so they never decrease): their
+	// sum is the combined revision of wire.WatchEvent.
+	desiredRev, statusRev uint64
 }
 
 type sub struct {
@@ -90,7 +96,7 @@ func (h *hub) run(ctx context.Context) error {
 func (h *hub) reset(why error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.comps, h.stats = nil, nil
+	h.comps, h.stats, h.statRevs = nil, nil, nil
 	h.desiredSynced, h.statusSynced = false, false
 	select {
 	case <-h.syncedCh:
@@ -131,7 +137,7 @@ func (h *hub) watchOnce(ctx context.Context) error {
 		return fmt.Errorf("watching status: %w", err)
 	}
 	h.mu.Lock()
-	h.comps, h.stats = map[oda.Key]*oda.Component{}, map[oda.Key]*oda.ComponentStatus{}
+	h.comps, h.stats, h.statRevs = map[oda.Key]*oda.Component{}, map[oda.Key]*oda.ComponentStatus{}, map[oda.Key]uint64{}
 	h.notRunning = errors.New("waiting for the store watches to deliver the current state")
 	h.mu.Unlock()
 	for {
@@ -161,6 +167,11 @@ func (h *hub) onDesired(ch DesiredChange) {
 		return
 	}
 	prev := h.comps[ch.Key]
+	if ch.Component == nil {
+		h.desiredRev = max(h.desiredRev, ch.Revision)
+	} else {
+		h.desiredRev = max(h.desiredRev, revisionOf(ch.Component))
+	}
 	if ch.Component == nil {
 		if prev == nil {
 			return
@@ -194,10 +205,13 @@ func (h *hub) onStatus(ch StatusChange) {
 		h.markSynced()
 		return
 	}
+	h.statusRev = max(h.statusRev, ch.Revision)
 	if ch.Status == nil {
 		delete(h.stats, ch.Key)
+		delete(h.statRevs, ch.Key)
 	} else {
 		h.stats[ch.Key] = ch.Status
+		h.statRevs[ch.Key] = ch.Revision
 	}
 	if c := h.comps[ch.Key]; c != nil {
 		h.emit(wire.WatchModified, h.merged(c))
@@ -230,7 +244,7 @@ func (h *hub) emit(typ string, c *oda.Component) {
 	if !h.desiredSynced || !h.statusSynced {
 		return
 	}
-	ev := wire.WatchEvent{Type: typ, Object: c}
+	ev := wire.WatchEvent{Type: typ, Object: c, Revision: h.desiredRev + h.statusRev}
 	for s := range h.subs {
 		if !s.matches(c) {
 			continue
@@ -279,11 +293,11 @@ func (h *hub) subscribe(ctx context.Context, namespace, name string) (*sub, []wi
 	var initial []wire.WatchEvent
 	for _, c := range h.comps {
 		if s.matches(c) {
-			initial = append(initial, wire.WatchEvent{Type: wire.WatchAdded, Object: h.merged(c)})
+			initial = append(initial, wire.WatchEvent{Type: wire.WatchAdded, Object: h.merged(c), Revision: revisionOf(c) + h.statRevs[c.Key()]})
 		}
 	}
 	slices.SortFunc(initial, func(a, b wire.WatchEvent) int { return compareComponents(a.Object, b.Object) })
-	initial = append(initial, wire.WatchEvent{Type: wire.WatchBookmark})
+	initial = append(initial, wire.WatchEvent{Type: wire.WatchBookmark, Revision: h.desiredRev + h.statusRev})
 	h.subs[s] = struct{}{}
 	return s, initial, nil
 }
@@ -381,4 +395,10 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, namespace, n
 			}
 		}
 	}
+}
+
+// revisionOf is the desired-state revision c was stored at.
+func revisionOf(c *oda.Component) uint64 {
+	n, _ := strconv.ParseUint(c.Metadata.ResourceVersion, 10, 64)
+	return n
 }

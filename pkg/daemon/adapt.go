@@ -130,10 +130,10 @@ func (st statuses) Watch(ctx context.Context) (<-chan api.StatusChange, error) {
 		case store.EventReplayDone:
 			return api.StatusChange{Synced: true}
 		case store.EventDelete:
-			return api.StatusChange{Key: ev.Key()}
+			return api.StatusChange{Key: ev.Key(), Revision: ev.Revision}
 		}
 		v := ev.Value
-		return api.StatusChange{Key: ev.Key(), Status: &v}
+		return api.StatusChange{Key: ev.Key(), Status: &v, Revision: ev.Revision}
 	})
 }
 

@@ -37,13 +37,15 @@ func TestPeerCanvasDependentAPI(t *testing.T) {
 	provider := startCanvas(ctx, t, providerIngress)
 	dependent := startCanvas(ctx, t, dependentIngress, provider.APIURL())
 
-	apply := func(d *daemon.Daemon, file string) *oda.Component {
+	// apply applies an upstream example, with edits (old, new pairs) to
+	// its text.
+	apply := func(d *daemon.Daemon, file string, edits ...string) *oda.Component {
 		t.Helper()
 		data, err := os.ReadFile(testref.Path(t, "oda", "examples", file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := strings.Replace(string(data), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
+		body := strings.Replace(strings.NewReplacer(edits...).Replace(string(data)), "metadata:\n", "metadata:\n  annotations:\n    "+oda.AnnotationImplementations+": '"+
 			`{"ctk-prodcatapi":"ghcr.io/a/b:1","ctk-productcatalogmanagement-sm":"ghcr.io/a/c:1","ctk-permissionspecapi":"ghcr.io/a/d:1"}`+"'\n", 1)
 		c, _, err := mustHTTP(t, d.APIURL(), d.StateDir()).Apply(ctx, file, []byte(body))
 		if err != nil {
@@ -73,7 +75,10 @@ func TestPeerCanvasDependentAPI(t *testing.T) {
 
 	pc := apply(provider, "productcatalog-v1.component.yaml")
 	waitFor(provider, pc, func(c *oda.Component) bool { return deploymentStatus(c) == oda.DeploymentComplete })
-	dc := apply(dependent, "productcatalog-dependent-api-v1.component.yaml")
+	// The example exposes the TMF620 it depends on, which would provide it
+	// to itself (as on the reference canvas): expose another version.
+	const tmf620 = "TMF620_ProductCatalog/master/TMF620-ProductCatalog-v4.0.0.swagger.json\""
+	dc := apply(dependent, "productcatalog-dependent-api-v1.component.yaml", tmf620, "TMF620_ProductCatalog/master/TMF620-ProductCatalog-v5.0.0.oas.yaml\"")
 	want := providerIngress + "/ctk-productcatalogmanagement/tmf-api/productCatalogManagement/v4"
 	got := waitFor(dependent, dc, func(c *oda.Component) bool { return deploymentStatus(c) == oda.DeploymentComplete })
 	if deps := got.Status.CoreDependentAPIs; len(deps) != 1 || !deps[0].Ready || deps[0].URL != want || deps[0].Message != "" {

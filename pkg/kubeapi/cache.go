@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -86,14 +87,17 @@ type watcher struct {
 type index struct {
 	log *zap.Logger
 
-	mu       sync.Mutex
-	entries  map[oda.Key]*entry
-	maxRV    uint64
-	tombs    []tomb // oldest first
-	synced   bool
-	changed  chan struct{} // closed and replaced on every change
-	watchers map[*watcher]struct{}
-	closed   bool
+	mu      sync.Mutex
+	entries map[oda.Key]*entry
+	// maxRV is the combined revision (wire.WatchEvent.Revision) of the
+	// last change; base is the one of the snapshot the index was last
+	// reset to: the index knows no history before it.
+	maxRV, base uint64
+	tombs       []tomb // oldest first
+	synced      bool
+	changed     chan struct{} // closed and replaced on every change
+	watchers    map[*watcher]struct{}
+	closed      bool
 }
 
 func newIndex(log *zap.Logger) *index {
@@ -149,9 +153,12 @@ func (x *index) reset(initial []wire.WatchEvent) {
 	x.tombs = nil
 	for _, ev := range initial {
 		if ev.Object != nil {
-			x.put(ev.Object)
+			x.put(ev.Object, ev.Revision, nil, 0)
+		} else {
+			x.base = ev.Revision // the BOOKMARK ending the snapshot
 		}
 	}
+	x.maxRV = max(x.maxRV, x.base)
 	x.synced = true
 	x.cutOff()
 	x.notify()
@@ -178,12 +185,51 @@ func (x *index) notify() {
 	x.changed = make(chan struct{})
 }
 
-// put runs with mu held; it builds the served objects of c.
-func (x *index) put(c *oda.Component) *entry {
-	e := &entry{comp: componentObject(c)}
-	e.exposed, e.dependent = children(c)
+// put runs with mu held; it builds the served objects of c changed at
+// combined revision rv and stores them unless prev is the deleted entry.
+// An object prev held keeps its creation; a new one was created at rv
+// (0 in a snapshot: before base).
+func (x *index) put(c *oda.Component, rv uint64, prev *entry, created uint64) *entry {
+	e := entryAt(c, rv)
+	if prev != nil {
+		for _, r := range resources {
+			was := map[string]uint64{}
+			for _, o := range prev.objects(r) {
+				was[o.name] = o.createdRV
+			}
+			for _, o := range e.objects(r) {
+				o.createdRV = created
+				if at, ok := was[o.name]; ok {
+					o.createdRV = at
+				}
+			}
+		}
+	} else {
+		for _, r := range resources {
+			for _, o := range e.objects(r) {
+				o.createdRV = created
+			}
+		}
+	}
 	x.entries[c.Key()] = e
-	x.maxRV = max(x.maxRV, e.comp.rv)
+	x.maxRV = max(x.maxRV, rv)
+	return e
+}
+
+// entryAt builds the served objects of c as of combined revision rv: their
+// resourceVersion is rv, and desired the desired-state revision writes
+// are checked against.
+func entryAt(c *oda.Component, rv uint64) *entry {
+	desired := revision(c.Metadata.ResourceVersion)
+	kc := *c
+	kc.Metadata.ResourceVersion = strconv.FormatUint(rv, 10)
+	e := &entry{comp: componentObject(&kc)}
+	e.exposed, e.dependent = children(&kc)
+	for _, r := range resources {
+		for _, o := range e.objects(r) {
+			o.desired = desired
+		}
+	}
 	return e
 }
 
@@ -201,12 +247,11 @@ func (x *index) apply(ev wire.WatchEvent) {
 		// The deleted object carries the revision of its delete; so do
 		// the DELETED events of it and its children.
 		if prev != nil {
-			prev = &entry{comp: componentObject(ev.Object)}
-			prev.exposed, prev.dependent = children(ev.Object)
-			x.maxRV = max(x.maxRV, prev.comp.rv)
+			prev = entryAt(ev.Object, ev.Revision)
 		}
+		x.maxRV = max(x.maxRV, ev.Revision)
 	} else {
-		next = x.put(ev.Object)
+		next = x.put(ev.Object, ev.Revision, prev, ev.Revision)
 	}
 	evs := diff(prev, next)
 	for _, e := range evs {
@@ -301,10 +346,23 @@ func (x *index) get(r *resource, namespace, name string) (*object, error) {
 	return objs[0], nil
 }
 
+// errExpired: a watch from a resourceVersion the index holds no history
+// for (before its last reset, or not issued by it); the client lists
+// again, as after etcd compacted the revision in Kubernetes.
+type errExpired struct{ since, base, max uint64 }
+
+func (e errExpired) Error() string {
+	if e.since > e.max {
+		return fmt.Sprintf("too large resource version: %d, current: %d", e.since, e.max)
+	}
+	return fmt.Sprintf("too old resource version: %d (%d)", e.since, e.base)
+}
+
 // watch registers a watcher for f and returns the events it starts with:
-// every object when since is 0; else the deletions after since (of the
-// last maxTombs), then the objects newer than since. An object whose
-// status changed after since without a new revision is not among them.
+// every object (ADDED) when since is 0; else the deletions after since (of
+// the last maxTombs), then the objects changed after since (desired state
+// or status): ADDED if created after since, else MODIFIED. A since the
+// index has no history for is errExpired.
 func (x *index) watch(f filter, since uint64) (*watcher, []event, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -313,6 +371,9 @@ func (x *index) watch(f filter, since uint64) (*watcher, []event, error) {
 	}
 	if x.closed {
 		return nil, nil, errors.New("the server is shutting down")
+	}
+	if since != 0 && (since < x.base || since > x.maxRV) {
+		return nil, nil, errExpired{since, x.base, x.maxRV}
 	}
 	var initial, deleted []event
 	if since > 0 {
@@ -325,7 +386,11 @@ func (x *index) watch(f filter, since uint64) (*watcher, []event, error) {
 	for _, e := range x.entries {
 		for _, o := range e.objects(f.res) {
 			if f.matches(o) && (since == 0 || o.rv > since) {
-				initial = append(initial, event{"ADDED", o})
+				typ := "ADDED"
+				if since != 0 && o.createdRV <= since {
+					typ = "MODIFIED"
+				}
+				initial = append(initial, event{typ, o})
 			}
 		}
 	}
@@ -337,7 +402,37 @@ func (x *index) watch(f filter, since uint64) (*watcher, []event, error) {
 	return w, append(deleted, initial...), nil
 }
 
-// revision is the newest store revision the index has seen.
+// desiredOf maps a resourceVersion a client sends for key to the
+// desired-state revision to write at: ok is false when it is not key's
+// current one (desired state or status changed since), which is a
+// conflict, as in Kubernetes for a custom resource with a status
+// subresource. A key the index does not hold is left to the store.
+func (x *index) desiredOf(key oda.Key, rv string) (desired string, ok bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e := x.entries[key]
+	if e == nil {
+		return rv, true // not there: the store says so
+	}
+	if strconv.FormatUint(e.comp.rv, 10) != rv {
+		return "", false
+	}
+	return strconv.FormatUint(e.comp.desired, 10), true
+}
+
+// component returns key's Component as served (with its status and the
+// combined resourceVersion) and the desired-state revision it is at, if
+// the index holds it at revision desired or later, else nil.
+func (x *index) component(key oda.Key, desired uint64) (c *oda.Component, at uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e := x.entries[key]; e != nil && e.comp.desired >= desired {
+		return e.comp.comp, e.comp.desired
+	}
+	return nil, 0
+}
+
+// revision is the newest combined revision the index has seen.
 func (x *index) revision() uint64 {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -360,14 +455,14 @@ func (x *index) closeWatches() {
 	x.cutOff()
 }
 
-// waitFor waits (bounded by ctx) until the index holds key at revision rv
-// or later, or no longer holds it when rv is 0: a client reading after its
-// own write sees it.
+// waitFor waits (bounded by ctx) until the index holds key at
+// desired-state revision rv or later, or no longer holds it when rv is 0:
+// a client reading after its own write sees it.
 func (x *index) waitFor(ctx context.Context, key oda.Key, rv uint64) error {
 	for {
 		x.mu.Lock()
 		e, ok := x.entries[key]
-		done := (rv == 0 && !ok) || (rv != 0 && ok && e.comp.rv >= rv)
+		done := (rv == 0 && !ok) || (rv != 0 && ok && e.comp.desired >= rv)
 		ch := x.changed
 		x.mu.Unlock()
 		if done {

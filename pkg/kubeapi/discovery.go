@@ -2,9 +2,11 @@ package kubeapi
 
 import (
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/version"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/wasmcanvas/wasmcanvas/manifests"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -56,6 +59,76 @@ func resourceList(v string) metav1.APIResourceList {
 	return l
 }
 
+// aggregatedType is the media type of aggregated discovery (one answer
+// for every group, version and resource), which kubectl asks for first.
+const aggregatedType = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+// aggregatedDiscovery reports whether the client accepts aggregated
+// discovery (v2); otherwise it gets the legacy documents.
+func aggregatedDiscovery(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mt == "application/json" && params["g"] == "apidiscovery.k8s.io" && params["v"] == "v2" && params["as"] == "APIGroupDiscoveryList" {
+			return true
+		}
+	}
+	return false
+}
+
+func writeAggregated(w http.ResponseWriter, groups []any) {
+	b, _ := json.Marshal(map[string]any{"apiVersion": "apidiscovery.k8s.io/v2", "kind": "APIGroupDiscoveryList", "metadata": map[string]any{}, "items": groups})
+	w.Header().Set("Content-Type", aggregatedType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// discoveredResource is one resource as aggregated discovery lists it.
+func discoveredResource(r metav1.APIResource, group, version string, subresources ...any) map[string]any {
+	scope := "Cluster"
+	if r.Namespaced {
+		scope = "Namespaced"
+	}
+	d := map[string]any{"resource": r.Name, "responseKind": map[string]any{"group": group, "version": version, "kind": r.Kind},
+		"scope": scope, "singularResource": r.SingularName, "verbs": r.Verbs}
+	if len(r.ShortNames) > 0 {
+		d["shortNames"] = r.ShortNames
+	}
+	if len(r.Categories) > 0 {
+		d["categories"] = r.Categories
+	}
+	if len(subresources) > 0 {
+		d["subresources"] = subresources
+	}
+	return d
+}
+
+// coreDiscovery is core v1 (namespaces) as aggregated discovery.
+func coreDiscovery() []any {
+	return []any{map[string]any{"metadata": map[string]any{}, "versions": []any{map[string]any{"version": "v1", "freshness": "Current",
+		"resources": []any{discoveredResource(namespaceResource, "", "v1")}}}}}
+}
+
+// groupDiscovery is oda.tmforum.org, every version, as aggregated discovery.
+func groupDiscovery() []any {
+	var vs []any
+	for _, v := range versions {
+		var rs []any
+		for _, r := range resourceList(v).APIResources {
+			if strings.Contains(r.Name, "/") {
+				continue // a subresource, listed with its resource
+			}
+			var subs []any
+			if r.Name == components.plural {
+				subs = append(subs, map[string]any{"subresource": "status", "verbs": []string{"get"},
+					"responseKind": map[string]any{"group": oda.Group, "version": v, "kind": r.Kind}})
+			}
+			rs = append(rs, discoveredResource(r, oda.Group, v, subs...))
+		}
+		vs = append(vs, map[string]any{"version": v, "resources": rs, "freshness": "Current"})
+	}
+	return []any{map[string]any{"metadata": map[string]any{"name": oda.Group}, "versions": vs}}
+}
+
 // openAPIDocs are the OpenAPI v3 documents per group version, built once
 // from the embedded upstream CRD schemas.
 var openAPIDocs = sync.OnceValues(func() (map[string][]byte, error) {
@@ -97,18 +170,12 @@ func openAPIDoc(v string) ([]byte, error) {
 		}
 		name := schemaName(v, r.kind)
 		if r != components {
-			// The children's own CRD schemas are not embedded; they are
-			// objects whose spec and status keep unknown fields.
-			schemas[name] = map[string]any{
-				"type": "object", "description": r.kind + " derived by wasmcanvas from a Component (read-only)",
-				"x-kubernetes-group-version-kind": gvk(r.kind),
-				"properties": map[string]any{
-					"apiVersion": map[string]any{"type": "string"}, "kind": map[string]any{"type": "string"},
-					"metadata": map[string]any{"type": "object"},
-					"spec":     map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-					"status":   map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-				},
+			cs, err := childSchema(r, v)
+			if err != nil {
+				return nil, err
 			}
+			cs["x-kubernetes-group-version-kind"] = gvk(r.kind)
+			schemas[name] = cs
 		}
 		ref := map[string]any{"$ref": "#/components/schemas/" + name}
 		content := map[string]any{"application/json": map[string]any{"schema": ref}}
@@ -143,6 +210,46 @@ func openAPIDoc(v string) ([]byte, error) {
 		"paths":      paths,
 		"components": map[string]any{"schemas": schemas},
 	})
+}
+
+// childCRDs are the reference canvas's ExposedAPI and DependentAPI CRDs,
+// verbatim from upstream (a test keeps them equal to the reference data):
+// the children's OpenAPI schemas are theirs, so kubectl explain
+// describes the fields the reference canvas defines.
+//
+//go:embed crds/*.yaml
+var childCRDs embed.FS
+
+// childSchema is the openAPIV3Schema of r's upstream CRD at version v.
+func childSchema(r *resource, v string) (map[string]any, error) {
+	file := "crds/oda-" + r.singular + "-crd.yaml"
+	raw, err := childCRDs.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	j, err := sigsyaml.YAMLToJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var crd struct {
+		Spec struct {
+			Versions []struct {
+				Name   string `json:"name"`
+				Schema struct {
+					OpenAPIV3Schema map[string]any `json:"openAPIV3Schema"`
+				} `json:"schema"`
+			} `json:"versions"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(j, &crd); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	for _, cv := range crd.Spec.Versions {
+		if cv.Name == v && cv.Schema.OpenAPIV3Schema != nil {
+			return cv.Schema.OpenAPIV3Schema, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no openAPIV3Schema for version %s", file, v)
 }
 
 // serveOpenAPI answers /openapi/v3 (the index of group versions) and

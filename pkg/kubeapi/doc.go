@@ -2,7 +2,8 @@
 // the reference canvas's custom resources, so kubectl and client-go work
 // against wasmcanvas: discovery, OpenAPI v3 (kubectl explain), get/list
 // (with tables of the reference printer columns), watch, create, replace,
-// patch (merge, JSON, strategic as merge, a simplified server-side apply),
+// patch (merge, JSON, strategic as merge, server-side apply with
+// managedFields and conflicts),
 // delete and the read-only status subresource, at oda.tmforum.org/v1,
 // v1beta4 and v1beta3 with conversion both ways. It also serves the
 // ExposedAPI and DependentAPI children, read-only, derived from each

@@ -1,7 +1,9 @@
 package kubeapi_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -377,22 +379,39 @@ func TestTableAndChildren(t *testing.T) {
 
 func (e *env) table(path string) metav1.Table {
 	e.t.Helper()
+	_, _, body := e.do(http.MethodGet, path, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json", nil)
+	var t metav1.Table
+	if err := json.Unmarshal(body, &t); err != nil || t.Kind != "Table" {
+		e.t.Fatalf("%s: not a Table (%v)", path, err)
+	}
+	return t
+}
+
+// do sends a request with the kubeconfig's credentials and returns the
+// answer's code, header and body.
+func (e *env) do(method, path, accept string, body []byte) (int, http.Header, []byte) {
+	e.t.Helper()
 	hc, err := rest.HTTPClientFor(e.config)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.url+path, nil)
-	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+	req, _ := http.NewRequestWithContext(e.ctx, method, e.url+path, bytes.NewReader(body))
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var t metav1.Table
-	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil || t.Kind != "Table" {
-		e.t.Fatalf("%s: not a Table (%v)", path, err)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return t
+	return resp.StatusCode, resp.Header, b
 }
 
 // TestVersions: written at v1beta3, read at v1 and v1beta4; written at
@@ -574,20 +593,12 @@ func TestWatchResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	var got []string
-	for len(got) < 2 {
-		select {
-		case ev := <-w.ResultChan():
-			o := ev.Object.(*unstructured.Unstructured)
-			got = append(got, fmt.Sprintf("%s %s", ev.Type, o.GetName()))
-			if ev.Type == watch.Deleted && revisionOf(t, o) <= listRV {
-				t.Errorf("DELETED carries rv %s, not the delete's (after the list's %d)", o.GetResourceVersion(), listRV)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("events %v, want a DELETED of gone and a write of kept", got)
+	got := firstEvents(t, w, 2, func(ev watch.Event, o *unstructured.Unstructured) {
+		if ev.Type == watch.Deleted && revisionOf(t, o) <= listRV {
+			t.Errorf("DELETED carries rv %s, not the delete's (after the list's %d)", o.GetResourceVersion(), listRV)
 		}
-	}
-	if strings.Join(got, ",") != "DELETED gone,ADDED kept" {
+	})
+	if strings.Join(got, ",") != "DELETED gone,MODIFIED kept" { // kept existed at the list: MODIFIED, as in Kubernetes
 		t.Errorf("events %v", got)
 	}
 	xw, err := e.dyn.Resource(exposedV1).Namespace("components").Watch(e.ctx, metav1.ListOptions{ResourceVersion: xlist.GetResourceVersion()})
@@ -605,6 +616,106 @@ func TestWatchResumes(t *testing.T) {
 			t.Fatal("the ExposedAPIs' deletions were not replayed")
 		}
 	}
+}
+
+// TestStatusBumpsResourceVersion: a status-only change gives the Component
+// a new resourceVersion (combined from the desired-state and status
+// revisions); a write at the one before it conflicts, as for a custom
+// resource with a status subresource in Kubernetes; a watch resumed from
+// before it replays it as MODIFIED (and a Component created since as
+// ADDED); a resourceVersion the server never issued is 410 Expired, so
+// client-go lists again.
+func TestStatusBumpsResourceVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	comps := e.components("v1", "components")
+	created, err := comps.Create(e.ctx, example(t, "productcatalog-v1.component.yaml", renamed("sv")), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := comps.List(e.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.writeStatus("components", "sv", completeStatus(true))
+	var withStatus *unstructured.Unstructured
+	e.eventually("the status shows", func() error {
+		withStatus, err = comps.Get(e.ctx, "sv", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if _, ok, _ := unstructured.NestedMap(withStatus.Object, "status"); !ok {
+			return errors.New("no status yet")
+		}
+		return nil
+	})
+	if revisionOf(t, withStatus) <= revisionOf(t, created) {
+		t.Errorf("after a status change resourceVersion %s, want above %s", withStatus.GetResourceVersion(), created.GetResourceVersion())
+	}
+
+	stale := created.DeepCopy()
+	stale.SetLabels(map[string]string{"tier": "gold"})
+	if _, err := comps.Update(e.ctx, stale, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("update at the resourceVersion before the status change: %v, want 409 Conflict", err)
+	}
+	fresh := withStatus.DeepCopy()
+	fresh.SetLabels(map[string]string{"tier": "gold"})
+	updated, err := comps.Update(e.ctx, fresh, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update at the current resourceVersion: %v", err)
+	}
+	if updated.GetLabels()["tier"] != "gold" || revisionOf(t, updated) <= revisionOf(t, withStatus) {
+		t.Errorf("updated: labels %v rv %s", updated.GetLabels(), updated.GetResourceVersion())
+	}
+	if _, err := comps.Create(e.ctx, example(t, "productcatalog-v1.component.yaml", renamed("sv-new")), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	w, err := comps.Watch(e.ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	got := firstEvents(t, w, 2, func(_ watch.Event, o *unstructured.Unstructured) {
+		if _, ok, _ := unstructured.NestedMap(o.Object, "status"); o.GetName() == "sv" && !ok {
+			t.Errorf("replayed sv has no status")
+		}
+	})
+	if strings.Join(got, ",") != "MODIFIED sv,ADDED sv-new" {
+		t.Errorf("events %v, want MODIFIED sv,ADDED sv-new", got)
+	}
+
+	_, err = comps.Watch(e.ctx, metav1.ListOptions{ResourceVersion: "999999999"})
+	if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+		t.Errorf("watch from a resourceVersion never issued: %v, want 410 Expired", err)
+	}
+
+	// A delete precondition is checked the same way.
+	staleRV := withStatus.GetResourceVersion()
+	if err := comps.Delete(e.ctx, "sv", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &staleRV}}); !apierrors.IsConflict(err) {
+		t.Errorf("delete at a stale resourceVersion: %v, want 409", err)
+	}
+	curRV := updated.GetResourceVersion()
+	if err := comps.Delete(e.ctx, "sv", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &curRV}}); err != nil {
+		t.Errorf("delete at the current resourceVersion: %v", err)
+	}
+}
+
+// firstEvents reads n events of w ("TYPE name" each), checking each.
+func firstEvents(t *testing.T, w watch.Interface, n int, check func(watch.Event, *unstructured.Unstructured)) []string {
+	t.Helper()
+	var got []string
+	for len(got) < n {
+		select {
+		case ev := <-w.ResultChan():
+			o := ev.Object.(*unstructured.Unstructured)
+			got = append(got, fmt.Sprintf("%s %s", ev.Type, o.GetName()))
+			check(ev, o)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events %v, want %d", got, n)
+		}
+	}
+	return got
 }
 
 func revisionOf(t *testing.T, o *unstructured.Unstructured) uint64 {

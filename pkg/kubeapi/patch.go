@@ -8,8 +8,10 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
@@ -31,9 +33,9 @@ const (
 // Strategic merge patch is answered as JSON merge patch with its $
 // directives dropped: the Component schema declares no merge keys, so a
 // strategic patch of it replaces lists as a merge patch does. Server-side
-// apply (application/apply-patch+yaml) is simplified (serverSideApply):
-// one applied configuration per field manager, no managedFields, no
-// conflicts between managers.
+// apply (application/apply-patch+yaml) keeps field ownership in
+// managedFields (serverSideApply); the other patches record an Update
+// (trackUpdate).
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, req request) *statusError {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
@@ -56,7 +58,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, req request) *sta
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
 	for range maxPatchRetries {
-		cur, p := s.opts.API.Get(ctx, key)
+		cur, p := s.current(ctx, key)
 		if p != nil {
 			return s.problem(p, req)
 		}
@@ -74,6 +76,9 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, req request) *sta
 		}
 		c, e := s.admit(doc, req)
 		if e != nil {
+			return e
+		}
+		if e := s.trackUpdate(r, req, c); e != nil {
 			return e
 		}
 		if dryRun(r) {
@@ -163,21 +168,21 @@ func dropDirectives(v any) any {
 	return v
 }
 
-// AppliedAnnotationPrefix keys the configuration each field manager last
-// applied with server-side apply, in an annotation of the Component
-// (AppliedAnnotationPrefix + manager): the simplified field ownership that
-// lets a manager remove a field by no longer applying it.
-const AppliedAnnotationPrefix = "apply.wasmcanvas.io/"
-
+// serverSideApply applies the configuration body as fieldManager
+// (applyFields): fields another manager owns with another value are a 409
+// listing them unless force=true takes them over; fields the manager
+// applied before and applies no longer are removed unless another
+// manager owns them.
 func (s *Server) serverSideApply(w http.ResponseWriter, r *http.Request, req request, key oda.Key, body []byte) *statusError {
 	applied, e := decodeObject(body, req)
 	if e != nil {
 		return e
 	}
-	annotation, e := appliedAnnotation(r.URL.Query().Get("fieldManager"), req)
-	if e != nil {
-		return e
+	manager := r.URL.Query().Get("fieldManager")
+	if manager == "" || len(manager) > 128 {
+		return failure(http.StatusBadRequest, req.res, req.name, "server-side apply needs a fieldManager of at most 128 characters (kubectl sets one; client-go: PatchOptions.FieldManager)")
 	}
+	force := r.URL.Query().Get("force") == "true"
 	meta, _ := applied["metadata"].(map[string]any)
 	if meta == nil {
 		meta = map[string]any{}
@@ -187,95 +192,104 @@ func (s *Server) serverSideApply(w http.ResponseWriter, r *http.Request, req req
 	for _, k := range []string{"resourceVersion", "managedFields"} {
 		delete(meta, k)
 	}
-	delete(applied, "status")
-	config, err := json.Marshal(applied)
-	if err != nil {
-		return failure(http.StatusBadRequest, req.res, req.name, err.Error())
+	if anns, ok := meta["annotations"].(map[string]any); ok {
+		delete(anns, managedAnnotation)
 	}
+	delete(applied, "status")
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	cur, p := s.opts.API.Get(ctx, key)
+	cur, p := s.current(ctx, key)
 	if p != nil && p.Status != http.StatusNotFound {
 		return s.problem(p, req)
 	}
-	doc := applied
+	var curDoc map[string]any
 	mode := api.WriteCreate
 	if cur != nil {
-		curRaw, err := renderComponent(cur, req.version)
-		if err != nil {
-			return conversionFailure(req, componentObject(cur), err)
+		var e *statusError
+		if curDoc, e = s.served(cur, req); e != nil {
+			return e
 		}
-		var curDoc map[string]any
-		if err := json.Unmarshal(curRaw, &curDoc); err != nil {
-			return failure(http.StatusInternalServerError, req.res, req.name, err.Error())
-		}
-		// What this manager applied before and applies no longer goes.
-		var last map[string]any
-		if prev := cur.Metadata.Annotations[annotation]; prev != "" && json.Unmarshal([]byte(prev), &last) == nil {
-			dropUnapplied(curDoc, last, applied)
-		}
-		var fresh map[string]any
-		_ = json.Unmarshal(config, &fresh) // config was marshalled above
-		doc, _ = mergeJSON(curDoc, fresh).(map[string]any)
 		mode = api.WriteUpdate
 		if rv == "" {
 			rv = cur.Metadata.ResourceVersion
 		}
 	}
-	docMeta, _ := doc["metadata"].(map[string]any)
-	annotations, _ := docMeta["annotations"].(map[string]any)
-	if annotations == nil {
-		annotations = map[string]any{}
-		docMeta["annotations"] = annotations
-	}
-	annotations[annotation] = string(config)
-	c, e := s.admit(doc, req)
+	entries := managedEntries(cur)
+	c, e := s.admit(mergeApply(curDoc, applied, entries, manager), req)
 	if e != nil {
 		return e
 	}
+	delete(c.Metadata.Annotations, managedAnnotation)
+	next, e := s.served(c, req)
+	if e != nil {
+		return e
+	}
+	owned, conflicts := applyOwnership(curDoc, next, applied, entries, manager, oda.Group+"/"+req.version, force, time.Now())
+	if len(conflicts) > 0 {
+		return conflictStatus(req.res, req.name, conflicts)
+	}
+	setManaged(c, owned)
 	if dryRun(r) {
 		return s.answer(w, http.StatusOK, c, req)
 	}
 	return s.store(w, r, c, rv, mode, req)
 }
 
-// appliedAnnotation is the annotation of manager's applied configuration.
-func appliedAnnotation(manager string, req request) (string, *statusError) {
-	if manager == "" {
-		return "", failure(http.StatusBadRequest, req.res, req.name, "server-side apply needs a fieldManager (kubectl sets one; client-go: PatchOptions.FieldManager)")
+// served is c as a document at the request's version, without status and
+// managedFields: what field ownership compares.
+func (s *Server) served(c *oda.Component, req request) (map[string]any, *statusError) {
+	cv, err := oda.Convert(c, oda.Group+"/"+req.version)
+	if err != nil {
+		return nil, conversionFailure(req, componentObject(c), err)
 	}
-	name := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-			return r
+	b, err := oda.Marshal(cv, "json")
+	if err != nil {
+		return nil, failure(http.StatusInternalServerError, req.res, req.name, err.Error())
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, failure(http.StatusInternalServerError, req.res, req.name, err.Error())
+	}
+	delete(doc, "status")
+	if meta, ok := doc["metadata"].(map[string]any); ok {
+		if anns, ok := meta["annotations"].(map[string]any); ok {
+			delete(anns, managedAnnotation)
+			if len(anns) == 0 {
+				delete(meta, "annotations")
+			}
 		}
-		return '_'
-	}, manager)
-	name = strings.Trim(name, "-_.")
-	if name == "" || len(name) > 63 {
-		return "", failure(http.StatusBadRequest, req.res, req.name, fmt.Sprintf("fieldManager %q: use at most 63 letters, digits, '-', '_' or '.'", manager))
 	}
-	return AppliedAnnotationPrefix + name, nil
+	return doc, nil
 }
 
-// dropUnapplied deletes from cur what last held and applied no longer
-// holds: keys of objects one by one (a label, an annotation), any other
-// value whole (lists are replaced whole, as a merge patch does).
-func dropUnapplied(cur, last, applied map[string]any) {
-	for k, lv := range last {
-		av, inApplied := applied[k]
-		lm, lok := lv.(map[string]any)
-		cm, cok := cur[k].(map[string]any)
-		am, aok := av.(map[string]any)
-		switch {
-		case lok && cok && (aok || !inApplied):
-			dropUnapplied(cm, lm, am)
-			if !inApplied && len(cm) == 0 {
-				delete(cur, k)
-			}
-		case !inApplied:
-			delete(cur, k)
-		}
+// trackUpdate records in c, the admitted object of a create, replace or
+// patch, the fields its field manager (fieldManager, else the client's
+// User-Agent program, as the apiserver names it) set or changed
+// (updateOwnership); the object's managedFields are the server's,
+// whatever the request said.
+func (s *Server) trackUpdate(r *http.Request, req request, c *oda.Component) *statusError {
+	delete(c.Metadata.Annotations, managedAnnotation)
+	manager := r.URL.Query().Get("fieldManager")
+	if manager == "" {
+		manager, _, _ = strings.Cut(r.UserAgent(), "/")
 	}
+	if manager == "" {
+		manager = "unknown"
+	}
+	next, e := s.served(c, req)
+	if e != nil {
+		return e
+	}
+	var curDoc map[string]any
+	var entries []metav1.ManagedFieldsEntry
+	if cur, _ := s.idx.component(c.Key(), 0); cur != nil {
+		if curDoc, e = s.served(cur, req); e != nil {
+			return e
+		}
+		entries = managedEntries(cur)
+	}
+	setManaged(c, updateOwnership(curDoc, next, entries, manager, oda.Group+"/"+req.version, time.Now()))
+	return nil
 }
 
 func decodeObject(body []byte, req request) (map[string]any, *statusError) {

@@ -78,11 +78,16 @@ type object struct {
 	namespace, name string
 	uid             string
 	labels          map[string]string
-	rv              uint64
-	created         string
-	cells           []any // the printer columns' values
-	comp            *oda.Component
-	doc             map[string]any // a child, as served at v1
+	// rv is the combined revision served as resourceVersion (desired state
+	// and status, wire.WatchEvent.Revision); desired is the desired-state
+	// revision it stands for, which writes are checked against; createdRV
+	// is the combined revision the index saw the object appear at (0:
+	// before its snapshot).
+	rv, desired, createdRV uint64
+	created                string
+	cells                  []any // the printer columns' values
+	comp                   *oda.Component
+	doc                    map[string]any // a child, as served at v1
 
 	mu       sync.Mutex
 	rendered map[string][]byte
@@ -124,15 +129,26 @@ func renderComponent(c *oda.Component, version string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compact(b)
-}
-
-func compact(b []byte) ([]byte, error) {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, err
 	}
-	return json.Marshal(v)
+	// The stored managedFields annotation is served as metadata.managedFields.
+	if meta, ok := doc["metadata"].(map[string]any); ok {
+		if anns, ok := meta["annotations"].(map[string]any); ok {
+			if raw, ok := anns[managedAnnotation].(string); ok {
+				delete(anns, managedAnnotation)
+				if len(anns) == 0 {
+					delete(meta, "annotations")
+				}
+				var mf []any
+				if json.Unmarshal([]byte(raw), &mf) == nil {
+					meta["managedFields"] = mf
+				}
+			}
+		}
+	}
+	return json.Marshal(doc)
 }
 
 func deploymentStatus(c *oda.Component) string {

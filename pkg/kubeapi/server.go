@@ -137,12 +137,25 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) *statusError {
 	case get && len(parts) >= 1 && parts[0] == "openapi":
 		return s.serveOpenAPI(w, r, parts[1:])
 	case get && len(parts) == 1 && parts[0] == "api":
-		// No core group: clients skip it when it lists no version, and an
-		// empty core/v1 would be an error to them.
-		writeJSON(w, http.StatusOK, metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{},
+		if aggregatedDiscovery(r) {
+			writeAggregated(w, coreDiscovery())
+			return nil
+		}
+		// Core v1 holds only the (read-only) namespaces.
+		writeJSON(w, http.StatusOK, metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{"v1"},
 			ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: r.Host}}})
 		return nil
+	case get && len(parts) == 2 && parts[0] == "api" && parts[1] == "v1":
+		writeJSON(w, http.StatusOK, metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: "v1",
+			APIResources: []metav1.APIResource{namespaceResource}})
+		return nil
+	case len(parts) >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces":
+		return s.serveNamespaces(w, r, parts[2:])
 	case get && len(parts) == 1 && parts[0] == "apis":
+		if aggregatedDiscovery(r) {
+			writeAggregated(w, groupDiscovery())
+			return nil
+		}
 		writeJSON(w, http.StatusOK, metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{apiGroup()}})
 		return nil
 	case get && len(parts) == 2 && parts[0] == "apis" && parts[1] == oda.Group:
@@ -198,6 +211,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) *statusError {
 		}
 		return s.get(w, r, req)
 	case http.MethodPost:
+		if req.name != "" {
+			return failure(http.StatusMethodNotAllowed, req.res, req.name, "POST creates in a collection: POST to /namespaces/"+req.namespace+"/"+req.res.plural+", or PUT to this URL to replace "+req.name)
+		}
 		if req.namespace == "" {
 			return failure(http.StatusMethodNotAllowed, req.res, "", "create in a namespace: POST to /namespaces/NS/"+req.res.plural)
 		}
@@ -472,6 +488,9 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, req request, mode
 	if e != nil {
 		return e
 	}
+	if e := s.trackUpdate(r, req, c); e != nil {
+		return e
+	}
 	if dryRun(r) {
 		code := http.StatusOK
 		if mode == api.WriteCreate {
@@ -486,17 +505,31 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, req request, mode
 func (s *Server) store(w http.ResponseWriter, r *http.Request, c *oda.Component, rv string, mode api.WriteMode, req request) *statusError {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
+	if rv != "" && mode != api.WriteCreate {
+		desired, ok := s.idx.desiredOf(c.Key(), rv)
+		if !ok {
+			return conflict(req.res, c.Metadata.Name)
+		}
+		rv = desired
+	}
 	out, created, p := s.opts.API.Write(ctx, c, rv, mode)
 	if p != nil {
 		e := fromProblem(p, req.res, c.Metadata.Name)
-		if mode == api.WriteCreate && p.Status == http.StatusConflict {
+		switch {
+		case mode == api.WriteCreate && p.Status == http.StatusConflict:
 			e.st.Reason = metav1.StatusReasonAlreadyExists
 			e.st.Message = fmt.Sprintf("%s.%s %q already exists", req.res.plural, oda.Group, c.Metadata.Name)
+		case p.Status == http.StatusConflict:
+			e = conflict(req.res, c.Metadata.Name) // its revisions are the desired store's, not the resourceVersions served
 		}
 		return e
 	}
-	if err := s.idx.waitFor(ctx, out.Key(), revision(out.Metadata.ResourceVersion)); err != nil {
+	desired := revision(out.Metadata.ResourceVersion)
+	if err := s.idx.waitFor(ctx, out.Key(), desired); err != nil {
 		s.log.Warn("write not visible in the index in time", zap.Error(err))
+	}
+	if kc, _ := s.idx.component(out.Key(), desired); kc != nil {
+		out = kc // as served: with status and the combined resourceVersion
 	}
 	code := http.StatusOK
 	if created {
@@ -504,6 +537,25 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request, c *oda.Component,
 	}
 	s.log.Info("component written", zap.Stringer("key", out.Key()), zap.Bool("created", created), zap.String("resourceVersion", out.Metadata.ResourceVersion))
 	return s.answer(w, code, out, req)
+}
+
+// current reads key from the store and answers it as the index serves it
+// (with status and the combined resourceVersion), once the index shows
+// what the store holds; a write based on it is checked against that
+// resourceVersion.
+func (s *Server) current(ctx context.Context, key oda.Key) (*oda.Component, *wire.Problem) {
+	c, p := s.opts.API.Get(ctx, key)
+	if p != nil {
+		return nil, p
+	}
+	desired := revision(c.Metadata.ResourceVersion)
+	if err := s.idx.waitFor(ctx, key, desired); err != nil {
+		s.log.Warn("stored object not visible in the index in time", zap.Error(err))
+	}
+	if kc, _ := s.idx.component(key, desired); kc != nil {
+		return kc, nil
+	}
+	return c, nil
 }
 
 func (s *Server) answer(w http.ResponseWriter, code int, c *oda.Component, req request) *statusError {
@@ -522,13 +574,17 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, req request) *st
 			return failure(http.StatusBadRequest, req.res, req.name, "DeleteOptions: "+err.Error())
 		}
 	}
-	rv := ""
-	if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
-		rv = *opts.Preconditions.ResourceVersion
-	}
 	key, err := oda.NewKey(req.namespace, req.name)
 	if err != nil {
 		return failure(http.StatusNotFound, req.res, req.name, err.Error())
+	}
+	rv := ""
+	if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
+		desired, ok := s.idx.desiredOf(key, *opts.Preconditions.ResourceVersion)
+		if !ok {
+			return conflict(req.res, req.name)
+		}
+		rv = desired
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
@@ -539,9 +595,13 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, req request) *st
 		}
 		return s.answer(w, http.StatusOK, c, req)
 	}
+	before, at := s.idx.component(key, 0)
 	c, p := s.opts.API.Remove(ctx, key, rv)
 	if p != nil {
 		return s.problem(p, req)
+	}
+	if before != nil && at == revision(c.Metadata.ResourceVersion) {
+		c = before // as served: the resourceVersion the client knew it by
 	}
 	if err := s.idx.waitFor(ctx, key, 0); err != nil {
 		s.log.Warn("delete not visible in the index in time", zap.Error(err))

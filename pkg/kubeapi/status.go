@@ -2,6 +2,7 @@ package kubeapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +24,7 @@ var reasons = map[int]metav1.StatusReason{
 	http.StatusMethodNotAllowed:      metav1.StatusReasonMethodNotAllowed,
 	http.StatusNotAcceptable:         metav1.StatusReasonNotAcceptable,
 	http.StatusConflict:              metav1.StatusReasonConflict,
+	http.StatusGone:                  metav1.StatusReasonExpired,
 	http.StatusRequestEntityTooLarge: metav1.StatusReasonRequestEntityTooLarge,
 	http.StatusUnsupportedMediaType:  metav1.StatusReasonUnsupportedMediaType,
 	http.StatusUnprocessableEntity:   metav1.StatusReasonInvalid,
@@ -43,6 +45,13 @@ func failure(code int, r *resource, name, msg string) *statusError {
 		}
 	}
 	return &statusError{st}
+}
+
+// conflict is the 409 of a write at a resourceVersion that is not the
+// object's current one, worded as the apiserver words it.
+func conflict(r *resource, name string) *statusError {
+	return failure(http.StatusConflict, r, name, fmt.Sprintf("Operation cannot be fulfilled on %s.%s %q: the object has been modified; please apply your changes to the latest version and try again",
+		r.plural, oda.Group, name))
 }
 
 // invalid is 422 Invalid with one cause per field error.

@@ -2,6 +2,7 @@ package kubeapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -28,6 +29,9 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request,
 		since = 0
 	}
 	wt, initial, err := s.idx.watch(f, since)
+	if errors.As(err, new(errExpired)) {
+		return failure(http.StatusGone, req.res, "", err.Error())
+	}
 	if err != nil {
 		return failure(http.StatusServiceUnavailable, req.res, "", err.Error())
 	}

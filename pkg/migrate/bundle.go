@@ -30,7 +30,7 @@ const (
 var (
 	clusterMetadata = []string{"uid", "resourceVersion", "managedFields", "generation", "creationTimestamp", "selfLink",
 		"deletionTimestamp", "deletionGracePeriodSeconds", "finalizers", "ownerReferences", "generateName"}
-	clusterAnnotations = []string{"kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision"}
+	clusterAnnotations = []string{"kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision", oda.AnnotationManagedFields}
 	// clusterAnnotationPrefixes: kopf's bookkeeping on the reference canvas.
 	clusterAnnotationPrefixes = []string{"kopf.zalando.org/"}
 )

@@ -34,6 +34,7 @@ func clusterCopy(t *testing.T, file string) map[string]any {
 	md["annotations"] = map[string]any{
 		"kubectl.kubernetes.io/last-applied-configuration": "{}",
 		"kopf.zalando.org/last-handled-configuration":      "{}",
+		oda.AnnotationManagedFields:                        "[]", // canvasd's kube API's bookkeeping
 		"meta.helm.sh/release-name":                        "ctk",
 	}
 	obj["status"] = map[string]any{"summary/status": map[string]any{"deployment_status": "Complete"}}

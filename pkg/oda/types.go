@@ -36,6 +36,12 @@ const (
 	// Placement). Without it an implementation runs once, anywhere.
 	AnnotationPlacement = "wasmcanvas.io/placement"
 
+	// AnnotationManagedFields holds the Component's server-side apply field
+	// ownership (metadata.managedFields as JSON), which the kube API keeps
+	// and serves as metadata.managedFields: server bookkeeping, never
+	// something a user applies.
+	AnnotationManagedFields = "apply.wasmcanvas.io/managed-fields"
+
 	// SiteLabel is the host label naming an edge site: `canvas edge
 	// bootstrap --site NAME` gives the site's hosts site=NAME, and a
 	// placement's sites select hosts by it.

@@ -373,7 +373,7 @@ func (p providers) lookup(urls []string) (string, bool, string) {
 }
 
 // resolveDependencies finds, for each dependency of comp, an exposed API of
-// another Component with the same specification URL, and that API's
+// any Component (comp's own included) with the same specification URL, and that API's
 // status entry (the reference canvas's dependent-API operator matches the
 // same way and waits for the provider to be ready). The index names the
 // providers, so a pass reads only their status, never the whole store;
@@ -391,7 +391,7 @@ func (c *Controller) resolveDependencies(ctx context.Context, key string, comp *
 		}
 	}
 	p := providers{byURL: map[string]oda.APIStatus{}, elsewhere: c.opts.Resolve}
-	for _, pv := range c.idx.providersOf(key, want) {
+	for _, pv := range c.idx.providersOf(want) {
 		if p.readyCount() == len(want) {
 			break // each dependency has a ready provider: the rest cannot change that
 		}

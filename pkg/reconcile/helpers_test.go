@@ -41,7 +41,8 @@ var testImplementations = map[string]string{
 	"ctk-prodcatapi":                  "file:///opt/wasm/prodcatapi.wasm",
 	"ctk-productcatalogmanagement-sm": "file:///opt/wasm/metrics.wasm",
 	"ctk-permissionspecapi":           "file:///opt/wasm/permissionspecapi.wasm",
-	"echo-impl":                       "file:///opt/wasm/echo.wasm", // claimant's
+	"ctk-promgmtapi":                  "file:///opt/wasm/promgmtapi.wasm", // productcatalog-enhanced-v1's
+	"echo-impl":                       "file:///opt/wasm/echo.wasm",       // claimant's
 }
 
 // env is one test's canvas: an embedded nats-server with JetStream, the

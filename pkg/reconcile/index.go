@@ -495,17 +495,17 @@ type provider struct {
 	names map[string]string
 }
 
-// providersOf returns the live Components other than key that expose one
-// of urls, in key order.
-func (x *index) providersOf(key string, urls map[string]bool) []provider {
+// providersOf returns the live Components that expose one of urls, in key
+// order. A Component exposing an API it depends on provides it to itself:
+// the reference canvas's dependent-API operator matches every ready
+// ExposedAPI in the cluster, its own Component's included (upstream's
+// productcatalog-enhanced-v1 depends on the TMF620 it exposes).
+func (x *index) providersOf(urls map[string]bool) []provider {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	byKey := map[string]map[string]string{}
 	for u := range urls {
 		for k := range x.providers[u] {
-			if k == key {
-				continue
-			}
 			names := byKey[k]
 			if names == nil {
 				names = map[string]string{}
@@ -524,7 +524,9 @@ func (x *index) providersOf(key string, urls map[string]bool) []provider {
 	return out
 }
 
-// dependentsOf returns the Components depending on an API key exposes.
+// dependentsOf returns the Components depending on an API key exposes, key
+// itself included when it depends on its own API (its pass read its own
+// status before writing it, so the next pass resolves the dependency).
 func (x *index) dependentsOf(key string) []string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -536,7 +538,7 @@ func (x *index) dependentsOf(key string) []string {
 	for u := range ent.exposes {
 		addAll(wake, x.dependents[u])
 	}
-	return keysExcept(wake, key)
+	return keysExcept(wake, "")
 }
 
 // dependentsOfSpecs returns the Components depending on one of specs.

@@ -62,7 +62,7 @@ func TestIndexClaimsAndDependents(t *testing.T) {
 	if got := x.dependentsOf(a); !slices.Equal(got, []string{c}) {
 		t.Errorf("dependents of a = %v, want [%s]", got, c)
 	}
-	if p := x.providersOf(c, map[string]bool{"u-a": true}); len(p) != 1 || p[0].key != a || p[0].names["a-echo"] != "u-a" {
+	if p := x.providersOf(map[string]bool{"u-a": true}); len(p) != 1 || p[0].key != a || p[0].names["a-echo"] != "u-a" {
 		t.Errorf("providers of u-a = %+v", p)
 	}
 
@@ -95,7 +95,7 @@ func TestIndexClaimsAndDependents(t *testing.T) {
 	if cc := x.conflict(b, order(b), routes); cc == nil || cc.owner != a {
 		t.Errorf("before release b's conflict = %+v, want a's", cc)
 	}
-	if p := x.providersOf(c, map[string]bool{"u-a": true}); len(p) != 0 {
+	if p := x.providersOf(map[string]bool{"u-a": true}); len(p) != 0 {
 		t.Errorf("a deleted Component still provides: %+v", p)
 	}
 	if wake := x.release(a); !slices.Equal(wake, []string{b}) {

@@ -106,11 +106,17 @@ func TestStatusIsDeterministic(t *testing.T) {
 	}
 }
 
+const tmf620v5 = "https://raw.githubusercontent.com/tmforum-apis/TMF620_ProductCatalog/master/TMF620-ProductCatalog-v5.0.0.oas.yaml"
+
 func TestDependentAPIResolvesToProvider(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)})
 	e.run()
 	consumer := example(t, "productcatalog-dependent-api-v1.component.yaml", "f-cat")
+	// The example also exposes the TMF620 it depends on, which would
+	// provide it to itself (TestDependentAPIProvidedByItself): expose
+	// another version here so only the provider can.
+	consumer.Spec.CoreFunction.ExposedAPIs[0].Specification[0].URL = tmf620v5
 	e.apply(consumer)
 	st := e.waitState(consumer.Key().String(), oda.DeploymentInProgressDepAPI)
 	if d := st.CoreDependentAPIs; len(d) != 1 || d[0].Ready || d[0].Name != "f-cat-downstreamproductcatalog-v4" {
@@ -127,6 +133,24 @@ func TestDependentAPIResolvesToProvider(t *testing.T) {
 	}
 	if got := st.Summary.CoreDependentAPISummary; got != want+" " {
 		t.Fatalf("coreDependentAPIsummary %q", got)
+	}
+}
+
+// TestDependentAPIProvidedByItself: upstream's productcatalog-enhanced-v1
+// depends on the TMF620 v4.0.0 it exposes; as on the reference canvas (its
+// dependent-API operator matches every ready ExposedAPI, its own
+// Component's included) it resolves to its own API and reaches Complete
+// with no other Component present.
+func TestDependentAPIProvidedByItself(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, []wadmtest.Option{wadmtest.WithDelay(5 * time.Millisecond)}, func(o *Options) { o.PollInterval = time.Hour })
+	e.run()
+	c := example(t, "productcatalog-enhanced-v1.component.yaml", "self-cat")
+	e.apply(c)
+	st := e.waitState(c.Key().String(), oda.DeploymentComplete)
+	want := testBaseURL + "/self-cat/tmf-api/productCatalogManagement/v4"
+	if d := st.CoreDependentAPIs; len(d) != 1 || !d[0].Ready || d[0].URL != want {
+		t.Fatalf("coreDependentAPIs %+v, want one ready at its own %s", d, want)
 	}
 }
 

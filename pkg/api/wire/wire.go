@@ -69,6 +69,15 @@ const (
 type WatchEvent struct {
 	Type   string         `json:"type"`
 	Object *oda.Component `json:"object,omitzero"`
+	// Revision is the canvas's combined revision of the change, for
+	// in-process subscribers (the kube API's resourceVersion), not sent:
+	// the desired-state store's revision plus the status store's, as the
+	// fan-out had seen them when it emitted the event, so a status-only
+	// change raises it too and it never decreases while the process runs.
+	// An event of Subscribe's snapshot carries its object's own desired
+	// and status revisions summed (at most the snapshot's), its BOOKMARK
+	// the snapshot's.
+	Revision uint64 `json:"-"`
 }
 
 // Event is one thing the reconciler did or saw for a Component, as
