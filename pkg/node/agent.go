@@ -59,8 +59,12 @@ type AgentOptions struct {
 	// cut hub link or a revoked site credential shows only that way.
 	Probe   time.Duration
 	Version string
-	Logger  *zap.Logger
-	Getenv  func(string) string
+	// SecretsTopic is the secrets backends' topic prefix (a host's
+	// --secrets-topic, e.g. subject.SecretsDefaultPrefix); empty refuses
+	// components that name secret references, as such a host does.
+	SecretsTopic string
+	Logger       *zap.Logger
+	Getenv       func(string) string
 }
 
 // Agent is a running `canvas node`: a Node on the lattice, whose
@@ -81,6 +85,7 @@ type Agent struct {
 	leaf    *leaf
 	nc      *nats.Conn
 	work    *Runtime
+	key     nkeys.KeyPair // the host's: its id, in the secrets' host JWT
 	node    *Node
 
 	mu      sync.Mutex
@@ -225,11 +230,19 @@ func (a *Agent) services() []service.Service {
 				if err != nil {
 					return err
 				}
+				if a.key, err = nkeys.CreateServer(); err != nil {
+					return err
+				}
+				id, _ := a.key.PublicKey()
+				secrets, err := NewSecrets(a.nc, opts.SecretsTopic, id, opts.FriendlyName)
+				if err != nil {
+					return err
+				}
 				a.work, err = NewRuntime(RuntimeOptions{
 					Runtime: a.host, Gateway: a.gw, Fetcher: arts, Observer: a.obs,
 					KeyValue:         func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(a.js, bucket) },
 					IngressAuthority: a.ingress, AllowOutbound: opts.AllowOutbound, Limits: opts.Limits, Logger: a.log.Named("components"),
-					Bridge: bridgeOpts,
+					Bridge: bridgeOpts, Secrets: secrets,
 				})
 				return err
 			},
@@ -238,7 +251,7 @@ func (a *Agent) services() []service.Service {
 		service.New("host", service.Funcs{
 			Start: func(ctx context.Context) (err error) {
 				a.node, err = New(Options{
-					Conn: a.nc, Lattice: opts.Lattice, FriendlyName: opts.FriendlyName, Labels: opts.Labels, Version: opts.Version,
+					Conn: a.nc, Key: a.key, Lattice: opts.Lattice, FriendlyName: opts.FriendlyName, Labels: opts.Labels, Version: opts.Version,
 					Heartbeat: opts.Heartbeat, Workload: a.work, Logger: a.log.Named("host"),
 					NoPeers: opts.Hub != "", // a site's credentials: see Options.NoPeers
 				})

@@ -134,9 +134,6 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 		n.publish(EventComponentScaled, componentScaled(annotations, n.id, prev.ImageRef, req.ComponentID, req.Count))
 		return
 	}
-	if i := slices.IndexFunc(req.Config, IsSecretReference); i >= 0 {
-		n.log.Warn("secret references are not resolved by this node (it has no secrets backend): the component starts without them", zap.String("component_id", req.ComponentID), zap.String("config", req.Config[i]))
-	}
 	c := Component{ID: req.ComponentID, ImageRef: req.ComponentRef, Annotations: annotations, MaxInstances: req.Count, Config: slices.Clone(req.Config), Limits: maps.Clone(req.ComponentLimits)}
 	// Config the node has not heard of may be another node's.
 	for _, name := range c.Config {

@@ -50,8 +50,13 @@ provider). Its config is the merge of its named configs; its links to
 wasi:keyvalue (served from a store in --state-dir, so a site keeps its state
 and serves while its uplink is down), wasi:http/outgoing-handler (the
 ingress and --allow-outbound) and canvas-bridge's wasmcanvas:observe are
-served in-process. SECRET_ configs (secret references) are left out: the node
-has no secrets backend. The scale's count (max_instances) bounds the requests
+served in-process. SECRET_ configs (secret references, as wadm writes them)
+are resolved as a host resolves them: through the secrets backend they name,
+over NATS under --secrets-topic (wasmCloud's secrets protocol, xkey-sealed,
+with the component's embedded claims JWT, so the component must be signed),
+and each value is the component's wasi:config value under the secret's name;
+a secret that cannot be fetched fails the scale (component_scale_failed says
+why). Without --secrets-topic such components are refused. The scale's count (max_instances) bounds the requests
 a component runs at once; the others wait. Capability providers are refused
 with provider_start_failed, except canvas-bridge, which the node runs
 in-process (over wRPC for components on other hosts). Links and named config
@@ -126,6 +131,7 @@ it is logged the same way).`,
 	f.StringSliceVar(&opts.AllowOutbound, "allow-outbound", nil, "authorities (host, host:port, *.domain) components linked to wasi:http/outgoing-handler may call besides the ingress")
 	f.DurationVar(&opts.Heartbeat, "heartbeat", node.DefaultHeartbeat, "interval of host_heartbeat")
 	f.DurationVar(&opts.Limits.RequestTimeout, "request-timeout", runtime.DefaultRequestTimeout, "deadline of one request to a component")
+	f.StringVar(&opts.SecretsTopic, "secrets-topic", "", "topic prefix of the lattice's secrets backends, as a wasmCloud host's --secrets-topic (e.g. "+subject.SecretsDefaultPrefix+"); empty refuses components naming secrets")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }
