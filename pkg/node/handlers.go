@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
@@ -141,13 +142,20 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 		n.fetchConfig(fctx, subject.CtlNodeConfigPeer, name)
 		cancel()
 	}
+	n.startComponent(ctx, c)
+}
+
+// startComponent runs c and publishes component_scaled, or
+// component_scale_failed with why.
+func (n *Node) startComponent(ctx context.Context, c Component) {
+	annotations := annotationsOrEmpty(c.Annotations)
 	if n.opts.Workload != nil {
 		n.mu.Lock()
 		data := n.latticeData()
 		n.mu.Unlock()
 		if err := n.opts.Workload.Start(ctx, c, data); err != nil {
 			n.log.Warn("component did not start", zap.String("component_id", c.ID), zap.String("image_ref", c.ImageRef), zap.Error(err))
-			n.publish(EventComponentScaleFailed, componentScaleFailed(annotations, n.id, req.ComponentRef, req.ComponentID, req.Count, err))
+			n.publish(EventComponentScaleFailed, componentScaleFailed(annotations, n.id, c.ImageRef, c.ID, c.MaxInstances, err))
 			return
 		}
 	}
@@ -155,7 +163,7 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 	n.components[c.ID] = &c
 	n.mu.Unlock()
 	n.log.Info("component started", zap.String("component_id", c.ID), zap.String("image_ref", c.ImageRef), zap.Uint32("max_instances", c.MaxInstances))
-	n.publish(EventComponentScaled, componentScaled(annotations, n.id, req.ComponentRef, req.ComponentID, req.Count))
+	n.publish(EventComponentScaled, componentScaled(annotations, n.id, c.ImageRef, c.ID, c.MaxInstances))
 }
 
 func (n *Node) update(data []byte, _ string) []byte {
@@ -380,32 +388,48 @@ func (n *Node) linkPut(data []byte, _ string) []byte {
 			*s = []string{}
 		}
 	}
-	same := func(o latticeadmin.Link) bool {
-		return o.SourceID == l.SourceID && o.WitNamespace == l.WitNamespace && o.WitPackage == l.WitPackage && o.Name == l.Name
-	}
-	n.mu.Lock()
 	var err error
-	for _, o := range n.links {
-		if same(o) && o.Target != l.Target && slices.ContainsFunc(o.Interfaces, func(i string) bool { return slices.Contains(l.Interfaces, i) }) {
-			err = errLinkConflict
+	if n.store != nil {
+		ctx, cancel := context.WithTimeout(n.ctx, storeTimeout)
+		err = n.storeLinkPut(ctx, l)
+		cancel()
+	} else {
+		n.mu.Lock()
+		if err = linkConflict(n.links, l); err == nil {
+			if i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool { return sameLinkSlot(o, l) && o.Target == l.Target }); i >= 0 {
+				n.links[i] = l
+			} else {
+				n.links = append(n.links, l)
+			}
 		}
+		n.mu.Unlock()
 	}
-	if err == nil {
-		if i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool { return same(o) && o.Target == l.Target }); i >= 0 {
-			n.links[i] = l
-		} else {
-			n.links = append(n.links, l)
-		}
-	}
-	n.mu.Unlock()
 	if err != nil {
 		n.publish(EventLinkdefSetFailed, linkdefSetFailed(l, err))
 		return failure(err.Error())
 	}
 	n.publish(EventLinkdefSet, linkdefSet(l))
-	n.tellProviders(l, false)
-	n.reconcile()
+	if n.store == nil { // else setLinks did
+		n.tellProviders(l, false)
+		n.reconcile()
+	}
 	return success("successfully set link")
+}
+
+// sameLinkSlot: o and l are links of one source on one package and name.
+func sameLinkSlot(o, l latticeadmin.Link) bool {
+	return o.SourceID == l.SourceID && o.WitNamespace == l.WitNamespace && o.WitPackage == l.WitPackage && o.Name == l.Name
+}
+
+// linkConflict refuses l when links has one in its slot to another target
+// on a shared interface, as upstream does.
+func linkConflict(links []latticeadmin.Link, l latticeadmin.Link) error {
+	for _, o := range links {
+		if sameLinkSlot(o, l) && o.Target != l.Target && slices.ContainsFunc(o.Interfaces, func(i string) bool { return slices.Contains(l.Interfaces, i) }) {
+			return errLinkConflict
+		}
+	}
+	return nil
 }
 
 type linkDelete = latticeadmin.DeleteLinkRequest
@@ -415,8 +439,19 @@ func (n *Node) linkDel(data []byte, _ string) []byte {
 	if f := decode(data, &req, "link delete request"); f != nil {
 		return f
 	}
-	n.mu.Lock()
 	var deleted *latticeadmin.Link
+	if n.store != nil {
+		ctx, cancel := context.WithTimeout(n.ctx, storeTimeout)
+		var err error
+		deleted, err = n.storeLinkDel(ctx, req)
+		cancel()
+		if err != nil {
+			return failure(err.Error())
+		}
+		n.publish(EventLinkdefDeleted, linkdefDeleted(req, deleted))
+		return success("successfully deleted link")
+	}
+	n.mu.Lock()
 	if i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool {
 		return o.SourceID == req.SourceID && o.WitNamespace == req.WitNamespace && o.WitPackage == req.WitPackage && o.Name == req.Name
 	}); i >= 0 {
@@ -450,6 +485,22 @@ func (n *Node) configPut(data []byte, name string) []byte {
 	if err := json.Unmarshal(data, &values); err != nil {
 		return failure(fmt.Sprintf("config data should be a map of string -> string: %v", err))
 	}
+	if n.store != nil {
+		ctx, cancel := context.WithTimeout(n.ctx, storeTimeout)
+		_, err := n.store.config.Put(ctx, name, data)
+		cancel()
+		if err != nil {
+			return failure(fmt.Sprintf("unable to store config data: %v", err))
+		}
+		// Every host's watcher applies it; this one at once, for the
+		// scale that may follow.
+		n.mu.Lock()
+		n.config[name] = nonNilMap(values)
+		n.mu.Unlock()
+		n.reconcile()
+		n.publish(EventConfigSet, configEvent(name))
+		return success("successfully put config")
+	}
 	n.mu.Lock()
 	n.config[name] = nonNilMap(values)
 	n.mu.Unlock()
@@ -459,6 +510,20 @@ func (n *Node) configPut(data []byte, name string) []byte {
 }
 
 func (n *Node) configDel(_ []byte, name string) []byte {
+	if n.store != nil {
+		ctx, cancel := context.WithTimeout(n.ctx, storeTimeout)
+		err := n.store.config.Delete(ctx, name)
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return failure(fmt.Sprintf("unable to delete config data: %v", err))
+		}
+		n.mu.Lock()
+		delete(n.config, name)
+		n.mu.Unlock()
+		n.reconcile()
+		n.publish(EventConfigDeleted, configEvent(name))
+		return success("successfully deleted config")
+	}
 	n.mu.Lock()
 	delete(n.config, name)
 	n.mu.Unlock()

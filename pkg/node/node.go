@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 	"go.uber.org/zap"
 
@@ -48,7 +50,19 @@ type Options struct {
 	// config it missed: a site's credentials may not send control-interface
 	// requests (the hub would drop them, and the node wait for nothing).
 	NoPeers bool
-	Logger  *zap.Logger
+	// JetStream, when set, reaches the lattice's JetStream (the host's
+	// JetStream domain, if any): links and named config are then kept in
+	// the lattice's LATTICEDATA_/CONFIGDATA_ buckets as wasmCloud 1.x
+	// hosts keep them, each put handled by one host of the lattice (a
+	// queue group, as upstream's) and learnt by every host from the
+	// buckets, and the node asks no peer. Nil keeps them in the node's
+	// memory, applied by every node that gets a put.
+	JetStream jetstream.JetStream
+	// RunningFile, when set, is where the node keeps what it runs (the
+	// components, and the links and config they use; RunningFile in a
+	// state directory), written after each change and restored at Start.
+	RunningFile string
+	Logger      *zap.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -86,7 +100,13 @@ type Node struct {
 	providers  map[string]*latticeadmin.ProviderDescription
 	links      []latticeadmin.Link
 	config     map[string]map[string]string
+
+	store   *latticeStore // with Options.JetStream
+	working atomic.Bool   // the worker runs
 }
+
+// storeTimeout bounds one read or write of the lattice's buckets.
+const storeTimeout = 10 * time.Second
 
 // Component is a component this node runs, as the inventory lists it.
 type Component struct {
@@ -223,7 +243,27 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	ctl := func(op, arg string) string { return subject.Ctl(n.opts.CtlPrefix, n.opts.Lattice, op, arg) }
 	queue := ctl("", "") + "ctl" // one host answers the lattice-wide queries
-	n.seed(ctx)
+	// With the lattice's buckets, one host of upstream's queue groups
+	// handles each link and config request; else every node applies a put.
+	linkQ, configQ, putQ, cfgPutQ := queue, queue, "", ""
+	if n.opts.JetStream != nil {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		store, err := openStore(sctx, n.opts.JetStream, n.opts.Lattice)
+		if err == nil {
+			n.store = store
+			err = n.watch(n.ctx)
+		}
+		cancel()
+		if err != nil {
+			n.cancel()
+			n.wg.Wait()
+			return fmt.Errorf("node: the lattice's JetStream: %w", err)
+		}
+		linkQ, configQ = ctl("link", ""), ctl("config", "")
+		putQ, cfgPutQ = linkQ, configQ
+	} else {
+		n.seed(ctx)
+	}
 	subs := []struct {
 		subj, queue string
 		h           func([]byte, string) []byte
@@ -242,12 +282,12 @@ func (n *Node) Start(ctx context.Context) error {
 		// Links and config are kept by every node (there is no shared
 		// LATTICEDATA/CONFIGDATA bucket here): each applies a change;
 		// the reads are answered by one.
-		{ctl(subject.CtlLinkPut, ""), "", n.linkPut},
-		{ctl(subject.CtlLinkDel, ""), "", n.linkDel},
-		{ctl(subject.CtlConfigPut, "*"), "", n.configPut},
-		{ctl(subject.CtlConfigDel, "*"), "", n.configDel},
-		{ctl(subject.CtlLinkGet, ""), queue, n.linkGet},
-		{ctl(subject.CtlConfigGet, "*"), queue, n.configGet},
+		{ctl(subject.CtlLinkPut, ""), putQ, n.linkPut},
+		{ctl(subject.CtlLinkDel, ""), putQ, n.linkDel},
+		{ctl(subject.CtlConfigPut, "*"), cfgPutQ, n.configPut},
+		{ctl(subject.CtlConfigDel, "*"), cfgPutQ, n.configDel},
+		{ctl(subject.CtlLinkGet, ""), linkQ, n.linkGet},
+		{ctl(subject.CtlConfigGet, "*"), configQ, n.configGet},
 		{ctl(subject.CtlClaimsGet, ""), queue, n.claimsGet},
 		{ctl(subject.CtlRegistryPut, ""), "", n.registryPut},
 		{ctl(subject.CtlNodeConfigPeer, "*"), "", n.configPeer},
@@ -280,8 +320,12 @@ func (n *Node) Start(ctx context.Context) error {
 	n.publish(EventHostStarted, hostStarted(n.opts.FriendlyName, labels, n.opts.Version))
 	n.Heartbeat()
 	n.wg.Add(2)
+	n.working.Store(true)
 	go n.work()
 	go n.beat()
+	if err := n.restore(); err != nil {
+		n.log.Error("the running set was not restored", zap.Error(err))
+	}
 	n.log.Info("host started", zap.String("host_id", n.id), zap.String("lattice", n.opts.Lattice), zap.Any("labels", labels))
 	return nil
 }
@@ -323,6 +367,7 @@ func (n *Node) work() {
 			return
 		case job := <-n.jobs:
 			job(n.ctx)
+			n.persist()
 		}
 	}
 }
@@ -450,8 +495,8 @@ func (n *Node) running() []Component {
 
 // reconcile applies the lattice data to what runs, on the worker.
 func (n *Node) reconcile() {
-	if n.opts.Workload == nil {
-		return
+	if n.opts.Workload == nil || !n.working.Load() {
+		return // nothing runs before the worker does
 	}
 	n.enqueue(func(ctx context.Context) {
 		n.mu.Lock()

@@ -59,9 +59,14 @@ a secret that cannot be fetched fails the scale (component_scale_failed says
 why). Without --secrets-topic such components are refused. The scale's count (max_instances) bounds the requests
 a component runs at once; the others wait. Capability providers are refused
 with provider_start_failed, except canvas-bridge, which the node runs
-in-process (over wRPC for components on other hosts). Links and named config
-are kept in memory, learnt from link.put and config.put, and with --nats at
-start (and for a scaled component's config) from the hosts already there.
+in-process (over wRPC for components on other hosts). With --nats, links and
+named config live in the lattice's LATTICEDATA_{lattice} and
+CONFIGDATA_{lattice} JetStream buckets, as wasmCloud hosts keep them (--js-domain
+names their domain): one host handles each put and publishes its event, every
+host follows the buckets, and a node started later learns them there. With
+--hub (or when the lattice's JetStream does not answer, which the log says)
+they are kept in memory, learnt from link.put and config.put (and, with
+--nats, from the hosts already there).
 
 Components come from file:// artefacts under the artefact roots, or from OCI
 registries (docker login's credentials), checked against the manifest's
@@ -131,6 +136,7 @@ it is logged the same way).`,
 	f.StringSliceVar(&opts.AllowOutbound, "allow-outbound", nil, "authorities (host, host:port, *.domain) components linked to wasi:http/outgoing-handler may call besides the ingress")
 	f.DurationVar(&opts.Heartbeat, "heartbeat", node.DefaultHeartbeat, "interval of host_heartbeat")
 	f.DurationVar(&opts.Limits.RequestTimeout, "request-timeout", runtime.DefaultRequestTimeout, "deadline of one request to a component")
+	f.StringVar(&opts.JSDomain, "js-domain", "", "JetStream domain of the lattice's LATTICEDATA/CONFIGDATA buckets (with --nats), as a wasmCloud host's --js-domain")
 	f.StringVar(&opts.SecretsTopic, "secrets-topic", "", "topic prefix of the lattice's secrets backends, as a wasmCloud host's --secrets-topic (e.g. "+subject.SecretsDefaultPrefix+"); empty refuses components naming secrets")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
