@@ -383,37 +383,140 @@ func (n *Node) linkPut(data []byte, _ string) []byte {
 	if f := decode(data, &l, "link put request"); f != nil {
 		return f
 	}
-	for _, s := range []*[]string{&l.Interfaces, &l.SourceConfig, &l.TargetConfig} {
-		if *s == nil {
-			*s = []string{}
-		}
-	}
+	normalizeLink(&l)
 	var err error
 	if n.store != nil {
 		ctx, cancel := context.WithTimeout(n.ctx, storeTimeout)
 		err = n.storeLinkPut(ctx, l)
 		cancel()
 	} else {
-		n.mu.Lock()
-		if err = linkConflict(n.links, l); err == nil {
-			if i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool { return sameLinkSlot(o, l) && o.Target == l.Target }); i >= 0 {
-				n.links[i] = l
-			} else {
-				n.links = append(n.links, l)
-			}
-		}
-		n.mu.Unlock()
+		err = n.memLinkPut(l)
 	}
 	if err != nil {
 		n.publish(EventLinkdefSetFailed, linkdefSetFailed(l, err))
 		return failure(err.Error())
 	}
 	n.publish(EventLinkdefSet, linkdefSet(l))
-	if n.store == nil { // else setLinks did
+	return success("successfully set link")
+}
+
+func normalizeLink(l *latticeadmin.Link) {
+	for _, s := range []*[]string{&l.Interfaces, &l.SourceConfig, &l.TargetConfig} {
+		if *s == nil {
+			*s = []string{}
+		}
+	}
+}
+
+// Without the lattice's buckets every node applies each link and config
+// change it sees (the *Apply handlers, on plain subscriptions), while one
+// node of upstream's queue group answers it and publishes its one event
+// (the handlers above, which apply it too: whichever comes first does, the
+// other finds nothing to change).
+
+func (n *Node) linkApply(data []byte, _ string) []byte {
+	var l latticeadmin.Link
+	if json.Unmarshal(data, &l) == nil {
+		normalizeLink(&l)
+		_ = n.memLinkPut(l) // the answering node reports a conflict
+	}
+	return nil
+}
+
+func (n *Node) linkDelApply(data []byte, _ string) []byte {
+	var req linkDelete
+	if json.Unmarshal(data, &req) == nil {
+		n.memLinkDel(req)
+	}
+	return nil
+}
+
+func (n *Node) configApply(data []byte, name string) []byte {
+	var values map[string]string
+	if json.Unmarshal(data, &values) == nil {
+		n.memConfigPut(name, values)
+	}
+	return nil
+}
+
+func (n *Node) configDelApply(_ []byte, name string) []byte {
+	n.memConfigDel(name)
+	return nil
+}
+
+// memLinkPut applies a link put to the node's memory and, when it
+// changed anything, to the providers and components.
+func (n *Node) memLinkPut(l latticeadmin.Link) error {
+	n.mu.Lock()
+	err := linkConflict(n.links, l)
+	changed := false
+	if err == nil {
+		switch i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool { return sameLinkSlot(o, l) && o.Target == l.Target }); {
+		case i < 0:
+			n.links, changed = append(n.links, l), true
+		case !sameLink(n.links[i], l):
+			n.links[i], changed = l, true
+		}
+	}
+	n.mu.Unlock()
+	if changed {
 		n.tellProviders(l, false)
 		n.reconcile()
 	}
-	return success("successfully set link")
+	return err
+}
+
+// memLinkDel deletes a link from the node's memory; it returns the link
+// deleted, by this call or just before it by the other subscription.
+func (n *Node) memLinkDel(req linkDelete) *latticeadmin.Link {
+	key := req.SourceID + "\x00" + req.WitNamespace + "\x00" + req.WitPackage + "\x00" + req.Name
+	n.mu.Lock()
+	var deleted *latticeadmin.Link
+	i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool {
+		return o.SourceID == req.SourceID && o.WitNamespace == req.WitNamespace && o.WitPackage == req.WitPackage && o.Name == req.Name
+	})
+	if i >= 0 {
+		l := n.links[i]
+		deleted = &l
+		n.links = slices.Delete(n.links, i, i+1)
+		if n.gone == nil {
+			n.gone = map[string]latticeadmin.Link{}
+		}
+		n.gone[key] = l
+	} else if l, ok := n.gone[key]; ok {
+		delete(n.gone, key)
+		n.mu.Unlock()
+		return &l
+	}
+	n.mu.Unlock()
+	if deleted != nil {
+		n.tellProviders(*deleted, true)
+		n.reconcile()
+	}
+	return deleted
+}
+
+func (n *Node) memConfigPut(name string, values map[string]string) {
+	n.mu.Lock()
+	old, had := n.config[name]
+	changed := !had || !maps.Equal(old, values)
+	if changed {
+		n.config[name] = nonNilMap(values)
+	}
+	n.mu.Unlock()
+	if changed {
+		n.reconcile()
+	}
+}
+
+func (n *Node) memConfigDel(name string) {
+	n.mu.Lock()
+	_, had := n.config[name]
+	delete(n.config, name)
+	n.mu.Unlock()
+	if had {
+		n.reconcile()
+	}
 }
 
 // sameLinkSlot: o and l are links of one source on one package and name.
@@ -448,25 +551,12 @@ func (n *Node) linkDel(data []byte, _ string) []byte {
 		if err != nil {
 			return failure(err.Error())
 		}
-		n.publish(EventLinkdefDeleted, linkdefDeleted(req, deleted))
-		return success("successfully deleted link")
+	} else {
+		deleted = n.memLinkDel(req)
 	}
-	n.mu.Lock()
-	if i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool {
-		return o.SourceID == req.SourceID && o.WitNamespace == req.WitNamespace && o.WitPackage == req.WitPackage && o.Name == req.Name
-	}); i >= 0 {
-		l := n.links[i]
-		deleted = &l
-		n.links = slices.Delete(n.links, i, i+1)
-	}
-	n.mu.Unlock()
 	// Published whether or not the link existed, for idempotency, as
 	// upstream does.
 	n.publish(EventLinkdefDeleted, linkdefDeleted(req, deleted))
-	if deleted != nil {
-		n.tellProviders(*deleted, true)
-		n.reconcile()
-	}
 	return success("successfully deleted link")
 }
 
@@ -492,20 +582,11 @@ func (n *Node) configPut(data []byte, name string) []byte {
 		if err != nil {
 			return failure(fmt.Sprintf("unable to store config data: %v", err))
 		}
-		// Every host's watcher applies it; this one at once, for the
-		// scale that may follow.
-		n.mu.Lock()
-		n.config[name] = nonNilMap(values)
-		n.mu.Unlock()
-		n.reconcile()
-		n.publish(EventConfigSet, configEvent(name))
-		return success("successfully put config")
 	}
-	n.mu.Lock()
-	n.config[name] = nonNilMap(values)
-	n.mu.Unlock()
+	// With the store every host's watcher applies it too; this one at
+	// once, for the scale that may follow.
+	n.memConfigPut(name, values)
 	n.publish(EventConfigSet, configEvent(name))
-	n.reconcile()
 	return success("successfully put config")
 }
 
@@ -517,18 +598,9 @@ func (n *Node) configDel(_ []byte, name string) []byte {
 		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return failure(fmt.Sprintf("unable to delete config data: %v", err))
 		}
-		n.mu.Lock()
-		delete(n.config, name)
-		n.mu.Unlock()
-		n.reconcile()
-		n.publish(EventConfigDeleted, configEvent(name))
-		return success("successfully deleted config")
 	}
-	n.mu.Lock()
-	delete(n.config, name)
-	n.mu.Unlock()
+	n.memConfigDel(name)
 	n.publish(EventConfigDeleted, configEvent(name))
-	n.reconcile()
 	return success("successfully deleted config")
 }
 

@@ -101,12 +101,20 @@ type Node struct {
 	links      []latticeadmin.Link
 	config     map[string]map[string]string
 
-	store   *latticeStore // with Options.JetStream
-	working atomic.Bool   // the worker runs
+	gone    map[string]latticeadmin.Link // links just deleted, see memLinkDel
+	store   *latticeStore                // with Options.JetStream
+	working atomic.Bool                  // the worker runs
 }
 
 // storeTimeout bounds one read or write of the lattice's buckets.
 const storeTimeout = 10 * time.Second
+
+// subscription is a control-interface subject the node answers, in a
+// queue group or not, and its handler (nil reply: none sent).
+type subscription struct {
+	subj, queue string
+	h           func([]byte, string) []byte
+}
 
 // Component is a component this node runs, as the inventory lists it.
 type Component struct {
@@ -242,10 +250,11 @@ func (n *Node) Start(ctx context.Context) error {
 		n.ctlURL = n.nc.ConnectedUrlRedacted()
 	}
 	ctl := func(op, arg string) string { return subject.Ctl(n.opts.CtlPrefix, n.opts.Lattice, op, arg) }
-	queue := ctl("", "") + "ctl" // one host answers the lattice-wide queries
-	// With the lattice's buckets, one host of upstream's queue groups
-	// handles each link and config request; else every node applies a put.
-	linkQ, configQ, putQ, cfgPutQ := queue, queue, "", ""
+	// One host of upstream's queue groups answers each link and config
+	// request and publishes its event; with the lattice's buckets every
+	// host learns a change from them, else from a plain subscription.
+	linkQ, configQ := ctl("link", ""), ctl("config", "")
+	var apply []subscription
 	if n.opts.JetStream != nil {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		store, err := openStore(sctx, n.opts.JetStream, n.opts.Lattice)
@@ -259,15 +268,16 @@ func (n *Node) Start(ctx context.Context) error {
 			n.wg.Wait()
 			return fmt.Errorf("node: the lattice's JetStream: %w", err)
 		}
-		linkQ, configQ = ctl("link", ""), ctl("config", "")
-		putQ, cfgPutQ = linkQ, configQ
 	} else {
 		n.seed(ctx)
+		apply = []subscription{
+			{ctl(subject.CtlLinkPut, ""), "", n.linkApply},
+			{ctl(subject.CtlLinkDel, ""), "", n.linkDelApply},
+			{ctl(subject.CtlConfigPut, "*"), "", n.configApply},
+			{ctl(subject.CtlConfigDel, "*"), "", n.configDelApply},
+		}
 	}
-	subs := []struct {
-		subj, queue string
-		h           func([]byte, string) []byte
-	}{
+	subs := []subscription{
 		{ctl(subject.CtlHostPing, ""), "", n.ping},
 		{ctl(subject.CtlHostGet, n.id), "", n.inventoryReply},
 		{ctl(subject.CtlHostStop, n.id), "", n.hostStop},
@@ -279,20 +289,17 @@ func (n *Node) Start(ctx context.Context) error {
 		{ctl(subject.CtlProviderAuction, ""), "", n.providerAuction},
 		{ctl(subject.CtlLabelPut, n.id), "", n.labelPut},
 		{ctl(subject.CtlLabelDel, n.id), "", n.labelDel},
-		// Links and config are kept by every node (there is no shared
-		// LATTICEDATA/CONFIGDATA bucket here): each applies a change;
-		// the reads are answered by one.
-		{ctl(subject.CtlLinkPut, ""), putQ, n.linkPut},
-		{ctl(subject.CtlLinkDel, ""), putQ, n.linkDel},
-		{ctl(subject.CtlConfigPut, "*"), cfgPutQ, n.configPut},
-		{ctl(subject.CtlConfigDel, "*"), cfgPutQ, n.configDel},
+		{ctl(subject.CtlLinkPut, ""), linkQ, n.linkPut},
+		{ctl(subject.CtlLinkDel, ""), linkQ, n.linkDel},
+		{ctl(subject.CtlConfigPut, "*"), configQ, n.configPut},
+		{ctl(subject.CtlConfigDel, "*"), configQ, n.configDel},
 		{ctl(subject.CtlLinkGet, ""), linkQ, n.linkGet},
 		{ctl(subject.CtlConfigGet, "*"), configQ, n.configGet},
-		{ctl(subject.CtlClaimsGet, ""), queue, n.claimsGet},
+		{ctl(subject.CtlClaimsGet, ""), ctl("claims", ""), n.claimsGet},
 		{ctl(subject.CtlRegistryPut, ""), "", n.registryPut},
 		{ctl(subject.CtlNodeConfigPeer, "*"), "", n.configPeer},
 	}
-	for _, s := range subs {
+	for _, s := range append(subs, apply...) {
 		h := s.h
 		sub, err := n.nc.QueueSubscribe(s.subj, s.queue, func(m *nats.Msg) {
 			last := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]

@@ -171,19 +171,15 @@ func (n *Node) setLinks(source string, links []latticeadmin.Link) {
 	}
 	n.links = append(kept, links...)
 	n.mu.Unlock()
-	linkEq := func(a, b latticeadmin.Link) bool {
-		return a.Target == b.Target && a.Name == b.Name && a.WitNamespace == b.WitNamespace && a.WitPackage == b.WitPackage &&
-			slices.Equal(a.Interfaces, b.Interfaces) && slices.Equal(a.SourceConfig, b.SourceConfig) && slices.Equal(a.TargetConfig, b.TargetConfig)
-	}
 	changed := false
 	for _, l := range links {
-		if !slices.ContainsFunc(old, func(o latticeadmin.Link) bool { return linkEq(o, l) }) {
+		if !slices.ContainsFunc(old, func(o latticeadmin.Link) bool { return sameLink(o, l) }) {
 			n.tellProviders(l, false)
 			changed = true
 		}
 	}
 	for _, o := range old {
-		if !slices.ContainsFunc(links, func(l latticeadmin.Link) bool { return linkEq(o, l) }) {
+		if !slices.ContainsFunc(links, func(l latticeadmin.Link) bool { return sameLink(o, l) }) {
 			n.tellProviders(o, true)
 			changed = true
 		}
@@ -191,6 +187,12 @@ func (n *Node) setLinks(source string, links []latticeadmin.Link) {
 	if changed {
 		n.reconcile()
 	}
+}
+
+// sameLink: a and b are the same link, config included.
+func sameLink(a, b latticeadmin.Link) bool {
+	return a.SourceID == b.SourceID && a.Target == b.Target && a.Name == b.Name && a.WitNamespace == b.WitNamespace && a.WitPackage == b.WitPackage &&
+		slices.Equal(a.Interfaces, b.Interfaces) && slices.Equal(a.SourceConfig, b.SourceConfig) && slices.Equal(a.TargetConfig, b.TargetConfig)
 }
 
 func (n *Node) applyConfigEntry(e jetstream.KeyValueEntry) {

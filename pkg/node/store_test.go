@@ -17,13 +17,17 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
 )
 
-// storeNode starts a node with the lattice's buckets on the server at url.
-func storeNode(t *testing.T, url string) *Node {
+// storeNode starts a node on the server at url, with the lattice's
+// buckets when buckets.
+func storeNode(t *testing.T, url string, buckets bool) *Node {
 	t.Helper()
 	nc := testkit.Connect(t, url)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
+	var js jetstream.JetStream
+	if buckets {
+		var err error
+		if js, err = jetstream.New(nc); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n, err := New(Options{Conn: nc, Lattice: lat, Version: "test", JetStream: js, Logger: testkit.Logger(t, -1)})
 	if err != nil {
@@ -48,9 +52,16 @@ func (n *Node) snapshot() LatticeData {
 // put is handled by one host, so the lattice sees one event per put
 // however many nodes there are; every node learns the change from the
 // buckets, and a node started later learns what was put before it.
+// Without the buckets (memory) every node applies the change and still
+// one answers it and publishes its event; the late node asks the others.
 func TestLinksAndConfigInTheLatticeBuckets(t *testing.T) {
+	t.Run("buckets", func(t *testing.T) { testLatticeData(t, true) })
+	t.Run("memory", func(t *testing.T) { testLatticeData(t, false) })
+}
+
+func testLatticeData(t *testing.T, buckets bool) {
 	srv := testkit.NATS(t, embedded.Config{})
-	a, b := storeNode(t, srv.ClientURL()), storeNode(t, srv.ClientURL())
+	a, b := storeNode(t, srv.ClientURL(), buckets), storeNode(t, srv.ClientURL(), buckets)
 	nc := testkit.Connect(t, srv.ClientURL())
 	var (
 		mu     sync.Mutex
@@ -86,11 +97,42 @@ func TestLinksAndConfigInTheLatticeBuckets(t *testing.T) {
 		return len(d.Links) == 1 && d.Links[0].Target == "app-c" && d.Config["app-route"]["path"] == "/x"
 	}
 	testkit.WaitFor(t, 10*time.Second, "both nodes know the link and config", func() bool { return has(a) && has(b) })
-	late := storeNode(t, srv.ClientURL())
+	late := storeNode(t, srv.ClientURL(), buckets)
 	if !has(late) {
 		t.Errorf("a node started after the puts knows %+v", late.snapshot())
 	}
+	if buckets {
+		checkBuckets(t, nc)
+	}
 
+	del, _ := json.Marshal(latticeadmin.DeleteLinkRequest{SourceID: "app-in", WitNamespace: "wasi", WitPackage: "http", Name: "default"})
+	if _, err := nc.Request(subject.Ctl("", lat, subject.CtlLinkDel, ""), del, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "every node drops the link", func() bool {
+		return len(a.snapshot().Links) == 0 && len(b.snapshot().Links) == 0 && len(late.snapshot().Links) == 0
+	})
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // a second event would be here by now
+	mu.Lock()
+	defer mu.Unlock()
+	for _, typ := range []string{"com.wasmcloud.lattice.config_set", "com.wasmcloud.lattice.linkdef_set", "com.wasmcloud.lattice.linkdef_deleted"} {
+		if len(events[typ]) != 1 {
+			t.Errorf("%s published by %v: want one host", typ, events[typ])
+		}
+	}
+	if n := len(events["com.wasmcloud.lattice.host_started"]); n != 1 || !slices.Contains(events["com.wasmcloud.lattice.host_started"], late.ID()) {
+		t.Errorf("host_started %v", events["com.wasmcloud.lattice.host_started"])
+	}
+}
+
+// checkBuckets checks the buckets hold the link and config as upstream
+// writes them.
+func checkBuckets(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	ctx := context.Background()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -115,25 +157,4 @@ func TestLinksAndConfigInTheLatticeBuckets(t *testing.T) {
 		t.Errorf("CONFIGDATA app-route = %v %v", e, err)
 	}
 
-	del, _ := json.Marshal(latticeadmin.DeleteLinkRequest{SourceID: "app-in", WitNamespace: "wasi", WitPackage: "http", Name: "default"})
-	if _, err := nc.Request(subject.Ctl("", lat, subject.CtlLinkDel, ""), del, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, 10*time.Second, "every node drops the link", func() bool {
-		return len(a.snapshot().Links) == 0 && len(b.snapshot().Links) == 0 && len(late.snapshot().Links) == 0
-	})
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond) // a second event would be here by now
-	mu.Lock()
-	defer mu.Unlock()
-	for _, typ := range []string{"com.wasmcloud.lattice.config_set", "com.wasmcloud.lattice.linkdef_set", "com.wasmcloud.lattice.linkdef_deleted"} {
-		if len(events[typ]) != 1 {
-			t.Errorf("%s published by %v: want one host", typ, events[typ])
-		}
-	}
-	if n := len(events["com.wasmcloud.lattice.host_started"]); n != 1 || !slices.Contains(events["com.wasmcloud.lattice.host_started"], late.ID()) {
-		t.Errorf("host_started %v", events["com.wasmcloud.lattice.host_started"])
-	}
 }

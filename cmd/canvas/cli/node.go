@@ -66,7 +66,10 @@ names their domain): one host handles each put and publishes its event, every
 host follows the buckets, and a node started later learns them there. With
 --hub (or when the lattice's JetStream does not answer, which the log says)
 they are kept in memory, learnt from link.put and config.put (and, with
---nats, from the hosts already there).
+--nats, from the hosts already there); still one host answers each put and
+publishes its event. What the node runs is saved in --state-dir/running.json
+and started again at start, so a node restarted while the lattice is down
+serves what it served.
 
 Components come from file:// artefacts under the artefact roots, or from OCI
 registries (docker login's credentials), checked against the manifest's
