@@ -237,7 +237,11 @@ func (a *Agent) services() []service.Service {
 					return err
 				}
 				id, _ := a.key.PublicKey()
-				secrets, err := NewSecrets(a.nc, opts.SecretsTopic, id, opts.FriendlyName)
+				name := opts.FriendlyName
+				if name == "" {
+					name = id[:10] // as New names the host
+				}
+				secrets, err := NewSecrets(a.nc, opts.SecretsTopic, id, name)
 				if err != nil {
 					return err
 				}
