@@ -75,7 +75,10 @@ func (b *secretsBackend) get(m *nats.Msg) {
 		plainErr(`"InvalidXKey"`)
 		return
 	}
-	payload, err := b.key.Open(m.Data, host)
+	b.mu.Lock()
+	key := b.key
+	b.mu.Unlock()
+	payload, err := key.Open(m.Data, host)
 	if err != nil {
 		plainErr(`"DecryptionError"`)
 		return
@@ -291,6 +294,23 @@ func TestSecretsResolvedThroughTheBackend(t *testing.T) {
 	if d := string(s.event(EventComponentScaleFailed, 1)); !strings.Contains(d, "did not have an embedded JWT") {
 		t.Errorf("component_scale_failed for the unsigned component: %s", d)
 	}
+	// A backend whose key changed since the node asked for it cannot open
+	// the request: the node says the backend's reason.
+	rotated := newSecretsBackend(t, nc, "rotated", map[string]string{"db/password": value})
+	jwt := EmbeddedJWT(mustRead(t, signedEcho(t, dir, time.Now().Add(time.Hour))))
+	fetch := func() error {
+		_, err := sec.Fetch(ctx, []string{"SECRET_r"}, map[string]map[string]string{"SECRET_r": {"name": "r", "type": "secret.wasmcloud.dev/v1alpha1", "backend": "rotated", "key": "db/password", "policy": "{}"}}, jwt, "")
+		return err
+	}
+	if err := fetch(); err != nil {
+		t.Fatal(err)
+	}
+	rotated.mu.Lock()
+	rotated.key, _ = nkeys.CreateCurveKeys()
+	rotated.mu.Unlock()
+	if err := fetch(); err == nil || !strings.Contains(err.Error(), "Error decrypting secret") {
+		t.Errorf("a request sealed for the old key: %v", err)
+	}
 	if s.loaded("app-expired") != nil || s.loaded("app-unsigned") != nil {
 		t.Error("a refused component was loaded")
 	}
@@ -303,4 +323,13 @@ func TestSecretsResolvedThroughTheBackend(t *testing.T) {
 	if logs.FilterMessage("component did not start").Len() != 2 {
 		t.Errorf("want two 'component did not start' logs, have %d", logs.FilterMessage("component did not start").Len())
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
