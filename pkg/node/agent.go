@@ -59,8 +59,15 @@ type AgentOptions struct {
 	// cut hub link or a revoked site credential shows only that way.
 	Probe   time.Duration
 	Version string
-	Logger  *zap.Logger
-	Getenv  func(string) string
+	// JSDomain is the JetStream domain of the lattice's buckets, as a
+	// host's --js-domain (with NATS only).
+	JSDomain string
+	// SecretsTopic is the secrets backends' topic prefix (a host's
+	// --secrets-topic, e.g. subject.SecretsDefaultPrefix); empty refuses
+	// components that name secret references, as such a host does.
+	SecretsTopic string
+	Logger       *zap.Logger
+	Getenv       func(string) string
 }
 
 // Agent is a running `canvas node`: a Node on the lattice, whose
@@ -81,6 +88,7 @@ type Agent struct {
 	leaf    *leaf
 	nc      *nats.Conn
 	work    *Runtime
+	key     nkeys.KeyPair // the host's: its id, in the secrets' host JWT
 	node    *Node
 
 	mu      sync.Mutex
@@ -225,11 +233,23 @@ func (a *Agent) services() []service.Service {
 				if err != nil {
 					return err
 				}
+				if a.key, err = nkeys.CreateServer(); err != nil {
+					return err
+				}
+				id, _ := a.key.PublicKey()
+				name := opts.FriendlyName
+				if name == "" {
+					name = id[:10] // as New names the host
+				}
+				secrets, err := NewSecrets(a.nc, opts.SecretsTopic, id, name)
+				if err != nil {
+					return err
+				}
 				a.work, err = NewRuntime(RuntimeOptions{
 					Runtime: a.host, Gateway: a.gw, Fetcher: arts, Observer: a.obs,
 					KeyValue:         func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(a.js, bucket) },
 					IngressAuthority: a.ingress, AllowOutbound: opts.AllowOutbound, Limits: opts.Limits, Logger: a.log.Named("components"),
-					Bridge: bridgeOpts,
+					Bridge: bridgeOpts, Secrets: secrets,
 				})
 				return err
 			},
@@ -237,8 +257,12 @@ func (a *Agent) services() []service.Service {
 		}),
 		service.New("host", service.Funcs{
 			Start: func(ctx context.Context) (err error) {
-				a.node, err = New(Options{
-					Conn: a.nc, Lattice: opts.Lattice, FriendlyName: opts.FriendlyName, Labels: opts.Labels, Version: opts.Version,
+				js, err := a.latticeJetStream(ctx)
+				if err != nil {
+					return err
+				}
+				a.node, err = New(Options{JetStream: js, RunningFile: filepath.Join(opts.StateDir, RunningFile),
+					Conn: a.nc, Key: a.key, Lattice: opts.Lattice, FriendlyName: opts.FriendlyName, Labels: opts.Labels, Version: opts.Version,
 					Heartbeat: opts.Heartbeat, Workload: a.work, Logger: a.log.Named("host"),
 					NoPeers: opts.Hub != "", // a site's credentials: see Options.NoPeers
 				})
@@ -264,6 +288,37 @@ func (a *Agent) services() []service.Service {
 			Stop: func(context.Context) error { a.node.Close(); return nil },
 		}),
 	}
+}
+
+// latticeJetStream is the JetStream the node keeps links and config in
+// (LATTICEDATA_/CONFIGDATA_), or nil: with Hub (a site's leaf link, whose
+// JetStream access is not made here) or when the lattice's server has no
+// JetStream, the node keeps them in memory and says so.
+func (a *Agent) latticeJetStream(ctx context.Context) (jetstream.JetStream, error) {
+	if a.opts.Hub != "" {
+		a.log.Info("links and named config are kept in this node's memory, learnt from link.put and config.put: the lattice's LATTICEDATA/CONFIGDATA buckets are not used across a site's leaf link")
+		return nil, nil
+	}
+	var (
+		js  jetstream.JetStream
+		err error
+	)
+	if a.opts.JSDomain != "" {
+		js, err = jetstream.NewWithDomain(a.nc, a.opts.JSDomain)
+	} else {
+		js, err = jetstream.New(a.nc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--js-domain: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := js.AccountInfo(pctx); err != nil {
+		a.log.Warn("the lattice's JetStream does not answer: links and named config are kept in this node's memory (learnt from link.put, config.put and the hosts already there), not in the LATTICEDATA/CONFIGDATA buckets hosts share",
+			zap.String("js_domain", a.opts.JSDomain), zap.Error(err))
+		return nil, nil
+	}
+	return js, nil
 }
 
 // watchCredential logs, once per change, why the lattice refuses the

@@ -13,8 +13,16 @@
 // inventory, the lattice's links and named config, and resolves nothing
 // itself. Capability providers are refused with provider_start_failed,
 // except those the Workload runs in-process (canvas-bridge, pkg/bridge,
-// given host data and its links as a host gives a provider process). Links and
-// config live in each node's memory (no LATTICEDATA/CONFIGDATA bucket):
-// every node applies a put, one answers a get, and a node that starts
-// later learns them from the hosts already there.
+// given host data and its links as a host gives a provider process).
+//
+// Links and named config: with Options.JetStream they live in the
+// lattice's LATTICEDATA_/CONFIGDATA_ buckets as upstream hosts keep them
+// (store.go): one host of upstream's queue group handles a put and
+// publishes its event, every node follows the buckets. Without, every node
+// applies each put it sees and one (the queue group's) answers it and
+// publishes its event; a node that starts later learns them from the
+// hosts already there. Options.RunningFile keeps what the node runs
+// across restarts (persist.go). The Runtime resolves SECRET_ references
+// through the lattice's secrets backends (Secrets, secrets.go), as a
+// v1.9 host does.
 package node

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
@@ -134,9 +135,6 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 		n.publish(EventComponentScaled, componentScaled(annotations, n.id, prev.ImageRef, req.ComponentID, req.Count))
 		return
 	}
-	if i := slices.IndexFunc(req.Config, IsSecretReference); i >= 0 {
-		n.log.Warn("secret references are not resolved by this node (it has no secrets backend): the component starts without them", zap.String("component_id", req.ComponentID), zap.String("config", req.Config[i]))
-	}
 	c := Component{ID: req.ComponentID, ImageRef: req.ComponentRef, Annotations: annotations, MaxInstances: req.Count, Config: slices.Clone(req.Config), Limits: maps.Clone(req.ComponentLimits)}
 	// Config the node has not heard of may be another node's.
 	for _, name := range c.Config {
@@ -144,13 +142,20 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 		n.fetchConfig(fctx, subject.CtlNodeConfigPeer, name)
 		cancel()
 	}
+	n.startComponent(ctx, c)
+}
+
+// startComponent runs c and publishes component_scaled, or
+// component_scale_failed with why.
+func (n *Node) startComponent(ctx context.Context, c Component) {
+	annotations := annotationsOrEmpty(c.Annotations)
 	if n.opts.Workload != nil {
 		n.mu.Lock()
 		data := n.latticeData()
 		n.mu.Unlock()
 		if err := n.opts.Workload.Start(ctx, c, data); err != nil {
 			n.log.Warn("component did not start", zap.String("component_id", c.ID), zap.String("image_ref", c.ImageRef), zap.Error(err))
-			n.publish(EventComponentScaleFailed, componentScaleFailed(annotations, n.id, req.ComponentRef, req.ComponentID, req.Count, err))
+			n.publish(EventComponentScaleFailed, componentScaleFailed(annotations, n.id, c.ImageRef, c.ID, c.MaxInstances, err))
 			return
 		}
 	}
@@ -158,7 +163,7 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 	n.components[c.ID] = &c
 	n.mu.Unlock()
 	n.log.Info("component started", zap.String("component_id", c.ID), zap.String("image_ref", c.ImageRef), zap.Uint32("max_instances", c.MaxInstances))
-	n.publish(EventComponentScaled, componentScaled(annotations, n.id, req.ComponentRef, req.ComponentID, req.Count))
+	n.publish(EventComponentScaled, componentScaled(annotations, n.id, c.ImageRef, c.ID, c.MaxInstances))
 }
 
 func (n *Node) update(data []byte, _ string) []byte {
@@ -378,37 +383,156 @@ func (n *Node) linkPut(data []byte, _ string) []byte {
 	if f := decode(data, &l, "link put request"); f != nil {
 		return f
 	}
-	for _, s := range []*[]string{&l.Interfaces, &l.SourceConfig, &l.TargetConfig} {
-		if *s == nil {
-			*s = []string{}
-		}
-	}
-	same := func(o latticeadmin.Link) bool {
-		return o.SourceID == l.SourceID && o.WitNamespace == l.WitNamespace && o.WitPackage == l.WitPackage && o.Name == l.Name
-	}
-	n.mu.Lock()
+	normalizeLink(&l)
 	var err error
-	for _, o := range n.links {
-		if same(o) && o.Target != l.Target && slices.ContainsFunc(o.Interfaces, func(i string) bool { return slices.Contains(l.Interfaces, i) }) {
-			err = errLinkConflict
-		}
+	if n.store != nil {
+		ctx, cancel := context.WithTimeout(n.ctx, storeTimeout)
+		err = n.storeLinkPut(ctx, l)
+		cancel()
+	} else {
+		err = n.memLinkPut(l)
 	}
-	if err == nil {
-		if i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool { return same(o) && o.Target == l.Target }); i >= 0 {
-			n.links[i] = l
-		} else {
-			n.links = append(n.links, l)
-		}
-	}
-	n.mu.Unlock()
 	if err != nil {
 		n.publish(EventLinkdefSetFailed, linkdefSetFailed(l, err))
 		return failure(err.Error())
 	}
 	n.publish(EventLinkdefSet, linkdefSet(l))
-	n.tellProviders(l, false)
-	n.reconcile()
 	return success("successfully set link")
+}
+
+func normalizeLink(l *latticeadmin.Link) {
+	for _, s := range []*[]string{&l.Interfaces, &l.SourceConfig, &l.TargetConfig} {
+		if *s == nil {
+			*s = []string{}
+		}
+	}
+}
+
+// Without the lattice's buckets every node applies each link and config
+// change it sees (the *Apply handlers, on plain subscriptions), while one
+// node of upstream's queue group answers it and publishes its one event
+// (the handlers above, which apply it too: whichever comes first does, the
+// other finds nothing to change).
+
+func (n *Node) linkApply(data []byte, _ string) []byte {
+	var l latticeadmin.Link
+	if json.Unmarshal(data, &l) == nil {
+		normalizeLink(&l)
+		_ = n.memLinkPut(l) // the answering node reports a conflict
+	}
+	return nil
+}
+
+func (n *Node) linkDelApply(data []byte, _ string) []byte {
+	var req linkDelete
+	if json.Unmarshal(data, &req) == nil {
+		n.memLinkDel(req)
+	}
+	return nil
+}
+
+func (n *Node) configApply(data []byte, name string) []byte {
+	var values map[string]string
+	if json.Unmarshal(data, &values) == nil {
+		n.memConfigPut(name, values)
+	}
+	return nil
+}
+
+func (n *Node) configDelApply(_ []byte, name string) []byte {
+	n.memConfigDel(name)
+	return nil
+}
+
+// memLinkPut applies a link put to the node's memory and, when it
+// changed anything, to the providers and components.
+func (n *Node) memLinkPut(l latticeadmin.Link) error {
+	n.mu.Lock()
+	err := linkConflict(n.links, l)
+	changed := false
+	if err == nil {
+		switch i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool { return sameLinkSlot(o, l) && o.Target == l.Target }); {
+		case i < 0:
+			n.links, changed = append(n.links, l), true
+		case !sameLink(n.links[i], l):
+			n.links[i], changed = l, true
+		}
+	}
+	n.mu.Unlock()
+	if changed {
+		n.tellProviders(l, false)
+		n.reconcile()
+	}
+	return err
+}
+
+// memLinkDel deletes a link from the node's memory; it returns the link
+// deleted, by this call or just before it by the other subscription.
+func (n *Node) memLinkDel(req linkDelete) *latticeadmin.Link {
+	key := req.SourceID + "\x00" + req.WitNamespace + "\x00" + req.WitPackage + "\x00" + req.Name
+	n.mu.Lock()
+	var deleted *latticeadmin.Link
+	i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool {
+		return o.SourceID == req.SourceID && o.WitNamespace == req.WitNamespace && o.WitPackage == req.WitPackage && o.Name == req.Name
+	})
+	if i >= 0 {
+		l := n.links[i]
+		deleted = &l
+		n.links = slices.Delete(n.links, i, i+1)
+		if n.gone == nil {
+			n.gone = map[string]latticeadmin.Link{}
+		}
+		n.gone[key] = l
+	} else if l, ok := n.gone[key]; ok {
+		delete(n.gone, key)
+		n.mu.Unlock()
+		return &l
+	}
+	n.mu.Unlock()
+	if deleted != nil {
+		n.tellProviders(*deleted, true)
+		n.reconcile()
+	}
+	return deleted
+}
+
+func (n *Node) memConfigPut(name string, values map[string]string) {
+	n.mu.Lock()
+	old, had := n.config[name]
+	changed := !had || !maps.Equal(old, values)
+	if changed {
+		n.config[name] = nonNilMap(values)
+	}
+	n.mu.Unlock()
+	if changed {
+		n.reconcile()
+	}
+}
+
+func (n *Node) memConfigDel(name string) {
+	n.mu.Lock()
+	_, had := n.config[name]
+	delete(n.config, name)
+	n.mu.Unlock()
+	if had {
+		n.reconcile()
+	}
+}
+
+// sameLinkSlot: o and l are links of one source on one package and name.
+func sameLinkSlot(o, l latticeadmin.Link) bool {
+	return o.SourceID == l.SourceID && o.WitNamespace == l.WitNamespace && o.WitPackage == l.WitPackage && o.Name == l.Name
+}
+
+// linkConflict refuses l when links has one in its slot to another target
+// on a shared interface, as upstream does.
+func linkConflict(links []latticeadmin.Link, l latticeadmin.Link) error {
+	for _, o := range links {
+		if sameLinkSlot(o, l) && o.Target != l.Target && slices.ContainsFunc(o.Interfaces, func(i string) bool { return slices.Contains(l.Interfaces, i) }) {
+			return errLinkConflict
+		}
+	}
+	return nil
 }
 
 type linkDelete = latticeadmin.DeleteLinkRequest
@@ -418,23 +542,21 @@ func (n *Node) linkDel(data []byte, _ string) []byte {
 	if f := decode(data, &req, "link delete request"); f != nil {
 		return f
 	}
-	n.mu.Lock()
 	var deleted *latticeadmin.Link
-	if i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool {
-		return o.SourceID == req.SourceID && o.WitNamespace == req.WitNamespace && o.WitPackage == req.WitPackage && o.Name == req.Name
-	}); i >= 0 {
-		l := n.links[i]
-		deleted = &l
-		n.links = slices.Delete(n.links, i, i+1)
+	if n.store != nil {
+		ctx, cancel := context.WithTimeout(n.ctx, storeTimeout)
+		var err error
+		deleted, err = n.storeLinkDel(ctx, req)
+		cancel()
+		if err != nil {
+			return failure(err.Error())
+		}
+	} else {
+		deleted = n.memLinkDel(req)
 	}
-	n.mu.Unlock()
 	// Published whether or not the link existed, for idempotency, as
 	// upstream does.
 	n.publish(EventLinkdefDeleted, linkdefDeleted(req, deleted))
-	if deleted != nil {
-		n.tellProviders(*deleted, true)
-		n.reconcile()
-	}
 	return success("successfully deleted link")
 }
 
@@ -453,20 +575,32 @@ func (n *Node) configPut(data []byte, name string) []byte {
 	if err := json.Unmarshal(data, &values); err != nil {
 		return failure(fmt.Sprintf("config data should be a map of string -> string: %v", err))
 	}
-	n.mu.Lock()
-	n.config[name] = nonNilMap(values)
-	n.mu.Unlock()
+	if n.store != nil {
+		ctx, cancel := context.WithTimeout(n.ctx, storeTimeout)
+		_, err := n.store.config.Put(ctx, name, data)
+		cancel()
+		if err != nil {
+			return failure(fmt.Sprintf("unable to store config data: %v", err))
+		}
+	}
+	// With the store every host's watcher applies it too; this one at
+	// once, for the scale that may follow.
+	n.memConfigPut(name, values)
 	n.publish(EventConfigSet, configEvent(name))
-	n.reconcile()
 	return success("successfully put config")
 }
 
 func (n *Node) configDel(_ []byte, name string) []byte {
-	n.mu.Lock()
-	delete(n.config, name)
-	n.mu.Unlock()
+	if n.store != nil {
+		ctx, cancel := context.WithTimeout(n.ctx, storeTimeout)
+		err := n.store.config.Delete(ctx, name)
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return failure(fmt.Sprintf("unable to delete config data: %v", err))
+		}
+	}
+	n.memConfigDel(name)
 	n.publish(EventConfigDeleted, configEvent(name))
-	n.reconcile()
 	return success("successfully deleted config")
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -19,11 +20,18 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
 )
 
-// TestHubLinkWithSiteCredentials: a node joins a secured lattice through
-// its own leaf-node connection with a site's credentials (from `canvas
-// edge bootstrap`), answers pings from the hub, and once the site is
-// revoked it gets none and its log says the hub refused the credential.
-func TestHubLinkWithSiteCredentials(t *testing.T) {
+// hubSite is a hub from `canvas lattice init` and site a bootstrapped with
+// --node.
+type hubSite struct {
+	lattice  *edge.Lattice
+	dir      string // the lattice's directory
+	srv      *server.Server
+	leafAddr string
+	site     edge.BootstrapResult
+}
+
+func startHub(t *testing.T) hubSite {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "lattice")
 	hubAddr, leafAddr := edgetest.FreeAddr(t), edgetest.FreeAddr(t)
 	l, err := edge.Init(edge.InitOptions{Dir: dir, Listen: hubAddr, LeafListen: leafAddr})
@@ -35,6 +43,16 @@ func TestHubLinkWithSiteCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return hubSite{lattice: l, dir: dir, srv: hub, leafAddr: leafAddr, site: res}
+}
+
+// TestHubLinkWithSiteCredentials: a node joins a secured lattice through
+// its own leaf-node connection with a site's credentials (from `canvas
+// edge bootstrap`), answers pings from the hub, and once the site is
+// revoked it gets none and its log says the hub refused the credential.
+func TestHubLinkWithSiteCredentials(t *testing.T) {
+	h := startHub(t)
+	l, dir, hub, leafAddr, res := h.lattice, h.dir, h.srv, h.leafAddr, h.site
 	core, logs := observer.New(zap.InfoLevel)
 	var ups atomic.Int32
 	lf, err := startLeaf("nats://"+leafAddr, filepath.Join(res.Site.Dir, edge.SiteCredsFile), leafServerName("t"), zap.New(core), func() { ups.Add(1) })

@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 	"go.uber.org/zap"
 
@@ -48,7 +50,19 @@ type Options struct {
 	// config it missed: a site's credentials may not send control-interface
 	// requests (the hub would drop them, and the node wait for nothing).
 	NoPeers bool
-	Logger  *zap.Logger
+	// JetStream, when set, reaches the lattice's JetStream (the host's
+	// JetStream domain, if any): links and named config are then kept in
+	// the lattice's LATTICEDATA_/CONFIGDATA_ buckets as wasmCloud 1.x
+	// hosts keep them, each put handled by one host of the lattice (a
+	// queue group, as upstream's) and learnt by every host from the
+	// buckets, and the node asks no peer. Nil keeps them in the node's
+	// memory, applied by every node that gets a put.
+	JetStream jetstream.JetStream
+	// RunningFile, when set, is where the node keeps what it runs (the
+	// components, and the links and config they use; RunningFile in a
+	// state directory), written after each change and restored at Start.
+	RunningFile string
+	Logger      *zap.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -86,6 +100,20 @@ type Node struct {
 	providers  map[string]*latticeadmin.ProviderDescription
 	links      []latticeadmin.Link
 	config     map[string]map[string]string
+
+	gone    map[string]latticeadmin.Link // links just deleted, see memLinkDel
+	store   *latticeStore                // with Options.JetStream
+	working atomic.Bool                  // the worker runs
+}
+
+// storeTimeout bounds one read or write of the lattice's buckets.
+const storeTimeout = 10 * time.Second
+
+// subscription is a control-interface subject the node answers, in a
+// queue group or not, and its handler (nil reply: none sent).
+type subscription struct {
+	subj, queue string
+	h           func([]byte, string) []byte
 }
 
 // Component is a component this node runs, as the inventory lists it.
@@ -222,12 +250,34 @@ func (n *Node) Start(ctx context.Context) error {
 		n.ctlURL = n.nc.ConnectedUrlRedacted()
 	}
 	ctl := func(op, arg string) string { return subject.Ctl(n.opts.CtlPrefix, n.opts.Lattice, op, arg) }
-	queue := ctl("", "") + "ctl" // one host answers the lattice-wide queries
-	n.seed(ctx)
-	subs := []struct {
-		subj, queue string
-		h           func([]byte, string) []byte
-	}{
+	// One host of upstream's queue groups answers each link and config
+	// request and publishes its event; with the lattice's buckets every
+	// host learns a change from them, else from a plain subscription.
+	linkQ, configQ := ctl("link", ""), ctl("config", "")
+	var apply []subscription
+	if n.opts.JetStream != nil {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		store, err := openStore(sctx, n.opts.JetStream, n.opts.Lattice)
+		if err == nil {
+			n.store = store
+			err = n.watch(n.ctx)
+		}
+		cancel()
+		if err != nil {
+			n.cancel()
+			n.wg.Wait()
+			return fmt.Errorf("node: the lattice's JetStream: %w", err)
+		}
+	} else {
+		n.seed(ctx)
+		apply = []subscription{
+			{ctl(subject.CtlLinkPut, ""), "", n.linkApply},
+			{ctl(subject.CtlLinkDel, ""), "", n.linkDelApply},
+			{ctl(subject.CtlConfigPut, "*"), "", n.configApply},
+			{ctl(subject.CtlConfigDel, "*"), "", n.configDelApply},
+		}
+	}
+	subs := []subscription{
 		{ctl(subject.CtlHostPing, ""), "", n.ping},
 		{ctl(subject.CtlHostGet, n.id), "", n.inventoryReply},
 		{ctl(subject.CtlHostStop, n.id), "", n.hostStop},
@@ -239,20 +289,17 @@ func (n *Node) Start(ctx context.Context) error {
 		{ctl(subject.CtlProviderAuction, ""), "", n.providerAuction},
 		{ctl(subject.CtlLabelPut, n.id), "", n.labelPut},
 		{ctl(subject.CtlLabelDel, n.id), "", n.labelDel},
-		// Links and config are kept by every node (there is no shared
-		// LATTICEDATA/CONFIGDATA bucket here): each applies a change;
-		// the reads are answered by one.
-		{ctl(subject.CtlLinkPut, ""), "", n.linkPut},
-		{ctl(subject.CtlLinkDel, ""), "", n.linkDel},
-		{ctl(subject.CtlConfigPut, "*"), "", n.configPut},
-		{ctl(subject.CtlConfigDel, "*"), "", n.configDel},
-		{ctl(subject.CtlLinkGet, ""), queue, n.linkGet},
-		{ctl(subject.CtlConfigGet, "*"), queue, n.configGet},
-		{ctl(subject.CtlClaimsGet, ""), queue, n.claimsGet},
+		{ctl(subject.CtlLinkPut, ""), linkQ, n.linkPut},
+		{ctl(subject.CtlLinkDel, ""), linkQ, n.linkDel},
+		{ctl(subject.CtlConfigPut, "*"), configQ, n.configPut},
+		{ctl(subject.CtlConfigDel, "*"), configQ, n.configDel},
+		{ctl(subject.CtlLinkGet, ""), linkQ, n.linkGet},
+		{ctl(subject.CtlConfigGet, "*"), configQ, n.configGet},
+		{ctl(subject.CtlClaimsGet, ""), ctl("claims", ""), n.claimsGet},
 		{ctl(subject.CtlRegistryPut, ""), "", n.registryPut},
 		{ctl(subject.CtlNodeConfigPeer, "*"), "", n.configPeer},
 	}
-	for _, s := range subs {
+	for _, s := range append(subs, apply...) {
 		h := s.h
 		sub, err := n.nc.QueueSubscribe(s.subj, s.queue, func(m *nats.Msg) {
 			last := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
@@ -280,8 +327,12 @@ func (n *Node) Start(ctx context.Context) error {
 	n.publish(EventHostStarted, hostStarted(n.opts.FriendlyName, labels, n.opts.Version))
 	n.Heartbeat()
 	n.wg.Add(2)
+	n.working.Store(true)
 	go n.work()
 	go n.beat()
+	if err := n.restore(); err != nil {
+		n.log.Error("the running set was not restored", zap.Error(err))
+	}
 	n.log.Info("host started", zap.String("host_id", n.id), zap.String("lattice", n.opts.Lattice), zap.Any("labels", labels))
 	return nil
 }
@@ -323,6 +374,7 @@ func (n *Node) work() {
 			return
 		case job := <-n.jobs:
 			job(n.ctx)
+			n.persist()
 		}
 	}
 }
@@ -450,8 +502,8 @@ func (n *Node) running() []Component {
 
 // reconcile applies the lattice data to what runs, on the worker.
 func (n *Node) reconcile() {
-	if n.opts.Workload == nil {
-		return
+	if n.opts.Workload == nil || !n.working.Load() {
+		return // nothing runs before the worker does
 	}
 	n.enqueue(func(ctx context.Context) {
 		n.mu.Lock()

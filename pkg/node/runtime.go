@@ -47,6 +47,10 @@ type RuntimeOptions struct {
 	// Bridge, when set, runs canvas-bridge in-process for the lattice;
 	// without it the bridge serves this node's components only.
 	Bridge *BridgeOptions
+	// Secrets resolves a component's SECRET_ config references; nil
+	// refuses a component that names one, as a host without
+	// --secrets-topic does.
+	Secrets *Secrets
 }
 
 // Runtime runs the components a Node is asked to on the wasm runtime and
@@ -69,8 +73,9 @@ type loaded struct {
 	c      Component
 	wasm   *artefact.Wasm
 	inst   *runtime.Component
-	limit  *limiter // its max_instances, in front of inst
-	cc     runtime.ComponentConfig
+	limit  *limiter                // its max_instances, in front of inst
+	cc     runtime.ComponentConfig // without its secrets
+	refs   map[string]map[string]string
 	bucket string
 	routes []gateway.Route
 }
@@ -108,6 +113,11 @@ func (r *Runtime) Start(ctx context.Context, c Component, data LatticeData) erro
 
 func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, data LatticeData) error {
 	cc, bucket := r.componentConfig(c, data)
+	refs := secretRefs(c, data)
+	withSecrets, err := r.withSecrets(ctx, c, wasm, cc, refs)
+	if err != nil {
+		return err
+	}
 	if bucket != "" && r.opts.KeyValue != nil {
 		cc.KeyValue = r.opts.KeyValue(bucket)
 		// Opened now (created if new) so the first request does not pay for it.
@@ -118,7 +128,7 @@ func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, da
 			return fmt.Errorf("keyvalue bucket %s: %w", bucket, err)
 		}
 	}
-	inst, err := r.opts.Runtime.Load(ctx, c.ID, wasm.Bytes, cc)
+	inst, err := r.opts.Runtime.Load(ctx, c.ID, wasm.Bytes, withSecrets)
 	if errors.Is(err, runtime.ErrCompile) {
 		return wasm.CompileFailure(err)
 	}
@@ -134,7 +144,7 @@ func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, da
 	r.opts.Gateway.SetReady(c.ID)
 	r.mu.Lock()
 	old := r.comps[c.ID]
-	r.comps[c.ID] = &loaded{c: c, wasm: wasm, inst: inst, limit: limit, cc: cc, bucket: bucket, routes: routes}
+	r.comps[c.ID] = &loaded{c: c, wasm: wasm, inst: inst, limit: limit, cc: cc, refs: refs, bucket: bucket, routes: routes}
 	r.mu.Unlock()
 	if old != nil {
 		go old.inst.Close() // waits for its requests in flight
@@ -175,7 +185,7 @@ func (r *Runtime) Reconcile(ctx context.Context, running []Component, data Latti
 		}
 		l.limit.resize(c.MaxInstances)
 		cc, bucket := r.componentConfig(c, data)
-		if !sameConfig(cc, l.cc) || bucket != l.bucket {
+		if !sameConfig(cc, l.cc) || bucket != l.bucket || !sameRefs(secretRefs(c, data), l.refs) {
 			if err := r.load(ctx, c, l.wasm, data); err != nil {
 				r.log.Warn("component not reloaded with its new config or links: the old one serves", zap.String("component_id", c.ID), zap.Error(err))
 			}
@@ -272,6 +282,50 @@ func (r *Runtime) componentConfig(c Component, data LatticeData) (runtime.Compon
 	return cc, bucket
 }
 
+// secretRefs are the secret references c names, as the lattice holds them.
+func secretRefs(c Component, data LatticeData) map[string]map[string]string {
+	var out map[string]map[string]string
+	for _, name := range c.Config {
+		if IsSecretReference(name) {
+			if out == nil {
+				out = map[string]map[string]string{}
+			}
+			out[name] = data.Config[name]
+		}
+	}
+	return out
+}
+
+func sameRefs(a, b map[string]map[string]string) bool {
+	return maps.EqualFunc(a, b, func(x, y map[string]string) bool { return maps.Equal(x, y) })
+}
+
+// withSecrets returns cc with the values of the secrets refs name, fetched
+// from their backends for c (its embedded JWT, its application): each is
+// the wasi:config value of the secret's name (a string, or a binary
+// secret's bytes). A secret that cannot be fetched fails the start, as on
+// a host; the error names the secret, never a value.
+func (r *Runtime) withSecrets(ctx context.Context, c Component, wasm *artefact.Wasm, cc runtime.ComponentConfig, refs map[string]map[string]string) (runtime.ComponentConfig, error) {
+	if len(refs) == 0 {
+		return cc, nil
+	}
+	names := slices.Collect(maps.Keys(refs))
+	vals, err := r.opts.Secrets.Fetch(ctx, names, refs, EmbeddedJWT(wasm.Bytes), c.Annotations[AppSpecAnnotation])
+	if err != nil {
+		return cc, fmt.Errorf("unable to fetch requested secrets: %w", err)
+	}
+	cfg := maps.Clone(cc.Config)
+	for name, v := range vals {
+		if v.String != nil {
+			cfg[name] = *v.String
+		} else {
+			cfg[name] = string(v.Bytes)
+		}
+	}
+	cc.Config = cfg
+	return cc, nil
+}
+
 // routes are the paths the links into c name, each served by h.
 func (r *Runtime) routes(c Component, h http.Handler, data LatticeData) []gateway.Route {
 	var out []gateway.Route
@@ -321,9 +375,8 @@ var _ Workload = (*Runtime)(nil)
 
 // SecretPrefix starts the name of a config that holds a secret reference
 // (wadm's SECRET_{manifest}-{name}), which a host resolves through its
-// secrets backend. The node has no secrets backend: it leaves such
-// configs out of a component's config and a provider's link config, so a
-// reference never passes for a value.
+// secrets backend (Secrets). Such configs are never a component's config
+// nor a provider's link config, so a reference never passes for a value.
 const SecretPrefix = "SECRET_"
 
 // IsSecretReference reports whether a config name holds a secret reference.

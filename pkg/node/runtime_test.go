@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
@@ -31,10 +33,51 @@ import (
 type servingNode struct {
 	*harness
 	base string // the gateway's URL
+	rt   *Runtime
+	rec  *recordingLoader
+}
+
+// recordingLoader is the real runtime, noting the config each component
+// was last loaded with.
+type recordingLoader struct {
+	*runtime.Host
+	mu   sync.Mutex
+	last map[string]runtime.ComponentConfig
+}
+
+func (r *recordingLoader) Load(ctx context.Context, name string, wasm []byte, cc runtime.ComponentConfig) (*runtime.Component, error) {
+	c, err := r.Host.Load(ctx, name, wasm, cc)
+	if err == nil {
+		r.mu.Lock()
+		r.last[name] = cc
+		r.mu.Unlock()
+	}
+	return c, err
+}
+
+// loaded is the config component id was last loaded with, nil if never.
+func (s *servingNode) loaded(id string) map[string]string {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	cc, ok := s.rec.last[id]
+	if !ok {
+		return nil
+	}
+	return cc.Config
 }
 
 func startServing(t testing.TB, artefactRoots []string, oci *OCI) *servingNode {
 	t.Helper()
+	return startServingWith(t, artefactRoots, oci, nil)
+}
+
+// startServingWith is startServing with the node's and runtime's logger
+// (nil: the test's).
+func startServingWith(t testing.TB, artefactRoots []string, oci *OCI, logger *zap.Logger) *servingNode {
+	t.Helper()
+	if logger == nil {
+		logger = testkit.Logger(t, 0)
+	}
 	host, err := runtime.NewHost(runtime.Config{CacheDir: filepath.Join(t.TempDir(), "cache"), Log: testkit.Logger(t, 0), OnDemand: true})
 	if err != nil {
 		t.Fatal(err)
@@ -51,13 +94,14 @@ func startServing(t testing.TB, artefactRoots []string, oci *OCI) *servingNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := NewRuntime(RuntimeOptions{Runtime: host, Gateway: gw, Fetcher: arts, IngressAuthority: addr, Logger: testkit.Logger(t, 0)})
+	rec := &recordingLoader{Host: host, last: map[string]runtime.ComponentConfig{}}
+	rt, err := NewRuntime(RuntimeOptions{Runtime: rec, Gateway: gw, Fetcher: arts, IngressAuthority: addr, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(rt.Close)
-	h := start(t, Options{Version: "test", Workload: rt}, nil)
-	return &servingNode{harness: h, base: "http://" + addr}
+	h := start(t, Options{Version: "test", Workload: rt, Logger: logger}, nil)
+	return &servingNode{harness: h, base: "http://" + addr, rt: rt, rec: rec}
 }
 
 func (s *servingNode) status(path string) int {
@@ -186,8 +230,8 @@ func echoWasm(t *testing.T) string {
 }
 
 // TestSecretReferencesAreNotConfig: a SECRET_ config holds a reference a
-// host resolves through its secrets backend; the node has none and leaves
-// it out of the component's config rather than pass the reference on.
+// host resolves through its secrets backend (TestSecretsResolvedThroughTheBackend);
+// the reference itself is never config, of a component or a provider's link.
 func TestSecretReferencesAreNotConfig(t *testing.T) {
 	r := &Runtime{}
 	data := LatticeData{Config: map[string]map[string]string{

@@ -50,13 +50,26 @@ provider). Its config is the merge of its named configs; its links to
 wasi:keyvalue (served from a store in --state-dir, so a site keeps its state
 and serves while its uplink is down), wasi:http/outgoing-handler (the
 ingress and --allow-outbound) and canvas-bridge's wasmcanvas:observe are
-served in-process. SECRET_ configs (secret references) are left out: the node
-has no secrets backend. The scale's count (max_instances) bounds the requests
+served in-process. SECRET_ configs (secret references, as wadm writes them)
+are resolved as a host resolves them: through the secrets backend they name,
+over NATS under --secrets-topic (wasmCloud's secrets protocol, xkey-sealed,
+with the component's embedded claims JWT, so the component must be signed),
+and each value is the component's wasi:config value under the secret's name;
+a secret that cannot be fetched fails the scale (component_scale_failed says
+why). Without --secrets-topic such components are refused. The scale's count (max_instances) bounds the requests
 a component runs at once; the others wait. Capability providers are refused
 with provider_start_failed, except canvas-bridge, which the node runs
-in-process (over wRPC for components on other hosts). Links and named config
-are kept in memory, learnt from link.put and config.put, and with --nats at
-start (and for a scaled component's config) from the hosts already there.
+in-process (over wRPC for components on other hosts). With --nats, links and
+named config live in the lattice's LATTICEDATA_{lattice} and
+CONFIGDATA_{lattice} JetStream buckets, as wasmCloud hosts keep them (--js-domain
+names their domain): one host handles each put and publishes its event, every
+host follows the buckets, and a node started later learns them there. With
+--hub (or when the lattice's JetStream does not answer, which the log says)
+they are kept in memory, learnt from link.put and config.put (and, with
+--nats, from the hosts already there); still one host answers each put and
+publishes its event. What the node runs is saved in --state-dir/running.json
+and started again at start, so a node restarted while the lattice is down
+serves what it served.
 
 Components come from file:// artefacts under the artefact roots, or from OCI
 registries (docker login's credentials), checked against the manifest's
@@ -126,6 +139,8 @@ it is logged the same way).`,
 	f.StringSliceVar(&opts.AllowOutbound, "allow-outbound", nil, "authorities (host, host:port, *.domain) components linked to wasi:http/outgoing-handler may call besides the ingress")
 	f.DurationVar(&opts.Heartbeat, "heartbeat", node.DefaultHeartbeat, "interval of host_heartbeat")
 	f.DurationVar(&opts.Limits.RequestTimeout, "request-timeout", runtime.DefaultRequestTimeout, "deadline of one request to a component")
+	f.StringVar(&opts.JSDomain, "js-domain", "", "JetStream domain of the lattice's LATTICEDATA/CONFIGDATA buckets (with --nats), as a wasmCloud host's --js-domain")
+	f.StringVar(&opts.SecretsTopic, "secrets-topic", "", "topic prefix of the lattice's secrets backends, as a wasmCloud host's --secrets-topic (e.g. "+subject.SecretsDefaultPrefix+"); empty refuses components naming secrets")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }

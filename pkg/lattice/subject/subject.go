@@ -499,3 +499,25 @@ const (
 // queue group, may be answered "not found" by the asking node itself. Not
 // an upstream operation; wasmCloud hosts ignore it.
 const CtlNodeConfigPeer = "canvasnode.config"
+
+// Secrets backends (pkg/node, `canvas node` resolving SECRET_ config
+// references as a wasmCloud 1.x host does, wasmcloud-secrets-client):
+// {prefix}.{version}.{backend}.server_xkey answers the backend's public
+// xkey; {prefix}.{version}.{backend}.get answers a sealed secret request.
+const (
+	// SecretsDefaultPrefix is the prefix wasmCloud's docs and
+	// secrets-nats-kv use (a host has none unless --secrets-topic).
+	SecretsDefaultPrefix = "wasmcloud.secrets"
+	// SecretsAPIVersion is the secrets API version hosts speak.
+	SecretsAPIVersion = "v1alpha1"
+)
+
+// SecretsGet is the subject a host asks backend for a secret on.
+func SecretsGet(prefix, backend string) string {
+	return prefix + "." + SecretsAPIVersion + "." + backend + ".get"
+}
+
+// SecretsServerXKey is the subject a host asks backend for its xkey on.
+func SecretsServerXKey(prefix, backend string) string {
+	return prefix + "." + SecretsAPIVersion + "." + backend + ".server_xkey"
+}
