@@ -499,3 +499,11 @@ const (
 // queue group, may be answered "not found" by the asking node itself. Not
 // an upstream operation; wasmCloud hosts ignore it.
 const CtlNodeConfigPeer = "canvasnode.config"
+
+// Bridge tokens: canvasd's token service for canvas-bridge
+// (identityrpc.ServeTokenService). Outside CanvasAPIPrefix, which clients
+// may call: on a secured lattice only the bridge role may request it.
+
+// BridgeTokens is canvas.bridge-tokens.{lattice}: canvas-bridge asks
+// canvasd for a Component's client-credentials access token.
+func BridgeTokens(lattice string) string { return "canvas.bridge-tokens." + lattice }
