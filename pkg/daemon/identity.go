@@ -96,7 +96,9 @@ func (d *Daemon) embeddedIssuerURL() string {
 // wasmcanvas:identity tokens with it on a lattice too, and warns once
 // when hosts elsewhere could not reach a loopback issuer URL.
 func (d *Daemon) systemIssuer() error {
-	if !d.opts.embeddedIssuer() {
+	// Without a system application (a Deployer of the caller's, canvas up)
+	// no canvas-bridge runs on the hosts.
+	if !d.opts.embeddedIssuer() || d.system == nil {
 		return nil
 	}
 	iss := d.embeddedIssuerURL()
@@ -104,7 +106,7 @@ func (d *Daemon) systemIssuer() error {
 		d.log.Warn("the embedded issuer's URL is a loopback address, which canvas-bridge on other machines cannot reach to verify wasmcanvas:identity tokens; set --issuer-url to canvasd's API as hosts reach it",
 			zap.String("issuer", iss))
 	}
-	if d.system == nil || d.sysOpts.Issuer == iss {
+	if d.sysOpts.Issuer == iss {
 		return nil
 	}
 	d.sysOpts.Issuer = iss
