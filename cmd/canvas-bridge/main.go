@@ -50,9 +50,13 @@ metrics go to OTLP/HTTP when otel_config turns them on, else as OTEL_* say.
 
 It serves wasmcanvas:identity 0.1.0 (tokens: access-token, verify; wit/identity.wit)
 on the same prefix to linked components. With identity-issuer=URL in its config
-(canvasd --oidc-issuer puts it there) verify checks that issuer's tokens, each
-Component's for its own audience; access-token, and verify without an issuer,
-give the WIT error unavailable saying so (an unlinked caller, that it has no link).
+(canvasd puts it there: the embedded issuer's --issuer-url, or --oidc-issuer)
+verify checks that issuer's tokens, each Component's for its own audience;
+without one verify gives the WIT error unavailable saying so. access-token asks
+canvasd on canvas.bridge-tokens.<lattice>, which issues a token of the calling
+Component's client in-process (the bridge holds no secret); with no canvasd
+answering (an external issuer) it is unavailable. An unlinked caller is told
+that it has no link.
 
 Usage:
   canvas-bridge [flags] < host-data
@@ -134,18 +138,18 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 
 // identityOptions verifies wasmcanvas:identity tokens with the issuer the
 // provider config names (translate.BridgeConfigIssuer), each Component's
-// for its own audience (identity.ClientID). access-token stays
-// unavailable: the bridge holds no Component's client secret.
+// for its own audience (identity.ClientID), and sends access-token to
+// canvasd's token service: the bridge holds no Component's client secret.
 func identityOptions(hd bridge.HostData) (identityrpc.Options, error) {
 	iss := hd.Config[translate.BridgeConfigIssuer]
 	if iss == "" {
-		return identityrpc.Options{}, nil
+		return identityrpc.Options{TokenService: true}, nil
 	}
 	v, err := identity.NewVerifier(identity.VerifierOptions{Issuer: iss, Audience: identity.CanvasAudience})
 	if err != nil {
 		return identityrpc.Options{}, fmt.Errorf("%s %q: %w", translate.BridgeConfigIssuer, iss, err)
 	}
-	return identityrpc.Options{Tokens: func(c identityrpc.Component) auth.Tokens {
+	return identityrpc.Options{TokenService: true, Tokens: func(c identityrpc.Component) auth.Tokens {
 		return auth.Tokens{Verifier: v.ForAudience(identity.ClientID(c.Namespace, c.Name))}
 	}}, nil
 }

@@ -478,8 +478,9 @@ func TestHelpTeaches(t *testing.T) {
 }
 
 // identityOverWRPC: the binary serves wasmcanvas:identity to a linked
-// component too; with no issuer configured it says so as the WIT error
-// unavailable.
+// component too; with no issuer configured verify says so as the WIT
+// error unavailable, and access-token, with no canvasd answering its
+// token service, is unavailable too.
 func identityOverWRPC(t *testing.T, nc *nats.Conn, lat, self string) {
 	t.Helper()
 	rpc, err := wrpc.NewClient(nc, subject.WRPCPrefix(lat, self))
@@ -492,6 +493,10 @@ func identityOverWRPC(t *testing.T, nc *nats.Conn, lat, self string) {
 		we.Kind != auth.TokensUnavailable || !strings.Contains(we.Message, "no issuer configured") {
 		t.Errorf("verify from a linked component: %v, want the WIT error unavailable (no issuer configured)", err)
 	}
+	if _, err := (&identityrpc.Client{RPC: rpc, SourceID: "shop-api"}).AccessToken(t.Context(), "orders"); !errors.As(err, &we) ||
+		we.Kind != auth.TokensUnavailable {
+		t.Errorf("access-token with no canvasd on the lattice: %v, want the WIT error unavailable", err)
+	}
 }
 
 // TestIdentityFromProviderConfig: with translate.BridgeConfigIssuer in its
@@ -501,8 +506,8 @@ func identityOverWRPC(t *testing.T, nc *nats.Conn, lat, self string) {
 // refused for another. Without it nothing is configured.
 func TestIdentityFromProviderConfig(t *testing.T) {
 	t.Parallel()
-	if o, err := identityOptions(bridge.HostData{}); err != nil || o.Tokens != nil {
-		t.Fatalf("no issuer in the config: %+v, %v; want no Tokens", o, err)
+	if o, err := identityOptions(bridge.HostData{}); err != nil || o.Tokens != nil || !o.TokenService {
+		t.Fatalf("no issuer in the config: %+v, %v; want no Tokens, access-token through canvasd's token service", o, err)
 	}
 	srv := testkit.NATS(t, embedded.Config{})
 	js, err := jetstream.New(testkit.Connect(t, srv.ClientURL()))

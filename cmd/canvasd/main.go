@@ -45,6 +45,14 @@ The HTTP API's /v1 routes need a bearer token with the role canvas:read
 token of the embedded OpenID issuer served at the API's /oidc (or of
 --oidc-issuer). /healthz, /readyz, /metrics and /canvas-info stay open.
 
+canvas-bridge serves wasmcanvas:identity to components on the lattice:
+verify checks the issuer's tokens (the embedded one at --issuer-url, which
+canvasd writes into the system application's bridge config; it warns when
+that URL is loopback and hosts may be elsewhere), and access-token asks
+canvasd, which issues the Component's client-credentials token in-process
+on canvas.bridge-tokens.<lattice> (only the bridge role may ask there on a
+secured lattice).
+
 Usage:
   canvasd [flags]
 
@@ -109,6 +117,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringArrayVar(&opts.PeerCanvases, "peer-canvas", nil, "base `URL` of another canvas's canvas-info service (repeatable): register this canvas's exposed APIs there and resolve dependent APIs against the APIs it lists")
 	fs.DurationVar(&opts.PeerInterval, "peer-interval", 0, "how often each --peer-canvas is read and registered with (default 10s)")
 	fs.StringVar(&opts.OIDCIssuer, "oidc-issuer", "", "accept bearer tokens of this external OpenID Provider (discovery + JWKS; e.g. https://keycloak.example.org/realms/canvas) instead of the embedded issuer at the API's /oidc")
+	fs.StringVar(&opts.IssuerURL, "issuer-url", "", "the embedded issuer's URL as hosts reach it, http(s)://HOST[:PORT]"+daemon.IssuerPath+" (its iss; canvas-bridge verifies tokens against it; default the API's URL + "+daemon.IssuerPath+")")
 	fs.StringVar(&opts.OIDCAudience, "oidc-audience", "", "the aud tokens for canvasd's API must carry (default "+identity.CanvasAudience+")")
 	fs.StringVar(&opts.KeycloakAdminClient, "keycloak-admin-client", "", "with --oidc-issuer a Keycloak realm: register each Component with a securityFunction there (admin REST API) as this client (realm-management manage-clients, view-users)")
 	fs.StringVar(&opts.KeycloakAdminSecretFile, "keycloak-admin-secret-file", "", "file holding --keycloak-admin-client's secret")

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,7 +76,8 @@ type Daemon struct {
 
 	// Set by the services as they start; later services read them.
 	embedded *embedded.Server
-	system   *wadm.Manifest  // nil under a Deployer of the caller's
+	system   *wadm.Manifest // nil under a Deployer of the caller's
+	sysOpts  translate.SystemOptions
 	sites    *edge.SiteWatch // nil without LatticeDir
 	sysKeep  *reconcile.System
 	ctrl     *reconcile.Controller
@@ -115,12 +117,14 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: opts, log: opts.Logger}
 	if opts.Deployer == nil {
-		d.system, err = translate.SystemApplication(translate.SystemOptions{
+		d.sysOpts = translate.SystemOptions{
 			Name: opts.SystemApp, BridgeImage: opts.BridgeImage, IngressAddress: opts.IngressAddress,
-			// Hosts reach an external issuer; the embedded one is at
-			// canvasd's --listen, which hosts may not reach.
-			Issuer: opts.OIDCIssuer,
-		})
+			// canvas-bridge verifies an external issuer's tokens, or the
+			// embedded one's at --issuer-url (set again in listen once the
+			// API's URL is known).
+			Issuer: cmp.Or(opts.OIDCIssuer, opts.IssuerURL),
+		}
+		d.system, err = translate.SystemApplication(d.sysOpts)
 		if err != nil {
 			return nil, fmt.Errorf("canvasd options: --system-app, --bridge-image, --ingress-address: %w", err)
 		}
@@ -193,6 +197,15 @@ func (d *Daemon) services() []service.Service {
 			// Closed, not drained: the loops that use it have stopped.
 			Stop: func(context.Context) error { d.nc.Close(); return nil },
 		}),
+		// Before the control plane, which deploys the system application
+		// naming the embedded issuer's URL, and the controller, which
+		// registers Components with the issuer: both need the API's URL.
+		service.New("API listener", service.Funcs{
+			Start: d.listen,
+			// Closed already when the HTTP API served it; not when a later
+			// step failed.
+			Stop: func(context.Context) error { _ = d.ln.Close(); return nil },
+		}),
 		service.New("control plane", service.Funcs{Start: d.build}),
 	)
 	if d.system != nil {
@@ -210,15 +223,8 @@ func (d *Daemon) services() []service.Service {
 		}))
 	}
 	ss = append(ss,
-		// Before the controller, which registers Components with the
-		// issuer; the listener first, so the issuer knows its URL.
-		service.New("API listener", service.Funcs{
-			Start: d.listen,
-			// Closed already when the HTTP API served it; not when a later
-			// step failed.
-			Stop: func(context.Context) error { _ = d.ln.Close(); return nil },
-		}),
 		d.identityService(),
+		d.tokenService(),
 		d.roleService(),
 		service.New("controller", service.Funcs{Run: func(ctx context.Context) error {
 			d.controllerRunning.Store(true)
@@ -441,7 +447,7 @@ func (d *Daemon) listen(context.Context) error {
 	d.mu.Lock()
 	d.apiURL = "http://" + ln.Addr().String()
 	d.mu.Unlock()
-	return nil
+	return d.systemIssuer()
 }
 
 // serveHTTP makes the HTTP server of the API (guarded) and the issuer;

@@ -51,6 +51,11 @@ func TestNewValidates(t *testing.T) {
 			[]string{"--lattice-dir: " + dir + " is not a lattice directory", "canvas lattice init --out"}},
 		{"bad peer canvas", daemon.Options{StateDir: dir, PeerCanvases: []string{"http://ok:7443", "canvas-b:7443"}},
 			[]string{`--peer-canvas "canvas-b:7443"`}},
+		{"issuer URL", daemon.Options{StateDir: dir, IssuerURL: "https://canvas.example.org" + daemon.IssuerPath}, nil},
+		{"issuer URL on another path", daemon.Options{StateDir: dir, IssuerURL: "https://canvas.example.org/auth"},
+			[]string{`--issuer-url "https://canvas.example.org/auth": want http(s)://HOST[:PORT]/oidc`}},
+		{"issuer URL with an external issuer", daemon.Options{StateDir: dir, IssuerURL: "https://canvas.example.org/oidc", OIDCIssuer: "https://kc.example.org/realms/c"},
+			[]string{"--issuer-url", "drop it with --oidc-issuer or --no-auth"}},
 		{"bad port and workers", daemon.Options{StateDir: dir, EmbeddedNATSPort: 70000, Workers: -1},
 			[]string{"--nats-port 70000", "--workers -1"}},
 	}

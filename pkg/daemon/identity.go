@@ -4,15 +4,22 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
 
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
+	"github.com/wasmcanvas/wasmcanvas/pkg/bridge/identityrpc"
 	"github.com/wasmcanvas/wasmcanvas/pkg/identity"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/reconcile"
 	"github.com/wasmcanvas/wasmcanvas/pkg/service"
+	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 )
 
 // identityParts are who may call the API: set by the identity service.
@@ -21,6 +28,9 @@ type identityParts struct {
 	verifier *identity.Verifier     // tokens for OIDCAudience
 	authn    auth.Authenticator     // nil with NoAuth
 	roles    *identity.RoleListener // nil without a component identity configurer
+
+	srcMu   sync.Mutex
+	sources map[string]auth.TokenSource // the bridge token service's, by client id
 }
 
 // apiRealm names canvasd's API in WWW-Authenticate challenges.
@@ -44,7 +54,7 @@ func (d *Daemon) identityService() service.Service {
 			if o.OIDCIssuer != "" {
 				d.id.verifier, err = identity.NewVerifier(identity.VerifierOptions{Issuer: o.OIDCIssuer, Audience: o.OIDCAudience})
 			} else {
-				d.id.issuer, err = identity.NewIssuer(ctx, d.js, identity.IssuerOptions{URL: d.APIURL() + IssuerPath, Logger: d.log.Named("identity")})
+				d.id.issuer, err = identity.NewIssuer(ctx, d.js, identity.IssuerOptions{URL: d.embeddedIssuerURL(), Logger: d.log.Named("identity")})
 				if err == nil {
 					d.id.verifier = d.id.issuer.Verifier().ForAudience(o.OIDCAudience)
 					err = d.registerCanvasClients(ctx, admin)
@@ -64,6 +74,126 @@ func (d *Daemon) identityService() service.Service {
 			return d.id.issuer.Run(ctx)
 		},
 	})
+}
+
+// embeddedIssuer reports whether canvasd serves its own issuer.
+func (o Options) embeddedIssuer() bool { return !o.NoAuth && o.OIDCIssuer == "" }
+
+// embeddedIssuerURL is the embedded issuer's URL: --issuer-url, else the
+// API's base URL + IssuerPath; "" before the API listens.
+func (d *Daemon) embeddedIssuerURL() string {
+	if d.opts.IssuerURL != "" {
+		return d.opts.IssuerURL
+	}
+	if api := d.APIURL(); api != "" {
+		return api + IssuerPath
+	}
+	return ""
+}
+
+// systemIssuer names the embedded issuer in canvas-bridge's config of the
+// system application once the API's URL is known, so the bridge verifies
+// wasmcanvas:identity tokens with it on a lattice too, and warns once
+// when hosts elsewhere could not reach a loopback issuer URL.
+func (d *Daemon) systemIssuer() error {
+	// Without a system application (a Deployer of the caller's, canvas up)
+	// no canvas-bridge runs on the hosts.
+	if !d.opts.embeddedIssuer() || d.system == nil {
+		return nil
+	}
+	iss := d.embeddedIssuerURL()
+	if u, err := url.Parse(iss); err == nil && loopback(u.Hostname()) && d.remoteHosts() {
+		d.log.Warn("the embedded issuer's URL is a loopback address, which canvas-bridge on other machines cannot reach to verify wasmcanvas:identity tokens; set --issuer-url to canvasd's API as hosts reach it",
+			zap.String("issuer", iss))
+	}
+	if d.sysOpts.Issuer == iss {
+		return nil
+	}
+	d.sysOpts.Issuer = iss
+	m, err := translate.SystemApplication(d.sysOpts)
+	if err != nil {
+		return fmt.Errorf("system application with the issuer %s (--issuer-url): %w", iss, err)
+	}
+	d.system = m
+	return nil
+}
+
+// remoteHosts reports whether hosts may run on other machines: the
+// lattice's NATS is not on loopback, or edge sites are configured.
+func (d *Daemon) remoteHosts() bool {
+	if d.opts.LatticeDir != "" {
+		return true
+	}
+	if d.opts.EmbeddedNATS {
+		return false
+	}
+	for _, s := range strings.Split(d.opts.NATS.URLs, ",") {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || !loopback(u.Hostname()) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenService serves canvas-bridge's access-token requests on the
+// lattice (identityrpc.ServeTokenService) with the embedded issuer: a
+// token of the asking Component's client, issued in-process. Without the
+// embedded issuer nothing answers and the bridge says so.
+func (d *Daemon) tokenService() service.Service {
+	var sub *nats.Subscription
+	return service.New("bridge token service", service.Funcs{
+		Start: func(context.Context) error {
+			if d.id.issuer == nil {
+				return nil
+			}
+			var err error
+			sub, err = identityrpc.ServeTokenService(d.nc, d.opts.Lattice, d.issueForComponent, d.log.Named("bridge-tokens"))
+			if err != nil {
+				return fmt.Errorf("bridge token service on %s: %w", subject.BridgeTokens(d.opts.Lattice), err)
+			}
+			return nil
+		},
+		Stop: func(context.Context) error {
+			if sub == nil {
+				return nil
+			}
+			return sub.Unsubscribe()
+		},
+	})
+}
+
+// issueForComponent is a client-credentials token of c's client for
+// audience; identityrpc.ErrNoClient when c has none.
+func (d *Daemon) issueForComponent(ctx context.Context, c identityrpc.Component, audience string) (string, error) {
+	id := identity.ClientID(c.Namespace, c.Name)
+	cl, err := d.id.issuer.Client(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if cl == nil {
+		return "", fmt.Errorf("%w (Component %s/%s, client %q)", identityrpc.ErrNoClient, c.Namespace, c.Name, id)
+	}
+	if audience != identity.CanvasAudience {
+		api, err := d.id.issuer.Client(ctx, audience)
+		if err != nil {
+			return "", err
+		}
+		if api == nil {
+			return "", &auth.Error{Code: "invalid_request", Reason: fmt.Sprintf("audience %q: no such API registered with the canvas's issuer", audience)}
+		}
+	}
+	d.id.srcMu.Lock()
+	src, ok := d.id.sources[id]
+	if !ok {
+		if d.id.sources == nil {
+			d.id.sources = map[string]auth.TokenSource{}
+		}
+		src = d.id.issuer.TokenSource(id)
+		d.id.sources[id] = src
+	}
+	d.id.srcMu.Unlock()
+	return src.AccessToken(ctx, audience)
 }
 
 // componentIdentity registers Components with the embedded issuer, which

@@ -104,6 +104,12 @@ type Options struct {
 	// whose tokens the API accepts; "" means the embedded issuer, served at
 	// the API's base URL + IssuerPath.
 	OIDCIssuer string
+	// IssuerURL is the embedded issuer's URL as hosts reach it, its iss
+	// and the issuer canvas-bridge verifies wasmcanvas:identity tokens
+	// against (the system application's bridge config); its path must be
+	// IssuerPath, where canvasd serves the issuer. "" means the API's
+	// base URL + IssuerPath. Not with OIDCIssuer or NoAuth.
+	IssuerURL string
 	// OIDCAudience is the aud tokens for canvasd's API carry (default
 	// identity.CanvasAudience).
 	OIDCAudience string
@@ -221,6 +227,15 @@ func (o Options) validate(natsURLsGiven bool) error {
 	if o.OIDCIssuer != "" {
 		if u, err := url.Parse(o.OIDCIssuer); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) || u.Host == "" {
 			errs = append(errs, fmt.Errorf("--oidc-issuer %q: want the issuer URL (https://, or http:// on loopback), e.g. https://keycloak.example.org/realms/canvas", o.OIDCIssuer))
+		}
+	}
+	if o.IssuerURL != "" {
+		u, err := url.Parse(o.IssuerURL)
+		switch {
+		case o.OIDCIssuer != "" || o.NoAuth:
+			errs = append(errs, fmt.Errorf("--issuer-url %q names the embedded issuer's URL: drop it with --oidc-issuer or --no-auth", o.IssuerURL))
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != IssuerPath || u.RawQuery != "" || u.Fragment != "":
+			errs = append(errs, fmt.Errorf("--issuer-url %q: want http(s)://HOST[:PORT]%s, canvasd's API as hosts reach it, e.g. http://canvas.example.org:7443%s", o.IssuerURL, IssuerPath, IssuerPath))
 		}
 	}
 	if _, _, err := net.SplitHostPort(o.KubeListen); err != nil && o.KubeListen != KubeListenOff {

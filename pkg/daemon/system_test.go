@@ -51,8 +51,9 @@ func TestSystemApplication(t *testing.T) {
 		}
 		return nil
 	})
+	// canvas-bridge's config names the embedded issuer, at the API's URL.
 	version := func(release string) string {
-		m, err := translate.SystemApplication(translate.SystemOptions{BridgeImage: translate.BridgeImage(release)})
+		m, err := translate.SystemApplication(translate.SystemOptions{BridgeImage: translate.BridgeImage(release), Issuer: e.canvasd.API + daemon.IssuerPath})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -71,6 +71,13 @@ func TestRolePermissions(t *testing.T) {
 		{"client", false, modelPut, true},
 		{"client", true, subject.CanvasAPIAll, false},
 		{"client", true, subject.CtlLatticeAll("", lat), false},
+		// canvasd's token service for canvas-bridge: only the bridge asks.
+		{"bridge", false, subject.BridgeTokens(lat), true},
+		{"canvasd", true, subject.BridgeTokens(lat), true},
+		{"host", false, subject.BridgeTokens(lat), false},
+		{"client", false, subject.BridgeTokens(lat), false},
+		{"wadm", false, subject.BridgeTokens(lat), false},
+		{"bridge", false, subject.BridgeTokens("other"), false},
 	}
 	for _, tt := range tests {
 		op := "publish"

@@ -44,7 +44,7 @@ func Permissions(role Role, lattice string) jwt.Permissions {
 			subject.ComponentEventsAll, subject.WadmLatticeAPI("", lattice), subject.CtlLatticeAll("", lattice), subject.InboxAll,
 			canvasWatchAll)
 		deny(&p.Pub, subject.HostEventsAll(lattice))
-		allow(&p.Sub, subject.InboxAll, subject.CanvasAPIAll, subject.ServiceAll,
+		allow(&p.Sub, subject.InboxAll, subject.CanvasAPIAll, subject.ServiceAll, subject.BridgeTokens(lattice),
 			subject.WadmAppStatus(lattice, ">"), subject.WadmEvent(lattice, ">"), subject.HostEventsAll(lattice))
 		deny(&p.Sub, subject.CtlLatticeAll("", lattice), subject.WRPCLatticeAll(lattice))
 	case RoleWadm:
@@ -54,8 +54,9 @@ func Permissions(role Role, lattice string) jwt.Permissions {
 		deny(&p.Sub, subject.CtlLatticeAll("", lattice))
 	case RoleBridge:
 		// canvas-bridge serves the canvas's WIT interfaces over wRPC and
-		// answers into the callers' inboxes.
-		allow(&p.Pub, subject.WRPCLatticeAll(lattice), subject.InboxAll)
+		// answers into the callers' inboxes; it alone asks canvasd's token
+		// service for a Component's access token (access-token).
+		allow(&p.Pub, subject.WRPCLatticeAll(lattice), subject.InboxAll, subject.BridgeTokens(lattice))
 		allow(&p.Sub, subject.WRPCLatticeAll(lattice), subject.InboxAll)
 	case RoleHost:
 		// A wasmCloud host and its providers: answers the control

@@ -18,6 +18,12 @@
 // name, as pkg/bridge/observerpc does, because the bridge keeps one link
 // per caller and that may be the caller's observe link.
 //
+// With Options.TokenService, access-token for a Component whose Tokens
+// have no TokenSource goes to canvasd's token service on the lattice
+// (RemoteTokenSource; a NATS request on subject.BridgeTokens): canvasd
+// (ServeTokenService, with pkg/daemon's issuer) issues the Component's
+// client-credentials token in-process, so the bridge holds no secret.
+//
 // It verifies and issues nothing itself and keeps no link state
 // (pkg/bridge does).
 package identityrpc

@@ -28,6 +28,11 @@ type Options struct {
 	// credentials). Nil, or a result with neither, answers every linked
 	// caller unavailable: canvas-bridge has no issuer configured.
 	Tokens func(c Component) auth.Tokens
+	// TokenService sends access-token, for a Component whose Tokens have
+	// no Source, to canvasd's token service on the bridge's lattice
+	// (RemoteTokenSource): canvasd issues the token in-process for that
+	// Component's client, so the bridge holds no client secret.
+	TokenService bool
 }
 
 // Service serves wasmcanvas:identity as a bridge.Service.
@@ -47,7 +52,7 @@ func (s *Service) Serve(ctx context.Context, nc *nats.Conn, env bridge.Env) erro
 	if log == nil {
 		log = zap.NewNop()
 	}
-	srv := &server{opts: s.opts, links: env.Links, lattice: env.Lattice, log: log}
+	srv := &server{opts: s.opts, links: env.Links, lattice: env.Lattice, log: log, nc: nc}
 	ws, err := srv.serve(nc, subject.WRPCPrefix(env.Lattice, env.ProviderKey))
 	if err != nil {
 		return err
@@ -65,6 +70,7 @@ type server struct {
 	links   *bridge.Links
 	lattice string
 	log     *zap.Logger
+	nc      *nats.Conn
 }
 
 // serve registers one handler per WIT function under prefix.
@@ -102,6 +108,9 @@ func (s *server) handler(fn function) wrpc.Handler {
 		var t auth.Tokens
 		if s.opts.Tokens != nil {
 			t = s.opts.Tokens(comp)
+		}
+		if t.Source == nil && s.opts.TokenService {
+			t.Source = RemoteTokenSource(s.nc, s.lattice, comp)
 		}
 		if !t.Linked() {
 			encodeError(r, auth.TokensUnavailable, "canvas-bridge has no issuer configured to serve wasmcanvas:identity")

@@ -521,3 +521,11 @@ func SecretsGet(prefix, backend string) string {
 func SecretsServerXKey(prefix, backend string) string {
 	return prefix + "." + SecretsAPIVersion + "." + backend + ".server_xkey"
 }
+
+// Bridge tokens: canvasd's token service for canvas-bridge
+// (identityrpc.ServeTokenService). Outside CanvasAPIPrefix, which clients
+// may call: on a secured lattice only the bridge role may request it.
+
+// BridgeTokens is canvas.bridge-tokens.{lattice}: canvas-bridge asks
+// canvasd for a Component's client-credentials access token.
+func BridgeTokens(lattice string) string { return "canvas.bridge-tokens." + lattice }
