@@ -32,6 +32,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/cmd/canvas/cli"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge/edgetest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
@@ -89,10 +90,14 @@ func TestMigrationRoundTripThroughKubernetesAPI(t *testing.T) {
 	t.Cleanup(nc.Close)
 	wadmtest.Run(t, nc, subject.DefaultLattice)
 	canvasd := daemontest.Start(t, daemontest.Options{NATS: n.URL(), Args: []string{"--ingress-url", "http://127.0.0.1:8080"}})
+	tok, err := auth.ReadAdminToken(canvasd.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	canvas := func(args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
-		if code := cli.Main(append(args, "--server", canvasd.API), strings.NewReader(""), &out, &errb); code != 0 {
+		if code := cli.Main(append(args, "--server", canvasd.API, "--token", tok), strings.NewReader(""), &out, &errb); code != 0 {
 			t.Fatalf("canvas %v: exit %d\n%s%s", args, code, out.String(), errb.String())
 		}
 		return out.String() + errb.String()
