@@ -113,11 +113,6 @@ func (r *Runtime) Start(ctx context.Context, c Component, data LatticeData) erro
 
 func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, data LatticeData) error {
 	cc, bucket := r.componentConfig(c, data)
-	refs := secretRefs(c, data)
-	withSecrets, err := r.withSecrets(ctx, c, wasm, cc, refs)
-	if err != nil {
-		return err
-	}
 	if bucket != "" && r.opts.KeyValue != nil {
 		cc.KeyValue = r.opts.KeyValue(bucket)
 		// Opened now (created if new) so the first request does not pay for it.
@@ -127,6 +122,14 @@ func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, da
 		if err != nil {
 			return fmt.Errorf("keyvalue bucket %s: %w", bucket, err)
 		}
+	}
+	// The secrets' values go into a copy of cc, made after every link is
+	// resolved into cc (keyvalue above): what the component is loaded with
+	// is cc plus its secrets, and cc alone is kept to compare with.
+	refs := secretRefs(c, data)
+	withSecrets, err := r.withSecrets(ctx, c, wasm, cc, refs)
+	if err != nil {
+		return err
 	}
 	inst, err := r.opts.Runtime.Load(ctx, c.ID, wasm.Bytes, withSecrets)
 	if errors.Is(err, runtime.ErrCompile) {

@@ -20,11 +20,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
@@ -245,5 +247,61 @@ func TestSecretReferencesAreNotConfig(t *testing.T) {
 	def := linkDefinition(latticeadmin.Link{SourceID: "app-c", Target: "p", TargetConfig: []string{"SECRET_app-token", "app-oda"}}, data)
 	if def.TargetConfig["key"] != "" || def.TargetConfig["oda.component"] != "c" {
 		t.Errorf("link target config %v", def.TargetConfig)
+	}
+}
+
+// TestKeyValueLinkReachesTheComponent: a component linked to a keyvalue
+// bucket (translate's link, its target config naming the bucket) is loaded
+// with that bucket as its wasi:keyvalue, with or without secret
+// references; without it every open answers no-such-store, as it did when
+// the secrets were resolved into a copy of the config made before the
+// bucket was set.
+func TestKeyValueLinkReachesTheComponent(t *testing.T) {
+	srv := testkit.NATS(t, embedded.Config{})
+	js, err := jetstream.New(testkit.Connect(t, srv.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := runtime.NewHost(runtime.Config{CacheDir: filepath.Join(t.TempDir(), "cache"), Log: testkit.Logger(t, 0), OnDemand: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = host.Close() })
+	echo := echoWasm(t)
+	arts, err := NewArtefacts([]string{filepath.Dir(echo)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingLoader{Host: host, last: map[string]runtime.ComponentConfig{}}
+	rt, err := NewRuntime(RuntimeOptions{Runtime: rec, Gateway: gateway.New(gateway.Options{Logger: testkit.Logger(t, 0)}), Fetcher: arts, Logger: testkit.Logger(t, 0),
+		KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(js, bucket) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	data := LatticeData{
+		Links: []latticeadmin.Link{{SourceID: "app-c", Target: "sys-keyvalue", Name: "default", WitNamespace: "wasi", WitPackage: "keyvalue",
+			Interfaces: []string{"store", "atomics"}, TargetConfig: []string{"app-bucket-c"}}},
+		Config: map[string]map[string]string{"app-oda": {"oda.component": "c"}, "app-bucket-c": {"bucket": "kv_app_c"}},
+	}
+	ctx := context.Background()
+	if err := rt.Start(ctx, Component{ID: "app-c", ImageRef: "file://" + echo, Config: []string{"app-oda"}}, data); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	kv := rec.last["app-c"].KeyValue
+	rec.mu.Unlock()
+	if kv == nil {
+		t.Fatal("the component was loaded without its keyvalue bucket: its opens answer no-such-store")
+	}
+	b, err := kv.Open(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.KeyValue(ctx, "kv_app_c"); err != nil {
+		t.Errorf("the link's bucket kv_app_c: %v", err)
 	}
 }
