@@ -28,6 +28,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
 
@@ -303,5 +304,69 @@ func TestKeyValueLinkReachesTheComponent(t *testing.T) {
 	}
 	if _, err := js.KeyValue(ctx, "kv_app_c"); err != nil {
 		t.Errorf("the link's bucket kv_app_c: %v", err)
+	}
+}
+
+// TestGuardedRouteOnANodeWithoutIssuer: a route whose config carries a
+// guard (translate's policy for a Component with a securityFunction) is
+// never served open by a node that checks no tokens: 503 "no identity
+// provider configured"; its open sibling answers; a policy that does not
+// decode fails the start instead of serving the API unguarded.
+func TestGuardedRouteOnANodeWithoutIssuer(t *testing.T) {
+	echo := echoWasm(t)
+	s := startServing(t, []string{filepath.Dir(echo)}, nil)
+	ctx := context.Background()
+	put := func(id, api string, props map[string]string) {
+		t.Helper()
+		if _, err := s.client.ConfigPut(ctx, id+"-route-"+api, props); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.client.LinkPut(ctx, latticeadmin.Link{SourceID: "app-http_ingress", Target: id, Name: id + "-" + api, WitNamespace: "wasi", WitPackage: "http",
+			Interfaces: []string{"incoming-handler"}, SourceConfig: []string{id + "-route-" + api}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("app-echo", "guarded", map[string]string{"path": "/guarded", "policy": `{"guard":{"roles":["admin"]}}`})
+	put("app-echo", "open", map[string]string{"path": "/open"})
+	s.scale("file://"+echo, "app-echo", 1)
+	testkit.WaitFor(t, 30*time.Second, "the component serves /open", func() bool { return s.status("/open/x") == http.StatusOK })
+	resp, err := http.Get(s.base + "/guarded/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "no identity provider configured") {
+		t.Errorf("guarded route: %d %s", resp.StatusCode, body)
+	}
+
+	put("app-bad", "api", map[string]string{"path": "/bad", "policy": `{"guard":{"roles":"admin"}}`})
+	s.scale("file://"+echo, "app-bad", 1)
+	if d := string(s.event(EventComponentScaleFailed, 0)); !strings.Contains(d, "app-bad") || !strings.Contains(d, "policy") {
+		t.Errorf("component_scale_failed %s", d)
+	}
+	if c := s.status("/bad"); c != http.StatusNotFound {
+		t.Errorf("a route whose policy does not decode answers %d", c)
+	}
+}
+
+// TestObserveLinkToTheSharedBridge: a component linked to the shared
+// canvas-bridge's wasmcanvas:observe (canvasd's wasmcanvas-system one,
+// which does not run on this node) records into the node's Observer as
+// its ODA Component, as under `canvas up`; without the link it does not.
+func TestObserveLinkToTheSharedBridge(t *testing.T) {
+	r := &Runtime{opts: RuntimeOptions{Observer: observe.New(observe.Options{})}}
+	data := LatticeData{
+		Links: []latticeadmin.Link{{SourceID: "app-c", Target: "wasmcanvas_system-canvas_bridge", Name: "default", WitNamespace: "wasmcanvas", WitPackage: "observe",
+			Interfaces: []string{"metrics", "tracing", "logging"}}},
+		Config: map[string]map[string]string{"app-oda": {"oda.component": "c", "oda.namespace": "ns"}},
+	}
+	cc, _ := r.componentConfig(Component{ID: "app-c", Config: []string{"app-oda"}}, data)
+	if cc.Observe == nil || cc.Source != (observe.Source{Namespace: "ns", Component: "c"}) {
+		t.Errorf("linked: observe %v as %+v", cc.Observe != nil, cc.Source)
+	}
+	cc, _ = r.componentConfig(Component{ID: "app-other", Config: []string{"app-oda"}}, data)
+	if cc.Observe != nil {
+		t.Error("a component without the link records into the node's Observer")
 	}
 }
