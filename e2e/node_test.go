@@ -125,6 +125,28 @@ func wadmLike(t *testing.T, ctx context.Context, c *latticeadmin.Client, m *wadm
 	}
 }
 
+// openProductCatalog writes the productcatalog example without its
+// securityFunction (its implementation at the example's absolute path)
+// and returns the file.
+func openProductCatalog(t *testing.T, root string) string {
+	t.Helper()
+	ex := filepath.Join(root, "examples", "productcatalog")
+	b, err := os.ReadFile(filepath.Join(ex, "component.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _, found := strings.Cut(string(b), "\n  securityFunction:\n")
+	if !found {
+		t.Fatal("examples/productcatalog/component.yaml has no spec.securityFunction to leave out")
+	}
+	y = strings.ReplaceAll(y, "file://build/", "file://"+filepath.Join(ex, "build")+"/")
+	out := filepath.Join(t.TempDir(), "component.yaml")
+	if err := os.WriteFile(out, []byte(y+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // TestNodesOnEdgeSites: a hub and two leaf sites bootstrapped with --node,
 // each running `canvas node` as its start script does. `canvas lattice
 // hosts` lists both with their site labels; component.scale for the
@@ -202,8 +224,11 @@ func TestNodesOnEdgeSites(t *testing.T) {
 	}
 	hostA := bySite["a"].Host.ID
 
-	// As wadm: the productcatalog manifest to site a's node.
-	m, err := wadm.ParseManifest([]byte(canvas("render", "-f", filepath.Join(root, "examples", "productcatalog", "component.yaml"))))
+	// As wadm: the productcatalog manifest to site a's node, of the
+	// example without its securityFunction: a node given no --oidc-issuer
+	// checks no tokens, so it answers a guarded API 503 (never open), which
+	// TestGuardedRouteOnANodeWithoutIssuer in pkg/node covers.
+	m, err := wadm.ParseManifest([]byte(canvas("render", "-f", openProductCatalog(t, root))))
 	if err != nil {
 		t.Fatal(err)
 	}

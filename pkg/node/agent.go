@@ -19,7 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/enforce"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
@@ -66,8 +68,12 @@ type AgentOptions struct {
 	// --secrets-topic, e.g. subject.SecretsDefaultPrefix); empty refuses
 	// components that name secret references, as such a host does.
 	SecretsTopic string
-	Logger       *zap.Logger
-	Getenv       func(string) string
+	// OIDCIssuer, when set, is the OpenID issuer whose tokens the
+	// ingress accepts on guarded APIs, each for its Component's audience
+	// (IssuerAuthenticators); empty: guarded APIs answer 503.
+	OIDCIssuer string
+	Logger     *zap.Logger
+	Getenv     func(string) string
 }
 
 // Agent is a running `canvas node`: a Node on the lattice, whose
@@ -80,6 +86,7 @@ type Agent struct {
 
 	obs     *observe.Observer
 	gw      *gateway.Gateway
+	authFor func(component string) auth.Authenticator // nil without --oidc-issuer
 	ingress string
 	local   *embedded.Server // the components' keyvalue store
 	kvConn  *nats.Conn
@@ -121,6 +128,11 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		opts.Logger = zap.NewNop()
 	}
 	a := &Agent{opts: opts, log: opts.Logger}
+	if opts.OIDCIssuer != "" {
+		if a.authFor, err = IssuerAuthenticators(opts.OIDCIssuer); err != nil {
+			return nil, err
+		}
+	}
 	a.runner = service.NewRunner(a.services()...)
 	if err := a.runner.Start(ctx); err != nil {
 		return nil, err
@@ -132,7 +144,7 @@ func (a *Agent) services() []service.Service {
 	opts := a.opts
 	reg := prometheus.NewRegistry()
 	a.obs = observe.New(observe.Options{ServiceName: "canvas-node", Logger: a.log.Named("observe"), Getenv: opts.Getenv})
-	a.gw = gateway.New(gateway.Options{Logger: a.log.Named("gateway"), Registerer: reg, Observer: a.obs})
+	a.gw = gateway.New(gateway.Options{Logger: a.log.Named("gateway"), Registerer: reg, Observer: a.obs, Policy: enforce.Options{AuthenticatorFor: a.authFor}})
 	gwCtx, gwStop := context.WithCancel(context.Background())
 	return []service.Service{
 		service.New("state directory", service.Funcs{Start: func(context.Context) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/bridge"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/policy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
@@ -113,11 +114,6 @@ func (r *Runtime) Start(ctx context.Context, c Component, data LatticeData) erro
 
 func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, data LatticeData) error {
 	cc, bucket := r.componentConfig(c, data)
-	refs := secretRefs(c, data)
-	withSecrets, err := r.withSecrets(ctx, c, wasm, cc, refs)
-	if err != nil {
-		return err
-	}
 	if bucket != "" && r.opts.KeyValue != nil {
 		cc.KeyValue = r.opts.KeyValue(bucket)
 		// Opened now (created if new) so the first request does not pay for it.
@@ -128,6 +124,14 @@ func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, da
 			return fmt.Errorf("keyvalue bucket %s: %w", bucket, err)
 		}
 	}
+	// The secrets' values go into a copy of cc, made after every link is
+	// resolved into cc (keyvalue above): what the component is loaded with
+	// is cc plus its secrets, and cc alone is kept to compare with.
+	refs := secretRefs(c, data)
+	withSecrets, err := r.withSecrets(ctx, c, wasm, cc, refs)
+	if err != nil {
+		return err
+	}
 	inst, err := r.opts.Runtime.Load(ctx, c.ID, wasm.Bytes, withSecrets)
 	if errors.Is(err, runtime.ErrCompile) {
 		return wasm.CompileFailure(err)
@@ -136,8 +140,11 @@ func (r *Runtime) load(ctx context.Context, c Component, wasm *artefact.Wasm, da
 		return err
 	}
 	limit := newLimiter(inst, c.MaxInstances)
-	routes := r.routes(c, limit, data)
-	if err := r.opts.Gateway.SetRoutes(c.ID, routes); err != nil {
+	routes, err := r.routes(c, limit, data)
+	if err == nil {
+		err = r.opts.Gateway.SetRoutes(c.ID, routes)
+	}
+	if err != nil {
 		_ = inst.Close()
 		return fmt.Errorf("routes of %s: %w", c.ID, err)
 	}
@@ -191,11 +198,14 @@ func (r *Runtime) Reconcile(ctx context.Context, running []Component, data Latti
 			}
 			continue
 		}
-		routes := r.routes(c, l.limit, data)
-		if sameRoutes(routes, l.routes) {
+		routes, err := r.routes(c, l.limit, data)
+		if err == nil && sameRoutes(routes, l.routes) {
 			continue
 		}
-		if err := r.opts.Gateway.SetRoutes(c.ID, routes); err != nil {
+		if err == nil {
+			err = r.opts.Gateway.SetRoutes(c.ID, routes)
+		}
+		if err != nil {
 			r.log.Warn("component routes not changed", zap.String("component_id", c.ID), zap.Error(err))
 			continue
 		}
@@ -216,7 +226,7 @@ func sameConfig(a, b runtime.ComponentConfig) bool {
 
 func sameRoutes(a, b []gateway.Route) bool {
 	return slices.EqualFunc(a, b, func(x, y gateway.Route) bool {
-		return x.API == y.API && x.Path == y.Path && x.Source == y.Source && x.Metrics == y.Metrics
+		return x.API == y.API && x.Path == y.Path && x.Source == y.Source && x.Metrics == y.Metrics && x.Policy == y.Policy
 	})
 }
 
@@ -233,6 +243,7 @@ const (
 	// property (and what translate writes).
 	configPath    = "path"
 	configAPIType = "api-type"
+	configPolicy  = "policy"
 	configBucket  = "bucket"
 	routePrefix   = "route-"
 )
@@ -274,7 +285,11 @@ func (r *Runtime) componentConfig(c Component, data LatticeData) (runtime.Compon
 				cc.AllowedOutbound = append(cc.AllowedOutbound, r.opts.IngressAuthority)
 			}
 			cc.AllowedOutbound = append(cc.AllowedOutbound, r.opts.AllowOutbound...)
-		case l.WitNamespace == witObserveNS && l.WitPackage == witObserve && r.opts.Observer != nil && r.IsBuiltinProvider(data.Providers[l.Target]):
+		// Only canvas-bridge serves wasmcanvas:observe: the link is served
+		// into the node's Observer whether the bridge it names runs here or
+		// on another host (canvasd's shared one), as `canvas up` serves it;
+		// the node's metrics routes serve that Observer's series.
+		case l.WitNamespace == witObserveNS && l.WitPackage == witObserve && r.opts.Observer != nil:
 			cc.Observe = r.opts.Observer
 			cc.Source = observe.Source{Namespace: cfg[translate.ConfigNamespace], Component: cfg[translate.ConfigComponent]}
 		}
@@ -326,8 +341,11 @@ func (r *Runtime) withSecrets(ctx context.Context, c Component, wasm *artefact.W
 	return cc, nil
 }
 
-// routes are the paths the links into c name, each served by h.
-func (r *Runtime) routes(c Component, h http.Handler, data LatticeData) []gateway.Route {
+// routes are the paths the links into c name, each served by h behind
+// the policy its config names (translate's JSON of policy.Spec). A policy
+// that does not decode is an error: serving the API with less than it
+// says would open it.
+func (r *Runtime) routes(c Component, h http.Handler, data LatticeData) ([]gateway.Route, error) {
 	var out []gateway.Route
 	cc, _ := r.componentConfig(c, data)
 	for _, l := range data.Links {
@@ -345,6 +363,13 @@ func (r *Runtime) routes(c Component, h http.Handler, data LatticeData) []gatewa
 				api = after
 			}
 			rt := gateway.Route{API: api, Path: p, Handler: h, Metrics: strings.EqualFold(props[configAPIType], translate.APITypePrometheus)}
+			if js := props[configPolicy]; js != "" {
+				spec, err := policy.Decode(js)
+				if err != nil {
+					return nil, fmt.Errorf("the policy of route %s (config %s): %w", p, name, err)
+				}
+				rt.Policy = spec
+			}
 			// A component without the oda config translate writes is no
 			// ODA Component: its requests get spans, no series.
 			if ns, name := cc.Config[translate.ConfigNamespace], cc.Config[translate.ConfigComponent]; ns != "" && name != "" {
@@ -354,7 +379,7 @@ func (r *Runtime) routes(c Component, h http.Handler, data LatticeData) []gatewa
 		}
 	}
 	slices.SortFunc(out, func(a, b gateway.Route) int { return strings.Compare(a.Path, b.Path) })
-	return out
+	return out, nil
 }
 
 // Close stops the in-process providers and unloads every component.

@@ -20,12 +20,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
 
@@ -245,5 +248,125 @@ func TestSecretReferencesAreNotConfig(t *testing.T) {
 	def := linkDefinition(latticeadmin.Link{SourceID: "app-c", Target: "p", TargetConfig: []string{"SECRET_app-token", "app-oda"}}, data)
 	if def.TargetConfig["key"] != "" || def.TargetConfig["oda.component"] != "c" {
 		t.Errorf("link target config %v", def.TargetConfig)
+	}
+}
+
+// TestKeyValueLinkReachesTheComponent: a component linked to a keyvalue
+// bucket (translate's link, its target config naming the bucket) is loaded
+// with that bucket as its wasi:keyvalue, with or without secret
+// references; without it every open answers no-such-store, as it did when
+// the secrets were resolved into a copy of the config made before the
+// bucket was set.
+func TestKeyValueLinkReachesTheComponent(t *testing.T) {
+	srv := testkit.NATS(t, embedded.Config{})
+	js, err := jetstream.New(testkit.Connect(t, srv.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := runtime.NewHost(runtime.Config{CacheDir: filepath.Join(t.TempDir(), "cache"), Log: testkit.Logger(t, 0), OnDemand: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = host.Close() })
+	echo := echoWasm(t)
+	arts, err := NewArtefacts([]string{filepath.Dir(echo)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingLoader{Host: host, last: map[string]runtime.ComponentConfig{}}
+	rt, err := NewRuntime(RuntimeOptions{Runtime: rec, Gateway: gateway.New(gateway.Options{Logger: testkit.Logger(t, 0)}), Fetcher: arts, Logger: testkit.Logger(t, 0),
+		KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(js, bucket) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	data := LatticeData{
+		Links: []latticeadmin.Link{{SourceID: "app-c", Target: "sys-keyvalue", Name: "default", WitNamespace: "wasi", WitPackage: "keyvalue",
+			Interfaces: []string{"store", "atomics"}, TargetConfig: []string{"app-bucket-c"}}},
+		Config: map[string]map[string]string{"app-oda": {"oda.component": "c"}, "app-bucket-c": {"bucket": "kv_app_c"}},
+	}
+	ctx := context.Background()
+	if err := rt.Start(ctx, Component{ID: "app-c", ImageRef: "file://" + echo, Config: []string{"app-oda"}}, data); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	kv := rec.last["app-c"].KeyValue
+	rec.mu.Unlock()
+	if kv == nil {
+		t.Fatal("the component was loaded without its keyvalue bucket: its opens answer no-such-store")
+	}
+	b, err := kv.Open(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.KeyValue(ctx, "kv_app_c"); err != nil {
+		t.Errorf("the link's bucket kv_app_c: %v", err)
+	}
+}
+
+// TestGuardedRouteOnANodeWithoutIssuer: a route whose config carries a
+// guard (translate's policy for a Component with a securityFunction) is
+// never served open by a node that checks no tokens: 503 "no identity
+// provider configured"; its open sibling answers; a policy that does not
+// decode fails the start instead of serving the API unguarded.
+func TestGuardedRouteOnANodeWithoutIssuer(t *testing.T) {
+	echo := echoWasm(t)
+	s := startServing(t, []string{filepath.Dir(echo)}, nil)
+	ctx := context.Background()
+	put := func(id, api string, props map[string]string) {
+		t.Helper()
+		if _, err := s.client.ConfigPut(ctx, id+"-route-"+api, props); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.client.LinkPut(ctx, latticeadmin.Link{SourceID: "app-http_ingress", Target: id, Name: id + "-" + api, WitNamespace: "wasi", WitPackage: "http",
+			Interfaces: []string{"incoming-handler"}, SourceConfig: []string{id + "-route-" + api}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("app-echo", "guarded", map[string]string{"path": "/guarded", "policy": `{"guard":{"roles":["admin"]}}`})
+	put("app-echo", "open", map[string]string{"path": "/open"})
+	s.scale("file://"+echo, "app-echo", 1)
+	testkit.WaitFor(t, 30*time.Second, "the component serves /open", func() bool { return s.status("/open/x") == http.StatusOK })
+	resp, err := http.Get(s.base + "/guarded/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "no identity provider configured") {
+		t.Errorf("guarded route: %d %s", resp.StatusCode, body)
+	}
+
+	put("app-bad", "api", map[string]string{"path": "/bad", "policy": `{"guard":{"roles":"admin"}}`})
+	s.scale("file://"+echo, "app-bad", 1)
+	if d := string(s.event(EventComponentScaleFailed, 0)); !strings.Contains(d, "app-bad") || !strings.Contains(d, "policy") {
+		t.Errorf("component_scale_failed %s", d)
+	}
+	if c := s.status("/bad"); c != http.StatusNotFound {
+		t.Errorf("a route whose policy does not decode answers %d", c)
+	}
+}
+
+// TestObserveLinkToTheSharedBridge: a component linked to the shared
+// canvas-bridge's wasmcanvas:observe (canvasd's wasmcanvas-system one,
+// which does not run on this node) records into the node's Observer as
+// its ODA Component, as under `canvas up`; without the link it does not.
+func TestObserveLinkToTheSharedBridge(t *testing.T) {
+	r := &Runtime{opts: RuntimeOptions{Observer: observe.New(observe.Options{})}}
+	data := LatticeData{
+		Links: []latticeadmin.Link{{SourceID: "app-c", Target: "wasmcanvas_system-canvas_bridge", Name: "default", WitNamespace: "wasmcanvas", WitPackage: "observe",
+			Interfaces: []string{"metrics", "tracing", "logging"}}},
+		Config: map[string]map[string]string{"app-oda": {"oda.component": "c", "oda.namespace": "ns"}},
+	}
+	cc, _ := r.componentConfig(Component{ID: "app-c", Config: []string{"app-oda"}}, data)
+	if cc.Observe == nil || cc.Source != (observe.Source{Namespace: "ns", Component: "c"}) {
+		t.Errorf("linked: observe %v as %+v", cc.Observe != nil, cc.Source)
+	}
+	cc, _ = r.componentConfig(Component{ID: "app-other", Config: []string{"app-oda"}}, data)
+	if cc.Observe != nil {
+		t.Error("a component without the link records into the node's Observer")
 	}
 }

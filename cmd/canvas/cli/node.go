@@ -56,7 +56,11 @@ over NATS under --secrets-topic (wasmCloud's secrets protocol, xkey-sealed,
 with the component's embedded claims JWT, so the component must be signed),
 and each value is the component's wasi:config value under the secret's name;
 a secret that cannot be fetched fails the scale (component_scale_failed says
-why). Without --secrets-topic such components are refused. The scale's count (max_instances) bounds the requests
+why). Without --secrets-topic such components are refused. The ingress
+enforces each route's policy (the "policy" of its route config): a guarded
+API (its Component has a securityFunction) accepts the bearer tokens of
+--oidc-issuer whose audience is its Component's client, and without
+--oidc-issuer answers 503 "no identity provider configured", never open. The scale's count (max_instances) bounds the requests
 a component runs at once; the others wait. Capability providers are refused
 with provider_start_failed, except canvas-bridge, which the node runs
 in-process (over wRPC for components on other hosts). With --nats, links and
@@ -140,6 +144,7 @@ it is logged the same way).`,
 	f.DurationVar(&opts.Heartbeat, "heartbeat", node.DefaultHeartbeat, "interval of host_heartbeat")
 	f.DurationVar(&opts.Limits.RequestTimeout, "request-timeout", runtime.DefaultRequestTimeout, "deadline of one request to a component")
 	f.StringVar(&opts.JSDomain, "js-domain", "", "JetStream domain of the lattice's LATTICEDATA/CONFIGDATA buckets (with --nats), as a wasmCloud host's --js-domain")
+	f.StringVar(&opts.OIDCIssuer, "oidc-issuer", "", "OpenID issuer URL whose tokens guarded APIs accept (audience: the API's Component's client); empty: guarded APIs answer 503")
 	f.StringVar(&opts.SecretsTopic, "secrets-topic", "", "topic prefix of the lattice's secrets backends, as a wasmCloud host's --secrets-topic (e.g. "+subject.SecretsDefaultPrefix+"); empty refuses components naming secrets")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
