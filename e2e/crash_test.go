@@ -244,8 +244,10 @@ func run(t *testing.T, chaos func(*scenario) error) {
 		want[namespace+"-"+name(i)] = expectedVersion(t, body(t, i, gen))
 		wantGen[name(i)] = int64(gen)
 	}
-	// canvasd keeps the shared system application deployed beside them.
-	sys, serr := translate.SystemApplication(translate.SystemOptions{})
+	// canvasd keeps the shared system application deployed beside them,
+	// naming its embedded issuer (at the API of the last start) to
+	// canvas-bridge.
+	sys, serr := translate.SystemApplication(translate.SystemOptions{Issuer: s.canvasd.API + daemon.IssuerPath})
 	if serr != nil {
 		t.Fatal(serr)
 	}
