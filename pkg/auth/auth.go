@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 )
@@ -37,6 +38,10 @@ type Principal struct {
 	Issuer string `json:"issuer,omitempty"`
 	// Roles the caller holds.
 	Roles []string `json:"roles,omitempty"`
+	// Expires is when the credential stops being valid (zero: it does
+	// not expire, as the local admin credential); a cache of verified
+	// callers must not keep one past it.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Has reports whether p holds role; RoleWrite implies RoleRead.

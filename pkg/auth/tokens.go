@@ -19,7 +19,7 @@ type Claims struct {
 
 // Principal is the caller the claims name.
 func (c Claims) Principal() Principal {
-	return Principal{Subject: c.Subject, Client: c.Client, Issuer: c.Issuer, Roles: c.Roles}
+	return Principal{Subject: c.Subject, Client: c.Client, Issuer: c.Issuer, Roles: c.Roles, Expires: c.ExpiresAt}
 }
 
 // Verifier checks a bearer token: signature, algorithm, issuer, audience

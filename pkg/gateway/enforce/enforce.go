@@ -83,7 +83,8 @@ type Options struct {
 	// AuthCacheTTL is how long the guard reuses a verified caller for the
 	// same Authorization header instead of verifying the token again
 	// (default DefaultAuthCacheTTL; negative: every request verifies). A
-	// token's expiry or revocation is therefore seen up to this late.
+	// token's revocation is therefore seen up to this late; a cached caller
+	// never outlives its token's expiry (auth.Principal.Expires).
 	AuthCacheTTL time.Duration
 }
 

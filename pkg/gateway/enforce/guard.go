@@ -132,5 +132,9 @@ func (c *callerCache) put(k [32]byte, p auth.Principal) {
 	if len(c.m) >= maxCallers {
 		clear(c.m)
 	}
-	c.m[k] = cachedCaller{p: p, until: c.now().Add(c.ttl)}
+	until := c.now().Add(c.ttl)
+	if !p.Expires.IsZero() && p.Expires.Before(until) {
+		until = p.Expires // never past the token's own expiry
+	}
+	c.m[k] = cachedCaller{p: p, until: until}
 }
