@@ -102,7 +102,7 @@ it is logged the same way).`,
 				return usageErrorf("--log-level %q: use debug, info, warn or error", logLevel)
 			}
 			if opts.Labels, err = edge.ParseLabels(labels); err != nil {
-				return usageErrorf("--label: %v", err)
+				return usageErrorf("%v", err) // ParseLabels names --label and the pair
 			}
 			if err := subject.ValidateLattice(opts.Lattice); err != nil {
 				return usageErrorf("--lattice: %v", err)
