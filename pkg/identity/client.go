@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,7 +65,7 @@ func (c ClientCredentials) Token(ctx context.Context, audience string) (TokenRes
 		return out, fmt.Errorf("token endpoint %s: %w", c.TokenURL, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument))
+	body, err := readBounded(resp.Body, maxDocument)
 	if err != nil {
 		return out, fmt.Errorf("token endpoint %s: %w", c.TokenURL, err)
 	}

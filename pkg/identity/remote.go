@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -91,12 +90,9 @@ func getJSON(ctx context.Context, hc *http.Client, url string, out any) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
+	body, err := readBounded(resp.Body, maxDocument)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	if len(body) > maxDocument {
-		return fmt.Errorf("GET %s: over %d bytes", url, maxDocument)
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)

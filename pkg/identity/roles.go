@@ -418,6 +418,13 @@ func readJSONBody(contentType string, r io.Reader, limit int64) ([]byte, error) 
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return nil, fmt.Errorf("content type %q refused: want application/json", contentType)
 	}
+	return readBounded(r, limit)
+}
+
+// readBounded reads r whole, refusing more than limit bytes rather than
+// truncating them (a cut document would fail later with a confusing
+// parse error).
+func readBounded(r io.Reader, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
