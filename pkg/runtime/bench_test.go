@@ -166,11 +166,18 @@ func BenchmarkEchoHandler(b *testing.B) {
 	}
 }
 
-// productCatalog reads the built TMF620 example, skipping when it is absent.
+// productCatalog reads the built TMF620 example, skipping when it is absent;
+// WASMCANVAS_PRODUCTCATALOG names another build of it (say, one made with
+// jco's --debug-starlingmonkey-build, whose functions have names in a
+// profile).
 func productCatalog(b *testing.B) []byte {
-	wasm, err := os.ReadFile(wruntime.ProductCatalogWasm)
+	path := wruntime.ProductCatalogWasm
+	if p := os.Getenv("WASMCANVAS_PRODUCTCATALOG"); p != "" {
+		path = p
+	}
+	wasm, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		b.Skipf("%s is absent: build it with `make examples` (or examples/productcatalog/build.sh)", wruntime.ProductCatalogWasm)
+		b.Skipf("%s is absent: build it with `make examples` (or examples/productcatalog/build.sh)", path)
 	}
 	if err != nil {
 		b.Fatal(err)

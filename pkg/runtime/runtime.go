@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ const (
 	// DefaultPoolInstances is the pooling allocator's size: concurrent
 	// requests, across the host's components, beyond which requests wait.
 	DefaultPoolInstances = 128
+	// ProfilerEnv names the environment variable Config.Profiler falls
+	// back to.
+	ProfilerEnv = "WASMCANVAS_WASM_PROFILER"
 )
 
 // Config configures a Host.
@@ -59,6 +63,11 @@ type Config struct {
 	// span and sets traceparent there). The func it returns gets the
 	// response or the error.
 	OutgoingRequest func(ctx context.Context, req *http.Request) (done func(*http.Response, error))
+	// Profiler names the native profiler the engine reports its compiled
+	// code to ("perfmap" or "jitdump", see README "Profiling a component");
+	// empty means the WASMCANVAS_WASM_PROFILER environment variable, and
+	// none when that is unset too.
+	Profiler string
 }
 
 // Limits bound one component. Zero fields take the host's defaults.
@@ -173,7 +182,10 @@ func NewHost(cfg Config) (*Host, error) {
 	case defaultPool:
 		cfg.PoolInstances = DefaultPoolInstances
 	}
-	var ec cm.EngineConfig
+	if cfg.Profiler == "" {
+		cfg.Profiler = os.Getenv(ProfilerEnv)
+	}
+	ec := cm.EngineConfig{Profiler: cfg.Profiler}
 	if cfg.PoolInstances > 0 {
 		ec.Pooling = &cm.PoolingConfig{TotalInstances: cfg.PoolInstances, MaxMemoryBytes: uint64(cfg.Limits.MaxMemoryBytes)}
 	}

@@ -5,6 +5,17 @@
 #include <string.h>
 #include "wasmtime_api.h"
 
+// The values of wasmtime/config.h's enum wasmtime_profiling_strategy_enum
+// (an enum, so wasmtime_api.h cannot restate it): NONE, JITDUMP, VTUNE,
+// PERFMAP. TestProfilerValues checks them against the upstream header.
+#define CM_PROFILING_NONE 0
+#define CM_PROFILING_JITDUMP 1
+#define CM_PROFILING_PERFMAP 3
+
+// wasmtime/config.h's enum wasmtime_opt_level_enum: NONE, SPEED,
+// SPEED_AND_SIZE (TestProfilerValues checks it too).
+#define CM_OPT_LEVEL_NONE 0
+
 wasmtime_error_t *cm_linker_add_func(wasmtime_component_linker_instance_t *li,
                                      const char *name, size_t name_len,
                                      uintptr_t handle);

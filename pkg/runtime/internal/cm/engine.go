@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unsafe"
 
 	// The blank import links wasmtime-go's static libwasmtime; this package
 	// only uses the C API it ships.
@@ -36,7 +37,21 @@ type EngineConfig struct {
 	// virtual-memory reservation (TotalMemories × MaxMemoryBytes plus
 	// guards) up front.
 	Pooling *PoolingConfig
+	// Profiler makes the engine tell a native profiler about the code it
+	// compiles: "perfmap" writes /tmp/perf-<pid>.map for `perf report`,
+	// "jitdump" writes jit-<pid>.dump for `perf inject --jit`. Empty (the
+	// default) tells nobody. It does not change the compiled code.
+	Profiler string
+	// Baseline compiles quickly rather than well: Cranelift without
+	// optimisations and with its single-pass register allocator (wasmtime's
+	// C API offers no Winch). Several times faster to compile, slower to
+	// run; the runtime serves a new component from baseline code while the
+	// optimised code compiles. It is part of the compile-cache key.
+	Baseline bool
 }
+
+// Profilers are the values EngineConfig.Profiler accepts.
+var Profilers = []string{"", "perfmap", "jitdump"}
 
 // PoolingConfig sizes the pooling allocator.
 type PoolingConfig struct {
@@ -61,7 +76,11 @@ func (c EngineConfig) hash() string {
 	if c.Pooling != nil {
 		pool = fmt.Sprintf("%d/%d", c.Pooling.TotalInstances, c.Pooling.MaxMemoryBytes)
 	}
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s epoch=true stack=%d pool=%s", wasmtimeVersion, c.MaxWasmStack, pool)))
+	tier := ""
+	if c.Baseline {
+		tier = " baseline"
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s epoch=true stack=%d pool=%s%s", wasmtimeVersion, c.MaxWasmStack, pool, tier)))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -93,6 +112,17 @@ type Engine struct {
 // NewEngine creates an engine and starts its epoch ticker.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
 	cfg.provision()
+	var profiler C.wasmtime_profiling_strategy_t
+	switch cfg.Profiler {
+	case "":
+		profiler = C.CM_PROFILING_NONE
+	case "perfmap":
+		profiler = C.CM_PROFILING_PERFMAP
+	case "jitdump":
+		profiler = C.CM_PROFILING_JITDUMP
+	default:
+		return nil, fmt.Errorf("engine: profiler %q: want one of perfmap, jitdump or empty", cfg.Profiler)
+	}
 	if cfg.Pooling != nil {
 		if err := probePool(cfg.Pooling); err != nil {
 			return nil, err
@@ -101,6 +131,11 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	conf := C.wasm_config_new()
 	C.wasmtime_config_epoch_interruption_set(conf, true)
 	C.wasmtime_config_wasm_component_model_set(conf, true)
+	C.wasmtime_config_profiler_set(conf, profiler)
+	if cfg.Baseline {
+		C.wasmtime_config_cranelift_opt_level_set(conf, C.CM_OPT_LEVEL_NONE)
+		setCraneliftFlag(conf, "regalloc_algorithm", "single_pass")
+	}
 	if cfg.MaxWasmStack > 0 {
 		C.wasmtime_config_max_wasm_stack_set(conf, C.size_t(cfg.MaxWasmStack))
 	}
@@ -138,6 +173,13 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	e := &Engine{ptr: ptr, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	go e.tick()
 	return e, nil
+}
+
+func setCraneliftFlag(conf *C.wasm_config_t, key, value string) {
+	k, v := C.CString(key), C.CString(value)
+	defer C.free(unsafe.Pointer(k))
+	defer C.free(unsafe.Pointer(v))
+	C.wasmtime_config_cranelift_flag_set(conf, k, v)
 }
 
 func (e *Engine) tick() {

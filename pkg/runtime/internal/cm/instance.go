@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -54,6 +55,10 @@ func (f *Func) Call(args ...Value) ([]Value, error) {
 	}
 	resv := cArray(f.nresults)
 	defer freeArray(resv, f.nresults)
+	if s.prof != nil {
+		t0 := time.Now()
+		defer func() { s.prof.phase(1, time.Since(t0)) }()
+	}
 	// cm_func_call takes argv, and runs post-return after a successful call.
 	r := C.cm_func_call(&f.fn, s.ctx, ptrOf(argv), C.size_t(len(argv)), ptrOf(resv), C.size_t(len(resv)))
 	if err := takeError(r.args); err != nil {

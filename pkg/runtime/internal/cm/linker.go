@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime/cgo"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -18,6 +19,14 @@ import (
 // the store's and valid only during the call: keep their elements, never
 // the slices.
 type HostFunc func(s *Store, args []Value, results []Value) error
+
+// hostFunc is what a host function's or resource's cgo handle holds: the
+// name profiles report it by, and the Go function.
+type hostFunc struct {
+	name string
+	fn   HostFunc
+	dtor ResourceDestructor
+}
 
 // ResourceDestructor runs when the guest drops its last own handle to a host
 // resource of the type it was registered for.
@@ -78,7 +87,7 @@ func (li *LinkerInstance) Func(name string, fn HostFunc) error {
 	defer C.free(unsafe.Pointer(cs))
 	// The handle is released by the C finalizer when wasmtime drops the
 	// definition (also when the definition fails).
-	h := cgo.NewHandle(fn)
+	h := cgo.NewHandle(&hostFunc{name: li.name + "#" + name, fn: fn})
 	if err := takeError(C.cm_linker_add_func(li.ptr, cs, C.size_t(len(name)), C.uintptr_t(h))); err != nil {
 		return fmt.Errorf("func %q: %w", name, err)
 	}
@@ -91,7 +100,7 @@ func (li *LinkerInstance) Func(name string, fn HostFunc) error {
 func (li *LinkerInstance) Resource(name string, ty uint32, dtor ResourceDestructor) error {
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
-	h := cgo.NewHandle(dtor)
+	h := cgo.NewHandle(&hostFunc{name: li.name + "#[resource-drop]" + name, dtor: dtor})
 	if err := takeError(C.cm_linker_add_resource(li.ptr, cs, C.size_t(len(name)), C.uint32_t(ty), C.uintptr_t(h))); err != nil {
 		return fmt.Errorf("resource %q: %w", name, err)
 	}
@@ -112,6 +121,11 @@ func (l *Linker) DefineUnknownImportsAsTraps(c *Component) error {
 // Instantiate creates an instance of c in s.
 func (l *Linker) Instantiate(s *Store, c *Component) (*Instance, error) {
 	var inst C.wasmtime_component_instance_t
+	var t0 time.Time
+	if s.prof != nil {
+		t0 = time.Now()
+		defer func() { s.prof.phase(0, time.Since(t0)) }()
+	}
 	if err := takeError(C.wasmtime_component_linker_instantiate(l.ptr, s.ctx, c.ptr, &inst)); err != nil {
 		return nil, fmt.Errorf("instantiate component: %w", err)
 	}
@@ -146,9 +160,14 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 			cerr = newCError(fmt.Sprintf("host function panicked: %v", p))
 		}
 	}()
-	fn := cgo.Handle(h).Value().(HostFunc)
+	hf := cgo.Handle(h).Value().(*hostFunc)
 	s := cgo.Handle(store).Value().(*Store)
 	s.hostCalls++
+	if s.prof != nil {
+		t0 := time.Now()
+		defer func() { s.prof.call(hf.name, time.Since(t0)) }()
+	}
+	fn := hf.fn
 	in, out, reused := s.callBuffers(int(nargs), int(nresults))
 	defer s.doneBuffers(in, out, reused)
 	converted := unsafe.Slice(pre, int(npre))
@@ -199,7 +218,12 @@ func cmResourceDrop(h, store C.uintptr_t, rep C.uint32_t) (cerr *C.wasmtime_erro
 	}()
 	s := cgo.Handle(store).Value().(*Store)
 	s.drops++
-	dtor, _ := cgo.Handle(h).Value().(ResourceDestructor)
+	hf := cgo.Handle(h).Value().(*hostFunc)
+	if s.prof != nil {
+		t0 := time.Now()
+		defer func() { s.prof.call(hf.name, time.Since(t0)) }()
+	}
+	dtor := hf.dtor
 	if dtor == nil {
 		return nil
 	}

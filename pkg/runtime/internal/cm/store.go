@@ -47,11 +47,13 @@ type Store struct {
 	// Calls into Go made in this store, added to HostCalls' counts at
 	// Close.
 	hostCalls, drops int64
+	// prof is the active Profile's share when the store was made, or nil.
+	prof *storeProfile
 }
 
 // NewStore makes a store whose host functions see data through Store.Data.
 func NewStore(e *Engine, limits StoreLimits, data any) *Store {
-	s := &Store{eng: e, data: data}
+	s := &Store{eng: e, data: data, prof: newStoreProfile()}
 	s.handle = cgo.NewHandle(s)
 	// No deadline until SetDeadline (cm_store_new sets a far epoch).
 	s.ptr = C.cm_store_new(e.ptr, C.uintptr_t(s.handle), limitOrDefault(limits.MaxMemoryBytes),
@@ -84,11 +86,19 @@ func (s *Store) SetDeadline(d time.Duration) {
 // Close frees the store and all its instances.
 func (s *Store) Close() error {
 	if s.ptr != nil {
+		var t0 time.Time
+		if s.prof != nil {
+			t0 = time.Now()
+		}
 		C.wasmtime_store_delete(s.ptr)
 		s.ptr, s.ctx = nil, nil
 		s.handle.Delete()
 		hostCalls.Add(s.hostCalls)
 		resourceDrops.Add(s.drops)
+		if s.prof != nil {
+			s.prof.phase(2, time.Since(t0))
+			s.prof.merge()
+		}
 	}
 	return nil
 }

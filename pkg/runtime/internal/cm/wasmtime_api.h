@@ -45,6 +45,11 @@ void wasmtime_engine_increment_epoch(wasm_engine_t *engine);
 void wasmtime_config_epoch_interruption_set(wasm_config_t *config, bool enable);
 void wasmtime_config_max_wasm_stack_set(wasm_config_t *config, size_t size);
 void wasmtime_config_wasm_component_model_set(wasm_config_t *config, bool enable);
+typedef uint8_t wasmtime_profiling_strategy_t;
+typedef uint8_t wasmtime_opt_level_t;
+void wasmtime_config_cranelift_opt_level_set(wasm_config_t *config, wasmtime_opt_level_t level);
+void wasmtime_config_cranelift_flag_set(wasm_config_t *config, const char *key, const char *value);
+void wasmtime_config_profiler_set(wasm_config_t *config, wasmtime_profiling_strategy_t strategy);
 void wasmtime_pooling_allocation_strategy_set(wasm_config_t *config,
                                               const wasmtime_pooling_allocation_config_t *pool);
 wasmtime_pooling_allocation_config_t *wasmtime_pooling_allocation_config_new(void);

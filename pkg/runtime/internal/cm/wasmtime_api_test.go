@@ -256,3 +256,23 @@ func cCompiler(t *testing.T) []string {
 	}
 	return cc
 }
+
+// TestProfilerValues checks cm.h's CM_PROFILING_* and CM_OPT_LEVEL_* against
+// the enums in the upstream wasmtime/config.h, which wasmtime_api.h cannot
+// restate.
+func TestProfilerValues(t *testing.T) {
+	t.Parallel()
+	here, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `#include <wasmtime.h>
+#define CM_WASMTIME_DECLS_ONLY
+#include "cm.h"
+_Static_assert(CM_PROFILING_NONE == WASMTIME_PROFILING_STRATEGY_NONE, "CM_PROFILING_NONE");
+_Static_assert(CM_PROFILING_JITDUMP == WASMTIME_PROFILING_STRATEGY_JITDUMP, "CM_PROFILING_JITDUMP");
+_Static_assert(CM_PROFILING_PERFMAP == WASMTIME_PROFILING_STRATEGY_PERFMAP, "CM_PROFILING_PERFMAP");
+_Static_assert(CM_OPT_LEVEL_NONE == WASMTIME_OPT_LEVEL_NONE, "CM_OPT_LEVEL_NONE");
+`
+	compileC(t, cCompiler(t), t.TempDir(), "profiler.c", src, []string{"-I" + wasmtimeInclude(t), "-I" + here, "-fsyntax-only"})
+}
