@@ -18,7 +18,9 @@
 // Per component: environment and wasi:config values from maps, stdout
 // and stderr as zap entries tagged with the component's name,
 // wasi:keyvalue over a KeyValue (NewJetStreamKV: one JetStream KV bucket
-// per component), wasmcanvas:observe (metrics, tracing, logging) as host
+// per component; with WithKVReplica its reads are answered from an
+// in-memory replica of the bucket a KV watch keeps, waiting for this
+// host's own writes, see KVReplicas), wasmcanvas:observe (metrics, tracing, logging) as host
 // functions calling the component's observe.Recorder in-process (the
 // Recorder canvas-bridge serves over wRPC; tracing.current answers the
 // gateway's span for the request, else its traceparent header; the

@@ -92,9 +92,25 @@ type jetStreamKV struct {
 	js       jetstream.JetStream
 	bucket   string
 	maxValue int
+	replicas *KVReplicas
 
-	mu sync.Mutex
-	kv jetstream.KeyValue
+	mu      sync.Mutex
+	kv      jetstream.KeyValue
+	replica *kvReplica // acquired on the first Open, released by Close
+	closed  bool
+}
+
+// Close releases the bucket's replica (WithKVReplica); the runtime calls it
+// when the component is unloaded.
+func (s *jetStreamKV) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replica != nil {
+		s.replicas.release(s.replica)
+		s.replica = nil
+	}
+	s.closed = true
+	return nil
 }
 
 func (s *jetStreamKV) Open(ctx context.Context, identifier string) (Bucket, error) {
@@ -118,15 +134,26 @@ func (s *jetStreamKV) Open(ctx context.Context, identifier string) (Bucket, erro
 		}
 		s.kv = kv
 	}
-	return &jetStreamBucket{kv: s.kv, maxValue: s.maxValue}, nil
+	if s.replicas != nil && s.replica == nil && !s.closed {
+		s.replica = s.replicas.acquire(s.bucket, s.kv)
+	}
+	return &jetStreamBucket{js: s.js, bucket: s.bucket, kv: s.kv, maxValue: s.maxValue, replica: s.replica}, nil
 }
 
 type jetStreamBucket struct {
+	js       jetstream.JetStream
+	bucket   string
 	kv       jetstream.KeyValue
 	maxValue int
+	replica  *kvReplica // nil: every read goes to JetStream
 }
 
 func (b *jetStreamBucket) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if b.replica != nil {
+		if e, found, ok := b.replica.get(ctx, encodeKey(key)); ok {
+			return e.value, found, nil
+		}
+	}
 	e, err := b.kv.Get(ctx, encodeKey(key))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, false, nil
@@ -141,13 +168,31 @@ func (b *jetStreamBucket) Set(ctx context.Context, key string, value []byte) err
 	if len(value) > b.maxValue {
 		return fmt.Errorf("value too large: %d bytes, at most %d", len(value), b.maxValue)
 	}
-	if _, err := b.kv.Put(ctx, encodeKey(key), value); err != nil {
+	rev, err := b.kv.Put(ctx, encodeKey(key), value)
+	if err != nil {
 		return fmt.Errorf("set %q: %w", key, err)
 	}
+	b.wrote(rev)
 	return nil
 }
 
+// wrote tells the replica, if any, of a write's revision: reads wait for
+// it.
+func (b *jetStreamBucket) wrote(rev uint64) {
+	if b.replica != nil {
+		b.replica.wrote(rev)
+	}
+}
+
 func (b *jetStreamBucket) Delete(ctx context.Context, key string) error {
+	if b.replica != nil {
+		rev, err := deleteMarker(ctx, b.js, b.bucket, encodeKey(key))
+		if err != nil {
+			return fmt.Errorf("delete %q: %w", key, err)
+		}
+		b.wrote(rev)
+		return nil
+	}
 	if err := b.kv.Delete(ctx, encodeKey(key)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete %q: %w", key, err)
 	}
@@ -160,6 +205,11 @@ func (b *jetStreamBucket) Exists(ctx context.Context, key string) (bool, error) 
 }
 
 func (b *jetStreamBucket) ListKeys(ctx context.Context, cursor uint64) ([]string, uint64, bool, error) {
+	if b.replica != nil {
+		if keys, ok := b.replica.keys(ctx); ok {
+			return page(keys, cursor)
+		}
+	}
 	lister, err := b.kv.ListKeys(ctx)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("list keys: %w", err)
@@ -179,6 +229,11 @@ func (b *jetStreamBucket) ListKeys(ctx context.Context, cursor uint64) ([]string
 		return nil, 0, false, fmt.Errorf("list keys: %w", err)
 	}
 	slices.Sort(keys)
+	return page(keys, cursor)
+}
+
+// page returns the page of sorted keys from cursor.
+func page(keys []string, cursor uint64) ([]string, uint64, bool, error) {
 	if cursor >= uint64(len(keys)) {
 		return nil, 0, false, nil
 	}
@@ -189,15 +244,14 @@ func (b *jetStreamBucket) ListKeys(ctx context.Context, cursor uint64) ([]string
 func (b *jetStreamBucket) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
 	k := encodeKey(key)
 	for attempt := range kvIncrementAttempts {
-		var cur, rev uint64
-		e, err := b.kv.Get(ctx, k)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
+		var cur uint64
+		// The first attempt reads the replica; after a lost race, JetStream.
+		value, rev, found, err := b.current(ctx, k, attempt == 0)
+		if err != nil {
 			return 0, fmt.Errorf("increment %q: %w", key, err)
-		default:
-			rev = e.Revision()
-			if cur, err = strconv.ParseUint(strings.TrimSpace(string(e.Value())), 10, 64); err != nil {
+		}
+		if found {
+			if cur, err = strconv.ParseUint(strings.TrimSpace(string(value)), 10, 64); err != nil {
 				return 0, fmt.Errorf("increment %q: the value is not a decimal u64", key)
 			}
 		}
@@ -206,13 +260,15 @@ func (b *jetStreamBucket) Increment(ctx context.Context, key string, delta uint6
 			return 0, fmt.Errorf("increment %q: %d + %d overflows u64", key, cur, delta)
 		}
 		v := []byte(strconv.FormatUint(n, 10))
-		if rev == 0 {
+		var wrote uint64
+		if !found {
 			// Create also succeeds over a delete marker.
-			_, err = b.kv.Create(ctx, k, v)
+			wrote, err = b.kv.Create(ctx, k, v)
 		} else {
-			_, err = b.kv.Update(ctx, k, v, rev)
+			wrote, err = b.kv.Update(ctx, k, v, rev)
 		}
 		if err == nil {
+			b.wrote(wrote)
 			return n, nil
 		}
 		if !lostRace(err) {
@@ -226,6 +282,24 @@ func (b *jetStreamBucket) Increment(ctx context.Context, key string, delta uint6
 		}
 	}
 	return 0, fmt.Errorf("increment %q: still contended after %d attempts", key, kvIncrementAttempts)
+}
+
+// current reads key's value and revision, from the replica when
+// fromReplica and it can answer.
+func (b *jetStreamBucket) current(ctx context.Context, stored string, fromReplica bool) (value []byte, rev uint64, found bool, err error) {
+	if fromReplica && b.replica != nil {
+		if e, found, ok := b.replica.get(ctx, stored); ok {
+			return e.value, e.revision, found, nil
+		}
+	}
+	e, err := b.kv.Get(ctx, stored)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, 0, false, nil
+	case err != nil:
+		return nil, 0, false, err
+	}
+	return e.Value(), e.Revision(), true, nil
 }
 
 // lostRace reports whether a Create or Update failed because another

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -136,10 +137,32 @@ func keyResponse(cursor cm.Value, keys ...string) cm.Value {
 	return ok(cm.Record{{Name: "keys", Value: l}, {Name: "cursor", Value: cm.Option{Value: cursor}}})
 }
 
+// kvModes runs f once reading JetStream directly and once through a
+// KVReplicas replica: a component must not tell them apart.
+func kvModes(t *testing.T, f func(t *testing.T, newKV func(js jetstream.JetStream, bucket string, opts ...JetStreamKVOption) KeyValue)) {
+	t.Run("direct", func(t *testing.T) {
+		t.Parallel()
+		f(t, NewJetStreamKV)
+	})
+	t.Run("replica", func(t *testing.T) {
+		t.Parallel()
+		f(t, func(js jetstream.JetStream, bucket string, opts ...JetStreamKVOption) KeyValue {
+			r := NewKVReplicas(js, 0, nil)
+			t.Cleanup(r.Close)
+			kv := NewJetStreamKV(js, bucket, append(opts, WithKVReplica(r))...)
+			t.Cleanup(func() { kv.(io.Closer).Close() })
+			return kv
+		})
+	})
+}
+
 func TestKeyValueThroughTheCanonicalABI(t *testing.T) {
-	t.Parallel()
+	kvModes(t, testKeyValueThroughTheCanonicalABI)
+}
+
+func testKeyValueThroughTheCanonicalABI(t *testing.T, newKV func(jetstream.JetStream, string, ...JetStreamKVOption) KeyValue) {
 	js := startJetStream(t)
-	h := newKVHarness(t, newEngine(t), NewJetStreamKV(js, "kv-abi", WithKVMaxValueBytes(64)))
+	h := newKVHarness(t, newEngine(t), newKV(js, "kv-abi", WithKVMaxValueBytes(64)))
 	b := h.open("default")
 	odd := "produkt/ä b*>.." // not a valid KV key: stored encoded
 	steps := []struct {
@@ -185,9 +208,13 @@ func TestKeyValueThroughTheCanonicalABI(t *testing.T) {
 }
 
 func TestKeyValueIncrementAfterDelete(t *testing.T) {
-	t.Parallel()
-	js := startJetStream(t)
-	h := newKVHarness(t, newEngine(t), NewJetStreamKV(js, "kv-inc"))
+	kvModes(t, func(t *testing.T, newKV func(jetstream.JetStream, string, ...JetStreamKVOption) KeyValue) {
+		testKeyValueIncrementAfterDelete(t, newKV(startJetStream(t), "kv-inc"))
+	})
+}
+
+func testKeyValueIncrementAfterDelete(t *testing.T, kv KeyValue) {
+	h := newKVHarness(t, newEngine(t), kv)
 	b := h.open("")
 	for _, s := range []struct {
 		fn   string
@@ -234,14 +261,20 @@ func TestKeyValueOpenErrors(t *testing.T) {
 
 // TestKeyValueBackendDown: a call the backend cannot answer within the
 // request's deadline is other(...) for the guest, not a trap or a hang.
+//
+// Through a replica too: with the connection down the replica may be
+// missing writes, so it does not answer.
 func TestKeyValueBackendDown(t *testing.T) {
-	t.Parallel()
+	kvModes(t, testKeyValueBackendDown)
+}
+
+func testKeyValueBackendDown(t *testing.T, newKV func(jetstream.JetStream, string, ...JetStreamKVOption) KeyValue) {
 	js, srv := startJetStreamServer(t)
 	// Open the bucket first, outside the guest's 5 s per-call cap (the
 	// handle is kept): on a loaded machine creating a file-backed bucket
 	// can take longer, and this test is about the server going away, not
 	// about a slow create.
-	kv := NewJetStreamKV(js, "kv-down")
+	kv := newKV(js, "kv-down")
 	setup, cancelSetup := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelSetup()
 	if _, err := kv.Open(setup, "default"); err != nil {
@@ -251,6 +284,11 @@ func TestKeyValueBackendDown(t *testing.T) {
 	defer cancel()
 	h := newKVHarnessCtx(t, ctx, newEngine(t), kv)
 	b := h.open("default")
+	// The key exists: a replica that answered would say some("v").
+	h.call("set", b, "k", []byte("v"))
+	if got := h.call("get", b, "k"); !reflect.DeepEqual(got, ok(cm.Option{Value: []byte("v")})) {
+		t.Fatalf("get before the shutdown = %#v", got)
+	}
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	start := time.Now()
@@ -266,11 +304,14 @@ func TestKeyValueBackendDown(t *testing.T) {
 // TestKeyValueIsolation: two components on their own buckets see only
 // their own keys, even under the same key names.
 func TestKeyValueIsolation(t *testing.T) {
-	t.Parallel()
+	kvModes(t, testKeyValueIsolation)
+}
+
+func testKeyValueIsolation(t *testing.T, newKV func(jetstream.JetStream, string, ...JetStreamKVOption) KeyValue) {
 	js := startJetStream(t)
 	eng := newEngine(t)
-	a := newKVHarness(t, eng, NewJetStreamKV(js, "component-a"))
-	b := newKVHarness(t, eng, NewJetStreamKV(js, "component-b"))
+	a := newKVHarness(t, eng, newKV(js, "component-a"))
+	b := newKVHarness(t, eng, newKV(js, "component-b"))
 	ba, bb := a.open("default"), b.open("default")
 	a.call("set", ba, "shared.name", []byte("a"))
 	a.call("set", ba, "only.a", []byte("a"))
@@ -295,11 +336,14 @@ func TestKeyValueIsolation(t *testing.T) {
 }
 
 func TestJetStreamKVListPagesAndConcurrentIncrements(t *testing.T) {
-	t.Parallel()
+	kvModes(t, testJetStreamKVListPagesAndConcurrentIncrements)
+}
+
+func testJetStreamKVListPagesAndConcurrentIncrements(t *testing.T, newKV func(jetstream.JetStream, string, ...JetStreamKVOption) KeyValue) {
 	js := startJetStream(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := NewJetStreamKV(js, "kv-pages").Open(ctx, "default")
+	b, err := newKV(js, "kv-pages").Open(ctx, "default")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -108,7 +109,9 @@ type ComponentConfig struct {
 	// wasi:http/outgoing-handler; empty denies every outgoing request.
 	AllowedOutbound []string
 	// KeyValue backs wasi:keyvalue/store and atomics (0.2.0-draft); nil
-	// answers no-such-store to every open.
+	// answers no-such-store to every open. When it is an io.Closer, Load
+	// owns it: it is closed when the component is unloaded, or when Load
+	// fails.
 	KeyValue KeyValue
 	// Observe serves wasmcanvas:observe (metrics, tracing, logging) to the
 	// component as host functions, in-process: each call goes to Observe
@@ -242,6 +245,12 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	if closed {
 		return nil, ErrClosed
 	}
+	loaded := false
+	defer func() {
+		if c, ok := cc.KeyValue.(io.Closer); ok && !loaded {
+			c.Close()
+		}
+	}()
 	limits := cc.Limits.orDefault(h.cfg.Limits)
 	if limits.MaxConcurrent < 0 {
 		limits.MaxConcurrent = 0
@@ -301,12 +310,14 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		c.free() // takes h.mu to release the compiled code
+		loaded = true // free closes the KeyValue
+		c.free()      // takes h.mu to release the compiled code
 		return nil, ErrClosed
 	}
 	h.loaded[c] = struct{}{}
 	h.mu.Unlock()
 	log.Info("component loaded", zap.String("export", export), zap.Bool("cache_hit", hit), zap.Duration("compile", compileTime))
+	loaded = true
 	return c, nil
 }
 
@@ -438,6 +449,9 @@ func (c *Component) shutdown() {
 }
 
 func (c *Component) free() {
+	if kv, ok := c.http.WASI.KeyValue.(io.Closer); ok {
+		kv.Close()
+	}
 	c.handle.Close()
 	c.linker.Close()
 	c.host.releaseCode(c.codeKey)

@@ -26,7 +26,10 @@ func BenchmarkJSSplit(b *testing.B) {
 	wasm := productCatalog(b)
 	js := wruntime.StartJetStreamForTest(b)
 	h := newHost(b, wruntime.Config{CacheDir: splitCache(b)})
-	c, err := h.Load(context.Background(), "productcatalog", wasm, wruntime.ComponentConfig{KeyValue: wruntime.NewJetStreamKV(js, "split")})
+	// As canvas up serves it: reads from an in-memory replica of the bucket.
+	replicas := wruntime.NewKVReplicas(js, 0, nil)
+	b.Cleanup(replicas.Close)
+	c, err := h.Load(context.Background(), "productcatalog", wasm, wruntime.ComponentConfig{KeyValue: wruntime.NewJetStreamKV(js, "split", wruntime.WithKVReplica(replicas))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -118,6 +118,7 @@ type Canvas struct {
 	nats     *embedded.Server
 	kvConn   *nats.Conn // the runtime's wasi:keyvalue connection
 	js       jetstream.JetStream
+	replicas *runtime.KVReplicas // the components' buckets, in memory
 	restored []string // the applications whose stored routes answer 503 until served
 	host     *runtime.Host
 	obs      *observe.Observer
@@ -212,10 +213,16 @@ func (c *Canvas) services() []service.Service {
 				if err != nil {
 					return err
 				}
-				c.js, err = jetstream.New(c.kvConn)
-				return err
+				if c.js, err = jetstream.New(c.kvConn); err != nil {
+					return err
+				}
+				// The embedded runtime is the lattice's only host: every
+				// write to a component's bucket goes through it, so reads
+				// from the replica see what reads from JetStream saw.
+				c.replicas = runtime.NewKVReplicas(c.js, 0, c.log.Named("keyvalue"))
+				return nil
 			},
-			Stop: func(context.Context) error { c.kvConn.Close(); return nil },
+			Stop: func(context.Context) error { c.replicas.Close(); c.kvConn.Close(); return nil },
 		}),
 		// The gateway enforces exposed APIs' policies with API keys and
 		// quotas in JetStream KV, so they survive a restart; its rate-limit
@@ -280,7 +287,7 @@ func (c *Canvas) services() []service.Service {
 				}
 				c.deploy, err = local.New(local.Options{
 					Runtime: c.host, Gateway: c.gw, Logger: c.log.Named("deploy"), Limits: opts.Limits,
-					KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(c.js, bucket) },
+					KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(c.js, bucket, runtime.WithKVReplica(c.replicas)) },
 					// Components with dependent APIs call them at the ingress.
 					IngressAuthority: c.ingress,
 					AllowOutbound:    opts.AllowOutbound,

@@ -1,0 +1,185 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// replicaBucket opens bucket through a fresh KVReplicas; both are closed
+// in the test's cleanup.
+func replicaBucket(t *testing.T, js jetstream.JetStream, bucket string, maxBytes int) (*KVReplicas, Bucket, KeyValue) {
+	t.Helper()
+	r := NewKVReplicas(js, maxBytes, nil)
+	t.Cleanup(r.Close)
+	kv := NewJetStreamKV(js, bucket, WithKVReplica(r))
+	t.Cleanup(func() { kv.(io.Closer).Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := kv.Open(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, b, kv
+}
+
+// TestKVReplicaReadsItsOwnWrites: every read after a write through the
+// host sees it, at once, and is answered from memory.
+func TestKVReplicaReadsItsOwnWrites(t *testing.T) {
+	t.Parallel()
+	js := startJetStream(t)
+	r, b, _ := replicaBucket(t, js, "rep-own", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 100
+	for i := range n {
+		k := fmt.Sprintf("item.%03d", i)
+		if err := b.Set(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+		if v, found, err := b.Get(ctx, k); err != nil || !found || string(v) != k {
+			t.Fatalf("get %s right after set = %q %v %v", k, v, found, err)
+		}
+		if i%2 == 1 {
+			prev := fmt.Sprintf("item.%03d", i-1)
+			if err := b.Delete(ctx, prev); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := b.Exists(ctx, prev); err != nil || ok {
+				t.Fatalf("exists %s right after delete = %v %v", prev, ok, err)
+			}
+		}
+		if got, err := b.Increment(ctx, "seq", 1); err != nil || got != uint64(i+1) {
+			t.Fatalf("increment %d = %d %v", i, got, err)
+		}
+	}
+	keys, _, more, err := b.ListKeys(ctx, 0)
+	if err != nil || more || len(keys) != n/2+1 || keys[0] != "item.001" || keys[len(keys)-1] != "seq" {
+		t.Fatalf("list = %d keys %v…, more %v, %v; want the %d odd items and seq", len(keys), keys[:min(3, len(keys))], more, err, n/2)
+	}
+	st, ok := r.Stats("rep-own")
+	if !ok || !st.Synced || st.Keys != n/2+1 {
+		t.Fatalf("stats %+v (ok %v), want synced with %d keys", st, ok, n/2+1)
+	}
+	// get + exists + increment's read + list, all from memory.
+	if want := int64(n + n/2 + n + 1); st.Served != want || st.Direct != 0 {
+		t.Fatalf("served %d from memory and %d from JetStream, want %d and 0", st.Served, st.Direct, want)
+	}
+}
+
+// TestKVReplicaSeesWritesMadeElsewhere: a write another process makes to
+// the bucket reaches the replica by its watch.
+func TestKVReplicaSeesWritesMadeElsewhere(t *testing.T) {
+	t.Parallel()
+	js := startJetStream(t)
+	_, b, _ := replicaBucket(t, js, "rep-ext", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	other, err := js.KeyValue(ctx, "rep-ext")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not seen in 10 s", what)
+			}
+		}
+	}
+	if _, err := other.Put(ctx, "ext", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	eventually("an outside put", func() bool { v, _, _ := b.Get(ctx, "ext"); return string(v) == "1" })
+	if _, err := other.Put(ctx, "ext", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	eventually("an outside update", func() bool { v, _, _ := b.Get(ctx, "ext"); return string(v) == "2" })
+	if err := other.Delete(ctx, "ext"); err != nil {
+		t.Fatal(err)
+	}
+	eventually("an outside delete", func() bool { ok, _ := b.Exists(ctx, "ext"); return !ok })
+	if _, err := other.Put(ctx, "ext", []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a put after an outside delete", func() bool { v, _, _ := b.Get(ctx, "ext"); return string(v) == "3" })
+	if err := other.Purge(ctx, "ext"); err != nil {
+		t.Fatal(err)
+	}
+	eventually("an outside purge", func() bool { keys, _, _, _ := b.ListKeys(ctx, 0); return len(keys) == 0 })
+}
+
+// TestKVReplicaOverflow: a bucket larger than the replica's bound is read
+// from JetStream, with the same answers.
+func TestKVReplicaOverflow(t *testing.T) {
+	t.Parallel()
+	js := startJetStream(t)
+	r, b, _ := replicaBucket(t, js, "rep-big", 1024)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	big := []byte(strings.Repeat("x", 600))
+	for i := range 3 {
+		if err := b.Set(ctx, fmt.Sprint("k", i), big); err != nil {
+			t.Fatal(err)
+		}
+		if v, found, err := b.Get(ctx, fmt.Sprint("k", i)); err != nil || !found || len(v) != len(big) {
+			t.Fatalf("get k%d = %d bytes %v %v", i, len(v), found, err)
+		}
+	}
+	keys, _, _, err := b.ListKeys(ctx, 0)
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("list = %v %v", keys, err)
+	}
+	st, _ := r.Stats("rep-big")
+	if st.Synced || st.Keys != 0 || st.Direct == 0 {
+		t.Fatalf("stats %+v: want the replica dropped (not synced, empty) and reads from JetStream", st)
+	}
+}
+
+// TestKVReplicaShared: components on one bucket share one replica; it
+// goes when the last of them is closed.
+func TestKVReplicaShared(t *testing.T) {
+	t.Parallel()
+	js := startJetStream(t)
+	r := NewKVReplicas(js, 0, nil)
+	t.Cleanup(r.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var kvs []KeyValue
+	var wg sync.WaitGroup
+	for range 3 {
+		kv := NewJetStreamKV(js, "rep-shared", WithKVReplica(r))
+		b, err := kv.Open(ctx, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kvs = append(kvs, kv)
+		wg.Go(func() {
+			for range 20 {
+				if _, err := b.Increment(ctx, "n", 1); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b, _ := kvs[0].Open(ctx, "default")
+	if v, _, err := b.Get(ctx, "n"); err != nil || string(v) != "60" {
+		t.Fatalf("n = %q %v, want 60 (an increment was lost)", v, err)
+	}
+	for i, kv := range kvs {
+		if _, ok := r.Stats("rep-shared"); !ok {
+			t.Fatalf("the replica went after %d of 3 closes", i)
+		}
+		kv.(io.Closer).Close()
+	}
+	if _, ok := r.Stats("rep-shared"); ok {
+		t.Fatal("the replica outlived its last component")
+	}
+}
