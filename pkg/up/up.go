@@ -119,7 +119,7 @@ type Canvas struct {
 	kvConn   *nats.Conn // the runtime's wasi:keyvalue connection
 	js       jetstream.JetStream
 	replicas *runtime.KVReplicas // the components' buckets, in memory
-	restored []string // the applications whose stored routes answer 503 until served
+	restored []string            // the applications whose stored routes answer 503 until served
 	host     *runtime.Host
 	obs      *observe.Observer
 	gw       *gateway.Gateway
@@ -287,7 +287,9 @@ func (c *Canvas) services() []service.Service {
 				}
 				c.deploy, err = local.New(local.Options{
 					Runtime: c.host, Gateway: c.gw, Logger: c.log.Named("deploy"), Limits: opts.Limits,
-					KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(c.js, bucket, runtime.WithKVReplica(c.replicas)) },
+					KeyValue: func(bucket string) runtime.KeyValue {
+						return runtime.NewJetStreamKV(c.js, bucket, runtime.WithKVReplica(c.replicas))
+					},
 					// Components with dependent APIs call them at the ingress.
 					IngressAuthority: c.ingress,
 					AllowOutbound:    opts.AllowOutbound,
