@@ -291,6 +291,12 @@ func testKeyValueBackendDown(t *testing.T, newKV func(jetstream.JetStream, strin
 	}
 	srv.Shutdown()
 	srv.WaitForShutdown()
+	// A replica stops answering once the connection knows it is down.
+	for deadline := time.Now().Add(10 * time.Second); js.Conn().IsConnected(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the client still thinks it is connected 10 s after the server shut down")
+		}
+	}
 	start := time.Now()
 	got := h.call("get", b, "k").(cm.Result)
 	if v, _ := got.Value.(cm.Variant); !got.Err || v.Case != "other" {

@@ -30,6 +30,9 @@ const (
 	// DefaultPoolInstances is the pooling allocator's size: concurrent
 	// requests, across the host's components, beyond which requests wait.
 	DefaultPoolInstances = 128
+	// DefaultResidentBytes is Config.ResidentBytes's default: a
+	// componentize-js heap (10 MiB) fits.
+	DefaultResidentBytes = cm.DefaultKeepResident
 	// ProfilerEnv names the environment variable Config.Profiler falls
 	// back to.
 	ProfilerEnv = "WASMCANVAS_WASM_PROFILER"
@@ -58,6 +61,12 @@ type Config struct {
 	// OnDemand turns pooling off: every request's instance maps and unmaps
 	// its own memory. Slower per request; no up-front reservation.
 	OnDemand bool
+	// ResidentBytes of each pooled memory stay resident between requests
+	// and are reset in place; zero means DefaultResidentBytes. More is
+	// faster for components with large heaps (JavaScript) and costs up to
+	// PoolInstances × ResidentBytes of RSS once that many requests ran at
+	// once.
+	ResidentBytes uint64
 	// OutgoingRequest, when set, sees every outgoing wasi:http request a
 	// component sends, with the context of the request it serves, just
 	// before it goes out; it may set headers (canvas up opens the client
@@ -190,7 +199,7 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	ec := cm.EngineConfig{Profiler: cfg.Profiler}
 	if cfg.PoolInstances > 0 {
-		ec.Pooling = &cm.PoolingConfig{TotalInstances: cfg.PoolInstances, MaxMemoryBytes: uint64(cfg.Limits.MaxMemoryBytes)}
+		ec.Pooling = &cm.PoolingConfig{TotalInstances: cfg.PoolInstances, MaxMemoryBytes: uint64(cfg.Limits.MaxMemoryBytes), KeepResidentBytes: cfg.ResidentBytes}
 	}
 	eng, err := cm.NewEngine(ec)
 	if errors.Is(err, cm.ErrPoolReservation) && defaultPool {

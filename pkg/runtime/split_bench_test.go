@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+	"github.com/wasmcanvas/wasmcanvas/pkg/service"
 )
 
 // BenchmarkJSSplit profiles the productcatalog JS component serving GET by
@@ -29,7 +32,14 @@ func BenchmarkJSSplit(b *testing.B) {
 	// As canvas up serves it: reads from an in-memory replica of the bucket.
 	replicas := wruntime.NewKVReplicas(js, 0, nil)
 	b.Cleanup(replicas.Close)
-	c, err := h.Load(context.Background(), "productcatalog", wasm, wruntime.ComponentConfig{KeyValue: wruntime.NewJetStreamKV(js, "split", wruntime.WithKVReplica(replicas))})
+	// And observed, as canvas up observes it (no OTLP exporter here): an
+	// unlinked component's calls fail, and a failure costs the guest ~1 ms
+	// (an exception with its stack).
+	c, err := h.Load(context.Background(), "productcatalog", wasm, wruntime.ComponentConfig{
+		KeyValue: wruntime.NewJetStreamKV(js, "split", wruntime.WithKVReplica(replicas)),
+		Observe:  startObserver(b),
+		Source:   observe.Source{Namespace: "default", Component: "productcatalog"},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -90,6 +100,26 @@ func BenchmarkJSSplit(b *testing.B) {
 	}
 }
 
+// startObserver starts an observe.Observer with no OTLP endpoint; the
+// benchmark's cleanup stops it.
+func startObserver(b *testing.B) *observe.Observer {
+	o := observe.New(observe.Options{ServiceName: "bench", Getenv: func(string) string { return "" }})
+	runner := service.NewRunner(o.Service())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := runner.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := runner.Shutdown(ctx); err != nil {
+			b.Error(err)
+		}
+	})
+	return o
+}
+
 // serveOK serves one request in-process and fails unless it answers want.
 func serveOK(b *testing.B, c *wruntime.Component, method, path, body string, want int) {
 	rec := httptest.NewRecorder()
@@ -98,6 +128,9 @@ func serveOK(b *testing.B, c *wruntime.Component, method, path, body string, wan
 		req.Header.Set("Content-Type", "application/json")
 	}
 	c.ServeHTTP(rec, req)
+	if os.Getenv("WASMCANVAS_PROBE") != "" {
+		b.Log(rec.Header().Get("x-timing"))
+	}
 	if rec.Code != want {
 		b.Fatalf("%s %s: %d %s, want %d", method, path, rec.Code, rec.Body, want)
 	}
@@ -121,4 +154,63 @@ func splitCache(b *testing.B) string {
 		return dir
 	}
 	return b.TempDir()
+}
+
+// BenchmarkJSConcurrency serves productcatalog GET by id in-process from 1
+// and from 8 goroutines, on a host keeping 64 KiB of each pooled memory
+// resident (what it kept before) and on one keeping the default
+// (DefaultResidentBytes), alternating, and reports requests per second of
+// each. With 64 KiB, every request faults in the pages of the 10 MiB heap
+// it touches and unmaps them after, and each unmapping interrupts the
+// other core (a TLB shootdown): 8 concurrent requests served fewer per
+// second than one.
+//
+// Run: go test -run '^$' -bench JSConcurrency -benchtime 400x ./pkg/runtime/
+func BenchmarkJSConcurrency(b *testing.B) {
+	wasm := productCatalog(b)
+	js := wruntime.StartJetStreamForTest(b)
+	replicas := wruntime.NewKVReplicas(js, 0, nil)
+	b.Cleanup(replicas.Close)
+	obs := startObserver(b)
+	cache := splitCache(b)
+	hosts := []struct {
+		name     string
+		resident uint64
+		c        *wruntime.Component
+	}{{name: "resident-64KiB", resident: 64 << 10}, {name: "resident-default", resident: 0}}
+	for i := range hosts {
+		h := newHost(b, wruntime.Config{CacheDir: cache, ResidentBytes: hosts[i].resident})
+		c, err := h.Load(context.Background(), "productcatalog", wasm, wruntime.ComponentConfig{
+			KeyValue: wruntime.NewJetStreamKV(js, "concurrency", wruntime.WithKVReplica(replicas)), Observe: obs,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		hosts[i].c = c
+	}
+	for i := 1; i <= 20; i++ {
+		serveOK(b, hosts[0].c, "POST", catalogList, fmt.Sprintf(`{"name":"Offer %d","lifecycleStatus":"Active"}`, i), http.StatusCreated)
+	}
+	rates := map[string]float64{}
+	for round := 0; round < 3; round++ {
+		for _, h := range hosts {
+			for _, workers := range []int{1, 8} {
+				var wg sync.WaitGroup
+				t0 := time.Now()
+				for w := 0; w < workers; w++ {
+					wg.Go(func() {
+						for i := w; i < b.N; i += workers {
+							serveOK(b, h.c, "GET", catalogList+"/7", "", http.StatusOK)
+						}
+					})
+				}
+				wg.Wait()
+				rates[fmt.Sprintf("%s-%dw", h.name, workers)] += float64(b.N) / time.Since(t0).Seconds() / 3
+			}
+		}
+	}
+	for name, r := range rates {
+		b.ReportMetric(r, name+"-req/s")
+	}
+	b.ReportMetric(rates["resident-default-8w"]/rates["resident-64KiB-8w"], "8w-default/64KiB")
 }

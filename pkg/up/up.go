@@ -65,6 +65,8 @@ type Options struct {
 	MaxInstances uint32
 	// OnDemand turns the pool off (runtime.Config.OnDemand).
 	OnDemand bool
+	// ResidentBytes is runtime.Config.ResidentBytes (0: its default).
+	ResidentBytes uint64
 	// AllowOutbound lists authorities outside the canvas that components
 	// with dependent APIs may call (local.Options.AllowOutbound).
 	AllowOutbound []string
@@ -254,6 +256,7 @@ func (c *Canvas) services() []service.Service {
 					Limits:        opts.Limits,
 					PoolInstances: opts.MaxInstances,
 					OnDemand:      opts.OnDemand,
+					ResidentBytes: opts.ResidentBytes,
 					// Calls to dependent APIs continue the trace of the request.
 					OutgoingRequest: outgoingSpan(c.obs),
 				})

@@ -62,11 +62,29 @@ type PoolingConfig struct {
 	// MaxMemoryBytes is the largest linear memory any instance may grow
 	// to; store limits above it are cut to it.
 	MaxMemoryBytes uint64
+	// KeepResidentBytes of each freed memory slot stay mapped and are reset
+	// in place (a copy of the memory image, zeros past it) instead of being
+	// unmapped and faulted back in by the next request. Zero means
+	// DefaultKeepResident.
+	KeepResidentBytes uint64
 }
+
+// DefaultKeepResident covers a componentize-js (StarlingMonkey) heap, 10
+// MiB: its requests then neither fault pages in nor unmap them, which
+// interrupts every other core running the process (a TLB shootdown) and
+// made 8 concurrent JS requests slower than one (BenchmarkJSConcurrency).
+// The cost is RSS: each pool slot a request ever used keeps up to this
+// much of each memory resident.
+const DefaultKeepResident = 16 << 20
 
 func (c *EngineConfig) provision() {
 	if c.EpochTick <= 0 {
 		c.EpochTick = 10 * time.Millisecond
+	}
+	if c.Pooling != nil && c.Pooling.KeepResidentBytes == 0 {
+		p := *c.Pooling
+		p.KeepResidentBytes = DefaultKeepResident
+		c.Pooling = &p
 	}
 }
 
@@ -90,8 +108,8 @@ const (
 	poolCoreInstancesPerComponent = 64
 	poolMemoriesPerComponent      = 4
 	poolTablesPerComponent        = 16
-	poolKeepResident              = 64 << 10
 	poolDecommitBatch             = 64
+	poolTableKeepResident         = 64 << 10
 )
 
 // Engine is a wasmtime engine with epoch interruption on. It runs one ticker
@@ -150,17 +168,16 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		C.wasmtime_pooling_allocation_config_total_tables_set(pc, n*poolTablesPerComponent)
 		C.wasmtime_pooling_allocation_config_max_tables_per_component_set(pc, poolTablesPerComponent)
 		C.wasmtime_pooling_allocation_config_max_memory_size_set(pc, C.size_t(p.MaxMemoryBytes))
-		// A freed slot keeps its first poolKeepResident bytes mapped and
-		// resets them in place (memset, or a copy of the memory image)
-		// instead of madvising them away and faulting them back on the next
-		// request; past that it decommits, in batches, so the TLB flush
-		// reaches the other cores once per batch. More is worse for
-		// components with a copy-on-write memory image (componentize-js):
-		// resetting an image page in place first faults its copy in. 64 KiB:
-		// WAT echo 52 -> 49 us per request against 1 MiB; JS (hello-js)
-		// teardown 2.3 -> 0.4 ms.
-		C.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pc, poolKeepResident)
-		C.wasmtime_pooling_allocation_config_table_keep_resident_set(pc, poolKeepResident)
+		// A freed slot keeps its first KeepResidentBytes mapped and resets
+		// them in place (memset, or a copy of the memory image) instead of
+		// madvising them away and faulting them back on the next request;
+		// past that it decommits, in batches, so the TLB flush reaches the
+		// other cores once per batch. Without PAGEMAP_SCAN (not in the C
+		// API) the whole resident part is reset, touched or not: copying
+		// 10 MiB costs less than faulting the pages a JS request touches,
+		// and than the shootdowns of unmapping them.
+		C.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pc, C.size_t(p.KeepResidentBytes))
+		C.wasmtime_pooling_allocation_config_table_keep_resident_set(pc, poolTableKeepResident)
 		C.wasmtime_pooling_allocation_config_decommit_batch_size_set(pc, poolDecommitBatch)
 		C.wasmtime_pooling_allocation_strategy_set(conf, pc)
 		C.wasmtime_pooling_allocation_config_delete(pc)
