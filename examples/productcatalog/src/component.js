@@ -85,7 +85,7 @@ async function serve(request) {
   try {
     const res = await answer(request);
     status = res.status;
-    if (request.method === "POST" && status === 201 && /\/productOffering$/.test(path)) {
+    if (request.method === "POST" && status === 201 && path.endsWith("/productOffering")) {
       observed("count the offering", () => counterAdd(OFFERINGS_CREATED, 1n, []));
     }
     return res;
@@ -147,7 +147,7 @@ function whoami(request) {
 }
 
 async function answer(request) {
-  if (request.method === "GET" && /\/whoami$/.test(new URL(request.url).pathname)) {
+  if (request.method === "GET" && new URL(request.url).pathname.endsWith("/whoami")) {
     return whoami(request);
   }
   const body = request.method === "GET" || request.method === "HEAD" ? "" : await request.text();
@@ -171,3 +171,4 @@ async function answer(request) {
 }
 
 addEventListener("fetch", (event) => event.respondWith(serve(event.request)));
+

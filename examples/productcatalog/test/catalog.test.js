@@ -201,3 +201,29 @@ test("mergePatch follows RFC 7386", () => {
     assert.deepEqual(mergePatch(target, patch), want, JSON.stringify([target, patch]));
   }
 });
+
+// The request path uses no regular expressions (see isValidId in
+// catalog.js): the hand-written checks must answer as the expressions did.
+test("ids, numbers, sort signs and origins are checked as the regular expressions did", () => {
+  const { call, env } = catalog();
+  call("POST", `${BASE}/productOffering`, { name: "b" });
+  call("POST", `${BASE}/productOffering`, { name: "a" });
+  env.store.set("productOffering.A-z_9", JSON.stringify({ id: "A-z_9", name: "c" }));
+  env.store.set(`productOffering.${"x".repeat(64)}`, JSON.stringify({ id: "x".repeat(64), name: "d" }));
+  for (const [id, status] of [["A-z_9", 200], ["x".repeat(64), 200], ["x".repeat(65), 404], ["a.b", 404], ["é", 404], ["%20", 404], ["1", 200]]) {
+    assert.equal(call("GET", `${BASE}/productOffering/${id}`).status, status, id);
+  }
+  const sorted = call("GET", `${BASE}/productOffering?sort=%2Bname&limit=2&offset=0`);
+  assert.deepEqual(sorted.json.map((o) => o.name), ["a", "b"]);
+  for (const q of ["?limit=", "?limit=007"]) {
+    assert.equal(call("GET", `${BASE}/productOffering${q}`).status, 200, q);
+  }
+  for (const q of ["?limit=1e2", "?limit=+1", "?limit=١"]) {
+    assertTmfError(call("GET", `${BASE}/productOffering${q}`), 400, "invalidQuery");
+  }
+  // An absolute request URL gives hrefs its origin; a path alone, none.
+  const rel = handle({ method: "GET", url: `${BASE}/productOffering/1`, body: "" }, env);
+  assert.equal(JSON.parse(rel.body).href, `${BASE}/productOffering/1`);
+  const abs = handle({ method: "GET", url: `https://shop.example:8443${BASE}/productOffering/1`, body: "" }, env);
+  assert.equal(JSON.parse(abs.body).href, `https://shop.example:8443${BASE}/productOffering/1`);
+});
