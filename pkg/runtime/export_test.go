@@ -5,3 +5,7 @@ var (
 	StartJetStreamForTest = startJetStream
 	ProductCatalogWasm    = productCatalogWasm
 )
+
+// SetOptimizeHook runs f before each optimising compile of h (set it
+// before the first Load).
+func SetOptimizeHook(h *Host, f func(key string)) { h.optimizeHook = f }

@@ -19,8 +19,6 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
-	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
-	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasihttp"
 )
 
 // Defaults applied by NewHost and Load to zero fields.
@@ -73,6 +71,12 @@ type Config struct {
 	// span and sets traceparent there). The func it returns gets the
 	// response or the error.
 	OutgoingRequest func(ctx context.Context, req *http.Request) (done func(*http.Response, error))
+	// NoBaseline compiles a component never seen before to optimised code
+	// before serving it, as before the baseline tier: its first request
+	// waits for the whole compile (seconds for a JavaScript component)
+	// instead of a compile several times quicker, whose code runs slower
+	// until the optimised code, compiled in the background, takes over.
+	NoBaseline bool
 	// Profiler names the native profiler the engine reports its compiled
 	// code to ("perfmap" or "jitdump", see README "Profiling a component");
 	// empty means the WASMCANVAS_WASM_PROFILER environment variable, and
@@ -146,6 +150,10 @@ type ComponentConfig struct {
 	// no link to the canvas's identity (its ODA Component has no
 	// securityFunction): every call answers unavailable, saying so.
 	Identity auth.Tokens
+	// OnTier, when set, is called with the component's Info when its
+	// optimised code took over from its baseline code, or failed to
+	// compile (Info.OptimizeError).
+	OnTier func(Info)
 }
 
 // Host runs components on this node.
@@ -173,6 +181,15 @@ type Host struct {
 	// components loaded from it, keyed by cm.CacheKey.
 	compiled map[string]*sharedCode
 	closed   bool
+	// baseline compiles components never seen before quickly, to serve
+	// them while the optimised code compiles (made on first use).
+	baseline *cm.Engine
+	// background tracks the optimising compiles.
+	background sync.WaitGroup
+	// jobs are the optimising compiles under way, by code key.
+	jobs map[string]*optimizeJob
+	// optimizeHook, set by tests, runs before each optimising compile.
+	optimizeHook func(key string)
 }
 
 // sharedCode is compiled code and the number of loaded components using it.
@@ -211,7 +228,7 @@ func NewHost(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	h := &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}, compiled: map[string]*sharedCode{}, client: outboundClient()}
+	h := &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}, compiled: map[string]*sharedCode{}, jobs: map[string]*optimizeJob{}, client: outboundClient()}
 	if cfg.PoolInstances > 0 {
 		h.slots = make(chan struct{}, cfg.PoolInstances)
 	}
@@ -267,55 +284,48 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	if h.cfg.PoolInstances > 0 && limits.MaxMemoryBytes > h.cfg.Limits.MaxMemoryBytes {
 		return nil, fmt.Errorf("runtime: load %s: limits.maxMemoryBytes %d exceeds the pooled host's cap %d (raise Config.Limits.MaxMemoryBytes)", name, limits.MaxMemoryBytes, h.cfg.Limits.MaxMemoryBytes)
 	}
-	start := time.Now()
-	key := cm.CacheKey(h.engine, wasm)
-	comp, hit, err := h.acquireCode(key, wasm)
-	if err != nil {
-		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
-	}
-	compileTime := time.Since(start)
-	lnk := cm.NewLinker(h.engine)
-	fail := func(err error) (*Component, error) {
-		lnk.Close()
-		h.releaseCode(key)
-		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
-	}
 	// A component with no Recorder is not linked to the canvas's
 	// observability: its calls answer not-linked, as canvas-bridge answers.
 	if cc.Observe == nil {
 		cc.Observe = observe.Unlinked{}
 	}
-	defs := []map[string]wasi.Definer{wasi.Interfaces(), wasihttp.Interfaces(), wasi.ObserveInterfaces(), wasi.IdentityInterfaces()}
-	if err := wasi.Link(lnk, comp, defs...); err != nil {
-		return fail(err)
-	}
-	handle, export, err := wasihttp.FindHandler(comp)
-	if err != nil {
-		return fail(err)
-	}
 	log := h.log.With(zap.String("component", name))
-	var slots chan struct{}
+	c := &Component{host: h, name: name, cc: cc, limits: limits, log: log}
 	if limits.MaxConcurrent > 0 {
-		slots = make(chan struct{}, limits.MaxConcurrent)
+		c.slots = make(chan struct{}, limits.MaxConcurrent)
 	}
-	c := &Component{
-		codeKey: key,
-		slots:   slots,
-		host:    h,
-		name:    name,
-		comp:    comp,
-		linker:  lnk,
-		handle:  handle,
-		info:    Info{Name: name, Export: export, CacheHit: hit, CompileTime: compileTime, Limits: limits},
-		http: &wasihttp.Handler{
-			Engine: h.engine, Linker: lnk, Component: comp, Handle: handle,
-			WASI:     &wasi.Config{Name: name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: cc.KeyValue, Observe: cc.Observe, Source: cc.Source, Identity: cc.Identity},
-			Limits:   cm.StoreLimits{MaxMemoryBytes: limits.MaxMemoryBytes},
-			Timeout:  limits.RequestTimeout,
-			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...), Observe: h.cfg.OutgoingRequest},
-			Log:      log,
-		},
+	start := time.Now()
+	key := cm.CacheKey(h.engine, wasm)
+	code, hit, err := h.loadCode(key, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
 	}
+	info := Info{Name: name, CacheHit: hit, Limits: limits, Tier: TierOptimized}
+	if code == nil {
+		// No optimised code yet: serve from quickly compiled baseline
+		// code, compiling the optimised code in the background.
+		bkey := baselineKey(key)
+		base, bhit, err := h.acquireBaseline(bkey, wasm)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: load %s: %w", name, err)
+		}
+		info.Tier, info.CacheHit = TierBaseline, bhit
+		if !bhit {
+			info.BaselineCompileTime = time.Since(start)
+		}
+		if c.code, err = c.newBundle(h.baselineEngine(), base, bkey); err != nil {
+			h.releaseCode(bkey)
+			return nil, fmt.Errorf("runtime: load %s: %w", name, err)
+		}
+	} else {
+		info.CompileTime = time.Since(start)
+		if c.code, err = c.newBundle(h.engine, code, key); err != nil {
+			h.releaseCode(key)
+			return nil, fmt.Errorf("runtime: load %s: %w", name, err)
+		}
+	}
+	info.Export = c.code.export
+	c.info = info
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -324,8 +334,12 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		return nil, ErrClosed
 	}
 	h.loaded[c] = struct{}{}
+	if info.Tier == TierBaseline {
+		h.optimizeLater(c, key, wasm)
+	}
 	h.mu.Unlock()
-	log.Info("component loaded", zap.String("export", export), zap.Bool("cache_hit", hit), zap.Duration("compile", compileTime))
+	log.Info("component loaded", zap.String("export", info.Export), zap.String("tier", info.Tier), zap.Bool("cache_hit", hit),
+		zap.Duration("compile", info.CompileTime), zap.Duration("baseline_compile", info.BaselineCompileTime))
 	loaded = true
 	return c, nil
 }
@@ -344,7 +358,13 @@ func (h *Host) Close() error {
 	for c := range loaded {
 		c.shutdown()
 	}
+	// Background compiles finish (a compile cannot be interrupted) and
+	// find their component closed.
+	h.background.Wait()
 	h.client.CloseIdleConnections()
+	if h.baseline != nil {
+		h.baseline.Close()
+	}
 	return h.engine.Close()
 }
 
@@ -352,11 +372,29 @@ func (h *Host) Close() error {
 type Info struct {
 	Name string
 	// Export is the wasi:http incoming-handler version it serves.
-	Export      string
-	CacheHit    bool
-	CompileTime time.Duration
-	Limits      Limits
+	Export string
+	// CacheHit says the optimised code came from this host's memory or its
+	// compile cache.
+	CacheHit bool
+	// Tier is the code serving requests: TierBaseline (compiled quickly,
+	// slower; the optimised code is being compiled) or TierOptimized.
+	Tier string
+	// BaselineCompileTime is how long the baseline compile took (zero when
+	// the component was served optimised from the start);
+	// CompileTime how long getting the optimised code took (compiling it,
+	// or reading it from the cache), zero while it is being compiled.
+	BaselineCompileTime, CompileTime time.Duration
+	// OptimizeError says why the optimised compile failed: the baseline
+	// code goes on serving.
+	OptimizeError string
+	Limits        Limits
 }
+
+// Code tiers.
+const (
+	TierBaseline  = "baseline"
+	TierOptimized = "optimized"
+)
 
 // Component is a loaded component serving HTTP.
 //
@@ -368,25 +406,28 @@ type Info struct {
 //     (each bounded by its RequestTimeout) and frees the compiled code.
 //     It is idempotent.
 type Component struct {
-	codeKey string // this component's entry in host.compiled
-	host    *Host
-	name    string
-	comp    *cm.Component
-	linker  *cm.Linker
-	handle  *cm.ExportIndex
-	http    *wasihttp.Handler
-	info    Info
+	host   *Host
+	name   string
+	cc     ComponentConfig
+	limits Limits
+	log    *zap.Logger
 	// slots holds one token per in-flight request when Limits.MaxConcurrent
 	// caps them; nil otherwise.
 	slots chan struct{}
 
 	mu       sync.RWMutex
+	code     *codeBundle // what serves new requests
+	info     Info
 	closed   bool
 	inflight sync.WaitGroup
 }
 
-// Info returns what Load found and decided.
-func (c *Component) Info() Info { return c.info }
+// Info returns what Load found and decided, and the code tier serving now.
+func (c *Component) Info() Info {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.info
+}
 
 // ServeHTTP runs one request in a fresh instance.
 func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -397,8 +438,11 @@ func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.inflight.Add(1)
+	code := c.code
+	code.inflight.Add(1)
 	c.mu.RUnlock()
 	defer c.inflight.Done()
+	defer code.inflight.Done()
 	// The component's own cap first, so a component at its cap does not
 	// hold pool slots other components could use.
 	for _, slots := range []chan struct{}{c.slots, c.host.slots} {
@@ -410,7 +454,7 @@ func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer func() { <-slots }()
 	}
-	c.http.ServeHTTP(w, r)
+	code.http.ServeHTTP(w, r)
 }
 
 // acquire takes a slot, waiting up to the request timeout; when none
@@ -421,14 +465,14 @@ func (c *Component) acquire(w http.ResponseWriter, r *http.Request, slots chan s
 		return true
 	default:
 	}
-	wait := time.NewTimer(c.info.Limits.RequestTimeout)
+	wait := time.NewTimer(c.limits.RequestTimeout)
 	defer wait.Stop()
 	select {
 	case slots <- struct{}{}:
 		return true
 	case <-wait.C:
 		// A slot frees up within one request's time at most.
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(c.info.Limits.RequestTimeout.Seconds()))))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(c.limits.RequestTimeout.Seconds()))))
 		problem.Write(w, r, http.StatusServiceUnavailable, "the component is serving as many requests as it may; retry after the Retry-After delay")
 		return false
 	case <-r.Context().Done():
@@ -458,12 +502,10 @@ func (c *Component) shutdown() {
 }
 
 func (c *Component) free() {
-	if kv, ok := c.http.WASI.KeyValue.(io.Closer); ok {
+	if kv, ok := c.cc.KeyValue.(io.Closer); ok {
 		kv.Close()
 	}
-	c.handle.Close()
-	c.linker.Close()
-	c.host.releaseCode(c.codeKey)
+	c.code.free(c.host)
 }
 
 // acquireCode returns the compiled code for wasm, compiling it (or reading

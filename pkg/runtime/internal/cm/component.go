@@ -88,6 +88,21 @@ func CacheKey(e *Engine, src []byte) string {
 	return hex.EncodeToString(sum[:]) + "-" + e.cfg.hash()
 }
 
+// LoadCached loads src's compiled code from dir when an earlier run
+// compiled the same bytes with the same engine settings; ok is false
+// otherwise (and with an empty dir).
+func LoadCached(e *Engine, src []byte, dir string) (c *Component, ok bool) {
+	if dir == "" {
+		return nil, false
+	}
+	code, ok := readCache(filepath.Join(dir, CacheKey(e, src)+".cwasm"))
+	if !ok {
+		return nil, false
+	}
+	c, err := deserialize(e, code)
+	return c, err == nil
+}
+
 // CompileCached compiles src, or loads it from dir when an earlier run
 // compiled the same bytes with the same engine settings. An empty dir
 // disables the cache. hit reports whether the cache answered.

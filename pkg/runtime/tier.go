@@ -1,0 +1,227 @@
+package runtime
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasi"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/wasihttp"
+)
+
+// codeBundle is compiled code linked and ready to serve: a Component
+// serves from one, and swaps its baseline bundle for an optimised one when
+// that is compiled. Requests in flight keep the bundle they started on.
+type codeBundle struct {
+	engine *cm.Engine
+	key    string // its code's entry in Host.compiled
+	comp   *cm.Component
+	linker *cm.Linker
+	handle *cm.ExportIndex
+	export string
+	http   *wasihttp.Handler
+	// inflight counts the requests being served from it.
+	inflight sync.WaitGroup
+}
+
+// newBundle links comp, compiled by engine, with the component's
+// interfaces. On failure the caller still owns comp.
+func (c *Component) newBundle(engine *cm.Engine, comp *cm.Component, key string) (*codeBundle, error) {
+	lnk := cm.NewLinker(engine)
+	defs := []map[string]wasi.Definer{wasi.Interfaces(), wasihttp.Interfaces(), wasi.ObserveInterfaces(), wasi.IdentityInterfaces()}
+	if err := wasi.Link(lnk, comp, defs...); err != nil {
+		lnk.Close()
+		return nil, err
+	}
+	handle, export, err := wasihttp.FindHandler(comp)
+	if err != nil {
+		lnk.Close()
+		return nil, err
+	}
+	cc, h := c.cc, c.host
+	return &codeBundle{
+		engine: engine, key: key, comp: comp, linker: lnk, handle: handle, export: export,
+		http: &wasihttp.Handler{
+			Engine: engine, Linker: lnk, Component: comp, Handle: handle,
+			WASI:     &wasi.Config{Name: c.name, Env: cc.Env, Config: cc.Config, Log: h.log, KeyValue: cc.KeyValue, Observe: cc.Observe, Source: cc.Source, Identity: cc.Identity},
+			Limits:   cm.StoreLimits{MaxMemoryBytes: c.limits.MaxMemoryBytes},
+			Timeout:  c.limits.RequestTimeout,
+			Outbound: &wasihttp.Outbound{Client: h.client, Allowed: append([]string(nil), cc.AllowedOutbound...), Observe: h.cfg.OutgoingRequest},
+			Log:      c.log,
+		},
+	}, nil
+}
+
+// free releases the bundle's code once no request uses it any more.
+func (b *codeBundle) free(h *Host) {
+	b.inflight.Wait()
+	b.handle.Close()
+	b.linker.Close()
+	h.releaseCode(b.key)
+}
+
+// baselineKey is the Host.compiled key of baseline code.
+func baselineKey(key string) string { return "baseline/" + key }
+
+// loadCode returns the optimised code for wasm when this host has it, in
+// memory or in its compile cache; with no baseline tier (Config.NoBaseline)
+// it compiles it. nil code means: serve a baseline first.
+func (h *Host) loadCode(key string, wasm []byte) (code *cm.Component, hit bool, err error) {
+	if h.cfg.NoBaseline {
+		return h.acquireCode(key, wasm)
+	}
+	if comp := h.shared(key); comp != nil {
+		return comp, true, nil
+	}
+	comp, ok := cm.LoadCached(h.engine, wasm, h.cfg.CacheDir)
+	if !ok {
+		return nil, false, nil
+	}
+	return h.share(key, comp), true, nil
+}
+
+// shared returns the code recorded under key with one more reference, or
+// nil.
+func (h *Host) shared(key string) *cm.Component {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sc, ok := h.compiled[key]; ok {
+		sc.refs++
+		return sc.comp
+	}
+	return nil
+}
+
+// share records freshly loaded code under key, or keeps the copy another
+// load recorded first.
+func (h *Host) share(key string, comp *cm.Component) *cm.Component {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sc, ok := h.compiled[key]; ok {
+		comp.Close()
+		sc.refs++
+		return sc.comp
+	}
+	h.compiled[key] = &sharedCode{comp: comp, refs: 1}
+	return comp
+}
+
+// acquireBaseline returns wasm's baseline code, compiling it unless
+// another component loaded from the same bytes already has it.
+func (h *Host) acquireBaseline(key string, wasm []byte) (code *cm.Component, hit bool, err error) {
+	if comp := h.shared(key); comp != nil {
+		return comp, true, nil
+	}
+	comp, err := cm.Compile(h.baselineEngine(), wasm)
+	if err != nil {
+		return nil, false, err
+	}
+	return h.share(key, comp), false, nil
+}
+
+// baselineEngine returns the engine that compiles baseline code, making
+// it on first use. It allocates each instance's memory on demand: it
+// serves only while optimised code is on its way.
+func (h *Host) baselineEngine() *cm.Engine {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.baseline == nil {
+		eng, err := cm.NewEngine(cm.EngineConfig{Baseline: true, Profiler: h.cfg.Profiler})
+		if err != nil {
+			// The same settings as the host's engine, less the pool:
+			// cannot fail where that one did not.
+			panic(fmt.Sprintf("runtime: baseline engine: %v", err))
+		}
+		h.baseline = eng
+	}
+	return h.baseline
+}
+
+// optimizeJob is the one optimising compile of an artefact, and the
+// components served from its baseline code meanwhile.
+type optimizeJob struct {
+	comps []*Component
+}
+
+// optimizeLater makes c take the optimised code of key once it is
+// compiled, starting the compile unless one is under way; h.mu is held.
+func (h *Host) optimizeLater(c *Component, key string, wasm []byte) {
+	if job, ok := h.jobs[key]; ok {
+		job.comps = append(job.comps, c)
+		return
+	}
+	job := &optimizeJob{comps: []*Component{c}}
+	h.jobs[key] = job
+	h.background.Add(1)
+	go func() {
+		defer h.background.Done()
+		h.optimize(job, key, wasm)
+	}()
+}
+
+// optimize compiles the optimised code of key and swaps it into every
+// component of the job (those loaded after it ends find the code in
+// memory). It runs on a goroutine the host waits for at Close.
+func (h *Host) optimize(job *optimizeJob, key string, wasm []byte) {
+	if h.optimizeHook != nil {
+		h.optimizeHook(key)
+	}
+	start := time.Now()
+	comp, _, err := h.acquireCode(key, wasm)
+	took := time.Since(start)
+	h.mu.Lock()
+	delete(h.jobs, key)
+	comps := job.comps
+	if err == nil {
+		h.compiled[key].refs += len(comps) // one per component; the job's own is released below
+	}
+	h.mu.Unlock()
+	for _, c := range comps {
+		c.takeOptimized(comp, key, took, err)
+	}
+	if err == nil {
+		h.releaseCode(key)
+	}
+}
+
+// takeOptimized swaps the optimised code in (holding one reference to
+// key), or records why there is none.
+func (c *Component) takeOptimized(comp *cm.Component, key string, took time.Duration, err error) {
+	h := c.host
+	var b *codeBundle
+	if err == nil {
+		if b, err = c.newBundle(h.engine, comp, key); err != nil {
+			h.releaseCode(key)
+		}
+	}
+	c.mu.Lock()
+	if err != nil {
+		c.info.OptimizeError = err.Error()
+		c.mu.Unlock()
+		c.log.Warn("optimising compile failed: the baseline code goes on serving", zap.Error(err))
+		c.notify()
+		return
+	}
+	if c.closed {
+		c.mu.Unlock()
+		b.free(h)
+		return
+	}
+	old := c.code
+	c.code = b
+	c.info.Tier, c.info.CompileTime = TierOptimized, took
+	c.mu.Unlock()
+	c.log.Info("serving optimised code", zap.Duration("compile", took))
+	c.notify()
+	old.free(h) // after the requests still on it
+}
+
+// notify calls ComponentConfig.OnTier with the component's info.
+func (c *Component) notify() {
+	if c.cc.OnTier != nil {
+		c.cc.OnTier(c.Info())
+	}
+}

@@ -1,0 +1,173 @@
+package runtime_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+)
+
+// echoOK serves one POST to the WAT echo and fails unless it echoes.
+func echoOK(t testing.TB, c http.Handler, body string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("POST", "/e", strings.NewReader(body)))
+	if rec.Code != http.StatusOK || rec.Body.String() != body {
+		t.Errorf("echo %q: %d %q", body, rec.Code, rec.Body)
+	}
+}
+
+// TestBaselineThenOptimized: a never-seen component serves at once from
+// baseline code, keeps serving while the optimised code takes over, and
+// says which tier serves in its Info; a second component of the same bytes
+// shares the baseline code and the one optimising compile.
+func TestBaselineThenOptimized(t *testing.T) {
+	t.Parallel()
+	cache := t.TempDir()
+	h := newHost(t, wruntime.Config{CacheDir: cache})
+	release := make(chan struct{})
+	var compiles atomic.Int32
+	wruntime.SetOptimizeHook(h, func(string) { compiles.Add(1); <-release })
+	tiers := make(chan wruntime.Info, 2)
+	cc := wruntime.ComponentConfig{OnTier: func(i wruntime.Info) { tiers <- i }}
+	a, err := h.Load(context.Background(), "a", echoWAT(t), cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.Load(context.Background(), "b", echoWAT(t), cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ia, ib := a.Info(), b.Info()
+	if ia.Tier != wruntime.TierBaseline || ia.CacheHit || ia.BaselineCompileTime <= 0 || ia.CompileTime != 0 {
+		t.Fatalf("a: %+v, want baseline code it compiled, no optimised code yet", ia)
+	}
+	if ib.Tier != wruntime.TierBaseline || !ib.CacheHit || ib.BaselineCompileTime != 0 {
+		t.Fatalf("b: %+v, want a's baseline code, shared", ib)
+	}
+	echoOK(t, a, "from baseline")
+
+	// Requests go on while the code is swapped under them.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var served atomic.Int64
+	for _, c := range []*wruntime.Component{a, b} {
+		wg.Go(func() {
+			for i := 0; i < 5000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				echoOK(t, c, "during the swap")
+				served.Add(1)
+			}
+		})
+	}
+	close(release)
+	for range 2 {
+		select {
+		case i := <-tiers:
+			if i.Tier != wruntime.TierOptimized || i.CompileTime <= 0 || i.OptimizeError != "" {
+				t.Errorf("OnTier(%+v): want the optimised tier with its compile time", i)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("no optimised code within a minute")
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if n := compiles.Load(); n != 1 {
+		t.Errorf("%d optimising compiles for one artefact, want 1", n)
+	}
+	if a.Info().Tier != wruntime.TierOptimized || b.Info().Tier != wruntime.TierOptimized {
+		t.Fatalf("tiers after the swap: %s, %s", a.Info().Tier, b.Info().Tier)
+	}
+	echoOK(t, a, "from optimised code")
+	t.Logf("%d requests served during the swap", served.Load())
+
+	// The optimised code is in memory and in the cache now: a later load
+	// of the same bytes, here or on a new host, starts optimised.
+	c, err := h.Load(context.Background(), "c", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := c.Info(); i.Tier != wruntime.TierOptimized || !i.CacheHit {
+		t.Errorf("c: %+v, want the shared optimised code", i)
+	}
+	h2 := newHost(t, wruntime.Config{CacheDir: cache})
+	d, err := h2.Load(context.Background(), "d", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := d.Info(); i.Tier != wruntime.TierOptimized || !i.CacheHit {
+		t.Errorf("d on a new host: %+v, want the optimised code from the cache", i)
+	}
+	echoOK(t, d, "from the cache")
+}
+
+// TestNoBaseline: with the baseline tier off, a never-seen component is
+// compiled optimised before Load returns, as before the tier existed.
+func TestNoBaseline(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, wruntime.Config{NoBaseline: true})
+	wruntime.SetOptimizeHook(h, func(string) { t.Error("an optimising compile ran in the background") })
+	c, err := h.Load(context.Background(), "a", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := c.Info(); i.Tier != wruntime.TierOptimized || i.CacheHit || i.CompileTime <= 0 || i.BaselineCompileTime != 0 {
+		t.Fatalf("%+v, want optimised code compiled by Load", i)
+	}
+	echoOK(t, c, "optimised")
+}
+
+// TestCloseWhileOptimizing: closing the host while an optimising compile
+// runs waits for it, and the component it was for gets nothing.
+func TestCloseWhileOptimizing(t *testing.T) {
+	t.Parallel()
+	h, err := wruntime.NewHost(wruntime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	wruntime.SetOptimizeHook(h, func(string) { close(started); <-release })
+	swapped := make(chan wruntime.Info, 1)
+	c, err := h.Load(context.Background(), "a", echoWAT(t), wruntime.ComponentConfig{OnTier: func(i wruntime.Info) { swapped <- i }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	closed := make(chan error, 1)
+	go func() { closed <- h.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a compile was running", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Close did not return after the compile")
+	}
+	select {
+	case i := <-swapped:
+		t.Fatalf("a closed component took optimised code: %+v", i)
+	default:
+	}
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("after Close: %d, want 503", rec.Code)
+	}
+}
