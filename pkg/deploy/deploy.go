@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 )
@@ -75,6 +76,26 @@ type AppStatus struct {
 	// one node and accepts spread requirements without placing anything
 	// (the embedded canvas).
 	IgnoresPlacement bool
+	// Code is the compiled code of each component, when the backend
+	// compiles them itself (the embedded canvas; nil otherwise).
+	Code []CodeStatus
+}
+
+// CodeStatus is the code one component serves from (runtime.Info).
+type CodeStatus struct {
+	// Component is the manifest's component name.
+	Component string
+	// Tier is runtime.TierBaseline (compiled quickly; the optimised code
+	// is on its way) or runtime.TierOptimized.
+	Tier string
+	// BaselineCompile and OptimizedCompile are how long each compile
+	// took; zero when it did not run here (optimised code from the
+	// cache has its load time), or has not finished.
+	BaselineCompile, OptimizedCompile time.Duration
+	// CacheHit says the optimised code was already compiled.
+	CacheHit bool
+	// Error says why the optimised compile failed.
+	Error string
 }
 
 // StatusEvent is one status change seen by Watch.

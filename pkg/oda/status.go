@@ -126,6 +126,29 @@ type WasmCloudStatus struct {
 	// Sites is the replicas per site (per spread) of each implementation
 	// with a placement, absent without one.
 	Sites []SiteStatus `json:"sites,omitzero"`
+	// Code is the compiled code each implementation serves from, when the
+	// canvas compiles it itself (canvas up); absent on a lattice.
+	Code []CodeStatus `json:"code,omitzero"`
+}
+
+// CodeStatus is the code one implementation serves from: baseline code,
+// compiled quickly when the artefact was new, while the optimised code
+// compiles, then the optimised code.
+type CodeStatus struct {
+	Implementation string `json:"implementation"`
+	// Tier is "baseline" or "optimized".
+	Tier string `json:"tier"`
+	// BaselineCompile and OptimizedCompile are how long each compile took
+	// (Go duration strings); absent when it did not run here or has not
+	// finished.
+	BaselineCompile  string `json:"baselineCompile,omitzero"`
+	OptimizedCompile string `json:"optimizedCompile,omitzero"`
+	// Cached says the optimised code was compiled before (this canvas's
+	// memory or its compile cache).
+	Cached bool `json:"cached,omitzero"`
+	// Error says why the optimised compile failed (the baseline code goes
+	// on serving).
+	Error string `json:"error,omitzero"`
 }
 
 // Site states besides wadm's status types (deployed, reconciling, failed,

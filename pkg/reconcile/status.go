@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -151,9 +152,26 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 		Hosts:              in.observed.Hosts,
 		ObservedGeneration: c.Metadata.Generation,
 		Sites:              in.siteStatuses(),
+		Code:               codeStatuses(in.observed.Code),
 	}
 	st.WasmCloud = wc
 	return st
+}
+
+// codeStatuses reports the backend's compiled code per implementation.
+func codeStatuses(code []deploy.CodeStatus) []oda.CodeStatus {
+	var out []oda.CodeStatus
+	for _, c := range code {
+		cs := oda.CodeStatus{Implementation: c.Component, Tier: c.Tier, Cached: c.CacheHit, Error: c.Error}
+		if c.BaselineCompile > 0 {
+			cs.BaselineCompile = c.BaselineCompile.Round(time.Millisecond).String()
+		}
+		if c.OptimizedCompile > 0 {
+			cs.OptimizedCompile = c.OptimizedCompile.Round(time.Millisecond).String()
+		}
+		out = append(out, cs)
+	}
+	return out
 }
 
 // apiEntries gives one entry per exposed API and specification, named as

@@ -248,3 +248,22 @@ func TestSiteStatuses(t *testing.T) {
 		t.Errorf("no placement: %+v, want no sites", got)
 	}
 }
+
+func TestCodeStatuses(t *testing.T) {
+	got := codeStatuses([]deploy.CodeStatus{
+		{Component: "api", Tier: "baseline", BaselineCompile: 2104 * time.Millisecond},
+		{Component: "ui", Tier: "optimized", OptimizedCompile: 81500 * time.Microsecond, CacheHit: true},
+		{Component: "bad", Tier: "baseline", BaselineCompile: time.Second, Error: "boom"},
+	})
+	want := []oda.CodeStatus{
+		{Implementation: "api", Tier: "baseline", BaselineCompile: "2.104s"},
+		{Implementation: "ui", Tier: "optimized", OptimizedCompile: "82ms", Cached: true},
+		{Implementation: "bad", Tier: "baseline", BaselineCompile: "1s", Error: "boom"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("codeStatuses = %+v, want %+v", got, want)
+	}
+	if codeStatuses(nil) != nil {
+		t.Error("no code must stay absent from the status")
+	}
+}

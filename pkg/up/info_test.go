@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
@@ -29,6 +30,17 @@ func TestComponentsDiscoverDependentAPIs(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitComplete(t, cl, "catalog", info.Ingress)
+	// The status follows the echo's code to its optimised tier (the
+	// runtime serves a new artefact from baseline code first).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		st, err := cl.Status(context.Background(), oda.DefaultNamespace, "catalog")
+		if err == nil && st.WasmCloud != nil && len(st.WasmCloud.Code) == 1 && st.WasmCloud.Code[0].Tier == "optimized" && st.WasmCloud.Code[0].OptimizedCompile != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status.wasmCloud.code never reached the optimised tier: %+v (%v)", st, err)
+		}
+	}
 	// The consumer's API sits at /env, where the echo component answers
 	// with its environment.
 	if _, _, err := cl.Apply(context.Background(), "consumer.yaml", componentDependingOn("shop", "/env", "https://example.org/api.json")); err != nil {

@@ -89,6 +89,9 @@ func describe(w io.Writer, c *oda.Component, evs []wire.Event, now time.Time) er
 			if len(wc.Hosts) > 0 {
 				kv("Hosts", strings.Join(wc.Hosts, ", "))
 			}
+			for _, cs := range wc.Code {
+				kv("Code", codeLine(cs))
+			}
 		}
 		if ic := st.IdentityConfig; ic != nil {
 			kv("Identity Provider", ic.IdentityProvider)
@@ -211,4 +214,28 @@ func describePlacement(w io.Writer, c *oda.Component) error {
 		fmt.Fprintln(w, "  The embedded canvas (canvas up) runs every Component on its one node: the placement is accepted and ignored; canvasd with wadm places the replicas.")
 	}
 	return nil
+}
+
+// codeLine says what code an implementation serves from and how long
+// compiling it took.
+func codeLine(cs oda.CodeStatus) string {
+	var parts []string
+	if cs.BaselineCompile != "" {
+		parts = append(parts, "baseline compiled in "+cs.BaselineCompile)
+	}
+	switch {
+	case cs.Error != "":
+		parts = append(parts, "optimised compile failed: "+cs.Error)
+	case cs.OptimizedCompile != "" && cs.Cached:
+		parts = append(parts, "optimised code loaded in "+cs.OptimizedCompile)
+	case cs.OptimizedCompile != "":
+		parts = append(parts, "optimised in "+cs.OptimizedCompile)
+	case cs.Tier == "baseline":
+		parts = append(parts, "optimising")
+	}
+	line := cs.Implementation + ": " + cs.Tier
+	if len(parts) > 0 {
+		line += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return line
 }

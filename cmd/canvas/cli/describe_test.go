@@ -140,3 +140,20 @@ func TestValidatePlacementSites(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeCodeLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   oda.CodeStatus
+		want string
+	}{
+		{oda.CodeStatus{Implementation: "api", Tier: "baseline", BaselineCompile: "2.1s"}, "api: baseline (baseline compiled in 2.1s, optimising)"},
+		{oda.CodeStatus{Implementation: "api", Tier: "optimized", BaselineCompile: "2.1s", OptimizedCompile: "5s"}, "api: optimized (baseline compiled in 2.1s, optimised in 5s)"},
+		{oda.CodeStatus{Implementation: "api", Tier: "optimized", OptimizedCompile: "80ms", Cached: true}, "api: optimized (optimised code loaded in 80ms)"},
+		{oda.CodeStatus{Implementation: "api", Tier: "baseline", BaselineCompile: "2s", Error: "out of memory"}, "api: baseline (baseline compiled in 2s, optimised compile failed: out of memory)"},
+		{oda.CodeStatus{Implementation: "api", Tier: "optimized"}, "api: optimized"},
+	} {
+		if got := cli.CodeLine(tc.in); got != tc.want {
+			t.Errorf("CodeLine(%+v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

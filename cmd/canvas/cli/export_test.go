@@ -5,3 +5,6 @@ var PrintBanner = printBanner
 
 // Describe exposes what canvas describe component prints.
 var Describe = describe
+
+// CodeLine exposes describe's line for an implementation's code.
+var CodeLine = codeLine

@@ -241,7 +241,34 @@ func (d *Deployer) load(name string, m *wadm.Manifest, gen int) {
 	a.serving = comps
 	closeAllAsync(&d.wg, old)
 	d.log.Info("deployed", zap.String("app", name), zap.String("version", m.Version()), zap.Int("routes", len(routes)))
-	d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusDeployed, Scalers: scalers})
+	d.setStatus(name, a, deploy.AppStatus{Type: wadm.StatusDeployed, Scalers: scalers, Code: codeStatus(name, comps)})
+}
+
+// codeStatus is what code each of the app's components serves from.
+func codeStatus(app string, comps []*runtime.Component) []deploy.CodeStatus {
+	out := make([]deploy.CodeStatus, 0, len(comps))
+	for _, c := range comps {
+		i := c.Info()
+		out = append(out, deploy.CodeStatus{
+			Component: strings.TrimPrefix(i.Name, app+"/"), Tier: i.Tier, CacheHit: i.CacheHit,
+			BaselineCompile: i.BaselineCompileTime, OptimizedCompile: i.CompileTime, Error: i.OptimizeError,
+		})
+	}
+	return out
+}
+
+// codeChanged reports a serving component's new code tier in the app's
+// status (runtime.ComponentConfig.OnTier).
+func (d *Deployer) codeChanged(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.apps[name]
+	if a == nil || a.serving == nil || a.status.Type != wadm.StatusDeployed {
+		return // not serving yet: load reports the code when it is
+	}
+	st := a.status
+	st.Code = codeStatus(name, a.serving)
+	d.setStatus(name, a, st)
 }
 
 // start loads the manifest's Wasm components and builds its routes. The
@@ -342,7 +369,7 @@ func (d *Deployer) startComponent(appName string, c wadm.Component, links compon
 		env[EnvCanvasInfoURL] = d.opts.InfoURL
 	}
 	maps.Copy(env, envCfg)
-	cc := runtime.ComponentConfig{Config: cfg, Env: env, Limits: d.opts.Limits}
+	cc := runtime.ComponentConfig{Config: cfg, Env: env, Limits: d.opts.Limits, OnTier: func(runtime.Info) { d.codeChanged(appName) }}
 	if links.observed[c.Name] && d.opts.Observer != nil {
 		cc.Observe = d.opts.Observer
 		cc.Source = observe.Source{Namespace: cfg[translate.ConfigNamespace], Component: cfg[translate.ConfigComponent]}

@@ -342,3 +342,36 @@ func TestEnvConfigBecomesEnvironment(t *testing.T) {
 		t.Errorf("environment %q", body)
 	}
 }
+
+// TestStatusReportsTheCode: the app's status names the code each
+// component serves from; a never-seen artefact starts on baseline code and
+// the status follows it to the optimised code; a second app of the same
+// artefact serves the optimised code at once.
+func TestStatusReportsTheCode(t *testing.T) {
+	e := newEnv(t)
+	m := manifest(t, "coded", "/coded", "file://"+echoWasm)
+	e.apply(t, m)
+	var st deploy.AppStatus
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		var err error
+		if st, err = e.d.Status(context.Background(), m.Metadata.Name); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Code) == 1 && st.Code[0].Tier == runtime.TierOptimized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status code %+v: never optimised", st.Code)
+		}
+	}
+	c := st.Code[0]
+	if c.Component != "echo-impl" || c.BaselineCompile <= 0 || c.OptimizedCompile <= 0 || c.CacheHit || c.Error != "" {
+		t.Errorf("code %+v: want echo-impl compiled baseline then optimised here", c)
+	}
+	m2 := manifest(t, "coded-again", "/coded-again", "file://"+echoWasm)
+	e.apply(t, m2)
+	st = e.waitStatus(t, m2.Metadata.Name, wadm.StatusDeployed)
+	if len(st.Code) != 1 || st.Code[0].Tier != runtime.TierOptimized || !st.Code[0].CacheHit || st.Code[0].BaselineCompile != 0 {
+		t.Errorf("second app's code %+v: want the optimised code already compiled", st.Code)
+	}
+}
