@@ -38,6 +38,7 @@ func BenchmarkEchoWasmVsNative(b *testing.B) {
 }
 
 func benchEcho(b *testing.B, cfg wruntime.Config) {
+	cfg.NoBaseline = true // measure the optimised code
 	h := newHost(b, cfg)
 	c, err := h.Load(context.Background(), "echo", echoWAT(b), wruntime.ComponentConfig{})
 	if err != nil {
@@ -146,7 +147,7 @@ func percentiles(ds []time.Duration) [2]time.Duration {
 // BenchmarkEchoHandler serves the WAT echo component in-process (no
 // network, a recorder for the response): the host's own cost per request.
 func BenchmarkEchoHandler(b *testing.B) {
-	for name, cfg := range map[string]wruntime.Config{"pooled": {}, "on-demand": {OnDemand: true}} {
+	for name, cfg := range map[string]wruntime.Config{"pooled": {NoBaseline: true}, "on-demand": {OnDemand: true, NoBaseline: true}} {
 		b.Run(name, func(b *testing.B) {
 			h := newHost(b, cfg)
 			c, err := h.Load(context.Background(), "echo", echoWAT(b), wruntime.ComponentConfig{})
@@ -345,7 +346,7 @@ func BenchmarkDensity(b *testing.B) {
 func BenchmarkJSThroughput(b *testing.B) {
 	wasm := productCatalog(b)
 	js := wruntime.StartJetStreamForTest(b)
-	h := newHost(b, wruntime.Config{CacheDir: b.TempDir()})
+	h := newHost(b, wruntime.Config{CacheDir: b.TempDir(), NoBaseline: true}) // measure the optimised code
 	c, err := h.Load(context.Background(), "productcatalog", wasm, wruntime.ComponentConfig{KeyValue: wruntime.NewJetStreamKV(js, "throughput")})
 	if err != nil {
 		b.Fatal(err)
@@ -389,7 +390,7 @@ func BenchmarkJSThroughput(b *testing.B) {
 // wasm >= 200 MB/s each way).
 func BenchmarkStream10MiB(b *testing.B) {
 	const size = 10 << 20
-	h := newHost(b, wruntime.Config{})
+	h := newHost(b, wruntime.Config{NoBaseline: true}) // measure the optimised code
 	c, err := h.Load(context.Background(), "echo", echoWAT(b), wruntime.ComponentConfig{})
 	if err != nil {
 		b.Fatal(err)

@@ -19,9 +19,13 @@ import (
 const DefaultKVReplicaMaxBytes = 64 << 20
 
 // kvReplicaWait bounds how long a read waits for the replica to apply this
-// host's own last write (or its first load) before reading JetStream
-// itself.
+// host's own last write before reading JetStream itself.
 const kvReplicaWait = 2 * time.Second
+
+// DefaultKVReplicaIdle is how long a replica no read asked for keeps its
+// watch: a canvas with 1,000 components keeps replicas of the buckets its
+// traffic reads, not of all 1,000.
+const DefaultKVReplicaIdle = 5 * time.Minute
 
 // KVReplicas keeps an in-memory replica of each JetStream KV bucket the
 // components it serves use, fed by a KV watch, so wasi:keyvalue get,
@@ -38,15 +42,22 @@ const kvReplicaWait = 2 * time.Second
 // read from JetStream while its replica is loading or its watch is
 // re-established, and for good once it outgrows MaxBytes.
 //
+// A replica starts on the first read of its bucket (that read, and those
+// made while the bucket loads, go to JetStream), and stops after Idle
+// without one.
+//
 // # Notes
 //
-//   - Safe for concurrent use. One watch per bucket, shared by every
-//     KeyValue that names it; it stops when the last such component
-//     closes, or at Close.
+//   - Safe for concurrent use. At most one watch per bucket, shared by
+//     every KeyValue that names it; it stops when idle, when the last such
+//     component closes, or at Close.
 type KVReplicas struct {
 	js       jetstream.JetStream
 	log      *zap.Logger
 	maxBytes int
+	// Idle is how long an unread replica keeps its watch (set before
+	// use; zero means DefaultKVReplicaIdle).
+	Idle time.Duration
 
 	mu      sync.Mutex
 	closed  bool
@@ -121,17 +132,38 @@ func (r *KVReplicas) acquire(name string, kv jetstream.KeyValue) *kvReplica {
 	rep := r.buckets[name]
 	if rep == nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		rep = &kvReplica{name: name, kv: kv, conn: r.js.Conn(), cancel: cancel, maxBytes: r.maxBytes, entries: map[string]kvReplicaEntry{}}
+		idle := r.Idle
+		if idle <= 0 {
+			idle = DefaultKVReplicaIdle
+		}
+		rep = &kvReplica{name: name, kv: kv, conn: r.js.Conn(), owner: r, ctx: ctx, cancel: cancel, maxBytes: r.maxBytes, idle: idle,
+			log: r.log.With(zap.String("bucket", name)), entries: map[string]kvReplicaEntry{}}
 		rep.changed = make(chan struct{})
 		r.buckets[name] = rep
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			rep.run(ctx, r.log.With(zap.String("bucket", name)))
-		}()
 	}
 	rep.refs++
 	return rep
+}
+
+// start runs the replica's watch unless it runs, on a goroutine Close
+// waits for; false once the replicas are closed.
+func (r *KVReplicas) start(rep *kvReplica) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || rep.ctx.Err() != nil {
+		return
+	}
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	if rep.running || rep.overflow {
+		return
+	}
+	rep.running = true
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		rep.run()
+	}()
 }
 
 // release drops one reference; the last stops the watch.
@@ -154,9 +186,15 @@ type kvReplica struct {
 	name     string
 	kv       jetstream.KeyValue
 	conn     *nats.Conn
+	owner    *KVReplicas
+	ctx      context.Context // ends when the last component lets go
 	cancel   context.CancelFunc
 	maxBytes int
+	idle     time.Duration
+	log      *zap.Logger
 	refs     int // under KVReplicas.mu
+
+	lastRead atomic.Int64 // unix nanoseconds
 
 	// written is the highest revision a write through this process got
 	// back; reads wait until applied reaches it.
@@ -169,26 +207,39 @@ type kvReplica struct {
 	bytes    int
 	sorted   []string // decoded keys, sorted; nil when stale
 	applied  uint64   // the last revision applied
+	running  bool     // a watch goroutine runs
 	synced   bool     // the initial values are in and the watch is live
 	overflow bool     // outgrew maxBytes: reads go to JetStream for good
 	changed  chan struct{}
 }
 
-// run keeps the replica fed until ctx ends, re-watching after a failure.
-func (rep *kvReplica) run(ctx context.Context, log *zap.Logger) {
+// errIdle ends a watch no read asked for in the replica's idle time.
+var errIdle = errors.New("idle")
+
+// run keeps the replica fed until its components let go or it is idle,
+// re-watching after a failure; then it drops what it holds.
+func (rep *kvReplica) run() {
+	defer func() {
+		rep.mu.Lock()
+		rep.running, rep.synced = false, false
+		clear(rep.entries)
+		rep.bytes, rep.sorted = 0, nil
+		rep.wake()
+		rep.mu.Unlock()
+	}()
 	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := rep.watch(ctx)
+	for rep.ctx.Err() == nil {
+		err := rep.watch(rep.ctx)
 		rep.mu.Lock()
 		rep.synced = false
 		overflow := rep.overflow
 		rep.mu.Unlock()
-		if overflow || ctx.Err() != nil {
+		if overflow || errors.Is(err, errIdle) || rep.ctx.Err() != nil {
 			return
 		}
-		log.Warn("keyvalue replica: the watch ended; reads go to JetStream until it is back", zap.Error(err), zap.Duration("retry_in", backoff))
+		rep.log.Warn("keyvalue replica: the watch ended; reads go to JetStream until it is back", zap.Error(err), zap.Duration("retry_in", backoff))
 		select {
-		case <-ctx.Done():
+		case <-rep.ctx.Done():
 			return
 		case <-time.After(backoff):
 		}
@@ -209,10 +260,16 @@ func (rep *kvReplica) watch(ctx context.Context) error {
 	clear(rep.entries)
 	rep.bytes, rep.sorted = 0, nil
 	rep.mu.Unlock()
+	idle := time.NewTicker(max(rep.idle/4, time.Millisecond))
+	defer idle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-idle.C:
+			if time.Since(time.Unix(0, rep.lastRead.Load())) > rep.idle {
+				return errIdle
+			}
 		case e, ok := <-w.Updates():
 			if !ok {
 				return errors.New("the watch's update channel closed")
@@ -268,12 +325,13 @@ func (rep *kvReplica) wake() {
 	rep.changed = make(chan struct{})
 }
 
-// read runs f over the replica once it is synced and has applied this
-// process's last write; false means the caller reads JetStream instead
-// (the replica is loading, lagging past kvReplicaWait or ctx, or
-// overflowed, or the connection is down: then the replica may be missing
-// writes, and the read fails as it would have without one).
+// read runs f over the replica once it has applied this process's last
+// write; false means the caller reads JetStream instead: the replica is
+// stopped (this read starts it) or loading, lagging past kvReplicaWait or
+// ctx, or overflowed, or the connection is down (then the replica may be
+// missing writes, and the read fails as it would have without one).
 func (rep *kvReplica) read(ctx context.Context, f func()) bool {
+	rep.lastRead.Store(time.Now().UnixNano())
 	if !rep.conn.IsConnected() {
 		rep.direct.Add(1)
 		return false
@@ -282,12 +340,16 @@ func (rep *kvReplica) read(ctx context.Context, f func()) bool {
 	var deadline <-chan time.Time
 	for {
 		rep.mu.RLock()
-		if rep.overflow {
+		if rep.overflow || !rep.running || !rep.synced {
+			running := rep.running
 			rep.mu.RUnlock()
+			if !running {
+				rep.owner.start(rep)
+			}
 			rep.direct.Add(1)
 			return false
 		}
-		if rep.synced && rep.applied >= want {
+		if rep.applied >= want {
 			f()
 			rep.mu.RUnlock()
 			rep.served.Add(1)

@@ -29,6 +29,22 @@ func replicaBucket(t *testing.T, js jetstream.JetStream, bucket string, maxBytes
 	return r, b, kv
 }
 
+// waitSynced reads b until its replica serves: the first read starts it.
+func waitSynced(t *testing.T, r *KVReplicas, b Bucket, bucket string) KVReplicaStats {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := b.Exists(context.Background(), "any"); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := r.Stats(bucket); st.Synced {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the replica did not load in 10 s", bucket)
+		}
+	}
+}
+
 // TestKVReplicaReadsItsOwnWrites: every read after a write through the
 // host sees it, at once, and is answered from memory.
 func TestKVReplicaReadsItsOwnWrites(t *testing.T) {
@@ -37,6 +53,13 @@ func TestKVReplicaReadsItsOwnWrites(t *testing.T) {
 	r, b, _ := replicaBucket(t, js, "rep-own", 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if st, _ := r.Stats("rep-own"); st.Synced || st.Served+st.Direct != 0 {
+		t.Fatalf("before any read: %+v, want no replica yet", st)
+	}
+	before := waitSynced(t, r, b, "rep-own")
+	if before.Direct == 0 {
+		t.Fatalf("%+v: the reads made while the replica loaded must go to JetStream", before)
+	}
 	const n = 100
 	for i := range n {
 		k := fmt.Sprintf("item.%03d", i)
@@ -68,8 +91,8 @@ func TestKVReplicaReadsItsOwnWrites(t *testing.T) {
 		t.Fatalf("stats %+v (ok %v), want synced with %d keys", st, ok, n/2+1)
 	}
 	// get + exists + increment's read + list, all from memory.
-	if want := int64(n + n/2 + n + 1); st.Served != want || st.Direct != 0 {
-		t.Fatalf("served %d from memory and %d from JetStream, want %d and 0", st.Served, st.Direct, want)
+	if want := int64(n + n/2 + n + 1); st.Served-before.Served != want || st.Direct != before.Direct {
+		t.Fatalf("served %d from memory and %d from JetStream once loaded, want %d and 0", st.Served-before.Served, st.Direct-before.Direct, want)
 	}
 }
 
@@ -78,9 +101,10 @@ func TestKVReplicaReadsItsOwnWrites(t *testing.T) {
 func TestKVReplicaSeesWritesMadeElsewhere(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	_, b, _ := replicaBucket(t, js, "rep-ext", 0)
+	r, b, _ := replicaBucket(t, js, "rep-ext", 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	waitSynced(t, r, b, "rep-ext")
 	other, err := js.KeyValue(ctx, "rep-ext")
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +147,7 @@ func TestKVReplicaOverflow(t *testing.T) {
 	r, b, _ := replicaBucket(t, js, "rep-big", 1024)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	waitSynced(t, r, b, "rep-big")
 	big := []byte(strings.Repeat("x", 600))
 	for i := range 3 {
 		if err := b.Set(ctx, fmt.Sprint("k", i), big); err != nil {
@@ -181,5 +206,43 @@ func TestKVReplicaShared(t *testing.T) {
 	}
 	if _, ok := r.Stats("rep-shared"); ok {
 		t.Fatal("the replica outlived its last component")
+	}
+}
+
+// TestKVReplicaIdle: a replica nobody reads stops its watch and drops what
+// it held; the next read starts it again.
+func TestKVReplicaIdle(t *testing.T) {
+	t.Parallel()
+	js := startJetStream(t)
+	r := NewKVReplicas(js, 0, nil)
+	r.Idle = 50 * time.Millisecond
+	t.Cleanup(r.Close)
+	kv := NewJetStreamKV(js, "rep-idle", WithKVReplica(r))
+	t.Cleanup(func() { kv.(io.Closer).Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := kv.Open(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		if st := waitSynced(t, r, b, "rep-idle"); st.Keys != 1 {
+			t.Fatalf("round %d: %+v, want the bucket's one key", round, st)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			st, _ := r.Stats("rep-idle")
+			if !st.Synced && st.Keys == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: an unread replica still holds %+v", round, st)
+			}
+		}
+		if v, found, err := b.Get(ctx, "k"); err != nil || !found || string(v) != "v" {
+			t.Fatalf("round %d: get after idle = %q %v %v", round, v, found, err)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -186,6 +187,9 @@ type Host struct {
 	baseline *cm.Engine
 	// background tracks the optimising compiles.
 	background sync.WaitGroup
+	// inUse counts requests running in an instance now, peak the most
+	// at once, waiting those waiting for a pool slot (Stats).
+	inUse, peak, waiting atomic.Int64
 	// jobs are the optimising compiles under way, by code key.
 	jobs map[string]*optimizeJob
 	// optimizeHook, set by tests, runs before each optimising compile.
@@ -454,6 +458,10 @@ func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer func() { <-slots }()
 	}
+	h := c.host
+	h.inUse.Add(1)
+	h.notePeak()
+	defer h.inUse.Add(-1)
 	code.http.ServeHTTP(w, r)
 }
 
@@ -465,6 +473,8 @@ func (c *Component) acquire(w http.ResponseWriter, r *http.Request, slots chan s
 		return true
 	default:
 	}
+	c.host.waiting.Add(1)
+	defer c.host.waiting.Add(-1)
 	wait := time.NewTimer(c.limits.RequestTimeout)
 	defer wait.Stop()
 	select {

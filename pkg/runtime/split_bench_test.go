@@ -28,7 +28,7 @@ import (
 func BenchmarkJSSplit(b *testing.B) {
 	wasm := productCatalog(b)
 	js := wruntime.StartJetStreamForTest(b)
-	h := newHost(b, wruntime.Config{CacheDir: splitCache(b)})
+	h := newHost(b, wruntime.Config{CacheDir: splitCache(b), NoBaseline: true}) // measure the optimised code
 	// As canvas up serves it: reads from an in-memory replica of the bucket.
 	replicas := wruntime.NewKVReplicas(js, 0, nil)
 	b.Cleanup(replicas.Close)
@@ -179,7 +179,7 @@ func BenchmarkJSConcurrency(b *testing.B) {
 		c        *wruntime.Component
 	}{{name: "resident-64KiB", resident: 64 << 10}, {name: "resident-default", resident: 0}}
 	for i := range hosts {
-		h := newHost(b, wruntime.Config{CacheDir: cache, ResidentBytes: hosts[i].resident})
+		h := newHost(b, wruntime.Config{CacheDir: cache, ResidentBytes: hosts[i].resident, NoBaseline: true})
 		c, err := h.Load(context.Background(), "productcatalog", wasm, wruntime.ComponentConfig{
 			KeyValue: wruntime.NewJetStreamKV(js, "concurrency", wruntime.WithKVReplica(replicas)), Observe: obs,
 		})

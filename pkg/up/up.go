@@ -263,9 +263,13 @@ func (c *Canvas) services() []service.Service {
 				if errors.Is(err, runtime.ErrPoolReservation) {
 					return fmt.Errorf("--max-instances %d (0 turns the pool off): %w", opts.MaxInstances, err)
 				}
-				return err
+				if err != nil {
+					return err
+				}
+				// canvasd's /metrics: pool occupancy, components by tier.
+				return reg.Register(c.host.Collector())
 			},
-			Stop: func(context.Context) error { c.host.Close(); return nil },
+			Stop: func(context.Context) error { reg.Unregister(c.host.Collector()); c.host.Close(); return nil },
 		}),
 		// Before the gateway listens, the paths of stored Components are
 		// claimed as unavailable: 503 until served again, never 404.

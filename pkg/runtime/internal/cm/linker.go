@@ -23,9 +23,18 @@ type HostFunc func(s *Store, args []Value, results []Value) error
 // hostFunc is what a host function's or resource's cgo handle holds: the
 // name profiles report it by, and the Go function.
 type hostFunc struct {
-	name string
-	fn   HostFunc
-	dtor ResourceDestructor
+	iface, name string // the instance's and the function's (or resource's) names, kept apart: joined only by a profile
+	drop        bool   // a resource's destructor
+	fn          HostFunc
+	dtor        ResourceDestructor
+}
+
+// fullName is "iface#name", or "iface#[resource-drop]name".
+func (f *hostFunc) fullName() string {
+	if f.drop {
+		return f.iface + "#[resource-drop]" + f.name
+	}
+	return f.iface + "#" + f.name
 }
 
 // ResourceDestructor runs when the guest drops its last own handle to a host
@@ -87,7 +96,7 @@ func (li *LinkerInstance) Func(name string, fn HostFunc) error {
 	defer C.free(unsafe.Pointer(cs))
 	// The handle is released by the C finalizer when wasmtime drops the
 	// definition (also when the definition fails).
-	h := cgo.NewHandle(&hostFunc{name: li.name + "#" + name, fn: fn})
+	h := cgo.NewHandle(&hostFunc{iface: li.name, name: name, fn: fn})
 	if err := takeError(C.cm_linker_add_func(li.ptr, cs, C.size_t(len(name)), C.uintptr_t(h))); err != nil {
 		return fmt.Errorf("func %q: %w", name, err)
 	}
@@ -100,7 +109,7 @@ func (li *LinkerInstance) Func(name string, fn HostFunc) error {
 func (li *LinkerInstance) Resource(name string, ty uint32, dtor ResourceDestructor) error {
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
-	h := cgo.NewHandle(&hostFunc{name: li.name + "#[resource-drop]" + name, dtor: dtor})
+	h := cgo.NewHandle(&hostFunc{iface: li.name, name: name, drop: true, dtor: dtor})
 	if err := takeError(C.cm_linker_add_resource(li.ptr, cs, C.size_t(len(name)), C.uint32_t(ty), C.uintptr_t(h))); err != nil {
 		return fmt.Errorf("resource %q: %w", name, err)
 	}
@@ -165,7 +174,7 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 	s.hostCalls++
 	if s.prof != nil {
 		t0 := time.Now()
-		defer func() { s.prof.call(hf.name, time.Since(t0)) }()
+		defer func() { s.prof.call(hf.fullName(), time.Since(t0)) }()
 	}
 	fn := hf.fn
 	in, out, reused := s.callBuffers(int(nargs), int(nresults))
@@ -221,7 +230,7 @@ func cmResourceDrop(h, store C.uintptr_t, rep C.uint32_t) (cerr *C.wasmtime_erro
 	hf := cgo.Handle(h).Value().(*hostFunc)
 	if s.prof != nil {
 		t0 := time.Now()
-		defer func() { s.prof.call(hf.name, time.Since(t0)) }()
+		defer func() { s.prof.call(hf.fullName(), time.Since(t0)) }()
 	}
 	dtor := hf.dtor
 	if dtor == nil {
