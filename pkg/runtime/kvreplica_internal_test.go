@@ -12,11 +12,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// replicaBucket opens bucket through a fresh KVReplicas; both are closed
-// in the test's cleanup.
-func replicaBucket(t *testing.T, js jetstream.JetStream, bucket string, maxBytes int) (*KVReplicas, Bucket, KeyValue) {
+// replicaBucket opens bucket through a fresh KVReplicas (idle: its Idle);
+// both are closed in the test's cleanup.
+func replicaBucket(t *testing.T, js jetstream.JetStream, bucket string, maxBytes int, idle time.Duration) (*KVReplicas, Bucket, KeyValue) {
 	t.Helper()
 	r := NewKVReplicas(js, maxBytes, nil)
+	r.Idle = idle
 	t.Cleanup(r.Close)
 	kv := NewJetStreamKV(js, bucket, WithKVReplica(r))
 	t.Cleanup(func() { kv.(io.Closer).Close() })
@@ -27,6 +28,18 @@ func replicaBucket(t *testing.T, js jetstream.JetStream, bucket string, maxBytes
 		t.Fatal(err)
 	}
 	return r, b, kv
+}
+
+// loadedReplica starts JetStream and opens bucket through a replica that
+// serves (loaded by a first read), with a context bounding the test.
+func loadedReplica(t *testing.T, bucket string, maxBytes int) (jetstream.JetStream, *KVReplicas, Bucket, context.Context) {
+	t.Helper()
+	js := startJetStream(t)
+	r, b, _ := replicaBucket(t, js, bucket, maxBytes, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	waitSynced(t, r, b, bucket)
+	return js, r, b, ctx
 }
 
 // waitSynced reads b until its replica serves: the first read starts it.
@@ -50,7 +63,7 @@ func waitSynced(t *testing.T, r *KVReplicas, b Bucket, bucket string) KVReplicaS
 func TestKVReplicaReadsItsOwnWrites(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	r, b, _ := replicaBucket(t, js, "rep-own", 0)
+	r, b, _ := replicaBucket(t, js, "rep-own", 0, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if st, _ := r.Stats("rep-own"); st.Synced || st.Served+st.Direct != 0 {
@@ -100,11 +113,7 @@ func TestKVReplicaReadsItsOwnWrites(t *testing.T) {
 // the bucket reaches the replica by its watch.
 func TestKVReplicaSeesWritesMadeElsewhere(t *testing.T) {
 	t.Parallel()
-	js := startJetStream(t)
-	r, b, _ := replicaBucket(t, js, "rep-ext", 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	waitSynced(t, r, b, "rep-ext")
+	js, _, b, ctx := loadedReplica(t, "rep-ext", 0)
 	other, err := js.KeyValue(ctx, "rep-ext")
 	if err != nil {
 		t.Fatal(err)
@@ -143,11 +152,7 @@ func TestKVReplicaSeesWritesMadeElsewhere(t *testing.T) {
 // from JetStream, with the same answers.
 func TestKVReplicaOverflow(t *testing.T) {
 	t.Parallel()
-	js := startJetStream(t)
-	r, b, _ := replicaBucket(t, js, "rep-big", 1024)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	waitSynced(t, r, b, "rep-big")
+	_, r, b, ctx := loadedReplica(t, "rep-big", 1024)
 	big := []byte(strings.Repeat("x", 600))
 	for i := range 3 {
 		if err := b.Set(ctx, fmt.Sprint("k", i), big); err != nil {
@@ -213,18 +218,9 @@ func TestKVReplicaShared(t *testing.T) {
 // it held; the next read starts it again.
 func TestKVReplicaIdle(t *testing.T) {
 	t.Parallel()
-	js := startJetStream(t)
-	r := NewKVReplicas(js, 0, nil)
-	r.Idle = 50 * time.Millisecond
-	t.Cleanup(r.Close)
-	kv := NewJetStreamKV(js, "rep-idle", WithKVReplica(r))
-	t.Cleanup(func() { kv.(io.Closer).Close() })
+	r, b, _ := replicaBucket(t, startJetStream(t), "rep-idle", 0, 50*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := kv.Open(ctx, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := b.Set(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
