@@ -22,6 +22,10 @@ const DefaultKVReplicaMaxBytes = 64 << 20
 // host's own last write before reading JetStream itself.
 const kvReplicaWait = 2 * time.Second
 
+// kvReplicaFullRetry is how long a replica stopped at the replicas' total
+// waits before it may load again.
+const kvReplicaFullRetry = time.Minute
+
 // DefaultKVReplicaIdle is how long a replica no read asked for keeps its
 // watch: a canvas with 1,000 components keeps replicas of the buckets its
 // traffic reads, not of all 1,000.
@@ -40,7 +44,8 @@ const DefaultKVReplicaIdle = 5 * time.Minute
 // its watch update arrives, normally well under a millisecond later,
 // where a direct read saw it as soon as it was acknowledged. A bucket is
 // read from JetStream while its replica is loading or its watch is
-// re-established, and for good once it outgrows MaxBytes.
+// re-established, and for good once it outgrows maxBytes; all of them
+// together stay within TotalBytes.
 //
 // A replica starts on the first read of its bucket (that read, and those
 // made while the bucket loads, go to JetStream), and stops after Idle
@@ -58,6 +63,12 @@ type KVReplicas struct {
 	// Idle is how long an unread replica keeps its watch (set before
 	// use; zero means DefaultKVReplicaIdle).
 	Idle time.Duration
+	// TotalBytes bounds all the replicas together (set before use;
+	// NewKVReplicas makes it 8 × maxBytes): a replica that would take the
+	// total past it stops, and none starts while it is reached, so their
+	// buckets are read from JetStream.
+	TotalBytes int
+	total      atomic.Int64
 
 	mu      sync.Mutex
 	closed  bool
@@ -74,7 +85,7 @@ func NewKVReplicas(js jetstream.JetStream, maxBytes int, log *zap.Logger) *KVRep
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &KVReplicas{js: js, log: log, maxBytes: maxBytes, buckets: map[string]*kvReplica{}}
+	return &KVReplicas{js: js, log: log, maxBytes: maxBytes, TotalBytes: 8 * maxBytes, buckets: map[string]*kvReplica{}}
 }
 
 // WithKVReplica makes NewJetStreamKV read through r's replica of its
@@ -155,7 +166,7 @@ func (r *KVReplicas) start(rep *kvReplica) {
 	}
 	rep.mu.Lock()
 	defer rep.mu.Unlock()
-	if rep.running || rep.overflow {
+	if rep.running || rep.overflow || r.total.Load() >= int64(r.TotalBytes) || time.Now().Before(rep.fullUntil) {
 		return
 	}
 	rep.running = true
@@ -202,19 +213,26 @@ type kvReplica struct {
 	served  atomic.Int64
 	direct  atomic.Int64
 
-	mu       sync.RWMutex
-	entries  map[string]kvReplicaEntry // by stored (encoded) key
-	bytes    int
-	sorted   []string // decoded keys, sorted; nil when stale
-	applied  uint64   // the last revision applied
-	running  bool     // a watch goroutine runs
-	synced   bool     // the initial values are in and the watch is live
-	overflow bool     // outgrew maxBytes: reads go to JetStream for good
-	changed  chan struct{}
+	mu      sync.RWMutex
+	entries map[string]kvReplicaEntry // by stored (encoded) key
+	bytes   int
+	sorted  []string // decoded keys, sorted; nil when stale
+	applied uint64   // the last revision applied
+	running bool     // a watch goroutine runs
+	// fullUntil: stopped at the replicas' total, it does not start again
+	// before then.
+	fullUntil time.Time
+	synced    bool // the initial values are in and the watch is live
+	overflow  bool // outgrew maxBytes: reads go to JetStream for good
+	changed   chan struct{}
 }
 
-// errIdle ends a watch no read asked for in the replica's idle time.
-var errIdle = errors.New("idle")
+// errIdle ends a watch no read asked for in the replica's idle time;
+// errFull one whose replica outgrew its bound or the replicas' total.
+var (
+	errIdle = errors.New("idle")
+	errFull = errors.New("full")
+)
 
 // run keeps the replica fed until its components let go or it is idle,
 // re-watching after a failure; then it drops what it holds.
@@ -223,7 +241,8 @@ func (rep *kvReplica) run() {
 		rep.mu.Lock()
 		rep.running, rep.synced = false, false
 		clear(rep.entries)
-		rep.bytes, rep.sorted = 0, nil
+		rep.grow(-rep.bytes)
+		rep.sorted = nil
 		rep.wake()
 		rep.mu.Unlock()
 	}()
@@ -234,7 +253,7 @@ func (rep *kvReplica) run() {
 		rep.synced = false
 		overflow := rep.overflow
 		rep.mu.Unlock()
-		if overflow || errors.Is(err, errIdle) || rep.ctx.Err() != nil {
+		if overflow || errors.Is(err, errIdle) || errors.Is(err, errFull) || rep.ctx.Err() != nil {
 			return
 		}
 		rep.log.Warn("keyvalue replica: the watch ended; reads go to JetStream until it is back", zap.Error(err), zap.Duration("retry_in", backoff))
@@ -258,7 +277,8 @@ func (rep *kvReplica) watch(ctx context.Context) error {
 	// A fresh load: what the last watch left may be missing deletes.
 	rep.mu.Lock()
 	clear(rep.entries)
-	rep.bytes, rep.sorted = 0, nil
+	rep.grow(-rep.bytes)
+	rep.sorted = nil
 	rep.mu.Unlock()
 	idle := time.NewTicker(max(rep.idle/4, time.Millisecond))
 	defer idle.Stop()
@@ -275,7 +295,7 @@ func (rep *kvReplica) watch(ctx context.Context) error {
 				return errors.New("the watch's update channel closed")
 			}
 			if !rep.apply(e) {
-				return nil // overflow: stop replicating
+				return errFull // over its own bound (for good) or the total
 			}
 		}
 	}
@@ -294,12 +314,12 @@ func (rep *kvReplica) apply(e jetstream.KeyValueEntry) bool {
 	key := e.Key()
 	old, had := rep.entries[key]
 	if had {
-		rep.bytes -= len(key) + len(old.value)
+		rep.grow(-(len(key) + len(old.value)))
 	}
 	switch e.Operation() {
 	case jetstream.KeyValuePut:
 		rep.entries[key] = kvReplicaEntry{value: e.Value(), revision: e.Revision()}
-		rep.bytes += len(key) + len(e.Value())
+		rep.grow(len(key) + len(e.Value()))
 		if !had {
 			rep.sorted = nil
 		}
@@ -313,10 +333,25 @@ func (rep *kvReplica) apply(e jetstream.KeyValueEntry) bool {
 	if rep.bytes > rep.maxBytes {
 		rep.overflow = true
 		clear(rep.entries)
-		rep.bytes, rep.sorted = 0, nil
+		rep.grow(-rep.bytes)
+		rep.sorted = nil
+		return false
+	}
+	if rep.owner.total.Load() > int64(rep.owner.TotalBytes) {
+		// Over the replicas' total: this one stops (run drops what it
+		// holds), and a read may start it again after kvReplicaFullRetry,
+		// if there is room then.
+		rep.fullUntil = time.Now().Add(kvReplicaFullRetry)
 		return false
 	}
 	return true
+}
+
+// grow changes the replica's size, and the replicas' total, by n bytes;
+// rep.mu is held.
+func (rep *kvReplica) grow(n int) {
+	rep.bytes += n
+	rep.owner.total.Add(int64(n))
 }
 
 // wake tells waiting readers something changed; rep.mu is held.

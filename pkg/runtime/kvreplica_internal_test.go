@@ -242,3 +242,46 @@ func TestKVReplicaIdle(t *testing.T) {
 		}
 	}
 }
+
+// TestKVReplicaTotal: replicas together stay within TotalBytes; a bucket
+// that would take them past it is read from JetStream, with the same
+// answers, and does not reload at every read.
+func TestKVReplicaTotal(t *testing.T) {
+	t.Parallel()
+	js := startJetStream(t)
+	r := NewKVReplicas(js, 0, nil)
+	r.TotalBytes = 1000
+	t.Cleanup(r.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	open := func(bucket string) Bucket {
+		kv := NewJetStreamKV(js, bucket, WithKVReplica(r))
+		t.Cleanup(func() { kv.(io.Closer).Close() })
+		b, err := kv.Open(ctx, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Set(ctx, "k", []byte(strings.Repeat("x", 600))); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first, second := open("rep-total-1"), open("rep-total-2")
+	waitSynced(t, r, first, "rep-total-1")
+	// The second replica loads past the total and stops; its reads go on
+	// from JetStream.
+	for i := range 50 {
+		if v, found, err := second.Get(ctx, "k"); err != nil || !found || len(v) != 600 {
+			t.Fatalf("read %d of the second bucket = %d bytes %v %v", i, len(v), found, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	st1, _ := r.Stats("rep-total-1")
+	st2, _ := r.Stats("rep-total-2")
+	if !st1.Synced || st2.Synced || st2.Keys != 0 || st2.Direct < 50 {
+		t.Fatalf("first %+v, second %+v: want the first serving and the second read from JetStream", st1, st2)
+	}
+	if total := r.total.Load(); total > int64(r.TotalBytes) {
+		t.Fatalf("the replicas hold %d bytes, over their total %d", total, r.TotalBytes)
+	}
+}
