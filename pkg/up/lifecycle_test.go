@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -58,7 +59,21 @@ func TestInfoServiceAnswers503DuringShutdown(t *testing.T) {
 	for {
 		resp, err := client.Get(url)
 		if err != nil {
-			t.Fatalf("info service during shutdown: %v; want an answer within 1 s", err)
+			// Say whether the canvas had stopped by itself (a part
+			// failed) or Shutdown had got past canvasd, which the held
+			// request should prevent: either closes the ingress.
+			stopped := "the canvas was still stopping"
+			select {
+			case <-c.Done():
+				stopped = fmt.Sprintf("the canvas had stopped: Wait = %v", c.Wait())
+			default:
+			}
+			select {
+			case serr := <-shutdown:
+				stopped += fmt.Sprintf("; Shutdown had returned %v", serr)
+			default:
+			}
+			t.Fatalf("info service during shutdown: %v; want an answer within 1 s (%s)", err, stopped)
 		}
 		data, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
