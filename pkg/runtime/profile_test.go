@@ -72,3 +72,22 @@ func TestProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestProfilerSetting: a profiler other than perfmap or jitdump is refused,
+// naming where it came from; a known one starts a host (jitdump, whose
+// jit-<pid>.dump lands in the working directory, here a temporary one).
+func TestProfilerSetting(t *testing.T) {
+	t.Setenv(wruntime.ProfilerEnv, "vtune")
+	if _, err := wruntime.NewHost(wruntime.Config{OnDemand: true}); err == nil || !strings.Contains(err.Error(), `WASMCANVAS_WASM_PROFILER="vtune"`) {
+		t.Fatalf("NewHost with %s=vtune: %v, want an error naming the variable", wruntime.ProfilerEnv, err)
+	}
+	if _, err := wruntime.NewHost(wruntime.Config{OnDemand: true, Profiler: "perf"}); err == nil || !strings.Contains(err.Error(), `Config.Profiler="perf"`) {
+		t.Fatalf("NewHost with Profiler perf: %v, want an error naming Config.Profiler", err)
+	}
+	t.Chdir(t.TempDir())
+	h, err := wruntime.NewHost(wruntime.Config{OnDemand: true, Profiler: "jitdump"})
+	if err != nil {
+		t.Fatalf("profiler jitdump: %v", err)
+	}
+	h.Close()
+}

@@ -79,9 +79,9 @@ type Config struct {
 	// until the optimised code, compiled in the background, takes over.
 	NoBaseline bool
 	// Profiler names the native profiler the engine reports its compiled
-	// code to ("perfmap" or "jitdump", see README "Profiling a component");
-	// empty means the WASMCANVAS_WASM_PROFILER environment variable, and
-	// none when that is unset too.
+	// code to ("perfmap" or "jitdump", see the README's "Where a JavaScript
+	// request's time goes"); empty means the WASMCANVAS_WASM_PROFILER
+	// environment variable, and none when that is unset too.
 	Profiler string
 }
 
@@ -215,8 +215,14 @@ func NewHost(cfg Config) (*Host, error) {
 	case defaultPool:
 		cfg.PoolInstances = DefaultPoolInstances
 	}
+	profilerFrom := "Config.Profiler"
 	if cfg.Profiler == "" {
-		cfg.Profiler = os.Getenv(ProfilerEnv)
+		cfg.Profiler, profilerFrom = os.Getenv(ProfilerEnv), ProfilerEnv
+	}
+	switch cfg.Profiler {
+	case "", "perfmap", "jitdump":
+	default:
+		return nil, fmt.Errorf("runtime: %s=%q: want perfmap or jitdump, or nothing for no profiler", profilerFrom, cfg.Profiler)
 	}
 	ec := cm.EngineConfig{Profiler: cfg.Profiler}
 	if cfg.PoolInstances > 0 {
@@ -377,8 +383,9 @@ type Info struct {
 	Name string
 	// Export is the wasi:http incoming-handler version it serves.
 	Export string
-	// CacheHit says the optimised code came from this host's memory or its
-	// compile cache.
+	// CacheHit says Load compiled nothing: the code came from this host's
+	// memory (shared with a component of the same bytes; baseline code
+	// too, while its optimised code compiles) or its compile cache.
 	CacheHit bool
 	// Tier is the code serving requests: TierBaseline (compiled quickly,
 	// slower; the optimised code is being compiled) or TierOptimized.
@@ -522,25 +529,16 @@ func (c *Component) free() {
 // the disk cache) only when no loaded component already holds it; hit says
 // whether it was already compiled. releaseCode gives it back.
 func (h *Host) acquireCode(key string, wasm []byte) (*cm.Component, bool, error) {
-	h.mu.Lock()
-	if sc, ok := h.compiled[key]; ok {
-		sc.refs++
-		h.mu.Unlock()
-		return sc.comp, true, nil
+	if comp := h.shared(key); comp != nil {
+		return comp, true, nil
 	}
-	h.mu.Unlock()
 	comp, hit, err := cm.CompileCached(h.engine, wasm, h.cfg.CacheDir)
 	if err != nil {
 		return nil, false, err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if sc, ok := h.compiled[key]; ok { // compiled concurrently: keep one
-		comp.Close()
-		sc.refs++
-		return sc.comp, true, nil
+	if kept := h.share(key, comp); kept != comp { // compiled concurrently: kept the other
+		return kept, true, nil
 	}
-	h.compiled[key] = &sharedCode{comp: comp, refs: 1}
 	return comp, hit, nil
 }
 

@@ -107,22 +107,14 @@ func LoadCached(e *Engine, src []byte, dir string) (c *Component, ok bool) {
 // compiled the same bytes with the same engine settings. An empty dir
 // disables the cache. hit reports whether the cache answered.
 func CompileCached(e *Engine, src []byte, dir string) (c *Component, hit bool, err error) {
-	if dir == "" {
-		c, err = Compile(e, src)
+	// A stale or unreadable entry is recompiled and replaced.
+	if c, ok := LoadCached(e, src, dir); ok {
+		return c, true, nil
+	}
+	if c, err = Compile(e, src); err != nil || dir == "" {
 		return c, false, err
 	}
-	path := filepath.Join(dir, CacheKey(e, src)+".cwasm")
-	if code, ok := readCache(path); ok {
-		if c, err := deserialize(e, code); err == nil {
-			return c, true, nil
-		}
-		// A stale entry is recompiled and replaced below.
-	}
-	c, err = Compile(e, src)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := writeCache(c, dir, path); err != nil {
+	if err := writeCache(c, dir, filepath.Join(dir, CacheKey(e, src)+".cwasm")); err != nil {
 		c.Close()
 		return nil, false, err
 	}

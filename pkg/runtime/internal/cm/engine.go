@@ -50,9 +50,6 @@ type EngineConfig struct {
 	Baseline bool
 }
 
-// Profilers are the values EngineConfig.Profiler accepts.
-var Profilers = []string{"", "perfmap", "jitdump"}
-
 // PoolingConfig sizes the pooling allocator.
 type PoolingConfig struct {
 	// TotalInstances bounds concurrently live component instances (and

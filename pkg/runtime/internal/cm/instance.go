@@ -57,7 +57,7 @@ func (f *Func) Call(args ...Value) ([]Value, error) {
 	defer freeArray(resv, f.nresults)
 	if s.prof != nil {
 		t0 := time.Now()
-		defer func() { s.prof.phase(1, time.Since(t0)) }()
+		defer func() { s.prof.phase(phaseCall, time.Since(t0)) }()
 	}
 	// cm_func_call takes argv, and runs post-return after a successful call.
 	r := C.cm_func_call(&f.fn, s.ctx, ptrOf(argv), C.size_t(len(argv)), ptrOf(resv), C.size_t(len(resv)))

@@ -133,7 +133,7 @@ func (l *Linker) Instantiate(s *Store, c *Component) (*Instance, error) {
 	var t0 time.Time
 	if s.prof != nil {
 		t0 = time.Now()
-		defer func() { s.prof.phase(0, time.Since(t0)) }()
+		defer func() { s.prof.phase(phaseInstantiate, time.Since(t0)) }()
 	}
 	if err := takeError(C.wasmtime_component_linker_instantiate(l.ptr, s.ctx, c.ptr, &inst)); err != nil {
 		return nil, fmt.Errorf("instantiate component: %w", err)
@@ -174,7 +174,7 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 	s.hostCalls++
 	if s.prof != nil {
 		t0 := time.Now()
-		defer func() { s.prof.call(hf.fullName(), time.Since(t0)) }()
+		defer func() { s.prof.call(hf, time.Since(t0)) }()
 	}
 	fn := hf.fn
 	in, out, reused := s.callBuffers(int(nargs), int(nresults))
@@ -230,7 +230,7 @@ func cmResourceDrop(h, store C.uintptr_t, rep C.uint32_t) (cerr *C.wasmtime_erro
 	hf := cgo.Handle(h).Value().(*hostFunc)
 	if s.prof != nil {
 		t0 := time.Now()
-		defer func() { s.prof.call(hf.fullName(), time.Since(t0)) }()
+		defer func() { s.prof.call(hf, time.Since(t0)) }()
 	}
 	dtor := hf.dtor
 	if dtor == nil {

@@ -58,7 +58,7 @@ func (p *Profile) Stop() { activeProfile.CompareAndSwap(p, nil) }
 func (p *Profile) Snapshot() (stores int64, phases, calls []Stat) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, name := range []string{PhaseInstantiate, PhaseCall, PhaseTeardown} {
+	for _, name := range phaseNames {
 		if s := p.phases[name]; s != nil {
 			phases = append(phases, *s)
 		}
@@ -72,11 +72,21 @@ func (p *Profile) Snapshot() (stores int64, phases, calls []Stat) {
 	return p.stores, phases, calls
 }
 
-// storeProfile is one store's share of a Profile.
+// Indices of storeProfile.phases, in phaseNames' order.
+const (
+	phaseInstantiate = iota
+	phaseCall
+	phaseTeardown
+)
+
+var phaseNames = [...]string{PhaseInstantiate, PhaseCall, PhaseTeardown}
+
+// storeProfile is one store's share of a Profile. Calls are keyed by the
+// host function, named only when merged: a host call allocates nothing.
 type storeProfile struct {
 	into   *Profile
-	phases [3]Stat
-	calls  map[string]*Stat
+	phases [len(phaseNames)]Stat
+	calls  map[*hostFunc]*Stat
 }
 
 func newStoreProfile() *storeProfile {
@@ -84,7 +94,7 @@ func newStoreProfile() *storeProfile {
 	if p == nil {
 		return nil
 	}
-	return &storeProfile{into: p, calls: map[string]*Stat{}}
+	return &storeProfile{into: p, calls: map[*hostFunc]*Stat{}}
 }
 
 func (sp *storeProfile) phase(i int, d time.Duration) {
@@ -92,11 +102,11 @@ func (sp *storeProfile) phase(i int, d time.Duration) {
 	sp.phases[i].Total += d
 }
 
-func (sp *storeProfile) call(name string, d time.Duration) {
-	s := sp.calls[name]
+func (sp *storeProfile) call(f *hostFunc, d time.Duration) {
+	s := sp.calls[f]
 	if s == nil {
-		s = &Stat{Name: name}
-		sp.calls[name] = s
+		s = &Stat{}
+		sp.calls[f] = s
 	}
 	s.Count++
 	s.Total += d
@@ -108,14 +118,14 @@ func (sp *storeProfile) merge() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stores++
-	for i, name := range []string{PhaseInstantiate, PhaseCall, PhaseTeardown} {
+	for i, name := range phaseNames {
 		if sp.phases[i].Count == 0 {
 			continue
 		}
 		add(p.phases, name, sp.phases[i])
 	}
-	for name, s := range sp.calls {
-		add(p.calls, name, *s)
+	for f, s := range sp.calls {
+		add(p.calls, f.fullName(), *s)
 	}
 }
 

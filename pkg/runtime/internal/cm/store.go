@@ -96,7 +96,7 @@ func (s *Store) Close() error {
 		hostCalls.Add(s.hostCalls)
 		resourceDrops.Add(s.drops)
 		if s.prof != nil {
-			s.prof.phase(2, time.Since(t0))
+			s.prof.phase(phaseTeardown, time.Since(t0))
 			s.prof.merge()
 		}
 	}
