@@ -92,7 +92,8 @@ type CodeStatus struct {
 	// took; zero when it did not run here (optimised code from the
 	// cache has its load time), or has not finished.
 	BaselineCompile, OptimizedCompile time.Duration
-	// CacheHit says the optimised code was already compiled.
+	// CacheHit says the code serving was not compiled for this component
+	// (runtime.Info.CacheHit).
 	CacheHit bool
 	// Error says why the optimised compile failed.
 	Error string

@@ -143,8 +143,9 @@ type CodeStatus struct {
 	// finished.
 	BaselineCompile  string `json:"baselineCompile,omitzero"`
 	OptimizedCompile string `json:"optimizedCompile,omitzero"`
-	// Cached says the optimised code was compiled before (this canvas's
-	// memory or its compile cache).
+	// Cached says the code serving was not compiled for this
+	// implementation: another of the same artefact, or this canvas's
+	// compile cache, had it.
 	Cached bool `json:"cached,omitzero"`
 	// Error says why the optimised compile failed (the baseline code goes
 	// on serving).

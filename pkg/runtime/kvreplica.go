@@ -156,8 +156,9 @@ func (r *KVReplicas) acquire(name string, kv jetstream.KeyValue) *kvReplica {
 	return rep
 }
 
-// start runs the replica's watch unless it runs, on a goroutine Close
-// waits for; false once the replicas are closed.
+// start runs the replica's watch on a goroutine Close waits for, unless it
+// runs already, the replicas are closed, its components let go, or it may
+// not load (over its bound, over the total, or waiting after that).
 func (r *KVReplicas) start(rep *kvReplica) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -240,9 +241,7 @@ func (rep *kvReplica) run() {
 	defer func() {
 		rep.mu.Lock()
 		rep.running, rep.synced = false, false
-		clear(rep.entries)
-		rep.grow(-rep.bytes)
-		rep.sorted = nil
+		rep.drop()
 		rep.wake()
 		rep.mu.Unlock()
 	}()
@@ -251,9 +250,8 @@ func (rep *kvReplica) run() {
 		err := rep.watch(rep.ctx)
 		rep.mu.Lock()
 		rep.synced = false
-		overflow := rep.overflow
 		rep.mu.Unlock()
-		if overflow || errors.Is(err, errIdle) || errors.Is(err, errFull) || rep.ctx.Err() != nil {
+		if errors.Is(err, errIdle) || errors.Is(err, errFull) || rep.ctx.Err() != nil {
 			return
 		}
 		rep.log.Warn("keyvalue replica: the watch ended; reads go to JetStream until it is back", zap.Error(err), zap.Duration("retry_in", backoff))
@@ -276,9 +274,7 @@ func (rep *kvReplica) watch(ctx context.Context) error {
 	defer func() { _ = w.Stop() }()
 	// A fresh load: what the last watch left may be missing deletes.
 	rep.mu.Lock()
-	clear(rep.entries)
-	rep.grow(-rep.bytes)
-	rep.sorted = nil
+	rep.drop()
 	rep.mu.Unlock()
 	idle := time.NewTicker(max(rep.idle/4, time.Millisecond))
 	defer idle.Stop()
@@ -332,9 +328,7 @@ func (rep *kvReplica) apply(e jetstream.KeyValueEntry) bool {
 	rep.applied = max(rep.applied, e.Revision())
 	if rep.bytes > rep.maxBytes {
 		rep.overflow = true
-		clear(rep.entries)
-		rep.grow(-rep.bytes)
-		rep.sorted = nil
+		rep.drop()
 		return false
 	}
 	if rep.owner.total.Load() > int64(rep.owner.TotalBytes) {
@@ -345,6 +339,13 @@ func (rep *kvReplica) apply(e jetstream.KeyValueEntry) bool {
 		return false
 	}
 	return true
+}
+
+// drop empties the replica; rep.mu is held.
+func (rep *kvReplica) drop() {
+	clear(rep.entries)
+	rep.grow(-rep.bytes)
+	rep.sorted = nil
 }
 
 // grow changes the replica's size, and the replicas' total, by n bytes;

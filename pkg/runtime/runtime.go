@@ -383,9 +383,10 @@ type Info struct {
 	Name string
 	// Export is the wasi:http incoming-handler version it serves.
 	Export string
-	// CacheHit says Load compiled nothing: the code came from this host's
-	// memory (shared with a component of the same bytes; baseline code
-	// too, while its optimised code compiles) or its compile cache.
+	// CacheHit says the code serving now was not compiled for this
+	// component: it came from this host's memory (shared with a component
+	// of the same bytes; baseline code too, while its optimised code
+	// compiles) or from its compile cache.
 	CacheHit bool
 	// Tier is the code serving requests: TierBaseline (compiled quickly,
 	// slower; the optimised code is being compiled) or TierOptimized.

@@ -170,7 +170,7 @@ func (h *Host) optimize(job *optimizeJob, key string, wasm []byte) {
 		h.optimizeHook(key)
 	}
 	start := time.Now()
-	comp, _, err := h.acquireCode(key, wasm)
+	comp, hit, err := h.acquireCode(key, wasm)
 	took := time.Since(start)
 	h.mu.Lock()
 	delete(h.jobs, key)
@@ -180,7 +180,7 @@ func (h *Host) optimize(job *optimizeJob, key string, wasm []byte) {
 	}
 	h.mu.Unlock()
 	for _, c := range comps {
-		c.takeOptimized(comp, key, took, err)
+		c.takeOptimized(comp, key, took, hit, err)
 	}
 	if err == nil {
 		h.releaseCode(key)
@@ -188,8 +188,9 @@ func (h *Host) optimize(job *optimizeJob, key string, wasm []byte) {
 }
 
 // takeOptimized swaps the optimised code in (holding one reference to
-// key), or records why there is none.
-func (c *Component) takeOptimized(comp *cm.Component, key string, took time.Duration, err error) {
+// key), or records why there is none; hit says the code was loaded
+// rather than compiled.
+func (c *Component) takeOptimized(comp *cm.Component, key string, took time.Duration, hit bool, err error) {
 	h := c.host
 	var b *codeBundle
 	if err == nil {
@@ -212,7 +213,7 @@ func (c *Component) takeOptimized(comp *cm.Component, key string, took time.Dura
 	}
 	old := c.code
 	c.code = b
-	c.info.Tier, c.info.CompileTime = TierOptimized, took
+	c.info.Tier, c.info.CompileTime, c.info.CacheHit = TierOptimized, took, hit
 	c.mu.Unlock()
 	c.log.Info("serving optimised code", zap.Duration("compile", took))
 	c.notify()

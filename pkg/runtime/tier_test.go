@@ -74,8 +74,8 @@ func TestBaselineThenOptimized(t *testing.T) {
 	for range 2 {
 		select {
 		case i := <-tiers:
-			if i.Tier != wruntime.TierOptimized || i.CompileTime <= 0 || i.OptimizeError != "" {
-				t.Errorf("OnTier(%+v): want the optimised tier with its compile time", i)
+			if i.Tier != wruntime.TierOptimized || i.CompileTime <= 0 || i.OptimizeError != "" || i.CacheHit {
+				t.Errorf("OnTier(%+v): want the optimised tier, compiled (no cache hit), with its compile time", i)
 			}
 		case <-time.After(time.Minute):
 			t.Fatal("no optimised code within a minute")
