@@ -4,16 +4,23 @@
 // incoming-handler components served as Go http.Handlers.
 //
 // A Host owns one wasmtime engine (epoch interruption on, one ticker
-// goroutine) and an optional on-disk compile cache. Host.Load compiles (or
-// loads from the cache) a component, links the WASI and wasi:http versions
-// it imports, and returns a Component that serves HTTP. Each request runs
+// goroutine) and an optional on-disk compile cache. Host.Load loads a
+// component's optimised code from memory or the cache, or, for bytes never
+// compiled here, compiles baseline code quickly (a second engine,
+// Cranelift unoptimised) and serves from it while the optimised code
+// compiles in the background and then takes over (Info.Tier,
+// Config.NoBaseline); it links the WASI and wasi:http versions the
+// component imports, and returns a Component that serves HTTP. Each request runs
 // in a fresh instance of the pre-compiled component, as wasmtime serve and
 // wasmCloud do: no state leaks between requests, and toolchains that
 // refuse a second request on one instance (componentize-js) work. By
 // default the engine uses wasmtime's pooling allocator (as wasmtime serve
-// does): instance slots are reserved up front and reused, small memories
-// stay resident between uses, and instantiating costs a few microseconds
-// instead of mapping memory per request; Config.OnDemand turns it off.
+// does): instance slots are reserved up front and reused, the first
+// Config.ResidentBytes of each memory stay resident between uses (reset in
+// place), and instantiating costs a few microseconds instead of mapping
+// memory per request; Config.OnDemand turns it off. Host.Stats (and its
+// Prometheus Collector) says how full the pool is; a Profile says where
+// requests' time goes.
 //
 // Per component: environment and wasi:config values from maps, stdout
 // and stderr as zap entries tagged with the component's name,

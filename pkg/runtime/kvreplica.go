@@ -89,7 +89,9 @@ func NewKVReplicas(js jetstream.JetStream, maxBytes int, log *zap.Logger) *KVRep
 }
 
 // WithKVReplica makes NewJetStreamKV read through r's replica of its
-// bucket.
+// bucket. The bucket must live in the connection's own JetStream domain:
+// deletes are published as KV delete markers on $KV.<bucket>.<key>, so
+// their revision is known and reads can wait for them.
 func WithKVReplica(r *KVReplicas) JetStreamKVOption {
 	return func(kv *jetStreamKV) { kv.replicas = r }
 }
