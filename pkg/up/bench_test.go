@@ -2,6 +2,7 @@ package up_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -31,6 +32,35 @@ func serveWait(b *testing.B, hc *http.Client, url string, limit time.Duration) t
 			b.Fatalf("%s not served within %s", url, limit)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// applyEchoes applies n echo Components named prefix-0000… at
+// /prefix-0000…, 8 at a time, and returns how long that took.
+func applyEchoes(b *testing.B, cl *client.HTTP, prefix string, n int) time.Duration {
+	b.Helper()
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for k := 0; k < n; k++ {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			name := fmt.Sprintf("%s-%04d", prefix, k)
+			if _, _, err := cl.Apply(context.Background(), name+".yaml", component(name, "/"+name)); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// waitEchoes waits until each of applyEchoes' Components serves.
+func waitEchoes(b *testing.B, hc *http.Client, ingress, prefix string, n int) {
+	b.Helper()
+	for k := 0; k < n; k++ {
+		serveWait(b, hc, fmt.Sprintf("%s/%s-%04d", ingress, prefix, k), 10*time.Minute)
 	}
 }
 
@@ -74,18 +104,26 @@ func BenchmarkApplyToServing(b *testing.B) {
 
 // rssBytes reads this process's resident set size.
 func rssBytes(b *testing.B) float64 {
-	data, err := os.ReadFile("/proc/self/status")
+	v, err := readRSS()
 	if err != nil {
 		b.Fatal(err)
+	}
+	return v
+}
+
+// readRSS is this process's VmRSS in bytes.
+func readRSS() (float64, error) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
 			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb * 1024
+			return kb * 1024, nil
 		}
 	}
-	b.Fatal("no VmRSS")
-	return 0
+	return 0, errors.New("/proc/self/status has no VmRSS")
 }
 
 // BenchmarkDensity applies 1,000 Components to one embedded canvas and
@@ -110,28 +148,8 @@ func BenchmarkDensity(b *testing.B) {
 		}
 		hc := &http.Client{Timeout: 5 * time.Second}
 		start := time.Now()
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
-		for k := 0; k < n; k++ {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(k int) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				name := fmt.Sprintf("d-%04d", k)
-				if _, _, err := cl.Apply(context.Background(), name+".yaml", component(name, "/"+name)); err != nil {
-					b.Error(err)
-				}
-			}(k)
-		}
-		wg.Wait()
-		applied := time.Since(start)
-		waitAll := func(ingress string) {
-			for k := 0; k < n; k++ {
-				serveWait(b, hc, fmt.Sprintf("%s/d-%04d", ingress, k), 10*time.Minute)
-			}
-		}
-		waitAll(c.Info().Ingress)
+		applied := applyEchoes(b, cl, "d", n)
+		waitEchoes(b, hc, c.Info().Ingress, "d", n)
 		b.ReportMetric(float64(n)/applied.Seconds(), "applies/s")
 		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "served/s")
 		b.ReportMetric(rssBytes(b)/(1<<20), "RSS-MiB")
@@ -143,7 +161,7 @@ func BenchmarkDensity(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		waitAll(c2.Info().Ingress)
+		waitEchoes(b, hc, c2.Info().Ingress, "d", n)
 		b.ReportMetric(time.Since(restart).Seconds(), "restart-to-serving-s")
 		if err := c2.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)

@@ -3,8 +3,8 @@ package up_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -43,27 +43,14 @@ func BenchmarkLoad1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * clients}}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
-		for k := 0; k < n; k++ {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				name := fmt.Sprintf("l-%04d", k)
-				if _, _, err := cl.Apply(context.Background(), name+".yaml", component(name, "/"+name)); err != nil {
-					b.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		for k := 0; k < n; k++ {
-			serveWait(b, hc, fmt.Sprintf("%s/l-%04d", c.Info().Ingress, k), 10*time.Minute)
-		}
+		applyEchoes(b, cl, "l", n)
+		waitEchoes(b, hc, c.Info().Ingress, "l", n)
 		b.ReportMetric(rssBytes(b)/(1<<20), "RSS-applied-MiB")
 
 		// Sample RSS and the runtime's metrics while the traffic runs.
 		stop := make(chan struct{})
 		var peakRSS, peakWaiting float64
+		var sampleErr error // the sampler may not end the benchmark itself
 		var sampler sync.WaitGroup
 		sampler.Go(func() {
 			t := time.NewTicker(250 * time.Millisecond)
@@ -74,16 +61,25 @@ func BenchmarkLoad1000(b *testing.B) {
 					return
 				case <-t.C:
 				}
-				peakRSS = max(peakRSS, rssBytes(b))
-				peakWaiting = max(peakWaiting, runtimeMetric(b, hc, c.Info().API, "wasmcanvas_runtime_requests_waiting"))
+				rss, err := readRSS()
+				waiting, werr := readMetric(hc, c.Info().API, "wasmcanvas_runtime_requests_waiting")
+				if err = errors.Join(err, werr); err != nil {
+					sampleErr = err
+					return
+				}
+				peakRSS, peakWaiting = max(peakRSS, rss), max(peakWaiting, waiting)
 			}
 		})
 		var halves [2]loadResult
 		for h := range halves {
-			halves[h] = spreadLoad(b, hc, c.Info().Ingress, spread, clients, window/2)
+			anyOf := func(int) string { return fmt.Sprintf("/l-%04d", rand.IntN(spread)) }
+			halves[h] = load(b, hc, c.Info().Ingress, anyOf, clients, window/2)
 		}
 		close(stop)
 		sampler.Wait()
+		if sampleErr != nil {
+			b.Fatal(sampleErr)
+		}
 		b.ReportMetric(peakRSS/(1<<20), "RSS-peak-MiB")
 		b.ReportMetric(runtimeMetric(b, hc, c.Info().API, "wasmcanvas_runtime_instances_in_use_peak"), "pool-peak-in-use")
 		b.ReportMetric(runtimeMetric(b, hc, c.Info().API, "wasmcanvas_runtime_pool_instances"), "pool-size")
@@ -99,65 +95,29 @@ func BenchmarkLoad1000(b *testing.B) {
 	}
 }
 
-// spreadLoad sends GETs from clients keep-alive clients, each to one of
-// the first spread components chosen at random, for d.
-func spreadLoad(b *testing.B, hc *http.Client, ingress string, spread, clients int, d time.Duration) loadResult {
-	b.Helper()
-	var mu sync.Mutex
-	var lat []time.Duration
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	for w := 0; w < clients; w++ {
-		wg.Go(func() {
-			var mine []time.Duration
-			for time.Now().Before(deadline) {
-				t0 := time.Now()
-				resp, err := hc.Get(fmt.Sprintf("%s/l-%04d", ingress, rand.IntN(spread)))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if len(lat) == 0 {
-		b.Fatal("no request completed")
-	}
-	return loadResult{elapsed: time.Since(start), lat: lat}
-}
-
 // runtimeMetric reads one unlabelled gauge from canvasd's /metrics.
 func runtimeMetric(b *testing.B, hc *http.Client, api, name string) float64 {
 	b.Helper()
-	resp, err := hc.Get(api + "/metrics")
+	v, err := readMetric(hc, api, name)
 	if err != nil {
 		b.Fatal(err)
+	}
+	return v
+}
+
+func readMetric(hc *http.Client, api, name string) (float64, error) {
+	resp, err := hc.Get(api + "/metrics")
+	if err != nil {
+		return 0, err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				b.Fatalf("%s: %v", name, err)
-			}
-			return f
+			return strconv.ParseFloat(v, 64)
 		}
 	}
-	b.Fatalf("canvasd's /metrics (%d) has no %s", resp.StatusCode, name)
-	return 0
+	return 0, fmt.Errorf("canvasd's /metrics (%d) has no %s", resp.StatusCode, name)
 }
 
 func envInt(name string, def int) int {

@@ -109,8 +109,8 @@ func BenchmarkTMF620Get(b *testing.B) {
 			for _, clients := range []int{1, maxClients} {
 				var w, n loadResult
 				for r := 0; r < benchRounds; r++ {
-					w.add(load(b, hc, wasmBase, m.path, clients))
-					n.add(load(b, hc, nativeBase, m.path, clients))
+					w.add(load(b, hc, wasmBase, m.path, clients, benchSlice))
+					n.add(load(b, hc, nativeBase, m.path, clients, benchSlice))
 				}
 				name := fmt.Sprintf("%s-%dc-", m.name, clients)
 				b.ReportMetric(w.rate(), name+"wasm-req/s")
@@ -358,9 +358,9 @@ func (r *loadResult) add(o loadResult) {
 // rate is requests completed per second of wall time under load.
 func (r *loadResult) rate() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
 
-// load drives base+path(i) from workers keep-alive clients for
-// benchSlice; any answer other than 200 fails the benchmark.
-func load(b *testing.B, hc *http.Client, base string, path func(int) string, workers int) loadResult {
+// load drives base+path(i) from workers keep-alive clients for d; any
+// answer other than 200 fails the benchmark.
+func load(b *testing.B, hc *http.Client, base string, path func(int) string, workers int, d time.Duration) loadResult {
 	b.Helper()
 	var (
 		mu   sync.Mutex
@@ -369,7 +369,7 @@ func load(b *testing.B, hc *http.Client, base string, path func(int) string, wor
 		wg   sync.WaitGroup
 	)
 	start := time.Now()
-	deadline := start.Add(benchSlice)
+	deadline := start.Add(d)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -408,7 +408,7 @@ func load(b *testing.B, hc *http.Client, base string, path func(int) string, wor
 		b.Fatal(errors.Join(errs...))
 	}
 	if len(lat) == 0 {
-		b.Fatalf("%s: no request completed in %s", base, benchSlice)
+		b.Fatalf("%s: no request completed in %s", base, d)
 	}
 	return loadResult{elapsed: elapsed, lat: lat}
 }
