@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,18 +34,31 @@ func TestInfoServiceAnswers503DuringShutdown(t *testing.T) {
 
 	body, hold := io.Pipe()
 	applied := make(chan struct{})
+	// The handler asks for the body (100 Continue) once canvasd's API is
+	// serving the request: only then may Shutdown begin, or the request
+	// could still be waiting to be accepted, and be refused by the
+	// listener's close instead of holding the shutdown.
+	reading := make(chan struct{})
 	go func() {
 		defer close(applied)
-		req, _ := http.NewRequest(http.MethodPost, info.API+wire.PathComponents, body)
+		trace := &httptrace.ClientTrace{Got100Continue: func() { close(reading) }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost, info.API+wire.PathComponents, body)
 		req.Header.Set("Content-Type", "application/yaml")
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
+		req.Header.Set("Expect", "100-continue")
+		hc := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+		resp, err := hc.Do(req)
 		if err == nil {
 			resp.Body.Close()
 		}
 	}()
 	t.Cleanup(func() { hold.Close(); <-applied })
-	if _, err := hold.Write([]byte("apiVersion: ")); err != nil { // the request is on its way
+	select {
+	case <-reading:
+	case <-time.After(30 * time.Second):
+		t.Fatal("canvasd's API did not start reading the held request within 30 s")
+	}
+	if _, err := hold.Write([]byte("apiVersion: ")); err != nil { // the handler is reading it
 		t.Fatal(err)
 	}
 
