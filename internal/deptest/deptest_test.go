@@ -29,30 +29,31 @@ var keys = Rule{
 }
 
 var rules = map[string]Rule{
-	"pkg/oda":               pure,
-	"pkg/translate":         pure,
-	"pkg/wadm":              pure,
-	"pkg/lattice/subject":   pure,
-	"pkg/api/wire":          pure,
-	"pkg/client":            pure,
-	"pkg/version":           pure,
-	"pkg/wrpc/wire":         pure,
-	"pkg/auth":              pure, // who a caller is; identity, the API, the kube API and the gateway share it
-	"pkg/migrate":           pure, // HTTP to canvasd and to a Kubernetes API only: the CLI links it
-	"pkg/peer":              pure, // HTTP to peer canvases only
-	"pkg/gateway/policy":    pure, // what an exposed API's ODA policies mean; translate writes it, the gateway reads it
-	"pkg/gateway/enforce":   pure, // the policy chain (reads OpenAPI documents, links no NATS): counters and keys behind interfaces, JetStream KV in policykv
-	"pkg/gateway/policykv":  client,
-	"pkg/observe":           pure, // served over wRPC by the bridge, in-process by the runtime: it knows no transport
-	"pkg/lattice":           client,
-	"pkg/wadm/wadmclient":   client,
-	"pkg/client/natsclient": client,
-	"pkg/wrpc":              client,
-	"pkg/bridge":            client,
-	"pkg/bridge/par":        client,
-	"pkg/latticeadmin":      client,
-	"pkg/edge":              keys,
-	"pkg/edge/hubclient":    client,
+	"pkg/oda":                      pure,
+	"pkg/translate":                pure,
+	"pkg/wadm":                     pure,
+	"pkg/lattice/subject":          pure,
+	"pkg/api/wire":                 pure,
+	"pkg/client":                   pure,
+	"pkg/version":                  pure,
+	"pkg/wrpc/wire":                pure,
+	"pkg/auth":                     pure, // who a caller is; identity, the API, the kube API and the gateway share it
+	"pkg/migrate":                  pure, // HTTP to canvasd and to a Kubernetes API only: the CLI links it
+	"pkg/peer":                     pure, // HTTP to peer canvases only
+	"pkg/gateway/policy":           pure, // what an exposed API's ODA policies mean; translate writes it, the gateway reads it
+	"pkg/gateway/enforce":          pure, // the policy chain (reads OpenAPI documents, links no NATS): counters and keys behind interfaces, JetStream KV in policykv
+	"pkg/gateway/policykv":         client,
+	"pkg/observe":                  pure, // served over wRPC by the bridge, in-process by the runtime: it knows no transport
+	"pkg/runtime/internal/compose": pure, // reads and writes component binaries; the runtime encodes its WAT with wasmtime
+	"pkg/lattice":                  client,
+	"pkg/wadm/wadmclient":          client,
+	"pkg/client/natsclient":        client,
+	"pkg/wrpc":                     client,
+	"pkg/bridge":                   client,
+	"pkg/bridge/par":               client,
+	"pkg/latticeadmin":             client,
+	"pkg/edge":                     keys,
+	"pkg/edge/hubclient":           client,
 }
 
 func TestPureCoreStaysPure(t *testing.T) {

@@ -147,7 +147,11 @@ func percentiles(ds []time.Duration) [2]time.Duration {
 // BenchmarkEchoHandler serves the WAT echo component in-process (no
 // network, a recorder for the response): the host's own cost per request.
 func BenchmarkEchoHandler(b *testing.B) {
-	for name, cfg := range map[string]wruntime.Config{"pooled": {NoBaseline: true}, "on-demand": {OnDemand: true, NoBaseline: true}} {
+	for name, cfg := range map[string]wruntime.Config{
+		"pooled":      {NoBaseline: true},
+		"on-demand":   {OnDemand: true, NoBaseline: true},
+		"pooled-list": {NoBaseline: true, NoStreamAdapter: true}, // bodies as list<u8>, no stream adapter
+	} {
 		b.Run(name, func(b *testing.B) {
 			h := newHost(b, cfg)
 			c, err := h.Load(context.Background(), "echo", echoWAT(b), wruntime.ComponentConfig{})
@@ -383,25 +387,49 @@ func BenchmarkJSThroughput(b *testing.B) {
 // BenchmarkStream10MiB sends a 10 MiB chunked body through the WAT echo
 // (which reads 4 KiB and writes it back, request and response streaming at
 // once) and through a native Go echo handler (full duplex, io.Copy), over
-// 127.0.0.1 in one run. Per server it reports MB/s in (size / time until
-// the client sent the request body's last byte, paced by the handler's
-// reading through the socket buffers) and out (size / time until the last
-// response byte arrived), and wasm's share of native's rate each way (goal:
-// wasm >= 200 MB/s each way).
+// 127.0.0.1 in one run. The echo is served twice: wrapped with the stream
+// adapter (the default: chunks cross into the host as latin1 strings) and
+// as it is (Config.NoStreamAdapter: as list<u8>, one value per byte). The
+// body is text (hex digits) or binary (every byte value: half of them take
+// two bytes as latin1 in UTF-8). Per server it reports MB/s in (size /
+// time until the client sent the request body's last byte, paced by the
+// handler's reading through the socket buffers) and out (size / time
+// until the last response byte arrived), and the adapter's rate as a
+// share of native's and as a multiple of list<u8>'s (goal: wasm >= 200
+// MB/s each way).
 func BenchmarkStream10MiB(b *testing.B) {
 	const size = 10 << 20
-	h := newHost(b, wruntime.Config{NoBaseline: true}) // measure the optimised code
-	c, err := h.Load(context.Background(), "echo", echoWAT(b), wruntime.ComponentConfig{})
-	if err != nil {
-		b.Fatal(err)
+	text := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	binary := make([]byte, size)
+	for i := range binary {
+		binary[i] = byte(i*7 + i>>8)
 	}
-	wasm := serve(b, c)
-	native := serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	for _, body := range []struct {
+		name string
+		src  []byte
+	}{{"text", text}, {"binary", binary}} {
+		b.Run(body.name, func(b *testing.B) { benchStream(b, body.src) })
+	}
+}
+
+func benchStream(b *testing.B, src []byte) {
+	servers := map[string]string{}
+	for name, cfg := range map[string]wruntime.Config{
+		"wasm": {NoBaseline: true}, // measure the optimised code
+		"list": {NoBaseline: true, NoStreamAdapter: true},
+	} {
+		h := newHost(b, cfg)
+		c, err := h.Load(context.Background(), "echo", echoWAT(b), wruntime.ComponentConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		servers[name] = serve(b, c)
+	}
+	servers["native"] = serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = http.NewResponseController(w).EnableFullDuplex()
 		buf := make([]byte, 4<<10)
 		io.CopyBuffer(w, r.Body, buf)
 	}))
-	src := bytes.Repeat([]byte("0123456789abcdef"), size/16)
 	client := &http.Client{Timeout: 60 * time.Second}
 	defer client.CloseIdleConnections()
 	// once streams src to url and returns when the request body was read
@@ -416,35 +444,39 @@ func BenchmarkStream10MiB(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n, err := io.Copy(io.Discard, resp.Body)
+		got, err := io.ReadAll(resp.Body)
 		out = time.Since(t0)
 		resp.Body.Close()
-		if err != nil || n != size || resp.StatusCode != http.StatusOK {
-			b.Fatalf("%s: status %d, %d of %d bytes back (%v)", url, resp.StatusCode, n, size, err)
+		if err != nil || !bytes.Equal(got, src) || resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s: status %d, %d of %d bytes back (equal: %v, %v)", url, resp.StatusCode, len(got), len(src), bytes.Equal(got, src), err)
 		}
 		return body.eof, out
 	}
-	once(wasm)
-	once(native)
-	var wi, wo, ni, no time.Duration
+	order := []string{"wasm", "list", "native"}
+	for _, name := range order {
+		once(servers[name])
+	}
+	in, out := map[string]time.Duration{}, map[string]time.Duration{}
 	b.ResetTimer()
 	for range b.N {
-		i, o := once(wasm)
-		wi, wo = wi+i, wo+o
-		i, o = once(native)
-		ni, no = ni+i, no+o
+		for _, name := range order {
+			i, o := once(servers[name])
+			in[name] += i
+			out[name] += o
+		}
 	}
 	b.StopTimer()
-	mbs := func(d time.Duration) float64 { return float64(size) * float64(b.N) / 1e6 / d.Seconds() }
-	b.ReportMetric(mbs(wi), "wasm-in-MB/s")
-	b.ReportMetric(mbs(wo), "wasm-out-MB/s")
-	b.ReportMetric(mbs(ni), "native-in-MB/s")
-	b.ReportMetric(mbs(no), "native-out-MB/s")
-	b.ReportMetric(float64(ni)/float64(wi), "wasm/native-in")
-	b.ReportMetric(float64(no)/float64(wo), "wasm/native-out")
+	mbs := func(d time.Duration) float64 { return float64(len(src)) * float64(b.N) / 1e6 / d.Seconds() }
+	for _, name := range order {
+		b.ReportMetric(mbs(in[name]), name+"-in-MB/s")
+		b.ReportMetric(mbs(out[name]), name+"-out-MB/s")
+	}
+	b.ReportMetric(float64(in["native"])/float64(in["wasm"]), "wasm/native-in")
+	b.ReportMetric(float64(out["native"])/float64(out["wasm"]), "wasm/native-out")
+	b.ReportMetric(float64(in["list"])/float64(in["wasm"]), "wasm/list-in")
+	b.ReportMetric(float64(out["list"])/float64(out["wasm"]), "wasm/list-out")
 }
 
-// eofReader notes when its reader first reported io.EOF, since start.
 type eofReader struct {
 	r     io.Reader
 	start time.Time

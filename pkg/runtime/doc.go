@@ -22,6 +22,12 @@
 // Prometheus Collector) says how full the pool is; a Profile says where
 // requests' time goes.
 //
+// A component that imports wasi:io/streams is wrapped at load with the
+// stream adapter (internal/compose): its stream bytes then cross into the
+// host as one latin1 string per chunk instead of one C API value per byte
+// (the C API has no byte list); the component runs nested and unmodified.
+// Config.NoStreamAdapter (or WASMCANVAS_STREAM_ADAPTER=off) turns it off.
+//
 // Per component: environment and wasi:config values from maps, stdout
 // and stderr as zap entries tagged with the component's name,
 // wasi:keyvalue over a KeyValue (NewJetStreamKV: one JetStream KV bucket

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/compose"
 )
 
 // Defaults applied by NewHost and Load to zero fields.
@@ -35,6 +37,10 @@ const (
 	// ProfilerEnv names the environment variable Config.Profiler falls
 	// back to.
 	ProfilerEnv = "WASMCANVAS_WASM_PROFILER"
+	// StreamAdapterEnv set to "off" sets Config.NoStreamAdapter: an
+	// operator's way out, in any process that runs components, should a
+	// wrapped component misbehave.
+	StreamAdapterEnv = "WASMCANVAS_STREAM_ADAPTER"
 )
 
 // Config configures a Host.
@@ -78,6 +84,14 @@ type Config struct {
 	// instead of a compile several times quicker, whose code runs slower
 	// until the optimised code, compiled in the background, takes over.
 	NoBaseline bool
+	// NoStreamAdapter loads components as they are. By default a component
+	// that imports wasi:io/streams is wrapped (see package
+	// internal/compose) so that its stream bytes cross into the host as
+	// one string per chunk instead of one value per byte; what the
+	// component sees does not change. A wrapped component that does not
+	// compile is loaded as it is (with a warning).
+	// WASMCANVAS_STREAM_ADAPTER=off sets it.
+	NoStreamAdapter bool
 	// Profiler names the native profiler the engine reports its compiled
 	// code to ("perfmap" or "jitdump", see the README's "Where a JavaScript
 	// request's time goes"); empty means the WASMCANVAS_WASM_PROFILER
@@ -215,6 +229,13 @@ func NewHost(cfg Config) (*Host, error) {
 	case defaultPool:
 		cfg.PoolInstances = DefaultPoolInstances
 	}
+	switch v := os.Getenv(StreamAdapterEnv); v {
+	case "", "on":
+	case "off":
+		cfg.NoStreamAdapter = true
+	default:
+		return nil, fmt.Errorf("runtime: %s=%q: want on or off", StreamAdapterEnv, v)
+	}
 	profilerFrom := "Config.Profiler"
 	if cfg.Profiler == "" {
 		cfg.Profiler, profilerFrom = os.Getenv(ProfilerEnv), ProfilerEnv
@@ -305,34 +326,20 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		c.slots = make(chan struct{}, limits.MaxConcurrent)
 	}
 	start := time.Now()
-	key := cm.CacheKey(h.engine, wasm)
-	code, hit, err := h.loadCode(key, wasm)
+	orig, wrapped := wasm, false
+	if !h.cfg.NoStreamAdapter {
+		wasm, wrapped = h.wrapStreams(log, wasm)
+	}
+	info, key, err := c.acquireCode(wasm, start)
+	if err != nil && wrapped {
+		// The wrapped component did not compile or link: load the
+		// artefact as it is, so that any error is about its own bytes.
+		log.Warn("loading without the stream adapter", zap.Error(err))
+		wasm = orig
+		info, key, err = c.acquireCode(wasm, start)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
-	}
-	info := Info{Name: name, CacheHit: hit, Limits: limits, Tier: TierOptimized}
-	if code == nil {
-		// No optimised code yet: serve from quickly compiled baseline
-		// code, compiling the optimised code in the background.
-		bkey := baselineKey(key)
-		base, bhit, err := h.acquireBaseline(bkey, wasm)
-		if err != nil {
-			return nil, fmt.Errorf("runtime: load %s: %w", name, err)
-		}
-		info.Tier, info.CacheHit = TierBaseline, bhit
-		if !bhit {
-			info.BaselineCompileTime = time.Since(start)
-		}
-		if c.code, err = c.newBundle(h.baselineEngine(), base, bkey); err != nil {
-			h.releaseCode(bkey)
-			return nil, fmt.Errorf("runtime: load %s: %w", name, err)
-		}
-	} else {
-		info.CompileTime = time.Since(start)
-		if c.code, err = c.newBundle(h.engine, code, key); err != nil {
-			h.releaseCode(key)
-			return nil, fmt.Errorf("runtime: load %s: %w", name, err)
-		}
 	}
 	info.Export = c.code.export
 	c.info = info
@@ -348,10 +355,46 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		h.optimizeLater(c, key, wasm)
 	}
 	h.mu.Unlock()
-	log.Info("component loaded", zap.String("export", info.Export), zap.String("tier", info.Tier), zap.Bool("cache_hit", hit),
+	log.Info("component loaded", zap.String("export", info.Export), zap.String("tier", info.Tier), zap.Bool("cache_hit", info.CacheHit),
 		zap.Duration("compile", info.CompileTime), zap.Duration("baseline_compile", info.BaselineCompileTime))
 	loaded = true
 	return c, nil
+}
+
+// acquireCode gets c's code for wasm, optimised when this host has it and
+// baseline otherwise, and makes its bundle.
+func (c *Component) acquireCode(wasm []byte, start time.Time) (info Info, key string, err error) {
+	h := c.host
+	key = cm.CacheKey(h.engine, wasm)
+	code, hit, err := h.loadCode(key, wasm)
+	if err != nil {
+		return info, key, err
+	}
+	info = Info{Name: c.name, CacheHit: hit, Limits: c.limits, Tier: TierOptimized}
+	if code == nil {
+		// No optimised code yet: serve from quickly compiled baseline
+		// code, compiling the optimised code in the background.
+		bkey := baselineKey(key)
+		base, bhit, err := h.acquireBaseline(bkey, wasm)
+		if err != nil {
+			return info, key, err
+		}
+		info.Tier, info.CacheHit = TierBaseline, bhit
+		if !bhit {
+			info.BaselineCompileTime = time.Since(start)
+		}
+		if c.code, err = c.newBundle(h.baselineEngine(), base, bkey); err != nil {
+			h.releaseCode(bkey)
+			return info, key, err
+		}
+		return info, key, nil
+	}
+	info.CompileTime = time.Since(start)
+	if c.code, err = c.newBundle(h.engine, code, key); err != nil {
+		h.releaseCode(key)
+		return info, key, err
+	}
+	return info, key, nil
 }
 
 // Close closes all loaded components and the engine.
@@ -575,4 +618,28 @@ func outboundClient() *http.Client {
 		// Redirects are the component's decision, as in wasi:http.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// wrapStreams returns wasm wrapped with the stream adapter (see package
+// internal/compose), or as it is (in binary) when it is not in the shape
+// the adapter wraps.
+func (h *Host) wrapStreams(log *zap.Logger, wasm []byte) (out []byte, wrapped bool) {
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		// Text: the binary is what gets wrapped. Text that does not
+		// encode is left for the compile to report.
+		bin, err := cm.WATToBinary(wasm)
+		if err != nil {
+			return wasm, false
+		}
+		wasm = bin
+	}
+	out, err := compose.Streams(wasm, cm.WATToBinary)
+	if err != nil {
+		if !errors.Is(err, compose.ErrNotApplicable) {
+			log.Warn("stream adapter", zap.Error(err))
+		}
+		log.Debug("stream bytes cross as list<u8>", zap.String("reason", err.Error()))
+		return wasm, false
+	}
+	return out, true
 }

@@ -3,12 +3,10 @@ package cm
 import (
 	"bytes"
 	_ "embed"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/compose"
 )
 
 // The C API (wasmtime 39) has no byte list: a list<u8> crosses it as one
@@ -20,57 +18,6 @@ import (
 
 //go:embed testdata/bytes.wat
 var bytesWAT []byte
-
-const highBits = 0x8080808080808080
-
-// latin1String is b as a string of the chars U+0000..U+00FF, one per byte.
-// ASCII runs are copied eight bytes at a time.
-func latin1String(b []byte) string {
-	var sb strings.Builder
-	sb.Grow(len(b) + len(b)/8)
-	for len(b) > 0 {
-		i := asciiPrefix(b)
-		sb.Write(b[:i])
-		b = b[i:]
-		for len(b) > 0 && b[0] >= utf8.RuneSelf {
-			sb.WriteByte(0xc0 | b[0]>>6)
-			sb.WriteByte(0x80 | b[0]&0x3f)
-			b = b[1:]
-		}
-	}
-	return sb.String()
-}
-
-// latin1Bytes undoes latin1String; a char above U+00FF is an error.
-func latin1Bytes(s string) ([]byte, error) {
-	out := make([]byte, 0, len(s))
-	for len(s) > 0 {
-		i := asciiPrefix([]byte(s[:min(len(s), 4096)]))
-		out = append(out, s[:i]...)
-		s = s[i:]
-		for len(s) > 0 && s[0] >= utf8.RuneSelf {
-			if s[0]&0xfe != 0xc2 || len(s) < 2 {
-				return nil, fmt.Errorf("byte %d: not a latin1 char", len(out))
-			}
-			out = append(out, s[0]<<6|s[1]&0x3f)
-			s = s[2:]
-		}
-	}
-	return out, nil
-}
-
-// asciiPrefix is the length of b's leading run of ASCII bytes.
-func asciiPrefix(b []byte) int {
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		if binary.LittleEndian.Uint64(b[i:])&highBits != 0 {
-			break
-		}
-	}
-	for ; i < len(b) && b[i] < utf8.RuneSelf; i++ {
-	}
-	return i
-}
 
 // newBytesFixture runs testdata/bytes.wat against host functions that hand
 // out prefixes of data and check that the same bytes come back.
@@ -97,13 +44,13 @@ func newBytesFixture(t testing.TB, data []byte) *fixture {
 			return err
 		}
 		if err := li.Func("get-str", func(_ *Store, args, results []Value) error {
-			results[0] = latin1String(data[:args[0].(uint32)])
+			results[0] = compose.Latin1String(data[:args[0].(uint32)])
 			return nil
 		}); err != nil {
 			return err
 		}
 		return li.Func("put-str", func(_ *Store, args, results []Value) (err error) {
-			results[0], err = check(latin1Bytes(args[0].(string)))
+			results[0], err = check(compose.Latin1Bytes(args[0].(string)))
 			return err
 		})
 	})
@@ -140,28 +87,6 @@ func TestBytesCrossBothWays(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-func TestLatin1Strings(t *testing.T) {
-	t.Parallel()
-	for name, data := range testBodies() {
-		s := latin1String(data)
-		if !utf8.ValidString(s) || utf8.RuneCountInString(s) != len(data) {
-			t.Fatalf("%s: not one valid char per byte", name)
-		}
-		for i, r := range []rune(s[:4096]) {
-			if r != rune(data[i]) {
-				t.Fatalf("%s: char %d is %U, want %U", name, i, r, data[i])
-			}
-		}
-		back, err := latin1Bytes(s)
-		if err != nil || !bytes.Equal(back, data) {
-			t.Fatalf("%s: round trip: %v", name, err)
-		}
-	}
-	if _, err := latin1Bytes("ok ☃"); err == nil {
-		t.Error("a char above U+00FF was taken for a byte")
 	}
 }
 

@@ -20,7 +20,8 @@
 // read by one C loop each; the C API has no byte list and gives a host
 // function no access to the guest's memory, so it still crosses as one value
 // per byte (BenchmarkBytesCrossing measures that against a latin1 string,
-// which crosses whole). HostCalls counts the calls into Go, for the tests
+// which crosses whole: the runtime's stream adapter, internal/compose,
+// takes that route for stream chunks). HostCalls counts the calls into Go, for the tests
 // that pin the crossings of a request.
 //
 // wasmtime_api.h declares the part of the C API it uses (so the plain go

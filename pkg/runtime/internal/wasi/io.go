@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/compose"
 )
 
 // Pollable is something a guest can wait on.
@@ -185,20 +186,29 @@ func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, err
 }
 
 // readNow reads directly, skipping the read-ahead goroutine; a (0, nil)
-// read is retried.
+// read is retried. It reads up to readChunk whatever n is, and keeps what
+// is past n for the next reads: a guest reading 4 KiB at a time then
+// blocks (parking its thread, inside a cgo call) once per 64 KiB that has
+// arrived, not once per 4 KiB.
 func (s *ReaderStream) readNow(n int) ([]byte, error) {
 	bp := scratch.Get().(*[]byte)
 	defer scratch.Put(bp)
-	p := (*bp)[:min(n, readChunk)]
+	n = min(n, readChunk)
+	p := *bp
 	for {
 		m, err := s.r.Read(p)
-		if err != nil {
+		if err != nil || m > n {
 			s.mu.Lock()
-			s.err = err
+			if err != nil {
+				s.err = err
+			}
+			if m > n {
+				s.buf = append(s.buf, p[n:m]...)
+			}
 			s.mu.Unlock()
 		}
 		if m > 0 {
-			return bytes.Clone(p[:m]), nil
+			return bytes.Clone(p[:min(m, n)]), nil
 		}
 		if err != nil {
 			return nil, err
@@ -299,26 +309,88 @@ func definePoll(li *cm.LinkerInstance) error {
 	)
 }
 
-func defineStreams(li *cm.LinkerInstance) error {
-	read := func(block bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
+// streamRead is input-stream.read (block false) or blocking-read; asBytes
+// makes the result's value from what was read.
+func streamRead(block bool, asBytes func([]byte) cm.Value) func(c *Ctx, a []cm.Value) (cm.Value, error) {
+	return func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		s, err := Get[InputStream](c, a[0])
+		if err != nil {
+			return nil, err
+		}
+		n := int(min(a[1].(uint64), readChunk))
+		b, err := s.Read(c.Context, n, block)
+		if err != nil {
+			if c.Context.Err() != nil {
+				return nil, err
+			}
+			return streamErrorValue(c, err), nil
+		}
+		return cm.Result{Value: asBytes(b)}, nil
+	}
+}
+
+// listValue is b as a list<u8>.
+func listValue(b []byte) cm.Value {
+	if len(b) == 0 {
+		return cm.List(nil)
+	}
+	return b
+}
+
+// streamWrite writes p to the output stream a[0], and flushes it when
+// flush is set.
+func streamWrite(c *Ctx, a []cm.Value, p []byte, flush bool) (cm.Value, error) {
+	s, err := Get[OutputStream](c, a[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Write(p); err != nil {
+		return streamErrorValue(c, err), nil
+	}
+	if flush {
+		if err := s.Flush(); err != nil {
+			return streamErrorValue(c, err), nil
+		}
+	}
+	return cm.Result{}, nil
+}
+
+// blockingWriteAndFlush is output-stream.blocking-write-and-flush of p.
+func blockingWriteAndFlush(c *Ctx, a []cm.Value, p []byte) (cm.Value, error) {
+	if len(p) > blockingWriteLimit {
+		return nil, fmt.Errorf("blocking write of %d bytes: wasi:io allows at most %d per call", len(p), blockingWriteLimit)
+	}
+	return streamWrite(c, a, p, true)
+}
+
+// defineBulkStreams is compose.Interface: the adapter's way to move
+// stream bytes as latin1 strings (a string crosses the C API whole, a
+// list<u8> one value per byte).
+func defineBulkStreams(li *cm.LinkerInstance) error {
+	latin1 := func(b []byte) cm.Value { return compose.Latin1String(b) }
+	write := func(flush bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
 		return func(c *Ctx, a []cm.Value) (cm.Value, error) {
-			s, err := Get[InputStream](c, a[0])
+			p, err := compose.Latin1Bytes(a[1].(string))
 			if err != nil {
 				return nil, err
 			}
-			n := int(min(a[1].(uint64), readChunk))
-			b, err := s.Read(c.Context, n, block)
-			if err != nil {
-				if c.Context.Err() != nil {
-					return nil, err
-				}
-				return streamErrorValue(c, err), nil
+			if flush {
+				return blockingWriteAndFlush(c, a, p)
 			}
-			if len(b) == 0 {
-				return cm.Result{Value: cm.List(nil)}, nil
-			}
-			return cm.Result{Value: b}, nil
+			return streamWrite(c, a, p, false)
 		}
+	}
+	return all(
+		fn(li, "read", streamRead(false, latin1)),
+		fn(li, "blocking-read", streamRead(true, latin1)),
+		fn(li, "write", write(false)),
+		fn(li, "blocking-write-and-flush", write(true)),
+	)
+}
+
+func defineStreams(li *cm.LinkerInstance) error {
+	read := func(block bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
+		return streamRead(block, listValue)
 	}
 	skip := func(block bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
 		r := read(block)
@@ -335,21 +407,7 @@ func defineStreams(li *cm.LinkerInstance) error {
 			return cm.Result{Value: uint64(len(b))}, nil
 		}
 	}
-	write := func(c *Ctx, a []cm.Value, p []byte, flush bool) (cm.Value, error) {
-		s, err := Get[OutputStream](c, a[0])
-		if err != nil {
-			return nil, err
-		}
-		if err := s.Write(p); err != nil {
-			return streamErrorValue(c, err), nil
-		}
-		if flush {
-			if err := s.Flush(); err != nil {
-				return streamErrorValue(c, err), nil
-			}
-		}
-		return cm.Result{}, nil
-	}
+	write := streamWrite
 	blockingWrite := func(zeroes bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
 		return func(c *Ctx, a []cm.Value) (cm.Value, error) {
 			var p []byte
@@ -362,10 +420,7 @@ func defineStreams(li *cm.LinkerInstance) error {
 				}
 				p = b
 			}
-			if len(p) > blockingWriteLimit {
-				return nil, fmt.Errorf("blocking write of %d bytes: wasi:io allows at most %d per call", len(p), blockingWriteLimit)
-			}
-			return write(c, a, p, true)
+			return blockingWriteAndFlush(c, a, p)
 		}
 	}
 	return all(

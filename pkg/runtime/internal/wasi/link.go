@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/compose"
 )
 
 // Definer fills one linker instance with an interface's resources and
@@ -19,6 +20,7 @@ func Interfaces() map[string]Definer {
 		"wasi:io/error":                  defineError,
 		"wasi:io/poll":                   definePoll,
 		"wasi:io/streams":                defineStreams,
+		compose.Interface:                defineBulkStreams,
 		"wasi:clocks/monotonic-clock":    defineMonotonic,
 		"wasi:clocks/wall-clock":         defineWall,
 		"wasi:random/random":             defineRandom,

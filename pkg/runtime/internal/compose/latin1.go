@@ -1,0 +1,79 @@
+package compose
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+const highBits = 0x8080808080808080
+
+// Latin1String is b as a string of the chars U+0000..U+00FF, one per
+// byte: how Interface hands bytes to the adapter. ASCII runs are copied
+// eight bytes at a time.
+func Latin1String(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b) + len(b)/8)
+	for len(b) > 0 {
+		i := asciiPrefix(b)
+		sb.Write(b[:i])
+		b = b[i:]
+		for len(b) > 0 && b[0] >= utf8.RuneSelf {
+			sb.WriteByte(0xc0 | b[0]>>6)
+			sb.WriteByte(0x80 | b[0]&0x3f)
+			b = b[1:]
+		}
+	}
+	return sb.String()
+}
+
+// Latin1Bytes undoes Latin1String; a char above U+00FF is an error.
+func Latin1Bytes(s string) ([]byte, error) {
+	out := make([]byte, 0, len(s))
+	for len(s) > 0 {
+		i := asciiPrefixString(s)
+		out = append(out, s[:i]...)
+		s = s[i:]
+		for len(s) > 0 && s[0] >= utf8.RuneSelf {
+			if s[0]&0xfe != 0xc2 || len(s) < 2 || s[1]&0xc0 != 0x80 {
+				return nil, fmt.Errorf("byte %d: not a latin1 char", len(out))
+			}
+			out = append(out, s[0]<<6|s[1]&0x3f)
+			s = s[2:]
+		}
+	}
+	return out, nil
+}
+
+// asciiPrefix is the length of b's leading run of ASCII bytes.
+func asciiPrefix(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&highBits != 0 {
+			break
+		}
+	}
+	for ; i < len(b) && b[i] < utf8.RuneSelf; i++ {
+	}
+	return i
+}
+
+func asciiPrefixString(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if le64(s, i)&highBits != 0 {
+			break
+		}
+	}
+	for ; i < len(s) && s[i] < utf8.RuneSelf; i++ {
+	}
+	return i
+}
+
+// le64 reads s[i:i+8] as a little-endian number (one load once compiled).
+func le64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}

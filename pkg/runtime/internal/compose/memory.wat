@@ -1,0 +1,35 @@
+;; The adapter's memory and allocator (see package compose). Bytes on their
+;; way between the guest and the host are allocated here by bumping $top;
+;; the shim's post-return resets it after every call, so the memory holds
+;; one call's bytes at a time. Bytes 0..63 are the shim's return area.
+(module
+  (memory (export "memory") 1)
+  (global $top (mut i32) (i32.const 64))
+
+  ;; realloc(old, old_size, align, size): the canonical ABI's allocator.
+  ;; Shrinking keeps the block; anything else takes a new one (copying the
+  ;; old bytes), growing the memory as needed and trapping when it cannot.
+  (func (export "realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+    (local $p i32) (local $end i64) (local $pages i32)
+    (if (i32.and (i32.ne (local.get $old) (i32.const 0))
+                 (i32.le_u (local.get $size) (local.get $old_size)))
+      (then (return (local.get $old))))
+    (if (i32.or (i32.eqz (local.get $align))
+                (i32.and (local.get $align) (i32.sub (local.get $align) (i32.const 1))))
+      (then unreachable))
+    (local.set $p
+      (i32.and (i32.add (global.get $top) (i32.sub (local.get $align) (i32.const 1)))
+               (i32.sub (i32.const 0) (local.get $align))))
+    (local.set $end (i64.add (i64.extend_i32_u (local.get $p)) (i64.extend_i32_u (local.get $size))))
+    (if (i64.gt_u (local.get $end) (i64.const 0xffffffff)) (then unreachable))
+    (local.set $pages (i32.wrap_i64 (i64.shr_u (i64.add (local.get $end) (i64.const 0xffff)) (i64.const 16))))
+    (if (i32.gt_u (local.get $pages) (memory.size))
+      (then
+        (if (i32.eq (memory.grow (i32.sub (local.get $pages) (memory.size))) (i32.const -1))
+          (then unreachable))))
+    (if (i32.ne (local.get $old) (i32.const 0))
+      (then (memory.copy (local.get $p) (local.get $old) (local.get $old_size))))
+    (global.set $top (i32.wrap_i64 (local.get $end)))
+    (local.get $p))
+
+  (func (export "reset") (global.set $top (i32.const 64))))

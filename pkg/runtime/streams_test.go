@@ -1,0 +1,178 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+)
+
+const (
+	bulkIface    = "wasmcanvas:bulk/streams@0.1.0#"
+	streamsIface = "wasi:io/streams@0.2.6#"
+)
+
+// hostCalls returns the host functions the profile saw called, by name.
+func hostCalls(p *wruntime.Profile) map[string]int64 {
+	calls := map[string]int64{}
+	for _, s := range p.Stop().HostCalls {
+		calls[s.Name] = s.Count
+	}
+	return calls
+}
+
+// echoBytes streams b through the echo at url and checks it comes back.
+func echoBytes(t *testing.T, url string, b []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/stream", io.MultiReader(bytes.NewReader(b)))
+	req.TransferEncoding = []string{"chunked"}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || !bytes.Equal(got, b) {
+		t.Fatalf("%d bytes: status %d, %d bytes back (equal: %v), %v", len(b), resp.StatusCode, len(got), bytes.Equal(got, b), err)
+	}
+}
+
+// checkRoute fails t unless the echo's reads and writes took the bulk
+// route (the stream adapter) when bulk is set, and list<u8> otherwise.
+func checkRoute(t *testing.T, calls map[string]int64, bulk bool) {
+	t.Helper()
+	br, lr := calls[bulkIface+"blocking-read"], calls[streamsIface+"[method]input-stream.blocking-read"]
+	bw, lw := calls[bulkIface+"blocking-write-and-flush"], calls[streamsIface+"[method]output-stream.blocking-write-and-flush"]
+	if bulk && (br == 0 || bw == 0 || lr != 0 || lw != 0) || !bulk && (br != 0 || bw != 0 || lr == 0 || lw == 0) {
+		names := slices.Sorted(func(yield func(string) bool) {
+			for n := range calls {
+				if !yield(n) {
+					return
+				}
+			}
+		})
+		t.Fatalf("want bulk %v: reads bulk %d, list %d; writes bulk %d, list %d (host calls: %s)", bulk, br, lr, bw, lw, strings.Join(names, ", "))
+	}
+}
+
+// TestStreamAdapter streams every byte value both ways through the WAT
+// echo, wrapped with the stream adapter (the default) and as it is, and
+// checks from the host calls which route the bytes took. Not parallel: a
+// profile is process-wide.
+func TestStreamAdapter(t *testing.T) {
+	body := make([]byte, 300<<10)
+	for i := range body {
+		body[i] = byte(i*7 + i>>8)
+	}
+	for _, bulk := range []bool{true, false} {
+		h := newHost(t, wruntime.Config{NoStreamAdapter: !bulk})
+		c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := serve(t, c)
+		prof := wruntime.StartProfile()
+		for _, b := range [][]byte{body, nil, body[:1], {0x80, 0xff, 0x00}} {
+			echoBytes(t, url, b)
+		}
+		checkRoute(t, hostCalls(prof), bulk)
+	}
+}
+
+// TestStreamAdapterFallsBack loads a component whose streams import does
+// not match WASI 0.2 (a parameter renamed): the wrapped component does not
+// compile, so the host warns and loads the artefact as it is.
+func TestStreamAdapterFallsBack(t *testing.T) {
+	wat := echoWAT(t)
+	decl := []byte(`(func (param "self" (borrow $is)) (param "len" u64) (result (result (list u8) (error $se))))`)
+	if !bytes.Contains(wat, decl) {
+		t.Fatalf("testdata/echo-http.wat no longer declares blocking-read as %s", decl)
+	}
+	wat = bytes.Replace(wat, decl, bytes.Replace(decl, []byte(`"len"`), []byte(`"size"`), 1), 1)
+	core, logs := observer.New(zap.WarnLevel)
+	h := newHost(t, wruntime.Config{Log: zap.New(core)})
+	c, err := h.Load(context.Background(), "renamed", wat, wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := logs.FilterMessage("loading without the stream adapter").Len(); n != 1 {
+		t.Fatalf("%d warnings that the adapter was left out, want 1 (logs: %v)", n, logs.All())
+	}
+	prof := wruntime.StartProfile()
+	echoBytes(t, serve(t, c), []byte("still served"))
+	checkRoute(t, hostCalls(prof), false)
+}
+
+// TestStreamAdapterWrapsJavaScript checks the TMF620 example (every
+// wasi:io/streams function in its import, made by componentize-js) is
+// wrapped and answers through the adapter.
+func TestStreamAdapterWrapsJavaScript(t *testing.T) {
+	wasm, err := os.ReadFile(wruntime.ProductCatalogWasm)
+	if errors.Is(err, fs.ErrNotExist) && os.Getenv("WASMCANVAS_REQUIRE_EXAMPLES") == "" {
+		t.Skipf("%s is absent: build it with `make examples`", wruntime.ProductCatalogWasm)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	h := newHost(t, wruntime.Config{Log: zap.New(core), CacheDir: t.TempDir()})
+	c, err := h.Load(context.Background(), "productcatalog", wasm, wruntime.ComponentConfig{
+		KeyValue: wruntime.NewJetStreamKV(wruntime.StartJetStreamForTest(t), "streams"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("warnings: %v", logs.All())
+	}
+	prof := wruntime.StartProfile()
+	resp, err := client.Get(serve(t, c) + catalogList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	calls := hostCalls(prof)
+	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("[")) {
+		t.Fatalf("GET: %d %q", resp.StatusCode, body)
+	}
+	var bulk, list int64
+	for n, k := range calls {
+		switch {
+		case strings.HasPrefix(n, "wasmcanvas:bulk/streams@0.1.0#"):
+			bulk += k
+		case strings.Contains(n, "output-stream.write") || strings.Contains(n, "output-stream.blocking-write"):
+			list += k
+		}
+	}
+	if bulk == 0 || list != 0 {
+		t.Fatalf("bulk writes %d, list writes %d: %v", bulk, list, calls)
+	}
+}
+
+func TestStreamAdapterEnv(t *testing.T) {
+	t.Setenv(wruntime.StreamAdapterEnv, "sometimes")
+	if _, err := wruntime.NewHost(wruntime.Config{OnDemand: true}); err == nil || !strings.Contains(err.Error(), `WASMCANVAS_STREAM_ADAPTER="sometimes": want on or off`) {
+		t.Fatalf("bad setting: %v", err)
+	}
+	t.Setenv(wruntime.StreamAdapterEnv, "off")
+	h := newHost(t, wruntime.Config{})
+	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := wruntime.StartProfile()
+	echoBytes(t, serve(t, c), []byte("as list<u8>"))
+	checkRoute(t, hostCalls(prof), false)
+}
