@@ -97,6 +97,9 @@ type CodeStatus struct {
 	CacheHit bool
 	// Error says why the optimised compile failed.
 	Error string
+	// StreamAdapter says the component's stream bytes cross into the host
+	// in bulk (runtime.Info.StreamAdapter).
+	StreamAdapter bool
 }
 
 // StatusEvent is one status change seen by Watch.

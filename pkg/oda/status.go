@@ -150,6 +150,9 @@ type CodeStatus struct {
 	// Error says why the optimised compile failed (the baseline code goes
 	// on serving).
 	Error string `json:"error,omitzero"`
+	// StreamAdapter says the implementation's request and response bodies
+	// cross into the canvas in bulk, through the runtime's stream adapter.
+	StreamAdapter bool `json:"streamAdapter,omitzero"`
 }
 
 // Site states besides wadm's status types (deployed, reconciling, failed,

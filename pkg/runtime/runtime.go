@@ -335,12 +335,13 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		// The wrapped component did not compile or link: load the
 		// artefact as it is, so that any error is about its own bytes.
 		log.Warn("loading without the stream adapter", zap.Error(err))
-		wasm = orig
+		wasm, wrapped = orig, false
 		info, key, err = c.acquireCode(wasm, start)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
 	}
+	info.StreamAdapter = wrapped
 	info.Export = c.code.export
 	c.info = info
 	h.mu.Lock()
@@ -439,6 +440,9 @@ type Info struct {
 	// CompileTime how long getting the optimised code took (compiling it,
 	// or reading it from the cache), zero while it is being compiled.
 	BaselineCompileTime, CompileTime time.Duration
+	// StreamAdapter says the component was wrapped with the stream
+	// adapter: its stream bytes cross into the host in bulk.
+	StreamAdapter bool
 	// OptimizeError says why the optimised compile failed: the baseline
 	// code goes on serving.
 	OptimizeError string

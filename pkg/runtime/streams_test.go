@@ -81,6 +81,9 @@ func TestStreamAdapter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if c.Info().StreamAdapter != bulk {
+			t.Fatalf("Info.StreamAdapter %v, want %v", c.Info().StreamAdapter, bulk)
+		}
 		url := serve(t, c)
 		prof := wruntime.StartProfile()
 		for _, b := range [][]byte{body, nil, body[:1], {0x80, 0xff, 0x00}} {
@@ -105,6 +108,9 @@ func TestStreamAdapterFallsBack(t *testing.T) {
 	c, err := h.Load(context.Background(), "renamed", wat, wruntime.ComponentConfig{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Info().StreamAdapter {
+		t.Error("Info.StreamAdapter set for a component loaded as it is")
 	}
 	if n := logs.FilterMessage("loading without the stream adapter").Len(); n != 1 {
 		t.Fatalf("%d warnings that the adapter was left out, want 1 (logs: %v)", n, logs.All())

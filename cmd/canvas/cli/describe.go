@@ -237,5 +237,8 @@ func codeLine(cs oda.CodeStatus) string {
 	if len(parts) > 0 {
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
+	if cs.StreamAdapter {
+		line += "; bodies in bulk (stream adapter)"
+	}
 	return line
 }

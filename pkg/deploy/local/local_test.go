@@ -365,8 +365,8 @@ func TestStatusReportsTheCode(t *testing.T) {
 		}
 	}
 	c := st.Code[0]
-	if c.Component != "echo-impl" || c.BaselineCompile <= 0 || c.OptimizedCompile <= 0 || c.CacheHit || c.Error != "" {
-		t.Errorf("code %+v: want echo-impl compiled baseline then optimised here", c)
+	if c.Component != "echo-impl" || c.BaselineCompile <= 0 || c.OptimizedCompile <= 0 || c.CacheHit || c.Error != "" || !c.StreamAdapter {
+		t.Errorf("code %+v: want echo-impl compiled baseline then optimised here, with the stream adapter", c)
 	}
 	m2 := manifest(t, "coded-again", "/coded-again", "file://"+echoWasm)
 	e.apply(t, m2)
