@@ -103,7 +103,7 @@ func (c EngineConfig) hash() string {
 // (tens of core instances, a few memories and tables).
 const (
 	poolCoreInstancesPerComponent = 64
-	poolMemoriesPerComponent      = 4
+	poolMemoriesPerComponent      = 5 // four for the component, one for the stream adapter (internal/compose)
 	poolTablesPerComponent        = 16
 	poolDecommitBatch             = 64
 	poolTableKeepResident         = 64 << 10
