@@ -5,16 +5,22 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 const highBits = 0x8080808080808080
 
 // Latin1String is b as a string of the chars U+0000..U+00FF, one per
 // byte: how Interface hands bytes to the adapter. ASCII runs are copied
-// eight bytes at a time.
+// eight bytes at a time; all-ASCII b is its own latin1 string, which then
+// shares b's bytes: the caller gives b up.
 func Latin1String(b []byte) string {
+	i := asciiPrefix(b)
+	if i == len(b) {
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
 	var sb strings.Builder
-	sb.Grow(len(b) + len(b)/8)
+	sb.Grow(len(b) + (len(b)-i)/2)
 	for len(b) > 0 {
 		i := asciiPrefix(b)
 		sb.Write(b[:i])
@@ -28,8 +34,14 @@ func Latin1String(b []byte) string {
 	return sb.String()
 }
 
-// Latin1Bytes undoes Latin1String; a char above U+00FF is an error.
+// Latin1Bytes undoes Latin1String; a char above U+00FF is an error. An
+// all-ASCII s is its own bytes, returned without a copy: the caller must
+// not write to them.
 func Latin1Bytes(s string) ([]byte, error) {
+	i := asciiPrefixString(s)
+	if i == len(s) {
+		return unsafe.Slice(unsafe.StringData(s), len(s)), nil
+	}
 	out := make([]byte, 0, len(s))
 	for len(s) > 0 {
 		i := asciiPrefixString(s)

@@ -367,6 +367,9 @@ func blockingWriteAndFlush(c *Ctx, a []cm.Value, p []byte) (cm.Value, error) {
 // stream bytes as latin1 strings (a string crosses the C API whole, a
 // list<u8> one value per byte).
 func defineBulkStreams(li *cm.LinkerInstance) error {
+	// The bytes a read returns are this call's (the string may share
+	// them: the C API copies it at once), and every OutputStream copies
+	// what it is given (so a write may pass an ASCII string's own bytes).
 	latin1 := func(b []byte) cm.Value { return compose.Latin1String(b) }
 	write := func(flush bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
 		return func(c *Ctx, a []cm.Value) (cm.Value, error) {
