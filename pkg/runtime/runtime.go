@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +20,6 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway/problem"
 	"github.com/wasmcanvas/wasmcanvas/pkg/observe"
 	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
-	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/compose"
 )
 
 // Defaults applied by NewHost and Load to zero fields.
@@ -326,22 +324,19 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 		c.slots = make(chan struct{}, limits.MaxConcurrent)
 	}
 	start := time.Now()
-	orig, wrapped := wasm, false
-	if !h.cfg.NoStreamAdapter {
-		wasm, wrapped = h.wrapStreams(log, wasm)
-	}
-	info, key, err := c.acquireCode(wasm, start)
-	if err != nil && wrapped {
+	src := h.sourceOf(log, wasm)
+	info, err := c.acquireCode(src, start)
+	if err != nil && src.adapter {
 		// The wrapped component did not compile or link: load the
 		// artefact as it is, so that any error is about its own bytes.
 		log.Warn("loading without the stream adapter", zap.Error(err))
-		wasm, wrapped = orig, false
-		info, key, err = c.acquireCode(wasm, start)
+		src = h.plainSource(wasm)
+		info, err = c.acquireCode(src, start)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
 	}
-	info.StreamAdapter = wrapped
+	info.StreamAdapter = src.adapter
 	info.Export = c.code.export
 	c.info = info
 	h.mu.Lock()
@@ -353,7 +348,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	}
 	h.loaded[c] = struct{}{}
 	if info.Tier == TierBaseline {
-		h.optimizeLater(c, key, wasm)
+		h.optimizeLater(c, src)
 	}
 	h.mu.Unlock()
 	log.Info("component loaded", zap.String("export", info.Export), zap.String("tier", info.Tier), zap.Bool("cache_hit", info.CacheHit),
@@ -362,23 +357,23 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	return c, nil
 }
 
-// acquireCode gets c's code for wasm, optimised when this host has it and
+// acquireCode gets c's code for src, optimised when this host has it and
 // baseline otherwise, and makes its bundle.
-func (c *Component) acquireCode(wasm []byte, start time.Time) (info Info, key string, err error) {
+func (c *Component) acquireCode(src *source, start time.Time) (info Info, err error) {
 	h := c.host
-	key = cm.CacheKey(h.engine, wasm)
-	code, hit, err := h.loadCode(key, wasm)
+	key := src.key
+	code, hit, err := h.loadCode(src)
 	if err != nil {
-		return info, key, err
+		return info, err
 	}
 	info = Info{Name: c.name, CacheHit: hit, Limits: c.limits, Tier: TierOptimized}
 	if code == nil {
 		// No optimised code yet: serve from quickly compiled baseline
 		// code, compiling the optimised code in the background.
 		bkey := baselineKey(key)
-		base, bhit, err := h.acquireBaseline(bkey, wasm)
+		base, bhit, err := h.acquireBaseline(bkey, src)
 		if err != nil {
-			return info, key, err
+			return info, err
 		}
 		info.Tier, info.CacheHit = TierBaseline, bhit
 		if !bhit {
@@ -386,16 +381,16 @@ func (c *Component) acquireCode(wasm []byte, start time.Time) (info Info, key st
 		}
 		if c.code, err = c.newBundle(h.baselineEngine(), base, bkey); err != nil {
 			h.releaseCode(bkey)
-			return info, key, err
+			return info, err
 		}
-		return info, key, nil
+		return info, nil
 	}
 	info.CompileTime = time.Since(start)
 	if c.code, err = c.newBundle(h.engine, code, key); err != nil {
 		h.releaseCode(key)
-		return info, key, err
+		return info, err
 	}
-	return info, key, nil
+	return info, nil
 }
 
 // Close closes all loaded components and the engine.
@@ -576,11 +571,12 @@ func (c *Component) free() {
 // acquireCode returns the compiled code for wasm, compiling it (or reading
 // the disk cache) only when no loaded component already holds it; hit says
 // whether it was already compiled. releaseCode gives it back.
-func (h *Host) acquireCode(key string, wasm []byte) (*cm.Component, bool, error) {
+func (h *Host) acquireCode(src *source) (*cm.Component, bool, error) {
+	key := src.key
 	if comp := h.shared(key); comp != nil {
 		return comp, true, nil
 	}
-	comp, hit, err := cm.CompileCached(h.engine, wasm, h.cfg.CacheDir)
+	comp, hit, err := cm.CompileCached(h.engine, key, src.bytes, h.cfg.CacheDir)
 	if err != nil {
 		return nil, false, err
 	}
@@ -622,28 +618,4 @@ func outboundClient() *http.Client {
 		// Redirects are the component's decision, as in wasi:http.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-// wrapStreams returns wasm wrapped with the stream adapter (see package
-// internal/compose), or as it is (in binary) when it is not in the shape
-// the adapter wraps.
-func (h *Host) wrapStreams(log *zap.Logger, wasm []byte) (out []byte, wrapped bool) {
-	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		// Text: the binary is what gets wrapped. Text that does not
-		// encode is left for the compile to report.
-		bin, err := cm.WATToBinary(wasm)
-		if err != nil {
-			return wasm, false
-		}
-		wasm = bin
-	}
-	out, err := compose.Streams(wasm, cm.WATToBinary)
-	if err != nil {
-		if !errors.Is(err, compose.ErrNotApplicable) {
-			log.Warn("stream adapter", zap.Error(err))
-		}
-		log.Debug("stream bytes cross as list<u8>", zap.String("reason", err.Error()))
-		return wasm, false
-	}
-	return out, true
 }

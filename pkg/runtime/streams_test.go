@@ -3,7 +3,9 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -16,6 +18,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/compose"
 )
 
 const (
@@ -181,4 +185,24 @@ func TestStreamAdapterEnv(t *testing.T) {
 	prof := wruntime.StartProfile()
 	echoBytes(t, serve(t, c), []byte("as list<u8>"))
 	checkRoute(t, hostCalls(prof), false)
+}
+
+// wrappedEchoSum is the sha256 of testdata/echo-http.wasm wrapped by the
+// stream adapter at compose.Version: compiled code is cached under that
+// version, so a change to what the adapter writes must come with a new
+// version (and a new sum here).
+const wrappedEchoSum = "af91288c9c04e995fd1f0253d36e275550b2bbbc556ef722569856c0b9279f51"
+
+func TestStreamAdapterVersionPinsItsOutput(t *testing.T) {
+	wasm, err := os.ReadFile("testdata/echo-http.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := compose.Streams(wasm, cm.WATToBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := fmt.Sprintf("%x", sha256.Sum256(out)); sum != wrappedEchoSum {
+		t.Fatalf("the stream adapter's output changed (sha256 %s) at compose.Version %q: bump the version (cached code is keyed by it) and set wrappedEchoSum to the new sum", sum, compose.Version)
+	}
 }

@@ -66,21 +66,21 @@ func (b *codeBundle) free(h *Host) {
 // baselineKey is the Host.compiled key of baseline code.
 func baselineKey(key string) string { return "baseline/" + key }
 
-// loadCode returns the optimised code for wasm when this host has it, in
+// loadCode returns the optimised code of src when this host has it, in
 // memory or in its compile cache; with no baseline tier (Config.NoBaseline)
 // it compiles it. nil code means: serve a baseline first.
-func (h *Host) loadCode(key string, wasm []byte) (code *cm.Component, hit bool, err error) {
+func (h *Host) loadCode(src *source) (code *cm.Component, hit bool, err error) {
 	if h.cfg.NoBaseline {
-		return h.acquireCode(key, wasm)
+		return h.acquireCode(src)
 	}
-	if comp := h.shared(key); comp != nil {
+	if comp := h.shared(src.key); comp != nil {
 		return comp, true, nil
 	}
-	comp, ok := cm.LoadCached(h.engine, wasm, h.cfg.CacheDir)
+	comp, ok := cm.LoadCached(h.engine, src.key, h.cfg.CacheDir)
 	if !ok {
 		return nil, false, nil
 	}
-	return h.share(key, comp), true, nil
+	return h.share(src.key, comp), true, nil
 }
 
 // shared returns the code recorded under key with one more reference, or
@@ -109,11 +109,16 @@ func (h *Host) share(key string, comp *cm.Component) *cm.Component {
 	return comp
 }
 
-// acquireBaseline returns wasm's baseline code, compiling it unless
-// another component loaded from the same bytes already has it.
-func (h *Host) acquireBaseline(key string, wasm []byte) (code *cm.Component, hit bool, err error) {
+// acquireBaseline returns src's baseline code, recorded under key,
+// compiling it unless another component loaded from the same bytes
+// already has it.
+func (h *Host) acquireBaseline(key string, src *source) (code *cm.Component, hit bool, err error) {
 	if comp := h.shared(key); comp != nil {
 		return comp, true, nil
+	}
+	wasm, err := src.bytes()
+	if err != nil {
+		return nil, false, err
 	}
 	comp, err := cm.Compile(h.baselineEngine(), wasm)
 	if err != nil {
@@ -148,7 +153,8 @@ type optimizeJob struct {
 
 // optimizeLater makes c take the optimised code of key once it is
 // compiled, starting the compile unless one is under way; h.mu is held.
-func (h *Host) optimizeLater(c *Component, key string, wasm []byte) {
+func (h *Host) optimizeLater(c *Component, src *source) {
+	key := src.key
 	if job, ok := h.jobs[key]; ok {
 		job.comps = append(job.comps, c)
 		return
@@ -158,19 +164,20 @@ func (h *Host) optimizeLater(c *Component, key string, wasm []byte) {
 	h.background.Add(1)
 	go func() {
 		defer h.background.Done()
-		h.optimize(job, key, wasm)
+		h.optimize(job, src)
 	}()
 }
 
 // optimize compiles the optimised code of key and swaps it into every
 // component of the job (those loaded after it ends find the code in
 // memory). It runs on a goroutine the host waits for at Close.
-func (h *Host) optimize(job *optimizeJob, key string, wasm []byte) {
+func (h *Host) optimize(job *optimizeJob, src *source) {
+	key := src.key
 	if h.optimizeHook != nil {
 		h.optimizeHook(key)
 	}
 	start := time.Now()
-	comp, hit, err := h.acquireCode(key, wasm)
+	comp, hit, err := h.acquireCode(src)
 	took := time.Since(start)
 	h.mu.Lock()
 	delete(h.jobs, key)

@@ -311,12 +311,16 @@ func TestCompileCache(t *testing.T) {
 	}
 	defer eng.Close()
 	dir := t.TempDir()
-	c1, hit, err := CompileCached(eng, valuesWAT, dir)
+	key, src := CacheKey(eng, valuesWAT), func() ([]byte, error) { return valuesWAT, nil }
+	c1, hit, err := CompileCached(eng, key, src, dir)
 	if err != nil || hit {
 		t.Fatalf("first compile: hit=%v err=%v, want a miss", hit, err)
 	}
 	c1.Close()
-	c2, hit, err := CompileCached(eng, valuesWAT, dir)
+	c2, hit, err := CompileCached(eng, key, func() ([]byte, error) {
+		t.Error("a cache hit asked for the bytes")
+		return valuesWAT, nil
+	}, dir)
 	if err != nil || !hit {
 		t.Fatalf("second compile: hit=%v err=%v, want a hit", hit, err)
 	}
@@ -325,11 +329,11 @@ func TestCompileCache(t *testing.T) {
 		t.Fatalf("imports = %q", got)
 	}
 	// A torn cache entry is recompiled, not trusted.
-	path := dir + "/" + CacheKey(eng, valuesWAT) + ".cwasm"
+	path := dir + "/" + key + ".cwasm"
 	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c3, hit, err := CompileCached(eng, valuesWAT, dir)
+	c3, hit, err := CompileCached(eng, key, src, dir)
 	if err != nil || hit {
 		t.Fatalf("compile over a torn entry: hit=%v err=%v, want a miss", hit, err)
 	}

@@ -88,14 +88,14 @@ func CacheKey(e *Engine, src []byte) string {
 	return hex.EncodeToString(sum[:]) + "-" + e.cfg.hash()
 }
 
-// LoadCached loads src's compiled code from dir when an earlier run
-// compiled the same bytes with the same engine settings; ok is false
-// otherwise (and with an empty dir).
-func LoadCached(e *Engine, src []byte, dir string) (c *Component, ok bool) {
+// LoadCached loads the compiled code named key (CacheKey, or a key derived
+// from it) from dir when an earlier run compiled it; ok is false otherwise
+// (and with an empty dir).
+func LoadCached(e *Engine, key, dir string) (c *Component, ok bool) {
 	if dir == "" {
 		return nil, false
 	}
-	code, ok := readCache(filepath.Join(dir, CacheKey(e, src)+".cwasm"))
+	code, ok := readCache(filepath.Join(dir, key+".cwasm"))
 	if !ok {
 		return nil, false
 	}
@@ -103,18 +103,24 @@ func LoadCached(e *Engine, src []byte, dir string) (c *Component, ok bool) {
 	return c, err == nil
 }
 
-// CompileCached compiles src, or loads it from dir when an earlier run
-// compiled the same bytes with the same engine settings. An empty dir
-// disables the cache. hit reports whether the cache answered.
-func CompileCached(e *Engine, src []byte, dir string) (c *Component, hit bool, err error) {
+// CompileCached loads the compiled code named key from dir when an earlier
+// run compiled it, or else compiles the bytes src returns (called only
+// then) and stores them under key. key must name what src returns for this
+// engine (CacheKey). An empty dir disables the cache. hit reports whether
+// the cache answered.
+func CompileCached(e *Engine, key string, src func() ([]byte, error), dir string) (c *Component, hit bool, err error) {
 	// A stale or unreadable entry is recompiled and replaced.
-	if c, ok := LoadCached(e, src, dir); ok {
+	if c, ok := LoadCached(e, key, dir); ok {
 		return c, true, nil
 	}
-	if c, err = Compile(e, src); err != nil || dir == "" {
+	b, err := src()
+	if err != nil {
+		return nil, false, err
+	}
+	if c, err = Compile(e, b); err != nil || dir == "" {
 		return c, false, err
 	}
-	if err := writeCache(c, dir, filepath.Join(dir, CacheKey(e, src)+".cwasm")); err != nil {
+	if err := writeCache(c, dir, filepath.Join(dir, key+".cwasm")); err != nil {
 		c.Close()
 		return nil, false, err
 	}

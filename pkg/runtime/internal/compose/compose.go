@@ -93,6 +93,24 @@ type guest struct {
 	streamsAPI []export // the streams instance type's exports
 }
 
+// Version names what Streams writes: compiled code is cached under the
+// artefact's hash and this, so whatever changes the output of Streams for
+// the same input (the adapter's WAT, the re-exporter, the outer
+// component's layout) must change it. The runtime's tests pin the output
+// for a known component.
+const Version = "1"
+
+// Check says whether Streams would wrap wasm: nil, or an error wrapping
+// ErrNotApplicable that says why not. It reads the imports only.
+func Check(wasm []byte) error {
+	g, err := read(wasm)
+	if err != nil {
+		return err
+	}
+	_, err = reexporter(g.streamsAPI)
+	return err
+}
+
 // Encoder turns WebAssembly text into its binary form (the runtime's is
 // wasmtime's).
 type Encoder func(wat []byte) ([]byte, error)
