@@ -328,8 +328,22 @@ func TestCompileCache(t *testing.T) {
 	if got := c2.Imports(); !reflect.DeepEqual(got, []string{"test:host/values", "test:host/counters"}) {
 		t.Fatalf("imports = %q", got)
 	}
-	// A torn cache entry is recompiled, not trusted.
+	// One flipped bit in the code: recompiled, not trusted.
 	path := dir + "/" + key + ".cwasm"
+	entry, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry[len(entry)/2] ^= 0x10
+	if err := os.WriteFile(path, entry, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, hit, err := CompileCached(eng, key, src, dir); err != nil || hit {
+		t.Fatalf("compile over a flipped bit: hit=%v err=%v, want a miss", hit, err)
+	} else {
+		c.Close()
+	}
+	// A torn cache entry is recompiled, not trusted.
 	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}

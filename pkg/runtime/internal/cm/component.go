@@ -8,9 +8,11 @@ import "C"
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -68,17 +70,31 @@ func deserialize(e *Engine, code []byte) (*Component, error) {
 	return &Component{ptr: out, eng: e}, nil
 }
 
-// readCache returns the code of a cache entry: the file is the serialized
-// code followed by its sha256, so a torn or foreign file never reaches
-// wasmtime's deserializer (which would crash the process on garbage).
+// A cache entry is the serialized code, its CRC-32C (little-endian) and
+// cacheMagic, so a torn or foreign file never reaches wasmtime's
+// deserializer (which would crash the process on garbage). The checksum
+// guards against accidents, not against a writer: only this host writes
+// there (Config.CacheDir). CRC-32C, in hardware, checks 50 MB of code in
+// ~2 ms where sha256 took ~28 ms of every warm load.
+const cacheMagic = "WCC1"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// cacheTrailer is what follows code in its cache entry.
+func cacheTrailer(code []byte) []byte {
+	return append(binary.LittleEndian.AppendUint32(nil, crc32.Checksum(code, castagnoli)), cacheMagic...)
+}
+
+// readCache returns the code of a cache entry, or false when the entry is
+// absent, torn or not one.
 func readCache(path string) ([]byte, bool) {
 	b, err := os.ReadFile(path)
-	if err != nil || len(b) <= sha256.Size {
+	n := len(b) - 4 - len(cacheMagic)
+	if err != nil || n <= 0 {
 		return nil, false
 	}
-	code, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
-	want := sha256.Sum256(code)
-	return code, bytes.Equal(sum, want[:])
+	code := b[:n]
+	return code, bytes.Equal(b[n:], cacheTrailer(code))
 }
 
 // CacheKey names the compiled form of src for engine e: sha256 of the bytes
@@ -139,8 +155,7 @@ func writeCache(c *Component, dir, path string) error {
 	if err != nil {
 		return fmt.Errorf("compile cache: %w", err)
 	}
-	sum := sha256.Sum256(code)
-	_, werr := tmp.Write(append(code, sum[:]...))
+	_, werr := tmp.Write(append(code, cacheTrailer(code)...))
 	cerr := tmp.Close()
 	if werr != nil || cerr != nil {
 		os.Remove(tmp.Name())
