@@ -11,9 +11,9 @@
 // `[method]input-stream.read` and `blocking-read` by calling Interface;
 // every other wasi:io/streams function, and every other import, reaches
 // the guest unchanged. Between the guest and the adapter wasmtime copies
-// a list<u8> with one memory copy (component to component), and between
+// a list<u8> in generated wasm code (component to component), and between
 // the adapter and the host a latin1 string is one buffer: the per-byte
-// values are gone.
+// values of the C API are gone.
 //
 // The guest runs unmodified, nested inside the outer component; what it
 // sees is the same functions of the same types over the same resources
