@@ -64,7 +64,10 @@ Each request runs in a fresh Wasm instance. Components get COMPONENT_NAME
 and COMPONENT_NAMESPACE in their environment; one with dependent APIs also
 gets CANVAS_INFO_URL, the canvas info service on the ingress that answers
 its dependencies' urls, and may call the ingress and the --allow-outbound
-authorities (nothing else).
+authorities (nothing else). A component that imports wasi:io/streams is
+wrapped at load so that its bodies cross into the runtime in bulk (canvas
+describe says "bodies in bulk"); WASMCANVAS_STREAM_ADAPTER=off loads
+components as they are.
 
 Every request gets a span that continues the client's W3C traceparent, and
 a component's calls to dependent APIs a child span whose traceparent they
