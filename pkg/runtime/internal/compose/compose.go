@@ -18,6 +18,10 @@
 // The guest runs unmodified, nested inside the outer component; what it
 // sees is the same functions of the same types over the same resources
 // (the adapter re-exports the host's resource types, it defines none).
+// Its wasi:io/streams instance comes from a generated re-exporter
+// component: the component model names the resource of a [method]
+// function only through a component's own imports and exports, so an
+// instance made of exports cannot carry them.
 //
 // Streams only wraps the layout wit-component writes (componentize-js,
 // cargo-component, jco, wasm-tools): every import before the first core
@@ -40,8 +44,8 @@ import (
 const Interface = "wasmcanvas:bulk/streams@0.1.0"
 
 // MemoryWAT is the adapter's memory and allocator; ShimWAT calls
-// Interface for the guest. The runtime encodes them (WAT to binary) and
-// passes them to Streams.
+// Interface for the guest. Streams has its Encoder turn them, and the
+// re-exporter it generates, into binary.
 var (
 	//go:embed memory.wat
 	MemoryWAT []byte
