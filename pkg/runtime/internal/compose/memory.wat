@@ -9,11 +9,15 @@
   ;; realloc(old, old_size, align, size): the canonical ABI's allocator.
   ;; Shrinking keeps the block; anything else takes a new one (copying the
   ;; old bytes), growing the memory as needed and trapping when it cannot.
+  ;; A block above 16 MiB traps: no chunk a host permits is that large
+  ;; (check-write allows 1 MiB, a read returns 64 KiB, 128 KiB as UTF-8),
+  ;; and the cap keeps a guest from doubling its memory through this one.
   (func (export "realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
     (local $p i32) (local $end i64) (local $pages i32)
     (if (i32.and (i32.ne (local.get $old) (i32.const 0))
                  (i32.le_u (local.get $size) (local.get $old_size)))
       (then (return (local.get $old))))
+    (if (i32.gt_u (local.get $size) (i32.const 0x1000000)) (then unreachable))
     (if (i32.or (i32.eqz (local.get $align))
                 (i32.and (local.get $align) (i32.sub (local.get $align) (i32.const 1))))
       (then unreachable))
