@@ -4,12 +4,14 @@
 // calls handle, and streams the response body to the client while the guest
 // writes it. It implements wasi:http/types in Go on top of package wasi.
 //
-// A guest's flush hands its bytes to net/http at once and asks for the
+// A guest's writes are gathered, up to 64 KiB, and its flush asks for the
 // network write, which happens at the guest's next wait (poll, a body read
 // that may block), its return, or 1 ms later, whichever comes first. A
 // small response written just before handle returns then leaves in one
 // write with a Content-Length; a guest that streams still has every flush
-// on the wire before it waits (lazyFlusher).
+// on the wire before it waits, and one writing 4 KiB at a time makes one
+// network write (and wakes the reader on the other end once) per 64 KiB,
+// not per chunk (lazyFlusher).
 //
 // Failures never reach the client in detail: a trap, a missing response or
 // a guest error code becomes a 500 (504 when the per-request deadline

@@ -12,10 +12,17 @@ import (
 // guest's next wait or its return.
 const flushDelay = time.Millisecond
 
+// writeBuffer is how much of the response lazyFlusher gathers before it
+// writes to the HTTP server. The server's own buffer is 4 KiB, so a guest
+// writing 4 KiB at a time would otherwise make a network write, and wake
+// the reader on the other end, per chunk.
+const writeBuffer = 64 << 10
+
 // lazyFlusher writes the response and defers the guest's flushes.
 //
-// A guest's flush (blocking-write-and-flush, flush) hands the bytes to the
-// HTTP server at once but asks for the network write only: it happens when
+// Writes are gathered, up to writeBuffer, and handed to the HTTP server
+// with the flush. A guest's flush (blocking-write-and-flush, flush) asks
+// for the network write only: it happens when
 // the guest waits for something (poll, a read that may block), when the
 // handler returns, or flushDelay later, whichever comes first. A small
 // response written and flushed just before handle returns then goes out in
@@ -32,6 +39,9 @@ type lazyFlusher struct {
 	pending bool
 	stopped bool
 	timer   *time.Timer
+	// buf holds writes not yet handed to w (its capacity is kept with
+	// the pooled lazyFlusher).
+	buf []byte
 	// err is a failed delayed flush, returned by the next write or flush.
 	err error
 }
@@ -46,6 +56,7 @@ func getFlusher(w http.ResponseWriter, rc *http.ResponseController) *lazyFlusher
 	f := flushers.Get().(*lazyFlusher)
 	f.mu.Lock()
 	f.w, f.rc, f.pending, f.stopped, f.err = w, rc, false, false, nil
+	f.buf = f.buf[:0]
 	f.mu.Unlock()
 	return f
 }
@@ -65,7 +76,38 @@ func (f *lazyFlusher) write(p []byte) error {
 	if f.err != nil {
 		return f.err
 	}
-	_, err := f.w.Write(p)
+	if f.stopped {
+		_, err := f.w.Write(p)
+		return err
+	}
+	if len(f.buf)+len(p) <= writeBuffer {
+		if f.buf == nil {
+			f.buf = make([]byte, 0, writeBuffer)
+		}
+		f.buf = append(f.buf, p...)
+		return nil
+	}
+	if err := f.drainLocked(); err != nil {
+		return err
+	}
+	if len(p) >= writeBuffer {
+		_, err := f.w.Write(p)
+		return err
+	}
+	f.buf = append(f.buf, p...)
+	return nil
+}
+
+// drainLocked hands the gathered writes to w.
+func (f *lazyFlusher) drainLocked() error {
+	if len(f.buf) == 0 {
+		return nil
+	}
+	_, err := f.w.Write(f.buf)
+	f.buf = f.buf[:0]
+	if err != nil && f.err == nil {
+		f.err = err
+	}
 	return err
 }
 
@@ -98,16 +140,22 @@ func (f *lazyFlusher) now() {
 	if f.timer != nil {
 		f.timer.Stop()
 	}
+	if f.drainLocked() != nil {
+		return
+	}
 	if err := f.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		f.err = err
 	}
 }
 
-// stop ends delayed flushes: the handler returns next, and the server
-// writes what is buffered.
+// stop ends delayed flushes and hands the gathered writes to the server:
+// the handler returns next, and the server writes what it has buffered.
 func (f *lazyFlusher) stop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !f.stopped && f.w != nil {
+		_ = f.drainLocked()
+	}
 	f.stopped, f.pending = true, false
 	if f.timer != nil {
 		f.timer.Stop()

@@ -3,6 +3,8 @@ package wasihttp
 import (
 	"bufio"
 	"io"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +54,70 @@ func TestDelayedFlushReachesClientWhileGuestComputes(t *testing.T) {
 	// arrive together.
 	if gap := time.Since(gotFirst); gap < 20*time.Millisecond {
 		t.Fatalf("the second line came %v after the first: the first flush waited for the guest to finish", gap)
+	}
+}
+
+// countingWriter records the writes and flushes lazyFlusher makes.
+type countingWriter struct {
+	header  http.Header
+	writes  []int
+	flushes int
+}
+
+func (c *countingWriter) Header() http.Header {
+	if c.header == nil {
+		c.header = http.Header{}
+	}
+	return c.header
+}
+func (c *countingWriter) WriteHeader(int) {}
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes = append(c.writes, len(p))
+	return len(p), nil
+}
+func (c *countingWriter) Flush() { c.flushes++ }
+
+// Writes are gathered up to writeBuffer and handed over with the flush,
+// the overflow, or the stop before the handler returns; a write as large
+// as the buffer goes straight through.
+func TestLazyFlusherGathersWrites(t *testing.T) {
+	t.Parallel()
+	cw := &countingWriter{}
+	f := getFlusher(cw, http.NewResponseController(cw))
+	chunk := make([]byte, 4<<10)
+	for range writeBuffer / len(chunk) {
+		if err := f.write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(cw.writes) != 0 {
+		t.Fatalf("writes %v before the buffer was full, want none", cw.writes)
+	}
+	if err := f.write(chunk); err != nil { // overflows: the 64 KiB go out
+		t.Fatal(err)
+	}
+	if want := []int{writeBuffer}; !slices.Equal(cw.writes, want) {
+		t.Fatalf("writes %v, want %v", cw.writes, want)
+	}
+	if err := f.request(); err != nil {
+		t.Fatal(err)
+	}
+	f.now() // the guest waits: the 4 KiB left go out, then the flush
+	if want := []int{writeBuffer, len(chunk)}; !slices.Equal(cw.writes, want) || cw.flushes != 1 {
+		t.Fatalf("writes %v, flushes %d; want %v and 1", cw.writes, cw.flushes, want)
+	}
+	big := make([]byte, writeBuffer)
+	if err := f.write(chunk[:10]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.write(big); err != nil { // the 10 bytes first, then big whole
+		t.Fatal(err)
+	}
+	if err := f.write(chunk[:7]); err != nil {
+		t.Fatal(err)
+	}
+	f.release() // stop: the 7 bytes go to the server before it finishes
+	if want := []int{writeBuffer, len(chunk), 10, writeBuffer, 7}; !slices.Equal(cw.writes, want) {
+		t.Fatalf("writes %v, want %v", cw.writes, want)
 	}
 }
