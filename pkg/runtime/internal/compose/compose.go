@@ -10,18 +10,22 @@
 // guest's `[method]output-stream.write`, `blocking-write-and-flush`,
 // `[method]input-stream.read` and `blocking-read` by calling Interface;
 // every other wasi:io/streams function, and every other import, reaches
-// the guest unchanged. Between the guest and the adapter wasmtime copies
-// a list<u8> in generated wasm code (component to component), and between
-// the adapter and the host a latin1 string is one buffer: the per-byte
-// values of the C API are gone.
+// the guest unchanged. Between the adapter and the host a latin1 string is
+// one buffer: the per-byte values of the C API are gone.
 //
-// The guest runs unmodified, nested inside the outer component; what it
-// sees is the same functions of the same types over the same resources
-// (the adapter re-exports the host's resource types, it defines none).
-// Its wasi:io/streams instance comes from a generated re-exporter
-// component: the component model names the resource of a [method]
-// function only through a component's own imports and exports, so an
-// instance made of exports cannot carry them.
+// The guest is nested inside the outer component. Where it can (retype.go)
+// Streams patches the guest's types so that its lowers of those four
+// functions take and return latin1 strings too (the same core ABI as a
+// list<u8>): its writes then go to Interface directly and its reads come
+// from the adapter as strings, which wasmtime copies whole between
+// components, where it copies a list<u8> element by element. Otherwise
+// the guest is nested unmodified and the adapter serves it lists. Either
+// way its code sees the same bytes from the same resources (the adapter
+// re-exports the host's resource types, it defines none). Its
+// wasi:io/streams instance comes from a generated re-exporter component:
+// the component model names the resource of a [method] function only
+// through a component's own imports and exports, so an instance made of
+// exports cannot carry them.
 //
 // Streams only wraps the layout wit-component writes (componentize-js,
 // cargo-component, jco, wasm-tools): every import before the first core
@@ -102,7 +106,7 @@ type guest struct {
 // the same input (the adapter's WAT, the re-exporter, the outer
 // component's layout) must change it. The runtime's tests pin the output
 // for a known component.
-const Version = "2"
+const Version = "3"
 
 // Check says whether Streams would wrap wasm: nil, or an error wrapping
 // ErrNotApplicable that says why not. It reads the imports only.
@@ -111,7 +115,7 @@ func Check(wasm []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = reexporter(g.streamsAPI)
+	_, err = reexporter(g.streamsAPI, false)
 	return err
 }
 
@@ -126,7 +130,14 @@ func Streams(wasm []byte, encode Encoder) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rx, err := reexporter(g.streamsAPI)
+	inner := wasm
+	patches, rerr := g.retype(wasm)
+	if rerr == nil {
+		if inner, err = apply(wasm, patches); err != nil {
+			return nil, err
+		}
+	}
+	rx, err := reexporter(g.streamsAPI, rerr == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +147,19 @@ func Streams(wasm []byte, encode Encoder) ([]byte, error) {
 			return nil, fmt.Errorf("compose: encode the adapter: %w", err)
 		}
 	}
-	return g.wrap(wasm, mods[0], mods[1], mods[2]), nil
+	return g.wrap(wasm, inner, rerr == nil, mods[0], mods[1], mods[2]), nil
+}
+
+// Retyped says whether Streams retypes wasm (see retype.go) besides
+// wrapping it: nil, or an error wrapping ErrNotApplicable that says why
+// not.
+func Retyped(wasm []byte) error {
+	g, err := read(wasm)
+	if err != nil {
+		return err
+	}
+	_, err = g.retype(wasm)
+	return err
 }
 
 // hasType reports whether the streams instance exports the type name.

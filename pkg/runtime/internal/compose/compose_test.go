@@ -45,7 +45,7 @@ func TestReadRealComponents(t *testing.T) {
 		if !g.hasType("input-stream") || !g.hasType("stream-error") || g.hasType("[method]input-stream.blocking-read") {
 			t.Fatalf("%s: streams API %+v", name, g.streamsAPI)
 		}
-		if _, err := reexporter(g.streamsAPI); err != nil {
+		if _, err := reexporter(g.streamsAPI, false); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestReexporterRefusesWhatWASIDoesNotHave(t *testing.T) {
 		"no error type":      {base[1:], "exports no type error"},
 		"subscribe, no poll": {append(base[:4:4], export{"[method]input-stream.subscribe", sortFunc}), "exports no type pollable"},
 	} {
-		if _, err := reexporter(tc.api); !errors.Is(err, ErrNotApplicable) || !strings.Contains(err.Error(), tc.why) {
+		if _, err := reexporter(tc.api, false); !errors.Is(err, ErrNotApplicable) || !strings.Contains(err.Error(), tc.why) {
 			t.Errorf("%s: %v, want %q", name, err, tc.why)
 		}
 	}
@@ -145,8 +145,107 @@ func FuzzRead(f *testing.F) {
 		if g.prefix > len(wasm) || g.streams < 0 || g.streams >= len(g.imports) {
 			t.Fatalf("read inconsistent: prefix %d of %d, streams %d of %d", g.prefix, len(wasm), g.streams, len(g.imports))
 		}
-		if _, err := reexporter(g.streamsAPI); err == nil {
-			g.wrap(wasm, nil, nil, nil)
+		if _, err := reexporter(g.streamsAPI, false); err == nil {
+			g.wrap(wasm, wasm, false, nil, nil, nil)
+		}
+		if ps, err := g.retype(wasm); err == nil {
+			out, err := apply(wasm, ps)
+			if err != nil {
+				t.Fatalf("retype's patches do not apply: %v", err)
+			}
+			g.wrap(wasm, out, true, nil, nil, nil)
+		} else if !errors.Is(err, ErrNotApplicable) {
+			t.Fatalf("error not marked: %v", err)
 		}
 	})
+}
+
+// TestRetypeRealComponents retypes the echo and the TMF620 example: two
+// type patches (read's result, write's contents) and one per lower of an
+// adapted function; the result reads again, and its streams type no
+// longer has the list<u8> (a second retype refuses it).
+func TestRetypeRealComponents(t *testing.T) {
+	for name, wasm := range artefacts(t) {
+		g, err := read(wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, err := g.retype(wasm)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		types := 0
+		for _, p := range ps {
+			if string(p.with) == string(stringType) {
+				types++
+			} else if p.with[len(p.with)-1] != 0x02 {
+				t.Fatalf("%s: patch %+v is neither a type nor latin1+utf16", name, p)
+			}
+		}
+		if types != 2 || len(ps) < 4 {
+			t.Fatalf("%s: %d type patches of %d, want 2 and a lower for each read and write: %+v", name, types, len(ps), ps)
+		}
+		out, err := apply(wasm, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g2, err := read(out)
+		if err != nil {
+			t.Fatalf("%s: retyped: %v", name, err)
+		}
+		if _, err := g2.retypeStreams(out); !errors.Is(err, ErrNotApplicable) || !strings.Contains(err.Error(), "does not") {
+			t.Fatalf("%s: the retyped streams type retypes again: %v", name, err)
+		}
+		if same, err := apply(wasm, nil); err != nil || string(same) != string(wasm) {
+			t.Fatalf("%s: no patches changed the bytes (%v)", name, err)
+		}
+	}
+}
+
+func TestApplyPatches(t *testing.T) {
+	echo := artefacts(t)["echo"]
+	if _, err := apply(echo, []patch{{off: 100, n: 4}, {off: 102, n: 1}}); err == nil || !strings.Contains(err.Error(), "overlap") {
+		t.Errorf("overlapping patches: %v", err)
+	}
+	if _, err := apply(echo, []patch{{off: len(echo) + 5, n: 1}}); err == nil || !strings.Contains(err.Error(), "past the last section") {
+		t.Errorf("patch past the end: %v", err)
+	}
+	if _, err := apply(echo, []patch{{off: 9, n: 1}}); err == nil || !strings.Contains(err.Error(), "crosses a section") {
+		t.Errorf("patch over a section's size: %v", err)
+	}
+	// A patch that grows a section re-encodes its size.
+	out, err := apply(echo, []patch{{off: len(echo) - 1, n: 1, with: []byte{echo[len(echo)-1], 0, 0}}})
+	if err != nil || len(out) != len(echo)+2 {
+		t.Fatalf("%d bytes, %v", len(out), err)
+	}
+	if _, err := read(out[:len(out)-2]); err == nil {
+		t.Fatal("the size was not re-encoded: the section still ends where it did")
+	}
+}
+
+func TestLowerOptionsLatin1(t *testing.T) {
+	for name, tc := range map[string]struct {
+		opts []byte // the vector, from its length
+		want []byte
+	}{
+		"utf8 given":   {[]byte{3, 0x03, 0x00, 0x04, 0x01, 0x00}, []byte{3, 0x03, 0x00, 0x04, 0x01, 0x02}},
+		"no encoding":  {[]byte{2, 0x03, 0x00, 0x04, 0x01}, []byte{3, 0x02, 0x03, 0x00, 0x04, 0x01}},
+		"already set":  {[]byte{1, 0x02}, []byte{1, 0x02}},
+		"memory alone": {[]byte{1, 0x03, 0x05}, []byte{2, 0x02, 0x03, 0x05}},
+	} {
+		r := &reader{b: tc.opts}
+		o := r.canonOpts()
+		if r.err != nil || r.off != len(tc.opts) {
+			t.Fatalf("%s: %v, %d of %d bytes", name, r.err, r.off, len(tc.opts))
+		}
+		p := o.latin1()
+		got := append(append(append([]byte(nil), tc.opts[:p.off]...), p.with...), tc.opts[p.off+p.n:]...)
+		if string(got) != string(tc.want) {
+			t.Errorf("%s: % x, want % x", name, got, tc.want)
+		}
+	}
+	r := &reader{b: []byte{1, 0x09}}
+	if r.canonOpts(); r.err == nil {
+		t.Error("an unknown option was read")
+	}
 }

@@ -15,6 +15,8 @@ type reader struct {
 	off   int
 	err   error
 	depth int // nesting of component and instance types
+	// visit, when set, sees every valtype read: its value and where.
+	visit func(v int64, off, n int)
 }
 
 var errShort = errors.New("unexpected end")
@@ -206,8 +208,13 @@ func (r *reader) externType() (sort byte, idx uint32) {
 func isPrim(c int64) bool { return c == -0x1c /* 0x64 error-context */ || (c >= -0x0d && c <= -0x01) }
 
 func (r *reader) valType() {
-	if v := r.s33(); v < 0 && !isPrim(v) {
+	off := r.off
+	v := r.s33()
+	if v < 0 && !isPrim(v) {
 		r.fail("unknown value type code %d", v)
+	}
+	if r.visit != nil && r.err == nil {
+		r.visit(v, off, r.off-off)
 	}
 }
 
@@ -337,21 +344,46 @@ func (r *reader) instanceDecl(out *[]export) {
 // alias steps over an alias and returns its sort (a core sort as
 // sortCore, with the core sort in core).
 func (r *reader) alias() (sort, core byte) {
+	a := r.aliasOf()
+	return a.sort, a.core
+}
+
+// aliasInfo is one alias: its sort and its target (0x00 an export of a
+// component instance, 0x01 of a core instance, 0x02 outer).
+type aliasInfo struct {
+	sort, core, target byte
+	inst               uint32 // the instance, or the outer count
+	name               string // the export's name
+}
+
+func (r *reader) aliasOf() (a aliasInfo) {
+	a.sort = r.byte()
+	if a.sort == sortCore {
+		a.core = r.byte()
+	} else if a.sort > sortInstance {
+		r.fail("unknown alias sort 0x%02x", a.sort)
+	}
+	switch a.target = r.byte(); a.target {
+	case 0x00, 0x01:
+		a.inst = r.u32()
+		a.name = r.name()
+	case 0x02:
+		a.inst = r.u32()
+		r.u32()
+	default:
+		r.fail("unknown alias target 0x%02x", a.target)
+	}
+	return a
+}
+
+// sortIdx reads a sortidx (a core sort as sortCore, with the core sort in
+// core).
+func (r *reader) sortIdx() (sort, core byte, idx uint32) {
 	sort = r.byte()
 	if sort == sortCore {
 		core = r.byte()
 	} else if sort > sortInstance {
-		r.fail("unknown alias sort 0x%02x", sort)
+		r.fail("unknown sort 0x%02x", sort)
 	}
-	switch t := r.byte(); t {
-	case 0x00, 0x01:
-		r.u32()
-		r.name()
-	case 0x02:
-		r.u32()
-		r.u32()
-	default:
-		r.fail("unknown alias target 0x%02x", t)
-	}
-	return sort, core
+	return sort, core, r.u32()
 }

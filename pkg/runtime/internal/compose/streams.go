@@ -44,7 +44,10 @@ func importName(f string) string {
 // from exports cannot carry [method] functions: the component model gives
 // a resource its name through a component's own imports and exports, so
 // the validator only accepts one made by a component.)
-func reexporter(api []export) ([]byte, error) {
+//
+// When the guest is retyped, the adapted functions take and return string
+// where WASI has list<u8>.
+func reexporter(api []export, retyped bool) ([]byte, error) {
 	var funcs []string
 	types := map[string]bool{}
 	for _, e := range api {
@@ -84,13 +87,18 @@ func reexporter(api []export) ([]byte, error) {
 	}
 	b.WriteString("  (type $stream-error' (variant (case \"last-operation-failed\" (own $error)) (case \"closed\")))\n")
 	b.WriteString("  (import \"stream-error\" (type $stream-error (eq $stream-error')))\n")
-	sig := func(f streamFunc, prefix, errType, pollable string) string {
+	sig := func(name, prefix, errType, pollable string) string {
+		f := streamFuncs[name]
 		params := strings.ReplaceAll(f.params, "$input-stream", "$"+prefix+"input-stream")
 		result := strings.NewReplacer("$E", errType, "$P", pollable).Replace(f.result)
+		if _, ok := Adapted[name]; ok && retyped {
+			params = strings.ReplaceAll(params, "(list u8)", "string")
+			result = strings.ReplaceAll(result, "(list u8)", "string")
+		}
 		return fmt.Sprintf(`(param "self" (borrow $%s%s)) %s (result %s)`, prefix, f.resource, params, result)
 	}
 	for i, name := range funcs {
-		fmt.Fprintf(&b, "  (import %q (func $f%d %s))\n", importName(name), i, sig(streamFuncs[name], "", "$stream-error", "$pollable"))
+		fmt.Fprintf(&b, "  (import %q (func $f%d %s))\n", importName(name), i, sig(name, "", "$stream-error", "$pollable"))
 	}
 	for _, r := range res {
 		fmt.Fprintf(&b, "  (export $x-%s %q (type $%s))\n", r, r, r)
@@ -98,7 +106,7 @@ func reexporter(api []export) ([]byte, error) {
 	b.WriteString("  (type $x-stream-error' (variant (case \"last-operation-failed\" (own $x-error)) (case \"closed\")))\n")
 	b.WriteString("  (export $x-stream-error \"stream-error\" (type $x-stream-error'))\n")
 	for i, name := range funcs {
-		fmt.Fprintf(&b, "  (export %q (func $f%d) (func %s))\n", name, i, sig(streamFuncs[name], "x-", "$x-stream-error", "$x-pollable"))
+		fmt.Fprintf(&b, "  (export %q (func $f%d) (func %s))\n", name, i, sig(name, "x-", "$x-stream-error", "$x-pollable"))
 	}
 	b.WriteString(")\n")
 	return []byte(b.String()), nil

@@ -2,8 +2,9 @@ package compose
 
 // wrap writes the outer component. Its index spaces continue those of the
 // copied prefix (the guest's own imports, types and aliases, byte for
-// byte); the comments give each definition's index.
-func (g *guest) wrap(wasm, memory, shim, reexport []byte) []byte {
+// byte); the comments give each definition's index. inner is the guest
+// to nest: wasm itself, or wasm retyped (retyped is then set).
+func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []byte) []byte {
 	w := &writer{b: make([]byte, 0, len(wasm)+4096)}
 	w.b = append(w.b, wasm[:g.prefix]...)
 	streams := g.imports[g.streams]
@@ -19,7 +20,7 @@ func (g *guest) wrap(wasm, memory, shim, reexport []byte) []byte {
 	})
 	T += 3
 	// list<u8>, borrows, results, the guest's two function types and the
-	// type of Interface.
+	// type of Interface. Retyped, the guest reads strings.
 	tBytes, tBorrowOut, tBorrowIn, tWriteRes, tReadRes := T, T+1, T+2, T+3, T+4
 	tWrite, tRead, tIface := T+5, T+6, T+7
 	w.section(7, func(w *writer) int {
@@ -30,8 +31,12 @@ func (g *guest) wrap(wasm, memory, shim, reexport []byte) []byte {
 		w.u32(tIn)
 		w.byte(0x6a, 0x00, 0x01) // result<_, stream-error>
 		w.idx(tErr)
-		w.byte(0x6a, 0x01) // result<list<u8>, stream-error>
-		w.idx(tBytes)
+		w.byte(0x6a, 0x01) // result<list<u8>, stream-error>, or <string, ...>
+		if retyped {
+			w.byte(0x73)
+		} else {
+			w.idx(tBytes)
+		}
 		w.byte(0x01)
 		w.idx(tErr)
 		fn := func(self uint32, arg string, argType func(), res uint32) {
@@ -166,26 +171,40 @@ func (g *guest) wrap(wasm, memory, shim, reexport []byte) []byte {
 		}
 		return len(shimOrder) + 1
 	})
-	// funcs F .. F+3: the shim lifted to the guest's types.
+	// funcs F ..: the shim lifted to the guest's types. Retyped, the
+	// guest reads latin1 strings from the adapter (wasmtime copies them
+	// whole) and writes to the host directly.
 	fAdapted := map[string]uint32{}
+	lifted := 0
 	w.section(8, func(w *writer) int {
 		for i, n := range shimOrder {
+			read := n == "read" || n == "blocking-read"
+			if retyped && !read {
+				fAdapted[n] = fHost + uint32(i)
+				continue
+			}
 			w.byte(0x00, 0x00)
 			w.u32(8 + uint32(i))
-			w.u32(3)
+			if retyped {
+				w.u32(4)
+				w.byte(0x02) // string-encoding=latin1+utf16
+			} else {
+				w.u32(3)
+			}
 			w.byte(0x03, 0x00) // memory 0
 			w.byte(0x04, 0x00) // realloc: core func 0
 			w.byte(0x05, 12)   // post-return: core func 12
-			if n == "read" || n == "blocking-read" {
+			if read {
 				w.u32(tRead)
 			} else {
 				w.u32(tWrite)
 			}
-			fAdapted[n] = F + uint32(i)
+			fAdapted[n] = F + uint32(lifted)
+			lifted++
 		}
-		return len(shimOrder)
+		return lifted
 	})
-	F += uint32(len(shimOrder))
+	F += uint32(lifted)
 
 	// The streams instance the guest gets: the re-exporter (component 0)
 	// instantiated with the adapted functions and every other function
@@ -249,7 +268,7 @@ func (g *guest) wrap(wasm, memory, shim, reexport []byte) []byte {
 
 	// The guest, nested (component 1), instantiated with the adapted
 	// streams instance and every other import as it is.
-	w.raw(4, wasm)
+	w.raw(4, inner)
 	iGuest := I
 	w.section(5, func(w *writer) int {
 		w.byte(0x00, 0x01)
