@@ -144,7 +144,11 @@ func TestStreamAdapterLeavesTypesAlone(t *testing.T) {
 	if err := compose.Retyped(wasm); !errors.Is(err, compose.ErrNotApplicable) || !strings.Contains(err.Error(), "passes on") {
 		t.Fatalf("compose.Retyped: %v, want not applicable: passes on", err)
 	}
-	if err := compose.Retyped(mustRead(t, "testdata/echo-http.wasm")); err != nil {
+	echo, err := os.ReadFile("testdata/echo-http.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := compose.Retyped(echo); err != nil {
 		t.Fatalf("the echo itself is not retyped: %v", err)
 	}
 	h := newHost(t, wruntime.Config{})
@@ -196,15 +200,6 @@ func TestStreamAdapterOddAddresses(t *testing.T) {
 	for _, b := range [][]byte{body, body[:3], {0xff}} {
 		echoBytes(t, url, b)
 	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestStreamAdapterWrapsJavaScript checks the TMF620 example (every

@@ -185,14 +185,10 @@ func read(wasm []byte) (*guest, error) {
 	r := &reader{b: wasm, off: len(preamble)}
 	inPrefix := true
 	for !r.done() {
-		start := r.off
-		id := r.byte()
-		size := r.u32()
-		body := r.bytes(size)
-		if r.err != nil {
+		id, start, sr := r.section()
+		if sr == nil {
 			break
 		}
-		sr := &reader{b: wasm[:r.off], off: r.off - len(body)}
 		switch {
 		case id == 0: // custom
 		case inPrefix && id == 7:

@@ -29,6 +29,18 @@ func (r *reader) fail(format string, args ...any) {
 
 func (r *reader) done() bool { return r.err != nil || r.off >= len(r.b) }
 
+// section reads the next top-level section's header: its id, where it
+// starts, and a reader over its body (nil when the section is cut short).
+func (r *reader) section() (id byte, start int, sr *reader) {
+	start = r.off
+	id = r.byte()
+	body := r.bytes(r.u32())
+	if r.err != nil {
+		return id, start, nil
+	}
+	return id, start, &reader{b: r.b[:r.off], off: r.off - len(body)}
+}
+
 func (r *reader) byte() byte {
 	if r.err != nil {
 		return 0

@@ -228,14 +228,10 @@ func (g *guest) retypeLowers(wasm []byte) ([]patch, error) {
 	}
 	r := &reader{b: wasm, off: len(preamble)}
 	for !r.done() {
-		start := r.off
-		id := r.byte()
-		size := r.u32()
-		body := r.bytes(size)
-		if r.err != nil {
+		id, start, sr := r.section()
+		if sr == nil {
 			break
 		}
-		sr := &reader{b: wasm[:r.off], off: r.off - len(body)}
 		parsed := true
 		switch id {
 		case 10:
@@ -407,13 +403,11 @@ func apply(wasm []byte, ps []patch) ([]byte, error) {
 	r := &reader{b: wasm, off: len(preamble)}
 	i := 0
 	for !r.done() {
-		id := r.byte()
-		size := r.u32()
-		from := r.off
-		r.bytes(size)
-		if r.err != nil {
+		id, _, sr := r.section()
+		if sr == nil {
 			return nil, fmt.Errorf("compose: %w", r.err)
 		}
+		from := sr.off
 		body := wasm[from:r.off]
 		if i < len(ps) && ps[i].off < r.off {
 			var nb []byte
