@@ -168,6 +168,34 @@ func TestStreamAdapterLeavesTypesAlone(t *testing.T) {
 	checkRoute(t, hostCalls(prof), true)
 }
 
+// TestRetypeLeavesSharedTypesAlone: a streams instance type that another
+// import has too is not patched (the other import would change with it).
+func TestRetypeLeavesSharedTypesAlone(t *testing.T) {
+	wasm, err := cm.WATToBinary([]byte(`(component
+  (type $T (instance
+    (export "input-stream" (type $is (sub resource)))
+    (export "output-stream" (type $os (sub resource)))
+    (export "error" (type $err (sub resource)))
+    (type $se0 (variant (case "last-operation-failed" (own $err)) (case "closed")))
+    (export "stream-error" (type $se (eq $se0)))
+    (export "[method]input-stream.blocking-read"
+      (func (param "self" (borrow $is)) (param "len" u64) (result (result (list u8) (error $se)))))))
+  (import "wasi:io/streams@0.2.6" (instance $s (type $T)))
+  (import "example:other/streams" (instance $o (type $T)))
+  (core module $m)
+  (core instance (instantiate $m))
+  (export "other" (instance $o)))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := compose.Check(wasm); err != nil {
+		t.Fatalf("compose.Check: %v, want it wrapped", err)
+	}
+	if err := compose.Retyped(wasm); !errors.Is(err, compose.ErrNotApplicable) || !strings.Contains(err.Error(), "example:other/streams's too") {
+		t.Fatalf("compose.Retyped: %v, want not applicable: the type is another import's too", err)
+	}
+}
+
 // TestStreamAdapterOddAddresses has the echo read its chunks to, and
 // write them from, odd addresses: a latin1+utf16 string is 2-aligned in
 // the canonical ABI, a list<u8> is not, and a retyped guest's lowers must

@@ -73,6 +73,11 @@ func (g *guest) retype(wasm []byte) ([]patch, error) {
 // write and blocking-write-and-flush.
 func (g *guest) retypeStreams(wasm []byte) ([]patch, error) {
 	im := g.imports[g.streams]
+	for i, other := range g.imports {
+		if i != g.streams && other.sort == sortInstance && other.typ == im.typ {
+			return nil, notApplicable("%s: its type is %s's too", im.name, other.name)
+		}
+	}
 	tr := &reader{b: wasm[:g.prefix], off: g.typeOff[im.typ] + 1}
 	var (
 		types []typeDecl
