@@ -23,7 +23,8 @@ import (
 // utf16 reads a length with the top bit set as UTF-16.
 //
 // Only a guest whose patch cannot reach anything else is retyped: the
-// types patched are used by the adapted functions alone, the functions are
+// types patched are used by the adapted functions alone (and the streams
+// instance type by no other import), the functions are
 // only lowered (not exported or passed to a nested component), and the
 // streams instance is not passed on. Otherwise the guest is nested as it
 // is and the adapter serves it lists, as before.
