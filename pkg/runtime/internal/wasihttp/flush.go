@@ -42,6 +42,9 @@ type lazyFlusher struct {
 	// buf holds writes not yet handed to w (its capacity is kept with
 	// the pooled lazyFlusher).
 	buf []byte
+	// direct hands writes to w at once: the status allows no body, and the
+	// guest learns so from its write, as net/http refuses it.
+	direct bool
 	// err is a failed delayed flush, returned by the next write or flush.
 	err error
 }
@@ -55,7 +58,7 @@ var flushers = sync.Pool{New: func() any { return new(lazyFlusher) }}
 func getFlusher(w http.ResponseWriter, rc *http.ResponseController) *lazyFlusher {
 	f := flushers.Get().(*lazyFlusher)
 	f.mu.Lock()
-	f.w, f.rc, f.pending, f.stopped, f.err = w, rc, false, false, nil
+	f.w, f.rc, f.pending, f.stopped, f.err, f.direct = w, rc, false, false, nil, false
 	f.buf = f.buf[:0]
 	f.mu.Unlock()
 	return f
@@ -76,7 +79,7 @@ func (f *lazyFlusher) write(p []byte) error {
 	if f.err != nil {
 		return f.err
 	}
-	if f.stopped {
+	if f.stopped || f.direct {
 		_, err := f.w.Write(p)
 		return err
 	}
@@ -96,6 +99,14 @@ func (f *lazyFlusher) write(p []byte) error {
 	}
 	f.buf = append(f.buf, p...)
 	return nil
+}
+
+// status tells f the response's status: one that allows no body (1xx,
+// 204, 304) has every write handed to the server at once.
+func (f *lazyFlusher) status(code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.direct = code == http.StatusNoContent || code == http.StatusNotModified || code >= 100 && code < 200
 }
 
 // drainLocked hands the gathered writes to w.

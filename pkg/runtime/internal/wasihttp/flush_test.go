@@ -2,8 +2,10 @@ package wasihttp
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -119,5 +121,34 @@ func TestLazyFlusherGathersWrites(t *testing.T) {
 	f.release() // stop: the 7 bytes go to the server before it finishes
 	if want := []int{writeBuffer, len(chunk), 10, writeBuffer, 7}; !slices.Equal(cw.writes, want) {
 		t.Fatalf("writes %v, want %v", cw.writes, want)
+	}
+}
+
+// A status that allows no body has a write refused at once, as net/http
+// refuses it, not when the gathered writes would have gone out.
+func TestLazyFlusherNoBodyStatus(t *testing.T) {
+	t.Parallel()
+	errs := make(chan error, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := getFlusher(w, http.NewResponseController(w))
+		defer f.release()
+		code := http.StatusNoContent
+		if r.URL.Path == "/ok" {
+			code = http.StatusOK
+		}
+		w.WriteHeader(code)
+		f.status(code)
+		errs <- f.write([]byte("body"))
+	}))
+	t.Cleanup(srv.Close)
+	for path, want := range map[string]error{"/none": http.ErrBodyNotAllowed, "/ok": nil} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := <-errs; !errors.Is(got, want) {
+			t.Errorf("%s: write: %v, want %v", path, got, want)
+		}
 	}
 }

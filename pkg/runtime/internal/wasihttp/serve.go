@@ -182,6 +182,7 @@ func (ex *exchange) respond(r *outgoingResponse) error {
 	r.headers.immutable = true
 	r.headers.copyTo(ex.w.Header(), "")
 	ex.w.WriteHeader(r.status)
+	ex.out.status(r.status)
 	ex.wroteHeader = true
 	if b := r.body; b != nil {
 		b.attach(ex)
