@@ -25,7 +25,10 @@
 // A component that imports wasi:io/streams is wrapped at load with the
 // stream adapter (internal/compose): its stream bytes then cross into the
 // host as one latin1 string per chunk instead of one C API value per byte
-// (the C API has no byte list); the component runs nested and unmodified.
+// (the C API has no byte list). The component runs nested; where that is
+// safe its lowers of the four byte-moving functions are retyped to take
+// and return those strings (the same core ABI: its code is unchanged), so
+// its writes reach the host directly and its reads are copied whole.
 // Config.NoStreamAdapter (or WASMCANVAS_STREAM_ADAPTER=off) turns it off.
 //
 // Per component: environment and wasi:config values from maps, stdout
