@@ -20,7 +20,9 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 	})
 	T += 3
 	// list<u8>, borrows, results, the guest's two function types and the
-	// type of Interface. Retyped, the guest reads strings.
+	// type of Interface. Retyped, the guest reads strings, and list<u8> and
+	// the write type stay unused (as do the shim's write functions below):
+	// one layout of indices for both ways.
 	tBytes, tBorrowOut, tBorrowIn, tWriteRes, tReadRes := T, T+1, T+2, T+3, T+4
 	tWrite, tRead, tIface := T+5, T+6, T+7
 	w.section(7, func(w *writer) int {

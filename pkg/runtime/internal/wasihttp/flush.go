@@ -83,19 +83,17 @@ func (f *lazyFlusher) write(p []byte) error {
 		_, err := f.w.Write(p)
 		return err
 	}
-	if len(f.buf)+len(p) <= writeBuffer {
-		if f.buf == nil {
-			f.buf = make([]byte, 0, writeBuffer)
+	if len(f.buf)+len(p) > writeBuffer {
+		if err := f.drainLocked(); err != nil {
+			return err
 		}
-		f.buf = append(f.buf, p...)
-		return nil
+		if len(p) >= writeBuffer {
+			_, err := f.w.Write(p)
+			return err
+		}
 	}
-	if err := f.drainLocked(); err != nil {
-		return err
-	}
-	if len(p) >= writeBuffer {
-		_, err := f.w.Write(p)
-		return err
+	if f.buf == nil {
+		f.buf = make([]byte, 0, writeBuffer)
 	}
 	f.buf = append(f.buf, p...)
 	return nil
