@@ -98,8 +98,9 @@ type CodeStatus struct {
 	// Error says why the optimised compile failed.
 	Error string
 	// StreamAdapter says the component's stream bytes cross into the host
-	// in bulk (runtime.Info.StreamAdapter).
-	StreamAdapter bool
+	// in bulk (runtime.Info.StreamAdapter); StreamsRetyped that they
+	// reach the adapter whole too (runtime.Info.StreamsRetyped).
+	StreamAdapter, StreamsRetyped bool
 }
 
 // StatusEvent is one status change seen by Watch.

@@ -153,6 +153,10 @@ type CodeStatus struct {
 	// StreamAdapter says the implementation's request and response bodies
 	// cross into the canvas in bulk, through the runtime's stream adapter.
 	StreamAdapter bool `json:"streamAdapter,omitzero"`
+	// StreamsRetyped says the implementation's own types were retyped so
+	// that its bodies reach the adapter whole; with StreamAdapter alone
+	// they reach it element by element (the canvas log says why).
+	StreamsRetyped bool `json:"streamsRetyped,omitzero"`
 }
 
 // Site states besides wadm's status types (deployed, reconciling, failed,

@@ -28,7 +28,9 @@
 // (the C API has no byte list). The component runs nested; where that is
 // safe its lowers of the four byte-moving functions are retyped to take
 // and return those strings (the same core ABI: its code is unchanged), so
-// its writes reach the host directly and its reads are copied whole.
+// its writes reach the host directly and its reads are copied whole
+// (Info.StreamsRetyped; the load logs why a component is not, and falls
+// back to not retyping it should wasmtime refuse the retyped one).
 // Config.NoStreamAdapter (or WASMCANVAS_STREAM_ADAPTER=off) turns it off.
 //
 // Per component: environment and wasi:config values from maps, stdout

@@ -206,6 +206,9 @@ type Host struct {
 	jobs map[string]*optimizeJob
 	// optimizeHook, set by tests, runs before each optimising compile.
 	optimizeHook func(key string)
+	// wrapHook, set by tests, sees (and may change) what the stream
+	// adapter writes.
+	wrapHook func(out []byte, retyped bool) []byte
 }
 
 // sharedCode is compiled code and the number of loaded components using it.
@@ -326,6 +329,12 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	start := time.Now()
 	src := h.sourceOf(log, wasm)
 	info, err := c.acquireCode(src, start)
+	if err != nil && src.retyped {
+		// wasmtime refused the retyped guest: nest it as it is.
+		log.Warn("loading with the stream adapter, the component's types not retyped", zap.Error(err))
+		src = src.lists()
+		info, err = c.acquireCode(src, start)
+	}
 	if err != nil && src.adapter {
 		// The wrapped component did not compile or link: load the
 		// artefact as it is, so that any error is about its own bytes.
@@ -336,7 +345,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	if err != nil {
 		return nil, fmt.Errorf("runtime: load %s: %w", name, err)
 	}
-	info.StreamAdapter = src.adapter
+	info.StreamAdapter, info.StreamsRetyped = src.adapter, src.retyped
 	info.Export = c.code.export
 	c.info = info
 	h.mu.Lock()
@@ -438,6 +447,11 @@ type Info struct {
 	// StreamAdapter says the component was wrapped with the stream
 	// adapter: its stream bytes cross into the host in bulk.
 	StreamAdapter bool
+	// StreamsRetyped says the wrapped component's own types were retyped
+	// too, so that its stream bytes reach the adapter whole rather than
+	// element by element (package internal/compose says when they are
+	// not; the load logs why).
+	StreamsRetyped bool
 	// OptimizeError says why the optimised compile failed: the baseline
 	// code goes on serving.
 	OptimizeError string

@@ -20,7 +20,12 @@ import (
 type source struct {
 	key     string
 	adapter bool // wrapped with the stream adapter
+	retyped bool // and the guest retyped (see package internal/compose)
 	build   func() ([]byte, error)
+	// lists is the same artefact wrapped without retyping the guest,
+	// for a retyped source; what the host falls back to should wasmtime
+	// refuse the retyped guest.
+	lists func() *source
 
 	once sync.Once
 	b    []byte
@@ -60,9 +65,33 @@ func (h *Host) sourceOf(log *zap.Logger, wasm []byte) *source {
 		log.Debug("stream bytes cross as list<u8>", zap.String("reason", err.Error()))
 		return h.plainSource(wasm)
 	}
-	return &source{
-		key:     cm.CacheKey(h.engine, wasm) + "+streams-" + compose.Version,
-		adapter: true,
-		build:   func() ([]byte, error) { return compose.Streams(bin, cm.WATToBinary) },
+	key := cm.CacheKey(h.engine, wasm) + "+streams-" + compose.Version
+	lists := func() *source {
+		return &source{
+			key:     key + "-lists",
+			adapter: true,
+			build:   func() ([]byte, error) { return h.wrap(bin, false) },
+		}
 	}
+	if err := compose.Retyped(bin); err != nil {
+		// The bytes still reach the host in bulk, but cross between the
+		// guest and the adapter as lists, element by element.
+		log.Info("stream adapter serves the component lists: its types are not retyped", zap.String("reason", err.Error()))
+		return lists()
+	}
+	return &source{
+		key:     key,
+		adapter: true,
+		retyped: true,
+		build:   func() ([]byte, error) { return h.wrap(bin, true) },
+		lists:   lists,
+	}
+}
+
+func (h *Host) wrap(bin []byte, retype bool) ([]byte, error) {
+	out, err := compose.Streams(bin, cm.WATToBinary, retype)
+	if err == nil && h.wrapHook != nil {
+		out = h.wrapHook(out, retype)
+	}
+	return out, err
 }

@@ -85,8 +85,8 @@ func TestStreamAdapter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Info().StreamAdapter != bulk {
-			t.Fatalf("Info.StreamAdapter %v, want %v", c.Info().StreamAdapter, bulk)
+		if i := c.Info(); i.StreamAdapter != bulk || i.StreamsRetyped != bulk {
+			t.Fatalf("Info.StreamAdapter %v, StreamsRetyped %v, want %v", i.StreamAdapter, i.StreamsRetyped, bulk)
 		}
 		url := serve(t, c)
 		prof := wruntime.StartProfile()
@@ -151,13 +151,18 @@ func TestStreamAdapterLeavesTypesAlone(t *testing.T) {
 	if err := compose.Retyped(echo); err != nil {
 		t.Fatalf("the echo itself is not retyped: %v", err)
 	}
-	h := newHost(t, wruntime.Config{})
+	core, logs := observer.New(zap.InfoLevel)
+	h := newHost(t, wruntime.Config{Log: zap.New(core)})
 	c, err := h.Load(context.Background(), "passes-read", wasm, wruntime.ComponentConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Info().StreamAdapter {
-		t.Fatal("not wrapped")
+	if i := c.Info(); !i.StreamAdapter || i.StreamsRetyped {
+		t.Fatalf("Info.StreamAdapter %v, StreamsRetyped %v: want wrapped, not retyped", i.StreamAdapter, i.StreamsRetyped)
+	}
+	why := logs.FilterMessage("stream adapter serves the component lists: its types are not retyped").All()
+	if len(why) != 1 || !strings.Contains(fmt.Sprint(why[0].ContextMap()["reason"]), "passes on") {
+		t.Fatalf("the load did not say why the guest keeps lists: %v", logs.All())
 	}
 	body := make([]byte, 100<<10)
 	for i := range body {
@@ -165,6 +170,38 @@ func TestStreamAdapterLeavesTypesAlone(t *testing.T) {
 	}
 	prof := wruntime.StartProfile()
 	echoBytes(t, serve(t, c), body)
+	checkRoute(t, hostCalls(prof), true)
+}
+
+// TestStreamAdapterFallsBackToLists: should wasmtime refuse the retyped
+// guest (here its wrap is cut short), the host loads it with the adapter
+// serving it lists, and warns once; the bytes still cross in bulk.
+func TestStreamAdapterFallsBackToLists(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	h := newHost(t, wruntime.Config{Log: zap.New(core)})
+	var wraps []bool
+	wruntime.SetWrapHook(h, func(out []byte, retyped bool) []byte {
+		wraps = append(wraps, retyped)
+		if retyped {
+			return out[:len(out)-3]
+		}
+		return out
+	})
+	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := c.Info(); !i.StreamAdapter || i.StreamsRetyped {
+		t.Fatalf("Info.StreamAdapter %v, StreamsRetyped %v: want wrapped, not retyped", i.StreamAdapter, i.StreamsRetyped)
+	}
+	if !slices.Equal(wraps, []bool{true, false}) {
+		t.Fatalf("wraps (retyped?) %v, want the retyped one then the lists", wraps)
+	}
+	if n := logs.FilterMessage("loading with the stream adapter, the component's types not retyped").Len(); n != 1 || logs.Len() != 1 {
+		t.Fatalf("want one warning that the guest keeps lists, got %v", logs.All())
+	}
+	prof := wruntime.StartProfile()
+	echoBytes(t, serve(t, c), []byte("served \x00\x80\xff through lists"))
 	checkRoute(t, hostCalls(prof), true)
 }
 
@@ -304,7 +341,7 @@ func TestStreamAdapterVersionPinsItsOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := compose.Streams(wasm, cm.WATToBinary)
+	out, err := compose.Streams(wasm, cm.WATToBinary, true)
 	if err != nil {
 		t.Fatal(err)
 	}

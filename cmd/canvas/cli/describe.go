@@ -237,8 +237,11 @@ func codeLine(cs oda.CodeStatus) string {
 	if len(parts) > 0 {
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
-	if cs.StreamAdapter {
+	switch {
+	case cs.StreamAdapter && cs.StreamsRetyped:
 		line += "; bodies in bulk (stream adapter)"
+	case cs.StreamAdapter:
+		line += "; bodies in bulk to the stream adapter, as lists within the component (its types are not retyped: the canvas log says why)"
 	}
 	return line
 }

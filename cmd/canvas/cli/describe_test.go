@@ -148,7 +148,8 @@ func TestDescribeCodeLine(t *testing.T) {
 	}{
 		{oda.CodeStatus{Implementation: "api", Tier: "baseline", BaselineCompile: "2.1s"}, "api: baseline (baseline compiled in 2.1s, optimising)"},
 		{oda.CodeStatus{Implementation: "api", Tier: "optimized", BaselineCompile: "2.1s", OptimizedCompile: "5s"}, "api: optimized (baseline compiled in 2.1s, optimised in 5s)"},
-		{oda.CodeStatus{Implementation: "api", Tier: "optimized", OptimizedCompile: "5s", StreamAdapter: true}, "api: optimized (optimised in 5s); bodies in bulk (stream adapter)"},
+		{oda.CodeStatus{Implementation: "api", Tier: "optimized", OptimizedCompile: "5s", StreamAdapter: true, StreamsRetyped: true}, "api: optimized (optimised in 5s); bodies in bulk (stream adapter)"},
+		{oda.CodeStatus{Implementation: "api", Tier: "optimized", StreamAdapter: true}, "api: optimized; bodies in bulk to the stream adapter, as lists within the component (its types are not retyped: the canvas log says why)"},
 		{oda.CodeStatus{Implementation: "api", Tier: "optimized", OptimizedCompile: "80ms", Cached: true}, "api: optimized (optimised code loaded in 80ms)"},
 		{oda.CodeStatus{Implementation: "api", Tier: "baseline", BaselineCompile: "2s", Error: "out of memory"}, "api: baseline (baseline compiled in 2s, optimised compile failed: out of memory)"},
 		{oda.CodeStatus{Implementation: "api", Tier: "optimized"}, "api: optimized"},

@@ -252,7 +252,7 @@ func codeStatus(app string, comps []*runtime.Component) []deploy.CodeStatus {
 		out = append(out, deploy.CodeStatus{
 			Component: strings.TrimPrefix(i.Name, app+"/"), Tier: i.Tier, CacheHit: i.CacheHit,
 			BaselineCompile: i.BaselineCompileTime, OptimizedCompile: i.CompileTime, Error: i.OptimizeError,
-			StreamAdapter: i.StreamAdapter,
+			StreamAdapter: i.StreamAdapter, StreamsRetyped: i.StreamsRetyped,
 		})
 	}
 	return out

@@ -102,9 +102,10 @@ type guest struct {
 }
 
 // Version names what Streams writes: compiled code is cached under the
-// artefact's hash and this, so whatever changes the output of Streams for
-// the same input (the adapter's WAT, the re-exporter, the outer
-// component's layout) must change it. The runtime's tests pin the output
+// artefact's hash, this and whether the guest was retyped, so whatever
+// changes the output of Streams for the same input and retype flag (the
+// adapter's WAT, the re-exporter, the outer component's layout) must
+// change it. The runtime's tests pin the output
 // for a known component.
 const Version = "3"
 
@@ -124,20 +125,26 @@ func Check(wasm []byte) error {
 type Encoder func(wat []byte) ([]byte, error)
 
 // Streams returns wasm wrapped as the package doc says, or an error
-// wrapping ErrNotApplicable that says why it is not.
-func Streams(wasm []byte, encode Encoder) ([]byte, error) {
+// wrapping ErrNotApplicable that says why it is not. With retype the
+// guest is retyped where Retyped says it can be; without, it is nested as
+// it is and the adapter serves it lists (what a host falls back to should
+// wasmtime refuse a retyped guest).
+func Streams(wasm []byte, encode Encoder, retype bool) ([]byte, error) {
 	g, err := read(wasm)
 	if err != nil {
 		return nil, err
 	}
 	inner := wasm
-	patches, rerr := g.retype(wasm)
-	if rerr == nil {
-		if inner, err = apply(wasm, patches); err != nil {
-			return nil, err
+	retyped := false
+	if retype {
+		if patches, rerr := g.retype(wasm); rerr == nil {
+			if inner, err = apply(wasm, patches); err != nil {
+				return nil, err
+			}
+			retyped = true
 		}
 	}
-	rx, err := reexporter(g.streamsAPI, rerr == nil)
+	rx, err := reexporter(g.streamsAPI, retyped)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +154,7 @@ func Streams(wasm []byte, encode Encoder) ([]byte, error) {
 			return nil, fmt.Errorf("compose: encode the adapter: %w", err)
 		}
 	}
-	return g.wrap(wasm, inner, rerr == nil, mods[0], mods[1], mods[2]), nil
+	return g.wrap(wasm, inner, retyped, mods[0], mods[1], mods[2]), nil
 }
 
 // Retyped says whether Streams retypes wasm (see retype.go) besides
