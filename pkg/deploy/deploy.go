@@ -92,6 +92,9 @@ type CodeStatus struct {
 	// took; zero when it did not run here (optimised code from the
 	// cache has its load time), or has not finished.
 	BaselineCompile, OptimizedCompile time.Duration
+	// BaselineCompiler is what compiled the baseline code, "winch" or
+	// "cranelift" (runtime.Info.BaselineCompiler).
+	BaselineCompiler string
 	// CacheHit says the code serving was not compiled for this component
 	// (runtime.Info.CacheHit).
 	CacheHit bool

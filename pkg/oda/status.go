@@ -143,6 +143,9 @@ type CodeStatus struct {
 	// finished.
 	BaselineCompile  string `json:"baselineCompile,omitzero"`
 	OptimizedCompile string `json:"optimizedCompile,omitzero"`
+	// BaselineCompiler is what compiled the baseline code: winch
+	// (wasmtime's baseline compiler) or cranelift.
+	BaselineCompiler string `json:"baselineCompiler,omitzero"`
 	// Cached says the code serving was not compiled for this
 	// implementation: another of the same artefact, or this canvas's
 	// compile cache, had it.

@@ -162,7 +162,7 @@ func computeStatus(in statusInput) oda.ComponentStatus {
 func codeStatuses(code []deploy.CodeStatus) []oda.CodeStatus {
 	var out []oda.CodeStatus
 	for _, c := range code {
-		cs := oda.CodeStatus{Implementation: c.Component, Tier: c.Tier, Cached: c.CacheHit, Error: c.Error,
+		cs := oda.CodeStatus{Implementation: c.Component, Tier: c.Tier, Cached: c.CacheHit, Error: c.Error, BaselineCompiler: c.BaselineCompiler,
 			StreamAdapter: c.StreamAdapter, StreamsRetyped: c.StreamsRetyped}
 		if c.BaselineCompile > 0 {
 			cs.BaselineCompile = c.BaselineCompile.Round(time.Millisecond).String()

@@ -251,12 +251,12 @@ func TestSiteStatuses(t *testing.T) {
 
 func TestCodeStatuses(t *testing.T) {
 	got := codeStatuses([]deploy.CodeStatus{
-		{Component: "api", Tier: "baseline", BaselineCompile: 2104 * time.Millisecond},
+		{Component: "api", Tier: "baseline", BaselineCompile: 2104 * time.Millisecond, BaselineCompiler: "winch"},
 		{Component: "ui", Tier: "optimized", OptimizedCompile: 81500 * time.Microsecond, CacheHit: true, StreamAdapter: true, StreamsRetyped: true},
 		{Component: "bad", Tier: "baseline", BaselineCompile: time.Second, Error: "boom"},
 	})
 	want := []oda.CodeStatus{
-		{Implementation: "api", Tier: "baseline", BaselineCompile: "2.104s"},
+		{Implementation: "api", Tier: "baseline", BaselineCompile: "2.104s", BaselineCompiler: "winch"},
 		{Implementation: "ui", Tier: "optimized", OptimizedCompile: "82ms", Cached: true, StreamAdapter: true, StreamsRetyped: true},
 		{Implementation: "bad", Tier: "baseline", BaselineCompile: "1s", Error: "boom"},
 	}

@@ -207,11 +207,12 @@ func getOK(b *testing.B, c *http.Client, url string) {
 
 // BenchmarkColdStartJS measures Load plus the first request of the
 // productcatalog JS component, per iteration: with an empty compile cache
-// and the baseline tier (the default: served from quickly compiled code
-// while the optimised code compiles; it also reports when that took over),
-// with an empty cache and no baseline tier (the whole optimising compile
-// first, as before the tier), and with the cache the first load filled
-// (optimised code loaded from disk).
+// and the baseline tier (the default: served from quickly compiled code,
+// Winch's where it can be selected, while the optimised code compiles; it
+// also reports when that took over), the same with Cranelift's baseline
+// (Config.NoWinch), with an empty cache and no baseline tier (the whole
+// optimising compile first, as before the tier), and with the cache the
+// first load filled (optimised code loaded from disk).
 func BenchmarkColdStartJS(b *testing.B) {
 	wasm := productCatalog(b)
 	js := wruntime.StartJetStreamForTest(b)
@@ -249,11 +250,13 @@ func BenchmarkColdStartJS(b *testing.B) {
 		}
 		return first, optimized
 	}
-	var baseline, optimized, whole, warm time.Duration
+	var baseline, optimized, cranelift, whole, warm time.Duration
 	for i := 0; i < b.N; i++ {
 		cache := b.TempDir()
 		f, o := start(wruntime.Config{CacheDir: cache}, "cold", wruntime.TierBaseline, false)
 		baseline, optimized = baseline+f, optimized+o
+		f, _ = start(wruntime.Config{CacheDir: b.TempDir(), NoWinch: true}, "cold-cranelift-baseline", wruntime.TierBaseline, false)
+		cranelift += f
 		f, _ = start(wruntime.Config{CacheDir: b.TempDir(), NoBaseline: true}, "cold-no-baseline", wruntime.TierOptimized, false)
 		whole += f
 		f, _ = start(wruntime.Config{CacheDir: cache}, "warm", wruntime.TierOptimized, true)
@@ -262,9 +265,74 @@ func BenchmarkColdStartJS(b *testing.B) {
 	per := func(d time.Duration) float64 { return float64(d.Milliseconds()) / float64(b.N) }
 	b.ReportMetric(per(baseline), "cold-ms")
 	b.ReportMetric(per(optimized), "cold-optimized-ms")
+	b.ReportMetric(per(cranelift), "cold-cranelift-baseline-ms")
 	b.ReportMetric(per(whole), "cold-no-baseline-ms")
 	b.ReportMetric(per(warm), "warm-ms")
 	b.ReportMetric(float64(whole)/float64(baseline), "no-baseline/baseline")
+	b.ReportMetric(float64(cranelift)/float64(baseline), "cranelift/winch")
+}
+
+// BenchmarkJSTiers measures what a TMF620 list request costs on each kind
+// of code: Winch's baseline, Cranelift's baseline (Config.NoWinch), both
+// held there (the optimising compile waits), and optimised code; 100
+// sequential GETs each per round, rounds alternating, through a loopback
+// server. A component serves from baseline code only until its optimised
+// code takes over (seconds), so this is what its first requests cost.
+func BenchmarkJSTiers(b *testing.B) {
+	wasm := productCatalog(b)
+	js := wruntime.StartJetStreamForTest(b)
+	client := &http.Client{Timeout: 60 * time.Second}
+	// Reads from an in-memory replica of the bucket, as canvas up serves
+	// them: the request is the JavaScript's, not JetStream's.
+	replicas := wruntime.NewKVReplicas(js, 0, nil)
+	b.Cleanup(replicas.Close)
+	type tier struct {
+		name, compiler string
+		cfg            wruntime.Config
+		url            string
+		took           time.Duration
+	}
+	tiers := []*tier{
+		{name: "winch", compiler: "winch", cfg: wruntime.Config{}},
+		{name: "cranelift-baseline", compiler: "cranelift", cfg: wruntime.Config{NoWinch: true}},
+		{name: "optimized", cfg: wruntime.Config{NoBaseline: true}},
+	}
+	for _, t := range tiers {
+		h, err := wruntime.NewHost(t.cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		release := make(chan struct{})
+		wruntime.SetOptimizeHook(h, func(string) { <-release })
+		b.Cleanup(func() { close(release); h.Close() })
+		c, err := h.Load(context.Background(), t.name, wasm, wruntime.ComponentConfig{KeyValue: wruntime.NewJetStreamKV(js, "tiers", wruntime.WithKVReplica(replicas))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := c.Info().BaselineCompiler; got != t.compiler {
+			b.Logf("%s: code compiled by %q, not %q (no Winch on this machine?)", t.name, got, t.compiler)
+		}
+		srv := httptest.NewServer(c)
+		b.Cleanup(srv.Close)
+		t.url = srv.URL + catalogList
+		getOK(b, client, t.url)
+	}
+	const perRound = 100
+	for i := 0; i < b.N; i++ {
+		for _, t := range tiers {
+			t0 := time.Now()
+			for range perRound {
+				getOK(b, client, t.url)
+			}
+			t.took += time.Since(t0)
+		}
+	}
+	n := float64(b.N * perRound)
+	for _, t := range tiers {
+		b.ReportMetric(float64(t.took.Microseconds())/n, t.name+"-us/req")
+	}
+	b.ReportMetric(float64(tiers[0].took)/float64(tiers[2].took), "winch/optimized")
+	b.ReportMetric(float64(tiers[1].took)/float64(tiers[2].took), "cranelift-baseline/optimized")
 }
 
 // echoVariants returns n WAT echo components whose bytes, and compiled

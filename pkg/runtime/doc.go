@@ -6,10 +6,11 @@
 // A Host owns one wasmtime engine (epoch interruption on, one ticker
 // goroutine) and an optional on-disk compile cache. Host.Load loads a
 // component's optimised code from memory or the cache, or, for bytes never
-// compiled here, compiles baseline code quickly (a second engine,
-// Cranelift unoptimised) and serves from it while the optimised code
+// compiled here, compiles baseline code quickly (a second engine: Winch,
+// wasmtime's baseline compiler, where it can be selected, else Cranelift
+// unoptimised; Config.NoWinch) and serves from it while the optimised code
 // compiles in the background and then takes over (Info.Tier,
-// Config.NoBaseline); it links the WASI and wasi:http versions the
+// Info.BaselineCompiler, Config.NoBaseline); it links the WASI and wasi:http versions the
 // component imports, and returns a Component that serves HTTP. Each request runs
 // in a fresh instance of the pre-compiled component, as wasmtime serve and
 // wasmCloud do: no state leaks between requests, and toolchains that

@@ -39,6 +39,8 @@ const (
 	// operator's way out, in any process that runs components, should a
 	// wrapped component misbehave.
 	StreamAdapterEnv = "WASMCANVAS_STREAM_ADAPTER"
+	// WinchEnv set to "off" sets Config.NoWinch.
+	WinchEnv = "WASMCANVAS_WINCH"
 )
 
 // Config configures a Host.
@@ -82,6 +84,13 @@ type Config struct {
 	// instead of a compile several times quicker, whose code runs slower
 	// until the optimised code, compiled in the background, takes over.
 	NoBaseline bool
+	// NoWinch compiles baseline code with Cranelift (no optimisations,
+	// single-pass register allocation) instead of Winch, wasmtime's
+	// baseline compiler, which compiles about three times faster and is
+	// used wherever this build of wasmtime can select it (x86-64; see
+	// internal/cm/winch.go). A component Winch refuses gets Cranelift
+	// baseline code anyway. WASMCANVAS_WINCH=off sets it.
+	NoWinch bool
 	// NoStreamAdapter loads components as they are. By default a component
 	// that imports wasi:io/streams is wrapped (see package
 	// internal/compose) so that its stream bytes cross into the host as
@@ -195,8 +204,10 @@ type Host struct {
 	compiled map[string]*sharedCode
 	closed   bool
 	// baseline compiles components never seen before quickly, to serve
-	// them while the optimised code compiles (made on first use).
-	baseline *cm.Engine
+	// them while the optimised code compiles (made on first use), with
+	// Winch unless Config.NoWinch; craneliftBaseline compiles those Winch
+	// refuses (made on first use too).
+	baseline, craneliftBaseline *cm.Engine
 	// background tracks the optimising compiles.
 	background sync.WaitGroup
 	// inUse counts requests running in an instance now, peak the most
@@ -230,12 +241,14 @@ func NewHost(cfg Config) (*Host, error) {
 	case defaultPool:
 		cfg.PoolInstances = DefaultPoolInstances
 	}
-	switch v := os.Getenv(StreamAdapterEnv); v {
-	case "", "on":
-	case "off":
-		cfg.NoStreamAdapter = true
-	default:
-		return nil, fmt.Errorf("runtime: %s=%q: want on or off", StreamAdapterEnv, v)
+	for env, off := range map[string]*bool{StreamAdapterEnv: &cfg.NoStreamAdapter, WinchEnv: &cfg.NoWinch} {
+		switch v := os.Getenv(env); v {
+		case "", "on":
+		case "off":
+			*off = true
+		default:
+			return nil, fmt.Errorf("runtime: %s=%q: want on or off", env, v)
+		}
 	}
 	profilerFrom := "Config.Profiler"
 	if cfg.Profiler == "" {
@@ -361,7 +374,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, cc ComponentC
 	}
 	h.mu.Unlock()
 	log.Info("component loaded", zap.String("export", info.Export), zap.String("tier", info.Tier), zap.Bool("cache_hit", info.CacheHit),
-		zap.Duration("compile", info.CompileTime), zap.Duration("baseline_compile", info.BaselineCompileTime))
+		zap.Duration("compile", info.CompileTime), zap.Duration("baseline_compile", info.BaselineCompileTime), zap.String("baseline_compiler", info.BaselineCompiler))
 	loaded = true
 	return c, nil
 }
@@ -380,15 +393,15 @@ func (c *Component) acquireCode(src *source, start time.Time) (info Info, err er
 		// No optimised code yet: serve from quickly compiled baseline
 		// code, compiling the optimised code in the background.
 		bkey := baselineKey(key)
-		base, bhit, err := h.acquireBaseline(bkey, src)
+		base, bhit, err := h.acquireBaseline(c.log, bkey, src)
 		if err != nil {
 			return info, err
 		}
-		info.Tier, info.CacheHit = TierBaseline, bhit
+		info.Tier, info.CacheHit, info.BaselineCompiler = TierBaseline, bhit, base.Engine().Compiler()
 		if !bhit {
 			info.BaselineCompileTime = time.Since(start)
 		}
-		if c.code, err = c.newBundle(h.baselineEngine(), base, bkey); err != nil {
+		if c.code, err = c.newBundle(base.Engine(), base, bkey); err != nil {
 			h.releaseCode(bkey)
 			return info, err
 		}
@@ -420,8 +433,10 @@ func (h *Host) Close() error {
 	// find their component closed.
 	h.background.Wait()
 	h.client.CloseIdleConnections()
-	if h.baseline != nil {
-		h.baseline.Close()
+	for _, e := range []*cm.Engine{h.baseline, h.craneliftBaseline} {
+		if e != nil {
+			e.Close()
+		}
 	}
 	return h.engine.Close()
 }
@@ -444,6 +459,10 @@ type Info struct {
 	// CompileTime how long getting the optimised code took (compiling it,
 	// or reading it from the cache), zero while it is being compiled.
 	BaselineCompileTime, CompileTime time.Duration
+	// BaselineCompiler is what compiled the baseline code: "winch" or
+	// "cranelift" (see Config.NoWinch); empty when the component was
+	// served optimised from the start.
+	BaselineCompiler string
 	// StreamAdapter says the component was wrapped with the stream
 	// adapter: its stream bytes cross into the host in bulk.
 	StreamAdapter bool

@@ -111,8 +111,9 @@ func (h *Host) share(key string, comp *cm.Component) *cm.Component {
 
 // acquireBaseline returns src's baseline code, recorded under key,
 // compiling it unless another component loaded from the same bytes
-// already has it.
-func (h *Host) acquireBaseline(key string, src *source) (code *cm.Component, hit bool, err error) {
+// already has it. Code Winch refuses (a proposal it does not implement,
+// say tail calls) is compiled by Cranelift's baseline instead.
+func (h *Host) acquireBaseline(log *zap.Logger, key string, src *source) (code *cm.Component, hit bool, err error) {
 	if comp := h.shared(key); comp != nil {
 		return comp, true, nil
 	}
@@ -120,29 +121,42 @@ func (h *Host) acquireBaseline(key string, src *source) (code *cm.Component, hit
 	if err != nil {
 		return nil, false, err
 	}
-	comp, err := cm.Compile(h.baselineEngine(), wasm)
+	eng := h.baselineEngine(h.cfg.NoWinch)
+	comp, err := cm.Compile(eng, wasm)
+	if err != nil && eng.Compiler() == cm.CompilerWinch {
+		// Bytes no compiler takes fail again, with Cranelift's error.
+		winchErr := err
+		if comp, err = cm.Compile(h.baselineEngine(true), wasm); err == nil {
+			log.Warn("winch refused the component: its baseline code is compiled by cranelift", zap.Error(winchErr))
+		}
+	}
 	if err != nil {
 		return nil, false, err
 	}
 	return h.share(key, comp), false, nil
 }
 
-// baselineEngine returns the engine that compiles baseline code, making
-// it on first use. It allocates each instance's memory on demand: it
-// serves only while optimised code is on its way.
-func (h *Host) baselineEngine() *cm.Engine {
+// baselineEngine returns the engine that compiles baseline code (with
+// Cranelift when noWinch is set), making it on first use. It allocates
+// each instance's memory on demand: it serves only while optimised code
+// is on its way.
+func (h *Host) baselineEngine(noWinch bool) *cm.Engine {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.baseline == nil {
-		eng, err := cm.NewEngine(cm.EngineConfig{Baseline: true, Profiler: h.cfg.Profiler})
+	slot := &h.baseline
+	if noWinch && !h.cfg.NoWinch {
+		slot = &h.craneliftBaseline
+	}
+	if *slot == nil {
+		eng, err := cm.NewEngine(cm.EngineConfig{Baseline: true, NoWinch: noWinch, Profiler: h.cfg.Profiler})
 		if err != nil {
 			// The same settings as the host's engine, less the pool:
 			// cannot fail where that one did not.
 			panic(fmt.Sprintf("runtime: baseline engine: %v", err))
 		}
-		h.baseline = eng
+		*slot = eng
 	}
-	return h.baseline
+	return *slot
 }
 
 // optimizeJob is the one optimising compile of an artefact, and the

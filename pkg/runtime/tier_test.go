@@ -1,14 +1,20 @@
 package runtime_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
@@ -47,6 +53,9 @@ func TestBaselineThenOptimized(t *testing.T) {
 	ia, ib := a.Info(), b.Info()
 	if ia.Tier != wruntime.TierBaseline || ia.CacheHit || ia.BaselineCompileTime <= 0 || ia.CompileTime != 0 {
 		t.Fatalf("a: %+v, want baseline code it compiled, no optimised code yet", ia)
+	}
+	if want := baselineCompiler(); ia.BaselineCompiler != want || ib.BaselineCompiler != want {
+		t.Fatalf("baseline compiled by %q and %q, want %q", ia.BaselineCompiler, ib.BaselineCompiler, want)
 	}
 	if ib.Tier != wruntime.TierBaseline || !ib.CacheHit || ib.BaselineCompileTime != 0 {
 		t.Fatalf("b: %+v, want a's baseline code, shared", ib)
@@ -110,6 +119,71 @@ func TestBaselineThenOptimized(t *testing.T) {
 		t.Errorf("d on a new host: %+v, want the optimised code from the cache", i)
 	}
 	echoOK(t, d, "from the cache")
+}
+
+// baselineCompiler is what compiles baseline code by default here: Winch
+// on x86-64, where this build of wasmtime lets it be selected.
+func baselineCompiler() string {
+	if runtime.GOARCH == "amd64" {
+		return "winch"
+	}
+	return "cranelift"
+}
+
+// TestWinchFallsBackToCranelift: a component Winch refuses (one of its
+// core modules makes a tail call, which Winch does not implement) gets
+// Cranelift baseline code, with a warning; NoWinch (and
+// WASMCANVAS_WINCH=off) has Cranelift compile every baseline.
+func TestWinchFallsBackToCranelift(t *testing.T) {
+	if baselineCompiler() != "winch" {
+		t.Skip("no Winch on", runtime.GOARCH)
+	}
+	t.Parallel()
+	start := []byte("(component $C\n")
+	wat := echoWAT(t)
+	if !bytes.Contains(wat, start) {
+		t.Fatalf("testdata/echo-http.wat no longer opens with %q", start)
+	}
+	tail := bytes.Replace(wat, start, append(start, "  (core module $tail (func $f (return_call $f)))\n"...), 1)
+	core, logs := observer.New(zap.WarnLevel)
+	h := newHost(t, wruntime.Config{Log: zap.New(core)})
+	c, err := h.Load(context.Background(), "tail", tail, wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := c.Info(); i.Tier != wruntime.TierBaseline || i.BaselineCompiler != "cranelift" {
+		t.Fatalf("%+v, want baseline code by cranelift", i)
+	}
+	if w := logs.FilterMessage("winch refused the component: its baseline code is compiled by cranelift").All(); len(w) != 1 || !strings.Contains(fmt.Sprint(w[0].ContextMap()["error"]), "tail call") {
+		t.Fatalf("want one warning naming the tail call, got %v", logs.All())
+	}
+	echoOK(t, c, "served by cranelift's baseline")
+
+	nw := newHost(t, wruntime.Config{NoWinch: true})
+	d, err := nw.Load(context.Background(), "d", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := d.Info(); i.BaselineCompiler != "cranelift" {
+		t.Fatalf("NoWinch: baseline compiled by %q, want cranelift", i.BaselineCompiler)
+	}
+	echoOK(t, d, "no winch")
+}
+
+func TestWinchEnv(t *testing.T) {
+	t.Setenv(wruntime.WinchEnv, "maybe")
+	if _, err := wruntime.NewHost(wruntime.Config{OnDemand: true}); err == nil || !strings.Contains(err.Error(), `WASMCANVAS_WINCH="maybe": want on or off`) {
+		t.Fatalf("bad setting: %v", err)
+	}
+	t.Setenv(wruntime.WinchEnv, "off")
+	h := newHost(t, wruntime.Config{})
+	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := c.Info(); i.BaselineCompiler != "cranelift" {
+		t.Fatalf("WASMCANVAS_WINCH=off: baseline compiled by %q, want cranelift", i.BaselineCompiler)
+	}
 }
 
 // TestNoBaseline: with the baseline tier off, a never-seen component is

@@ -221,7 +221,11 @@ func describePlacement(w io.Writer, c *oda.Component) error {
 func codeLine(cs oda.CodeStatus) string {
 	var parts []string
 	if cs.BaselineCompile != "" {
-		parts = append(parts, "baseline compiled in "+cs.BaselineCompile)
+		by := ""
+		if cs.BaselineCompiler != "" {
+			by = " by " + cs.BaselineCompiler
+		}
+		parts = append(parts, "baseline compiled"+by+" in "+cs.BaselineCompile)
 	}
 	switch {
 	case cs.Error != "":

@@ -147,6 +147,7 @@ func TestDescribeCodeLine(t *testing.T) {
 		want string
 	}{
 		{oda.CodeStatus{Implementation: "api", Tier: "baseline", BaselineCompile: "2.1s"}, "api: baseline (baseline compiled in 2.1s, optimising)"},
+		{oda.CodeStatus{Implementation: "api", Tier: "baseline", BaselineCompile: "0.7s", BaselineCompiler: "winch"}, "api: baseline (baseline compiled by winch in 0.7s, optimising)"},
 		{oda.CodeStatus{Implementation: "api", Tier: "optimized", BaselineCompile: "2.1s", OptimizedCompile: "5s"}, "api: optimized (baseline compiled in 2.1s, optimised in 5s)"},
 		{oda.CodeStatus{Implementation: "api", Tier: "optimized", OptimizedCompile: "5s", StreamAdapter: true, StreamsRetyped: true}, "api: optimized (optimised in 5s); bodies in bulk (stream adapter)"},
 		{oda.CodeStatus{Implementation: "api", Tier: "optimized", StreamAdapter: true}, "api: optimized; bodies in bulk to the stream adapter, as lists within the component (its types are not retyped: the canvas log says why)"},

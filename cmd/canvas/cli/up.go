@@ -67,7 +67,10 @@ its dependencies' urls, and may call the ingress and the --allow-outbound
 authorities (nothing else). A component that imports wasi:io/streams is
 wrapped at load so that its bodies cross into the runtime in bulk (canvas
 describe says "bodies in bulk"); WASMCANVAS_STREAM_ADAPTER=off loads
-components as they are.
+components as they are. A component never seen before serves at once from
+quickly compiled baseline code (by Winch; WASMCANVAS_WINCH=off has
+Cranelift compile it, about three times slower) until its optimised code,
+compiled in the background, takes over; canvas describe says which serves.
 
 Every request gets a span that continues the client's W3C traceparent, and
 a component's calls to dependent APIs a child span whose traceparent they

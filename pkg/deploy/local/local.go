@@ -251,7 +251,7 @@ func codeStatus(app string, comps []*runtime.Component) []deploy.CodeStatus {
 		i := c.Info()
 		out = append(out, deploy.CodeStatus{
 			Component: strings.TrimPrefix(i.Name, app+"/"), Tier: i.Tier, CacheHit: i.CacheHit,
-			BaselineCompile: i.BaselineCompileTime, OptimizedCompile: i.CompileTime, Error: i.OptimizeError,
+			BaselineCompile: i.BaselineCompileTime, BaselineCompiler: i.BaselineCompiler, OptimizedCompile: i.CompileTime, Error: i.OptimizeError,
 			StreamAdapter: i.StreamAdapter, StreamsRetyped: i.StreamsRetyped,
 		})
 	}

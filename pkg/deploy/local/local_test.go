@@ -365,7 +365,7 @@ func TestStatusReportsTheCode(t *testing.T) {
 		}
 	}
 	c := st.Code[0]
-	if c.Component != "echo-impl" || c.BaselineCompile <= 0 || c.OptimizedCompile <= 0 || c.CacheHit || c.Error != "" || !c.StreamAdapter || !c.StreamsRetyped {
+	if c.Component != "echo-impl" || c.BaselineCompile <= 0 || c.BaselineCompiler == "" || c.OptimizedCompile <= 0 || c.CacheHit || c.Error != "" || !c.StreamAdapter || !c.StreamsRetyped {
 		t.Errorf("code %+v: want echo-impl compiled baseline then optimised here, with the stream adapter", c)
 	}
 	m2 := manifest(t, "coded-again", "/coded-again", "file://"+echoWasm)

@@ -126,6 +126,35 @@ wasmtime_error_t *cm_linker_add_resource(wasmtime_component_linker_instance_t *l
   return err;
 }
 
+// cm_config_winch selects Winch, wasmtime's baseline compiler, in conf,
+// and reports whether it could. wasmtime 39's library has Winch compiled
+// in, but its C API names only AUTO and CRANELIFT, and its
+// wasmtime_config_strategy_set compiles to one instruction that stores a
+// constant, Some(Strategy::Cranelift) == 1, in the config: on x86-64,
+// `movb $1, disp32(%rdi); ret`. When the setter is exactly that, the byte
+// it stores at disp is the strategy, and 2 is Some(Strategy::Winch) (the
+// Rust enum is Auto, Cranelift, Winch). Anything else (another build,
+// another architecture) leaves conf alone and returns false. NewEngine
+// then checks that the engine it gets really is Winch (winch.go).
+bool cm_config_winch(wasm_config_t *conf) {
+#if defined(__x86_64__)
+  const uint8_t *code = (const uint8_t *)(uintptr_t)&wasmtime_config_strategy_set;
+  if (code[0] != 0xc6 || code[1] != 0x87 || code[6] != CM_STRATEGY_CRANELIFT || code[7] != 0xc3) {
+    return false;
+  }
+  int32_t disp;
+  memcpy(&disp, code + 2, sizeof disp);
+  if (disp < 0 || disp >= CM_CONFIG_MAX_OFFSET) {
+    return false;
+  }
+  ((uint8_t *)conf)[disp] = CM_STRATEGY_WINCH;
+  return true;
+#else
+  (void)conf;
+  return false;
+#endif
+}
+
 // cm_store_new makes a store with its limits and no deadline (a far epoch
 // keeps set-up code running), and its context: one cgo call instead of four.
 wasmtime_store_t *cm_store_new(wasm_engine_t *engine, uintptr_t handle, int64_t memory_size,

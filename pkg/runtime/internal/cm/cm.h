@@ -16,6 +16,12 @@
 // SPEED_AND_SIZE (TestProfilerValues checks it too).
 #define CM_OPT_LEVEL_NONE 0
 
+// The Rust values of wasmtime's Option<Strategy> in its Config (see
+// cm_config_winch), and a bound on where in the config it may sit.
+#define CM_STRATEGY_CRANELIFT 1
+#define CM_STRATEGY_WINCH 2
+#define CM_CONFIG_MAX_OFFSET 4096
+bool cm_config_winch(wasm_config_t *conf);
 wasmtime_error_t *cm_linker_add_func(wasmtime_component_linker_instance_t *li,
                                      const char *name, size_t name_len,
                                      uintptr_t handle);

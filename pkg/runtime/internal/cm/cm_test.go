@@ -31,8 +31,15 @@ type fixture struct {
 
 // compileFixture compiles wat on a fresh engine with an empty linker.
 func compileFixture(t testing.TB, wat []byte) *fixture {
+	return compileFixtureOn(t, EngineConfig{}, wat)
+}
+
+// compileFixtureOn is compileFixture on an engine configured as cfg (its
+// epoch ticking every 5ms).
+func compileFixtureOn(t testing.TB, cfg EngineConfig, wat []byte) *fixture {
 	t.Helper()
-	eng, err := NewEngine(EngineConfig{EpochTick: 5 * time.Millisecond})
+	cfg.EpochTick = 5 * time.Millisecond
+	eng, err := NewEngine(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +55,16 @@ func compileFixture(t testing.TB, wat []byte) *fixture {
 }
 
 func newFixture(t testing.TB, dropped *atomic.Int64) *fixture {
+	return newFixtureOn(t, EngineConfig{}, dropped)
+}
+
+// engines are the compilers the fixture's tests run on: Cranelift
+// optimising, and the baseline (Winch where it can be selected).
+var engines = map[string]EngineConfig{"optimized": {}, "baseline": {Baseline: true}}
+
+func newFixtureOn(t testing.TB, cfg EngineConfig, dropped *atomic.Int64) *fixture {
 	t.Helper()
-	f := compileFixture(t, valuesWAT)
+	f := compileFixtureOn(t, cfg, valuesWAT)
 	lnk := f.lnk
 	identity := func(_ *Store, args, results []Value) error { results[0] = args[0]; return nil }
 	err := lnk.Define("test:host/values", func(li *LinkerInstance) error {
@@ -141,9 +156,17 @@ var everyByte = func() []byte {
 }()
 
 func TestValuesRoundTrip(t *testing.T) {
-	t.Parallel()
+	for name, cfg := range engines {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testValuesRoundTrip(t, cfg)
+		})
+	}
+}
+
+func testValuesRoundTrip(t *testing.T, cfg EngineConfig) {
 	var dropped atomic.Int64
-	f := newFixture(t, &dropped)
+	f := newFixtureOn(t, cfg, &dropped)
 	tests := []struct {
 		name string
 		in   Value
@@ -226,9 +249,17 @@ func TestHostResourceDestructor(t *testing.T) {
 }
 
 func TestTrapAndDeadlineAndMemoryCap(t *testing.T) {
-	t.Parallel()
+	for name, cfg := range engines {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testTrapAndDeadlineAndMemoryCap(t, cfg)
+		})
+	}
+}
+
+func testTrapAndDeadlineAndMemoryCap(t *testing.T, cfg EngineConfig) {
 	var dropped atomic.Int64
-	f := newFixture(t, &dropped)
+	f := newFixtureOn(t, cfg, &dropped)
 
 	traps := []struct {
 		export string

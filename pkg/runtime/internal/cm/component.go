@@ -49,6 +49,10 @@ func Compile(e *Engine, src []byte) (*Component, error) {
 	return &Component{ptr: out, eng: e}, nil
 }
 
+// Engine is the engine that compiled c (its code runs only in stores of
+// that engine).
+func (c *Component) Engine() *Engine { return c.eng }
+
 // Serialize returns the compiled code, loadable by Deserialize on an engine
 // of the same configuration and wasmtime version.
 func (c *Component) Serialize() ([]byte, error) {

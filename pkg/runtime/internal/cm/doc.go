@@ -24,6 +24,12 @@
 // takes that route for stream chunks). HostCalls counts the calls into Go, for the tests
 // that pin the crossings of a request.
 //
+// A baseline engine (EngineConfig.Baseline) compiles with Winch, which the
+// library has but its C API cannot name: winch.go and cm_config_winch
+// select it through the one byte wasmtime_config_strategy_set writes,
+// after checking that setter's machine code, and NewEngine confirms the
+// engine is Winch (it must refuse a tail call) or falls back to Cranelift.
+//
 // wasmtime_api.h declares the part of the C API it uses (so the plain go
 // command builds it, with no include path into the module cache);
 // TestWasmtimeAPIMatchesUpstream holds it to wasmtime-go's headers, and

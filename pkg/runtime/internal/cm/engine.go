@@ -42,12 +42,19 @@ type EngineConfig struct {
 	// "jitdump" writes jit-<pid>.dump for `perf inject --jit`. Empty (the
 	// default) tells nobody. It does not change the compiled code.
 	Profiler string
-	// Baseline compiles quickly rather than well: Cranelift without
-	// optimisations and with its single-pass register allocator (wasmtime's
-	// C API offers no Winch). Several times faster to compile, slower to
-	// run; the runtime serves a new component from baseline code while the
-	// optimised code compiles. It is part of the compile-cache key.
+	// Baseline compiles quickly rather than well: with Winch, wasmtime's
+	// baseline compiler, where this build of wasmtime lets it be selected
+	// (winch.go; Engine.Compiler says which), else with Cranelift without
+	// optimisations and with its single-pass register allocator. Several
+	// times faster to compile, slower to run; the runtime serves a new
+	// component from baseline code while the optimised code compiles. It
+	// is part of the compile-cache key, and so is the compiler.
 	Baseline bool
+	// NoWinch makes a Baseline engine compile with Cranelift even where
+	// Winch is available.
+	NoWinch bool
+
+	compiler string // set by NewEngine: CompilerWinch or CompilerCranelift
 }
 
 // PoolingConfig sizes the pooling allocator.
@@ -94,6 +101,9 @@ func (c EngineConfig) hash() string {
 	tier := ""
 	if c.Baseline {
 		tier = " baseline"
+		if c.compiler == CompilerWinch {
+			tier += " winch"
+		}
 	}
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s epoch=true stack=%d pool=%s%s", wasmtimeVersion, c.MaxWasmStack, pool, tier)))
 	return hex.EncodeToString(sum[:8])
@@ -147,9 +157,14 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	C.wasmtime_config_epoch_interruption_set(conf, true)
 	C.wasmtime_config_wasm_component_model_set(conf, true)
 	C.wasmtime_config_profiler_set(conf, profiler)
+	cfg.compiler = CompilerCranelift
 	if cfg.Baseline {
-		C.wasmtime_config_cranelift_opt_level_set(conf, C.CM_OPT_LEVEL_NONE)
-		setCraneliftFlag(conf, "regalloc_algorithm", "single_pass")
+		if !cfg.NoWinch && selectWinch(conf) {
+			cfg.compiler = CompilerWinch
+		} else {
+			C.wasmtime_config_cranelift_opt_level_set(conf, C.CM_OPT_LEVEL_NONE)
+			setCraneliftFlag(conf, "regalloc_algorithm", "single_pass")
+		}
 	}
 	if cfg.MaxWasmStack > 0 {
 		C.wasmtime_config_max_wasm_stack_set(conf, C.size_t(cfg.MaxWasmStack))
@@ -182,12 +197,29 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	// wasm_engine_new_with_config takes ownership of conf.
 	ptr := C.wasm_engine_new_with_config(conf)
 	if ptr == nil {
+		if cfg.compiler == CompilerWinch {
+			return NewEngine(winchless(cfg))
+		}
 		return nil, fmt.Errorf("create wasmtime engine: the C API returned no engine (check the engine configuration)")
 	}
 	e := &Engine{ptr: ptr, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	go e.tick()
+	if cfg.compiler == CompilerWinch && !e.isWinch() {
+		// The selection did not take: a Cranelift baseline instead.
+		e.Close()
+		return NewEngine(winchless(cfg))
+	}
 	return e, nil
 }
+
+// winchless is cfg with Winch turned off.
+func winchless(cfg EngineConfig) EngineConfig {
+	cfg.NoWinch = true
+	return cfg
+}
+
+// Compiler is what compiles e's code: CompilerWinch or CompilerCranelift.
+func (e *Engine) Compiler() string { return e.cfg.compiler }
 
 func setCraneliftFlag(conf *C.wasm_config_t, key, value string) {
 	k, v := C.CString(key), C.CString(value)

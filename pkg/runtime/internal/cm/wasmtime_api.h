@@ -50,6 +50,8 @@ typedef uint8_t wasmtime_opt_level_t;
 void wasmtime_config_cranelift_opt_level_set(wasm_config_t *config, wasmtime_opt_level_t level);
 void wasmtime_config_cranelift_flag_set(wasm_config_t *config, const char *key, const char *value);
 void wasmtime_config_profiler_set(wasm_config_t *config, wasmtime_profiling_strategy_t strategy);
+typedef uint8_t wasmtime_strategy_t;
+void wasmtime_config_strategy_set(wasm_config_t *config, wasmtime_strategy_t strategy);
 void wasmtime_pooling_allocation_strategy_set(wasm_config_t *config,
                                               const wasmtime_pooling_allocation_config_t *pool);
 wasmtime_pooling_allocation_config_t *wasmtime_pooling_allocation_config_new(void);
