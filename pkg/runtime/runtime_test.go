@@ -254,10 +254,12 @@ func TestCloseWaitsForInflightThenRefuses(t *testing.T) {
 
 // TestCompiledCodeIsShared: components loaded from the same bytes share
 // one compiled copy (the second load is a hit without any disk cache), and
-// closing one leaves the other serving.
+// closing one leaves the other serving. Optimised code from the start: an
+// optimising compile in the background holds the code while it hands it
+// over, so a load at that moment would share it too.
 func TestCompiledCodeIsShared(t *testing.T) {
 	t.Parallel()
-	h, err := wruntime.NewHost(wruntime.Config{})
+	h, err := wruntime.NewHost(wruntime.Config{NoBaseline: true})
 	if err != nil {
 		t.Fatal(err)
 	}
