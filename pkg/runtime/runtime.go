@@ -241,13 +241,16 @@ func NewHost(cfg Config) (*Host, error) {
 	case defaultPool:
 		cfg.PoolInstances = DefaultPoolInstances
 	}
-	for env, off := range map[string]*bool{StreamAdapterEnv: &cfg.NoStreamAdapter, WinchEnv: &cfg.NoWinch} {
-		switch v := os.Getenv(env); v {
+	for _, sw := range []struct {
+		env string
+		off *bool
+	}{{StreamAdapterEnv, &cfg.NoStreamAdapter}, {WinchEnv, &cfg.NoWinch}} {
+		switch v := os.Getenv(sw.env); v {
 		case "", "on":
 		case "off":
-			*off = true
+			*sw.off = true
 		default:
-			return nil, fmt.Errorf("runtime: %s=%q: want on or off", env, v)
+			return nil, fmt.Errorf("runtime: %s=%q: want on or off", sw.env, v)
 		}
 	}
 	profilerFrom := "Config.Profiler"

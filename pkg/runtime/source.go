@@ -58,7 +58,8 @@ func (h *Host) sourceOf(log *zap.Logger, wasm []byte) *source {
 			return h.plainSource(wasm)
 		}
 	}
-	if err := compose.Check(bin); err != nil {
+	noRetype, err := compose.Check(bin)
+	if err != nil {
 		if !errors.Is(err, compose.ErrNotApplicable) {
 			log.Warn("stream adapter", zap.Error(err))
 		}
@@ -73,10 +74,10 @@ func (h *Host) sourceOf(log *zap.Logger, wasm []byte) *source {
 			build:   func() ([]byte, error) { return h.wrap(bin, false) },
 		}
 	}
-	if err := compose.Retyped(bin); err != nil {
+	if noRetype != nil {
 		// The bytes still reach the host in bulk, but cross between the
 		// guest and the adapter as lists, element by element.
-		log.Info("stream adapter serves the component lists: its types are not retyped", zap.String("reason", err.Error()))
+		log.Info("stream adapter serves the component lists: its types are not retyped", zap.String("reason", noRetype.Error()))
 		return lists()
 	}
 	return &source{

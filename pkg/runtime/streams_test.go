@@ -141,15 +141,15 @@ func TestStreamAdapterLeavesTypesAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := compose.Retyped(wasm); !errors.Is(err, compose.ErrNotApplicable) || !strings.Contains(err.Error(), "passes on") {
-		t.Fatalf("compose.Retyped: %v, want not applicable: passes on", err)
+	if noRetype, err := compose.Check(wasm); err != nil || !errors.Is(noRetype, compose.ErrNotApplicable) || !strings.Contains(noRetype.Error(), "passes on") {
+		t.Fatalf("compose.Check: %v, %v; want it wrapped, not retyped: passes on", noRetype, err)
 	}
 	echo, err := os.ReadFile("testdata/echo-http.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := compose.Retyped(echo); err != nil {
-		t.Fatalf("the echo itself is not retyped: %v", err)
+	if noRetype, err := compose.Check(echo); noRetype != nil || err != nil {
+		t.Fatalf("the echo itself is not retyped (%v) or not wrapped (%v)", noRetype, err)
 	}
 	core, logs := observer.New(zap.InfoLevel)
 	h := newHost(t, wruntime.Config{Log: zap.New(core)})
@@ -225,11 +225,8 @@ func TestRetypeLeavesSharedTypesAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := compose.Check(wasm); err != nil {
-		t.Fatalf("compose.Check: %v, want it wrapped", err)
-	}
-	if err := compose.Retyped(wasm); !errors.Is(err, compose.ErrNotApplicable) || !strings.Contains(err.Error(), "example:other/streams's too") {
-		t.Fatalf("compose.Retyped: %v, want not applicable: the type is another import's too", err)
+	if noRetype, err := compose.Check(wasm); err != nil || !errors.Is(noRetype, compose.ErrNotApplicable) || !strings.Contains(noRetype.Error(), "example:other/streams's too") {
+		t.Fatalf("compose.Check: %v, %v; want it wrapped, not retyped: the type is another import's too", noRetype, err)
 	}
 }
 
@@ -314,11 +311,19 @@ func TestStreamAdapterWrapsJavaScript(t *testing.T) {
 	}
 }
 
-func TestStreamAdapterEnv(t *testing.T) {
-	t.Setenv(wruntime.StreamAdapterEnv, "sometimes")
-	if _, err := wruntime.NewHost(wruntime.Config{OnDemand: true}); err == nil || !strings.Contains(err.Error(), `WASMCANVAS_STREAM_ADAPTER="sometimes": want on or off`) {
-		t.Fatalf("bad setting: %v", err)
+// envRefused sets env to a value that is neither on nor off and checks
+// that NewHost refuses it, naming both.
+func envRefused(t *testing.T, env, value string) {
+	t.Helper()
+	t.Setenv(env, value)
+	want := fmt.Sprintf("%s=%q: want on or off", env, value)
+	if _, err := wruntime.NewHost(wruntime.Config{OnDemand: true}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("%s=%s: %v, want an error saying %s", env, value, err, want)
 	}
+}
+
+func TestStreamAdapterEnv(t *testing.T) {
+	envRefused(t, wruntime.StreamAdapterEnv, "sometimes")
 	t.Setenv(wruntime.StreamAdapterEnv, "off")
 	h := newHost(t, wruntime.Config{})
 	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})

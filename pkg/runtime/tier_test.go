@@ -171,10 +171,7 @@ func TestWinchFallsBackToCranelift(t *testing.T) {
 }
 
 func TestWinchEnv(t *testing.T) {
-	t.Setenv(wruntime.WinchEnv, "maybe")
-	if _, err := wruntime.NewHost(wruntime.Config{OnDemand: true}); err == nil || !strings.Contains(err.Error(), `WASMCANVAS_WINCH="maybe": want on or off`) {
-		t.Fatalf("bad setting: %v", err)
-	}
+	envRefused(t, wruntime.WinchEnv, "maybe")
 	t.Setenv(wruntime.WinchEnv, "off")
 	h := newHost(t, wruntime.Config{})
 	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})

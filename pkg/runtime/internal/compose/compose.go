@@ -109,15 +109,20 @@ type guest struct {
 // for a known component.
 const Version = "3"
 
-// Check says whether Streams would wrap wasm: nil, or an error wrapping
-// ErrNotApplicable that says why not. It reads the imports only.
-func Check(wasm []byte) error {
+// Check says, from one reading of wasm, whether and how Streams would wrap
+// it. err is nil, or wraps ErrNotApplicable and says why it would not wrap
+// it. When it would, noRetype is nil when it would also retype the guest
+// (retype.go), or wraps ErrNotApplicable and says why not.
+func Check(wasm []byte) (noRetype, err error) {
 	g, err := read(wasm)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = reexporter(g.streamsAPI, false)
-	return err
+	if _, err = reexporter(g.streamsAPI, false); err != nil {
+		return nil, err
+	}
+	_, noRetype = g.retype(wasm)
+	return noRetype, nil
 }
 
 // Encoder turns WebAssembly text into its binary form (the runtime's is
@@ -126,7 +131,7 @@ type Encoder func(wat []byte) ([]byte, error)
 
 // Streams returns wasm wrapped as the package doc says, or an error
 // wrapping ErrNotApplicable that says why it is not. With retype the
-// guest is retyped where Retyped says it can be; without, it is nested as
+// guest is retyped where Check says it can be; without, it is nested as
 // it is and the adapter serves it lists (what a host falls back to should
 // wasmtime refuse a retyped guest).
 func Streams(wasm []byte, encode Encoder, retype bool) ([]byte, error) {
@@ -155,18 +160,6 @@ func Streams(wasm []byte, encode Encoder, retype bool) ([]byte, error) {
 		}
 	}
 	return g.wrap(wasm, inner, retyped, mods[0], mods[1], mods[2]), nil
-}
-
-// Retyped says whether Streams retypes wasm (see retype.go) besides
-// wrapping it: nil, or an error wrapping ErrNotApplicable that says why
-// not.
-func Retyped(wasm []byte) error {
-	g, err := read(wasm)
-	if err != nil {
-		return err
-	}
-	_, err = g.retype(wasm)
-	return err
 }
 
 // hasType reports whether the streams instance exports the type name.
