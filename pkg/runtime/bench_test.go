@@ -568,8 +568,16 @@ func (e *eofReader) Read(p []byte) (int, error) {
 // network, no waiting), with the stream adapter and as list<u8>, and
 // reports MB/s: what the crossings alone allow.
 func BenchmarkStreamInProcess(b *testing.B) {
-	src := bytes.Repeat([]byte("0123456789abcdef"), (1<<20)/16)
-	for _, name := range []string{"adapter", "list"} {
+	text := bytes.Repeat([]byte("0123456789abcdef"), (1<<20)/16)
+	binary := make([]byte, len(text))
+	for i := range binary {
+		binary[i] = byte(i*7 + i>>8)
+	}
+	for _, name := range []string{"adapter", "adapter-binary", "list"} {
+		src := text
+		if name == "adapter-binary" {
+			src = binary
+		}
 		b.Run(name, func(b *testing.B) {
 			h := newHost(b, wruntime.Config{NoBaseline: true, NoStreamAdapter: name == "list"})
 			c, err := h.Load(context.Background(), "echo", echoWAT(b), wruntime.ComponentConfig{})

@@ -23,7 +23,7 @@ import (
 )
 
 const (
-	bulkIface    = "wasmcanvas:bulk/streams@0.1.0#"
+	bulkIface    = "wasmcanvas:bulk/streams@0.2.0#"
 	streamsIface = "wasi:io/streams@0.2.6#"
 )
 
@@ -95,6 +95,30 @@ func TestStreamAdapter(t *testing.T) {
 		}
 		checkRoute(t, hostCalls(prof), bulk)
 	}
+}
+
+// TestStreamAdapterPacksReads echoes what a read hands the adapter packed
+// (bytes that are not UTF-8) and plain: binary bodies of every length up
+// to 40 (every last group of the 7-byte packing), UTF-8 text with a
+// three-byte char across each 4 KiB read (that chunk goes packed, the
+// others plain), and text with stray bytes.
+func TestStreamAdapterPacksReads(t *testing.T) {
+	h := newHost(t, wruntime.Config{})
+	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := serve(t, c)
+	bin := make([]byte, 40)
+	for i := range bin {
+		bin[i] = byte(0xff - i*37)
+	}
+	for n := range len(bin) + 1 {
+		echoBytes(t, url, bin[:n])
+	}
+	text := []byte(strings.Repeat("ODA canvas ☃ ", 3000))
+	echoBytes(t, url, text)
+	echoBytes(t, url, append(text[:5000:5000], append([]byte{0xc3, 0x28, 0xff}, text[:9000]...)...))
 }
 
 // TestStreamAdapterFallsBack loads a component whose streams import does
@@ -300,7 +324,7 @@ func TestStreamAdapterWrapsJavaScript(t *testing.T) {
 	var bulk, list int64
 	for n, k := range calls {
 		switch {
-		case strings.HasPrefix(n, "wasmcanvas:bulk/streams@0.1.0#"):
+		case strings.HasPrefix(n, "wasmcanvas:bulk/streams@0.2.0#"):
 			bulk += k
 		case strings.Contains(n, "output-stream.write") || strings.Contains(n, "output-stream.blocking-write"):
 			list += k
@@ -339,7 +363,7 @@ func TestStreamAdapterEnv(t *testing.T) {
 // stream adapter at compose.Version: compiled code is cached under that
 // version, so a change to what the adapter writes must come with a new
 // version (and a new sum here).
-const wrappedEchoSum = "d4ff338ab6cf5f1eb4627e03b85c964d4d0994e39f10e7b826398ad0c215c53a"
+const wrappedEchoSum = "293d07b9423d3b29805a446863898ad1b802f28c10e93481f6bb119a66edfc75"
 
 func TestStreamAdapterVersionPinsItsOutput(t *testing.T) {
 	wasm, err := os.ReadFile("testdata/echo-http.wasm")

@@ -5,17 +5,19 @@
 // one value per byte, but a string crosses whole. Streams wraps a
 // component (the guest) in an outer component that imports what the guest
 // imports plus Interface, whose functions take and return the bytes as
-// latin1 strings, one char per byte. Inside the outer component a small
-// adapter (two core modules, MemoryWAT and ShimWAT) implements the
-// guest's `[method]output-stream.write`, `blocking-write-and-flush`,
-// `[method]input-stream.read` and `blocking-read` by calling Interface;
+// strings: a write's latin1, one char per byte, a read's UTF-8, the bytes
+// as they are or packed 7 bits a char (pack.go). Inside the outer
+// component a small adapter (two core modules, MemoryWAT and ShimWAT)
+// implements the guest's `[method]output-stream.write`,
+// `blocking-write-and-flush`, `[method]input-stream.read` and
+// `blocking-read` by calling Interface;
 // every other wasi:io/streams function, and every other import, reaches
-// the guest unchanged. Between the adapter and the host a latin1 string is
-// one buffer: the per-byte values of the C API are gone.
+// the guest unchanged. Between the adapter and the host a string is one
+// buffer: the per-byte values of the C API are gone.
 //
 // The guest is nested inside the outer component. Where it can (retype.go)
 // Streams patches the guest's types so that its lowers of those four
-// functions take and return latin1 strings too (the same core ABI as a
+// functions take and return latin1 strings (the same core ABI as a
 // list<u8>): its writes then go to Interface directly and its reads come
 // from the adapter as strings, which wasmtime copies whole between
 // components, where it copies a list<u8> element by element. Otherwise
@@ -42,10 +44,11 @@ import (
 
 // Interface is the host interface the adapter calls: write(self:
 // borrow<output-stream>, contents: string) -> result<_, stream-error>, the
-// same for blocking-write-and-flush, read(self: borrow<input-stream>, len:
-// u64) -> result<string, stream-error> and the same for blocking-read; a
-// string holds one char (U+0000..U+00FF) per byte.
-const Interface = "wasmcanvas:bulk/streams@0.1.0"
+// same for blocking-write-and-flush, whose string holds one char
+// (U+0000..U+00FF) per byte, and read(self: borrow<input-stream>, len:
+// u64) -> result<string, stream-error>, the same for blocking-read, whose
+// string is ReadString's: the bytes, plain or packed, and a tag.
+const Interface = "wasmcanvas:bulk/streams@0.2.0"
 
 // MemoryWAT is the adapter's memory and allocator; ShimWAT calls
 // Interface for the guest. Streams has its Encoder turn them, and the
@@ -68,6 +71,9 @@ var Adapted = map[string]string{
 
 // shimOrder is the order of the shim's functions everywhere below.
 var shimOrder = []string{"write", "blocking-write-and-flush", "read", "blocking-read"}
+
+// isRead says whether the shim's function n is a read.
+func isRead(n string) bool { return n == "read" || n == "blocking-read" }
 
 // ErrNotApplicable says why a component is loaded as it is.
 var ErrNotApplicable = errors.New("not wrapped")
@@ -107,7 +113,7 @@ type guest struct {
 // adapter's WAT, the re-exporter, the outer component's layout) must
 // change it. The runtime's tests pin the output
 // for a known component.
-const Version = "3"
+const Version = "4"
 
 // Check says, from one reading of wasm, whether and how Streams would wrap
 // it. err is nil, or wraps ErrNotApplicable and says why it would not wrap

@@ -80,7 +80,7 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 			w.byte(0x04, 0x00)
 			w.name(n)
 			w.byte(sortFunc)
-			if n == "read" || n == "blocking-read" {
+			if isRead(n) {
 				w.byte(0x08)
 			} else {
 				w.byte(0x07)
@@ -117,24 +117,31 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 		w.byte(0x00, 0x00, 0x00) // instantiate module 0, no arguments
 		return 1
 	})
-	// core memory 0, core funcs 0 (realloc) and 1 (reset).
+	// core memory 0, core funcs 0 (realloc), 1 (reset) and 2 (alloc).
 	w.section(6, func(w *writer) int {
 		w.byte(sortCore, coreMemory, 0x01, 0x00)
 		w.name("memory")
-		w.byte(sortCore, coreFunc, 0x01, 0x00)
-		w.name("realloc")
-		w.byte(sortCore, coreFunc, 0x01, 0x00)
-		w.name("reset")
-		return 3
+		for _, n := range []string{"realloc", "reset", "alloc"} {
+			w.byte(sortCore, coreFunc, 0x01, 0x00)
+			w.name(n)
+		}
+		return 4
 	})
-	// core funcs 2..5: the host functions lowered (latin1 strings, in the
-	// adapter's memory); 6, 7: resource.drop of the two stream types.
+	// core funcs 3..6: the host functions lowered, with strings in the
+	// adapter's memory: a write's latin1, a read's UTF-8 (pack.go); 7, 8:
+	// resource.drop of the two stream types.
+	const fLowered = 3
+	fDropOut, fDropIn := uint32(fLowered+len(shimOrder)), uint32(fLowered+len(shimOrder)+1)
 	w.section(8, func(w *writer) int {
-		for i := range shimOrder {
+		for i, n := range shimOrder {
 			w.byte(0x01, 0x00)
 			w.u32(fHost + uint32(i))
 			w.u32(3)
-			w.byte(0x02)       // string-encoding=latin1+utf16
+			if isRead(n) {
+				w.byte(0x00) // string-encoding=utf8
+			} else {
+				w.byte(0x02) // string-encoding=latin1+utf16
+			}
 			w.byte(0x03, 0x00) // memory 0
 			w.byte(0x04, 0x00) // realloc: core func 0
 		}
@@ -147,25 +154,33 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 	// core instance 1: the shim's imports; core instance 2: the shim.
 	w.section(2, func(w *writer) int {
 		w.byte(0x01)
-		w.u32(uint32(len(shimOrder)) + 3)
+		w.u32(uint32(len(shimOrder)) + 5)
 		for i, n := range shimOrder {
 			w.name(n)
 			w.byte(coreFunc)
-			w.u32(2 + uint32(i))
+			w.u32(fLowered + uint32(i))
 		}
 		w.name("drop-output-stream")
-		w.byte(coreFunc, 0x06)
+		w.byte(coreFunc)
+		w.u32(fDropOut)
 		w.name("drop-input-stream")
-		w.byte(coreFunc, 0x07)
+		w.byte(coreFunc)
+		w.u32(fDropIn)
 		w.name("reset")
 		w.byte(coreFunc, 0x01)
+		w.name("alloc")
+		w.byte(coreFunc, 0x02)
+		w.name("memory")
+		w.byte(coreMemory, 0x00)
 		w.byte(0x00, 0x01) // instantiate module 1
 		w.u32(1)
 		w.name("h")
 		w.byte(coreInstance, 0x01)
 		return 2
 	})
-	// core funcs 8..11: the shim's exports; 12: its post-return.
+	// core funcs 9..12: the shim's exports; 13: its post-return.
+	fShim := fDropIn + 1
+	fPostReturn := fShim + uint32(len(shimOrder))
 	w.section(6, func(w *writer) int {
 		for _, n := range append(shimOrder[:len(shimOrder):len(shimOrder)], "post-return") {
 			w.byte(sortCore, coreFunc, 0x01, 0x02)
@@ -175,18 +190,20 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 	})
 	// funcs F ..: the shim lifted to the guest's types. Retyped, the
 	// guest reads latin1 strings from the adapter (wasmtime copies them
-	// whole) and writes to the host directly.
+	// whole) and writes to the host directly (a host function reads a
+	// latin1 string in place; between components it must start at an
+	// even address, which a list<u8> need not).
 	fAdapted := map[string]uint32{}
 	lifted := 0
 	w.section(8, func(w *writer) int {
 		for i, n := range shimOrder {
-			read := n == "read" || n == "blocking-read"
+			read := isRead(n)
 			if retyped && !read {
 				fAdapted[n] = fHost + uint32(i)
 				continue
 			}
 			w.byte(0x00, 0x00)
-			w.u32(8 + uint32(i))
+			w.u32(fShim + uint32(i))
 			if retyped {
 				w.u32(4)
 				w.byte(0x02) // string-encoding=latin1+utf16
@@ -195,7 +212,8 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 			}
 			w.byte(0x03, 0x00) // memory 0
 			w.byte(0x04, 0x00) // realloc: core func 0
-			w.byte(0x05, 12)   // post-return: core func 12
+			w.byte(0x05)       // post-return
+			w.u32(fPostReturn)
 			if read {
 				w.u32(tRead)
 			} else {

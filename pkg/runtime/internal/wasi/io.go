@@ -364,13 +364,13 @@ func blockingWriteAndFlush(c *Ctx, a []cm.Value, p []byte) (cm.Value, error) {
 }
 
 // defineBulkStreams is compose.Interface: the adapter's way to move
-// stream bytes as latin1 strings (a string crosses the C API whole, a
-// list<u8> one value per byte).
+// stream bytes as strings (a string crosses the C API whole, a list<u8>
+// one value per byte): a read's UTF-8, plain or packed, a write's latin1.
 func defineBulkStreams(li *cm.LinkerInstance) error {
-	// The bytes a read returns are this call's (the string may share
-	// them: the C API copies it at once), and every OutputStream copies
-	// what it is given (so a write may pass an ASCII string's own bytes).
-	latin1 := func(b []byte) cm.Value { return compose.Latin1String(b) }
+	// A read's string holds its own copy of the bytes; every OutputStream
+	// copies what it is given (so a write may pass an ASCII string's own
+	// bytes).
+	readString := func(b []byte) cm.Value { return compose.ReadString(b) }
 	write := func(flush bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
 		return func(c *Ctx, a []cm.Value) (cm.Value, error) {
 			p, err := compose.Latin1Bytes(a[1].(string))
@@ -384,8 +384,8 @@ func defineBulkStreams(li *cm.LinkerInstance) error {
 		}
 	}
 	return all(
-		fn(li, "read", streamRead(false, latin1)),
-		fn(li, "blocking-read", streamRead(true, latin1)),
+		fn(li, "read", streamRead(false, readString)),
+		fn(li, "blocking-read", streamRead(true, readString)),
 		fn(li, "write", write(false)),
 		fn(li, "blocking-write-and-flush", write(true)),
 	)

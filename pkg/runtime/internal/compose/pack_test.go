@@ -1,0 +1,124 @@
+package compose
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// readBytes undoes ReadString.
+func readBytes(t testing.TB, s string) []byte {
+	if s == "" {
+		t.Fatal("a read string has no tag")
+	}
+	b, tag := []byte(s[:len(s)-1]), s[len(s)-1]
+	switch tag {
+	case TagPlain:
+		return b
+	case TagPacked:
+		for i, c := range b {
+			if c >= utf8.RuneSelf {
+				t.Fatalf("packed char %d is 0x%02x", i, c)
+			}
+		}
+		n, err := UnpackedLen(len(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, n)
+		if err := Unpack(out, b); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Fatalf("tag %d", tag)
+	return nil
+}
+
+// TestPackRoundTrips packs every length up to 40 of binary bytes, and
+// checks the packed form is ASCII, PackedLen long, and unpacks.
+func TestPackRoundTrips(t *testing.T) {
+	src := make([]byte, 40)
+	for i := range src {
+		src[i] = byte(0xff - i*37)
+	}
+	for n := range len(src) + 1 {
+		b := src[:n]
+		s := ReadString(b)
+		if len(s) != PackedLen(n)+1 {
+			t.Fatalf("%d bytes: %d chars, want %d and a tag", n, len(s), PackedLen(n))
+		}
+		if back := readBytes(t, s); !bytes.Equal(back, b) {
+			t.Fatalf("%d bytes: unpacked %x, want %x", n, back, b)
+		}
+	}
+}
+
+// TestPackLayout pins the layout the adapter's WAT shares: 7 bits a
+// char, low bits first.
+func TestPackLayout(t *testing.T) {
+	p := make([]byte, 8)
+	Pack(p, []byte{0xff, 0, 0, 0, 0, 0, 0x80})
+	if want := []byte{0x7f, 0x01, 0, 0, 0, 0, 0, 0x40}; !bytes.Equal(p, want) {
+		t.Fatalf("packed %x, want %x", p, want)
+	}
+	p = p[:2]
+	Pack(p, []byte{0x81})
+	if want := []byte{0x01, 0x01}; !bytes.Equal(p, want) {
+		t.Fatalf("packed %x, want %x", p, want)
+	}
+}
+
+func TestReadStringTags(t *testing.T) {
+	for _, c := range []struct {
+		in  []byte
+		tag byte
+	}{{nil, TagPlain}, {[]byte("plain ☃"), TagPlain}, {[]byte{0x80, 0xff, 0, 'a'}, TagPacked}, {[]byte("\xc3"), TagPacked}} {
+		s := ReadString(c.in)
+		if s[len(s)-1] != c.tag || !utf8.ValidString(s) {
+			t.Fatalf("%q: tag %d, valid UTF-8 %v", c.in, s[len(s)-1], utf8.ValidString(s))
+		}
+		if back := readBytes(t, s); !bytes.Equal(back, c.in) {
+			t.Fatalf("%q: back %q", c.in, back)
+		}
+	}
+}
+
+// FuzzPack checks any bytes come back from their read string, that the
+// string is UTF-8 (wasmtime refuses anything else), and that Unpack
+// refuses or takes any bytes without panicking.
+func FuzzPack(f *testing.F) {
+	f.Add([]byte("0123456789abcdef"))
+	f.Add([]byte{0x80, 0xff, 0x00})
+	f.Add([]byte(strings.Repeat("\xfe", 15)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := ReadString(b)
+		if !utf8.ValidString(s) {
+			t.Fatalf("%x: read string %x is not UTF-8", b, s)
+		}
+		if back := readBytes(t, s); !bytes.Equal(back, b) {
+			t.Fatalf("%x: back %x", b, back)
+		}
+		if n, err := UnpackedLen(len(b)); err == nil {
+			if err := Unpack(make([]byte, n), b); err == nil && PackedLen(n) != len(b) {
+				t.Fatalf("%x unpacked to %d bytes", b, n)
+			}
+		}
+	})
+}
+
+func TestUnpackRefuses(t *testing.T) {
+	for _, bad := range []string{"a", "abcdefgh1", "\x80b", "abcdefg\xff", "\x7f\x7f", "\x00\x02"} {
+		n, err := UnpackedLen(len(bad))
+		if err == nil {
+			err = Unpack(make([]byte, n), []byte(bad))
+		}
+		if err == nil {
+			t.Errorf("%q unpacked", bad)
+		}
+	}
+	if err := Unpack(make([]byte, 3), []byte("ab")); err == nil {
+		t.Error("Unpack took a dst of the wrong length")
+	}
+}
