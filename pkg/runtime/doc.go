@@ -25,15 +25,14 @@
 //
 // A component that imports wasi:io/streams is wrapped at load with the
 // stream adapter (internal/compose): its stream bytes then cross into the
-// host as one string per chunk instead of one C API value per byte (the C
-// API has no byte list): a write's latin1, a read's UTF-8, plain or, for
-// bytes that are not UTF-8, packed 7 bits a char. The component runs
-// nested; where that is safe its lowers of the four byte-moving functions
-// are retyped to take and return latin1 strings (the same core ABI: its
-// code is unchanged), so its writes reach the host directly and its reads
-// are copied whole
-// (Info.StreamsRetyped; the load logs why a component is not, and falls
-// back to not retyping it should wasmtime refuse the retyped one).
+// host as one UTF-8 string per chunk instead of one C API value per byte
+// (the C API has no byte list): as they are, or, when they are not UTF-8
+// (ASCII, for writes), packed 7 bits a char. The component runs nested;
+// where that is safe its lowers of the two reads are retyped to return
+// latin1 strings (the same core ABI: its code is unchanged), so its reads
+// are copied whole (Info.StreamsRetyped; the load logs why a component is
+// not, and falls back to not retyping it should wasmtime refuse the
+// retyped one).
 // Config.NoStreamAdapter (or WASMCANVAS_STREAM_ADAPTER=off) turns it off.
 //
 // Per component: environment and wasi:config values from maps, stdout

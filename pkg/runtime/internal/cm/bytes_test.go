@@ -5,8 +5,6 @@ import (
 	_ "embed"
 	"errors"
 	"testing"
-
-	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/compose"
 )
 
 // The C API (wasmtime 39) has no byte list: a list<u8> crosses it as one
@@ -44,13 +42,13 @@ func newBytesFixture(t testing.TB, data []byte) *fixture {
 			return err
 		}
 		if err := li.Func("get-str", func(_ *Store, args, results []Value) error {
-			results[0] = compose.Latin1String(data[:args[0].(uint32)])
+			results[0] = latin1String(data[:args[0].(uint32)])
 			return nil
 		}); err != nil {
 			return err
 		}
 		return li.Func("put-str", func(_ *Store, args, results []Value) (err error) {
-			results[0], err = check(compose.Latin1Bytes(args[0].(string)))
+			results[0], err = check(latin1Bytes(args[0].(string)))
 			return err
 		})
 	})

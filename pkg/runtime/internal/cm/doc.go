@@ -21,8 +21,8 @@
 // function no access to the guest's memory, so it still crosses as one value
 // per byte (BenchmarkBytesCrossing measures that against a latin1 string,
 // which crosses whole: the runtime's stream adapter, internal/compose,
-// takes that route for stream chunks). HostCalls counts the calls into Go, for the tests
-// that pin the crossings of a request.
+// moves stream chunks as strings). HostCalls counts the calls into Go, for
+// the tests that pin the crossings of a request.
 //
 // A baseline engine (EngineConfig.Baseline) compiles with Winch, which the
 // library has but its C API cannot name: winch.go and cm_config_winch

@@ -5,8 +5,8 @@
 // one value per byte, but a string crosses whole. Streams wraps a
 // component (the guest) in an outer component that imports what the guest
 // imports plus Interface, whose functions take and return the bytes as
-// strings: a write's latin1, one char per byte, a read's UTF-8, the bytes
-// as they are or packed 7 bits a char (pack.go). Inside the outer
+// UTF-8 strings: as they are, or packed 7 bits a char (pack.go). Inside
+// the outer
 // component a small adapter (two core modules, MemoryWAT and ShimWAT)
 // implements the guest's `[method]output-stream.write`,
 // `blocking-write-and-flush`, `[method]input-stream.read` and
@@ -16,12 +16,11 @@
 // buffer: the per-byte values of the C API are gone.
 //
 // The guest is nested inside the outer component. Where it can (retype.go)
-// Streams patches the guest's types so that its lowers of those four
-// functions take and return latin1 strings (the same core ABI as a
-// list<u8>): its writes then go to Interface directly and its reads come
-// from the adapter as strings, which wasmtime copies whole between
-// components, where it copies a list<u8> element by element. Otherwise
-// the guest is nested unmodified and the adapter serves it lists. Either
+// Streams patches the guest's types so that its lowers of the two reads
+// return latin1 strings (the same core ABI as a list<u8>), which wasmtime
+// copies whole between components, where it copies a list<u8> element by
+// element; its writes reach the adapter as lists. Otherwise the guest is
+// nested unmodified and the adapter serves it lists both ways. Either
 // way its code sees the same bytes from the same resources (the adapter
 // re-exports the host's resource types, it defines none). Its
 // wasi:io/streams instance comes from a generated re-exporter component:
@@ -43,10 +42,10 @@ import (
 )
 
 // Interface is the host interface the adapter calls: write(self:
-// borrow<output-stream>, contents: string) -> result<_, stream-error>, the
-// same for blocking-write-and-flush, whose string holds one char
-// (U+0000..U+00FF) per byte, and read(self: borrow<input-stream>, len:
-// u64) -> result<string, stream-error>, the same for blocking-read, whose
+// borrow<output-stream>, contents: string, packed: bool) -> result<_,
+// stream-error> and the same for blocking-write-and-flush, whose contents
+// WriteBytes reads, and read(self: borrow<input-stream>, len: u64) ->
+// result<string, stream-error> and the same for blocking-read, whose
 // string is ReadString's: the bytes, plain or packed, and a tag.
 const Interface = "wasmcanvas:bulk/streams@0.2.0"
 
@@ -113,7 +112,7 @@ type guest struct {
 // adapter's WAT, the re-exporter, the outer component's layout) must
 // change it. The runtime's tests pin the output
 // for a known component.
-const Version = "4"
+const Version = "5"
 
 // Check says, from one reading of wasm, whether and how Streams would wrap
 // it. err is nil, or wraps ErrNotApplicable and says why it would not wrap

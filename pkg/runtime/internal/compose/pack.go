@@ -7,20 +7,21 @@ import (
 	"unsafe"
 )
 
-// A read of Interface returns the bytes as a UTF-8 string: wasmtime
-// checks it (an ASCII run a word at a time) and copies it into the
-// adapter's memory whole, where it would convert a latin1 string one char
-// at a time. Bytes that are valid UTF-8 go plain, as they are; others go
-// packed: every 7 bytes become 8 ASCII chars of 7 bits each, low bits
-// first, and a last group of r < 7 bytes becomes r+1 chars. One byte after
-// them, TagPlain or TagPacked, says which. The adapter (ShimWAT) unpacks
-// with unpack7's shifts, a word at a time.
-//
-// A write still crosses as latin1, one char per byte: a retyped guest's
-// writes go to the host directly (wrap.go says why), and packing them in
-// the adapter would take a list<u8> copy into it, which wasmtime 39 makes
-// a byte at a time: measured, that costs a text write more than latin1
-// does and saves a binary write nothing.
+// Interface's strings are UTF-8: wasmtime checks one (an ASCII run a word
+// at a time) and copies it between the host and the adapter's memory
+// whole, where it converts latin1 a char at a time each way, at a cost
+// that depends on the bytes (a branch per char above 0x7f). Bytes that
+// already are such a string go plain, as they are: valid UTF-8 from the
+// host, ASCII from the adapter (its cheapest check). Others go packed:
+// every 7 bytes become 8 ASCII chars of 7 bits each, low bits first, and
+// a last group of r < 7 bytes becomes r+1 chars, a word at a time
+// whatever the bytes. A read's string ends with one more byte, TagPlain or
+// TagPacked, that says which; a write says it in its packed argument. The
+// adapter (ShimWAT) packs and unpacks with the shifts of pack7 and
+// unpack7.
+
+// highBits has the top bit of each byte of a word.
+const highBits = 0x8080808080808080
 
 // Tags after a read's bytes.
 const (
@@ -99,8 +100,6 @@ func unpack7(y uint64) uint64 {
 
 // Unpack writes src unpacked to dst, which is UnpackedLen(len(src))
 // long. A char above 0x7f, or a bit set past the last byte, is an error.
-// The host has no packed bytes to read: Unpack is the adapter's unpacking
-// in Go, which the tests hold Pack to.
 func Unpack(dst, src []byte) error {
 	if n, err := UnpackedLen(len(src)); err != nil {
 		return err
@@ -131,4 +130,23 @@ func Unpack(dst, src []byte) error {
 		return fmt.Errorf("packed bytes: a char above 0x7f")
 	}
 	return nil
+}
+
+// WriteBytes is the bytes a write of Interface carries: s's own bytes
+// when it is plain (the caller must not write to them), else s unpacked.
+// A packed s that Pack cannot have written is an error.
+func WriteBytes(s string, packed bool) ([]byte, error) {
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	if !packed {
+		return b, nil
+	}
+	n, err := UnpackedLen(len(b))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, n)
+	if err := Unpack(out, b); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -122,3 +122,22 @@ func TestUnpackRefuses(t *testing.T) {
 		t.Error("Unpack took a dst of the wrong length")
 	}
 }
+
+func TestWriteBytes(t *testing.T) {
+	bin := []byte{0x80, 0xff, 0, 'a', 0xfe, 1, 2, 3, 4, 5, 6, 7, 8}
+	p := make([]byte, PackedLen(len(bin)))
+	Pack(p, bin)
+	for _, c := range []struct {
+		s      string
+		packed bool
+		want   []byte
+	}{{"plain", false, []byte("plain")}, {"", true, []byte{}}, {string(p), true, bin}} {
+		got, err := WriteBytes(c.s, c.packed)
+		if err != nil || !bytes.Equal(got, c.want) {
+			t.Fatalf("%q packed %v: %x, %v; want %x", c.s, c.packed, got, err, c.want)
+		}
+	}
+	if got, err := WriteBytes("abcdefgh1", true); err == nil {
+		t.Fatalf("a packed string of a last group of one char unpacked to %x", got)
+	}
+}

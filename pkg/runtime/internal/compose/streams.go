@@ -91,7 +91,7 @@ func reexporter(api []export, retyped bool) ([]byte, error) {
 		f := streamFuncs[name]
 		params := strings.ReplaceAll(f.params, "$input-stream", "$"+prefix+"input-stream")
 		result := strings.NewReplacer("$E", errType, "$P", pollable).Replace(f.result)
-		if _, ok := Adapted[name]; ok && retyped {
+		if isRead(Adapted[name]) && retyped {
 			params = strings.ReplaceAll(params, "(list u8)", "string")
 			result = strings.ReplaceAll(result, "(list u8)", "string")
 		}

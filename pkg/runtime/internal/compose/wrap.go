@@ -20,9 +20,8 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 	})
 	T += 3
 	// list<u8>, borrows, results, the guest's two function types and the
-	// type of Interface. Retyped, the guest reads strings, and list<u8> and
-	// the write type stay unused (as do the shim's write functions below):
-	// one layout of indices for both ways.
+	// type of Interface. Retyped, the guest reads strings: one layout of
+	// indices for both ways.
 	tBytes, tBorrowOut, tBorrowIn, tWriteRes, tReadRes := T, T+1, T+2, T+3, T+4
 	tWrite, tRead, tIface := T+5, T+6, T+7
 	w.section(7, func(w *writer) int {
@@ -66,11 +65,13 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 		w.byte(0x01, 0x6a, 0x00, 0x01, 0x02) // 5: result<_, stream-error>
 		w.byte(0x01, 0x6a, 0x01, 0x73, 0x01, 0x02)
 		// 6: result<string, stream-error>
-		w.byte(0x01, 0x40, 0x02) // 7: func(self: 3, contents: string) -> 5
+		w.byte(0x01, 0x40, 0x03) // 7: func(self: 3, contents: string, packed: bool) -> 5
 		w.name("self")
 		w.byte(0x03)
 		w.name("contents")
-		w.byte(0x73, 0x00, 0x05)
+		w.byte(0x73)
+		w.name("packed")
+		w.byte(0x7f, 0x00, 0x05)
 		w.byte(0x01, 0x40, 0x02) // 8: func(self: 4, len: u64) -> 6
 		w.name("self")
 		w.byte(0x04)
@@ -127,21 +128,17 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 		}
 		return 4
 	})
-	// core funcs 3..6: the host functions lowered, with strings in the
-	// adapter's memory: a write's latin1, a read's UTF-8 (pack.go); 7, 8:
-	// resource.drop of the two stream types.
+	// core funcs 3..6: the host functions lowered, their strings UTF-8 in
+	// the adapter's memory (pack.go); 7, 8: resource.drop of the two stream
+	// types.
 	const fLowered = 3
 	fDropOut, fDropIn := uint32(fLowered+len(shimOrder)), uint32(fLowered+len(shimOrder)+1)
 	w.section(8, func(w *writer) int {
-		for i, n := range shimOrder {
+		for i := range shimOrder {
 			w.byte(0x01, 0x00)
 			w.u32(fHost + uint32(i))
 			w.u32(3)
-			if isRead(n) {
-				w.byte(0x00) // string-encoding=utf8
-			} else {
-				w.byte(0x02) // string-encoding=latin1+utf16
-			}
+			w.byte(0x00)       // string-encoding=utf8
 			w.byte(0x03, 0x00) // memory 0
 			w.byte(0x04, 0x00) // realloc: core func 0
 		}
@@ -190,21 +187,16 @@ func (g *guest) wrap(wasm, inner []byte, retyped bool, memory, shim, reexport []
 	})
 	// funcs F ..: the shim lifted to the guest's types. Retyped, the
 	// guest reads latin1 strings from the adapter (wasmtime copies them
-	// whole) and writes to the host directly (a host function reads a
-	// latin1 string in place; between components it must start at an
-	// even address, which a list<u8> need not).
+	// whole); it writes lists, since between components a latin1+utf16
+	// string must start at an even address, which a list<u8> need not.
 	fAdapted := map[string]uint32{}
 	lifted := 0
 	w.section(8, func(w *writer) int {
 		for i, n := range shimOrder {
 			read := isRead(n)
-			if retyped && !read {
-				fAdapted[n] = fHost + uint32(i)
-				continue
-			}
 			w.byte(0x00, 0x00)
 			w.u32(fShim + uint32(i))
-			if retyped {
+			if retyped && read {
 				w.u32(4)
 				w.byte(0x02) // string-encoding=latin1+utf16
 			} else {

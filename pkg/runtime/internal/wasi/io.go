@@ -368,12 +368,20 @@ func blockingWriteAndFlush(c *Ctx, a []cm.Value, p []byte) (cm.Value, error) {
 // one value per byte): a read's UTF-8, plain or packed, a write's latin1.
 func defineBulkStreams(li *cm.LinkerInstance) error {
 	// A read's string holds its own copy of the bytes; every OutputStream
-	// copies what it is given (so a write may pass an ASCII string's own
-	// bytes).
+	// copies what it is given, so a write may pass a plain string's own
+	// bytes.
 	readString := func(b []byte) cm.Value { return compose.ReadString(b) }
 	write := func(flush bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
 		return func(c *Ctx, a []cm.Value) (cm.Value, error) {
-			p, err := compose.Latin1Bytes(a[1].(string))
+			if len(a) != 3 {
+				return nil, fmt.Errorf("%s write: %d arguments, want 3", compose.Interface, len(a))
+			}
+			s, ok := a[1].(string)
+			packed, ok2 := a[2].(bool)
+			if !ok || !ok2 {
+				return nil, fmt.Errorf("%s write: want (string, bool), got (%T, %T)", compose.Interface, a[1], a[2])
+			}
+			p, err := compose.WriteBytes(s, packed)
 			if err != nil {
 				return nil, err
 			}

@@ -1,4 +1,4 @@
-package compose
+package cm
 
 import (
 	"encoding/binary"
@@ -10,11 +10,14 @@ import (
 
 const highBits = 0x8080808080808080
 
-// Latin1String is b as a string of the chars U+0000..U+00FF, one per
-// byte: how Interface hands bytes to the adapter. ASCII runs are copied
-// eight bytes at a time; all-ASCII b is its own latin1 string, which then
-// shares b's bytes: the caller gives b up.
-func Latin1String(b []byte) string {
+// The latin1 route of BenchmarkBytesCrossing: bytes as a string of one
+// char per byte, which a guest that asks for latin1+utf16 strings reads
+// as those bytes.
+
+// latin1String is b as a string of the chars U+0000..U+00FF, one per
+// byte. ASCII runs are copied eight bytes at a time; all-ASCII b is its
+// own latin1 string, which then shares b's bytes: the caller gives b up.
+func latin1String(b []byte) string {
 	i := asciiPrefix(b)
 	if i == len(b) {
 		return unsafe.String(unsafe.SliceData(b), len(b))
@@ -34,10 +37,10 @@ func Latin1String(b []byte) string {
 	return sb.String()
 }
 
-// Latin1Bytes undoes Latin1String; a char above U+00FF is an error. An
+// latin1Bytes undoes latin1String; a char above U+00FF is an error. An
 // all-ASCII s is its own bytes, returned without a copy: the caller must
 // not write to them.
-func Latin1Bytes(s string) ([]byte, error) {
+func latin1Bytes(s string) ([]byte, error) {
 	i := asciiPrefixString(s)
 	if i == len(s) {
 		return unsafe.Slice(unsafe.StringData(s), len(s)), nil
