@@ -30,13 +30,18 @@ const (
 )
 
 // ReadString is b as the string a read of Interface returns: b and
-// TagPlain when b is valid UTF-8, else b packed and TagPacked.
+// TagPlain when b is valid UTF-8, else b packed and TagPacked. The caller
+// gives b up: the string may hold its bytes (when b has room for the tag).
 func ReadString(b []byte) string {
 	var out []byte
 	if utf8.Valid(b) {
-		out = make([]byte, len(b)+1)
-		copy(out, b)
-		out[len(b)] = TagPlain
+		if cap(b) > len(b) {
+			out = append(b, TagPlain)
+		} else {
+			out = make([]byte, len(b)+1)
+			copy(out, b)
+			out[len(b)] = TagPlain
+		}
 	} else {
 		n := PackedLen(len(b))
 		out = make([]byte, n+1)

@@ -1,7 +1,6 @@
 package wasi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -79,8 +78,9 @@ func (c *Ctx) block(ps []Pollable) ([]uint32, error) {
 
 // InputStream is the host side of a wasi:io input-stream.
 type InputStream interface {
-	// Read returns up to n bytes; with block false it may return none.
-	// io.EOF means the stream is closed.
+	// Read returns up to n bytes, in a slice the caller then owns (to its
+	// capacity); with block false it may return none. io.EOF means the
+	// stream is closed.
 	Read(ctx context.Context, n int, block bool) ([]byte, error)
 	Pollable
 }
@@ -157,8 +157,7 @@ func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, err
 			if n > len(s.buf) {
 				n = len(s.buf)
 			}
-			out := make([]byte, n)
-			copy(out, s.buf)
+			out := readCopy(s.buf[:n])
 			s.buf = s.buf[n:]
 			s.mu.Unlock()
 			return out, nil
@@ -185,6 +184,14 @@ func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, err
 	}
 }
 
+// readCopy is a read's own copy of b, with a byte to spare: the stream
+// adapter's read (compose.ReadString) puts its tag there.
+func readCopy(b []byte) []byte {
+	out := make([]byte, len(b), len(b)+1)
+	copy(out, b)
+	return out
+}
+
 // readNow reads directly, skipping the read-ahead goroutine; a (0, nil)
 // read is retried. It reads up to readChunk whatever n is, and keeps what
 // is past n for the next reads: a guest reading 4 KiB at a time then
@@ -208,7 +215,7 @@ func (s *ReaderStream) readNow(n int) ([]byte, error) {
 			s.mu.Unlock()
 		}
 		if m > 0 {
-			return bytes.Clone(p[:min(m, n)]), nil
+			return readCopy(p[:min(m, n)]), nil
 		}
 		if err != nil {
 			return nil, err
