@@ -1,9 +1,10 @@
 ;; The adapter's shim (see package compose): each export is one
 ;; wasi:io/streams function as the guest calls it, lifted with the
 ;; adapter's memory. It calls the host's function of the same name with
-;; its return area at 0: a write passes the bytes as a latin1 string; a
-;; read gets a UTF-8 string, the bytes plain or packed with a tag after
-;; them (pack.go), and returns the bytes. It drops the borrowed stream
+;; its return area at 0; the strings between them are UTF-8 (pack.go). A
+;; write sends the bytes as they are when they are ASCII and packed
+;; otherwise, and says which; a read gets the bytes, plain or packed, and
+;; a tag after them, and returns the bytes. It drops the borrowed stream
 ;; handle (a callee must drop what it borrowed before it returns) and
 ;; returns the area: a result<string, stream-error> laid out in latin1 is
 ;; a result<list<u8>, stream-error>, byte for byte. post-return frees the

@@ -371,8 +371,8 @@ func blockingWriteAndFlush(c *Ctx, a []cm.Value, p []byte) (cm.Value, error) {
 }
 
 // defineBulkStreams is compose.Interface: the adapter's way to move
-// stream bytes as strings (a string crosses the C API whole, a list<u8>
-// one value per byte): a read's UTF-8, plain or packed, a write's latin1.
+// stream bytes as UTF-8 strings, plain or packed (a string crosses the C
+// API whole, a list<u8> one value per byte).
 func defineBulkStreams(li *cm.LinkerInstance) error {
 	// A read's string holds its own copy of the bytes; every OutputStream
 	// copies what it is given, so a write may pass a plain string's own
