@@ -112,7 +112,7 @@ type guest struct {
 // adapter's WAT, the re-exporter, the outer component's layout) must
 // change it. The runtime's tests pin the output
 // for a known component.
-const Version = "5"
+const Version = "6"
 
 // Check says, from one reading of wasm, whether and how Streams would wrap
 // it. err is nil, or wraps ErrNotApplicable and says why it would not wrap

@@ -79,13 +79,15 @@
         (local.set $m (local.get $n))))
     (i32.store (i32.const 8) (local.get $m)))
 
-  ;; ascii says whether the n bytes at p are all below 0x80.
+  ;; ascii says whether the n bytes at p are all below 0x80; it stops at
+  ;; the first word that is not.
   (func $ascii (param $p i32) (param $n i32) (result i32)
     (local $acc i64)
     (block $done
       (loop $words
         (br_if $done (i32.lt_u (local.get $n) (i32.const 8)))
-        (local.set $acc (i64.or (local.get $acc) (i64.load align=1 (local.get $p))))
+        (if (i64.ne (i64.and (i64.load align=1 (local.get $p)) (i64.const 0x8080808080808080)) (i64.const 0))
+          (then (return (i32.const 0))))
         (local.set $p (i32.add (local.get $p) (i32.const 8)))
         (local.set $n (i32.sub (local.get $n) (i32.const 8)))
         (br $words)))
