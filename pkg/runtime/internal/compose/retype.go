@@ -22,9 +22,10 @@ import (
 // start at an even address (wasmtime checks, where a list<u8> may start
 // anywhere), a UTF-8 one must be valid, and a host function that read the
 // guest's latin1 directly converts it to UTF-8 and back a char at a time,
-// with a branch per byte above 0x7f: measured, random bytes echoed 3.3
-// times slower that way than through the list copy and packing, and text
-// 30% faster (README, Numbers).
+// with a branch per byte above 0x7f: measured in-process, random bytes
+// echoed 3.3 times slower that way than through the list copy and
+// packing, while ASCII text echoed 29% slower through the list copy
+// (README, Numbers).
 //
 // Only a guest whose patch cannot reach anything else is retyped: the
 // types patched are used by the adapted reads alone (and the streams
