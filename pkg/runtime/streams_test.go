@@ -348,14 +348,21 @@ func envRefused(t *testing.T, env, value string) {
 	}
 }
 
-func TestStreamAdapterEnv(t *testing.T) {
-	envRefused(t, wruntime.StreamAdapterEnv, "sometimes")
-	t.Setenv(wruntime.StreamAdapterEnv, "off")
+// echoWithEnvOff loads the echo on a new host with env set to off.
+func echoWithEnvOff(t *testing.T, env string) *wruntime.Component {
+	t.Helper()
+	t.Setenv(env, "off")
 	h := newHost(t, wruntime.Config{})
 	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestStreamAdapterEnv(t *testing.T) {
+	envRefused(t, wruntime.StreamAdapterEnv, "sometimes")
+	c := echoWithEnvOff(t, wruntime.StreamAdapterEnv)
 	prof := wruntime.StartProfile()
 	echoBytes(t, serve(t, c), []byte("as list<u8>"))
 	checkRoute(t, hostCalls(prof), false)

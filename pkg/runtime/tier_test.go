@@ -172,13 +172,7 @@ func TestWinchFallsBackToCranelift(t *testing.T) {
 
 func TestWinchEnv(t *testing.T) {
 	envRefused(t, wruntime.WinchEnv, "maybe")
-	t.Setenv(wruntime.WinchEnv, "off")
-	h := newHost(t, wruntime.Config{})
-	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if i := c.Info(); i.BaselineCompiler != "cranelift" {
+	if i := echoWithEnvOff(t, wruntime.WinchEnv).Info(); i.BaselineCompiler != "cranelift" {
 		t.Fatalf("WASMCANVAS_WINCH=off: baseline compiled by %q, want cranelift", i.BaselineCompiler)
 	}
 }

@@ -15,8 +15,8 @@ import (
 // host, ASCII from the adapter (its cheapest check). Others go packed:
 // every 7 bytes become 8 ASCII chars of 7 bits each, low bits first, and
 // a last group of r < 7 bytes becomes r+1 chars, a word at a time
-// whatever the bytes. A read's string ends with one more byte, TagPlain or
-// TagPacked, that says which; a write says it in its packed argument. The
+// whatever the bytes. A read's string ends with one more byte, tagPlain or
+// tagPacked, that says which; a write says it in its packed argument. The
 // adapter (ShimWAT) packs and unpacks with the shifts of pack7 and
 // unpack7.
 
@@ -25,34 +25,34 @@ const highBits = 0x8080808080808080
 
 // Tags after a read's bytes.
 const (
-	TagPlain  = 0x00
-	TagPacked = 0x01
+	tagPlain  = 0x00
+	tagPacked = 0x01
 )
 
 // ReadString is b as the string a read of Interface returns: b and
-// TagPlain when b is valid UTF-8, else b packed and TagPacked. The caller
+// tagPlain when b is valid UTF-8, else b packed and tagPacked. The caller
 // gives b up: the string may hold its bytes (when b has room for the tag).
 func ReadString(b []byte) string {
 	var out []byte
 	if utf8.Valid(b) {
 		if cap(b) > len(b) {
-			out = append(b, TagPlain)
+			out = append(b, tagPlain)
 		} else {
 			out = make([]byte, len(b)+1)
 			copy(out, b)
-			out[len(b)] = TagPlain
+			out[len(b)] = tagPlain
 		}
 	} else {
-		n := PackedLen(len(b))
+		n := packedLen(len(b))
 		out = make([]byte, n+1)
-		Pack(out[:n], b)
-		out[n] = TagPacked
+		pack(out[:n], b)
+		out[n] = tagPacked
 	}
 	return unsafe.String(unsafe.SliceData(out), len(out))
 }
 
-// PackedLen is the length of n bytes packed.
-func PackedLen(n int) int {
+// packedLen is the length of n bytes packed.
+func packedLen(n int) int {
 	if r := n % 7; r != 0 {
 		return n/7*8 + r + 1
 	}
@@ -67,8 +67,8 @@ func pack7(x uint64) uint64 {
 	return x&0x007f_007f_007f_007f | x&0x3f80_3f80_3f80_3f80<<1
 }
 
-// Pack writes src packed to dst, which is PackedLen(len(src)) long.
-func Pack(dst, src []byte) {
+// pack writes src packed to dst, which is packedLen(len(src)) long.
+func pack(dst, src []byte) {
 	for len(src) >= 8 {
 		binary.LittleEndian.PutUint64(dst, pack7(binary.LittleEndian.Uint64(src)))
 		src, dst = src[7:], dst[8:]
@@ -82,9 +82,9 @@ func Pack(dst, src []byte) {
 	copy(dst, w[:])
 }
 
-// UnpackedLen is the length of m packed chars unpacked; m is an error
+// unpackedLen is the length of m packed chars unpacked; m is an error
 // when no length packs to it (a last group of one char).
-func UnpackedLen(m int) (int, error) {
+func unpackedLen(m int) (int, error) {
 	switch r := m % 8; r {
 	case 0:
 		return m / 8 * 7, nil
@@ -103,10 +103,10 @@ func unpack7(y uint64) uint64 {
 	return y&0x0fff_ffff | y&0x0fff_ffff_0000_0000>>4
 }
 
-// Unpack writes src unpacked to dst, which is UnpackedLen(len(src))
+// unpack writes src unpacked to dst, which is unpackedLen(len(src))
 // long. A char above 0x7f, or a bit set past the last byte, is an error.
-func Unpack(dst, src []byte) error {
-	if n, err := UnpackedLen(len(src)); err != nil {
+func unpack(dst, src []byte) error {
+	if n, err := unpackedLen(len(src)); err != nil {
 		return err
 	} else if n != len(dst) {
 		return fmt.Errorf("packed bytes: %d chars unpack to %d bytes, not %d", len(src), n, len(dst))
@@ -139,18 +139,18 @@ func Unpack(dst, src []byte) error {
 
 // WriteBytes is the bytes a write of Interface carries: s's own bytes
 // when it is plain (the caller must not write to them), else s unpacked.
-// A packed s that Pack cannot have written is an error.
+// A packed s that pack cannot have written is an error.
 func WriteBytes(s string, packed bool) ([]byte, error) {
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	if !packed {
 		return b, nil
 	}
-	n, err := UnpackedLen(len(b))
+	n, err := unpackedLen(len(b))
 	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, n)
-	if err := Unpack(out, b); err != nil {
+	if err := unpack(out, b); err != nil {
 		return nil, err
 	}
 	return out, nil

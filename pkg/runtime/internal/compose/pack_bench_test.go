@@ -10,17 +10,17 @@ import (
 func BenchmarkPack(b *testing.B) {
 	src := make([]byte, 64<<10)
 	rand.NewChaCha8([32]byte{1}).Read(src)
-	packed := make([]byte, PackedLen(len(src)))
+	packed := make([]byte, packedLen(len(src)))
 	b.Run("pack", func(b *testing.B) {
 		b.SetBytes(int64(len(src)))
 		for b.Loop() {
-			Pack(packed, src)
+			pack(packed, src)
 		}
 	})
 	b.Run("unpack", func(b *testing.B) {
 		b.SetBytes(int64(len(src)))
 		for b.Loop() {
-			if err := Unpack(src, packed); err != nil {
+			if err := unpack(src, packed); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -14,20 +14,20 @@ func readBytes(t testing.TB, s string) []byte {
 	}
 	b, tag := []byte(s[:len(s)-1]), s[len(s)-1]
 	switch tag {
-	case TagPlain:
+	case tagPlain:
 		return b
-	case TagPacked:
+	case tagPacked:
 		for i, c := range b {
 			if c >= utf8.RuneSelf {
 				t.Fatalf("packed char %d is 0x%02x", i, c)
 			}
 		}
-		n, err := UnpackedLen(len(b))
+		n, err := unpackedLen(len(b))
 		if err != nil {
 			t.Fatal(err)
 		}
 		out := make([]byte, n)
-		if err := Unpack(out, b); err != nil {
+		if err := unpack(out, b); err != nil {
 			t.Fatal(err)
 		}
 		return out
@@ -37,7 +37,7 @@ func readBytes(t testing.TB, s string) []byte {
 }
 
 // TestPackRoundTrips packs every length up to 40 of binary bytes, and
-// checks the packed form is ASCII, PackedLen long, and unpacks.
+// checks the packed form is ASCII, packedLen long, and unpacks.
 func TestPackRoundTrips(t *testing.T) {
 	src := make([]byte, 40)
 	for i := range src {
@@ -50,8 +50,8 @@ func TestPackRoundTrips(t *testing.T) {
 		c := make([]byte, n, n+n%2)
 		copy(c, b)
 		s := ReadString(c)
-		if len(s) != PackedLen(n)+1 {
-			t.Fatalf("%d bytes: %d chars, want %d and a tag", n, len(s), PackedLen(n))
+		if len(s) != packedLen(n)+1 {
+			t.Fatalf("%d bytes: %d chars, want %d and a tag", n, len(s), packedLen(n))
 		}
 		if back := readBytes(t, s); !bytes.Equal(back, b) {
 			t.Fatalf("%d bytes: unpacked %x, want %x", n, back, b)
@@ -63,12 +63,12 @@ func TestPackRoundTrips(t *testing.T) {
 // char, low bits first.
 func TestPackLayout(t *testing.T) {
 	p := make([]byte, 8)
-	Pack(p, []byte{0xff, 0, 0, 0, 0, 0, 0x80})
+	pack(p, []byte{0xff, 0, 0, 0, 0, 0, 0x80})
 	if want := []byte{0x7f, 0x01, 0, 0, 0, 0, 0, 0x40}; !bytes.Equal(p, want) {
 		t.Fatalf("packed %x, want %x", p, want)
 	}
 	p = p[:2]
-	Pack(p, []byte{0x81})
+	pack(p, []byte{0x81})
 	if want := []byte{0x01, 0x01}; !bytes.Equal(p, want) {
 		t.Fatalf("packed %x, want %x", p, want)
 	}
@@ -78,7 +78,7 @@ func TestReadStringTags(t *testing.T) {
 	for _, c := range []struct {
 		in  []byte
 		tag byte
-	}{{nil, TagPlain}, {[]byte("plain ☃"), TagPlain}, {[]byte{0x80, 0xff, 0, 'a'}, TagPacked}, {[]byte("\xc3"), TagPacked}} {
+	}{{nil, tagPlain}, {[]byte("plain ☃"), tagPlain}, {[]byte{0x80, 0xff, 0, 'a'}, tagPacked}, {[]byte("\xc3"), tagPacked}} {
 		s := ReadString(c.in)
 		if s[len(s)-1] != c.tag || !utf8.ValidString(s) {
 			t.Fatalf("%q: tag %d, valid UTF-8 %v", c.in, s[len(s)-1], utf8.ValidString(s))
@@ -90,7 +90,7 @@ func TestReadStringTags(t *testing.T) {
 }
 
 // FuzzPack checks any bytes come back from their read string, that the
-// string is UTF-8 (wasmtime refuses anything else), and that Unpack
+// string is UTF-8 (wasmtime refuses anything else), and that unpack
 // refuses or takes any bytes without panicking.
 func FuzzPack(f *testing.F) {
 	f.Add([]byte("0123456789abcdef"))
@@ -104,8 +104,8 @@ func FuzzPack(f *testing.F) {
 		if back := readBytes(t, s); !bytes.Equal(back, b) {
 			t.Fatalf("%x: back %x", b, back)
 		}
-		if n, err := UnpackedLen(len(b)); err == nil {
-			if err := Unpack(make([]byte, n), b); err == nil && PackedLen(n) != len(b) {
+		if n, err := unpackedLen(len(b)); err == nil {
+			if err := unpack(make([]byte, n), b); err == nil && packedLen(n) != len(b) {
 				t.Fatalf("%x unpacked to %d bytes", b, n)
 			}
 		}
@@ -114,23 +114,23 @@ func FuzzPack(f *testing.F) {
 
 func TestUnpackRefuses(t *testing.T) {
 	for _, bad := range []string{"a", "abcdefgh1", "\x80b", "abcdefg\xff", "\x7f\x7f", "\x00\x02"} {
-		n, err := UnpackedLen(len(bad))
+		n, err := unpackedLen(len(bad))
 		if err == nil {
-			err = Unpack(make([]byte, n), []byte(bad))
+			err = unpack(make([]byte, n), []byte(bad))
 		}
 		if err == nil {
 			t.Errorf("%q unpacked", bad)
 		}
 	}
-	if err := Unpack(make([]byte, 3), []byte("ab")); err == nil {
-		t.Error("Unpack took a dst of the wrong length")
+	if err := unpack(make([]byte, 3), []byte("ab")); err == nil {
+		t.Error("unpack took a dst of the wrong length")
 	}
 }
 
 func TestWriteBytes(t *testing.T) {
 	bin := []byte{0x80, 0xff, 0, 'a', 0xfe, 1, 2, 3, 4, 5, 6, 7, 8}
-	p := make([]byte, PackedLen(len(bin)))
-	Pack(p, bin)
+	p := make([]byte, packedLen(len(bin)))
+	pack(p, bin)
 	for _, c := range []struct {
 		s      string
 		packed bool

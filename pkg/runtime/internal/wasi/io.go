@@ -390,7 +390,7 @@ func defineBulkStreams(li *cm.LinkerInstance) error {
 			}
 			p, err := compose.WriteBytes(s, packed)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s write: %w", compose.Interface, err)
 			}
 			if flush {
 				return blockingWriteAndFlush(c, a, p)
