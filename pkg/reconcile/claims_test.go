@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/deploy"
 	"github.com/wasmcanvas/wasmcanvas/pkg/deploy/local"
 	"github.com/wasmcanvas/wasmcanvas/pkg/gateway"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
@@ -154,6 +156,89 @@ func TestPathClaimHandedOverWhenOwnerMoves(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A pass of the owner that read its old version before the move landed
+// must not hand the old path over: the old version still serves it. (The
+// race that once left a claimant Failed for good in the local backend: the
+// stale pass saw the old version deployed, freed the path, and the
+// claimant's routes collided with the owner's old ones at the gateway.)
+func TestPathClaimKeptFromAStalePass(t *testing.T) {
+	t.Parallel()
+	g := &gatedStatus{app: "components-first", hold: make(chan chan struct{}, 2), entered: make(chan struct{}, 2)}
+	e := newEnv(t, nil, func(o *Options) { g.Deployer = o.Deployer; o.Deployer = g })
+	e.run()
+	first, second := claimant("first", "/x"), claimant("second", "/x")
+	e.apply(first)
+	e.waitState(first.Key().String(), oda.DeploymentComplete)
+	e.apply(second)
+	e.waitState(second.Key().String(), oda.DeploymentFailed)
+
+	// A pass of first reads version 1, then waits in Status while first
+	// moves to /y and the index learns it.
+	release1, release2 := make(chan struct{}), make(chan struct{})
+	g.hold <- release1
+	e.ctrl.Enqueue(first.Key().String())
+	g.wait(t)
+	g.hold <- release2
+	first.Spec.CoreFunction.ExposedAPIs[0].Path = "/y"
+	e.apply(first)
+	waitFor(t, "the index to see first at /y", func() (bool, string) {
+		return e.ctrl.idx.holds(first.Key().String(), "/x"), "first does not hold /x"
+	})
+	close(release1)
+	// The next pass of first (the move's) starts once the stale one ended.
+	g.wait(t)
+	if !e.ctrl.idx.holds(first.Key().String(), "/x") {
+		t.Errorf("a pass that saw first's old version deployed freed /x, which that version still serves")
+	}
+	close(release2)
+	e.waitState(first.Key().String(), oda.DeploymentComplete)
+	e.waitState(second.Key().String(), oda.DeploymentComplete)
+}
+
+// gatedStatus holds the Status calls of one application: each takes the
+// next channel from hold (if any), says so on entered and waits until that
+// channel is closed.
+type gatedStatus struct {
+	deploy.Deployer
+	app     string
+	hold    chan chan struct{}
+	entered chan struct{}
+}
+
+func (g *gatedStatus) Status(ctx context.Context, name string) (deploy.AppStatus, error) {
+	if name == g.app {
+		select {
+		case release := <-g.hold:
+			g.entered <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return deploy.AppStatus{}, ctx.Err()
+			}
+		default:
+		}
+	}
+	return g.Deployer.Status(ctx, name)
+}
+
+// holds says whether the index has key holding path from an earlier
+// version.
+func (x *index) holds(key, path string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	ent := x.entries[key]
+	return ent != nil && slices.ContainsFunc(ent.held, func(c pathClaim) bool { return c.path == claimPath(path) })
+}
+
+func (g *gatedStatus) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-g.entered:
+	case <-time.After(waitTimeout):
+		t.Fatalf("no Status call of %s within %s", g.app, waitTimeout)
 	}
 }
 

@@ -83,7 +83,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 		return Result{}, fmt.Errorf("reconcile %s: %w", key, err)
 	}
 	if cc := c.idx.conflict(key, c.idx.orderOf(key, orderOf(key, comp, ent.Revision)), translate.IngressRoutes(m)); cc != nil {
-		return c.refuseClaim(ctx, key, app, prev, in, observed, cc)
+		return c.refuseClaim(ctx, key, app, ent.Revision, prev, in, observed, cc)
 	}
 	justDeployed := false
 	if observed.DeployedVersion != in.version {
@@ -138,7 +138,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (Result, error) 
 	}
 	if observed.Type == wadm.StatusDeployed && observed.DeployedVersion == in.version {
 		// The paths an earlier version served are free now.
-		c.enqueueAll(c.idx.settle(key))
+		c.enqueueAll(c.idx.settle(key, ent.Revision))
 	}
 	switch state {
 	case oda.DeploymentComplete, oda.DeploymentFailed:
@@ -226,7 +226,7 @@ func (c *Controller) cleanup(ctx context.Context, key, ns, name string) (Result,
 // first Failed, naming the path and its owner, and keeps its application
 // from serving (undeploying it if a race let it deploy). The owner's
 // release or any change to the path's claimants enqueues it again.
-func (c *Controller) refuseClaim(ctx context.Context, key, app string, prev *oda.ComponentStatus, in statusInput, observed deploy.AppStatus, cc *claimConflict) (Result, error) {
+func (c *Controller) refuseClaim(ctx context.Context, key, app string, rev uint64, prev *oda.ComponentStatus, in statusInput, observed deploy.AppStatus, cc *claimConflict) (Result, error) {
 	if observed.DeployedVersion != "" {
 		if err := c.opts.Deployer.Undeploy(ctx, app); err != nil {
 			return Result{}, fmt.Errorf("reconcile %s: undeploy it, as %s serves path %s: %w", key, cc.owner, cc.claim.path, err)
@@ -235,7 +235,7 @@ func (c *Controller) refuseClaim(ctx context.Context, key, app string, prev *oda
 		observed = deploy.AppStatus{Type: wadm.StatusUndeployed, Exists: observed.Exists}
 	}
 	// Nothing of it serves: the paths an earlier version held are free.
-	c.enqueueAll(c.idx.settle(key))
+	c.enqueueAll(c.idx.settle(key, rev))
 	in.observed, in.claim = observed, cc
 	st := computeStatus(in)
 	changed, err := c.writeStatus(ctx, in.c.Metadata.Namespace, in.c.Metadata.Name, prev, st)

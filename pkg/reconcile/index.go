@@ -61,6 +61,8 @@ type indexEntry struct {
 	// the Component was created at (the index did not see it created);
 	// refine corrects it from the key's history where it matters.
 	approx bool
+	// rev is the revision of the stored version the entry reflects.
+	rev uint64
 	// deleting: the Component is gone from the desired store; the entry
 	// only keeps its held paths until release.
 	deleting bool
@@ -176,7 +178,7 @@ func (x *index) entryOf(e store.Entry[oda.Component]) *indexEntry {
 	c := e.Value
 	c.Metadata.Namespace, c.Metadata.Name = e.Namespace, e.Name
 	key := e.Key().String()
-	ent := &indexEntry{order: orderOf(key, &c, e.Revision), exposes: map[string][]string{}}
+	ent := &indexEntry{order: orderOf(key, &c, e.Revision), rev: e.Revision, exposes: map[string][]string{}}
 	for _, r := range x.routes(&c) {
 		ent.claims = append(ent.claims, pathClaim{path: claimPath(r.Path), api: r.API})
 	}
@@ -293,12 +295,16 @@ func (x *index) removeLocked(key string) []string {
 
 // settle drops the paths key held from an earlier version once the current
 // one is deployed (or nothing is), and returns the claimants that may take
-// them over.
-func (x *index) settle(key string) []string {
+// them over. rev is the revision of the version the caller saw deployed:
+// a pass that read an older one (the Component changed since) or a newer
+// one (the index has not seen it yet) settles nothing, as the version it
+// saw may still serve what the index holds; the pass of the revision the
+// index has settles.
+func (x *index) settle(key string, rev uint64) []string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	old := x.entries[key]
-	if old == nil || old.deleting || len(old.held) == 0 {
+	if old == nil || old.deleting || old.rev != rev || len(old.held) == 0 {
 		return nil
 	}
 	wake := map[string]struct{}{}

@@ -80,7 +80,17 @@ func TestIndexClaimsAndDependents(t *testing.T) {
 	if cc := x.conflict(b, order(b), routes); cc == nil || cc.owner != a {
 		t.Errorf("before settle b's conflict = %+v, want a's", cc)
 	}
-	if wake := x.settle(a); !slices.Equal(wake, []string{b}) {
+	// A pass that saw version 9 or 11 deployed settles nothing: version
+	// 9 still serves /x, and what 11 holds the index has not seen.
+	for _, rev := range []uint64{9, 11} {
+		if wake := x.settle(a, rev); len(wake) != 0 {
+			t.Errorf("settle at revision %d woke %v, want nobody (the index has 10)", rev, wake)
+		}
+	}
+	if cc := x.conflict(b, order(b), routes); cc == nil || cc.owner != a {
+		t.Errorf("after a stale settle b's conflict = %+v, want a's", cc)
+	}
+	if wake := x.settle(a, 10); !slices.Equal(wake, []string{b}) {
 		t.Errorf("settle woke %v, want [%s]", wake, b)
 	}
 	if cc := x.conflict(b, order(b), routes); cc != nil {
