@@ -3,11 +3,15 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/wasmcanvas/wasmcanvas/cmd/canvas/cli"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
@@ -276,5 +280,54 @@ func TestBinaryExitCode(t *testing.T) {
 	out, err = exec.Command(bin, "aply").CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Fatalf("canvas aply: exit %v, want 2 (a bad command line)\n%s", err, out)
+	}
+}
+
+// A word that names no subcommand of a group is a usage error (exit 2)
+// naming the word, with a flag after it or not, and a near miss gets the
+// subcommand meant; given nothing, a group prints its help.
+func TestUnknownSubcommands(t *testing.T) {
+	var groups [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		if !c.HasSubCommands() {
+			return
+		}
+		if len(path) > 0 {
+			groups = append(groups, path)
+		}
+		for _, s := range c.Commands() {
+			walk(s, append(slices.Clone(path), s.Name()))
+		}
+	}
+	walk(cli.NewRootCmd(nil, io.Discard, io.Discard), nil)
+	if len(groups) < 8 {
+		t.Fatalf("found %d command groups, want the ten or so canvas has: %v", len(groups), groups)
+	}
+	for _, g := range groups {
+		for _, extra := range [][]string{nil, {"--server", "http://127.0.0.1:1"}} {
+			args := slices.Concat(g, []string{"zzzz"}, extra)
+			code, out, errOut := run(t, "", args...)
+			if code != 2 || !strings.Contains(errOut, `unknown command "zzzz"`) || out != "" {
+				t.Errorf("canvas %s: exit %d, stdout %d bytes, stderr %q; want 2 and the unknown command named", strings.Join(args, " "), code, len(out), errOut)
+			}
+		}
+		code, out, errOut := run(t, "", g...)
+		if strings.Contains(out, "canvas "+strings.Join(g, " ")+" [flags]") {
+			t.Errorf("canvas %s: its usage offers it as a command of its own:\n%s", strings.Join(g, " "), out)
+		}
+		if code != 0 || !strings.Contains(out, "Available Commands:") {
+			if !(code == 2 && strings.HasPrefix(errOut, "error: ")) { // get, edge, lattice: "get what?"
+				t.Errorf("canvas %s: exit %d, stdout %q, stderr %q; want its help or a usage error", strings.Join(g, " "), code, out, errOut)
+			}
+		}
+	}
+	code, _, errOut := run(t, "", "apikey", "lst")
+	if code != 2 || !strings.Contains(errOut, "Did you mean this?\n\tlist") {
+		t.Errorf("canvas apikey lst: exit %d, %q; want 2 suggesting list", code, errOut)
+	}
+	code, _, errOut = run(t, "", "get", "componentz", "--server", "http://127.0.0.1:1")
+	if code != 2 || !strings.Contains(errOut, `unknown command "componentz"`) || !strings.Contains(errOut, "\tcomponents") {
+		t.Errorf("canvas get componentz --server URL: exit %d, %q; want 2 naming componentz and suggesting components", code, errOut)
 	}
 }

@@ -8,3 +8,6 @@ var Describe = describe
 
 // CodeLine exposes describe's line for an implementation's code.
 var CodeLine = codeLine
+
+// NewRootCmd exposes the command tree.
+var NewRootCmd = newRootCmd

@@ -67,6 +67,16 @@ func isUsageError(err error) bool {
 
 type flagError struct{ err error }
 
+// unknownCommand is cobra's error for an unknown subcommand of c, with its
+// suggestions.
+func unknownCommand(c *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, c.CommandPath())
+	if s := c.SuggestionsFor(name); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return errors.New(msg)
+}
+
 func (e *flagError) Error() string { return e.err.Error() }
 func (e *flagError) Unwrap() error { return e.err }
 
@@ -98,7 +108,15 @@ Exit codes: 0 success, 1 invalid input or failed operation, 2 bad command line.`
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &flagError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// `canvas get componentz --server URL`: cobra parses the flags of
+		// get, which has none of its subcommands' flags, before it looks
+		// at componentz. The unknown subcommand is the mistake to name.
+		if args := c.Flags().Args(); c.HasAvailableSubCommands() && len(args) > 0 {
+			err = unknownCommand(c, args[0])
+		}
+		return &flagError{err}
+	})
 	root.AddCommand(
 		newValidateCmd(),
 		newRenderCmd(),
@@ -110,5 +128,43 @@ Exit codes: 0 success, 1 invalid input or failed operation, 2 bad command line.`
 		newMigrateCmd(),
 		newAPIKeyCmd(), newClientCmd(),
 	)
+	root.InitDefaultCompletionCmd() // now, so that its group is guarded too
+	for _, c := range root.Commands() {
+		guardGroups(c)
+	}
 	return root
+}
+
+// groupUseLine is the line of cobra's usage template that a runnable
+// command adds.
+const groupUseLine = "{{if .Runnable}}\n  {{.UseLine}}{{end}}"
+
+// guardGroups makes c and every command under it that only groups
+// subcommands refuse a word that is none of them: cobra would print a
+// group's help and exit 0 for `canvas apikey lst`, so a script's typo
+// passed for success. Such a word is an unknown command (exit 2), with
+// cobra's suggestions; a group given nothing prints its help, as before.
+// (The root does this itself.)
+func guardGroups(c *cobra.Command) {
+	if !c.HasSubCommands() {
+		return
+	}
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's default, which it sets on the root alone
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return unknownCommand(cmd, args[0])
+		}
+		return nil
+	}
+	if !c.Runnable() {
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		// Its usage keeps saying `canvas apikey [command]` alone, not also
+		// `canvas apikey [flags]` as a runnable command's would.
+		c.SetUsageTemplate(strings.Replace(c.UsageTemplate(), groupUseLine, "", 1))
+	}
+	for _, s := range c.Commands() {
+		guardGroups(s)
+	}
 }
