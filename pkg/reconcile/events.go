@@ -56,6 +56,9 @@ type Event struct {
 	Count          int       `json:"count"`
 	FirstTimestamp time.Time `json:"firstTimestamp"`
 	LastTimestamp  time.Time `json:"lastTimestamp"`
+	// Seq is the event's sequence in the stream, set by the lists (a fold
+	// gives it a new one).
+	Seq uint64 `json:"-"`
 }
 
 // RecorderOptions configure the event stream; zero values take defaults.
@@ -161,7 +164,23 @@ func (r *Recorder) Record(ctx context.Context, key, uid, eventType, reason, mess
 // key, oldest first: the events of an earlier Component of that name
 // (deleted, then created again) are not among them.
 func (r *Recorder) List(ctx context.Context, key, uid string) ([]Event, error) {
-	subj := subject.ComponentEvents(key)
+	return r.list(ctx, subject.ComponentEvents(key), "events of "+key, func(ev Event) bool { return ev.UID == uid })
+}
+
+// ListNamespace returns the recorded events of every Component in
+// namespace ("": in every namespace), earlier incarnations' included,
+// oldest first.
+func (r *Recorder) ListNamespace(ctx context.Context, namespace string) ([]Event, error) {
+	subj, what := subject.ComponentEventsAll, "events"
+	if namespace != "" {
+		subj, what = subject.ComponentEvents(namespace)+".*", "events in namespace "+namespace
+	}
+	return r.list(ctx, subj, what, func(Event) bool { return true })
+}
+
+// list reads the events on subj (what names them in errors) that keep
+// accepts, in stream order.
+func (r *Recorder) list(ctx context.Context, subj, what string, keep func(Event) bool) ([]Event, error) {
 	cons, err := r.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubject:     subj,
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
@@ -169,7 +188,7 @@ func (r *Recorder) List(ctx context.Context, key, uid string) ([]Event, error) {
 		InactiveThreshold: time.Minute,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list events of %s: create a consumer on stream %s: %w", key, r.name, err)
+		return nil, fmt.Errorf("list %s: create a consumer on stream %s: %w", what, r.name, err)
 	}
 	name := cons.CachedInfo().Name
 	defer func() {
@@ -180,29 +199,33 @@ func (r *Recorder) List(ctx context.Context, key, uid string) ([]Event, error) {
 	}()
 	pending := int(cons.CachedInfo().NumPending)
 	out := make([]Event, 0, pending)
-	for len(out) < pending {
-		batch, err := cons.Fetch(min(pending-len(out), eventListFetchBatch), jetstream.FetchMaxWait(eventListFetchMaxWait))
+	for seen := 0; seen < pending; {
+		batch, err := cons.Fetch(min(pending-seen, eventListFetchBatch), jetstream.FetchMaxWait(eventListFetchMaxWait))
 		if err != nil {
-			return nil, fmt.Errorf("list events of %s: fetch: %w", key, err)
+			return nil, fmt.Errorf("list %s: fetch: %w", what, err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
 			var ev Event
 			if err := json.Unmarshal(m.Data(), &ev); err != nil {
-				return nil, fmt.Errorf("list events of %s: message on %s is not an event: %w", key, m.Subject(), err)
+				return nil, fmt.Errorf("list %s: message on %s is not an event: %w", what, m.Subject(), err)
 			}
-			if ev.UID == uid {
+			if md, err := m.Metadata(); err == nil {
+				ev.Seq = md.Sequence.Stream
+			}
+			if keep(ev) {
 				out = append(out, ev)
 			}
 		}
 		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("list events of %s: fetch: %w", key, err)
+			return nil, fmt.Errorf("list %s: fetch: %w", what, err)
 		}
 		if n == 0 {
 			// Messages counted as pending expired meanwhile.
 			break
 		}
+		seen += n
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +94,35 @@ func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
 	}
 	if old, err := rec.List(ctx, key, uid); err != nil || len(old) != 2 || old[1].Message != "d" || old[1].Count != 1 {
 		t.Fatalf("events of the old incarnation = %+v, %v, want c and d, unfolded", old, err)
+	}
+
+	// A namespace's events: every Component's, every incarnation's, in
+	// the order recorded, each with its place in the stream.
+	if err := rec.Record(ctx, "elsewhere.x", "uid-x", EventNormal, ReasonDeployed, "x"); err != nil {
+		t.Fatal(err)
+	}
+	all, err := rec.ListNamespace(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := rec.ListNamespace(ctx, "components")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(ns)+1 || all[len(all)-1].Key != "elsewhere.x" {
+		t.Fatalf("every namespace: %+v; components: %+v", all, ns)
+	}
+	var msgs []string
+	for i, ev := range ns {
+		msgs = append(msgs, ev.Key+":"+ev.Message)
+		if ev.Seq == 0 || (i > 0 && ev.Seq <= ns[i-1].Seq) {
+			t.Errorf("event %d has stream sequence %d after %d", i, ev.Seq, ns[max(i-1, 0)].Seq)
+		}
+	}
+	if want := "components.other:gone components.pc:c components.pc:d components.pc:d"; strings.Join(msgs, " ") != want {
+		t.Errorf("events in components = %s, want %s", strings.Join(msgs, " "), want)
+	}
+	if none, err := rec.ListNamespace(ctx, "empty"); err != nil || len(none) != 0 {
+		t.Errorf("events in a namespace without any = %v, %v", none, err)
 	}
 }
