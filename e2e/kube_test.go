@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -406,6 +407,14 @@ func TestKubectl(t *testing.T) {
 	}
 	if out := k.kubectl("get", "components", "-A"); !strings.Contains(out, "NAMESPACE") || !strings.Contains(out, "ctk-productcatalogmanagement") {
 		t.Errorf("get components -A: %s", out)
+	}
+	// The reconciler's events, as the Kubernetes canvas's operators'
+	// show: under Events in describe, and in get events.
+	if out := k.kubectl("describe", "component", "ctk-productcatalogmanagement"); !regexp.MustCompile(`(?m)^Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n[\s\S]*Normal\s+Deployed\s+.*wasmcanvas\s+deployed wadm application`).MatchString(out) {
+		t.Errorf("describe shows no Deployed event: %s", out)
+	}
+	if out := k.kubectl("get", "events", "--field-selector", "reason=Deployed"); !strings.Contains(out, "component/ctk-productcatalogmanagement") || !strings.Contains(out, "LAST SEEN") {
+		t.Errorf("get events: %s", out)
 	}
 
 	// A watch streams the change a patch makes.

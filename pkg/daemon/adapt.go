@@ -8,6 +8,7 @@ import (
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
+	"github.com/wasmcanvas/wasmcanvas/pkg/kubeapi"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/reconcile"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
@@ -177,8 +178,33 @@ func (e events) List(ctx context.Context, key oda.Key, uid string) ([]wire.Event
 	return out, nil
 }
 
+// KubeEvents serves the recorder's events to the kube API, as the daemon
+// does (for tests that build the kube API themselves).
+func KubeEvents(r *reconcile.Recorder) kubeapi.EventSource { return kubeEvents{r} }
+
+// kubeEvents adapts the reconcile event recorder to kubeapi.EventSource.
+type kubeEvents struct{ r *reconcile.Recorder }
+
+func (e kubeEvents) ListEvents(ctx context.Context, namespace string) ([]kubeapi.Event, error) {
+	evs, err := e.r.ListNamespace(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]kubeapi.Event, 0, len(evs))
+	for _, ev := range evs {
+		k, err := oda.ParseKey(ev.Key)
+		if err != nil {
+			continue // not a Component's subject: nothing kubectl could ask about
+		}
+		out = append(out, kubeapi.Event{Namespace: k.Namespace, Name: k.Name, UID: ev.UID, Type: ev.Type, Reason: ev.Reason,
+			Message: ev.Message, Count: ev.Count, FirstTimestamp: ev.FirstTimestamp, LastTimestamp: ev.LastTimestamp, Seq: ev.Seq})
+	}
+	return out, nil
+}
+
 var (
-	_ api.Desired  = desired{}
-	_ api.Statuses = statuses{}
-	_ api.Events   = events{}
+	_ kubeapi.EventSource = kubeEvents{}
+	_ api.Desired         = desired{}
+	_ api.Statuses        = statuses{}
+	_ api.Events          = events{}
 )

@@ -414,7 +414,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	d.info = d.apiSrv.InfoHandler()
-	return d.buildKube()
+	return d.buildKube(kubeEvents{recorder})
 }
 
 // startPeers makes the peer client once the API listens: this canvas

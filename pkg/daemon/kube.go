@@ -63,8 +63,9 @@ func (d *Daemon) kubeCheck() []api.Check {
 	}}}
 }
 
-// buildKube makes the kube API over the API server build made.
-func (d *Daemon) buildKube() error {
+// buildKube makes the kube API over the API server build made, serving
+// events from evs.
+func (d *Daemon) buildKube(evs kubeapi.EventSource) error {
 	if d.opts.KubeListen == KubeListenOff {
 		return nil
 	}
@@ -88,7 +89,7 @@ func (d *Daemon) buildKube() error {
 		})
 	}
 	var err error
-	d.kube, err = kubeapi.New(kubeapi.Options{API: d.apiSrv, Auth: authn, Logger: d.log.Named("kubeapi")})
+	d.kube, err = kubeapi.New(kubeapi.Options{API: d.apiSrv, Auth: authn, Events: evs, Logger: d.log.Named("kubeapi")})
 	return err
 }
 

@@ -102,10 +102,10 @@ func discoveredResource(r metav1.APIResource, group, version string, subresource
 	return d
 }
 
-// coreDiscovery is core v1 (namespaces) as aggregated discovery.
+// coreDiscovery is core v1 (events, namespaces) as aggregated discovery.
 func coreDiscovery() []any {
 	return []any{map[string]any{"metadata": map[string]any{}, "versions": []any{map[string]any{"version": "v1", "freshness": "Current",
-		"resources": []any{discoveredResource(namespaceResource, "", "v1")}}}}}
+		"resources": []any{discoveredResource(eventResource, "", "v1"), discoveredResource(namespaceResource, "", "v1")}}}}}
 }
 
 // groupDiscovery is oda.tmforum.org, every version, as aggregated discovery.

@@ -7,7 +7,8 @@
 // delete and the read-only status subresource, at oda.tmforum.org/v1,
 // v1beta4 and v1beta3 with conversion both ways. It also serves the
 // ExposedAPI and DependentAPI children, read-only, derived from each
-// Component and its status.
+// Component and its status, and in core v1 the namespaces in use and the
+// reconciler's events (Options.Events), both read-only.
 //
 // It is a second front end over pkg/api's store, admission and watch
 // fan-out: it owns no state of its own but an in-memory index of what the

@@ -24,6 +24,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon/daemontest"
 	"github.com/wasmcanvas/wasmcanvas/pkg/kubeapi"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/reconcile"
 	"github.com/wasmcanvas/wasmcanvas/pkg/store"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 )
@@ -40,6 +41,7 @@ type env struct {
 	config *rest.Config
 	dyn    *dynamic.DynamicClient
 	status *store.Store[oda.ComponentStatus]
+	events *reconcile.Recorder
 }
 
 var (
@@ -61,6 +63,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	d, st := daemon.StoreBackends(ds, ss)
+	rec, err := reconcile.NewRecorder(ctx, js, reconcile.RecorderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := api.New(api.Options{Desired: d, Statuses: st,
 		Admit: func(c *oda.Component) error {
 			_, err := translate.Component(c, translate.Options{})
@@ -81,7 +87,7 @@ func newEnv(t *testing.T) *env {
 		}
 		return auth.Principal{Subject: "reader", Roles: []string{auth.RoleRead}}, nil
 	})
-	kube, err := kubeapi.New(kubeapi.Options{API: srv, Auth: auth.Chain(auth.LocalAdmin(tok), reader)})
+	kube, err := kubeapi.New(kubeapi.Options{API: srv, Auth: auth.Chain(auth.LocalAdmin(tok), reader), Events: daemon.KubeEvents(rec)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +136,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, url: url, config: cfg, dyn: dyn, status: ss}
+	e := &env{t: t, ctx: ctx, url: url, config: cfg, dyn: dyn, status: ss, events: rec}
 	for kube.Synced() != nil {
 		select {
 		case <-ctx.Done():

@@ -43,6 +43,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Now is the clock of the Age column (default time.Now).
 	Now func() time.Time
+	// Events are served as core v1 Events (nil: none are listed).
+	Events EventSource
 }
 
 // Server is the Kubernetes-style API. Create it with New, feed its index
@@ -141,14 +143,22 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) *statusError {
 			writeAggregated(w, coreDiscovery())
 			return nil
 		}
-		// Core v1 holds only the (read-only) namespaces.
+		// Core v1 holds only the (read-only) namespaces and events.
 		writeJSON(w, http.StatusOK, metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{"v1"},
 			ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: r.Host}}})
 		return nil
 	case get && len(parts) == 2 && parts[0] == "api" && parts[1] == "v1":
 		writeJSON(w, http.StatusOK, metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: "v1",
-			APIResources: []metav1.APIResource{namespaceResource}})
+			APIResources: []metav1.APIResource{eventResource, namespaceResource}})
 		return nil
+	case len(parts) == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "events":
+		return s.serveEvents(w, r, "", "")
+	case len(parts) >= 5 && len(parts) <= 6 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" && parts[4] == "events":
+		name := ""
+		if len(parts) == 6 {
+			name = parts[5]
+		}
+		return s.serveEvents(w, r, parts[3], name)
 	case len(parts) >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces":
 		return s.serveNamespaces(w, r, parts[2:])
 	case get && len(parts) == 1 && parts[0] == "apis":
