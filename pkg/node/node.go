@@ -243,7 +243,8 @@ func (n *Node) ID() string { return n.id }
 func (n *Node) Stopped() <-chan struct{} { return n.stopCh }
 
 // Start subscribes to the node's control-interface subjects, publishes
-// host_started and a first heartbeat, and starts the heartbeat.
+// host_started and a first heartbeat (on the wire when it returns), and
+// starts the heartbeat.
 func (n *Node) Start(ctx context.Context) error {
 	n.started = n.opts.Now()
 	if n.ctlURL == "" {
@@ -326,6 +327,11 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mu.Unlock()
 	n.publish(EventHostStarted, hostStarted(n.opts.FriendlyName, labels, n.opts.Version))
 	n.Heartbeat()
+	// Both are on the wire when Start returns: a subscriber that starts
+	// listening afterwards does not see this host start.
+	if err := n.nc.FlushWithContext(fctx); err != nil {
+		n.log.Warn("host_started and the first heartbeat not flushed", zap.Error(err))
+	}
 	n.wg.Add(2)
 	n.working.Store(true)
 	go n.work()
