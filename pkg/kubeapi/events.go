@@ -115,7 +115,20 @@ func eventStatus(code int, name, msg string) *statusError {
 	return e
 }
 
-// serveEvents answers /api/v1/events and /api/v1/namespaces/NS/events[/NAME].
+// serveNamespacedEvents answers /api/v1/namespaces/NS/events[/NAME] (parts
+// after namespaces: NS, events[, NAME]).
+func (s *Server) serveNamespacedEvents(w http.ResponseWriter, r *http.Request, parts []string) *statusError {
+	name := ""
+	if len(parts) == 3 {
+		name = parts[2]
+	}
+	if err := oda.CheckDNSLabel(parts[0]); err != nil {
+		return eventStatus(http.StatusBadRequest, name, fmt.Sprintf("namespace %q: %v", parts[0], err))
+	}
+	return s.serveEvents(w, r, parts[0], name)
+}
+
+// serveEvents answers the events of namespace ("": of all) or the one named.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, namespace, name string) *statusError {
 	if r.Method != http.MethodGet {
 		return eventStatus(http.StatusMethodNotAllowed, name, "events are recorded by the canvas's reconciler and are read-only here")

@@ -119,6 +119,14 @@ func TestEvents(t *testing.T) {
 	if !slices.ContainsFunc(core.APIResources, func(r metav1.APIResource) bool { return r.Name == "events" && r.Namespaced }) {
 		t.Errorf("core v1 discovery lacks namespaced events: %+v", core.APIResources)
 	}
+	for _, ns := range []string{"%3E", "%2A", "a.b", "Components"} { // a subject wildcard or dot must not widen the list
+		if code, _, body := e.do(http.MethodGet, "/api/v1/namespaces/"+ns+"/events", "", nil); code != http.StatusBadRequest {
+			t.Errorf("events in namespace %s: %d %s, want 400", ns, code, body)
+		}
+	}
+	if code, _, body := e.do(http.MethodGet, "/api/v1/namespaces//events", "", nil); code == http.StatusOK {
+		t.Errorf("events in an empty namespace: %d %s, want an error", code, body)
+	}
 	if code, _, _ := e.do(http.MethodPost, "/api/v1/namespaces/components/events", "", []byte(`{}`)); code != http.StatusMethodNotAllowed {
 		t.Errorf("POST an event: %d, want 405", code)
 	}

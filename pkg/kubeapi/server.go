@@ -154,11 +154,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) *statusError {
 	case len(parts) == 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "events":
 		return s.serveEvents(w, r, "", "")
 	case len(parts) >= 5 && len(parts) <= 6 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" && parts[4] == "events":
-		name := ""
-		if len(parts) == 6 {
-			name = parts[5]
-		}
-		return s.serveEvents(w, r, parts[3], name)
+		return s.serveNamespacedEvents(w, r, parts[3:])
 	case len(parts) >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces":
 		return s.serveNamespaces(w, r, parts[2:])
 	case get && len(parts) == 1 && parts[0] == "apis":

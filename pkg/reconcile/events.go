@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 )
 
 // Event types, as Kubernetes names them.
@@ -173,6 +174,9 @@ func (r *Recorder) List(ctx context.Context, key, uid string) ([]Event, error) {
 func (r *Recorder) ListNamespace(ctx context.Context, namespace string) ([]Event, error) {
 	subj, what := subject.ComponentEventsAll, "events"
 	if namespace != "" {
+		if err := oda.CheckDNSLabel(namespace); err != nil {
+			return nil, fmt.Errorf("list events in namespace %q: %w", namespace, err)
+		}
 		subj, what = subject.ComponentEvents(namespace)+".*", "events in namespace "+namespace
 	}
 	return r.list(ctx, subj, what, func(Event) bool { return true })

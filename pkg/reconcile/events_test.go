@@ -125,4 +125,9 @@ func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
 	if none, err := rec.ListNamespace(ctx, "empty"); err != nil || len(none) != 0 {
 		t.Errorf("events in a namespace without any = %v, %v", none, err)
 	}
+	for _, bad := range []string{"*", ">", "components.pc", "a b"} {
+		if evs, err := rec.ListNamespace(ctx, bad); err == nil {
+			t.Errorf("events in namespace %q = %d events, want an error (not a name: a wildcard or a dot would widen the subject)", bad, len(evs))
+		}
+	}
 }
