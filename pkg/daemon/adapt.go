@@ -192,14 +192,45 @@ func (e kubeEvents) ListEvents(ctx context.Context, namespace string) ([]kubeapi
 	}
 	out := make([]kubeapi.Event, 0, len(evs))
 	for _, ev := range evs {
-		k, err := oda.ParseKey(ev.Key)
-		if err != nil {
-			continue // not a Component's subject: nothing kubectl could ask about
+		if kev, ok := kubeEvent(ev); ok {
+			out = append(out, kev)
 		}
-		out = append(out, kubeapi.Event{Namespace: k.Namespace, Name: k.Name, UID: ev.UID, Type: ev.Type, Reason: ev.Reason,
-			Message: ev.Message, Count: ev.Count, FirstTimestamp: ev.FirstTimestamp, LastTimestamp: ev.LastTimestamp, Seq: ev.Seq})
 	}
 	return out, nil
+}
+
+func (e kubeEvents) WatchEvents(ctx context.Context, namespace string, after uint64) (<-chan kubeapi.Event, error) {
+	in, err := e.r.Watch(ctx, namespace, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan kubeapi.Event)
+	go func() {
+		defer close(out)
+		for ev := range in {
+			kev, ok := kubeEvent(ev)
+			if !ok {
+				continue
+			}
+			select {
+			case out <- kev:
+			case <-ctx.Done():
+				return // in closes too, as ctx ended
+			}
+		}
+	}()
+	return out, nil
+}
+
+// kubeEvent is ev as the kube API serves it; false for an event whose key
+// is not a Component's (nothing kubectl could ask about).
+func kubeEvent(ev reconcile.Event) (kubeapi.Event, bool) {
+	k, err := oda.ParseKey(ev.Key)
+	if err != nil {
+		return kubeapi.Event{}, false
+	}
+	return kubeapi.Event{Namespace: k.Namespace, Name: k.Name, UID: ev.UID, Type: ev.Type, Reason: ev.Reason,
+		Message: ev.Message, Count: ev.Count, FirstTimestamp: ev.FirstTimestamp, LastTimestamp: ev.LastTimestamp, Seq: ev.Seq}, true
 }
 
 var (

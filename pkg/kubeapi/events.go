@@ -25,7 +25,7 @@ import (
 )
 
 // The reconciler's events about Components are served as core v1 Events,
-// read-only (get, list; no watch), so `kubectl describe component` shows
+// read-only (get, list, watch), so `kubectl describe component` shows
 // them under Events as it does on the Kubernetes canvas, and `kubectl get
 // events` lists them. An event repeated is one Event whose count grows.
 
@@ -35,6 +35,11 @@ type EventSource interface {
 	// ("": in every namespace), earlier incarnations' included, oldest
 	// first.
 	ListEvents(ctx context.Context, namespace string) ([]Event, error)
+	// WatchEvents delivers the events recorded in namespace ("": in
+	// every namespace) after Seq after, in order (a repeat comes again
+	// with its count grown), until ctx ends or the source fails; the
+	// channel is closed then.
+	WatchEvents(ctx context.Context, namespace string, after uint64) (<-chan Event, error)
 }
 
 // Event is one recorded event about a Component.
@@ -52,7 +57,7 @@ type Event struct {
 
 // eventResource is core v1's Event as discovery lists it.
 var eventResource = metav1.APIResource{Name: "events", SingularName: "event", Namespaced: true, Kind: "Event",
-	Verbs: metav1.Verbs{"get", "list"}, ShortNames: []string{"ev"}}
+	Verbs: metav1.Verbs{"get", "list", "watch"}, ShortNames: []string{"ev"}}
 
 // eventSource is the Source and reporting controller of every event.
 const eventSource = "wasmcanvas"
@@ -134,12 +139,12 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, namespace, 
 		return eventStatus(http.StatusMethodNotAllowed, name, "events are recorded by the canvas's reconciler and are read-only here")
 	}
 	q := r.URL.Query()
-	if w := q.Get("watch"); w == "true" || w == "1" {
-		return eventStatus(http.StatusMethodNotAllowed, name, "events are listed here, not watched: run kubectl get events without --watch, or canvas watch")
-	}
 	match, bad := eventSelector(q.Get("fieldSelector"), q.Get("labelSelector"))
 	if bad != nil {
 		return bad
+	}
+	if wt := q.Get("watch"); wt == "true" || wt == "1" {
+		return s.watchEvents(w, r, namespace, name, match)
 	}
 	var evs []Event
 	if s.opts.Events != nil {
@@ -236,4 +241,65 @@ func (s *Server) eventTable(objs []corev1.Event, rv uint64) metav1.Table {
 		})
 	}
 	return t
+}
+
+// watchEvents streams events as a watch of the Kubernetes API does: from a
+// resourceVersion a list gave, the events after it; without one (or "0"),
+// the current events as ADDED first. An event seen again (a repeat folded
+// into it) is MODIFIED. No BOOKMARKs; the stream ends at timeoutSeconds,
+// on a write that stalls, or when the event stream cannot be read, and the
+// client lists again.
+func (s *Server) watchEvents(w http.ResponseWriter, r *http.Request, namespace, name string, match func(*corev1.Event) bool) *statusError {
+	if s.opts.Events == nil {
+		return eventStatus(http.StatusMethodNotAllowed, name, "this canvas records no events to watch")
+	}
+	var initial []Event
+	after, err := strconv.ParseUint(r.URL.Query().Get("resourceVersion"), 10, 64)
+	if err != nil || after == 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+		initial, err = s.opts.Events.ListEvents(ctx, namespace)
+		cancel()
+		if err != nil {
+			return eventStatus(http.StatusServiceUnavailable, name, "list events: "+err.Error())
+		}
+		after = 0
+		for _, e := range initial {
+			after = max(after, e.Seq)
+		}
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ch, err := s.opts.Events.WatchEvents(ctx, namespace, after)
+	if err != nil {
+		return eventStatus(http.StatusServiceUnavailable, name, "watch events: "+err.Error())
+	}
+	table := asTable(r)
+	write, timeout := watchResponse(w, r)
+	seen := map[string]bool{}
+	send := func(e Event) bool {
+		o := e.object()
+		if (name != "" && o.Name != name) || !match(&o) {
+			return true
+		}
+		typ := "ADDED"
+		if seen[o.Name] {
+			typ = "MODIFIED"
+		}
+		seen[o.Name] = true
+		var raw []byte
+		var merr error
+		if table {
+			raw, merr = json.Marshal(s.eventTable([]corev1.Event{o}, e.Seq))
+		} else {
+			raw, merr = json.Marshal(o)
+		}
+		return merr == nil && write(typ, raw)
+	}
+	for _, e := range initial {
+		if !send(e) {
+			return nil
+		}
+	}
+	follow(ctx, timeout, ch, send)
+	return nil
 }

@@ -5,9 +5,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 
@@ -17,7 +20,7 @@ import (
 // The reconciler's events are core v1 Events: listed per namespace or in
 // all, selected by the fields kubectl describe sends (so it shows them
 // under Events), got by name, printed as kubectl get events prints them;
-// read-only, and not watched.
+// read-only; watched from a resourceVersion or from now.
 func TestEvents(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -87,8 +90,48 @@ func TestEvents(t *testing.T) {
 	if l, err := cs.CoreV1().Events("components").List(e.ctx, metav1.ListOptions{LabelSelector: "a=b"}); err != nil || len(l.Items) != 0 {
 		t.Errorf("a label selector: %v, %v; want no events (they carry no labels)", l, err)
 	}
-	if _, err := cs.CoreV1().Events("components").Watch(e.ctx, metav1.ListOptions{}); !apierrors.IsMethodNotSupported(err) {
-		t.Errorf("watch: %v, want MethodNotAllowed", err)
+
+	// A watch from the list's resourceVersion sees what is recorded after
+	// it, in its selection: a new event ADDED, its repeat MODIFIED.
+	w, err := cs.CoreV1().Events("components").Watch(e.ctx, metav1.ListOptions{ResourceVersion: ns.ResourceVersion, FieldSelector: "involvedObject.name=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	// From no resourceVersion, the current events come first, as ADDED.
+	w0, err := cs.CoreV1().Events("").Watch(e.ctx, metav1.ListOptions{FieldSelector: "type=Warning"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w0.Stop()
+	record("components.other", "uid-other", reconcile.EventNormal, reconcile.ReasonDeployed, "other again")
+	record("components."+name, uid, reconcile.EventNormal, reconcile.ReasonReady, "ready")
+	record("components."+name, uid, reconcile.EventNormal, reconcile.ReasonReady, "ready")
+	next := func(w watch.Interface) (watch.EventType, *corev1.Event) {
+		t.Helper()
+		select {
+		case we, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("the watch ended")
+			}
+			ev, isEvent := we.Object.(*corev1.Event)
+			if !isEvent {
+				t.Fatalf("watched %s %T, want an Event", we.Type, we.Object)
+			}
+			return we.Type, ev
+		case <-time.After(20 * time.Second):
+			t.Fatal("no event watched")
+		}
+		return "", nil
+	}
+	if typ, ev := next(w); typ != watch.Added || ev.Reason != reconcile.ReasonReady || ev.Count != 1 {
+		t.Errorf("first watched: %s %+v, want the Ready event ADDED", typ, ev)
+	}
+	if typ, ev := next(w); typ != watch.Modified || ev.Reason != reconcile.ReasonReady || ev.Count != 2 {
+		t.Errorf("second watched: %s %+v, want the Ready event MODIFIED with count 2", typ, ev)
+	}
+	if typ, ev := next(w0); typ != watch.Added || ev.Reason != reconcile.ReasonDeployFailed || ev.Count != 2 {
+		t.Errorf("a watch without resourceVersion began with %s %+v, want the current warning ADDED", typ, ev)
 	}
 	if err := cs.CoreV1().Events("components").Delete(e.ctx, ev.Name, metav1.DeleteOptions{}); !apierrors.IsMethodNotSupported(err) {
 		t.Errorf("delete: %v, want MethodNotAllowed", err)
@@ -101,8 +144,8 @@ func TestEvents(t *testing.T) {
 			cols = append(cols, c.Name)
 		}
 	}
-	if strings.Join(cols, ",") != "Last Seen,Type,Reason,Object,Message" || len(tbl.Rows) != 2 {
-		t.Fatalf("events table: columns %v, %d rows; want kubectl's Last Seen,Type,Reason,Object,Message and 2 rows", cols, len(tbl.Rows))
+	if strings.Join(cols, ",") != "Last Seen,Type,Reason,Object,Message" || len(tbl.Rows) != 3 {
+		t.Fatalf("events table: columns %v, %d rows; want kubectl's Last Seen,Type,Reason,Object,Message and 3 rows (Deployed, DeployFailed x2, Ready x2)", cols, len(tbl.Rows))
 	}
 	if c := tbl.Rows[1].Cells; !strings.Contains(c[0].(string), "(x2 over ") || c[3] != "component/"+name {
 		t.Errorf("folded event's row = %v, want its repeats in Last Seen and component/%s as Object", c, name)

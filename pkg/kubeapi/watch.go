@@ -1,6 +1,7 @@
 package kubeapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,22 +37,8 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request,
 		return failure(http.StatusServiceUnavailable, req.res, "", err.Error())
 	}
 	defer s.idx.unwatch(wt)
-	timeout := maxWatchTimeout
-	if n, err := strconv.Atoi(q.Get("timeoutSeconds")); err == nil && n > 0 {
-		timeout = min(timeout, time.Duration(n)*time.Second)
-	}
 	table := asTable(r)
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	write := func(typ string, obj []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(watchWriteWait))
-		if _, err := fmt.Fprintf(w, `{"type":%q,"object":%s}`+"\n", typ, obj); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
+	write, timeout := watchResponse(w, r)
 	send := func(ev event) bool {
 		var raw []byte
 		var err error
@@ -66,7 +53,6 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request,
 		}
 		return write(ev.typ, raw)
 	}
-	_ = rc.Flush()
 	for _, ev := range initial {
 		if !send(ev) {
 			return nil
@@ -80,17 +66,47 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request,
 			return nil
 		}
 	}
+	follow(r.Context(), timeout, wt.ch, send)
+	return nil
+}
+
+// watchResponse starts a watch's response (200, a JSON line per event,
+// flushed) and returns how to write one {"type","object"} line (false:
+// the stream is broken or stalled past watchWriteWait) and how long the
+// watch may last (timeoutSeconds, at most maxWatchTimeout).
+func watchResponse(w http.ResponseWriter, r *http.Request) (write func(typ string, obj []byte) bool, timeout time.Duration) {
+	timeout = maxWatchTimeout
+	if n, err := strconv.Atoi(r.URL.Query().Get("timeoutSeconds")); err == nil && n > 0 {
+		timeout = min(timeout, time.Duration(n)*time.Second)
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	return func(typ string, obj []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(watchWriteWait))
+		if _, err := fmt.Fprintf(w, `{"type":%q,"object":%s}`+"\n", typ, obj); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}, timeout
+}
+
+// follow sends what ch delivers until ch closes, send fails, ctx ends or
+// timeout passes.
+func follow[T any](ctx context.Context, timeout time.Duration, ch <-chan T, send func(T) bool) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
-			return nil
+		case <-ctx.Done():
+			return
 		case <-timer.C:
-			return nil
-		case ev, ok := <-wt.ch:
-			if !ok || !send(ev) {
-				return nil
+			return
+		case v, ok := <-ch:
+			if !ok || !send(v) {
+				return
 			}
 		}
 	}

@@ -172,14 +172,75 @@ func (r *Recorder) List(ctx context.Context, key, uid string) ([]Event, error) {
 // namespace ("": in every namespace), earlier incarnations' included,
 // oldest first.
 func (r *Recorder) ListNamespace(ctx context.Context, namespace string) ([]Event, error) {
-	subj, what := subject.ComponentEventsAll, "events"
-	if namespace != "" {
-		if err := oda.CheckDNSLabel(namespace); err != nil {
-			return nil, fmt.Errorf("list events in namespace %q: %w", namespace, err)
-		}
-		subj, what = subject.ComponentEvents(namespace)+".*", "events in namespace "+namespace
+	subj, what, err := namespaceSubject(namespace)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
 	}
 	return r.list(ctx, subj, what, func(Event) bool { return true })
+}
+
+// namespaceSubject is the subject of the events in namespace ("": in
+// every namespace) and how errors name them; a namespace that is not a
+// name is an error (a wildcard or a dot would widen the subject).
+func namespaceSubject(namespace string) (subj, what string, err error) {
+	if namespace == "" {
+		return subject.ComponentEventsAll, "events", nil
+	}
+	what = fmt.Sprintf("events in namespace %q", namespace)
+	if err := oda.CheckDNSLabel(namespace); err != nil {
+		return "", what, err
+	}
+	return subject.ComponentEvents(namespace) + ".*", what, nil
+}
+
+// Watch delivers the events recorded in namespace ("": in every
+// namespace) after the stream sequence after, in order, each with its
+// Seq (a repeat folded into an earlier event comes again, with the count
+// grown), until ctx ends or the stream cannot be read; the channel is
+// closed then. Watch's goroutine ends with the channel.
+func (r *Recorder) Watch(ctx context.Context, namespace string, after uint64) (<-chan Event, error) {
+	subj, what, err := namespaceSubject(namespace)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", what, err)
+	}
+	cons, err := r.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subj},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    after + 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: create a consumer on stream %s: %w", what, r.name, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", what, err)
+	}
+	ch := make(chan Event, 16)
+	go func() {
+		defer close(ch)
+		stop := context.AfterFunc(ctx, it.Stop)
+		defer stop()
+		defer it.Stop()
+		for {
+			m, err := it.Next()
+			if err != nil {
+				return // stopped, or the consumer failed: the caller lists again
+			}
+			var ev Event
+			if json.Unmarshal(m.Data(), &ev) != nil {
+				continue // not an event: List reports it
+			}
+			if md, err := m.Metadata(); err == nil {
+				ev.Seq = md.Sequence.Stream
+			}
+			select {
+			case ch <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
 }
 
 // list reads the events on subj (what names them in errors) that keep

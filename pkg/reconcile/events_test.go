@@ -12,20 +12,28 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
 )
 
-func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
-	t.Parallel()
+// newRecorder is a Recorder on a NATS server of its own, with a context
+// that bounds the test.
+func newRecorder(t *testing.T, opts RecorderOptions) (context.Context, *Recorder) {
+	t.Helper()
 	srv := testkit.NATS(t, embedded.Config{})
 	js, err := jetstream.New(testkit.Connect(t, srv.ClientURL()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	rec, err := NewRecorder(ctx, js, RecorderOptions{PerKey: 3, Now: func() time.Time { now = now.Add(time.Second); return now }})
+	t.Cleanup(cancel)
+	rec, err := NewRecorder(ctx, js, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ctx, rec
+}
+
+func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ctx, rec := newRecorder(t, RecorderOptions{PerKey: 3, Now: func() time.Time { now = now.Add(time.Second); return now }})
 	const key, uid = "components.pc", "uid-1"
 	steps := []struct{ typ, reason, msg string }{
 		{EventNormal, ReasonManifestPut, "stored v-1"},
@@ -129,5 +137,58 @@ func TestRecorderFoldsRepeatsAndLists(t *testing.T) {
 		if evs, err := rec.ListNamespace(ctx, bad); err == nil {
 			t.Errorf("events in namespace %q = %d events, want an error (not a name: a wildcard or a dot would widen the subject)", bad, len(evs))
 		}
+	}
+}
+
+// Watch delivers what is recorded after a sequence, in its namespace only,
+// a fold again with its count grown, and closes when its context ends.
+func TestRecorderWatch(t *testing.T) {
+	t.Parallel()
+	ctx, rec := newRecorder(t, RecorderOptions{})
+	if err := rec.Record(ctx, "components.a", "u", EventNormal, ReasonDeployed, "before"); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := rec.ListNamespace(ctx, "components")
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("list = %v, %v", listed, err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	ch, err := rec.Watch(wctx, "components", listed[0].Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ key, msg string }{{"elsewhere.b", "not here"}, {"components.a", "after"}, {"components.a", "after"}} {
+		if err := rec.Record(ctx, r.key, "u", EventWarning, ReasonDeployFailed, r.msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := func() Event {
+		t.Helper()
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatal("the watch closed")
+			}
+			return ev
+		case <-ctx.Done():
+			t.Fatal("no event")
+		}
+		return Event{}
+	}
+	first, fold := next(), next()
+	if first.Message != "after" || first.Count != 1 || fold.Message != "after" || fold.Count != 2 ||
+		!fold.FirstTimestamp.Equal(first.FirstTimestamp) || fold.Seq <= first.Seq || first.Seq <= listed[0].Seq {
+		t.Errorf("watched %+v then %+v; want the new event, then it folded with count 2", first, fold)
+	}
+	stop()
+	for open := true; open; {
+		select {
+		case _, open = <-ch:
+		case <-ctx.Done():
+			t.Fatal("the watch did not close when its context ended")
+		}
+	}
+	if _, err := rec.Watch(ctx, "*", 0); err == nil {
+		t.Error("a watch of namespace * started")
 	}
 }
