@@ -167,6 +167,7 @@ func BenchmarkEchoHandler(b *testing.B) {
 				if rec.Code != http.StatusOK || rec.Body.Len() != len(body) {
 					b.Fatalf("status %d, %d bytes", rec.Code, rec.Body.Len())
 				}
+				wruntime.WaitTornDown(c) // the host's whole cost, teardown included
 			}
 		})
 	}

@@ -19,7 +19,9 @@
 // does): instance slots are reserved up front and reused, the first
 // Config.ResidentBytes of each memory stay resident between uses (reset in
 // place), and instantiating costs a few microseconds instead of mapping
-// memory per request; Config.OnDemand turns it off. Host.Stats (and its
+// memory per request; Config.OnDemand turns it off. An instance whose
+// teardown is slow (resetting a JavaScript heap in place) is torn down
+// after its response, holding its slot until then. Host.Stats (and its
 // Prometheus Collector) says how full the pool is; a Profile says where
 // requests' time goes.
 //

@@ -43,11 +43,17 @@ type ProfileReport struct {
 	HostCalls []ProfileStat
 }
 
-// Stop ends the profile and returns what it saw.
+// Stop ends the profile and returns what it saw, once the instances of
+// the requests it saw are torn down (a teardown may follow its response;
+// Stop waits up to profileSettle for them).
 func (p *Profile) Stop() ProfileReport {
 	p.p.Stop()
+	p.p.Settle(profileSettle)
 	return p.Report()
 }
+
+// profileSettle bounds how long Stop waits for teardowns.
+const profileSettle = 10 * time.Second
 
 // Report returns what the profile has seen so far.
 func (p *Profile) Report() ProfileReport {

@@ -531,8 +531,15 @@ func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	code := c.code
 	code.inflight.Add(1)
 	c.mu.RUnlock()
-	defer c.inflight.Done()
-	defer code.inflight.Done()
+	// What the request holds (its pool slots, the code and the component
+	// it runs, a place in instances in use) it holds until its instance
+	// is torn down, which may be after ServeHTTP returned.
+	hd := &hold{c: c, code: code}
+	defer func() {
+		if !hd.served { // refused, or the handler panicked: nothing is left to tear down
+			hd.release()
+		}
+	}()
 	// The component's own cap first, so a component at its cap does not
 	// hold pool slots other components could use.
 	for _, slots := range []chan struct{}{c.slots, c.host.slots} {
@@ -542,13 +549,50 @@ func (c *Component) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !c.acquire(w, r, slots) {
 			return
 		}
-		defer func() { <-slots }()
+		hd.slots[hd.nslots] = slots
+		hd.nslots++
 	}
-	h := c.host
-	h.inUse.Add(1)
-	h.notePeak()
-	defer h.inUse.Add(-1)
-	code.http.ServeHTTP(w, r)
+	hd.inUse = true
+	c.host.inUse.Add(1)
+	c.host.notePeak()
+	inst := code.http.Serve(w, r)
+	hd.served = true
+	if !code.slowTeardown() {
+		hd.finish(inst)
+		return
+	}
+	// A slow teardown (for a JavaScript component's heap ~1 ms of
+	// wasmtime resetting memory) runs after ServeHTTP returned, so the
+	// response goes out and the connection reads its next request
+	// meanwhile. Component.Close waits for it (c.inflight).
+	go hd.finish(inst)
+}
+
+// hold is what one request holds until its instance is torn down.
+type hold struct {
+	c      *Component
+	code   *codeBundle
+	slots  [2]chan struct{}
+	nslots int
+	inUse  bool // counted in the host's instances in use
+	served bool // the handler returned: finish releases the rest
+}
+
+// finish tears the request's instance down and releases what it held.
+func (hd *hold) finish(inst io.Closer) {
+	hd.code.teardown(inst)
+	hd.release()
+}
+
+func (hd *hold) release() {
+	if hd.inUse {
+		hd.c.host.inUse.Add(-1)
+	}
+	for _, slots := range hd.slots[:hd.nslots] {
+		<-slots
+	}
+	hd.code.inflight.Done()
+	hd.c.inflight.Done()
 }
 
 // acquire takes a slot, waiting up to the request timeout; when none

@@ -8,7 +8,8 @@ import (
 type Stats struct {
 	// PoolInstances is the pool's size (0: on-demand, no pool).
 	PoolInstances int
-	// InUse is the requests running in an instance now; PeakInUse the
+	// InUse is the instances in use now (a request's, until its instance
+	// is torn down, which may follow its response); PeakInUse the
 	// most at once since the host started.
 	InUse, PeakInUse int
 	// Waiting is the requests waiting for a slot (the pool's, or their
@@ -63,7 +64,7 @@ type statsCollector struct{ h *Host }
 
 var (
 	descPool       = prometheus.NewDesc("wasmcanvas_runtime_pool_instances", "Instances the pooling allocator reserves (0: memory is mapped per request).", nil, nil)
-	descInUse      = prometheus.NewDesc("wasmcanvas_runtime_instances_in_use", "Requests running in a component instance now.", nil, nil)
+	descInUse      = prometheus.NewDesc("wasmcanvas_runtime_instances_in_use", "Component instances in use now: a request's, from its start until its instance is torn down (which may follow its response).", nil, nil)
 	descPeak       = prometheus.NewDesc("wasmcanvas_runtime_instances_in_use_peak", "The most requests that ran in component instances at once since the runtime started.", nil, nil)
 	descWaiting    = prometheus.NewDesc("wasmcanvas_runtime_requests_waiting", "Requests waiting for an instance slot.", nil, nil)
 	descComponents = prometheus.NewDesc("wasmcanvas_runtime_components", "Loaded components by the tier of the code serving them.", []string{"tier"}, nil)

@@ -50,7 +50,7 @@ func TestStats(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(h.Collector())
 	want := `
-# HELP wasmcanvas_runtime_instances_in_use Requests running in a component instance now.
+# HELP wasmcanvas_runtime_instances_in_use Component instances in use now: a request's, from its start until its instance is torn down (which may follow its response).
 # TYPE wasmcanvas_runtime_instances_in_use gauge
 wasmcanvas_runtime_instances_in_use 2
 # HELP wasmcanvas_runtime_requests_waiting Requests waiting for an instance slot.
@@ -68,6 +68,9 @@ wasmcanvas_runtime_components{tier="optimized"} 1
 		close(b.release)
 	}
 	wg.Wait()
+	// An instance is in use until torn down, which follows its response.
+	for deadline := time.Now().Add(10 * time.Second); h.Stats().InUse != 0 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	}
 	if st := h.Stats(); st.InUse != 0 || st.Waiting != 0 || st.PeakInUse != 2 {
 		t.Fatalf("after: %+v, want none in use or waiting, peak 2", st)
 	}

@@ -20,10 +20,12 @@ import (
 //     and adds its counts when it closes, so host calls share no lock.
 //   - Off (the default), it costs a host call one nil check.
 type Profile struct {
-	mu     sync.Mutex
-	stores int64
-	phases map[string]*Stat
-	calls  map[string]*Stat
+	mu sync.Mutex
+	// opened counts the stores made while it was active, stores those of
+	// them closed.
+	opened, stores int64
+	phases         map[string]*Stat
+	calls          map[string]*Stat
 }
 
 // Stat is a count and the time it took.
@@ -52,6 +54,23 @@ func StartProfile() *Profile {
 // Stop makes p inactive (stores made before go on adding to it until they
 // close).
 func (p *Profile) Stop() { activeProfile.CompareAndSwap(p, nil) }
+
+// Settle waits until every store made while p was active has closed (a
+// request's instance may be torn down after its response went out), or
+// until timeout; it reports whether they all did.
+func (p *Profile) Settle(timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
+		p.mu.Lock()
+		done := p.stores >= p.opened
+		p.mu.Unlock()
+		if done {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
 
 // Snapshot returns the stores closed so far, the phases and the host calls,
 // the calls most expensive first.
@@ -94,6 +113,9 @@ func newStoreProfile() *storeProfile {
 	if p == nil {
 		return nil
 	}
+	p.mu.Lock()
+	p.opened++
+	p.mu.Unlock()
 	return &storeProfile{into: p, calls: map[*hostFunc]*Stat{}}
 }
 
