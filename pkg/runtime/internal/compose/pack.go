@@ -33,6 +33,15 @@ const (
 // tagPlain when b is valid UTF-8, else b packed and tagPacked. The caller
 // gives b up: the string may hold its bytes (when b has room for the tag).
 func ReadString(b []byte) string {
+	s, _ := ReadStringInto(b, nil)
+	return s
+}
+
+// ReadStringInto is ReadString packing into scratch when its capacity
+// allows; it returns the buffer it packed into (scratch, a larger one, or
+// scratch again when b needed no packing), to pass next time once the
+// string is no longer used.
+func ReadStringInto(b, scratch []byte) (string, []byte) {
 	var out []byte
 	if utf8.Valid(b) {
 		if cap(b) > len(b) {
@@ -44,11 +53,15 @@ func ReadString(b []byte) string {
 		}
 	} else {
 		n := packedLen(len(b))
-		out = make([]byte, n+1)
+		if out = scratch[:0]; cap(out) < n+1 {
+			out = make([]byte, n+1)
+		}
+		out = out[:n+1]
 		pack(out[:n], b)
 		out[n] = tagPacked
+		scratch = out
 	}
-	return unsafe.String(unsafe.SliceData(out), len(out))
+	return unsafe.String(unsafe.SliceData(out), len(out)), scratch
 }
 
 // packedLen is the length of n bytes packed.
@@ -140,7 +153,10 @@ func unpack(dst, src []byte) error {
 // WriteBytes is the bytes a write of Interface carries: s's own bytes
 // when it is plain (the caller must not write to them), else s unpacked.
 // A packed s that pack cannot have written is an error.
-func WriteBytes(s string, packed bool) ([]byte, error) {
+//
+// scratch, when its capacity allows, holds the unpacked bytes (the caller
+// must be done with them before it passes scratch again).
+func WriteBytes(s string, packed bool, scratch []byte) ([]byte, error) {
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	if !packed {
 		return b, nil
@@ -149,7 +165,11 @@ func WriteBytes(s string, packed bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, n)
+	out := scratch[:0]
+	if cap(out) < n {
+		out = make([]byte, n)
+	}
+	out = out[:n]
 	if err := unpack(out, b); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // readBytes undoes ReadString.
@@ -136,12 +137,40 @@ func TestWriteBytes(t *testing.T) {
 		packed bool
 		want   []byte
 	}{{"plain", false, []byte("plain")}, {"", true, []byte{}}, {string(p), true, bin}} {
-		got, err := WriteBytes(c.s, c.packed)
+		got, err := WriteBytes(c.s, c.packed, nil)
 		if err != nil || !bytes.Equal(got, c.want) {
 			t.Fatalf("%q packed %v: %x, %v; want %x", c.s, c.packed, got, err, c.want)
 		}
 	}
-	if got, err := WriteBytes("abcdefgh1", true); err == nil {
+	// A scratch buffer with room holds the bytes; one without is not used.
+	scratch := make([]byte, 3, 64)
+	if got, err := WriteBytes(string(p), true, scratch); err != nil || !bytes.Equal(got, bin) || &got[0] != &scratch[:1][0] {
+		t.Fatalf("with room in scratch: %x, %v; want %x in scratch", got, err, bin)
+	}
+	small := make([]byte, 0, 4)
+	if got, err := WriteBytes(string(p), true, small); err != nil || !bytes.Equal(got, bin) || cap(got) == cap(small) {
+		t.Fatalf("with too little room: %x, %v; want %x elsewhere", got, err, bin)
+	}
+	if got, err := WriteBytes("abcdefgh1", true, nil); err == nil {
 		t.Fatalf("a packed string of a last group of one char unpacked to %x", got)
+	}
+}
+
+// ReadStringInto packs into the scratch buffer it is given when it has
+// room, hands back the one it used, and leaves scratch alone for UTF-8.
+func TestReadStringIntoReuses(t *testing.T) {
+	bin := []byte{0x80, 0xff, 0, 'a', 0xfe, 1, 2, 3, 4}
+	scratch := make([]byte, 0, 64)
+	s, used := ReadStringInto(bytes.Clone(bin), scratch)
+	if back := readBytes(t, s); !bytes.Equal(back, bin) || &used[:1][0] != &scratch[:1][0] || unsafe.StringData(s) != &scratch[:1][0] {
+		t.Fatalf("with room: back %x, packed in scratch %v", back, &used[:1][0] == &scratch[:1][0])
+	}
+	s, used = ReadStringInto(bytes.Clone(bin), make([]byte, 0, 2))
+	if back := readBytes(t, s); !bytes.Equal(back, bin) || cap(used) < packedLen(len(bin))+1 {
+		t.Fatalf("without room: back %x, used cap %d", back, cap(used))
+	}
+	s, used = ReadStringInto([]byte("text"), scratch)
+	if back := readBytes(t, s); string(back) != "text" || &used[:1][0] != &scratch[:1][0] {
+		t.Fatalf("UTF-8: back %q, scratch kept %v", back, &used[:1][0] == &scratch[:1][0])
 	}
 }

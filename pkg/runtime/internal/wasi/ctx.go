@@ -99,6 +99,9 @@ type Ctx struct {
 
 	src     observe.Source // source's answer, once sourced
 	sourced bool
+	// unpacked is where the stream adapter's packed writes are unpacked,
+	// packed where its reads are packed, each reused from call to call.
+	unpacked, packed []byte
 }
 
 // NewCtx makes the state for one store.

@@ -318,7 +318,7 @@ func definePoll(li *cm.LinkerInstance) error {
 
 // streamRead is input-stream.read (block false) or blocking-read; asBytes
 // makes the result's value from what was read.
-func streamRead(block bool, asBytes func([]byte) cm.Value) func(c *Ctx, a []cm.Value) (cm.Value, error) {
+func streamRead(block bool, asBytes func(*Ctx, []byte) cm.Value) func(c *Ctx, a []cm.Value) (cm.Value, error) {
 	return func(c *Ctx, a []cm.Value) (cm.Value, error) {
 		s, err := Get[InputStream](c, a[0])
 		if err != nil {
@@ -332,12 +332,12 @@ func streamRead(block bool, asBytes func([]byte) cm.Value) func(c *Ctx, a []cm.V
 			}
 			return streamErrorValue(c, err), nil
 		}
-		return cm.Result{Value: asBytes(b)}, nil
+		return cm.Result{Value: asBytes(c, b)}, nil
 	}
 }
 
 // listValue is b as a list<u8>.
-func listValue(b []byte) cm.Value {
+func listValue(_ *Ctx, b []byte) cm.Value {
 	if len(b) == 0 {
 		return cm.List(nil)
 	}
@@ -377,7 +377,13 @@ func defineBulkStreams(li *cm.LinkerInstance) error {
 	// A read's string holds its own copy of the bytes; every OutputStream
 	// copies what it is given, so a write may pass a plain string's own
 	// bytes.
-	readString := func(b []byte) cm.Value { return compose.ReadString(b) }
+	// A string result is copied into C before the host call returns, so
+	// the next read may pack into the same buffer.
+	readString := func(c *Ctx, b []byte) cm.Value {
+		s, packed := compose.ReadStringInto(b, c.packed)
+		c.packed = packed
+		return s
+	}
 	write := func(flush bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
 		return func(c *Ctx, a []cm.Value) (cm.Value, error) {
 			if len(a) != 3 {
@@ -388,9 +394,12 @@ func defineBulkStreams(li *cm.LinkerInstance) error {
 			if !ok || !ok2 {
 				return nil, fmt.Errorf("%s write: want (string, bool), got (%T, %T)", compose.Interface, a[1], a[2])
 			}
-			p, err := compose.WriteBytes(s, packed)
+			p, err := compose.WriteBytes(s, packed, c.unpacked)
 			if err != nil {
 				return nil, fmt.Errorf("%s write: %w", compose.Interface, err)
+			}
+			if packed {
+				c.unpacked = p // the stream copied it: the next write may reuse it
 			}
 			if flush {
 				return blockingWriteAndFlush(c, a, p)
