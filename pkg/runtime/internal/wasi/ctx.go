@@ -100,8 +100,18 @@ type Ctx struct {
 	src     observe.Source // source's answer, once sourced
 	sourced bool
 	// unpacked is where the stream adapter's packed writes are unpacked,
-	// packed where its reads are packed, each reused from call to call.
-	unpacked, packed []byte
+	// packed where its reads are packed, readBuf where stream reads land;
+	// each is reused from call to call (what a call returned is copied
+	// into C or into an output stream before the next).
+	unpacked, packed, readBuf []byte
+}
+
+// keepReadBuf keeps b's array for the next read when it is larger than
+// the one kept.
+func (c *Ctx) keepReadBuf(b []byte) {
+	if cap(b) > cap(c.readBuf) {
+		c.readBuf = b[:0]
+	}
 }
 
 // NewCtx makes the state for one store.

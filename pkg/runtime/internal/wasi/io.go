@@ -80,8 +80,10 @@ func (c *Ctx) block(ps []Pollable) ([]uint32, error) {
 type InputStream interface {
 	// Read returns up to n bytes, in a slice the caller then owns (to its
 	// capacity); with block false it may return none. io.EOF means the
-	// stream is closed.
-	Read(ctx context.Context, n int, block bool) ([]byte, error)
+	// stream is closed. The slice is buf's array when buf has room for
+	// the bytes and one more (the caller reuses a buffer from read to
+	// read), else a new one.
+	Read(ctx context.Context, n int, block bool, buf []byte) ([]byte, error)
 	Pollable
 }
 
@@ -97,7 +99,7 @@ type OutputStream interface {
 // EmptyInput is a closed input stream (stdin).
 type EmptyInput struct{ ReadyPollable }
 
-func (EmptyInput) Read(context.Context, int, bool) ([]byte, error) { return nil, io.EOF }
+func (EmptyInput) Read(context.Context, int, bool, []byte) ([]byte, error) { return nil, io.EOF }
 
 // ReaderStream adapts an io.Reader into an InputStream. Blocking reads
 // call the reader directly on the caller's goroutine (its owner bounds
@@ -150,14 +152,14 @@ func (s *ReaderStream) fillLocked() chan struct{} {
 }
 
 // Read implements InputStream.
-func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, error) {
+func (s *ReaderStream) Read(ctx context.Context, n int, block bool, buf []byte) ([]byte, error) {
 	for {
 		s.mu.Lock()
 		if len(s.buf) > 0 {
 			if n > len(s.buf) {
 				n = len(s.buf)
 			}
-			out := readCopy(s.buf[:n])
+			out := readCopy(buf, s.buf[:n])
 			s.buf = s.buf[n:]
 			s.mu.Unlock()
 			return out, nil
@@ -169,7 +171,7 @@ func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, err
 		}
 		if block && s.filling == nil {
 			s.mu.Unlock()
-			return s.readNow(n)
+			return s.readNow(n, buf)
 		}
 		ch := s.fillLocked()
 		s.mu.Unlock()
@@ -184,12 +186,15 @@ func (s *ReaderStream) Read(ctx context.Context, n int, block bool) ([]byte, err
 	}
 }
 
-// readCopy is a read's own copy of b, with a byte to spare: the stream
-// adapter's read (compose.ReadString) puts its tag there.
-func readCopy(b []byte) []byte {
-	out := make([]byte, len(b), len(b)+1)
-	copy(out, b)
-	return out
+// readCopy is a read's own copy of b, in buf when it has room, with a
+// byte to spare: the stream adapter's read (compose.ReadString) puts its
+// tag there.
+func readCopy(buf, b []byte) []byte {
+	out := buf[:0]
+	if cap(out) <= len(b) {
+		out = make([]byte, 0, len(b)+1)
+	}
+	return append(out, b...)
 }
 
 // readNow reads directly, skipping the read-ahead goroutine; a (0, nil)
@@ -197,11 +202,19 @@ func readCopy(b []byte) []byte {
 // is past n for the next reads: a guest reading 4 KiB at a time then
 // blocks (parking its thread, inside a cgo call) once per 64 KiB that has
 // arrived, not once per 4 KiB.
-func (s *ReaderStream) readNow(n int) ([]byte, error) {
-	bp := scratch.Get().(*[]byte)
-	defer scratch.Put(bp)
+func (s *ReaderStream) readNow(n int, buf []byte) ([]byte, error) {
 	n = min(n, readChunk)
-	p := *bp
+	// A buffer with room for a whole chunk and the tag is read into
+	// directly; else a pooled one, and the read copied out of it.
+	var p []byte
+	direct := cap(buf) > readChunk
+	if direct {
+		p = buf[:readChunk]
+	} else {
+		bp := scratch.Get().(*[]byte)
+		defer scratch.Put(bp)
+		p = *bp
+	}
 	for {
 		m, err := s.r.Read(p)
 		if err != nil || m > n {
@@ -215,7 +228,10 @@ func (s *ReaderStream) readNow(n int) ([]byte, error) {
 			s.mu.Unlock()
 		}
 		if m > 0 {
-			return readCopy(p[:min(m, n)]), nil
+			if direct {
+				return p[:min(m, n)], nil
+			}
+			return readCopy(buf, p[:min(m, n)]), nil
 		}
 		if err != nil {
 			return nil, err
@@ -325,13 +341,14 @@ func streamRead(block bool, asBytes func(*Ctx, []byte) cm.Value) func(c *Ctx, a 
 			return nil, err
 		}
 		n := int(min(a[1].(uint64), readChunk))
-		b, err := s.Read(c.Context, n, block)
+		b, err := s.Read(c.Context, n, block, c.readBuf)
 		if err != nil {
 			if c.Context.Err() != nil {
 				return nil, err
 			}
 			return streamErrorValue(c, err), nil
 		}
+		c.keepReadBuf(b)
 		return cm.Result{Value: asBytes(c, b)}, nil
 	}
 }
@@ -515,13 +532,14 @@ func splice(block bool) func(c *Ctx, a []cm.Value) (cm.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := src.Read(c.Context, int(min(a[2].(uint64), readChunk)), block)
+		b, err := src.Read(c.Context, int(min(a[2].(uint64), readChunk)), block, c.readBuf)
 		if err != nil {
 			if c.Context.Err() != nil {
 				return nil, err
 			}
 			return streamErrorValue(c, err), nil
 		}
+		c.keepReadBuf(b)
 		if err := dst.Write(b); err != nil {
 			return streamErrorValue(c, err), nil
 		}

@@ -29,7 +29,7 @@ func TestReaderStreamBlockingReadsKeepTheRest(t *testing.T) {
 	s := NewReaderStream(cr)
 	var got []byte
 	for {
-		b, err := s.Read(context.Background(), 4, true)
+		b, err := s.Read(context.Background(), 4, true, nil)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -50,13 +50,13 @@ func TestReaderStreamBlockingReadsKeepTheRest(t *testing.T) {
 
 	// A reader that errs after its data: the data first, then the error.
 	s = NewReaderStream(iotest.DataErrReader(strings.NewReader("abcdef")))
-	if b, err := s.Read(context.Background(), 2, true); err != nil || string(b) != "ab" {
+	if b, err := s.Read(context.Background(), 2, true, nil); err != nil || string(b) != "ab" {
 		t.Fatalf("first read: %q, %v", b, err)
 	}
-	if b, err := s.Read(context.Background(), 10, true); err != nil || string(b) != "cdef" {
+	if b, err := s.Read(context.Background(), 10, true, nil); err != nil || string(b) != "cdef" {
 		t.Fatalf("second read: %q, %v", b, err)
 	}
-	if _, err := s.Read(context.Background(), 10, true); !errors.Is(err, io.EOF) {
+	if _, err := s.Read(context.Background(), 10, true, nil); !errors.Is(err, io.EOF) {
 		t.Fatalf("third read: %v, want EOF", err)
 	}
 }
