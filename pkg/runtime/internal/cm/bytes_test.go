@@ -19,7 +19,9 @@ var bytesWAT []byte
 
 // newBytesFixture runs testdata/bytes.wat against host functions that hand
 // out prefixes of data and check that the same bytes come back.
-func newBytesFixture(t testing.TB, data []byte) *fixture {
+// With borrow, put-str is defined with FuncBorrowing: its string is a view
+// of wasmtime's copy, read before the call returns.
+func newBytesFixture(t testing.TB, data []byte, borrow bool) *fixture {
 	t.Helper()
 	f := compileFixture(t, bytesWAT)
 	check := func(b []byte, err error) (Value, error) {
@@ -47,10 +49,14 @@ func newBytesFixture(t testing.TB, data []byte) *fixture {
 		}); err != nil {
 			return err
 		}
-		return li.Func("put-str", func(_ *Store, args, results []Value) (err error) {
+		putStr := func(_ *Store, args, results []Value) (err error) {
 			results[0], err = check(latin1Bytes(args[0].(string)))
 			return err
-		})
+		}
+		if borrow {
+			return li.FuncBorrowing("put-str", putStr)
+		}
+		return li.Func("put-str", putStr)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,15 +79,17 @@ func testBodies() map[string][]byte {
 func TestBytesCrossBothWays(t *testing.T) {
 	t.Parallel()
 	for name, data := range testBodies() {
-		f := newBytesFixture(t, data)
-		for _, export := range []string{"run-list", "run-str"} {
-			for _, n := range []uint32{0, 1, 255, 256, 70_000} {
-				got, err := f.call(t, StoreLimits{}, 0, nil, export, n, uint32(3))
-				if err != nil {
-					t.Fatalf("%s: %s(%d): %v", name, export, n, err)
-				}
-				if got[0] != 3*n {
-					t.Errorf("%s: %s(%d) = %v, want %d", name, export, n, got[0], 3*n)
+		for _, borrow := range []bool{false, true} {
+			f := newBytesFixture(t, data, borrow)
+			for _, export := range []string{"run-list", "run-str"} {
+				for _, n := range []uint32{0, 1, 255, 256, 70_000} {
+					got, err := f.call(t, StoreLimits{}, 0, nil, export, n, uint32(3))
+					if err != nil {
+						t.Fatalf("%s (borrowing %v): %s(%d): %v", name, borrow, export, n, err)
+					}
+					if got[0] != 3*n {
+						t.Errorf("%s (borrowing %v): %s(%d) = %v, want %d", name, borrow, export, n, got[0], 3*n)
+					}
 				}
 			}
 		}
@@ -94,7 +102,7 @@ func BenchmarkBytesCrossing(b *testing.B) {
 	const n, rounds = 64 << 10, 16
 	bodies := testBodies()
 	for _, name := range []string{"binary", "text"} {
-		f := newBytesFixture(b, bodies[name])
+		f := newBytesFixture(b, bodies[name], false)
 		for _, export := range []string{"run-list", "run-str"} {
 			b.Run(name+"/"+export, func(b *testing.B) {
 				for b.Loop() {

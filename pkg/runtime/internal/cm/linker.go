@@ -25,6 +25,7 @@ type HostFunc func(s *Store, args []Value, results []Value) error
 type hostFunc struct {
 	iface, name string // the instance's and the function's (or resource's) names, kept apart: joined only by a profile
 	drop        bool   // a resource's destructor
+	borrow      bool   // its string arguments are views of wasmtime's copies (FuncBorrowing)
 	fn          HostFunc
 	dtor        ResourceDestructor
 }
@@ -92,11 +93,24 @@ func (l *Linker) Define(name string, fill func(*LinkerInstance) error) error {
 
 // Func defines a host function.
 func (li *LinkerInstance) Func(name string, fn HostFunc) error {
+	return li.addFunc(&hostFunc{iface: li.name, name: name, fn: fn})
+}
+
+// FuncBorrowing is Func for a function whose string arguments are not
+// copied into Go: each is a view of wasmtime's copy of the guest's bytes,
+// valid only until fn returns, so fn must keep neither it nor anything
+// sharing its bytes (a 64 KiB stream write is then not copied once more).
+func (li *LinkerInstance) FuncBorrowing(name string, fn HostFunc) error {
+	return li.addFunc(&hostFunc{iface: li.name, name: name, fn: fn, borrow: true})
+}
+
+func (li *LinkerInstance) addFunc(f *hostFunc) error {
+	name := f.name
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
 	// The handle is released by the C finalizer when wasmtime drops the
 	// definition (also when the definition fails).
-	h := cgo.NewHandle(&hostFunc{iface: li.name, name: name, fn: fn})
+	h := cgo.NewHandle(f)
 	if err := takeError(C.cm_linker_add_func(li.ptr, cs, C.size_t(len(name)), C.uintptr_t(h))); err != nil {
 		return fmt.Errorf("func %q: %w", name, err)
 	}
@@ -184,6 +198,7 @@ func cmHostCall(h, store C.uintptr_t, ctx *C.wasmtime_context_t, args *C.wasmtim
 	// the C union out with Go's (smaller) alignment.
 	items := vals(args, nargs)
 	rd := newReader(ctx, items)
+	rd.borrow = hf.borrow
 	for i := range items {
 		if i < len(converted) && converted[i].converted {
 			// The trampoline read this resource handle already.

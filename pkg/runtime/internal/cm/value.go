@@ -325,6 +325,8 @@ func boxToC(ctx *C.wasmtime_context_t, v Value) (*C.wasmtime_component_val_t, er
 type reader struct {
 	ctx  *C.wasmtime_context_t
 	text []byte
+	// borrow: a string is a view of the C value's bytes (FuncBorrowing).
+	borrow bool
 }
 
 const maxSharedText = 4096
@@ -407,6 +409,9 @@ func composite(k C.wasmtime_component_valkind_t) bool {
 // string reads a string value, from the shared text when it has room.
 func (rd *reader) string(n *C.wasm_name_t) string {
 	size := int(n.size)
+	if rd.borrow && size > 0 {
+		return unsafe.String((*byte)(unsafe.Pointer(n.data)), size)
+	}
 	if size == 0 || size > cap(rd.text)-len(rd.text) {
 		return goName(n)
 	}

@@ -427,8 +427,11 @@ func defineBulkStreams(li *cm.LinkerInstance) error {
 	return all(
 		fn(li, "read", streamRead(false, readString)),
 		fn(li, "blocking-read", streamRead(true, readString)),
-		fn(li, "write", write(false)),
-		fn(li, "blocking-write-and-flush", write(true)),
+		// A write's string is wasmtime's copy, borrowed for the call:
+		// the output stream copies what it is given, and the error names
+		// only types.
+		fnBorrowing(li, "write", write(false)),
+		fnBorrowing(li, "blocking-write-and-flush", write(true)),
 	)
 }
 

@@ -108,7 +108,17 @@ func Link(l *cm.Linker, comp *cm.Component, defs ...map[string]Definer) error {
 
 // fn defines a host function with one result.
 func fn(li *cm.LinkerInstance, name string, f func(c *Ctx, args []cm.Value) (cm.Value, error)) error {
-	return li.Func(name, func(s *cm.Store, args, results []cm.Value) error {
+	return li.Func(name, hostFunc(name, f))
+}
+
+// fnBorrowing is fn for a function that keeps none of its string
+// arguments past its return (cm.FuncBorrowing).
+func fnBorrowing(li *cm.LinkerInstance, name string, f func(c *Ctx, args []cm.Value) (cm.Value, error)) error {
+	return li.FuncBorrowing(name, hostFunc(name, f))
+}
+
+func hostFunc(name string, f func(c *Ctx, args []cm.Value) (cm.Value, error)) cm.HostFunc {
+	return func(s *cm.Store, args, results []cm.Value) error {
 		v, err := f(FromStore(s), args)
 		if err != nil {
 			return err
@@ -118,7 +128,7 @@ func fn(li *cm.LinkerInstance, name string, f func(c *Ctx, args []cm.Value) (cm.
 		}
 		results[0] = v
 		return nil
-	})
+	}
 }
 
 // fn0 defines a host function without results.
