@@ -391,11 +391,10 @@ func blockingWriteAndFlush(c *Ctx, a []cm.Value, p []byte) (cm.Value, error) {
 // stream bytes as UTF-8 strings, plain or packed (a string crosses the C
 // API whole, a list<u8> one value per byte).
 func defineBulkStreams(li *cm.LinkerInstance) error {
-	// A read's string holds its own copy of the bytes; every OutputStream
-	// copies what it is given, so a write may pass a plain string's own
-	// bytes.
-	// A string result is copied into C before the host call returns, so
-	// the next read may pack into the same buffer.
+	// A read's string (in the request's read or pack buffer) is copied
+	// into C before the host call returns, so the next read may reuse
+	// those buffers; every OutputStream copies what it is given, so a
+	// write may pass a plain string's own bytes (wasmtime's, borrowed).
 	readString := func(c *Ctx, b []byte) cm.Value {
 		s, packed := compose.ReadStringInto(b, c.packed)
 		c.packed = packed
