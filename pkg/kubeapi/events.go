@@ -246,16 +246,20 @@ func (s *Server) eventTable(objs []corev1.Event, rv uint64) metav1.Table {
 // watchEvents streams events as a watch of the Kubernetes API does: from a
 // resourceVersion a list gave, the events after it; without one (or "0"),
 // the current events as ADDED first. An event seen again (a repeat folded
-// into it) is MODIFIED. No BOOKMARKs; the stream ends at timeoutSeconds,
-// on a write that stalls, or when the event stream cannot be read, and the
-// client lists again.
+// into it) is MODIFIED. With sendInitialEvents=true (client-go's watch
+// list) the current events come first whatever the resourceVersion, then
+// a BOOKMARK marking their end; no other BOOKMARKs. The stream ends at
+// timeoutSeconds, on a write that stalls, or when the event stream cannot
+// be read, and the client lists again.
 func (s *Server) watchEvents(w http.ResponseWriter, r *http.Request, namespace, name string, match func(*corev1.Event) bool) *statusError {
 	if s.opts.Events == nil {
 		return eventStatus(http.StatusMethodNotAllowed, name, "this canvas records no events to watch")
 	}
 	var initial []Event
-	after, err := strconv.ParseUint(r.URL.Query().Get("resourceVersion"), 10, 64)
-	if err != nil || after == 0 {
+	q := r.URL.Query()
+	initialEnd := q.Get("sendInitialEvents") == "true" // client-go's watch list
+	after, err := strconv.ParseUint(q.Get("resourceVersion"), 10, 64)
+	if err != nil || after == 0 || initialEnd {
 		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 		initial, err = s.opts.Events.ListEvents(ctx, namespace)
 		cancel()
@@ -297,6 +301,13 @@ func (s *Server) watchEvents(w http.ResponseWriter, r *http.Request, namespace, 
 	}
 	for _, e := range initial {
 		if !send(e) {
+			return nil
+		}
+	}
+	if initialEnd {
+		bm, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Event",
+			"metadata": map[string]any{"resourceVersion": strconv.FormatUint(after, 10), "annotations": map[string]string{"k8s.io/initial-events-end": "true"}}})
+		if !write("BOOKMARK", bm) {
 			return nil
 		}
 	}

@@ -137,6 +137,15 @@ func TestEvents(t *testing.T) {
 		t.Errorf("delete: %v, want MethodNotAllowed", err)
 	}
 
+	// client-go's watch list: the current events, then a BOOKMARK ending
+	// them.
+	_, _, body := e.do(http.MethodGet, "/api/v1/namespaces/components/events?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1", "", nil)
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if n := len(lines); n < 2 || !strings.HasPrefix(lines[n-1], `{"type":"BOOKMARK"`) || !strings.Contains(lines[n-1], `"k8s.io/initial-events-end":"true"`) ||
+		strings.Count(string(body), `{"type":"ADDED"`) != n-1 {
+		t.Errorf("watch list: %s; want ADDED events, then the initial-events-end BOOKMARK", body)
+	}
+
 	tbl := e.table("/api/v1/namespaces/components/events?fieldSelector=involvedObject.uid%3D" + uid)
 	var cols []string
 	for _, c := range tbl.ColumnDefinitions {
