@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"go.uber.org/zap/zaptest"
+
 	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
 )
 
@@ -17,7 +19,7 @@ import (
 // slot until its teardown ends, and Close waits for the teardowns.
 func TestSlowTeardownFollowsTheResponse(t *testing.T) {
 	t.Parallel()
-	h, err := wruntime.NewHost(wruntime.Config{PoolInstances: 2, NoBaseline: true, Limits: wruntime.Limits{MaxMemoryBytes: 48 << 20}})
+	h, err := wruntime.NewHost(wruntime.Config{Log: zaptest.NewLogger(t), PoolInstances: 2, NoBaseline: true, Limits: wruntime.Limits{MaxMemoryBytes: 48 << 20}})
 	if err != nil {
 		t.Fatal(err)
 	}

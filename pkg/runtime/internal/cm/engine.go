@@ -119,6 +119,16 @@ const (
 	poolTableKeepResident         = 64 << 10
 )
 
+// decommitBatch is the decommit batch of a pool of n instances: 64 regions,
+// or an eighth of its memory slots when that is fewer. A slot whose memory
+// waits in the batch cannot be reused, and two instantiations that find no
+// free slot at once race to flush it: the one that finds it emptied fails
+// ("maximum concurrent limit ... reached"). In a small pool a 64-region
+// batch could hold every free slot.
+func decommitBatch(n uint32) uint32 {
+	return max(1, min(poolDecommitBatch, n*poolMemoriesPerComponent/8))
+}
+
 // Engine is a wasmtime engine with epoch interruption on. It runs one ticker
 // goroutine that advances the epoch until Close.
 //
@@ -190,7 +200,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		// and than the shootdowns of unmapping them.
 		C.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pc, C.size_t(p.KeepResidentBytes))
 		C.wasmtime_pooling_allocation_config_table_keep_resident_set(pc, poolTableKeepResident)
-		C.wasmtime_pooling_allocation_config_decommit_batch_size_set(pc, poolDecommitBatch)
+		C.wasmtime_pooling_allocation_config_decommit_batch_size_set(pc, C.size_t(decommitBatch(p.TotalInstances)))
 		C.wasmtime_pooling_allocation_strategy_set(conf, pc)
 		C.wasmtime_pooling_allocation_config_delete(pc)
 	}
