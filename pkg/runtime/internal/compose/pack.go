@@ -32,16 +32,10 @@ const (
 // ReadString is b as the string a read of Interface returns: b and
 // tagPlain when b is valid UTF-8, else b packed and tagPacked. The caller
 // gives b up: the string may hold its bytes (when b has room for the tag).
-func ReadString(b []byte) string {
-	s, _ := ReadStringInto(b, nil)
-	return s
-}
-
-// ReadStringInto is ReadString packing into scratch when its capacity
-// allows; it returns the buffer it packed into (scratch, a larger one, or
-// scratch again when b needed no packing), to pass next time once the
-// string is no longer used.
-func ReadStringInto(b, scratch []byte) (string, []byte) {
+// A packing goes into scratch when its capacity allows; ReadString returns
+// the buffer it packed into (scratch, a larger one, or scratch again when
+// b needed no packing), to pass next time once the string is not used.
+func ReadString(b, scratch []byte) (string, []byte) {
 	var out []byte
 	if utf8.Valid(b) {
 		if cap(b) > len(b) {

@@ -50,7 +50,7 @@ func TestPackRoundTrips(t *testing.T) {
 		// copy, with room for the tag on odd lengths.
 		c := make([]byte, n, n+n%2)
 		copy(c, b)
-		s := ReadString(c)
+		s, _ := ReadString(c, nil)
 		if len(s) != packedLen(n)+1 {
 			t.Fatalf("%d bytes: %d chars, want %d and a tag", n, len(s), packedLen(n))
 		}
@@ -80,7 +80,7 @@ func TestReadStringTags(t *testing.T) {
 		in  []byte
 		tag byte
 	}{{nil, tagPlain}, {[]byte("plain ☃"), tagPlain}, {[]byte{0x80, 0xff, 0, 'a'}, tagPacked}, {[]byte("\xc3"), tagPacked}} {
-		s := ReadString(c.in)
+		s, _ := ReadString(c.in, nil)
 		if s[len(s)-1] != c.tag || !utf8.ValidString(s) {
 			t.Fatalf("%q: tag %d, valid UTF-8 %v", c.in, s[len(s)-1], utf8.ValidString(s))
 		}
@@ -98,7 +98,7 @@ func FuzzPack(f *testing.F) {
 	f.Add([]byte{0x80, 0xff, 0x00})
 	f.Add([]byte(strings.Repeat("\xfe", 15)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := ReadString(bytes.Clone(b))
+		s, _ := ReadString(bytes.Clone(b), nil)
 		if !utf8.ValidString(s) {
 			t.Fatalf("%x: read string %x is not UTF-8", b, s)
 		}
@@ -156,20 +156,20 @@ func TestWriteBytes(t *testing.T) {
 	}
 }
 
-// ReadStringInto packs into the scratch buffer it is given when it has
+// ReadString packs into the scratch buffer it is given when it has
 // room, hands back the one it used, and leaves scratch alone for UTF-8.
-func TestReadStringIntoReuses(t *testing.T) {
+func TestReadStringReuses(t *testing.T) {
 	bin := []byte{0x80, 0xff, 0, 'a', 0xfe, 1, 2, 3, 4}
 	scratch := make([]byte, 0, 64)
-	s, used := ReadStringInto(bytes.Clone(bin), scratch)
+	s, used := ReadString(bytes.Clone(bin), scratch)
 	if back := readBytes(t, s); !bytes.Equal(back, bin) || &used[:1][0] != &scratch[:1][0] || unsafe.StringData(s) != &scratch[:1][0] {
 		t.Fatalf("with room: back %x, packed in scratch %v", back, &used[:1][0] == &scratch[:1][0])
 	}
-	s, used = ReadStringInto(bytes.Clone(bin), make([]byte, 0, 2))
+	s, used = ReadString(bytes.Clone(bin), make([]byte, 0, 2))
 	if back := readBytes(t, s); !bytes.Equal(back, bin) || cap(used) < packedLen(len(bin))+1 {
 		t.Fatalf("without room: back %x, used cap %d", back, cap(used))
 	}
-	s, used = ReadStringInto([]byte("text"), scratch)
+	s, used = ReadString([]byte("text"), scratch)
 	if back := readBytes(t, s); string(back) != "text" || &used[:1][0] != &scratch[:1][0] {
 		t.Fatalf("UTF-8: back %q, scratch kept %v", back, &used[:1][0] == &scratch[:1][0])
 	}

@@ -396,7 +396,7 @@ func defineBulkStreams(li *cm.LinkerInstance) error {
 	// those buffers; every OutputStream copies what it is given, so a
 	// write may pass a plain string's own bytes (wasmtime's, borrowed).
 	readString := func(c *Ctx, b []byte) cm.Value {
-		s, packed := compose.ReadStringInto(b, c.packed)
+		s, packed := compose.ReadString(b, c.packed)
 		c.packed = packed
 		return s
 	}
