@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -62,14 +63,9 @@ var eventResource = metav1.APIResource{Name: "events", SingularName: "event", Na
 // eventSource is the Source and reporting controller of every event.
 const eventSource = "wasmcanvas"
 
-// eventFields are the field labels a fieldSelector on events may name, as
-// the apiserver allows them.
-var eventFields = []string{
-	"metadata.name", "metadata.namespace",
-	"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-	"involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
-	"reason", "reportingComponent", "source", "type",
-}
+// eventFields are the field labels a fieldSelector on events may name (as
+// the apiserver allows them): those eventFieldSet gives, sorted.
+var eventFields = slices.Sorted(maps.Keys(eventFieldSet(&corev1.Event{})))
 
 // name is the Event's name: the Component's, a dot and the hex of the
 // first occurrence's Unix nanoseconds, as Kubernetes names events.
@@ -193,7 +189,7 @@ func eventSelector(fieldSel, labelSel string) (func(*corev1.Event) bool, *status
 			return nil, eventStatus(http.StatusBadRequest, "", fmt.Sprintf("fieldSelector %q: %v", fieldSel, err))
 		}
 		for _, rq := range fs.Requirements() {
-			if !slices.Contains(eventFields, rq.Field) {
+			if _, found := slices.BinarySearch(eventFields, rq.Field); !found {
 				return nil, eventStatus(http.StatusBadRequest, "", fmt.Sprintf("fieldSelector: field label %q not supported for events: use one of %s", rq.Field, strings.Join(eventFields, ", ")))
 			}
 		}
