@@ -41,6 +41,8 @@ const (
 	StreamAdapterEnv = "WASMCANVAS_STREAM_ADAPTER"
 	// WinchEnv set to "off" sets Config.NoWinch.
 	WinchEnv = "WASMCANVAS_WINCH"
+	// PagemapScanEnv set to "on" sets Config.PagemapScan.
+	PagemapScanEnv = "WASMCANVAS_PAGEMAP_SCAN"
 )
 
 // Config configures a Host.
@@ -91,6 +93,18 @@ type Config struct {
 	// internal/cm/winch.go). A component Winch refuses gets Cranelift
 	// baseline code anyway. WASMCANVAS_WINCH=off sets it.
 	NoWinch bool
+	// PagemapScan resets, after a request, only the pages of its pool
+	// slot's memories the request wrote, which Linux's PAGEMAP_SCAN (6.7
+	// and later) finds, instead of all ResidentBytes of each, written or
+	// not: where this build of wasmtime lets it be selected (x86-64; see
+	// internal/cm/pagemap.go) and the kernel has the ioctl. It pays for
+	// small components (the echo: ~7% more requests a second) and costs
+	// JavaScript ones: wasmtime resets at most 32 runs of written pages
+	// and decommits the rest of the memory, so a StarlingMonkey heap,
+	// written all over, faults its pages back in on the next request, and
+	// 8 concurrent TMF620 GETs slow by a third. Hence off by default.
+	// WASMCANVAS_PAGEMAP_SCAN=on sets it.
+	PagemapScan bool
 	// NoStreamAdapter loads components as they are. By default a component
 	// that imports wasi:io/streams is wrapped (see package
 	// internal/compose) so that its stream bytes cross into the host as
@@ -253,6 +267,13 @@ func NewHost(cfg Config) (*Host, error) {
 			return nil, fmt.Errorf("runtime: %s=%q: want on or off", sw.env, v)
 		}
 	}
+	switch v := os.Getenv(PagemapScanEnv); v {
+	case "", "off":
+	case "on":
+		cfg.PagemapScan = true
+	default:
+		return nil, fmt.Errorf("runtime: %s=%q: want on or off", PagemapScanEnv, v)
+	}
 	profilerFrom := "Config.Profiler"
 	if cfg.Profiler == "" {
 		cfg.Profiler, profilerFrom = os.Getenv(ProfilerEnv), ProfilerEnv
@@ -264,7 +285,7 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	ec := cm.EngineConfig{Profiler: cfg.Profiler}
 	if cfg.PoolInstances > 0 {
-		ec.Pooling = &cm.PoolingConfig{TotalInstances: cfg.PoolInstances, MaxMemoryBytes: uint64(cfg.Limits.MaxMemoryBytes), KeepResidentBytes: cfg.ResidentBytes}
+		ec.Pooling = &cm.PoolingConfig{TotalInstances: cfg.PoolInstances, MaxMemoryBytes: uint64(cfg.Limits.MaxMemoryBytes), KeepResidentBytes: cfg.ResidentBytes, PagemapScan: cfg.PagemapScan}
 	}
 	eng, err := cm.NewEngine(ec)
 	if errors.Is(err, cm.ErrPoolReservation) && defaultPool {
@@ -275,6 +296,9 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	if cfg.PagemapScan && !eng.PagemapScan() {
+		cfg.Log.Warn("PAGEMAP_SCAN was asked for and is not in use (it needs Linux 6.7 or later, x86-64, the instance pool and this build of wasmtime): freed memories are reset whole")
 	}
 	h := &Host{cfg: cfg, log: cfg.Log, engine: eng, loaded: map[*Component]struct{}{}, compiled: map[string]*sharedCode{}, jobs: map[string]*optimizeJob{}, client: outboundClient()}
 	if cfg.PoolInstances > 0 {
@@ -287,6 +311,11 @@ func NewHost(cfg Config) (*Host, error) {
 // means on-demand (Config.OnDemand, or the default pool could not be
 // reserved).
 func (h *Host) PoolInstances() uint32 { return h.cfg.PoolInstances }
+
+// PagemapScan reports whether a freed pool slot's memories are reset by
+// the pages their request wrote (Config.PagemapScan, when it could be
+// used).
+func (h *Host) PagemapScan() bool { return h.engine.PagemapScan() }
 
 // ErrPoolReservation is NewHost's error when an instance pool that was
 // asked for cannot reserve its address space (ulimit -v); the default pool

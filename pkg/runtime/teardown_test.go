@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,9 @@ import (
 // slot until its teardown ends, and Close waits for the teardowns.
 func TestSlowTeardownFollowsTheResponse(t *testing.T) {
 	t.Parallel()
+	if os.Getenv(wruntime.PagemapScanEnv) == "on" {
+		t.Skip("with PAGEMAP_SCAN a grown memory no request wrote resets quickly: this test needs the whole reset")
+	}
 	h, err := wruntime.NewHost(wruntime.Config{Log: zaptest.NewLogger(t), PoolInstances: 2, NoBaseline: true, Limits: wruntime.Limits{MaxMemoryBytes: 48 << 20}})
 	if err != nil {
 		t.Fatal(err)

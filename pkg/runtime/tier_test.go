@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -235,4 +236,39 @@ func TestCloseWhileOptimizing(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("after Close: %d, want 503", rec.Code)
 	}
+}
+
+func TestPagemapScanEnv(t *testing.T) {
+	envRefused(t, wruntime.PagemapScanEnv, "auto")
+	t.Setenv(wruntime.PagemapScanEnv, "")
+	if h := newHost(t, wruntime.Config{}); h.PagemapScan() {
+		t.Fatal("PAGEMAP_SCAN in use by default")
+	}
+	t.Setenv(wruntime.PagemapScanEnv, "on")
+	h := newHost(t, wruntime.Config{})
+	if v := kernelRelease(t); !h.PagemapScan() && (v[0] > 6 || v[0] == 6 && v[1] >= 7) {
+		t.Fatalf("%s=on on Linux 6.7 or later: not in use", wruntime.PagemapScanEnv)
+	}
+	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := serve(t, c)
+	for i := range 5 {
+		echoBytes(t, url, []byte(fmt.Sprintf("request %d", i)))
+	}
+}
+
+// kernelRelease is the running Linux kernel's major and minor version.
+func kernelRelease(t *testing.T) [2]int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v [2]int
+	if _, err := fmt.Sscanf(string(b), "%d.%d", &v[0], &v[1]); err != nil {
+		t.Fatalf("kernel release %q: %v", b, err)
+	}
+	return v
 }

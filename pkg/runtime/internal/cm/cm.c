@@ -155,6 +155,43 @@ bool cm_config_winch(wasm_config_t *conf) {
 #endif
 }
 
+// cm_pooling_pagemap_scan turns on wasmtime's PAGEMAP_SCAN reset of freed
+// pool slots in pc (PoolingAllocationConfig::pagemap_scan(Enabled::Auto):
+// on when the kernel has the ioctl, off when not), and reports whether it
+// could. With it a freed memory resets only the pages its instance wrote,
+// instead of its whole kept-resident part. wasmtime 39 has the option, its
+// C API has no setter. wasmtime_pooling_allocation_config_new fills in the
+// config's defaults and ends, in this library, with
+// `movw $0x202, 0x84(%rax); movb $0, 0x86(%rax)`: the two Enabled fields
+// (memory_protection_keys at 0x84, pagemap_scan at 0x85, as
+// PoolingInstanceAllocator::new reads them) set to No (2), then
+// async_stack_zeroing (false). Only when those exact instructions are
+// there, and the byte still holds No, is it set to Auto (0); any other
+// build or architecture leaves pc alone. Engine creation then opens
+// /proc/self/pagemap, which NewEngine's caller can check (pagemap.go).
+bool cm_pooling_pagemap_scan(wasmtime_pooling_allocation_config_t *pc) {
+#if defined(__x86_64__)
+  static const uint8_t defaults[] = {
+      0x66, 0xc7, 0x80, CM_POOL_MPK_OFFSET, 0, 0, 0, CM_ENABLED_NO, CM_ENABLED_NO, // movw $0x202, 0x84(%rax)
+      0xc6, 0x80, CM_POOL_STACK_ZEROING_OFFSET, 0, 0, 0, 0,                       // movb $0, 0x86(%rax)
+  };
+  const uint8_t *code = (const uint8_t *)(uintptr_t)&wasmtime_pooling_allocation_config_new;
+  bool found = false;
+  for (size_t i = 0; i + sizeof defaults <= 256 && !found; i++) {
+    found = memcmp(code + i, defaults, sizeof defaults) == 0;
+  }
+  uint8_t *cfg = (uint8_t *)pc;
+  if (!found || cfg[CM_POOL_PAGEMAP_SCAN_OFFSET] != CM_ENABLED_NO) {
+    return false;
+  }
+  cfg[CM_POOL_PAGEMAP_SCAN_OFFSET] = CM_ENABLED_AUTO;
+  return true;
+#else
+  (void)pc;
+  return false;
+#endif
+}
+
 // cm_store_new makes a store with its limits and no deadline (a far epoch
 // keeps set-up code running), and its context: one cgo call instead of four.
 wasmtime_store_t *cm_store_new(wasm_engine_t *engine, uintptr_t handle, int64_t memory_size,

@@ -22,6 +22,16 @@
 #define CM_STRATEGY_WINCH 2
 #define CM_CONFIG_MAX_OFFSET 4096
 bool cm_config_winch(wasm_config_t *conf);
+
+// Where wasmtime 39's PoolingInstanceAllocatorConfig keeps its two Enabled
+// fields and its one bool (see cm_pooling_pagemap_scan), and the values of
+// the Rust enum Enabled { Auto, Yes, No }.
+#define CM_POOL_MPK_OFFSET 0x84
+#define CM_POOL_PAGEMAP_SCAN_OFFSET 0x85
+#define CM_POOL_STACK_ZEROING_OFFSET 0x86
+#define CM_ENABLED_AUTO 0
+#define CM_ENABLED_NO 2
+bool cm_pooling_pagemap_scan(wasmtime_pooling_allocation_config_t *pc);
 wasmtime_error_t *cm_linker_add_func(wasmtime_component_linker_instance_t *li,
                                      const char *name, size_t name_len,
                                      uintptr_t handle);

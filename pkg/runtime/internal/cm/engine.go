@@ -54,7 +54,8 @@ type EngineConfig struct {
 	// Winch is available.
 	NoWinch bool
 
-	compiler string // set by NewEngine: CompilerWinch or CompilerCranelift
+	compiler    string // set by NewEngine: CompilerWinch or CompilerCranelift
+	pagemapScan bool   // set by NewEngine: PAGEMAP_SCAN asked of the pool
 }
 
 // PoolingConfig sizes the pooling allocator.
@@ -71,6 +72,10 @@ type PoolingConfig struct {
 	// unmapped and faulted back in by the next request. Zero means
 	// DefaultKeepResident.
 	KeepResidentBytes uint64
+	// PagemapScan resets only the pages of a freed memory its instance
+	// wrote (up to KeepResidentBytes of them; Engine.PagemapScan,
+	// pagemap.go), instead of all of its kept-resident part.
+	PagemapScan bool
 }
 
 // DefaultKeepResident covers a componentize-js (StarlingMonkey) heap, 10
@@ -194,13 +199,16 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		// them in place (memset, or a copy of the memory image) instead of
 		// madvising them away and faulting them back on the next request;
 		// past that it decommits, in batches, so the TLB flush reaches the
-		// other cores once per batch. Without PAGEMAP_SCAN (not in the C
-		// API) the whole resident part is reset, touched or not: copying
-		// 10 MiB costs less than faulting the pages a JS request touches,
-		// and than the shootdowns of unmapping them.
+		// other cores once per batch. Without PAGEMAP_SCAN (PagemapScan)
+		// the whole resident part is reset, touched or not: copying 10 MiB
+		// costs less than faulting the pages a JS request touches, and
+		// than the shootdowns of unmapping them.
 		C.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pc, C.size_t(p.KeepResidentBytes))
 		C.wasmtime_pooling_allocation_config_table_keep_resident_set(pc, poolTableKeepResident)
 		C.wasmtime_pooling_allocation_config_decommit_batch_size_set(pc, C.size_t(decommitBatch(p.TotalInstances)))
+		if p.PagemapScan {
+			cfg.pagemapScan = bool(C.cm_pooling_pagemap_scan(pc))
+		}
 		C.wasmtime_pooling_allocation_strategy_set(conf, pc)
 		C.wasmtime_pooling_allocation_config_delete(pc)
 	}
