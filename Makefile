@@ -25,7 +25,12 @@ FUZZ_TARGETS ?= \
 	./pkg/wrpc/wire:FuzzDecode \
 	./pkg/bridge:FuzzReadHostData \
 	./pkg/bridge/identityrpc:FuzzDecode \
-	./pkg/identity:FuzzVerify
+	./pkg/identity:FuzzVerify \
+	./pkg/oda:FuzzPlacement \
+	./pkg/gateway/policy:FuzzDecode \
+	./pkg/runtime/internal/compose:FuzzRead \
+	./pkg/runtime/internal/compose:FuzzPack \
+	./pkg/kubeapi:FuzzApplyPatchBody
 
 .PHONY: all build bridge-par e2e-deps identity-deps kube-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 

@@ -182,6 +182,27 @@ func TestWritesAndErrors(t *testing.T) {
 		t.Errorf("an invalid patch stored something: rv %s -> %s", before.GetResourceVersion(), after.GetResourceVersion())
 	}
 
+	// A JSON patch whose copies double the object 40 times (a few
+	// hundred bytes asking for terabytes) is refused once its copies pass
+	// the largest Component, and one of more than 10,000 operations
+	// before it runs: nothing stored either way.
+	var doubling []string
+	for i := range 40 {
+		doubling = append(doubling, fmt.Sprintf(`{"op":"copy","from":"/spec","path":"/spec/x%d"}`, i))
+	}
+	_, err = comps.Patch(e.ctx, pc, types.JSONPatchType, []byte("["+strings.Join(doubling, ",")+"]"), metav1.PatchOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "copy") {
+		t.Fatalf("doubling JSON patch: %v, want 422 naming the copies", err)
+	}
+	many := "[" + strings.Repeat(`{"op":"test","path":"/kind","value":"Component"},`, 10000) + `{"op":"test","path":"/kind","value":"Component"}]`
+	_, err = comps.Patch(e.ctx, pc, types.JSONPatchType, []byte(many), metav1.PatchOptions{})
+	if !apierrors.IsRequestEntityTooLargeError(err) || !strings.Contains(err.Error(), "10001 operations") {
+		t.Fatalf("JSON patch of 10,001 operations: %v, want 413 naming the count", err)
+	}
+	if after, _ := comps.Get(e.ctx, pc, metav1.GetOptions{}); after.GetResourceVersion() != before.GetResourceVersion() {
+		t.Errorf("a refused JSON patch stored something: rv %s -> %s", before.GetResourceVersion(), after.GetResourceVersion())
+	}
+
 	// Wrong apiVersion and kind in a body: 422 with causes.
 	wrong := example(t, "productcatalog-v1.component.yaml", func(s string) string {
 		return strings.Replace(strings.Replace(s, "apiVersion: oda.tmforum.org/v1", "apiVersion: oda.tmforum.org/v1beta4", 1), "name: ctk-productcatalogmanagement\n", "name: other\n", 1)

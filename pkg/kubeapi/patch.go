@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api"
@@ -25,6 +25,14 @@ const (
 	strategicPatch  = "application/strategic-merge-patch+json"
 	applyPatch      = "application/apply-patch+yaml"
 	maxPatchRetries = 5
+	// maxJSONPatchOps bounds the operations of one JSON patch, as the
+	// Kubernetes apiserver does (413 past it).
+	maxJSONPatchOps = 10000
+	// maxJSONPatchCopyBytes bounds what one JSON patch's copy operations
+	// may add in all: a copy of a value into itself doubles it, so a few
+	// dozen of them in a body of a few hundred bytes would otherwise ask
+	// for terabytes. No Component is larger than this (wire.MaxBodySize).
+	maxJSONPatchCopyBytes = wire.MaxBodySize
 )
 
 // patch applies a patch to the Component as served at the request's
@@ -103,7 +111,13 @@ func applyPatchBody(ct string, cur, body []byte, req request) ([]byte, *statusEr
 		if err != nil {
 			return nil, failure(http.StatusBadRequest, req.res, req.name, "JSON patch: "+err.Error())
 		}
-		out, err := p.Apply(cur)
+		if len(p) > maxJSONPatchOps {
+			return nil, failure(http.StatusRequestEntityTooLarge, req.res, req.name,
+				fmt.Sprintf("JSON patch has %d operations: at most %d are allowed", len(p), maxJSONPatchOps))
+		}
+		opts := jsonpatch.NewApplyOptions()
+		opts.AccumulatedCopySizeLimit = maxJSONPatchCopyBytes
+		out, err := p.ApplyWithOptions(cur, opts)
 		if err != nil {
 			return nil, failure(http.StatusUnprocessableEntity, req.res, req.name, "JSON patch does not apply: "+err.Error())
 		}
