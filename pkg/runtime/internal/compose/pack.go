@@ -76,6 +76,15 @@ func pack7(x uint64) uint64 {
 
 // pack writes src packed to dst, which is packedLen(len(src)) long.
 func pack(dst, src []byte) {
+	// Four groups at a time (28 bytes to 32 chars), one bounds check each.
+	for len(src) >= 29 && len(dst) >= 32 {
+		s, d := src[:29], dst[:32]
+		binary.LittleEndian.PutUint64(d[0:], pack7(binary.LittleEndian.Uint64(s[0:])))
+		binary.LittleEndian.PutUint64(d[8:], pack7(binary.LittleEndian.Uint64(s[7:])))
+		binary.LittleEndian.PutUint64(d[16:], pack7(binary.LittleEndian.Uint64(s[14:])))
+		binary.LittleEndian.PutUint64(d[24:], pack7(binary.LittleEndian.Uint64(s[21:])))
+		src, dst = src[28:], dst[32:]
+	}
 	for len(src) >= 8 {
 		binary.LittleEndian.PutUint64(dst, pack7(binary.LittleEndian.Uint64(src)))
 		src, dst = src[7:], dst[8:]
@@ -119,6 +128,20 @@ func unpack(dst, src []byte) error {
 		return fmt.Errorf("packed bytes: %d chars unpack to %d bytes, not %d", len(src), n, len(dst))
 	}
 	var high uint64
+	// Four groups at a time (32 chars to 28 bytes), one bounds check each.
+	for len(dst) >= 29 && len(src) >= 32 {
+		s, d := src[:32], dst[:29]
+		y0 := binary.LittleEndian.Uint64(s[0:])
+		y1 := binary.LittleEndian.Uint64(s[8:])
+		y2 := binary.LittleEndian.Uint64(s[16:])
+		y3 := binary.LittleEndian.Uint64(s[24:])
+		high |= y0 | y1 | y2 | y3
+		binary.LittleEndian.PutUint64(d[0:], unpack7(y0))
+		binary.LittleEndian.PutUint64(d[7:], unpack7(y1))
+		binary.LittleEndian.PutUint64(d[14:], unpack7(y2))
+		binary.LittleEndian.PutUint64(d[21:], unpack7(y3))
+		src, dst = src[32:], dst[28:]
+	}
 	for len(dst) >= 8 {
 		y := binary.LittleEndian.Uint64(src)
 		high |= y
