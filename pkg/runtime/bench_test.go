@@ -32,15 +32,21 @@ import (
 //     (wasm/native, goal >= 0.5).
 //
 // "pooled" is the host's default (wasmtime's pooling allocator),
+// "pooled-pagemap-scan" the same with Config.PagemapScan (a freed memory
+// reset by the pages present and private, not all it keeps resident),
 // "on-demand" maps each request's memory afresh (Config.OnDemand).
 func BenchmarkEchoWasmVsNative(b *testing.B) {
 	b.Run("pooled", func(b *testing.B) { benchEcho(b, wruntime.Config{}) })
+	b.Run("pooled-pagemap-scan", func(b *testing.B) { benchEcho(b, wruntime.Config{PagemapScan: true}) })
 	b.Run("on-demand", func(b *testing.B) { benchEcho(b, wruntime.Config{OnDemand: true}) })
 }
 
 func benchEcho(b *testing.B, cfg wruntime.Config) {
 	cfg.NoBaseline = true // measure the optimised code
 	h := newHost(b, cfg)
+	if cfg.PagemapScan && !h.PagemapScan() {
+		b.Log("PAGEMAP_SCAN is not available here: this is the default reset")
+	}
 	c, err := h.Load(context.Background(), "echo", echoWAT(b), wruntime.ComponentConfig{})
 	if err != nil {
 		b.Fatal(err)
