@@ -2,6 +2,8 @@ package kubeapi
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -85,5 +87,116 @@ func TestMergeApplyRemoval(t *testing.T) {
 	}
 	if len(cur["metadata"].(map[string]any)["labels"].(map[string]any)) != 3 {
 		t.Error("mergeApply changed cur")
+	}
+}
+
+// randomSet is a field set of up to depth levels over a few names, some
+// subsets empty (leaves).
+func randomSet(r *rand.Rand, depth int) fieldSet {
+	fs := fieldSet{}
+	for _, n := range []string{"a", "b", "c", "d"} {
+		switch x := r.IntN(4); {
+		case x == 0:
+		case x == 1 || depth == 0:
+			fs["f:"+n] = fieldSet{}
+		default:
+			fs["f:"+n] = randomSet(r, depth-1)
+		}
+	}
+	return fs
+}
+
+// cloneSet is a deep copy of fs.
+func cloneSet(fs fieldSet) fieldSet {
+	c := fieldSet{}
+	for k, v := range fs {
+		c[k] = cloneSet(v)
+	}
+	return c
+}
+
+// The union and the joint walk answer what has() answers one set and one
+// path at a time, in the same order, for random sets; union leaves what
+// it adds unchanged.
+func TestUnionAndOverlapMatchHas(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		x, y, mine := randomSet(r, 3), randomSet(r, 3), randomSet(r, 3)
+		ySnap, _ := json.Marshal(y)
+		u := fieldSet{}
+		u.union(cloneSet(x))
+		u.union(y)
+		if after, _ := json.Marshal(y); string(after) != string(ySnap) {
+			t.Fatalf("union changed what it added: %s -> %s", ySnap, after)
+		}
+		for _, p := range append(append(x.leaves(), y.leaves()...), mine.leaves()...) {
+			if got, want := u.has(p), x.has(p) || y.has(p); got != want {
+				t.Fatalf("union of %v and %v has %v: %v, want %v", x, y, p, got, want)
+			}
+		}
+		var want, got [][]string
+		for _, p := range mine.leaves() {
+			if x.has(p) {
+				want = append(want, p)
+			}
+		}
+		mine.overlap(x, func(p []string) { got = append(got, p) })
+		if !slices.EqualFunc(got, want, slices.Equal[[]string]) {
+			t.Fatalf("overlap of %v with %v = %v, want %v", mine, x, got, want)
+		}
+	}
+}
+
+// An apply's ownership work is linear in the fields: dropping 4,000 labels
+// beside another manager's 4,000 (each dropped label was checked against
+// every entry decoded anew: 6 s), and applying 4,000 labels among 400
+// other managers (all of the applier's fields walked for each).
+func TestApplyOwnershipScales(t *testing.T) {
+	const n = 4000
+	now := time.Unix(0, 0)
+	mine, theirs, applied := fieldSet{}, fieldSet{}, map[string]any{}
+	labels := map[string]any{}
+	for i := range n {
+		mine.add([]string{"metadata", "labels", fmt.Sprintf("m%d", i)})
+		theirs.add([]string{"metadata", "labels", fmt.Sprintf("t%d", i)})
+		labels[fmt.Sprintf("m%d", i)] = "x"
+		applied[fmt.Sprintf("m%d", i)] = "y"
+	}
+	entries := []metav1.ManagedFieldsEntry{
+		newEntry("me", metav1.ManagedFieldsOperationApply, "v1", mine, now),
+		newEntry("other", metav1.ManagedFieldsOperationUpdate, "v1", theirs, now),
+	}
+	cur := map[string]any{"metadata": map[string]any{"labels": labels}}
+	alloc := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	var doc map[string]any
+	if a := alloc(func() { doc = mergeApply(cur, map[string]any{"metadata": map[string]any{}}, entries, "me") }); a > 64<<20 {
+		t.Errorf("dropping %d labels beside %d allocated %d MB", n, n, a>>20)
+	}
+	if ls, ok := valueAt(doc, []string{"metadata", "labels"}); ok {
+		if m, _ := ls.(map[string]any); len(m) != 0 {
+			t.Errorf("dropped labels left: %d", len(m))
+		}
+	}
+	var many []metav1.ManagedFieldsEntry
+	for i := range 400 {
+		many = append(many, newEntry(fmt.Sprintf("m%d", i), metav1.ManagedFieldsOperationUpdate, "v1",
+			fieldSet{"f:metadata": {"f:labels": {fmt.Sprintf("f:m%d", i): {}}}}, now))
+	}
+	next := map[string]any{"metadata": map[string]any{"labels": applied}}
+	var conflicts []fieldConflict
+	if a := alloc(func() {
+		_, conflicts = applyOwnership(cur, next, next, many, "applier", "v1", false, now)
+	}); a > 64<<20 {
+		t.Errorf("applying %d labels among %d managers allocated %d MB", n, len(many), a>>20)
+	}
+	if len(conflicts) != 400 {
+		t.Errorf("%d conflicts, want one a manager", len(conflicts))
 	}
 }
