@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -160,6 +161,11 @@ func (t *translator) run() *wadm.Manifest {
 	t.scale = t.placement()
 
 	spec := c.Spec
+	// Every exposed API's route policy lists all the component roles:
+	// bounded before the policies are made.
+	if !t.replicable(exposedCount(spec), "exposed APIs", rolesSize(spec.SecurityFunction), "spec.securityFunction.componentRole", "security policy (the component roles)", "component roles") {
+		return nil
+	}
 	var exposed []api
 	if spec.CoreFunction != nil {
 		exposed = append(exposed, t.exposed("spec.coreFunction.exposedAPIs", spec.CoreFunction.ExposedAPIs)...)
@@ -192,7 +198,11 @@ func (t *translator) run() *wadm.Manifest {
 			}, "spec (keyvalue for "+n+")")
 		}
 	}
-	if deps := t.dependencies(); len(deps) > 0 {
+	deps := t.dependencies()
+	if !t.replicable(len(implNames), "implementations", configSize(deps), t.dependentAPIsPath(), "config of the dependent APIs", "dependent APIs") {
+		deps = nil
+	}
+	if len(deps) > 0 {
 		client := t.shared(HTTPClientName, "spec.coreFunction.dependentAPIs")
 		for _, n := range implNames {
 			t.link(n, wadm.LinkProperties{
@@ -204,12 +214,14 @@ func (t *translator) run() *wadm.Manifest {
 		}
 	}
 	if sec := spec.SecurityFunction; sec != nil && (sec.CanvasSystemRole != "" || len(sec.ExposedAPIs) > 0 || len(sec.ComponentRole) > 0) {
-		bridge := t.shared(BridgeName, "spec.securityFunction")
-		for _, n := range implNames {
-			t.link(n, wadm.LinkProperties{
-				Namespace: ifaceIdentity.namespace, Package: ifaceIdentity.pkg, Interfaces: []string{ifaceIdentity.iface},
-				Target: wadm.LinkTarget{Name: bridge.Name, Config: []wadm.ConfigProperty{{Name: "identity", Properties: t.identityConfig()}}},
-			}, "spec.securityFunction")
+		if identity := t.identityConfig(); t.replicable(len(implNames), "implementations", configSize(identity), "spec.securityFunction.componentRole", "identity config (the component roles)", "component roles") {
+			bridge := t.shared(BridgeName, "spec.securityFunction")
+			for _, n := range implNames {
+				t.link(n, wadm.LinkProperties{
+					Namespace: ifaceIdentity.namespace, Package: ifaceIdentity.pkg, Interfaces: []string{ifaceIdentity.iface},
+					Target: wadm.LinkTarget{Name: bridge.Name, Config: []wadm.ConfigProperty{{Name: "identity", Properties: maps.Clone(identity)}}},
+				}, "spec.securityFunction")
+			}
 		}
 	}
 	if mf := spec.ManagementFunction; mf != nil && (len(mf.ExposedAPIs) > 0 || len(mf.DependentAPIs) > 0) {
@@ -328,6 +340,83 @@ func (t *translator) eventTargets(out []event, path, name, impl string) []event 
 		out = append(out, event{path: path, name: name, impl: comp.Name})
 	}
 	return out
+}
+
+// MaxReplicatedConfigBytes bounds the config every implementation of a
+// Component gets a copy of (its dependent APIs, its identity), times the
+// number of implementations: the manifest carries one copy each, so a few
+// thousand implementations and as many dependent APIs, a Component of a
+// megabyte, would make a manifest of gigabytes. It is the largest
+// Component (oda.MaxFileSize); the manifests of real Components carry a
+// few kilobytes of it.
+const MaxReplicatedConfigBytes = oda.MaxFileSize
+
+// replicable reports whether n carriers (implementations, routes) may
+// each carry a copy of what, size bytes, else fails path with what the
+// copies would weigh and the fix: fewer carriers or fewer of what the
+// copy is made of (fewer).
+func (t *translator) replicable(n int, carriers string, size int, path, what, fewer string) bool {
+	if n*size <= MaxReplicatedConfigBytes {
+		return true
+	}
+	t.fail(path, fmt.Sprintf("each of the %d %s would carry the %s (%d bytes), %d MB in all, over the manifest's limit of %d MB",
+		n, carriers, what, size, n*size>>20, MaxReplicatedConfigBytes>>20),
+		fmt.Sprintf("split the Component, or give it fewer %s or %s", carriers, fewer))
+	return false
+}
+
+// exposedCount is how many exposed APIs the Component's functions have.
+func exposedCount(spec oda.ComponentSpec) int {
+	n := 0
+	if spec.CoreFunction != nil {
+		n += len(spec.CoreFunction.ExposedAPIs)
+	}
+	if spec.ManagementFunction != nil {
+		n += len(spec.ManagementFunction.ExposedAPIs)
+	}
+	if spec.SecurityFunction != nil {
+		n += len(spec.SecurityFunction.ExposedAPIs)
+	}
+	return n
+}
+
+// configSize is about what cfg weighs in a manifest.
+func configSize(cfg map[string]string) int {
+	size := 0
+	for k, v := range cfg {
+		size += len(k) + len(v) + 8 // quotes, colon, comma, indentation
+	}
+	return size
+}
+
+// rolesSize is about what the component roles weigh in one exposed API's
+// route policy, which lists them all.
+func rolesSize(sec *oda.SecurityFunction) int {
+	if sec == nil {
+		return 0
+	}
+	size := len(sec.CanvasSystemRole)
+	for _, r := range sec.ComponentRole {
+		size += len(r.Name) + 3 // quotes, comma
+	}
+	return size
+}
+
+// dependentAPIsPath is the dependentAPIs list of the function that has
+// the most: where an error about all of them points.
+func (t *translator) dependentAPIsPath() string {
+	spec := t.c.Spec
+	path, most := "spec.coreFunction.dependentAPIs", 0
+	if f := spec.CoreFunction; f != nil {
+		most = len(f.DependentAPIs)
+	}
+	if f := spec.ManagementFunction; f != nil && len(f.DependentAPIs) > most {
+		path, most = "spec.managementFunction.dependentAPIs", len(f.DependentAPIs)
+	}
+	if f := spec.SecurityFunction; f != nil && len(f.DependentAPIs) > most {
+		path = "spec.securityFunction.dependentAPIs"
+	}
+	return path
 }
 
 // dependencies lists every dependent API of every function as config

@@ -251,14 +251,17 @@ func ForAPI(c *oda.Component, e *oda.ExposedAPI, path string) (Spec, error) {
 
 func guard(sec *oda.SecurityFunction) *Guard {
 	g := &Guard{Roles: []string{}}
-	for _, r := range sec.ComponentRole {
-		if r.Name != "" && !slices.Contains(g.Roles, r.Name) {
-			g.Roles = append(g.Roles, r.Name)
+	seen := make(map[string]bool, len(sec.ComponentRole)+1) // a set: slices.Contains made it quadratic in the roles
+	add := func(r string) {
+		if r != "" && !seen[r] {
+			seen[r] = true
+			g.Roles = append(g.Roles, r)
 		}
 	}
-	if r := sec.CanvasSystemRole; r != "" && !slices.Contains(g.Roles, r) {
-		g.Roles = append(g.Roles, r)
+	for _, r := range sec.ComponentRole {
+		add(r.Name)
 	}
+	add(sec.CanvasSystemRole)
 	return g
 }
 
