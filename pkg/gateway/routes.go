@@ -97,6 +97,9 @@ type table struct {
 	// states holds readiness per app, also for apps without routes yet, so
 	// that an app marked unavailable before its routes exist starts so.
 	states map[string]*appState
+	// maxLen is at least the length of the longest path in byPath: match
+	// looks up no longer prefix of a request's path.
+	maxLen int
 }
 
 func emptyTable() *table {
@@ -109,6 +112,7 @@ func (t *table) clone() *table {
 		byPath: make(map[string]*entry, len(t.byPath)),
 		byApp:  make(map[string][]*entry, len(t.byApp)),
 		states: make(map[string]*appState, len(t.states)),
+		maxLen: t.maxLen,
 	}
 	for k, v := range t.byPath {
 		n.byPath[k] = v
@@ -123,7 +127,10 @@ func (t *table) clone() *table {
 }
 
 // match finds the route with the longest path that equals p or is a
-// prefix of p ending at a '/'. It allocates nothing.
+// prefix of p ending at a '/'. It allocates nothing, and looks up no
+// prefix longer than the longest route: a request's path may be a
+// megabyte of segments, and hashing every prefix of it was quadratic
+// (0.67 s for 390 KB among 100 routes).
 func (t *table) match(p string) *entry {
 	if p == "" {
 		p = "/"
@@ -131,6 +138,15 @@ func (t *table) match(p string) *entry {
 	if len(p) > 1 {
 		p = strings.TrimRight(p, "/")
 		if p == "" {
+			p = "/"
+		}
+	}
+	if len(p) > t.maxLen {
+		// The longest prefix a route could be ends before a '/' at most
+		// maxLen bytes in.
+		if i := strings.LastIndexByte(p[:t.maxLen+1], '/'); i > 0 {
+			p = p[:i]
+		} else {
 			p = "/"
 		}
 	}
@@ -224,6 +240,10 @@ func (t *table) withRoutes(app string, routes []Route, chains []*enforce.Chain, 
 	}
 	if len(entries) > 0 {
 		n.byApp[app] = entries
+	}
+	n.maxLen = 0
+	for p := range n.byPath {
+		n.maxLen = max(n.maxLen, len(p))
 	}
 	return n, nil
 }

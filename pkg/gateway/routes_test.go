@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -76,4 +77,39 @@ func FuzzRoutes(f *testing.F) {
 			t.Fatalf("match(%q) = %q, want %q (routes %v)", reqPath, got, want, tbl.infos())
 		}
 	})
+}
+
+// A request path of a megabyte of segments matches as a short one does,
+// looking up no prefix longer than the longest route (every prefix was
+// hashed: quadratic in the path).
+func TestMatchLongPath(t *testing.T) {
+	h := http.NotFoundHandler()
+	tbl := emptyTable()
+	var err error
+	for i := range 100 {
+		p := fmt.Sprintf("/app%d/api", i)
+		if tbl, err = tbl.withRoutes(p, []Route{{API: "a", Path: p, Handler: h}}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := strings.Repeat("/a", 500_000)
+	for _, tc := range []struct{ path, want string }{
+		{"/app7/api" + long, "/app7/api"},
+		{"/app7/api", "/app7/api"},
+		{"/app7/apix" + long, ""},
+		{"/app7" + long, ""},
+		{"/" + strings.Repeat("x", 1<<20), ""},
+		{long, ""},
+	} {
+		got := ""
+		if e := tbl.match(tc.path); e != nil {
+			got = e.path
+		}
+		if got != tc.want {
+			t.Errorf("match(%.40q… %d bytes) = %q, want %q", tc.path, len(tc.path), got, tc.want)
+		}
+	}
+	if tbl.maxLen != len("/app99/api") {
+		t.Errorf("maxLen %d, want %d", tbl.maxLen, len("/app99/api"))
+	}
 }
