@@ -2,12 +2,15 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/api/wire"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
+	"github.com/wasmcanvas/wasmcanvas/pkg/peer"
 )
 
 // Dependent-API discovery, as the reference canvas's use case UC007 has it:
@@ -124,12 +127,21 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var svc wire.Service
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, wire.MaxBodySize))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, peer.MaxServiceBytes))
 	if err := dec.Decode(&svc); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeProblem(w, problem(http.StatusRequestEntityTooLarge, wire.ProblemBadInput, fmt.Sprintf("request body: a Service of at most %d bytes", peer.MaxServiceBytes)))
+			return
+		}
 		writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("request body: want a TMF638 Service as JSON: %v", err)))
 		return
 	}
 	created, err := s.opts.Registry.Put(svc)
+	if errors.Is(err, peer.ErrRegistryFull) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(peer.DefaultTTL.Seconds())))
+		writeProblem(w, problem(http.StatusTooManyRequests, wire.ProblemBadInput, err.Error()))
+		return
+	}
 	if err != nil {
 		writeProblem(w, problem(http.StatusUnprocessableEntity, wire.ProblemInvalid, err.Error()))
 		return

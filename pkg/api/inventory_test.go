@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -137,5 +138,35 @@ func TestPeerRegistration(t *testing.T) {
 	}
 	if code, _ := e.do(http.MethodDelete, wire.PathCanvasInfo+"/canvas-x-api", nil); code != http.StatusNotFound {
 		t.Errorf("second withdraw: %d", code)
+	}
+	big := `{"id":"big","name":"` + strings.Repeat("x", peer.MaxServiceBytes) + `"}`
+	if code, resp := e.do(http.MethodPost, wire.PathCanvasInfo, []byte(big)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a Service over %d bytes: %d %s", peer.MaxServiceBytes, code, resp)
+	}
+}
+
+// A full registry answers a new registration 429 with Retry-After.
+func TestPeerRegistrationFull(t *testing.T) {
+	t.Parallel()
+	reg := peer.NewRegistry(0, nil)
+	e := newEnvWith(t, api.Options{Registry: reg})
+	for i := range peer.MaxRegistrations {
+		s := wire.Service{ID: fmt.Sprintf("s-%d", i), ServiceCharacteristic: []wire.Characteristic{wire.StringCharacteristic(wire.CharOASSpecification, "https://example.org/x.json")}}
+		if _, err := reg.Put(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := `{"id":"late","serviceCharacteristic":[{"name":"OAS Specification","value":"https://example.org/TMF620.json"}]}`
+	req, err := http.NewRequest(http.MethodPost, e.url+wire.PathCanvasInfo, strings.NewReader(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "90" {
+		t.Errorf("registration when full: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }

@@ -3,6 +3,8 @@ package peer_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -62,6 +64,42 @@ func TestRegistry(t *testing.T) {
 	}
 	if r.Delete("a-1") {
 		t.Error("Delete of an expired registration reported one")
+	}
+}
+
+// The registry holds at most MaxRegistrations: a new service past them is
+// refused (ErrRegistryFull) until some expire, renewals still go through,
+// and a Put that finds expired ones frees their places and reports them.
+func TestRegistryFull(t *testing.T) {
+	t.Parallel()
+	var changed [][]string
+	var mu sync.Mutex
+	r := peer.NewRegistry(time.Minute, func(specs []string) { mu.Lock(); changed = append(changed, specs); mu.Unlock() })
+	clock := time.Unix(1_000_000, 0)
+	peer.SetClock(r, func() time.Time { return clock })
+	for i := range peer.MaxRegistrations {
+		if _, err := r.Put(service(fmt.Sprintf("s-%d", i), wire.ServiceInactive, "")); err != nil {
+			t.Fatalf("Put %d: %v", i, err)
+		}
+	}
+	if _, err := r.Put(service("one-more", wire.ServiceInactive, "")); !errors.Is(err, peer.ErrRegistryFull) || !strings.Contains(err.Error(), "at most 10000") {
+		t.Fatalf("Put past the limit: %v, want ErrRegistryFull naming it", err)
+	}
+	clock = clock.Add(time.Second)
+	if created, err := r.Put(service("s-7", wire.ServiceActive, "http://a/7")); err != nil || created {
+		t.Fatalf("renewing when full: %v %v", created, err)
+	}
+	clock = clock.Add(59 * time.Second) // all expire but s-7, renewed a second later
+	mu.Lock()
+	before := len(changed)
+	mu.Unlock()
+	if created, err := r.Put(service("one-more", wire.ServiceInactive, "")); err != nil || !created {
+		t.Fatalf("Put once the others expired: %v %v", created, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(r.List()) != 2 || len(changed) != before+1 || !slices.Equal(changed[len(changed)-1], []string{spec}) {
+		t.Errorf("after expiry made room: %d listed, changes %d -> %d", len(r.List()), before, len(changed))
 	}
 }
 

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +14,20 @@ import (
 // DefaultTTL is how long a registration lasts without being renewed; a
 // registering canvas renews every DefaultInterval.
 const DefaultTTL = 90 * time.Second
+
+// Limits of what the registry holds. Its routes are unauthenticated (as
+// the reference canvas's in-cluster service), so whoever reaches them
+// must not be able to fill the canvas's memory: at most MaxRegistrations
+// services (a canvas registers one per API it exposes), each a body of at
+// most MaxServiceBytes (a Service is a few hundred bytes).
+const (
+	MaxRegistrations = 10_000
+	MaxServiceBytes  = 16 << 10
+)
+
+// ErrRegistryFull is Put's error for a new service when MaxRegistrations
+// unexpired ones are held.
+var ErrRegistryFull = errors.New("the registry is full")
 
 // Registry holds the APIs other canvases registered here. Safe for
 // concurrent use.
@@ -57,11 +72,19 @@ func (r *Registry) Put(svc wire.Service) (created bool, err error) {
 	}
 	r.mu.Lock()
 	old, had := r.services[svc.ID]
+	var gone []wire.Service
+	if !had && len(r.services) >= MaxRegistrations {
+		gone = r.expireLocked()
+		if len(r.services) >= MaxRegistrations {
+			r.mu.Unlock()
+			return false, fmt.Errorf("service %q: %w: %d registrations, at most %d (one expires %s after its last renewal)", svc.ID, ErrRegistryFull, len(r.services), MaxRegistrations, r.ttl)
+		}
+	}
 	r.services[svc.ID] = registered{svc: svc, expires: r.now().Add(r.ttl)}
 	f := r.onChange
 	r.mu.Unlock()
-	if f != nil && (!had || !sameService(old.svc, svc)) {
-		f(specsOf(old.svc, svc))
+	if f != nil && (len(gone) > 0 || !had || !sameService(old.svc, svc)) {
+		f(specsOf(append(gone, old.svc, svc)...))
 	}
 	return !had, nil
 }
@@ -89,8 +112,10 @@ func sameService(a, b wire.Service) bool {
 
 func specsOf(svcs ...wire.Service) []string {
 	var out []string
+	seen := map[string]bool{} // a set: up to MaxRegistrations services expire at once
 	for _, s := range svcs {
-		if u := specOf(s.ServiceCharacteristic); u != "" && !slices.Contains(out, u) {
+		if u := specOf(s.ServiceCharacteristic); u != "" && !seen[u] {
+			seen[u] = true
 			out = append(out, u)
 		}
 	}
@@ -137,6 +162,17 @@ func (r *Registry) List() []wire.Service {
 // specification URLs to onChange; the daemon calls it periodically.
 func (r *Registry) Expire() {
 	r.mu.Lock()
+	gone := r.expireLocked()
+	f := r.onChange
+	r.mu.Unlock()
+	if len(gone) > 0 && f != nil {
+		f(specsOf(gone...))
+	}
+}
+
+// expireLocked drops the expired registrations and returns them; r.mu is
+// held.
+func (r *Registry) expireLocked() []wire.Service {
 	now := r.now()
 	var gone []wire.Service
 	for id, e := range r.services {
@@ -145,11 +181,7 @@ func (r *Registry) Expire() {
 			delete(r.services, id)
 		}
 	}
-	f := r.onChange
-	r.mu.Unlock()
-	if len(gone) > 0 && f != nil {
-		f(specsOf(gone...))
-	}
+	return gone
 }
 
 // lookup finds a registration for spec: the first active one by id, or
