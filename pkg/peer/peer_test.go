@@ -67,6 +67,31 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
+// Of several registrations of one specification, the active one with the
+// smallest id resolves; with none active, the why names the inactive one
+// with the smallest id.
+func TestRegistryLookupOrder(t *testing.T) {
+	t.Parallel()
+	r := peer.NewRegistry(0, nil)
+	res := peer.Resolver{Registry: r}
+	for _, s := range []wire.Service{service("z", wire.ServiceInactive, ""), service("y", wire.ServiceInactive, "")} {
+		if _, err := r.Put(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, why := res.Resolve([]string{spec}); ok || !strings.Contains(why, "API y registered") {
+		t.Errorf("inactive only: %v %q, want it to name y", ok, why)
+	}
+	for _, s := range []wire.Service{service("c", wire.ServiceActive, "http://c"), service("a", wire.ServiceInactive, ""), service("b", wire.ServiceActive, "http://b")} {
+		if _, err := r.Put(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u, ok, _ := res.Resolve([]string{spec}); !ok || u != "http://b" {
+		t.Errorf("resolved %q %v, want http://b (the smallest active id)", u, ok)
+	}
+}
+
 // The registry holds at most MaxRegistrations: a new service past them is
 // refused (ErrRegistryFull) until some expire, renewals still go through,
 // and a Put that finds expired ones frees their places and reports them.

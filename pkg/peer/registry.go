@@ -186,16 +186,22 @@ func (r *Registry) expireLocked() []wire.Service {
 
 // lookup finds a registration for spec: the first active one by id, or
 // else the first inactive one (to say why it is not ready).
+// One pass over the map, copying nothing: it runs for every dependent API
+// reconcile resolves here, against up to MaxRegistrations.
 func (r *Registry) lookup(spec string) (svc wire.Service, found bool) {
-	for _, s := range r.List() {
-		if specOf(s.ServiceCharacteristic) != spec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	active := false
+	for _, e := range r.services {
+		s := e.svc
+		if !now.Before(e.expires) || specOf(s.ServiceCharacteristic) != spec {
 			continue
 		}
-		if s.State == wire.ServiceActive {
-			return s, true
-		}
-		if !found {
-			svc, found = s, true
+		isActive := s.State == wire.ServiceActive
+		switch {
+		case !found, isActive && !active, isActive == active && s.ID < svc.ID:
+			svc, found, active = s, true, isActive
 		}
 	}
 	return svc, found
