@@ -342,13 +342,14 @@ func (t *translator) eventTargets(out []event, path, name, impl string) []event 
 	return out
 }
 
-// MaxReplicatedConfigBytes bounds the config every implementation of a
-// Component gets a copy of (its dependent APIs, its identity), times the
-// number of implementations: the manifest carries one copy each, so a few
+// MaxReplicatedConfigBytes bounds what the manifest repeats: the config
+// each implementation of a Component gets a copy of (its dependent APIs',
+// its identity config) times the implementations, and the component roles
+// each exposed API's route policy lists times the exposed APIs. A few
 // thousand implementations and as many dependent APIs, a Component of a
-// megabyte, would make a manifest of gigabytes. It is the largest
-// Component (oda.MaxFileSize); the manifests of real Components carry a
-// few kilobytes of it.
+// megabyte, would otherwise make a manifest of gigabytes. It is the
+// largest Component (oda.MaxFileSize); the manifests of real Components
+// carry a few kilobytes of copies.
 const MaxReplicatedConfigBytes = oda.MaxFileSize
 
 // replicable reports whether n carriers (implementations, routes) may
