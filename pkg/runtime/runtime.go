@@ -255,24 +255,20 @@ func NewHost(cfg Config) (*Host, error) {
 	case defaultPool:
 		cfg.PoolInstances = DefaultPoolInstances
 	}
+	// Each switch sets its field when its variable says so: "off" for the
+	// defaults one may turn off, "on" for the opt-ins.
 	for _, sw := range []struct {
-		env string
-		off *bool
-	}{{StreamAdapterEnv, &cfg.NoStreamAdapter}, {WinchEnv, &cfg.NoWinch}} {
+		env, sets string
+		field     *bool
+	}{{StreamAdapterEnv, "off", &cfg.NoStreamAdapter}, {WinchEnv, "off", &cfg.NoWinch}, {PagemapScanEnv, "on", &cfg.PagemapScan}} {
 		switch v := os.Getenv(sw.env); v {
-		case "", "on":
-		case "off":
-			*sw.off = true
+		case "", "on", "off":
+			if v == sw.sets {
+				*sw.field = true
+			}
 		default:
 			return nil, fmt.Errorf("runtime: %s=%q: want on or off", sw.env, v)
 		}
-	}
-	switch v := os.Getenv(PagemapScanEnv); v {
-	case "", "off":
-	case "on":
-		cfg.PagemapScan = true
-	default:
-		return nil, fmt.Errorf("runtime: %s=%q: want on or off", PagemapScanEnv, v)
 	}
 	profilerFrom := "Config.Profiler"
 	if cfg.Profiler == "" {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	wruntime "github.com/wasmcanvas/wasmcanvas/pkg/runtime"
+	"github.com/wasmcanvas/wasmcanvas/pkg/runtime/internal/cm"
 )
 
 // echoOK serves one POST to the WAT echo and fails unless it echoes.
@@ -246,8 +246,8 @@ func TestPagemapScanEnv(t *testing.T) {
 	}
 	t.Setenv(wruntime.PagemapScanEnv, "on")
 	h := newHost(t, wruntime.Config{})
-	if v := kernelRelease(t); !h.PagemapScan() && (v[0] > 6 || v[0] == 6 && v[1] >= 7) {
-		t.Fatalf("%s=on on Linux 6.7 or later: not in use", wruntime.PagemapScanEnv)
+	if !h.PagemapScan() && cm.KernelScansPagemap() {
+		t.Fatalf("%s=on, and the kernel answers PAGEMAP_SCAN: not in use", wruntime.PagemapScanEnv)
 	}
 	c, err := h.Load(context.Background(), "echo", echoWAT(t), wruntime.ComponentConfig{})
 	if err != nil {
@@ -257,18 +257,4 @@ func TestPagemapScanEnv(t *testing.T) {
 	for i := range 5 {
 		echoBytes(t, url, []byte(fmt.Sprintf("request %d", i)))
 	}
-}
-
-// kernelRelease is the running Linux kernel's major and minor version.
-func kernelRelease(t *testing.T) [2]int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v [2]int
-	if _, err := fmt.Sscanf(string(b), "%d.%d", &v[0], &v[1]); err != nil {
-		t.Fatalf("kernel release %q: %v", b, err)
-	}
-	return v
 }

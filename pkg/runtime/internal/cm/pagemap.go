@@ -20,7 +20,7 @@ import (
 // that file open (which also shows that wasmtime read the setting where
 // cm_pooling_pagemap_scan wrote it).
 func (e *Engine) PagemapScan() bool {
-	return e.cfg.pagemapScan && kernelScansPagemap() && pagemapOpen()
+	return e.cfg.pagemapScan && KernelScansPagemap() && pagemapOpen()
 }
 
 // pmScanArg is the kernel's struct pm_scan_arg (linux/fs.h, 6.7).
@@ -35,9 +35,9 @@ type pageRegion struct{ start, end, categories uint64 }
 // ioctlPagemapScan is PAGEMAP_SCAN: _IOWR('f', 16, struct pm_scan_arg).
 const ioctlPagemapScan = 3<<30 | uint64(unsafe.Sizeof(pmScanArg{}))<<16 | 'f'<<8 | 16
 
-// kernelScansPagemap reports whether the kernel answers PAGEMAP_SCAN: the
+// KernelScansPagemap reports whether the kernel answers PAGEMAP_SCAN: the
 // probe wasmtime makes (an empty range, every category), made once.
-var kernelScansPagemap = sync.OnceValue(func() bool {
+var KernelScansPagemap = sync.OnceValue(func() bool {
 	f, err := os.Open("/proc/self/pagemap")
 	if err != nil {
 		return false

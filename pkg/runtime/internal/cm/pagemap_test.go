@@ -55,7 +55,7 @@ func TestPoolSlotResetsBetweenInstances(t *testing.T) {
 			f := compileFixtureOn(t, EngineConfig{Pooling: &PoolingConfig{
 				TotalInstances: 1, MaxMemoryBytes: 4 << 20, KeepResidentBytes: 1 << 20, PagemapScan: scan,
 			}}, []byte(resetProbeWAT))
-			if scan && kernelScansPagemap() && !f.eng.PagemapScan() {
+			if scan && KernelScansPagemap() && !f.eng.PagemapScan() {
 				t.Fatal("PagemapScan asked for on a kernel with PAGEMAP_SCAN, and not on")
 			}
 			if !scan && f.eng.PagemapScan() {
