@@ -138,7 +138,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	created, err := s.opts.Registry.Put(svc)
 	if errors.Is(err, peer.ErrRegistryFull) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(peer.DefaultTTL.Seconds())))
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.Registry.TTL().Seconds())))
 		writeProblem(w, problem(http.StatusTooManyRequests, wire.ProblemBadInput, err.Error()))
 		return
 	}

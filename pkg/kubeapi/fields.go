@@ -94,9 +94,9 @@ func (fs fieldSet) leaves() [][]string {
 }
 
 // maxFieldsDepth bounds how deep a stored FieldsV1 may nest: no admitted
-// Component nests deeper than oda's limit (64), so a deeper set was not
+// Component nests deeper than oda.MaxDepth, so a deeper set was not
 // written by setManaged.
-const maxFieldsDepth = 64
+const maxFieldsDepth = oda.MaxDepth
 
 // depth is how many levels deep the set nests (0 for the empty set).
 func (fs fieldSet) depth() int {

@@ -54,6 +54,9 @@ const (
 	// MaxFileSize bounds the input Parse accepts. Real Components are a few
 	// KiB; the bound keeps a stray binary or log file from being parsed.
 	MaxFileSize = 4 << 20
+	// MaxDepth is how deeply a Component's values may nest (no Component
+	// is deeper than a dozen levels); Parse refuses deeper documents.
+	MaxDepth = 64
 )
 
 // Component is an ODA Component in its oda.tmforum.org/v1 shape. JSON names

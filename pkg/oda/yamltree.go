@@ -43,8 +43,6 @@ const (
 	// can make a small file expand exponentially ("billion laughs"). The
 	// largest upstream example has about 150.
 	maxNodes = 100_000
-	// maxDepth bounds nesting; no Component is deeper than a dozen levels.
-	maxDepth = 64
 )
 
 // pointer renders tokens as a JSON pointer (RFC 6901).
@@ -268,8 +266,8 @@ func (t *tree) value(n *yaml.Node, tokens []string, keyLine, depth int) any {
 		}
 		return nil
 	}
-	if depth > maxDepth {
-		t.fail(n.Line, tokens, fmt.Sprintf("nested more than %d levels deep", maxDepth), "a Component is never this deep; check the indentation")
+	if depth > MaxDepth {
+		t.fail(n.Line, tokens, fmt.Sprintf("nested more than %d levels deep", MaxDepth), "a Component is never this deep; check the indentation")
 		return nil
 	}
 	line := n.Line

@@ -55,6 +55,9 @@ func NewRegistry(ttl time.Duration, onChange func(specs []string)) *Registry {
 	return &Registry{ttl: ttl, now: time.Now, onChange: onChange, services: map[string]registered{}}
 }
 
+// TTL is how long a registration lasts after its last renewal.
+func (r *Registry) TTL() time.Duration { return r.ttl }
+
 // SetOnChange sets the change callback (the daemon builds the registry
 // before the controller it wakes).
 func (r *Registry) SetOnChange(f func(specs []string)) {
