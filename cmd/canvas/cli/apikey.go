@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -67,14 +68,19 @@ func newAPIKeyCreateCmd() *cobra.Command {
 	var (
 		a        apiKeyCommand
 		consumer string
+		output   string
 	)
 	cmd := &cobra.Command{
 		Use:   "create COMPONENT --consumer NAME",
 		Short: "Make an API key for a Component's APIs; prints the key once",
 		Example: `  canvas apikey create productcatalog --consumer partner-a
-  curl -H "apikey: $KEY" http://127.0.0.1:8080/productcatalog/tmf-api/productCatalogManagement/v4/catalog`,
+  curl -H "apikey: $KEY" http://127.0.0.1:8080/productcatalog/tmf-api/productCatalogManagement/v4/catalog
+  canvas apikey create productcatalog --consumer partner-b -o json   # id and key together`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output, "plain", "json", "yaml"); err != nil {
+				return err
+			}
 			if consumer == "" {
 				return usageErrorf("--consumer is required: name who holds the key (rate limits and quotas by consumer count per name)")
 			}
@@ -87,12 +93,12 @@ func newAPIKeyCreateCmd() *cobra.Command {
 			if err != nil {
 				return apiError(cmd, err)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), k.Key)
 			fmt.Fprintf(cmd.ErrOrStderr(), "API key %s for %s/%s (consumer %s): keep it now, the canvas stores only its hash\n", k.ID, k.Namespace, k.Component, k.Consumer)
-			return nil
+			return printData(cmd.OutOrStdout(), output, k, func(w io.Writer) { fmt.Fprintln(w, k.Key) })
 		},
 	}
 	cmd.Flags().StringVar(&consumer, "consumer", "", "who holds the key (required)")
+	outputFlag(cmd, &output, "plain", "json", "yaml")
 	a.add(cmd)
 	return cmd
 }
@@ -107,7 +113,7 @@ func newAPIKeyListCmd() *cobra.Command {
 		Short: "List a Component's API keys (ids and consumers, never the keys)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, "table", "json"); err != nil {
+			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
 				return err
 			}
 			cl, done, err := a.dial(cmd.Context())
@@ -119,29 +125,34 @@ func newAPIKeyListCmd() *cobra.Command {
 			if err != nil {
 				return apiError(cmd, err)
 			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), wire.APIKeyList{Items: keys})
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCONSUMER\tCREATED")
-			for _, k := range keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.Consumer, k.Created.Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return printData(cmd.OutOrStdout(), output, wire.APIKeyList{Items: keys}, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tCONSUMER\tCREATED")
+				for _, k := range keys {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.Consumer, k.Created.Format(time.RFC3339))
+				}
+				tw.Flush()
+			})
 		},
 	}
-	outputFlag(cmd, &output, "table", "json")
+	outputFlag(cmd, &output, "table", "json", "yaml")
 	a.add(cmd)
 	return cmd
 }
 
 func newAPIKeyRevokeCmd() *cobra.Command {
-	var a apiKeyCommand
+	var (
+		a      apiKeyCommand
+		output string
+	)
 	cmd := &cobra.Command{
 		Use:   "revoke COMPONENT ID",
 		Short: "Revoke an API key: every gateway refuses it from now on",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
+				return err
+			}
 			cl, done, err := a.dial(cmd.Context())
 			if err != nil {
 				return err
@@ -151,10 +162,12 @@ func newAPIKeyRevokeCmd() *cobra.Command {
 			if err != nil {
 				return apiError(cmd, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "API key %s of %s/%s (consumer %s) revoked\n", k.ID, k.Namespace, k.Component, k.Consumer)
-			return nil
+			return printData(cmd.OutOrStdout(), output, k, func(w io.Writer) {
+				fmt.Fprintf(w, "API key %s of %s/%s (consumer %s) revoked\n", k.ID, k.Namespace, k.Component, k.Consumer)
+			})
 		},
 	}
+	outputFlag(cmd, &output, "text", "json", "yaml")
 	a.add(cmd)
 	return cmd
 }

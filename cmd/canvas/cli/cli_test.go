@@ -331,3 +331,33 @@ func TestUnknownSubcommands(t *testing.T) {
 		t.Errorf("canvas get componentz --server URL: exit %d, %q; want 2 naming componentz and suggesting components", code, errOut)
 	}
 }
+
+// Every command that runs says how in its help: `Usage:` followed by its
+// own use line (a group's usage must not take that line from its
+// subcommands).
+func TestHelpShowsUseLine(t *testing.T) {
+	var runnable [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		if c.Runnable() && !c.HasSubCommands() && len(path) > 0 && !c.Hidden {
+			runnable = append(runnable, path)
+		}
+		for _, s := range c.Commands() {
+			walk(s, append(slices.Clone(path), s.Name()))
+		}
+	}
+	walk(cli.NewRootCmd(nil, io.Discard, io.Discard), nil)
+	if len(runnable) < 30 {
+		t.Fatalf("found %d runnable commands, want the forty or so canvas has", len(runnable))
+	}
+	for _, p := range runnable {
+		code, out, errOut := run(t, "", append(slices.Clone(p), "--help")...)
+		if code != 0 {
+			t.Errorf("canvas %s --help: exit %d, stderr %q", strings.Join(p, " "), code, errOut)
+			continue
+		}
+		if !strings.Contains(out, "Usage:\n  canvas "+strings.Join(p, " ")) {
+			t.Errorf("canvas %s --help has no use line:\n%s", strings.Join(p, " "), out)
+		}
+	}
+}

@@ -139,18 +139,6 @@ func rolesNames() []string {
 	return out
 }
 
-// printData writes v as JSON or YAML, or calls table for the table format.
-func printData(w io.Writer, output string, v any, table func(io.Writer)) error {
-	switch output {
-	case "json":
-		return writeJSON(w, v)
-	case "yaml":
-		return writeYAML(w, v)
-	}
-	table(w)
-	return nil
-}
-
 // edgeError makes a setting pkg/edge refused a usage error (exit 2).
 func edgeError(err error) error {
 	var oe *edge.OptionsError

@@ -53,3 +53,16 @@ func writeYAML(w io.Writer, v any) error {
 	}
 	return enc.Close()
 }
+
+// printData writes v as JSON or YAML, or calls text for the other format
+// (a table, or plain text).
+func printData(w io.Writer, output string, v any, text func(io.Writer)) error {
+	switch output {
+	case "json":
+		return writeJSON(w, v)
+	case "yaml":
+		return writeYAML(w, v)
+	}
+	text(w)
+	return nil
+}

@@ -161,8 +161,14 @@ func guardGroups(c *cobra.Command) {
 	if !c.Runnable() {
 		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 		// Its usage keeps saying `canvas apikey [command]` alone, not also
-		// `canvas apikey [flags]` as a runnable command's would.
-		c.SetUsageTemplate(strings.Replace(c.UsageTemplate(), groupUseLine, "", 1))
+		// `canvas apikey [flags]` as a runnable command's would. Its
+		// subcommands would inherit that template: they keep the one
+		// they had, use line and all.
+		inherited := c.UsageTemplate()
+		c.SetUsageTemplate(strings.Replace(inherited, groupUseLine, "", 1))
+		for _, s := range c.Commands() {
+			s.SetUsageTemplate(inherited)
+		}
 	}
 	for _, s := range c.Commands() {
 		guardGroups(s)
