@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/wasmcanvas/wasmcanvas/cmd/canvas/cli"
@@ -506,6 +507,15 @@ func TestCanvasd(t *testing.T) {
 		var ev wire.WatchEvent
 		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &ev); err != nil || ev.Type != wire.WatchAdded || ev.Object.Metadata.Name != "pc" {
 			t.Errorf("canvas watch -o json (%v):\n%s", err, out)
+		}
+		out = e.mustCanvas("watch", "-n", "watchcli", "-o", "yaml", "--timeout", "1s")
+		dec := yaml.NewDecoder(strings.NewReader(out))
+		var doc struct {
+			Type   string
+			Object struct{ Metadata struct{ Name string } }
+		}
+		if err := dec.Decode(&doc); err != nil || !strings.HasPrefix(out, "---\n") || doc.Type != wire.WatchAdded || doc.Object.Metadata.Name != "pc" {
+			t.Errorf("canvas watch -o yaml (%v):\n%s", err, out)
 		}
 	})
 

@@ -28,10 +28,11 @@ func newWatchCmd() *cobra.Command {
 		Short: "Print Components as they change, until interrupted",
 		Long: `watch prints the current Components, then one line per change (EVENT,
 NAMESPACE, NAME, DEPLOYMENT_STATUS, WADM STATUS, VERSION); -o json prints each
-watch event as one JSON line. It re-watches when canvasd restarts, and runs
+watch event as one JSON line, -o yaml as one YAML document after a "---". It re-watches when canvasd restarts, and runs
 until interrupted or, with --timeout, until that much time has passed (exit 0).`,
 		Example: `  canvas watch
-  canvas watch components -A -o json`,
+  canvas watch components -A -o json
+  canvas watch -o yaml --timeout 10s`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 || (len(args) == 1 && !isComponentResource(args[0])) {
 				return usageErrorf("usage: canvas watch [components]")
@@ -39,7 +40,7 @@ until interrupted or, with --timeout, until that much time has passed (exit 0).`
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "table", "json"); err != nil {
+			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
 				return err
 			}
 			ns := namespace
@@ -69,8 +70,14 @@ until interrupted or, with --timeout, until that much time has passed (exit 0).`
 				if ev.Type == wire.WatchBookmark {
 					return nil
 				}
-				if output == "json" {
+				switch output {
+				case "json":
 					return json.NewEncoder(out).Encode(ev)
+				case "yaml":
+					if _, err := fmt.Fprintln(out, "---"); err != nil {
+						return err
+					}
+					return writeYAML(out, ev)
 				}
 				c := ev.Object
 				_, version := wadmApp(c)
@@ -96,7 +103,7 @@ until interrupted or, with --timeout, until that much time has passed (exit 0).`
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", oda.DefaultNamespace, "namespace")
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "watch every namespace")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop watching after this long (0: until interrupted)")
-	outputFlag(cmd, &output, "table", "json")
+	outputFlag(cmd, &output, "table", "json", "yaml")
 	remote.add(cmd)
 	return cmd
 }
