@@ -38,7 +38,13 @@ func (s *Server) Get(ctx context.Context, key oda.Key) (*oda.Component, *wire.Pr
 // uid, creationTimestamp; rv a compare-and-set against the store
 // revision), restricted by mode. created says whether it is new.
 func (s *Server) Write(ctx context.Context, c *oda.Component, rv string, mode WriteMode) (*oda.Component, bool, *wire.Problem) {
-	return s.write(ctx, c, rv, mode)
+	return s.write(ctx, c, rv, mode, false)
+}
+
+// DryWrite makes every check Write makes and answers what it would store
+// (and whether it would create), storing nothing: a dry run.
+func (s *Server) DryWrite(ctx context.Context, c *oda.Component, rv string, mode WriteMode) (*oda.Component, bool, *wire.Problem) {
+	return s.write(ctx, c, rv, mode, true)
 }
 
 // Remove deletes key (only at revision rv when given) and returns the

@@ -123,6 +123,11 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 	if file == "" {
 		file = wire.BodyFileName
 	}
+	dry, p := dryRunOf(r.URL.Query()[wire.QueryDryRun], "query parameter "+wire.QueryDryRun)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	body, p := readBody(w, r)
 	if p != nil {
 		writeProblem(w, p)
@@ -151,7 +156,7 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	out, created, p := s.apply(r.Context(), c, c.Metadata.ResourceVersion)
+	out, created, p := s.apply(r.Context(), c, c.Metadata.ResourceVersion, dry)
 	if p != nil {
 		writeProblem(w, p)
 		return
@@ -159,11 +164,29 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+	}
+	if dry {
+		writeJSON(w, status, out)
+		return
+	}
+	if created {
 		w.Header().Set("Location", wire.PathComponents+"/"+out.Metadata.Namespace+"/"+out.Metadata.Name)
 	}
 	s.log.Info("component applied", zap.Stringer("key", out.Key()), zap.Bool("created", created),
 		zap.Int64("generation", out.Metadata.Generation), zap.String("resourceVersion", out.Metadata.ResourceVersion))
 	writeJSON(w, status, out)
+}
+
+// dryRunOf reads a dry-run request: none, or DryRunAll once.
+func dryRunOf(values []string, where string) (bool, *wire.Problem) {
+	switch {
+	case len(values) == 0:
+		return false, nil
+	case len(values) == 1 && values[0] == wire.DryRunAll:
+		return true, nil
+	}
+	return false, problem(http.StatusBadRequest, wire.ProblemBadInput,
+		fmt.Sprintf("%s %q: the only value is %q (check everything, store nothing); leave it out to store", where, values, wire.DryRunAll))
 }
 
 // readBody reads at most wire.MaxBodySize bytes; a larger body is a 413.

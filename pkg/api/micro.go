@@ -138,6 +138,10 @@ func (s *Server) microApply(ctx context.Context, req micro.Request) (any, micro.
 	if file == "" {
 		file = wire.BodyFileName
 	}
+	dry, p := dryRunOf(req.Headers().Values(wire.HeaderDryRun), "header "+wire.HeaderDryRun)
+	if p != nil {
+		return nil, nil, p
+	}
 	if len(req.Data()) == 0 {
 		return nil, nil, problem(http.StatusBadRequest, wire.ProblemBadInput, "empty request body: send a Component as YAML or JSON")
 	}
@@ -145,9 +149,12 @@ func (s *Server) microApply(ctx context.Context, req micro.Request) (any, micro.
 	if p != nil {
 		return nil, nil, p
 	}
-	out, created, p := s.apply(ctx, c, c.Metadata.ResourceVersion)
+	out, created, p := s.apply(ctx, c, c.Metadata.ResourceVersion, dry)
 	if p != nil {
 		return nil, nil, p
+	}
+	if dry {
+		return out, micro.Headers{wire.HeaderCreated: []string{strconv.FormatBool(created)}}, nil
 	}
 	s.log.Info("component applied", zap.Stringer("key", out.Key()), zap.Bool("created", created), zap.String("via", "nats"),
 		zap.Int64("generation", out.Metadata.Generation), zap.String("resourceVersion", out.Metadata.ResourceVersion))

@@ -231,12 +231,16 @@ const maxApplyAttempts = 8
 // when spec, labels or annotations change; an apply that changes none of
 // them stores nothing and answers the current value. created says whether
 // the Component is new.
-func (s *Server) apply(ctx context.Context, c *oda.Component, rv string) (out *oda.Component, created bool, p *wire.Problem) {
-	return s.write(ctx, c, rv, WriteApply)
+func (s *Server) apply(ctx context.Context, c *oda.Component, rv string, dry bool) (out *oda.Component, created bool, p *wire.Problem) {
+	return s.write(ctx, c, rv, WriteApply, dry)
 }
 
-// write is apply restricted by mode (see WriteMode).
-func (s *Server) write(ctx context.Context, c *oda.Component, rv string, mode WriteMode) (out *oda.Component, created bool, p *wire.Problem) {
+// write is apply restricted by mode (see WriteMode). dry runs every check
+// a write makes (against the current value, its revision and the mode)
+// and answers what would be stored, storing nothing: a new Component
+// without resourceVersion and status, an update at the current
+// resourceVersion with the current status.
+func (s *Server) write(ctx context.Context, c *oda.Component, rv string, mode WriteMode, dry bool) (out *oda.Component, created bool, p *wire.Problem) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 	defer cancel()
 	key := c.Key()
@@ -266,6 +270,9 @@ func (s *Server) write(ctx context.Context, c *oda.Component, rv string, mode Wr
 			next.Metadata.Generation = 1
 			next.Metadata.UID = newUID()
 			next.Metadata.CreationTimestamp = s.opts.Now().UTC().Format(time.RFC3339)
+			if dry {
+				return next, true, nil
+			}
 			stored, err := s.opts.Desired.Put(ctx, next, 0)
 			if errors.Is(err, ErrConflict) {
 				if mode == WriteCreate {
@@ -295,6 +302,10 @@ func (s *Server) write(ctx context.Context, c *oda.Component, rv string, mode Wr
 		next.Metadata.UID = cur.Metadata.UID
 		next.Metadata.CreationTimestamp = cur.Metadata.CreationTimestamp
 		next.Metadata.Generation = cur.Metadata.Generation + 1
+		if dry {
+			next.Metadata.ResourceVersion = cur.Metadata.ResourceVersion
+			return s.withStatus(ctx, next), false, nil
+		}
 		stored, err := s.opts.Desired.Put(ctx, next, curRev)
 		if errors.Is(err, ErrConflict) {
 			if given != 0 {

@@ -18,6 +18,10 @@ type Client interface {
 	// messages). With metadata.resourceVersion in body the write is a
 	// compare-and-set. created says whether it was new.
 	Apply(ctx context.Context, file string, body []byte) (c *oda.Component, created bool, err error)
+	// DryApply makes every check Apply's server makes (admission, the
+	// current value and its resourceVersion) and answers what Apply
+	// would store, storing nothing.
+	DryApply(ctx context.Context, file string, body []byte) (c *oda.Component, created bool, err error)
 	// Delete removes a Component (only at resourceVersion when not "") and
 	// returns it as it was.
 	Delete(ctx context.Context, namespace, name, resourceVersion string) (*oda.Component, error)

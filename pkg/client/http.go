@@ -145,13 +145,22 @@ func (c *HTTP) List(ctx context.Context, namespace string) ([]*oda.Component, er
 
 // Apply implements Client.
 func (c *HTTP) Apply(ctx context.Context, file string, body []byte) (*oda.Component, bool, error) {
+	return c.apply(ctx, file, body, nil)
+}
+
+// DryApply implements Client.
+func (c *HTTP) DryApply(ctx context.Context, file string, body []byte) (*oda.Component, bool, error) {
+	return c.apply(ctx, file, body, url.Values{wire.QueryDryRun: {wire.DryRunAll}})
+}
+
+func (c *HTTP) apply(ctx context.Context, file string, body []byte, q url.Values) (*oda.Component, bool, error) {
 	hdr := http.Header{}
 	hdr.Set("Content-Type", wire.ContentTypeYAML)
 	if file != "" {
 		hdr.Set(wire.HeaderFileName, file)
 	}
 	var out oda.Component
-	resp, err := c.do(ctx, http.MethodPost, c.url(wire.PathComponents, nil), body, hdr, &out)
+	resp, err := c.do(ctx, http.MethodPost, c.url(wire.PathComponents, q), body, hdr, &out)
 	if err != nil {
 		return nil, false, err
 	}

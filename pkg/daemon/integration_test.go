@@ -439,6 +439,58 @@ func TestCanvasd(t *testing.T) {
 		}
 	})
 
+	// apply --dry-run: canvasd checks (admission, the stored value) and
+	// stores nothing, over HTTP and NATS; =client sends nothing at all.
+	t.Run("apply-dry-run", func(t *testing.T) {
+		t.Parallel()
+		f := e.component("dry", "pc")
+		overNATS := func(args ...string) (int, string, string) {
+			var out, errb bytes.Buffer
+			code := cli.Main(append(args, "--nats", e.nats.URL()), strings.NewReader(""), &out, &errb)
+			return code, out.String(), errb.String()
+		}
+		for _, run := range []func(...string) (int, string, string){e.canvas, overNATS} {
+			code, out, errOut := run("apply", "-f", f, "--implementations", e.impls, "--dry-run", "-o", "json")
+			var c oda.Component
+			if code != 0 || json.Unmarshal([]byte(out), &c) != nil || c.Metadata.Name != "pc" || c.Metadata.Generation != 1 || c.Metadata.ResourceVersion != "" {
+				t.Fatalf("apply --dry-run -o json: exit %d\n%s%s", code, out, errOut)
+			}
+		}
+		if code, _, errOut := e.canvas("get", "components", "pc", "-n", "dry"); code == 0 || !strings.Contains(errOut, "not found") {
+			t.Fatalf("after dry runs the Component exists: exit %d, %s", code, errOut)
+		}
+		var out, errb bytes.Buffer
+		code := cli.Main([]string{"apply", "-f", f, "--dry-run=client", "--server", "http://127.0.0.1:1"}, strings.NewReader(""), &out, &errb)
+		if code != 0 || !strings.Contains(out.String(), "component dry/pc checked (dry run: client, nothing sent)") {
+			t.Errorf("apply --dry-run=client with no canvasd: exit %d\n%s%s", code, out.String(), errb.String())
+		}
+		e.mustCanvas("apply", "-f", f, "--implementations", e.impls, "--wait", "--timeout", "30s")
+		before := e.get("dry", "pc")
+		changed := e.component("dry", "pc", func(s string) string {
+			return strings.Replace(s, "  labels:\n", "  labels:\n    tier: gold\n", 1)
+		})
+		for _, run := range []func(...string) (int, string, string){e.canvas, overNATS} {
+			code, out, errOut := run("apply", "-f", changed, "--implementations", e.impls, "--dry-run=server")
+			if code != 0 || !strings.Contains(out, "component dry/pc configured (generation 2) (dry run: server, nothing stored)") {
+				t.Errorf("apply --dry-run of a change: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+		}
+		if after := e.get("dry", "pc"); after.Metadata.Generation != 1 || after.Metadata.ResourceVersion != before.Metadata.ResourceVersion || after.Metadata.Labels["tier"] != "" {
+			t.Errorf("a dry run stored something: generation %d, rv %s (was %s), labels %v", after.Metadata.Generation, after.Metadata.ResourceVersion, before.Metadata.ResourceVersion, after.Metadata.Labels)
+		}
+		// A stale resourceVersion is refused as a real apply would be.
+		stale := e.component("dry", "pc", func(s string) string {
+			return strings.Replace(s, "  namespace: dry\n", "  namespace: dry\n  resourceVersion: \"999999\"\n", 1)
+		})
+		if code, _, errOut := e.canvas("apply", "-f", stale, "--implementations", e.impls, "--dry-run"); code == 0 || !strings.Contains(errOut, "stale") {
+			t.Errorf("dry run at a stale resourceVersion: exit %d, %s", code, errOut)
+		}
+		status, data := e.http(http.MethodPost, wire.PathComponents+"?dryRun=Some", []byte("{}"), nil)
+		if p := problemOf(t, data); status != 400 || !strings.Contains(p.Detail, `the only value is "All"`) {
+			t.Errorf("dryRun=Some: %d %s", status, data)
+		}
+	})
+
 	t.Run("nats-micro-api", func(t *testing.T) {
 		t.Parallel()
 		f := e.component("micro", "pc")

@@ -774,3 +774,66 @@ func TestConversionRefusal(t *testing.T) {
 		t.Errorf("v1 read: %v", err)
 	}
 }
+
+// TestDryRun: every write with dryRun=All (create, update, patch,
+// server-side apply, delete) answers what it would store after the same
+// checks a write makes (AlreadyExists, a stale resourceVersion, NotFound,
+// an invalid object), and stores nothing.
+func TestDryRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	comps := e.components("v1", "components")
+	dry := []string{metav1.DryRunAll}
+	obj := example(t, "productcatalog-v1.component.yaml", nil)
+	made, err := comps.Create(e.ctx, obj.DeepCopy(), metav1.CreateOptions{DryRun: dry})
+	if err != nil || made.GetName() != pc || made.GetGeneration() != 1 || made.GetResourceVersion() != "" {
+		t.Fatalf("dry-run create: %v, generation %d, rv %q", err, made.GetGeneration(), made.GetResourceVersion())
+	}
+	if _, err := comps.Get(e.ctx, pc, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("after a dry-run create: %v, want NotFound", err)
+	}
+	if _, err := comps.Update(e.ctx, obj.DeepCopy(), metav1.UpdateOptions{DryRun: dry}); !apierrors.IsNotFound(err) {
+		t.Errorf("dry-run update of nothing: %v, want NotFound", err)
+	}
+	created, err := comps.Create(e.ctx, obj.DeepCopy(), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := comps.Create(e.ctx, obj.DeepCopy(), metav1.CreateOptions{DryRun: dry}); !apierrors.IsAlreadyExists(err) {
+		t.Errorf("dry-run create of an existing Component: %v, want AlreadyExists", err)
+	}
+	changed := created.DeepCopy()
+	changed.SetLabels(map[string]string{"tier": "gold"})
+	upd, err := comps.Update(e.ctx, changed.DeepCopy(), metav1.UpdateOptions{DryRun: dry})
+	if err != nil || upd.GetLabels()["tier"] != "gold" || upd.GetGeneration() != 2 || upd.GetResourceVersion() != created.GetResourceVersion() {
+		t.Errorf("dry-run update: %v, labels %v, generation %d, rv %q (current %q)", err, upd.GetLabels(), upd.GetGeneration(), upd.GetResourceVersion(), created.GetResourceVersion())
+	}
+	patched, err := comps.Patch(e.ctx, pc, types.MergePatchType, []byte(`{"metadata":{"labels":{"tier":"silver"}}}`), metav1.PatchOptions{DryRun: dry})
+	if err != nil || patched.GetLabels()["tier"] != "silver" {
+		t.Errorf("dry-run merge patch: %v, labels %v", err, patched.GetLabels())
+	}
+	_, err = comps.Patch(e.ctx, pc, types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/coreFunction/exposedAPIs/0/port","value":"x"}]`), metav1.PatchOptions{DryRun: dry})
+	assertInvalid(t, err, "spec.coreFunction.exposedAPIs[0].port")
+	applied := obj.DeepCopy()
+	applied.SetLabels(map[string]string{"tier": "bronze"})
+	body, _ := applied.MarshalJSON()
+	ssa, err := comps.Patch(e.ctx, pc, types.ApplyPatchType, body, metav1.PatchOptions{DryRun: dry, FieldManager: "dry", Force: ptrTo(true)})
+	if err != nil || ssa.GetLabels()["tier"] != "bronze" {
+		t.Errorf("dry-run server-side apply: %v, labels %v", err, ssa.GetLabels())
+	}
+	if err := comps.Delete(e.ctx, pc, metav1.DeleteOptions{DryRun: dry}); err != nil {
+		t.Errorf("dry-run delete: %v", err)
+	}
+	now, err := comps.Get(e.ctx, pc, metav1.GetOptions{})
+	if err != nil || now.GetResourceVersion() != created.GetResourceVersion() || len(now.GetLabels()) != len(created.GetLabels()) || now.GetGeneration() != 1 {
+		t.Errorf("after the dry runs: %v, rv %q (was %q), labels %v, generation %d: something was stored", err, now.GetResourceVersion(), created.GetResourceVersion(), now.GetLabels(), now.GetGeneration())
+	}
+	if _, err := comps.Patch(e.ctx, pc, types.MergePatchType, []byte(`{"metadata":{"labels":{"tier":"iron"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := comps.Update(e.ctx, changed.DeepCopy(), metav1.UpdateOptions{DryRun: dry}); !apierrors.IsConflict(err) {
+		t.Errorf("dry-run update at a stale resourceVersion: %v, want Conflict", err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

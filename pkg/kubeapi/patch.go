@@ -89,9 +89,6 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, req request) *sta
 		if e := s.trackUpdate(r, req, c); e != nil {
 			return e
 		}
-		if dryRun(r) {
-			return s.answer(w, http.StatusOK, c, req)
-		}
 		rv := c.Metadata.ResourceVersion
 		e = s.store(w, r, c, rv, api.WriteUpdate, req)
 		// A conflict at the revision just read (not one the patch named)
@@ -243,9 +240,6 @@ func (s *Server) serverSideApply(w http.ResponseWriter, r *http.Request, req req
 		return conflictStatus(req.res, req.name, conflicts)
 	}
 	setManaged(c, owned)
-	if dryRun(r) {
-		return s.answer(w, http.StatusOK, c, req)
-	}
 	return s.store(w, r, c, rv, mode, req)
 }
 

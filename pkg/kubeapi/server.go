@@ -497,17 +497,13 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, req request, mode
 	if e := s.trackUpdate(r, req, c); e != nil {
 		return e
 	}
-	if dryRun(r) {
-		code := http.StatusOK
-		if mode == api.WriteCreate {
-			code = http.StatusCreated
-		}
-		return s.answer(w, code, c, req)
-	}
 	return s.store(w, r, c, c.Metadata.ResourceVersion, mode, req)
 }
 
-// store writes c and answers it as the index then serves it.
+// store writes c and answers it as the index then serves it. A dry run
+// makes the same checks against the stored value (it exists for an
+// update, not for a create, rv is current) and answers what would be
+// stored, at the resourceVersion served now.
 func (s *Server) store(w http.ResponseWriter, r *http.Request, c *oda.Component, rv string, mode api.WriteMode, req request) *statusError {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
@@ -518,7 +514,11 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request, c *oda.Component,
 		}
 		rv = desired
 	}
-	out, created, p := s.opts.API.Write(ctx, c, rv, mode)
+	write := s.opts.API.Write
+	if dryRun(r) {
+		write = s.opts.API.DryWrite
+	}
+	out, created, p := write(ctx, c, rv, mode)
 	if p != nil {
 		e := fromProblem(p, req.res, c.Metadata.Name)
 		switch {
@@ -530,16 +530,23 @@ func (s *Server) store(w http.ResponseWriter, r *http.Request, c *oda.Component,
 		}
 		return e
 	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	if dryRun(r) {
+		out.Metadata.ResourceVersion = ""
+		if cur, _ := s.idx.component(out.Key(), 0); cur != nil && !created {
+			out.Metadata.ResourceVersion = cur.Metadata.ResourceVersion
+		}
+		return s.answer(w, code, out, req)
+	}
 	desired := revision(out.Metadata.ResourceVersion)
 	if err := s.idx.waitFor(ctx, out.Key(), desired); err != nil {
 		s.log.Warn("write not visible in the index in time", zap.Error(err))
 	}
 	if kc, _ := s.idx.component(out.Key(), desired); kc != nil {
 		out = kc // as served: with status and the combined resourceVersion
-	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
 	}
 	s.log.Info("component written", zap.Stringer("key", out.Key()), zap.Bool("created", created), zap.String("resourceVersion", out.Metadata.ResourceVersion))
 	return s.answer(w, code, out, req)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -25,6 +26,8 @@ func newApplyCmd() *cobra.Command {
 		implsFile string
 		wait      bool
 		timeout   time.Duration
+		dryRun    string
+		output    string
 		remote    remoteFlags
 	)
 	cmd := &cobra.Command{
@@ -45,14 +48,32 @@ canvas reads them only from its own artefact roots ('canvas up
 With --wait, apply follows each Component's deployment_status
 (In-Progress-CompCon, … , Complete) until every one is Complete (exit 0), one
 is Failed or --timeout passes (exit 1, with the reason). On a terminal the
-progress is one updating line, otherwise one line per change.`,
+progress is one updating line, otherwise one line per change.
+
+--dry-run (or --dry-run=server) sends every Component to canvasd, which makes
+all the checks a real apply makes (validation, artefact roots, the stored
+value and its resourceVersion) and answers what it would store; nothing is
+stored. Check a directory of Components that way before applying any of
+them. --dry-run=client makes the local checks only and sends nothing.
+-o json|yaml prints the Components as canvasd stored them (or would).`,
 		Example: `  canvas apply -f component.yaml --wait
   canvas apply -f components/ --implementations impls.yaml
+  canvas apply -f components/ --dry-run && canvas apply -f components/
+  canvas apply -f component.yaml --dry-run -o yaml     # as canvasd would store it
   canvas apply -f component.yaml --server http://canvas.lab:7443`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if timeout <= 0 {
 				return usageErrorf("--timeout %s must be positive", timeout)
+			}
+			if dryRun != "none" && dryRun != "client" && dryRun != "server" {
+				return usageErrorf("--dry-run=%s: must be server (canvasd checks, stores nothing; what a bare --dry-run means), client (local checks only, nothing sent) or none", dryRun)
+			}
+			if dryRun != "none" && wait {
+				return usageErrorf("--wait with --dry-run: a dry run deploys nothing to wait for; drop one of them")
+			}
+			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
+				return err
 			}
 			srcs, err := readSources(cmd.InOrStdin(), files, recursive)
 			if err != nil {
@@ -64,6 +85,7 @@ progress is one updating line, otherwise one line per change.`,
 			}
 			type prepared struct {
 				src       source
+				c         *oda.Component
 				body      []byte
 				rewritten bool
 			}
@@ -72,7 +94,7 @@ progress is one updating line, otherwise one line per change.`,
 				invalid int
 			)
 			for _, s := range srcs {
-				body, rewritten, err := prepareBody(s, impls)
+				c, body, rewritten, err := prepareBody(s, impls)
 				if err != nil {
 					for _, fe := range asErrorList(s.name, err) {
 						if fe.File == "" {
@@ -83,10 +105,24 @@ progress is one updating line, otherwise one line per change.`,
 					invalid++
 					continue
 				}
-				todo = append(todo, prepared{s, body, rewritten})
+				todo = append(todo, prepared{s, c, body, rewritten})
 			}
 			if invalid > 0 {
 				return reported(fmt.Errorf("%d invalid file(s): nothing applied", invalid))
+			}
+			var done []*oda.Component
+			if dryRun == "client" {
+				for _, p := range todo {
+					if p.c.Metadata.Namespace == "" {
+						p.c.Metadata.Namespace = oda.DefaultNamespace
+					}
+					done = append(done, p.c)
+				}
+				return printApplied(cmd.OutOrStdout(), output, done, func(w io.Writer) {
+					for _, c := range done {
+						fmt.Fprintf(w, "component %s/%s checked (dry run: client, nothing sent)\n", c.Metadata.Namespace, c.Metadata.Name)
+					}
+				})
 			}
 			ctx := cmd.Context()
 			cl, err := remote.dial(ctx)
@@ -94,9 +130,16 @@ progress is one updating line, otherwise one line per change.`,
 				return err
 			}
 			defer cl.Close()
-			var targets []waitTarget
+			send, suffix := cl.Apply, ""
+			if dryRun == "server" {
+				send, suffix = cl.DryApply, " (dry run: server, nothing stored)"
+			}
+			var (
+				targets []waitTarget
+				lines   []string
+			)
 			for _, p := range todo {
-				out, created, err := cl.Apply(ctx, p.src.name, p.body)
+				out, created, err := send(ctx, p.src.name, p.body)
 				if err != nil {
 					if p.rewritten {
 						dropLines(err) // lines of the re-encoded body mean nothing in the file
@@ -107,8 +150,18 @@ progress is one updating line, otherwise one line per change.`,
 				if created {
 					verb = "created"
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "component %s/%s %s (generation %d)\n", out.Metadata.Namespace, out.Metadata.Name, verb, out.Metadata.Generation)
+				line := fmt.Sprintf("component %s/%s %s (generation %d)%s", out.Metadata.Namespace, out.Metadata.Name, verb, out.Metadata.Generation, suffix)
+				if output == "text" {
+					fmt.Fprintln(cmd.OutOrStdout(), line) // at once: a later failure must not hide what was stored
+				}
+				lines = append(lines, line)
+				done = append(done, out)
 				targets = append(targets, waitTarget{namespace: out.Metadata.Namespace, name: out.Metadata.Name, generation: out.Metadata.Generation})
+			}
+			if output != "text" {
+				if err := printApplied(cmd.OutOrStdout(), output, done, nil); err != nil {
+					return err
+				}
 			}
 			if !wait {
 				return nil
@@ -121,8 +174,24 @@ progress is one updating line, otherwise one line per change.`,
 	cmd.Flags().StringVar(&implsFile, "implementations", "", "YAML map of implementation name to Wasm artefact (OCI reference or file:// path)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every Component is Complete (or Failed)")
 	cmd.Flags().DurationVar(&timeout, "timeout", DefaultWaitTimeout, "how long --wait waits")
+	cmd.Flags().StringVar(&dryRun, "dry-run", "none", "server: canvasd checks everything and stores nothing; client: local checks only, nothing sent")
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = "server"
+	outputFlag(cmd, &output, "text", "json", "yaml")
 	remote.add(cmd)
 	return cmd
+}
+
+// printApplied prints what apply stored (or would): one Component as an
+// object, several as a ComponentList, as kubectl does; text calls text.
+func printApplied(w io.Writer, output string, cs []*oda.Component, text func(io.Writer)) error {
+	var v any = wire.ComponentList{APIVersion: oda.APIVersionV1, Kind: wire.KindComponentList, Items: cs}
+	if len(cs) == 1 {
+		v = cs[0]
+	}
+	if text == nil {
+		text = func(io.Writer) {}
+	}
+	return printData(w, output, v, text)
 }
 
 func loadImplsFile(path string) (map[string]string, error) {
@@ -144,27 +213,27 @@ func loadImplsFile(path string) (map[string]string, error) {
 // what to send: the file as written when its implementations annotation
 // needs no change, else the Component re-encoded as JSON with the merged,
 // absolute artefact map in the annotation.
-func prepareBody(s source, fromFile map[string]string) (body []byte, rewritten bool, err error) {
-	c, err := oda.Parse(s.name, s.data)
+func prepareBody(s source, fromFile map[string]string) (c *oda.Component, body []byte, rewritten bool, err error) {
+	c, err = oda.Parse(s.name, s.data)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	merged, err := translate.AnnotationImplementations(c, s.dir)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	for k, v := range fromFile {
 		merged[k] = v
 	}
 	if len(merged) == 0 {
-		return s.data, false, nil
+		return c, s.data, false, nil
 	}
 	ann, err := json.Marshal(merged) // map keys marshal sorted: deterministic
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if c.Metadata.Annotations[oda.AnnotationImplementations] == string(ann) {
-		return s.data, false, nil
+		return c, s.data, false, nil
 	}
 	if c.Metadata.Annotations == nil {
 		c.Metadata.Annotations = map[string]string{}
@@ -172,9 +241,9 @@ func prepareBody(s source, fromFile map[string]string) (body []byte, rewritten b
 	c.Metadata.Annotations[oda.AnnotationImplementations] = string(ann)
 	body, err = oda.Marshal(c, "json")
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: re-encoding with resolved implementations: %w", s.name, err)
+		return nil, nil, false, fmt.Errorf("%s: re-encoding with resolved implementations: %w", s.name, err)
 	}
-	return body, true, nil
+	return c, body, true, nil
 }
 
 func dropLines(err error) {

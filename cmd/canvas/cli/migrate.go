@@ -222,7 +222,7 @@ an implementation has no artefact.`,
 				for impl := range st.Implementations {
 					own[impl] = impls[impl]
 				}
-				body, _, err := prepareBody(source{name: path, dir: filepath.Dir(path), data: data}, own)
+				_, body, _, err := prepareBody(source{name: path, dir: filepath.Dir(path), data: data}, own)
 				if err != nil {
 					return printFieldErrors(cmd, path, err)
 				}

@@ -41,6 +41,13 @@ const (
 	// HeaderCreated is "true" on a NATS micro apply reply that created the
 	// Component (HTTP answers 201 instead).
 	HeaderCreated = "Canvas-Created"
+
+	// DryRunAll asks an apply to check everything and store nothing: the
+	// value of the HTTP API's query parameter QueryDryRun (as Kubernetes
+	// spells it) and of the NATS micro API's header HeaderDryRun.
+	DryRunAll    = "All"
+	QueryDryRun  = "dryRun"
+	HeaderDryRun = "Canvas-Dry-Run"
 )
 
 // ComponentList is the reply of a list: every Component with its status.

@@ -88,9 +88,21 @@ func (c *Client) List(ctx context.Context, namespace string) ([]*oda.Component, 
 
 // Apply implements client.Client.
 func (c *Client) Apply(ctx context.Context, file string, body []byte) (*oda.Component, bool, error) {
+	return c.apply(ctx, file, body, false)
+}
+
+// DryApply implements client.Client.
+func (c *Client) DryApply(ctx context.Context, file string, body []byte) (*oda.Component, bool, error) {
+	return c.apply(ctx, file, body, true)
+}
+
+func (c *Client) apply(ctx context.Context, file string, body []byte, dry bool) (*oda.Component, bool, error) {
 	hdr := nats.Header{}
 	if file != "" {
 		hdr.Set(wire.HeaderFileName, file)
+	}
+	if dry {
+		hdr.Set(wire.HeaderDryRun, wire.DryRunAll)
 	}
 	var out oda.Component
 	rh, err := c.request(ctx, wire.MicroApply, hdr, body, &out)
