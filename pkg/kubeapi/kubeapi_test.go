@@ -834,6 +834,13 @@ func TestDryRun(t *testing.T) {
 	if _, err := comps.Update(e.ctx, changed.DeepCopy(), metav1.UpdateOptions{DryRun: dry}); !apierrors.IsConflict(err) {
 		t.Errorf("dry-run update at a stale resourceVersion: %v, want Conflict", err)
 	}
+	staleRV := created.GetResourceVersion()
+	if err := comps.Delete(e.ctx, pc, metav1.DeleteOptions{DryRun: dry, Preconditions: &metav1.Preconditions{ResourceVersion: &staleRV}}); !apierrors.IsConflict(err) {
+		t.Errorf("dry-run delete at a stale resourceVersion: %v, want Conflict", err)
+	}
+	if _, err := comps.Get(e.ctx, pc, metav1.GetOptions{}); err != nil {
+		t.Errorf("after a dry-run delete: %v", err)
+	}
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -606,6 +606,9 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, req request) *st
 		if p != nil {
 			return s.problem(p, req)
 		}
+		if rv != "" && rv != c.Metadata.ResourceVersion {
+			return conflict(req.res, req.name) // as the delete itself would be
+		}
 		return s.answer(w, http.StatusOK, c, req)
 	}
 	before, at := s.idx.component(key, 0)
