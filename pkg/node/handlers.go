@@ -525,11 +525,25 @@ func sameLinkSlot(o, l latticeadmin.Link) bool {
 }
 
 // linkConflict refuses l when links has one in its slot to another target
-// on a shared interface, as upstream does.
+// on a shared interface, as upstream does. l's interfaces go into a set
+// once: a request may list as many as its payload holds, and comparing
+// each with each of a stored link's would be quadratic in them.
 func linkConflict(links []latticeadmin.Link, l latticeadmin.Link) error {
+	var ifaces map[string]struct{}
 	for _, o := range links {
-		if sameLinkSlot(o, l) && o.Target != l.Target && slices.ContainsFunc(o.Interfaces, func(i string) bool { return slices.Contains(l.Interfaces, i) }) {
-			return errLinkConflict
+		if !sameLinkSlot(o, l) || o.Target == l.Target {
+			continue
+		}
+		if ifaces == nil {
+			ifaces = make(map[string]struct{}, len(l.Interfaces))
+			for _, i := range l.Interfaces {
+				ifaces[i] = struct{}{}
+			}
+		}
+		for _, i := range o.Interfaces {
+			if _, shared := ifaces[i]; shared {
+				return errLinkConflict
+			}
 		}
 	}
 	return nil
