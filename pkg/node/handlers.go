@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -137,12 +138,42 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 	}
 	c := Component{ID: req.ComponentID, ImageRef: req.ComponentRef, Annotations: annotations, MaxInstances: req.Count, Config: slices.Clone(req.Config), Limits: maps.Clone(req.ComponentLimits)}
 	// Config the node has not heard of may be another node's.
-	for _, name := range c.Config {
-		fctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		n.fetchConfig(fctx, subject.CtlNodeConfigPeer, name)
-		cancel()
-	}
+	n.fetchConfigs(ctx, c.Config)
 	n.startComponent(ctx, c)
+}
+
+// Asking the other nodes for the named config a scale lists: every later
+// scale waits on the worker meanwhile, and a request may list as many
+// names as its payload holds, so the wait is one for all of them.
+const (
+	// configFetchWait bounds the whole wait of one scale.
+	configFetchWait = 500 * time.Millisecond
+	// configFetchers is how many questions are in flight at once.
+	configFetchers = 16
+)
+
+// fetchConfigs asks the other nodes, together and within configFetchWait,
+// for the configs of names this node lacks.
+func (n *Node) fetchConfigs(ctx context.Context, names []string) {
+	if n.opts.NoPeers || len(names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, configFetchWait)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, configFetchers)
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return // the wait is over: what is still missing is nowhere
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			n.fetchConfig(ctx, subject.CtlNodeConfigPeer, name)
+		})
+	}
 }
 
 // startComponent runs c and publishes component_scaled, or

@@ -1,12 +1,14 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
 )
 
@@ -66,5 +68,34 @@ func TestLinkConflictLinearInInterfaces(t *testing.T) {
 	}, 2000)
 	if r > 24 {
 		t.Errorf("8× the interfaces took %.0f× as long: the conflict check is not linear in them", r)
+	}
+}
+
+// TestScaleWaitsForPeersOnce: a scale naming config no node has waits
+// for the other nodes once, not once per name: the worker, and every scale
+// queued behind it, would otherwise wait as long as the request is long.
+func TestScaleWaitsForPeersOnce(t *testing.T) {
+	h := start(t, Options{Version: "test", Workload: &recorder{}}, nil)
+	id := h.node.ID()
+	scaled := func(i, names int) time.Duration {
+		t.Helper()
+		config := make([]string, names)
+		for j := range config {
+			config[j] = fmt.Sprintf("nowhere-%d-%d", i, j)
+		}
+		b, err := latticeadmin.Marshal(latticeadmin.ScaleComponentCommand{ComponentRef: "file:///c.wasm", ComponentID: fmt.Sprintf("c%d", i), Count: 1, HostID: id, Config: config})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if got := h.request(subject.CtlComponentScale, id, b); !bytes.HasPrefix(got, []byte(`{"success":true`)) {
+			t.Fatalf("component.scale: %s", got)
+		}
+		h.event(EventComponentScaled, i)
+		return time.Since(start)
+	}
+	few, many := scaled(0, 2), scaled(1, 16)
+	if r := float64(many) / float64(few); r > 4 {
+		t.Errorf("a scale naming 16 unknown configs took %.1f× as long as one naming 2 (%s, %s): it waits once per name", r, many, few)
 	}
 }
