@@ -2,12 +2,15 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/latticeadmin"
 )
@@ -98,4 +101,114 @@ func TestScaleWaitsForPeersOnce(t *testing.T) {
 	if r := float64(many) / float64(few); r > 4 {
 		t.Errorf("a scale naming 16 unknown configs took %.1f× as long as one naming 2 (%s, %s): it waits once per name", r, many, few)
 	}
+}
+
+// gated is a recorder whose Start waits until the gate is opened: it
+// holds the node's worker.
+type gated struct {
+	*recorder
+	gate sync.Mutex
+	open chan struct{}
+}
+
+func newGated() *gated { return &gated{recorder: &recorder{}, open: make(chan struct{})} }
+
+// hold makes the next Starts wait; release lets them go.
+func (g *gated) hold() {
+	g.gate.Lock()
+	defer g.gate.Unlock()
+	g.open = make(chan struct{})
+}
+
+func (g *gated) release() {
+	g.gate.Lock()
+	defer g.gate.Unlock()
+	close(g.open)
+}
+
+func (g *gated) Start(ctx context.Context, c Component, data LatticeData) error {
+	g.gate.Lock()
+	open := g.open
+	g.gate.Unlock()
+	select {
+	case <-open:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.recorder.Start(ctx, c, data)
+}
+
+// scaleCommand is a component.scale body for the node.
+func scaleCommand(t *testing.T, n *Node, id string, count uint32) []byte {
+	t.Helper()
+	b, err := latticeadmin.Marshal(latticeadmin.ScaleComponentCommand{ComponentRef: "file:///" + id + ".wasm", ComponentID: id, Count: count, HostID: n.ID(), Config: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLinkBurstReconcilesOnce: link puts made while the worker is busy
+// are applied to what runs by one Reconcile, not one each (each reads all
+// the links and components: a burst of k puts would cost k²).
+func TestLinkBurstReconcilesOnce(t *testing.T) {
+	w := newGated()
+	h := start(t, Options{Version: "test", Workload: w}, nil)
+	h.request(subject.CtlComponentScale, h.node.ID(), scaleCommand(t, h.node, "held", 1)) // the worker waits in Start
+	const puts = 20
+	for i := range puts {
+		b, _ := latticeadmin.Marshal(latticeadmin.Link{SourceID: "s", Target: "held", Name: fmt.Sprintf("l%d", i), WitNamespace: "wasi", WitPackage: "http", Interfaces: []string{"incoming-handler"}})
+		if got := h.request(subject.CtlLinkPut, "", b); !bytes.HasPrefix(got, []byte(`{"success":true`)) {
+			t.Fatalf("link.put: %s", got)
+		}
+	}
+	w.release()
+	drained := make(chan struct{})
+	h.node.enqueue(func(context.Context) { close(drained) })
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker did not get to a job queued after the burst")
+	}
+	w.mu.Lock()
+	reconciled := w.reconciled
+	w.mu.Unlock()
+	// One for the burst, and perhaps one for a put whose second delivery
+	// (the node's plain subscription) came after the worker had started it.
+	if reconciled < 1 || reconciled > 2 {
+		t.Errorf("%d link puts while the worker was busy: %d reconciles, want 1 (or 2)", puts, reconciled)
+	}
+}
+
+// TestRescaleWithAFullQueue: a rescale on the worker asks for a reconcile
+// while the job queue is full (a burst of scales) and the worker carries
+// on: it once waited for room in the queue only it empties.
+func TestRescaleWithAFullQueue(t *testing.T) {
+	w := newGated()
+	h := start(t, Options{Version: "test", Workload: w}, nil)
+	id := h.node.ID()
+	w.release()
+	h.request(subject.CtlComponentScale, id, scaleCommand(t, h.node, "c", 1))
+	h.event(EventComponentScaled, 0)
+	w.hold()
+	h.request(subject.CtlComponentScale, id, scaleCommand(t, h.node, "held", 1)) // the worker waits in Start
+	// More rescales of c than the queue holds, each a new count: each
+	// asks for a reconcile on the worker.
+	scales := cap(h.node.jobs) + 8
+	for i := range scales {
+		if err := h.nc.Publish(subject.Ctl("", lat, subject.CtlComponentScale, id), scaleCommand(t, h.node, "c", uint32(2+i%2))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the queue to fill", func() bool { return len(h.node.jobs) == cap(h.node.jobs) })
+	w.release()
+	h.request(subject.CtlComponentScale, id, scaleCommand(t, h.node, "last", 1))
+	testkit.WaitFor(t, 20*time.Second, "the scale after the burst", func() bool {
+		h.node.mu.Lock()
+		defer h.node.mu.Unlock()
+		return h.node.components["last"] != nil
+	})
 }
