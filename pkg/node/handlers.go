@@ -501,6 +501,7 @@ func (n *Node) memLinkPut(l latticeadmin.Link) error {
 // deleted, by this call or just before it by the other subscription.
 func (n *Node) memLinkDel(req linkDelete) *latticeadmin.Link {
 	key := req.SourceID + "\x00" + req.WitNamespace + "\x00" + req.WitPackage + "\x00" + req.Name
+	now := n.opts.Now()
 	n.mu.Lock()
 	var deleted *latticeadmin.Link
 	i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool {
@@ -510,12 +511,8 @@ func (n *Node) memLinkDel(req linkDelete) *latticeadmin.Link {
 		l := n.links[i]
 		deleted = &l
 		n.links = slices.Delete(n.links, i, i+1)
-		if n.gone == nil {
-			n.gone = map[string]latticeadmin.Link{}
-		}
-		n.gone[key] = l
-	} else if l, ok := n.gone[key]; ok {
-		delete(n.gone, key)
+		n.gone.add(key, l, now)
+	} else if l, ok := n.gone.take(key, now); ok {
 		n.mu.Unlock()
 		return &l
 	}
@@ -525,6 +522,58 @@ func (n *Node) memLinkDel(req linkDelete) *latticeadmin.Link {
 		n.reconcile()
 	}
 	return deleted
+}
+
+// deletedLinks are the links a node just deleted, kept for a moment and
+// up to a number: the node that answers a link.del gets it on both its
+// subscriptions, in either order, and the answer reports the link the
+// other one deleted; every other node gets it once, and must not keep
+// what it deleted (as many links as the lattice ever deleted).
+type deletedLinks struct {
+	byKey map[string]deletedLink
+	order []deletedLink // oldest first; stale when byKey holds another seq
+	seq   uint64
+}
+
+type deletedLink struct {
+	key  string
+	link latticeadmin.Link
+	at   time.Time
+	seq  uint64
+}
+
+const (
+	// deletedFor is how long the other delivery of a link.del may lag.
+	deletedFor = 10 * time.Second
+	// maxDeleted bounds the links remembered (a burst of deletes).
+	maxDeleted = 1024
+)
+
+func (d *deletedLinks) add(key string, l latticeadmin.Link, now time.Time) {
+	if d.byKey == nil {
+		d.byKey = map[string]deletedLink{}
+	}
+	d.seq++
+	e := deletedLink{key: key, link: l, at: now, seq: d.seq}
+	d.byKey[key] = e
+	d.order = append(d.order, e)
+	for len(d.order) > 0 && (len(d.order) > maxDeleted || now.Sub(d.order[0].at) >= deletedFor) {
+		old := d.order[0]
+		d.order = d.order[1:]
+		if cur, ok := d.byKey[old.key]; ok && cur.seq == old.seq {
+			delete(d.byKey, old.key)
+		}
+	}
+}
+
+// take returns, and forgets, the link deleted under key within deletedFor.
+func (d *deletedLinks) take(key string, now time.Time) (latticeadmin.Link, bool) {
+	e, ok := d.byKey[key]
+	if !ok {
+		return latticeadmin.Link{}, false
+	}
+	delete(d.byKey, key)
+	return e.link, now.Sub(e.at) < deletedFor
 }
 
 func (n *Node) memConfigPut(name string, values map[string]string) {

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -211,4 +212,73 @@ func TestRescaleWithAFullQueue(t *testing.T) {
 		defer h.node.mu.Unlock()
 		return h.node.components["last"] != nil
 	})
+}
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestDeletedLinksForgotten: a node outside the queue group that answers
+// a link.del gets the request once, on its plain subscription; it must
+// neither keep every link the lattice ever deleted, nor report one of
+// them as the link a later delete removed.
+func TestDeletedLinksForgotten(t *testing.T) {
+	clock := &testClock{t: time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)}
+	h := start(t, Options{Version: "test", Now: clock.Now}, nil)
+	n := h.node
+	link := func(i int) latticeadmin.Link {
+		return latticeadmin.Link{SourceID: "s", Target: "t", Name: fmt.Sprintf("l%d", i), WitNamespace: "wasi", WitPackage: "http", Interfaces: []string{"incoming-handler"}, SourceConfig: []string{}, TargetConfig: []string{}}
+	}
+	del := func(i int) (latticeadmin.DeleteLinkRequest, []byte) {
+		req := latticeadmin.DeleteLinkRequest{SourceID: "s", Name: fmt.Sprintf("l%d", i), WitNamespace: "wasi", WitPackage: "http"}
+		b, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req, b
+	}
+	for i := range 3 * maxDeleted {
+		if err := n.memLinkPut(link(i)); err != nil {
+			t.Fatal(err)
+		}
+		_, b := del(i)
+		n.linkDelApply(b, "")
+	}
+	n.mu.Lock()
+	kept, order := len(n.gone.byKey), len(n.gone.order)
+	n.mu.Unlock()
+	if kept > maxDeleted || order > maxDeleted {
+		t.Errorf("after %d links deleted on one subscription only, %d (%d in order) are remembered, at most %d", 3*maxDeleted, kept, order, maxDeleted)
+	}
+	// The node answers a delete of the last link, which it deleted long
+	// ago: the link does not exist, and the answer says so.
+	clock.advance(time.Minute)
+	req, _ := del(3*maxDeleted - 1)
+	if l := n.memLinkDel(req); l != nil {
+		t.Errorf("a link deleted a minute ago is reported deleted now: %+v", *l)
+	}
+	// Both deliveries of one delete, the plain one first: the answer has
+	// the link.
+	if err := n.memLinkPut(link(0)); err != nil {
+		t.Fatal(err)
+	}
+	req, b := del(0)
+	n.linkDelApply(b, "")
+	if l := n.memLinkDel(req); l == nil || l.Target != "t" {
+		t.Errorf("the answering delivery after the plain one: %+v, want the deleted link", l)
+	}
 }

@@ -107,9 +107,9 @@ type Node struct {
 	links      []latticeadmin.Link
 	config     map[string]map[string]string
 
-	gone    map[string]latticeadmin.Link // links just deleted, see memLinkDel
-	store   *latticeStore                // with Options.JetStream
-	working atomic.Bool                  // the worker runs
+	gone    deletedLinks  // links just deleted, see memLinkDel
+	store   *latticeStore // with Options.JetStream
+	working atomic.Bool   // the worker runs
 }
 
 // storeTimeout bounds one read or write of the lattice's buckets.
