@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -199,5 +200,41 @@ func TestPeersSync(t *testing.T) {
 	}
 	if _, err := peer.New(peer.Options{URLs: []string{"canvas-b:7443"}}); err == nil || !strings.Contains(err.Error(), "--peer-canvas") {
 		t.Errorf("bad options: %v", err)
+	}
+}
+
+// A peer's refusal is quoted in a few hundred bytes, whatever its body
+// (it becomes the reason in every dependent API's status), and an answer
+// over wire.MaxBodySize says so rather than failing to decode.
+func TestPeerAnswersBounded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"long refusal", http.StatusBadGateway, "<html>" + strings.Repeat("x", 1<<20), "502 Bad Gateway: <html>xxx"},
+		{"short refusal", http.StatusForbidden, "no\n  peers\there", "403 Forbidden: no peers here"},
+		{"huge list", http.StatusOK, "[" + strings.Repeat(" ", wire.MaxBodySize) + "]", fmt.Sprintf("the answer is over %d bytes", wire.MaxBodySize)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			t.Cleanup(srv.Close)
+			p, err := peer.New(peer.Options{URLs: []string{srv.URL}, Canvas: "http://me", Timeout: 10 * time.Second,
+				Self: func(context.Context) ([]wire.Resource, error) { return nil, nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Sync(context.Background())
+			_, ok, why := peer.Resolver{Peers: p}.Resolve([]string{spec})
+			if ok || !strings.Contains(why, tc.want) || len(why) > 1024 {
+				t.Errorf("reason (%d bytes) %.300q, want it to contain %q in at most 1024 bytes", len(why), why, tc.want)
+			}
+		})
 	}
 }
