@@ -238,3 +238,43 @@ func TestPeerAnswersBounded(t *testing.T) {
 		})
 	}
 }
+
+// A peer that lists new APIs every round is remembered for at most
+// MaxRegistrations of them, the latest: the one it stopped listing last
+// round is still "gone".
+func TestPeerSeenBounded(t *testing.T) {
+	t.Parallel()
+	const perRound, rounds = 4000, 4
+	var mu sync.Mutex
+	round := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		list := make([]wire.Resource, perRound)
+		for i := range list {
+			u := fmt.Sprintf("https://example.org/%d/%d.json", round, i)
+			list[i] = wire.Resource{ID: u, Name: fmt.Sprintf("api-%d-%d", round, i), Category: wire.CategoryAPI, ResourceCharacteristic: []wire.Characteristic{wire.StringCharacteristic(wire.CharSpecification, u)}}
+		}
+		round++
+		_ = json.NewEncoder(w).Encode(list)
+	}))
+	t.Cleanup(srv.Close)
+	p, err := peer.New(peer.Options{URLs: []string{srv.URL}, Canvas: "http://me", Timeout: 10 * time.Second,
+		Self: func(context.Context) ([]wire.Resource, error) { return nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range rounds {
+		p.Sync(context.Background())
+	}
+	if n := peer.Seen(p); n > peer.MaxRegistrations {
+		t.Errorf("after %d rounds of %d new APIs, %d remembered, at most %d", rounds, perRound, n, peer.MaxRegistrations)
+	}
+	if _, _, why := (peer.Resolver{Peers: p}).Resolve([]string{fmt.Sprintf("https://example.org/%d/0.json", rounds-2)}); !strings.Contains(why, fmt.Sprintf("API api-%d-0 on peer %s is gone", rounds-2, srv.URL)) {
+		t.Errorf("an API listed the round before: %q, want it gone", why)
+	}
+}

@@ -154,6 +154,7 @@ func (p *Peers) Sync(ctx context.Context) {
 					st.seen[u] = seenAPI{name: a.Name, at: st.at}
 				}
 			}
+			forgetOldest(st.seen, maxSeen)
 		}
 		after := resolutions(st)
 		registered := maps.Clone(st.registered)
@@ -177,6 +178,22 @@ func (p *Peers) Sync(ctx context.Context) {
 	}
 	if len(changed) > 0 && p.opts.OnChange != nil {
 		p.opts.OnChange(changed)
+	}
+}
+
+// maxSeen bounds the specification URLs a peer is remembered to have
+// listed: one that lists new ones every round must not fill the canvas's
+// memory. Those it listed longest ago are forgotten first (and then
+// said to be absent, not gone).
+const maxSeen = MaxRegistrations
+
+func forgetOldest(seen map[string]seenAPI, keep int) {
+	if len(seen) <= keep {
+		return
+	}
+	urls := slices.SortedFunc(maps.Keys(seen), func(a, b string) int { return seen[a].at.Compare(seen[b].at) })
+	for _, u := range urls[:len(urls)-keep] {
+		delete(seen, u)
 	}
 }
 
