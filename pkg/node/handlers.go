@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -137,12 +138,42 @@ func (n *Node) scaleTask(ctx context.Context, req latticeadmin.ScaleComponentCom
 	}
 	c := Component{ID: req.ComponentID, ImageRef: req.ComponentRef, Annotations: annotations, MaxInstances: req.Count, Config: slices.Clone(req.Config), Limits: maps.Clone(req.ComponentLimits)}
 	// Config the node has not heard of may be another node's.
-	for _, name := range c.Config {
-		fctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		n.fetchConfig(fctx, subject.CtlNodeConfigPeer, name)
-		cancel()
-	}
+	n.fetchConfigs(ctx, c.Config)
 	n.startComponent(ctx, c)
+}
+
+// Asking the other nodes for the named config a scale lists: every later
+// scale waits on the worker meanwhile, and a request may list as many
+// names as its payload holds, so the wait is one for all of them.
+const (
+	// configFetchWait bounds the whole wait of one scale.
+	configFetchWait = 500 * time.Millisecond
+	// configFetchers is how many questions are in flight at once.
+	configFetchers = 16
+)
+
+// fetchConfigs asks the other nodes, together and within configFetchWait,
+// for the configs of names this node lacks.
+func (n *Node) fetchConfigs(ctx context.Context, names []string) {
+	if n.opts.NoPeers || len(names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, configFetchWait)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, configFetchers)
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return // the wait is over: what is still missing is nowhere
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			n.fetchConfig(ctx, subject.CtlNodeConfigPeer, name)
+		})
+	}
 }
 
 // startComponent runs c and publishes component_scaled, or
@@ -470,6 +501,7 @@ func (n *Node) memLinkPut(l latticeadmin.Link) error {
 // deleted, by this call or just before it by the other subscription.
 func (n *Node) memLinkDel(req linkDelete) *latticeadmin.Link {
 	key := req.SourceID + "\x00" + req.WitNamespace + "\x00" + req.WitPackage + "\x00" + req.Name
+	now := n.opts.Now()
 	n.mu.Lock()
 	var deleted *latticeadmin.Link
 	i := slices.IndexFunc(n.links, func(o latticeadmin.Link) bool {
@@ -479,12 +511,8 @@ func (n *Node) memLinkDel(req linkDelete) *latticeadmin.Link {
 		l := n.links[i]
 		deleted = &l
 		n.links = slices.Delete(n.links, i, i+1)
-		if n.gone == nil {
-			n.gone = map[string]latticeadmin.Link{}
-		}
-		n.gone[key] = l
-	} else if l, ok := n.gone[key]; ok {
-		delete(n.gone, key)
+		n.gone.add(key, l, now)
+	} else if l, ok := n.gone.take(key, now); ok {
 		n.mu.Unlock()
 		return &l
 	}
@@ -494,6 +522,58 @@ func (n *Node) memLinkDel(req linkDelete) *latticeadmin.Link {
 		n.reconcile()
 	}
 	return deleted
+}
+
+// deletedLinks are the links a node just deleted, kept for a moment and
+// up to a number: the node that answers a link.del gets it on both its
+// subscriptions, in either order, and the answer reports the link the
+// other one deleted; every other node gets it once, and must not keep
+// what it deleted (as many links as the lattice ever deleted).
+type deletedLinks struct {
+	byKey map[string]deletedLink
+	order []deletedLink // oldest first; stale when byKey holds another seq
+	seq   uint64
+}
+
+type deletedLink struct {
+	key  string
+	link latticeadmin.Link
+	at   time.Time
+	seq  uint64
+}
+
+const (
+	// deletedFor is how long the other delivery of a link.del may lag.
+	deletedFor = 10 * time.Second
+	// maxDeleted bounds the links remembered (a burst of deletes).
+	maxDeleted = 1024
+)
+
+func (d *deletedLinks) add(key string, l latticeadmin.Link, now time.Time) {
+	if d.byKey == nil {
+		d.byKey = map[string]deletedLink{}
+	}
+	d.seq++
+	e := deletedLink{key: key, link: l, at: now, seq: d.seq}
+	d.byKey[key] = e
+	d.order = append(d.order, e)
+	for len(d.order) > 0 && (len(d.order) > maxDeleted || now.Sub(d.order[0].at) >= deletedFor) {
+		old := d.order[0]
+		d.order = d.order[1:]
+		if cur, ok := d.byKey[old.key]; ok && cur.seq == old.seq {
+			delete(d.byKey, old.key)
+		}
+	}
+}
+
+// take returns, and forgets, the link deleted under key within deletedFor.
+func (d *deletedLinks) take(key string, now time.Time) (latticeadmin.Link, bool) {
+	e, ok := d.byKey[key]
+	if !ok {
+		return latticeadmin.Link{}, false
+	}
+	delete(d.byKey, key)
+	return e.link, now.Sub(e.at) < deletedFor
 }
 
 func (n *Node) memConfigPut(name string, values map[string]string) {
@@ -525,11 +605,25 @@ func sameLinkSlot(o, l latticeadmin.Link) bool {
 }
 
 // linkConflict refuses l when links has one in its slot to another target
-// on a shared interface, as upstream does.
+// on a shared interface, as upstream does. l's interfaces go into a set
+// once: a request may list as many as its payload holds, and comparing
+// each with each of a stored link's would be quadratic in them.
 func linkConflict(links []latticeadmin.Link, l latticeadmin.Link) error {
+	var ifaces map[string]struct{}
 	for _, o := range links {
-		if sameLinkSlot(o, l) && o.Target != l.Target && slices.ContainsFunc(o.Interfaces, func(i string) bool { return slices.Contains(l.Interfaces, i) }) {
-			return errLinkConflict
+		if !sameLinkSlot(o, l) || o.Target == l.Target {
+			continue
+		}
+		if ifaces == nil {
+			ifaces = make(map[string]struct{}, len(l.Interfaces))
+			for _, i := range l.Interfaces {
+				ifaces[i] = struct{}{}
+			}
+		}
+		for _, i := range o.Interfaces {
+			if _, shared := ifaces[i]; shared {
+				return errLinkConflict
+			}
 		}
 	}
 	return nil

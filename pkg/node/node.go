@@ -75,7 +75,9 @@ type Options struct {
 //   - Start subscribes and publishes host_started; Close publishes
 //     host_stopped, unsubscribes and waits for its goroutines.
 //   - Scaling runs on one worker goroutine in request order (a scale to 0
-//     after a scale to 1 stops what the first started).
+//     after a scale to 1 stops what the first started); link and config
+//     changes reach the Workload on it too, in one Reconcile for all the
+//     changes made while one was due.
 //   - No lock is held across NATS I/O or a component load.
 type Node struct {
 	opts    Options
@@ -85,14 +87,18 @@ type Node struct {
 	started time.Time
 	ctlURL  string // the server the node reached, as ping's ctl_host and rpc_host
 
-	jobs   chan func(context.Context)
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	subs   []*nats.Subscription
-	stopCh chan struct{} // closed on host.stop
-	stop   sync.Once
-	closed sync.Once
+	jobs chan func(context.Context)
+	// reconcileDue holds one token while a reconcile is due: the worker
+	// takes it and then reads the state, so the changes made before that
+	// need no other, and asking for one never waits on the worker.
+	reconcileDue chan struct{}
+	ctx          context.Context
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	subs         []*nats.Subscription
+	stopCh       chan struct{} // closed on host.stop
+	stop         sync.Once
+	closed       sync.Once
 
 	mu         sync.Mutex
 	labels     map[string]string
@@ -101,9 +107,9 @@ type Node struct {
 	links      []latticeadmin.Link
 	config     map[string]map[string]string
 
-	gone    map[string]latticeadmin.Link // links just deleted, see memLinkDel
-	store   *latticeStore                // with Options.JetStream
-	working atomic.Bool                  // the worker runs
+	gone    deletedLinks  // links just deleted, see memLinkDel
+	store   *latticeStore // with Options.JetStream
+	working atomic.Bool   // the worker runs
 }
 
 // storeTimeout bounds one read or write of the lattice's buckets.
@@ -212,7 +218,7 @@ func New(opts Options) (*Node, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Node{
 		opts: opts, log: opts.Logger, nc: opts.Conn, id: id,
-		jobs: make(chan func(context.Context), 1024), ctx: ctx, cancel: cancel, stopCh: make(chan struct{}),
+		jobs: make(chan func(context.Context), 1024), reconcileDue: make(chan struct{}, 1), ctx: ctx, cancel: cancel, stopCh: make(chan struct{}),
 		labels: labels, components: map[string]*Component{}, providers: map[string]*latticeadmin.ProviderDescription{},
 		config: map[string]map[string]string{},
 	}, nil
@@ -371,7 +377,8 @@ func (n *Node) Close() {
 	})
 }
 
-// work runs the queued scale and update jobs one at a time.
+// work runs the queued scale and update jobs, and the reconciles due, one
+// at a time.
 func (n *Node) work() {
 	defer n.wg.Done()
 	for {
@@ -380,8 +387,13 @@ func (n *Node) work() {
 			return
 		case job := <-n.jobs:
 			job(n.ctx)
-			n.persist()
+		case <-n.reconcileDue:
+			n.mu.Lock()
+			running, data := n.running(), n.latticeData()
+			n.mu.Unlock()
+			n.opts.Workload.Reconcile(n.ctx, running, data)
 		}
+		n.persist()
 	}
 }
 
@@ -506,17 +518,17 @@ func (n *Node) running() []Component {
 	return out
 }
 
-// reconcile applies the lattice data to what runs, on the worker.
+// reconcile has the worker apply the lattice data to what runs. It never
+// waits: it is called on the worker too, whose queue may be full, and a
+// burst of link or config changes needs one reconcile, not one each.
 func (n *Node) reconcile() {
 	if n.opts.Workload == nil || !n.working.Load() {
 		return // nothing runs before the worker does
 	}
-	n.enqueue(func(ctx context.Context) {
-		n.mu.Lock()
-		running, data := n.running(), n.latticeData()
-		n.mu.Unlock()
-		n.opts.Workload.Reconcile(ctx, running, data)
-	})
+	select {
+	case n.reconcileDue <- struct{}{}:
+	default: // one is due already, and will read the state when it runs
+	}
 }
 
 // seed learns the lattice's links, and the config they name, from the

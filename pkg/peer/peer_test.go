@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -199,5 +200,81 @@ func TestPeersSync(t *testing.T) {
 	}
 	if _, err := peer.New(peer.Options{URLs: []string{"canvas-b:7443"}}); err == nil || !strings.Contains(err.Error(), "--peer-canvas") {
 		t.Errorf("bad options: %v", err)
+	}
+}
+
+// A peer's refusal is quoted in a few hundred bytes, whatever its body
+// (it becomes the reason in every dependent API's status), and an answer
+// over wire.MaxBodySize says so rather than failing to decode.
+func TestPeerAnswersBounded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"long refusal", http.StatusBadGateway, "<html>" + strings.Repeat("x", 1<<20), "502 Bad Gateway: <html>xxx"},
+		{"short refusal", http.StatusForbidden, "no\n  peers\there", "403 Forbidden: no peers here"},
+		{"huge list", http.StatusOK, "[" + strings.Repeat(" ", wire.MaxBodySize) + "]", fmt.Sprintf("the answer is over %d bytes", wire.MaxBodySize)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			t.Cleanup(srv.Close)
+			p, err := peer.New(peer.Options{URLs: []string{srv.URL}, Canvas: "http://me", Timeout: 10 * time.Second,
+				Self: func(context.Context) ([]wire.Resource, error) { return nil, nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Sync(context.Background())
+			_, ok, why := peer.Resolver{Peers: p}.Resolve([]string{spec})
+			if ok || !strings.Contains(why, tc.want) || len(why) > 1024 {
+				t.Errorf("reason (%d bytes) %.300q, want it to contain %q in at most 1024 bytes", len(why), why, tc.want)
+			}
+		})
+	}
+}
+
+// A peer that lists new APIs every round is remembered for at most
+// MaxRegistrations of them, the latest: the one it stopped listing last
+// round is still "gone".
+func TestPeerSeenBounded(t *testing.T) {
+	t.Parallel()
+	const perRound, rounds = 4000, 4
+	var mu sync.Mutex
+	round := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		list := make([]wire.Resource, perRound)
+		for i := range list {
+			u := fmt.Sprintf("https://example.org/%d/%d.json", round, i)
+			list[i] = wire.Resource{ID: u, Name: fmt.Sprintf("api-%d-%d", round, i), Category: wire.CategoryAPI, ResourceCharacteristic: []wire.Characteristic{wire.StringCharacteristic(wire.CharSpecification, u)}}
+		}
+		round++
+		_ = json.NewEncoder(w).Encode(list)
+	}))
+	t.Cleanup(srv.Close)
+	p, err := peer.New(peer.Options{URLs: []string{srv.URL}, Canvas: "http://me", Timeout: 10 * time.Second,
+		Self: func(context.Context) ([]wire.Resource, error) { return nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range rounds {
+		p.Sync(context.Background())
+	}
+	if n := peer.Seen(p); n > peer.MaxRegistrations {
+		t.Errorf("after %d rounds of %d new APIs, %d remembered, at most %d", rounds, perRound, n, peer.MaxRegistrations)
+	}
+	if _, _, why := (peer.Resolver{Peers: p}).Resolve([]string{fmt.Sprintf("https://example.org/%d/0.json", rounds-2)}); !strings.Contains(why, fmt.Sprintf("API api-%d-0 on peer %s is gone", rounds-2, srv.URL)) {
+		t.Errorf("an API listed the round before: %q, want it gone", why)
 	}
 }

@@ -154,6 +154,7 @@ func (p *Peers) Sync(ctx context.Context) {
 					st.seen[u] = seenAPI{name: a.Name, at: st.at}
 				}
 			}
+			forgetOldest(st.seen, maxSeen)
 		}
 		after := resolutions(st)
 		registered := maps.Clone(st.registered)
@@ -177,6 +178,22 @@ func (p *Peers) Sync(ctx context.Context) {
 	}
 	if len(changed) > 0 && p.opts.OnChange != nil {
 		p.opts.OnChange(changed)
+	}
+}
+
+// maxSeen bounds the specification URLs a peer is remembered to have
+// listed: one that lists new ones every round must not fill the canvas's
+// memory. Those it listed longest ago are forgotten first (and then
+// said to be absent, not gone).
+const maxSeen = MaxRegistrations
+
+func forgetOldest(seen map[string]seenAPI, keep int) {
+	if len(seen) <= keep {
+		return
+	}
+	urls := slices.SortedFunc(maps.Keys(seen), func(a, b string) int { return seen[a].at.Compare(seen[b].at) })
+	for _, u := range urls[:len(urls)-keep] {
+		delete(seen, u)
 	}
 }
 
@@ -291,12 +308,15 @@ func (p *Peers) do(ctx context.Context, method, u string, body, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, wire.MaxBodySize))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, wire.MaxBodySize+1))
 	if err != nil {
 		return fmt.Errorf("%s %s: reading the answer: %w", method, u, err)
 	}
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(data)))
+		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, quoteAnswer(data))
+	}
+	if len(data) > wire.MaxBodySize {
+		return fmt.Errorf("%s %s: the answer is over %d bytes: ask the peer's operator to list fewer APIs, or remove it from --peer-canvas", method, u, wire.MaxBodySize)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -304,6 +324,21 @@ func (p *Peers) do(ctx context.Context, method, u string, body, out any) error {
 		}
 	}
 	return nil
+}
+
+// maxQuotedAnswer bounds how much of a peer's refusal its error quotes:
+// the error becomes the reason of every dependent API the peer would
+// serve, written to each Component's status.
+const maxQuotedAnswer = 256
+
+// quoteAnswer is the start of a refusal's body, on one line.
+func quoteAnswer(data []byte) string {
+	head := data[:min(len(data), 4*maxQuotedAnswer)]
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(head), "\uFFFD")), " ")
+	if r := []rune(s); len(r) > maxQuotedAnswer || len(head) < len(data) {
+		return string(r[:min(len(r), maxQuotedAnswer)]) + "…"
+	}
+	return s
 }
 
 // lookup finds spec on the peers: a ready API's url, or why there is none.
