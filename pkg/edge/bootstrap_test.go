@@ -90,6 +90,15 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 		{"existing files", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: occupied}, false, []string{occupied, "not empty", "--force"}},
 		{"relative install dir", edge.SiteOptions{Name: "c", Hub: hubURL, InstallDir: "opt/c"}, true, []string{"--install-dir", "absolute path"}},
 		{"another site's directory", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "sites", "a")}, false, []string{"site a's directory"}},
+		// --force replaces a directory: never the lattice's own, one that
+		// holds it, one of its parts or another site's.
+		{"the lattice directory", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: dir, Force: true}, false, []string{"--out", dir, "holds the lattice directory"}},
+		{"above the lattice directory", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Dir(dir), Force: true}, false, []string{"--out", "holds the lattice directory"}},
+		{"the lattice's keys", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "keys"), Force: true}, false, []string{"--out", "not under its sites/"}},
+		{"inside the lattice's creds", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "creds", "c"), Force: true}, false, []string{"--out", "not under its sites/"}},
+		{"above another site", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "sites"), Force: true}, false, []string{"site a's directory"}},
+		{"inside another site", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "sites", "a", "c"), Force: true}, false, []string{"site a's directory"}},
+		{"inside its own directory", edge.SiteOptions{Name: "a", Hub: hubURL, Dir: filepath.Join(dir, "sites", "a", "a"), Force: true}, false, []string{"site a's current directory"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

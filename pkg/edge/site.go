@@ -177,10 +177,8 @@ func (l *Lattice) Bootstrap(opts SiteOptions) (BootstrapResult, error) {
 	if err != nil {
 		return BootstrapResult{}, fmt.Errorf("--out %s: %w", opts.Dir, err)
 	}
-	for _, s := range l.state.Sites {
-		if s.Name != opts.Name && s.Dir == dir {
-			return BootstrapResult{}, fmt.Errorf("--out %s is site %s's directory: give site %s a directory of its own", dir, s.Name, opts.Name)
-		}
+	if err := l.checkSiteDir(opts.Name, dir); err != nil {
+		return BootstrapResult{}, fmt.Errorf("--out %s: %w", dir, err)
 	}
 	now := l.now()
 	if strings.ContainsFunc(dir, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == ' ' }) && opts.InstallDir == "" {
@@ -354,6 +352,38 @@ func (l *Lattice) unknownSite(name string) error {
 		return fmt.Errorf("no site %q: lattice %s has no sites yet (canvas edge bootstrap adds one)", name, l.state.Lattice)
 	}
 	return fmt.Errorf("no site %q in lattice %s: the sites are %s (canvas edge list)", name, l.state.Lattice, strings.Join(names, ", "))
+}
+
+// checkSiteDir refuses a directory for site name that writeTree, which
+// replaces the directory whole under --force, would take something else
+// with: the lattice directory or one holding it, a part of the lattice
+// directory other than sites/, or another site's directory, one inside it
+// or one holding it. dir is absolute and clean.
+func (l *Lattice) checkSiteDir(name, dir string) error {
+	sites := filepath.Join(l.dir, sitesDir)
+	switch {
+	case within(dir, l.dir):
+		return fmt.Errorf("holds the lattice directory %s: give site %s a directory of its own, e.g. the default %s", l.dir, name, filepath.Join(sites, name))
+	case within(l.dir, dir) && !within(sites, dir):
+		return fmt.Errorf("is inside the lattice directory %s but not under its %s/: give site %s %s (the default) or a directory outside the lattice directory", l.dir, sitesDir, name, filepath.Join(sites, name))
+	}
+	for _, s := range l.state.Sites {
+		if s.Name == name && s.Dir == dir || !within(dir, s.Dir) && !within(s.Dir, dir) {
+			continue
+		}
+		if s.Name == name {
+			// Moving a site removes its old directory after writing the new one.
+			return fmt.Errorf("overlaps site %s's current directory %s: move it to a directory beside that one, not inside or above it", name, s.Dir)
+		}
+		return fmt.Errorf("overlaps site %s's directory %s: give site %s a directory of its own", s.Name, s.Dir, name)
+	}
+	return nil
+}
+
+// within reports whether p is dir or below it; both are absolute and clean.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // siteIntact reports whether a site's directory still holds its files.
