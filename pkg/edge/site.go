@@ -360,12 +360,8 @@ func (l *Lattice) unknownSite(name string) error {
 // directory other than sites/, or another site's directory, one inside it
 // or one holding it. dir is absolute and clean.
 func (l *Lattice) checkSiteDir(name, dir string) error {
-	sites := filepath.Join(l.dir, sitesDir)
-	switch {
-	case within(dir, l.dir):
-		return fmt.Errorf("holds the lattice directory %s: give site %s a directory of its own, e.g. the default %s", l.dir, name, filepath.Join(sites, name))
-	case within(l.dir, dir) && !within(sites, dir):
-		return fmt.Errorf("is inside the lattice directory %s but not under its %s/: give site %s %s (the default) or a directory outside the lattice directory", l.dir, sitesDir, name, filepath.Join(sites, name))
+	if err := l.checkOutsideLattice(name, dir); err != nil {
+		return err
 	}
 	for _, s := range l.state.Sites {
 		if s.Name == name && s.Dir == dir || !within(dir, s.Dir) && !within(s.Dir, dir) {
@@ -376,6 +372,18 @@ func (l *Lattice) checkSiteDir(name, dir string) error {
 			return fmt.Errorf("overlaps site %s's current directory %s: move it to a directory beside that one, not inside or above it", name, s.Dir)
 		}
 		return fmt.Errorf("overlaps site %s's directory %s: give site %s a directory of its own", s.Name, s.Dir, name)
+	}
+	return nil
+}
+
+// checkOutsideLattice is checkSiteDir's rule for the lattice directory.
+func (l *Lattice) checkOutsideLattice(name, dir string) error {
+	sites := filepath.Join(l.dir, sitesDir)
+	switch {
+	case within(dir, l.dir):
+		return fmt.Errorf("holds the lattice directory %s: give site %s a directory of its own, e.g. the default %s", l.dir, name, filepath.Join(sites, name))
+	case within(l.dir, dir) && !within(sites, dir):
+		return fmt.Errorf("is inside the lattice directory %s but not under its %s/: give site %s %s (the default) or a directory outside the lattice directory", l.dir, sitesDir, name, filepath.Join(sites, name))
 	}
 	return nil
 }
