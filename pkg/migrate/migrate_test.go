@@ -1,9 +1,12 @@
 package migrate_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -143,5 +146,122 @@ func TestDiffStatus(t *testing.T) {
 		if got[f] != m {
 			t.Errorf("%s: %s, want %s", f, got[f], m)
 		}
+	}
+}
+
+// writeBundle writes a bundle of one upstream example and returns its
+// directory and the Component's file.
+func writeBundle(t *testing.T) (string, string) {
+	t.Helper()
+	clean, _, err := migrate.Clean(clusterCopy(t, "productcatalog-v1.component.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &migrate.Bundle{}
+	if err := b.Add(clean, nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := b.Write(dir, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return dir, filepath.Join(dir, migrate.ComponentFile(keyOf(t, clean)))
+}
+
+func keyOf(t *testing.T, obj map[string]any) oda.Key {
+	t.Helper()
+	md := obj["metadata"].(map[string]any)
+	return oda.Key{Namespace: md["namespace"].(string), Name: md["name"].(string)}
+}
+
+// A bundle may come from elsewhere: Read takes its own regular files only,
+// never what a symbolic link points to (a Component or mapping from
+// outside the bundle, or a directory of them skipped without a word) nor
+// a special file.
+func TestReadRefusesLinksAndSpecialFiles(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		// odd puts the odd file in the bundle and returns its path.
+		odd  func(t *testing.T, dir, component string) (string, error)
+		want string
+	}{
+		{"linked Component file", func(t *testing.T, dir, component string) (string, error) {
+			outside := filepath.Join(t.TempDir(), "other.yaml")
+			data, _ := os.ReadFile(component)
+			if err := os.WriteFile(outside, []byte(strings.Replace(string(data), "name: ctk-productcatalogmanagement", "name: other", 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			link := filepath.Join(filepath.Dir(component), "other.yaml")
+			return link, os.Symlink(outside, link)
+		}, "a symbolic link"},
+		{"linked directory", func(t *testing.T, dir, component string) (string, error) {
+			link := filepath.Join(dir, migrate.ComponentsDir, "elsewhere")
+			return link, os.Symlink(t.TempDir(), link)
+		}, "a symbolic link"},
+		{"linked implementations.yaml", func(t *testing.T, dir, _ string) (string, error) {
+			outside := filepath.Join(t.TempDir(), migrate.ImplementationsFile)
+			if err := os.WriteFile(outside, []byte("productcatalog: ghcr.io/x/y:1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, migrate.ImplementationsFile)
+			_ = os.Remove(p)
+			return p, os.Symlink(outside, p)
+		}, "a symbolic link"},
+		{"named pipe", func(t *testing.T, dir, component string) (string, error) {
+			p := filepath.Join(filepath.Dir(component), "pipe")
+			return p, syscall.Mkfifo(p, 0o644)
+		}, "a named pipe"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir, component := writeBundle(t)
+			if _, err := migrate.Read(dir); err != nil {
+				t.Fatalf("the bundle before: %v", err)
+			}
+			odd, err := tt.odd(t, dir, component)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = migrate.Read(dir)
+			if err == nil || !strings.Contains(err.Error(), odd+": is "+tt.want) || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("Read: %v, want an error saying %s is %s", err, odd, tt.want)
+			}
+		})
+	}
+}
+
+// Read reads no more of a file than a bundle file may hold: a huge (here
+// sparse) file is refused without being read into memory. Not parallel:
+// it measures the bytes allocated.
+func TestReadBoundsFileSize(t *testing.T) {
+	const huge = 64 << 20
+	for _, name := range []string{"components/components/big.yaml", migrate.ImplementationsFile} {
+		t.Run(name, func(t *testing.T) {
+			dir, _ := writeBundle(t)
+			p := filepath.Join(dir, name)
+			if err := os.Truncate(p, huge); errors.Is(err, os.ErrNotExist) {
+				f, err := os.Create(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = f.Close()
+				if err := os.Truncate(p, huge); err != nil {
+					t.Fatal(err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := migrate.Read(dir)
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "4 MiB") {
+				t.Errorf("Read: %v, want an error naming %s and the 4 MiB limit", err, p)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > huge/8 {
+				t.Errorf("Read allocated %d MiB for a %d MiB file", got>>20, huge>>20)
+			}
+		})
 	}
 }
