@@ -111,7 +111,8 @@ func dropNulls(v any) any {
 
 // Bundle is a migration bundle in memory.
 type Bundle struct {
-	// Components are the cleaned objects, by namespace then name.
+	// Components are the cleaned objects, by namespace then name; Add
+	// keeps them so.
 	Components []map[string]any
 	// Implementations maps implementation names to Wasm artefacts ("" for
 	// one still to fill in).
@@ -133,10 +134,13 @@ func (b *Bundle) Add(obj map[string]any, known map[string]string) error {
 			b.Implementations[impl] = known[impl]
 		}
 	}
-	b.Components = append(b.Components, obj)
-	slices.SortFunc(b.Components, func(x, y map[string]any) int {
-		return strings.Compare(keyOf(x).String(), keyOf(y).String())
+	// Inserted in its place, not appended and sorted again: an export of
+	// n Components would compare O(n²) keys.
+	key := keyOf(obj).String()
+	i, _ := slices.BinarySearchFunc(b.Components, key, func(x map[string]any, key string) int {
+		return strings.Compare(keyOf(x).String(), key)
 	})
+	b.Components = slices.Insert(b.Components, i, obj)
 	return nil
 }
 

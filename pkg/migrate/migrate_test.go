@@ -2,9 +2,11 @@ package migrate_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -263,5 +265,42 @@ func TestReadBoundsFileSize(t *testing.T) {
 				t.Errorf("Read allocated %d MiB for a %d MiB file", got>>20, huge>>20)
 			}
 		})
+	}
+}
+
+// minimal is the smallest Component: what Add costs beyond parsing it is
+// what TestAddGrowth measures.
+func minimal(i int) map[string]any {
+	return map[string]any{"apiVersion": "oda.tmforum.org/v1", "kind": "Component",
+		"metadata": map[string]any{"name": fmt.Sprintf("c%06d", i), "namespace": "components"}, "spec": map[string]any{}}
+}
+
+// Adding a Component to a bundle of n costs about the same for every n
+// (a place found in log n steps), not a sort of all n: the allocations of
+// one Add grow by far less than the bundle does. Not parallel: it counts
+// allocations.
+func TestAddGrowth(t *testing.T) {
+	addAllocs := func(n int) float64 {
+		b := &migrate.Bundle{}
+		for i := range n {
+			if err := b.Add(minimal(n-i), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 1; i < n; i++ {
+			if migrate.ComponentFile(keyOf(t, b.Components[i-1])) > migrate.ComponentFile(keyOf(t, b.Components[i])) {
+				t.Fatalf("bundle of %d not sorted at %d", n, i)
+			}
+		}
+		return testing.AllocsPerRun(10, func() {
+			x := &migrate.Bundle{Components: slices.Clone(b.Components)}
+			if err := x.Add(minimal(n/2), nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large := addAllocs(256), addAllocs(2048)
+	if ratio := large / small; ratio > 2 {
+		t.Errorf("one Add allocates %.0f times in a bundle of 256 and %.0f in one of 2048 (x%.1f for x8 Components): it grows with the bundle", small, large, ratio)
 	}
 }
