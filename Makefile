@@ -30,7 +30,8 @@ FUZZ_TARGETS ?= \
 	./pkg/gateway/policy:FuzzDecode \
 	./pkg/runtime/internal/compose:FuzzRead \
 	./pkg/runtime/internal/compose:FuzzPack \
-	./pkg/kubeapi:FuzzApplyPatchBody
+	./pkg/kubeapi:FuzzApplyPatchBody \
+	./pkg/latticeadmin:FuzzDecode
 
 .PHONY: all build bridge-par e2e-deps identity-deps kube-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 
