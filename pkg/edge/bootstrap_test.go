@@ -89,6 +89,16 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 		{"label value", edge.SiteOptions{Name: "c", Hub: hubURL, Labels: map[string]string{"zone": `a"b`}}, true, []string{"--label zone="}},
 		{"unwritable out", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(notADir, "c")}, false, []string{notADir}},
 		{"existing files", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: occupied}, false, []string{occupied, "not empty", "--force"}},
+		// What start.sh and the systemd units hold unquoted may not run
+		// a command there, nor expand or split.
+		{"hub runs a command", edge.SiteOptions{Name: "c", Hub: "nats://hub$(reboot):7422"}, true, []string{"--hub", "unquoted"}},
+		{"hub ends a command", edge.SiteOptions{Name: "c", Hub: "nats://hub;reboot:7422"}, true, []string{"--hub", "unquoted"}},
+		{"label value runs a command", edge.SiteOptions{Name: "c", Hub: hubURL, Labels: map[string]string{"zone": "$(reboot)"}}, true, []string{"--label zone=", "unquoted"}},
+		{"label value expands in systemd", edge.SiteOptions{Name: "c", Hub: hubURL, Labels: map[string]string{"zone": "%h"}}, true, []string{"--label zone=", "unquoted"}},
+		{"listen host runs a command", edge.SiteOptions{Name: "c", Hub: hubURL, Listen: "$(reboot):4222"}, true, []string{"--listen", "unquoted"}},
+		{"listen host breaks a line", edge.SiteOptions{Name: "c", Hub: hubURL, Listen: "a\nb:4222"}, true, []string{"--listen", "unquoted"}},
+		{"install dir expands", edge.SiteOptions{Name: "c", Hub: hubURL, InstallDir: "/opt/$HOME/c"}, true, []string{"--install-dir", "unquoted"}},
+		{"out dir expands", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(parent, "c%h")}, true, []string{"--out", "unquoted"}},
 		{"relative install dir", edge.SiteOptions{Name: "c", Hub: hubURL, InstallDir: "opt/c"}, true, []string{"--install-dir", "absolute path"}},
 		{"another site's directory", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "sites", "a")}, false, []string{"site a's directory"}},
 		// --force replaces a directory: never the lattice's own, one that
@@ -162,6 +172,8 @@ func TestInitRefusesBadInput(t *testing.T) {
 		{"lattice name", edge.InitOptions{Dir: filepath.Join(parent, "x"), Lattice: "a.b"}, "--lattice"},
 		{"listen", edge.InitOptions{Dir: filepath.Join(parent, "x"), Listen: "4222"}, "--listen"},
 		{"client url", edge.InitOptions{Dir: filepath.Join(parent, "x"), ClientURL: "http://hub:4222"}, "--client-url"},
+		{"nats-server runs a command", edge.InitOptions{Dir: filepath.Join(parent, "x"), NATSServer: "/usr/bin/nats-server;reboot"}, "--nats-server"},
+		{"nats-server adds a unit line", edge.InitOptions{Dir: filepath.Join(parent, "x"), NATSServer: "/usr/bin/nats-server\nUser=root"}, "--nats-server"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := snapshot(t, parent)
@@ -359,6 +371,7 @@ func TestOpenRefusesBadState(t *testing.T) {
 		wantErr []string
 	}{
 		{"lattice name", func(st map[string]any, _ []any) { st["lattice"] = "x.>" }, []string{"lattice:"}},
+		{"nats-server", func(st map[string]any, _ []any) { st["natsServer"] = "/bin/sh -c reboot" }, []string{"natsServer"}},
 		{"another lattice's account", func(st map[string]any, _ []any) { st["account"] = other.State().Account }, []string{"account", "keys/account.nk"}},
 		{"site dir is the lattice", func(_ map[string]any, s []any) { s[0].(map[string]any)["dir"] = dir }, []string{"sites[0].dir", "holds the lattice directory"}},
 		{"site dir is the root", func(_ map[string]any, s []any) { s[0].(map[string]any)["dir"] = "/" }, []string{"sites[0].dir", "holds the lattice directory"}},

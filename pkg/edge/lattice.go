@@ -151,6 +151,9 @@ func (o InitOptions) validate() error {
 	if err := validateNATSURL(o.ClientURL); err != nil {
 		errs = append(errs, fmt.Errorf("--client-url: %w", err))
 	}
+	if !unitSafe(o.NATSServer) {
+		errs = append(errs, fmt.Errorf("--nats-server %q: the hub's systemd unit runs it unquoted: use %s only, e.g. %s", o.NATSServer, unitSafeChars, DefaultNATSServer))
+	}
 	if o.CredsExpiry < 0 {
 		errs = append(errs, fmt.Errorf("--creds-expiry %s is negative: give a duration such as 8760h, or 0 for never", o.CredsExpiry))
 	}
@@ -427,6 +430,9 @@ func (l *Lattice) checkState() error {
 	var errs []error
 	if err := subject.ValidateLattice(l.state.Lattice); err != nil {
 		errs = append(errs, fmt.Errorf("lattice: %w", err))
+	}
+	if !unitSafe(l.state.NATSServer) {
+		errs = append(errs, fmt.Errorf("natsServer %q: the hub's systemd unit runs it unquoted: use %s only", l.state.NATSServer, unitSafeChars))
 	}
 	for _, k := range []struct {
 		field, got string

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
@@ -100,11 +101,26 @@ func validateLabels(labels map[string]string) error {
 		if err := subject.ValidateAppName(k); err != nil {
 			errs = append(errs, fmt.Errorf("--label %s=%s: key: %w", k, v, err))
 		}
-		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x21 || r == '"' || r == '\'' || r == '\\' || r > 0x7e }) {
-			errs = append(errs, fmt.Errorf("--label %s=%q: the value may hold printable ASCII without spaces or quotes only", k, v))
+		if v != "" && (!unitSafe(v) || strings.ContainsFunc(v, func(r rune) bool { return r > 0x7e })) {
+			errs = append(errs, fmt.Errorf("--label %s=%q: the value goes unquoted into start.sh and the systemd units: use ASCII %s only", k, v, unitSafeChars))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unitSafeChars names what unitSafe lets through.
+const unitSafeChars = "letters, digits and - _ . : / @ + , = [ ]"
+
+// unitSafe reports whether s can stand unquoted as one word in start.sh
+// and in a systemd unit's ExecStart or WorkingDirectory, where the site's
+// files put the hub URL, the listen host, label values and paths (the
+// templates quote nothing): no white space, quotes or backslashes, and
+// nothing a shell or systemd expands or splits on ($ % ` ; & | * ? ! ( )
+// < > ~ # and the like).
+func unitSafe(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_.:/@+,=[]", r)
+	})
 }
 
 // validateNATSURL accepts nats://host:port and tls://host:port only.
@@ -134,6 +150,8 @@ func (o *SiteOptions) validate() error {
 		errs = append(errs, errors.New("--hub is empty: give the hub's leaf-node URL, e.g. --hub nats://hub.example.net:7422"))
 	} else if err := validateNATSURL(o.Hub); err != nil {
 		errs = append(errs, fmt.Errorf("--hub: %w", err))
+	} else if !unitSafe(o.Hub) {
+		errs = append(errs, fmt.Errorf("--hub %q: the URL goes unquoted into start.sh and the systemd units: use %s only", o.Hub, unitSafeChars))
 	}
 	if v, ok := o.Labels[SiteLabel]; ok && v != o.Name {
 		errs = append(errs, fmt.Errorf("--label %s=%s contradicts --site %s: the site label is set for you; drop it", SiteLabel, v, o.Name))
@@ -143,9 +161,11 @@ func (o *SiteOptions) validate() error {
 	}
 	if err := validateHostPort(o.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen: %w", err))
+	} else if !unitSafe(o.Listen) {
+		errs = append(errs, fmt.Errorf("--listen %q: the address goes unquoted into start.sh and the systemd units: use %s only", o.Listen, unitSafeChars))
 	}
-	if o.InstallDir != "" && (!filepath.IsAbs(o.InstallDir) || strings.ContainsFunc(o.InstallDir, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == ' ' })) {
-		errs = append(errs, fmt.Errorf("--install-dir %q: want an absolute path without spaces, quotes or backslashes, e.g. /opt/wasmcanvas/site", o.InstallDir))
+	if o.InstallDir != "" && (!filepath.IsAbs(o.InstallDir) || !unitSafe(o.InstallDir)) {
+		errs = append(errs, fmt.Errorf("--install-dir %q: want an absolute path of %s only (the systemd units name it unquoted), e.g. /opt/wasmcanvas/site", o.InstallDir, unitSafeChars))
 	}
 	if o.Expiry < 0 {
 		errs = append(errs, fmt.Errorf("--expiry %s is negative: give a duration such as 8760h, or 0 for never", o.Expiry))
@@ -181,8 +201,8 @@ func (l *Lattice) Bootstrap(opts SiteOptions) (BootstrapResult, error) {
 		return BootstrapResult{}, fmt.Errorf("--out %s: %w", dir, err)
 	}
 	now := l.now()
-	if strings.ContainsFunc(dir, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == ' ' }) && opts.InstallDir == "" {
-		return BootstrapResult{}, &OptionsError{fmt.Errorf("--out %q holds spaces, quotes or backslashes, which the systemd units cannot name: pick another directory or give --install-dir", dir)}
+	if !unitSafe(dir) && opts.InstallDir == "" {
+		return BootstrapResult{}, &OptionsError{fmt.Errorf("--out %q holds characters other than %s, which the systemd units cannot name unquoted: pick another directory or give --install-dir", dir, unitSafeChars)}
 	}
 	install := opts.InstallDir
 	if install == "" {
