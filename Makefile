@@ -31,7 +31,8 @@ FUZZ_TARGETS ?= \
 	./pkg/runtime/internal/compose:FuzzRead \
 	./pkg/runtime/internal/compose:FuzzPack \
 	./pkg/kubeapi:FuzzApplyPatchBody \
-	./pkg/latticeadmin:FuzzDecode
+	./pkg/latticeadmin:FuzzDecode \
+	./pkg/migrate:FuzzRead
 
 .PHONY: all build bridge-par e2e-deps identity-deps kube-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 
