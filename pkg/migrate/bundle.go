@@ -267,12 +267,29 @@ func Read(dir string) (*Bundle, error) {
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", implsPath, err)
 	}
-	for k, v := range raw {
-		s, ok := v.(string)
-		if v != nil && !ok {
-			return nil, fmt.Errorf("%s: %s: want an artefact reference (a string), got %v", implsPath, k, v)
+	// Checked here as import checks them before it applies, so that
+	// --dry-run shows a bad reference too; "" is one still to fill in.
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var implErrs []error
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		s, ok := raw[k].(string)
+		if raw[k] != nil && !ok {
+			implErrs = append(implErrs, fmt.Errorf("%s: %s: want an artefact reference (a string), got %v: quote it", implsPath, k, raw[k]))
+			continue
+		}
+		if s != "" {
+			if _, err := translate.Artefact(s, absDir); err != nil {
+				implErrs = append(implErrs, fmt.Errorf("%s: %s: %w: give an OCI reference (registry/repo:tag), a file:// path relative to the bundle, or \"\" to fill in later", implsPath, k, err))
+				continue
+			}
 		}
 		b.Implementations[k] = s
+	}
+	if err := errors.Join(implErrs...); err != nil {
+		return nil, err
 	}
 	root := filepath.Join(dir, ComponentsDir)
 	if _, err := rt.Lstat(ComponentsDir); err != nil {

@@ -131,6 +131,39 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
+// Read checks implementations.yaml's artefacts as import does before it
+// applies, so --dry-run names a bad one; "" is one still to fill in.
+func TestReadChecksArtefacts(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		impls string
+		want  []string
+	}{
+		{"productcatalogmanagement: http://example.com/x.wasm\n", []string{"productcatalogmanagement", "unsupported scheme"}},
+		{"productcatalogmanagement: \"not a reference\"\n", []string{"productcatalogmanagement", "not an OCI reference"}},
+		{"productcatalogmanagement: [1]\n", []string{"productcatalogmanagement", "a string"}},
+		{"productcatalogmanagement: \"\"\nother: ghcr.io/x/y:1\nthird: file://c.wasm\n", nil},
+	} {
+		dir, _ := writeBundle(t)
+		p := filepath.Join(dir, migrate.ImplementationsFile)
+		if err := os.WriteFile(p, []byte(tt.impls), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := migrate.Read(dir)
+		if tt.want == nil {
+			if err != nil {
+				t.Errorf("%q: %v", tt.impls, err)
+			}
+			continue
+		}
+		for _, w := range append(tt.want, p) {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %v does not say %q", tt.impls, err, w)
+			}
+		}
+	}
+}
+
 func TestDiffStatus(t *testing.T) {
 	t.Parallel()
 	k := map[string]any{"coreAPIs": []any{map[string]any{"name": "a", "ready": true, "ip": "1.2.3.4"}}, "summary/status": map[string]any{"deployment_status": "Complete"}}
