@@ -32,7 +32,8 @@ FUZZ_TARGETS ?= \
 	./pkg/runtime/internal/compose:FuzzPack \
 	./pkg/kubeapi:FuzzApplyPatchBody \
 	./pkg/latticeadmin:FuzzDecode \
-	./pkg/migrate:FuzzRead
+	./pkg/migrate:FuzzRead \
+	./pkg/edge:FuzzOpen
 
 .PHONY: all build bridge-par e2e-deps identity-deps kube-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 
