@@ -31,7 +31,10 @@ FUZZ_TARGETS ?= \
 	./pkg/runtime/internal/compose:FuzzRead \
 	./pkg/runtime/internal/compose:FuzzPack \
 	./pkg/kubeapi:FuzzApplyPatchBody \
-	./pkg/node:FuzzControlRequest
+	./pkg/node:FuzzControlRequest \
+	./pkg/latticeadmin:FuzzDecode \
+	./pkg/migrate:FuzzRead \
+	./pkg/edge:FuzzOpen
 
 .PHONY: all build bridge-par e2e-deps identity-deps kube-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 

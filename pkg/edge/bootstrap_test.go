@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -88,8 +89,27 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 		{"label value", edge.SiteOptions{Name: "c", Hub: hubURL, Labels: map[string]string{"zone": `a"b`}}, true, []string{"--label zone="}},
 		{"unwritable out", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(notADir, "c")}, false, []string{notADir}},
 		{"existing files", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: occupied}, false, []string{occupied, "not empty", "--force"}},
+		// What start.sh and the systemd units hold unquoted may not run
+		// a command there, nor expand or split.
+		{"hub runs a command", edge.SiteOptions{Name: "c", Hub: "nats://hub$(reboot):7422"}, true, []string{"--hub", "unquoted"}},
+		{"hub ends a command", edge.SiteOptions{Name: "c", Hub: "nats://hub;reboot:7422"}, true, []string{"--hub", "unquoted"}},
+		{"label value runs a command", edge.SiteOptions{Name: "c", Hub: hubURL, Labels: map[string]string{"zone": "$(reboot)"}}, true, []string{"--label zone=", "unquoted"}},
+		{"label value expands in systemd", edge.SiteOptions{Name: "c", Hub: hubURL, Labels: map[string]string{"zone": "%h"}}, true, []string{"--label zone=", "unquoted"}},
+		{"listen host runs a command", edge.SiteOptions{Name: "c", Hub: hubURL, Listen: "$(reboot):4222"}, true, []string{"--listen", "unquoted"}},
+		{"listen host breaks a line", edge.SiteOptions{Name: "c", Hub: hubURL, Listen: "a\nb:4222"}, true, []string{"--listen", "unquoted"}},
+		{"install dir expands", edge.SiteOptions{Name: "c", Hub: hubURL, InstallDir: "/opt/$HOME/c"}, true, []string{"--install-dir", "unquoted"}},
+		{"out dir expands", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(parent, "c%h")}, true, []string{"--out", "unquoted"}},
 		{"relative install dir", edge.SiteOptions{Name: "c", Hub: hubURL, InstallDir: "opt/c"}, true, []string{"--install-dir", "absolute path"}},
 		{"another site's directory", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "sites", "a")}, false, []string{"site a's directory"}},
+		// --force replaces a directory: never the lattice's own, one that
+		// holds it, one of its parts or another site's.
+		{"the lattice directory", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: dir, Force: true}, false, []string{"--out", dir, "holds the lattice directory"}},
+		{"above the lattice directory", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Dir(dir), Force: true}, false, []string{"--out", "holds the lattice directory"}},
+		{"the lattice's keys", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "keys"), Force: true}, false, []string{"--out", "not under its sites/"}},
+		{"inside the lattice's creds", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "creds", "c"), Force: true}, false, []string{"--out", "not under its sites/"}},
+		{"above another site", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "sites"), Force: true}, false, []string{"site a's directory"}},
+		{"inside another site", edge.SiteOptions{Name: "c", Hub: hubURL, Dir: filepath.Join(dir, "sites", "a", "c"), Force: true}, false, []string{"site a's directory"}},
+		{"inside its own directory", edge.SiteOptions{Name: "a", Hub: hubURL, Dir: filepath.Join(dir, "sites", "a", "a"), Force: true}, false, []string{"site a's current directory"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,6 +172,8 @@ func TestInitRefusesBadInput(t *testing.T) {
 		{"lattice name", edge.InitOptions{Dir: filepath.Join(parent, "x"), Lattice: "a.b"}, "--lattice"},
 		{"listen", edge.InitOptions{Dir: filepath.Join(parent, "x"), Listen: "4222"}, "--listen"},
 		{"client url", edge.InitOptions{Dir: filepath.Join(parent, "x"), ClientURL: "http://hub:4222"}, "--client-url"},
+		{"nats-server runs a command", edge.InitOptions{Dir: filepath.Join(parent, "x"), NATSServer: "/usr/bin/nats-server;reboot"}, "--nats-server"},
+		{"nats-server adds a unit line", edge.InitOptions{Dir: filepath.Join(parent, "x"), NATSServer: "/usr/bin/nats-server\nUser=root"}, "--nats-server"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := snapshot(t, parent)
@@ -322,4 +344,81 @@ func TestSecretsStayInTheirFiles(t *testing.T) {
 	if found != 12 {
 		t.Errorf("%d files hold a seed, want 12", found)
 	}
+}
+
+// Open checks lattice.json against the keys and the rules bootstrap wrote
+// it by: a later bootstrap signs credentials for its lattice name and
+// removes a moved site's old directory (sites[].dir), so a hand-edited or
+// mixed-up file is refused, naming the file and the field.
+func TestOpenRefusesBadState(t *testing.T) {
+	t.Parallel()
+	l, dir, _ := newLattice(t)
+	for _, name := range []string{"a", "b"} {
+		if _, err := l.Bootstrap(edge.SiteOptions{Name: name, Hub: "nats://hub:7422"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, _, _ := newLattice(t)
+	statePath := filepath.Join(dir, edge.StateFile)
+	good, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	siteA := filepath.Join(dir, "sites", "a")
+	for _, tt := range []struct {
+		name    string
+		edit    func(st map[string]any, sites []any)
+		wantErr []string
+	}{
+		{"lattice name", func(st map[string]any, _ []any) { st["lattice"] = "x.>" }, []string{"lattice:"}},
+		{"nats-server", func(st map[string]any, _ []any) { st["natsServer"] = "/bin/sh -c reboot" }, []string{"natsServer"}},
+		{"another lattice's account", func(st map[string]any, _ []any) { st["account"] = other.State().Account }, []string{"account", "keys/account.nk"}},
+		{"site dir is the lattice", func(_ map[string]any, s []any) { s[0].(map[string]any)["dir"] = dir }, []string{"sites[0].dir", "holds the lattice directory"}},
+		{"site dir is the root", func(_ map[string]any, s []any) { s[0].(map[string]any)["dir"] = "/" }, []string{"sites[0].dir", "holds the lattice directory"}},
+		{"site dir is the keys", func(_ map[string]any, s []any) { s[0].(map[string]any)["dir"] = filepath.Join(dir, "keys") }, []string{"sites[0].dir", "not under its sites/"}},
+		{"relative site dir", func(_ map[string]any, s []any) { s[0].(map[string]any)["dir"] = "sites/a" }, []string{"sites[0].dir", "absolute"}},
+		{"unclean site dir", func(_ map[string]any, s []any) { s[0].(map[string]any)["dir"] = siteA + "/../a" }, []string{"sites[0].dir", "clean"}},
+		{"site inside a site", func(_ map[string]any, s []any) { s[1].(map[string]any)["dir"] = filepath.Join(siteA, "b") }, []string{"sites[1].dir", "inside site a's directory"}},
+		{"two sites, one dir", func(_ map[string]any, s []any) { s[1].(map[string]any)["dir"] = siteA }, []string{"sites[1].dir", "site a's directory too"}},
+		{"site twice", func(_ map[string]any, s []any) { s[1].(map[string]any)["name"] = "a" }, []string{"sites[1].name", "twice"}},
+		{"site name", func(_ map[string]any, s []any) { s[0].(map[string]any)["name"] = "a.>" }, []string{"sites[0].name", "not a site name"}},
+		{"site user", func(_ map[string]any, s []any) { s[0].(map[string]any)["user"] = "UNOTAKEY" }, []string{"sites[0].user"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var st map[string]any
+			if err := json.Unmarshal(good, &st); err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(st, st["sites"].([]any))
+			b, err := json.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(statePath, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = edge.Open(dir, time.Now())
+			if err == nil {
+				t.Fatal("opened")
+			}
+			for _, w := range append(tt.wantErr, statePath) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("another lattice's account JWT", func(t *testing.T) {
+		if err := os.WriteFile(statePath, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		jwtPath := filepath.Join(dir, "accounts", "account.jwt")
+		if err := os.WriteFile(jwtPath, []byte(other.AccountJWT()+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := edge.Open(dir, time.Now())
+		if err == nil || !strings.Contains(err.Error(), jwtPath) || !strings.Contains(err.Error(), "mixes two lattices") {
+			t.Errorf("Open with another lattice's account JWT: %v", err)
+		}
+	})
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge/edgetest"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	_, port, err := net.SplitHostPort(edgetest.FreeAddr(t))
 	if err != nil {
@@ -35,7 +35,7 @@ type hub struct {
 	leafURL string
 }
 
-func newLattice(t *testing.T) (*edge.Lattice, string, int) {
+func newLattice(t testing.TB) (*edge.Lattice, string, int) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "lattice")
 	port, leafPort := freePort(t), freePort(t)

@@ -151,6 +151,9 @@ func (o InitOptions) validate() error {
 	if err := validateNATSURL(o.ClientURL); err != nil {
 		errs = append(errs, fmt.Errorf("--client-url: %w", err))
 	}
+	if !unitSafe(o.NATSServer) {
+		errs = append(errs, fmt.Errorf("--nats-server %q: the hub's systemd unit runs it unquoted: use %s only, e.g. %s", o.NATSServer, unitSafeChars, DefaultNATSServer))
+	}
 	if o.CredsExpiry < 0 {
 		errs = append(errs, fmt.Errorf("--creds-expiry %s is negative: give a duration such as 8760h, or 0 for never", o.CredsExpiry))
 	}
@@ -420,6 +423,75 @@ func ReadState(dir string) (State, error) {
 	return st, nil
 }
 
+// checkState checks what Open read from lattice.json against the keys and
+// the rules Init and Bootstrap wrote it by: later commands sign new site
+// credentials for its lattice name and remove a moved site's directory.
+func (l *Lattice) checkState() error {
+	var errs []error
+	if err := subject.ValidateLattice(l.state.Lattice); err != nil {
+		errs = append(errs, fmt.Errorf("lattice: %w", err))
+	}
+	if !unitSafe(l.state.NATSServer) {
+		errs = append(errs, fmt.Errorf("natsServer %q: the hub's systemd unit runs it unquoted: use %s only", l.state.NATSServer, unitSafeChars))
+	}
+	for _, k := range []struct {
+		field, got string
+		key        nkeys.KeyPair
+		file       string
+	}{
+		{"operator", l.state.Operator, l.keys.operator, "operator.nk"},
+		{"systemAccount", l.state.SystemAccount, l.keys.system, "system.nk"},
+		{"account", l.state.Account, l.keys.account, "account.nk"},
+	} {
+		if k.got != publicKey(k.key) {
+			errs = append(errs, fmt.Errorf("%s %q is not the public key of %s/%s: the directory mixes two lattices", k.field, k.got, keysDir, k.file))
+		}
+	}
+	seen := make(map[string]bool, len(l.state.Sites))
+	// dirs maps each site directory to its site; overlaps are found by
+	// walking each directory's parents, not by comparing every pair.
+	dirs := make(map[string]string, len(l.state.Sites))
+	for i, s := range l.state.Sites {
+		switch {
+		case len(s.Name) > maxSiteLen || subject.ValidateAppName(s.Name) != nil:
+			errs = append(errs, fmt.Errorf("sites[%d].name %q: not a site name (1-%d letters, digits, '-' or '_')", i, s.Name, maxSiteLen))
+			continue
+		case seen[s.Name]:
+			errs = append(errs, fmt.Errorf("sites[%d].name %q: the site is listed twice", i, s.Name))
+			continue
+		}
+		seen[s.Name] = true
+		if !nkeys.IsValidPublicUserKey(s.User) {
+			errs = append(errs, fmt.Errorf("sites[%d].user %q: not a user's nkey public key", i, s.User))
+		}
+		if !filepath.IsAbs(s.Dir) || filepath.Clean(s.Dir) != s.Dir {
+			errs = append(errs, fmt.Errorf("sites[%d].dir %q: not an absolute, clean path", i, s.Dir))
+			continue
+		}
+		if err := l.checkOutsideLattice(s.Name, s.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("sites[%d].dir %s: %w", i, s.Dir, err))
+			continue
+		}
+		if other, ok := dirs[s.Dir]; ok {
+			errs = append(errs, fmt.Errorf("sites[%d].dir %s: is site %s's directory too: give each site a directory of its own", i, s.Dir, other))
+			continue
+		}
+		dirs[s.Dir] = s.Name
+	}
+	for i, s := range l.state.Sites {
+		if dirs[s.Dir] != s.Name {
+			continue // refused above
+		}
+		for p := filepath.Dir(s.Dir); p != filepath.Dir(p); p = filepath.Dir(p) {
+			if other, ok := dirs[p]; ok {
+				errs = append(errs, fmt.Errorf("sites[%d].dir %s: is inside site %s's directory %s: give each site a directory of its own", i, s.Dir, other, p))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // SiteNames lists the sites of the lattice that are not revoked.
 func (s State) SiteNames() []string {
 	var out []string
@@ -482,6 +554,12 @@ func Open(dir string, now time.Time) (*Lattice, error) {
 	ac, err := jwt.DecodeAccountClaims(l.accountJWT)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, accountsDir, "account.jwt"), err)
+	}
+	if ac.Subject != publicKey(l.keys.account) {
+		return nil, fmt.Errorf("%s is not the account of keys/account.nk: the directory mixes two lattices", filepath.Join(dir, accountsDir, "account.jwt"))
+	}
+	if err := l.checkState(); err != nil {
+		return nil, fmt.Errorf("%s: %w (fix the field, or restore the file as canvas lattice init and canvas edge wrote it)", filepath.Join(dir, StateFile), err)
 	}
 	if ac.Expires != 0 && now.Unix() >= ac.Expires {
 		return nil, fmt.Errorf("the lattice account JWT %s expired at %s: create a new lattice with `canvas lattice init`",

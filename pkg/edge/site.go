@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
@@ -100,11 +101,26 @@ func validateLabels(labels map[string]string) error {
 		if err := subject.ValidateAppName(k); err != nil {
 			errs = append(errs, fmt.Errorf("--label %s=%s: key: %w", k, v, err))
 		}
-		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x21 || r == '"' || r == '\'' || r == '\\' || r > 0x7e }) {
-			errs = append(errs, fmt.Errorf("--label %s=%q: the value may hold printable ASCII without spaces or quotes only", k, v))
+		if v != "" && (!unitSafe(v) || strings.ContainsFunc(v, func(r rune) bool { return r > 0x7e })) {
+			errs = append(errs, fmt.Errorf("--label %s=%q: the value goes unquoted into start.sh and the systemd units: use ASCII %s only", k, v, unitSafeChars))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unitSafeChars names what unitSafe lets through.
+const unitSafeChars = "letters, digits and - _ . : / @ + , = [ ]"
+
+// unitSafe reports whether s can stand unquoted as one word in start.sh
+// and in a systemd unit's ExecStart or WorkingDirectory, where the site's
+// files put the hub URL, the listen host, label values and paths (the
+// templates quote nothing): no white space, quotes or backslashes, and
+// nothing a shell or systemd expands or splits on ($ % ` ; & | * ? ! ( )
+// < > ~ # and the like).
+func unitSafe(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_.:/@+,=[]", r)
+	})
 }
 
 // validateNATSURL accepts nats://host:port and tls://host:port only.
@@ -134,6 +150,8 @@ func (o *SiteOptions) validate() error {
 		errs = append(errs, errors.New("--hub is empty: give the hub's leaf-node URL, e.g. --hub nats://hub.example.net:7422"))
 	} else if err := validateNATSURL(o.Hub); err != nil {
 		errs = append(errs, fmt.Errorf("--hub: %w", err))
+	} else if !unitSafe(o.Hub) {
+		errs = append(errs, fmt.Errorf("--hub %q: the URL goes unquoted into start.sh and the systemd units: use %s only", o.Hub, unitSafeChars))
 	}
 	if v, ok := o.Labels[SiteLabel]; ok && v != o.Name {
 		errs = append(errs, fmt.Errorf("--label %s=%s contradicts --site %s: the site label is set for you; drop it", SiteLabel, v, o.Name))
@@ -143,9 +161,11 @@ func (o *SiteOptions) validate() error {
 	}
 	if err := validateHostPort(o.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen: %w", err))
+	} else if !unitSafe(o.Listen) {
+		errs = append(errs, fmt.Errorf("--listen %q: the address goes unquoted into start.sh and the systemd units: use %s only", o.Listen, unitSafeChars))
 	}
-	if o.InstallDir != "" && (!filepath.IsAbs(o.InstallDir) || strings.ContainsFunc(o.InstallDir, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == ' ' })) {
-		errs = append(errs, fmt.Errorf("--install-dir %q: want an absolute path without spaces, quotes or backslashes, e.g. /opt/wasmcanvas/site", o.InstallDir))
+	if o.InstallDir != "" && (!filepath.IsAbs(o.InstallDir) || !unitSafe(o.InstallDir)) {
+		errs = append(errs, fmt.Errorf("--install-dir %q: want an absolute path of %s only (the systemd units name it unquoted), e.g. /opt/wasmcanvas/site", o.InstallDir, unitSafeChars))
 	}
 	if o.Expiry < 0 {
 		errs = append(errs, fmt.Errorf("--expiry %s is negative: give a duration such as 8760h, or 0 for never", o.Expiry))
@@ -177,14 +197,12 @@ func (l *Lattice) Bootstrap(opts SiteOptions) (BootstrapResult, error) {
 	if err != nil {
 		return BootstrapResult{}, fmt.Errorf("--out %s: %w", opts.Dir, err)
 	}
-	for _, s := range l.state.Sites {
-		if s.Name != opts.Name && s.Dir == dir {
-			return BootstrapResult{}, fmt.Errorf("--out %s is site %s's directory: give site %s a directory of its own", dir, s.Name, opts.Name)
-		}
+	if err := l.checkSiteDir(opts.Name, dir); err != nil {
+		return BootstrapResult{}, fmt.Errorf("--out %s: %w", dir, err)
 	}
 	now := l.now()
-	if strings.ContainsFunc(dir, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == ' ' }) && opts.InstallDir == "" {
-		return BootstrapResult{}, &OptionsError{fmt.Errorf("--out %q holds spaces, quotes or backslashes, which the systemd units cannot name: pick another directory or give --install-dir", dir)}
+	if !unitSafe(dir) && opts.InstallDir == "" {
+		return BootstrapResult{}, &OptionsError{fmt.Errorf("--out %q holds characters other than %s, which the systemd units cannot name unquoted: pick another directory or give --install-dir", dir, unitSafeChars)}
 	}
 	install := opts.InstallDir
 	if install == "" {
@@ -354,6 +372,46 @@ func (l *Lattice) unknownSite(name string) error {
 		return fmt.Errorf("no site %q: lattice %s has no sites yet (canvas edge bootstrap adds one)", name, l.state.Lattice)
 	}
 	return fmt.Errorf("no site %q in lattice %s: the sites are %s (canvas edge list)", name, l.state.Lattice, strings.Join(names, ", "))
+}
+
+// checkSiteDir refuses a directory for site name that writeTree, which
+// replaces the directory whole under --force, would take something else
+// with: the lattice directory or one holding it, a part of the lattice
+// directory other than sites/, or another site's directory, one inside it
+// or one holding it. dir is absolute and clean.
+func (l *Lattice) checkSiteDir(name, dir string) error {
+	if err := l.checkOutsideLattice(name, dir); err != nil {
+		return err
+	}
+	for _, s := range l.state.Sites {
+		if s.Name == name && s.Dir == dir || !within(dir, s.Dir) && !within(s.Dir, dir) {
+			continue
+		}
+		if s.Name == name {
+			// Moving a site removes its old directory after writing the new one.
+			return fmt.Errorf("overlaps site %s's current directory %s: move it to a directory beside that one, not inside or above it", name, s.Dir)
+		}
+		return fmt.Errorf("overlaps site %s's directory %s: give site %s a directory of its own", s.Name, s.Dir, name)
+	}
+	return nil
+}
+
+// checkOutsideLattice is checkSiteDir's rule for the lattice directory.
+func (l *Lattice) checkOutsideLattice(name, dir string) error {
+	sites := filepath.Join(l.dir, sitesDir)
+	switch {
+	case within(dir, l.dir):
+		return fmt.Errorf("holds the lattice directory %s: give site %s a directory of its own, e.g. the default %s", l.dir, name, filepath.Join(sites, name))
+	case within(l.dir, dir) && !within(sites, dir):
+		return fmt.Errorf("is inside the lattice directory %s but not under its %s/: give site %s %s (the default) or a directory outside the lattice directory", l.dir, sitesDir, name, filepath.Join(sites, name))
+	}
+	return nil
+}
+
+// within reports whether p is dir or below it; both are absolute and clean.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // siteIntact reports whether a site's directory still holds its files.

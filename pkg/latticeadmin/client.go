@@ -145,8 +145,10 @@ func (c *Client) Ping(ctx context.Context) ([]PingReply, error) {
 			switch err := json.Unmarshal(m.Data, &resp); {
 			case err != nil:
 				errs = append(errs, fmt.Errorf("%s: a reply is not a control interface response: %w", subj, err))
-			case !resp.Success || resp.Response == nil:
+			case !resp.Success:
 				errs = append(errs, &CtlError{Subject: subj, Message: resp.Message})
+			case resp.Response == nil:
+				errs = append(errs, &CtlError{Subject: subj, Message: "success without a host"})
 			default:
 				out = append(out, PingReply{Host: *resp.Response, RTT: rtt})
 			}

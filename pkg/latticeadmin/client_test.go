@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
@@ -277,5 +279,44 @@ func TestEvents(t *testing.T) {
 	}
 	if _, err := latticeadmin.EventName("a.b"); err == nil {
 		t.Error("event type a.b accepted")
+	}
+}
+
+// TestPingOddReplies: a responder on host.ping that is not a well-behaved
+// host costs its own reply only: the hosts that answered are listed, and
+// the error says what was wrong with each other reply.
+func TestPingOddReplies(t *testing.T) {
+	t.Parallel()
+	srv := testkit.NATS(t, embedded.Config{})
+	hosttest.Start(t, testkit.Connect(t, srv.ClientURL()), subject.DefaultLattice, hosttest.Hosts()[0])
+	odd := testkit.Connect(t, srv.ClientURL())
+	replies := []string{`{"success":tru`, `{"success":true,"message":""}`, `{"success":false,"message":"not today"}`}
+	sub, err := odd.Subscribe(subject.Ctl(subject.CtlDefaultPrefix, subject.DefaultLattice, subject.CtlHostPing, ""), func(m *nats.Msg) {
+		for _, r := range replies {
+			_ = m.Respond([]byte(r))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := odd.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := latticeadmin.New(testkit.Connect(t, srv.ClientURL()), subject.DefaultLattice, latticeadmin.WithTimeout(gather))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Ping(ctx(t))
+	if len(got) != 1 || got[0].Host.ID != hosttest.Hosts()[0].ID {
+		t.Errorf("ping listed %+v, want the one host", got)
+	}
+	if err == nil {
+		t.Fatal("no error for the odd replies")
+	}
+	for _, want := range []string{"not a control interface response", "the host refused: not today", "success without a host"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }

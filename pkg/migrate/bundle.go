@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"sigs.k8s.io/yaml"
 
@@ -109,7 +111,8 @@ func dropNulls(v any) any {
 
 // Bundle is a migration bundle in memory.
 type Bundle struct {
-	// Components are the cleaned objects, by namespace then name.
+	// Components are the cleaned objects, by namespace then name; Add
+	// keeps them so.
 	Components []map[string]any
 	// Implementations maps implementation names to Wasm artefacts ("" for
 	// one still to fill in).
@@ -131,10 +134,13 @@ func (b *Bundle) Add(obj map[string]any, known map[string]string) error {
 			b.Implementations[impl] = known[impl]
 		}
 	}
-	b.Components = append(b.Components, obj)
-	slices.SortFunc(b.Components, func(x, y map[string]any) int {
-		return strings.Compare(keyOf(x).String(), keyOf(y).String())
+	// Inserted in its place, not appended and sorted again: an export of
+	// n Components would compare O(n²) keys.
+	key := keyOf(obj).String()
+	i, _ := slices.BinarySearchFunc(b.Components, key, func(x map[string]any, key string) int {
+		return strings.Compare(keyOf(x).String(), key)
 	})
+	b.Components = slices.Insert(b.Components, i, obj)
 	return nil
 }
 
@@ -238,36 +244,77 @@ func implementationsYAML(impls map[string]string) []byte {
 }
 
 // Read reads a bundle from dir. Errors name the file and field path.
+// Only dir's own regular files are read, each at most oda.MaxFileSize
+// bytes: a bundle may come from elsewhere, and a symbolic link or a
+// special file in it (a FIFO, /dev/zero) would read what is not the
+// bundle's or never end.
 func Read(dir string) (*Bundle, error) {
 	b := &Bundle{Implementations: map[string]string{}}
-	implsPath := filepath.Join(dir, ImplementationsFile)
-	data, err := os.ReadFile(implsPath)
+	rt, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w (a bundle written by `canvas migrate export` has one)", implsPath, err)
+		return nil, fmt.Errorf("%s: %w (a bundle written by `canvas migrate export` is a directory)", dir, err)
+	}
+	defer rt.Close()
+	implsPath := filepath.Join(dir, ImplementationsFile)
+	data, err := readBundleFile(rt, implsPath, ImplementationsFile)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w (a bundle written by `canvas migrate export` has one)", err)
+		}
+		return nil, err
 	}
 	var raw map[string]any
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", implsPath, err)
 	}
-	for k, v := range raw {
-		s, ok := v.(string)
-		if v != nil && !ok {
-			return nil, fmt.Errorf("%s: %s: want an artefact reference (a string), got %v", implsPath, k, v)
+	// Checked here as import checks them before it applies, so that
+	// --dry-run shows a bad reference too; "" is one still to fill in.
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var implErrs []error
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		s, ok := raw[k].(string)
+		if raw[k] != nil && !ok {
+			implErrs = append(implErrs, fmt.Errorf("%s: %s: want an artefact reference (a string), got %v: quote it", implsPath, k, raw[k]))
+			continue
+		}
+		if s != "" {
+			if _, err := translate.Artefact(s, absDir); err != nil {
+				implErrs = append(implErrs, fmt.Errorf("%s: %s: %w: give an OCI reference (registry/repo:tag), a file:// path relative to the bundle, or \"\" to fill in later", implsPath, k, err))
+				continue
+			}
 		}
 		b.Implementations[k] = s
 	}
+	if err := errors.Join(implErrs...); err != nil {
+		return nil, err
+	}
 	root := filepath.Join(dir, ComponentsDir)
-	if _, err := os.Stat(root); err != nil {
+	if _, err := rt.Lstat(ComponentsDir); err != nil {
 		return nil, fmt.Errorf("%s: no Component files (*.yaml): is %s a migration bundle? (%w)", root, dir, err)
 	}
 	var errs []error
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
+		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := os.ReadFile(path)
+		if !d.Type().IsRegular() {
+			errs = append(errs, notRegular(path, d.Type()))
+			return nil
+		}
+		if !strings.HasSuffix(path, ".yaml") {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, path)
 		if err != nil {
 			return err
+		}
+		data, err := readBundleFile(rt, path, rel)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
 		}
 		if _, err := oda.Parse(path, data); err != nil {
 			errs = append(errs, err)
@@ -295,6 +342,64 @@ func Read(dir string) (*Bundle, error) {
 		return nil, fmt.Errorf("%s: no Component files (*.yaml): is %s a migration bundle?", root, dir)
 	}
 	return b, nil
+}
+
+// readBundleFile reads rel, a file of the bundle rt is opened on, named
+// path in errors: a regular file of at most oda.MaxFileSize bytes.
+func readBundleFile(rt *os.Root, path, rel string) ([]byte, error) {
+	// Refuse special files before opening them: opening a device may do
+	// something by itself.
+	fi, err := rt.Lstat(rel)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(path, fi.Mode())
+	}
+	// O_NONBLOCK: should a FIFO be swapped in meanwhile, opening it must
+	// not wait for a writer; fstat below refuses it.
+	f, err := rt.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(path, fi.Mode())
+	}
+	tooBig := func(size int64) error {
+		return fmt.Errorf("%s: file is %d bytes or more, over the %d (4 MiB) a bundle file may have: a bundle holds Component manifests and implementations.yaml only", path, size, oda.MaxFileSize)
+	}
+	if fi.Size() > oda.MaxFileSize {
+		return nil, tooBig(fi.Size())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, oda.MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > oda.MaxFileSize {
+		return nil, tooBig(int64(len(data)))
+	}
+	return data, nil
+}
+
+// notRegular refuses what is not a regular file in a bundle, saying what
+// it is.
+func notRegular(path string, m fs.FileMode) error {
+	kind := "a special file"
+	switch {
+	case m&fs.ModeSymlink != 0:
+		kind = "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case m&fs.ModeDevice != 0:
+		kind = "a device"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	}
+	return fmt.Errorf("%s: is %s, not a regular file: a bundle holds its files themselves; put the file there in its place, or remove it", path, kind)
 }
 
 // checkTranslation is what translate says about c beyond missing
