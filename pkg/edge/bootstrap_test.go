@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/edge"
+	"github.com/wasmcanvas/wasmcanvas/pkg/edge/edgetest"
 )
 
 // snapshot is every file under dir with its content, and the names beside
@@ -421,4 +423,29 @@ func TestOpenRefusesBadState(t *testing.T) {
 			t.Errorf("Open with another lattice's account JWT: %v", err)
 		}
 	})
+}
+
+// A lattice directory may hold spaces and what systemd or a shell would
+// expand: the hub's unit names its config as one argument with nothing
+// expanded, and nats-server starts from that config.
+func TestLatticeDirWithSpaces(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), `my lattice %h $HOME "q"`)
+	_, err := edge.Init(edge.InitOptions{
+		Dir:    dir,
+		Listen: "127.0.0.1:" + strconv.Itoa(freePort(t)), LeafListen: "127.0.0.1:" + strconv.Itoa(freePort(t)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit, err := os.ReadFile(filepath.Join(dir, "hub", "wasmcanvas-hub.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "hub", "nats.conf")
+	quoted := `"` + strings.NewReplacer(`%`, `%%`, `$`, `$$`, `"`, `\"`).Replace(conf) + `"`
+	if want := "\nExecStart=" + edge.DefaultNATSServer + " -c " + quoted + "\n"; !strings.Contains(string(unit), want) {
+		t.Errorf("hub unit:\n%s\nwant the line%s", unit, want)
+	}
+	edgetest.StartServer(t, conf)
 }

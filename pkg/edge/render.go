@@ -19,8 +19,36 @@ import (
 var templates = template.Must(template.New("deploy").Funcs(template.FuncMap{
 	// strconv.Quote's escapes are a subset of what nats-server's config
 	// parser reads in a double-quoted string.
-	"quote": strconv.Quote,
+	"quote":   strconv.Quote,
+	"unitArg": unitArg,
 }).ParseFS(deploy.Templates, "hub/*.tmpl", "site/*.tmpl"))
+
+// unitArg is s as one argument of a systemd unit's ExecStart: itself when
+// unitSafe, else double-quoted with C escapes, and its % and $ doubled so
+// that systemd expands no specifier or variable in it.
+func unitArg(s string) string {
+	if unitSafe(s) {
+		return s
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == '"':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '%' || r == '$':
+			b.WriteRune(r)
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
 
 func render(name string, data any) ([]byte, error) {
 	var b bytes.Buffer
