@@ -340,7 +340,8 @@ func waitComplete(ctx context.Context, cmd *cobra.Command, cl client.Client, tar
 			if len(targets) > 1 {
 				line = fmt.Sprintf("%d/%d Complete · %s", complete, len(targets), line)
 			}
-			fmt.Fprintf(out, "\r\033[K%s [%s]", line, time.Since(start).Round(time.Second))
+			fmt.Fprint(rawOf(out), "\r\033[K") // the CLI's own controls; the line is text from canvasd
+			fmt.Fprintf(out, "%s [%s]", line, time.Since(start).Round(time.Second))
 			return
 		}
 		fmt.Fprintf(out, "%s: %s\n", changed, states[changed].line())

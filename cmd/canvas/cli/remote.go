@@ -179,6 +179,9 @@ func problemSummary(p *wire.Problem) string {
 // stdoutIsTerminal reports whether w is a terminal (a character device),
 // for the single updating progress line of --wait.
 func isTerminal(w any) bool {
+	if _, ok := w.(*terminalWriter); ok {
+		return true
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -37,6 +37,7 @@ func reported(err error) error { return &exitError{code: ExitFailure, err: err, 
 // Main runs the CLI with the given arguments and streams and returns the
 // process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	stdout, stderr = forTerminal(stdout), forTerminal(stderr)
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
