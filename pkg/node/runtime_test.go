@@ -44,8 +44,9 @@ type servingNode struct {
 // was last loaded with.
 type recordingLoader struct {
 	*runtime.Host
-	mu   sync.Mutex
-	last map[string]runtime.ComponentConfig
+	mu    sync.Mutex
+	last  map[string]runtime.ComponentConfig
+	comps map[string]*runtime.Component
 }
 
 func (r *recordingLoader) Load(ctx context.Context, name string, wasm []byte, cc runtime.ComponentConfig) (*runtime.Component, error) {
@@ -53,9 +54,17 @@ func (r *recordingLoader) Load(ctx context.Context, name string, wasm []byte, cc
 	if err == nil {
 		r.mu.Lock()
 		r.last[name] = cc
+		r.comps[name] = c
 		r.mu.Unlock()
 	}
 	return c, err
+}
+
+// component is what component id was last loaded as, nil if never.
+func (s *servingNode) component(id string) *runtime.Component {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	return s.rec.comps[id]
 }
 
 // loaded is the config component id was last loaded with, nil if never.
@@ -97,7 +106,7 @@ func startServingWith(t testing.TB, artefactRoots []string, oci *OCI, logger *za
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recordingLoader{Host: host, last: map[string]runtime.ComponentConfig{}}
+	rec := &recordingLoader{Host: host, last: map[string]runtime.ComponentConfig{}, comps: map[string]*runtime.Component{}}
 	rt, err := NewRuntime(RuntimeOptions{Runtime: rec, Gateway: gw, Fetcher: arts, IngressAuthority: addr, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +282,7 @@ func TestKeyValueLinkReachesTheComponent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recordingLoader{Host: host, last: map[string]runtime.ComponentConfig{}}
+	rec := &recordingLoader{Host: host, last: map[string]runtime.ComponentConfig{}, comps: map[string]*runtime.Component{}}
 	rt, err := NewRuntime(RuntimeOptions{Runtime: rec, Gateway: gateway.New(gateway.Options{Logger: testkit.Logger(t, 0)}), Fetcher: arts, Logger: testkit.Logger(t, 0),
 		KeyValue: func(bucket string) runtime.KeyValue { return runtime.NewJetStreamKV(js, bucket) }})
 	if err != nil {

@@ -26,3 +26,10 @@ func SlowTeardown(c *Component) bool {
 	defer c.mu.RUnlock()
 	return c.code.slowTeardown()
 }
+
+// CompiledCode is how many compiled codes h holds (optimised and baseline).
+func CompiledCode(h *Host) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.compiled)
+}

@@ -186,6 +186,11 @@ func (h *Host) baselineEngine(noWinch bool) *cm.Engine {
 // components served from its baseline code meanwhile.
 type optimizeJob struct {
 	comps []*Component
+	// baseline: the job holds a reference to the baseline code, so that
+	// a component unloaded and loaded again before the optimised code is
+	// ready (scaled to 0 and back, deleted and applied again) finds it
+	// instead of compiling it again beside the optimising compile.
+	baseline bool
 }
 
 // optimizeLater makes c take the optimised code of key once it is
@@ -197,6 +202,10 @@ func (h *Host) optimizeLater(c *Component, src *source) {
 		return
 	}
 	job := &optimizeJob{comps: []*Component{c}}
+	if sc, ok := h.compiled[baselineKey(key)]; ok {
+		sc.refs++
+		job.baseline = true
+	}
 	h.jobs[key] = job
 	h.background.Add(1)
 	go func() {
@@ -228,6 +237,9 @@ func (h *Host) optimize(job *optimizeJob, src *source) {
 	}
 	if err == nil {
 		h.releaseCode(key)
+	}
+	if job.baseline {
+		h.releaseCode(baselineKey(key))
 	}
 }
 

@@ -258,3 +258,50 @@ func TestPagemapScanEnv(t *testing.T) {
 		echoBytes(t, url, []byte(fmt.Sprintf("request %d", i)))
 	}
 }
+
+// TestBaselineKeptWhileOptimizing: a component unloaded before its
+// optimised code is ready and loaded again (scaled to 0 and back) gets
+// the baseline code already compiled, not a second compile beside the
+// optimising one; once the optimised code has taken over, the baseline
+// code is released.
+func TestBaselineKeptWhileOptimizing(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, wruntime.Config{CacheDir: t.TempDir()})
+	release := make(chan struct{})
+	done := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(done) // before the host's Close, which waits for the compile
+	wruntime.SetOptimizeHook(h, func(string) { <-release })
+	a, err := h.Load(context.Background(), "a", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := a.Info(); i.Tier != wruntime.TierBaseline || i.CacheHit {
+		t.Fatalf("a: %+v, want baseline code it compiled", i)
+	}
+	a.Close()
+	b, err := h.Load(context.Background(), "b", echoWAT(t), wruntime.ComponentConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := b.Info(); i.Tier != wruntime.TierBaseline || !i.CacheHit || i.BaselineCompileTime != 0 {
+		t.Fatalf("b, loaded after a was unloaded: %+v, want a's baseline code, kept", i)
+	}
+	echoOK(t, b, "from kept baseline code")
+	tiers := make(chan struct{})
+	go func() {
+		defer close(tiers)
+		for b.Info().Tier != wruntime.TierOptimized {
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	done()
+	select {
+	case <-tiers:
+	case <-time.After(time.Minute):
+		t.Fatal("no optimised code within a minute")
+	}
+	b.Close()
+	if n := wruntime.CompiledCode(h); n != 0 {
+		t.Errorf("%d compiled codes held with no component loaded, want none (the job's hold on the baseline code ends with it)", n)
+	}
+}
