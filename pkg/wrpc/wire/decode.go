@@ -25,8 +25,9 @@ var ErrTooLarge = errors.New("wire: value is larger than the limit")
 type Decoder struct {
 	buf   []byte
 	more  func() ([]byte, error)
-	limit int // bytes still allowed from more
-	off   int // bytes consumed, for error messages
+	limit int  // bytes still allowed from more
+	owned bool // buf is the decoder's own, so a refill may append to it
+	off   int  // bytes consumed, for error messages
 	err   error
 }
 
@@ -98,11 +99,15 @@ func (d *Decoder) ensure(n int) bool {
 			return false
 		}
 		d.limit -= len(chunk)
-		// Copy rather than append: d.buf may alias a message the caller
-		// still owns.
-		nb := make([]byte, len(d.buf), len(d.buf)+len(chunk))
-		copy(nb, d.buf)
-		d.buf = append(nb, chunk...)
+		// The first refill copies, since d.buf may alias a message the
+		// caller still owns; later ones append to the decoder's own
+		// buffer, which grows by doubling, so a value sent a byte per
+		// chunk costs linear, not quadratic, copying.
+		if !d.owned {
+			d.buf = append(make([]byte, 0, len(d.buf)+len(chunk)), d.buf...)
+			d.owned = true
+		}
+		d.buf = append(d.buf, chunk...)
 	}
 	return true
 }

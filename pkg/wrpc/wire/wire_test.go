@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -223,5 +224,39 @@ func TestStreamDecoder(t *testing.T) {
 	d = NewStreamDecoder(first, 16, chunks([]byte("abc")))
 	if s := d.Str(); s != "abc" || first[:2][1] != 0 {
 		t.Errorf("got %q, first's spare capacity %v", s, first[:2])
+	}
+}
+
+// A peer chooses how its stream is chunked: a string sent a byte per
+// chunk must cost the decoder copying in proportion to its length, not to
+// its square. Four times the length may cost about four times the bytes
+// allocated; quadratic copying costs sixteen. Not parallel: it reads the
+// process's allocation counters.
+func TestStreamDecoderByteChunksLinear(t *testing.T) {
+	allocated := func(n int) uint64 {
+		var e Encoder
+		e.Str(strings.Repeat("x", n))
+		enc := e.Bytes()
+		rest := enc[1:]
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		d := NewStreamDecoder(enc[:1], len(enc), func() ([]byte, error) {
+			if len(rest) == 0 {
+				return nil, io.EOF
+			}
+			c := rest[:1]
+			rest = rest[1:]
+			return c, nil
+		})
+		s := d.Str()
+		runtime.ReadMemStats(&after)
+		if err := d.Finish(); err != nil || len(s) != n {
+			t.Fatalf("n=%d: got %d bytes, %v", n, len(s), err)
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	small, large := allocated(2<<10), allocated(8<<10)
+	if ratio := float64(large) / float64(small); ratio > 8 {
+		t.Errorf("a 4x longer string sent a byte per chunk allocated %.1fx the bytes (%d, %d): the refill copies quadratically", ratio, small, large)
 	}
 }
