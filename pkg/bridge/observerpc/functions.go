@@ -133,7 +133,7 @@ func keyValues(d *wire.Decoder) []observe.KeyValue {
 	if n == 0 || d.Err() != nil {
 		return nil
 	}
-	kvs := make([]observe.KeyValue, 0, n)
+	kvs := make([]observe.KeyValue, 0, min(n, wire.PreallocMax))
 	for range n {
 		kvs = append(kvs, observe.KeyValue{Key: d.Str(), Value: d.Str()})
 		if d.Err() != nil {

@@ -301,7 +301,10 @@ func (d *Decoder) lenPrefixed() []byte {
 
 // ListLen decodes the element count of a list<T>; the caller decodes that
 // many elements next. A count larger than the bytes that can still arrive
-// is an error, so it is safe to size a slice by it.
+// is an error. On a stream that is up to the stream's limit, bytes a peer
+// may never send, and an element may take many times its encoded byte in
+// Go: preallocate at most PreallocMax elements and let append grow the
+// rest as they decode.
 func (d *Decoder) ListLen() int {
 	off := d.off
 	n := d.uleb(32)
@@ -314,6 +317,10 @@ func (d *Decoder) ListLen() int {
 	}
 	return int(n)
 }
+
+// PreallocMax is the most elements a caller should preallocate for a
+// ListLen count; see ListLen.
+const PreallocMax = 64
 
 // Option decodes the tag of an option<T>: true for some, when T follows.
 func (d *Decoder) Option() bool { return d.tag("option") == 1 }
