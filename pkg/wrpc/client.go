@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
+	"github.com/wasmcanvas/wasmcanvas/pkg/wrpc/wire"
 )
 
 // A Client invokes functions served under one prefix ({lattice}.{target}
@@ -40,8 +41,9 @@ func (c *Client) Close() error { return c.inbox.close() }
 //
 // A call nothing serves fails with ErrNoResponders; a call the server
 // failed with a *RemoteError, or, from an upstream server, with results
-// that end early (wire.ErrTruncated when decoded). Without a deadline in
-// ctx the call is bounded by DefaultTimeout.
+// that end early (wire.ErrTruncated when decoded); results of more than
+// MaxValueBytes fail it with wire.ErrTooLarge. Without a deadline in ctx
+// the call is bounded by DefaultTimeout.
 func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte, h nats.Header) ([]byte, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
@@ -78,6 +80,9 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 				return nil, fmt.Errorf("wrpc: invoke %s: send params: %w", inv, err)
 			}
 		case len(m.Data) > 0:
+			if len(out)+len(m.Data) > MaxValueBytes {
+				return nil, fmt.Errorf("wrpc: invoke %s: %w: the server sent more than %d bytes of results", inv, wire.ErrTooLarge, MaxValueBytes)
+			}
 			out = append(out, m.Data...)
 		default: // the empty message that ends the results
 			if msg := m.Header.Get(HeaderError); msg != "" {

@@ -502,3 +502,35 @@ func TestClose(t *testing.T) {
 		t.Errorf("call in flight at the client's Close: %v", err)
 	}
 }
+
+// A server that streams more results than MaxValueBytes fails the call:
+// the client does not buffer whatever a peer sends until the deadline.
+func TestResultsBeyondTheLimit(t *testing.T) {
+	t.Parallel()
+	srvConn, cliConn := conns(t)
+	chunk := make([]byte, srvConn.MaxPayload())
+	sub, err := srvConn.Subscribe(subject.WRPCInvoke(prefix, "", "flood"), func(m *nats.Msg) {
+		if err := srvConn.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: srvConn.NewInbox()}); err != nil {
+			return
+		}
+		results := subject.WRPCResults(m.Reply)
+		for sent := 0; sent <= wrpc.MaxValueBytes; sent += len(chunk) {
+			if err := srvConn.Publish(results, chunk); err != nil {
+				return
+			}
+		}
+		_ = srvConn.Publish(results, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := srvConn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, cliConn)
+	res, err := c.Invoke(ctxT(t, 10*time.Second), "", "flood", nil, nil)
+	if !errors.Is(err, wire.ErrTooLarge) {
+		t.Errorf("results of more than %d bytes: %d bytes, %v; want wire.ErrTooLarge", wrpc.MaxValueBytes, len(res), err)
+	}
+}
