@@ -23,7 +23,7 @@ type Client struct {
 // NewClient subscribes to a private inbox on nc, the one subscription all
 // its calls share.
 func NewClient(nc *nats.Conn, prefix string) (*Client, error) {
-	ib, err := newInbox(nc)
+	ib, err := newInbox(nc, maxHeldBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 	r := c.inbox.newSubject()
 	results := subject.WRPCResults(r)
 	q := c.inbox.open(r, results)
-	defer c.inbox.release(r, results)
+	defer c.inbox.release(q, r, results)
 
 	first := params[:min(len(params), firstChunk(c.nc, r, h))]
 	if err := c.nc.PublishMsg(&nats.Msg{Subject: inv, Reply: r, Header: h, Data: first}); err != nil {

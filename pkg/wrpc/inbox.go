@@ -20,14 +20,20 @@ type inbox struct {
 	base string
 	sub  *nats.Subscription
 	next atomic.Uint64
+	held *pool // what all the open calls hold
 
 	mu     sync.Mutex
 	calls  map[string]*queue
 	closed bool
 }
 
-func newInbox(nc *nats.Conn) (*inbox, error) {
-	ib := &inbox{base: nc.NewInbox(), calls: map[string]*queue{}}
+// maxHeldBytes bounds what the open calls of one peer hold at once,
+// counted as msgCost: eight calls of MaxValueBytes, where a call each
+// could otherwise hold MaxValueBytes up to maxInFlight times over.
+const maxHeldBytes = 8 * MaxValueBytes
+
+func newInbox(nc *nats.Conn, maxHeld int64) (*inbox, error) {
+	ib := &inbox{base: nc.NewInbox(), calls: map[string]*queue{}, held: &pool{limit: maxHeld}}
 	sub, err := nc.Subscribe(subject.WRPCInboxAll(ib.base), ib.deliver)
 	if err != nil {
 		return nil, fmt.Errorf("wrpc: subscribe to the inbox: %w", err)
@@ -41,7 +47,7 @@ func (ib *inbox) newSubject() string { return subject.WRPCInbox(ib.base, ib.next
 
 // open returns one queue that receives the messages of all the subjects.
 func (ib *inbox) open(subjects ...string) *queue {
-	q := &queue{signal: make(chan struct{}, 1)}
+	q := &queue{signal: make(chan struct{}, 1), held: ib.held}
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
 	if ib.closed {
@@ -53,12 +59,15 @@ func (ib *inbox) open(subjects ...string) *queue {
 	return q
 }
 
-func (ib *inbox) release(subjects ...string) {
+// release ends the call of q: its subjects take no more messages and what
+// it held goes back to the inbox.
+func (ib *inbox) release(q *queue, subjects ...string) {
 	ib.mu.Lock()
-	defer ib.mu.Unlock()
 	for _, s := range subjects {
 		delete(ib.calls, s)
 	}
+	ib.mu.Unlock()
+	q.release()
 }
 
 func (ib *inbox) deliver(m *nats.Msg) {
@@ -92,29 +101,104 @@ func unsubscribe(sub *nats.Subscription) error {
 	return nil
 }
 
-// queue holds one call's messages until its owner takes them; it never
-// holds more than MaxValueBytes of payload, so a peer
-// that floods a call cannot grow it without bound.
+// pool counts the bytes the open calls of one inbox hold.
+type pool struct {
+	limit int64
+	held  atomic.Int64
+}
+
+func (p *pool) take(n int) bool {
+	if p.held.Add(int64(n)) > p.limit {
+		p.held.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+func (p *pool) give(n int) { p.held.Add(-int64(n)) }
+
+// msgOverhead is what a message costs besides its subjects, headers and
+// payload: the nats.Msg and its allocations, roughly. Counting it bounds a
+// flood of empty or one-byte messages as a flood of bytes is bounded.
+const msgOverhead = 256
+
+// msgCost is what holding m costs, as the queues count it.
+func msgCost(m *nats.Msg) int {
+	n := msgOverhead + len(m.Subject) + len(m.Reply) + len(m.Data)
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + len(": \r\n")
+		}
+	}
+	return n
+}
+
+// maxCallBytes bounds what one call takes in, counted as msgCost: a value
+// of MaxValueBytes with room for the overhead of its messages, when they
+// carry 4 KiB or more each.
+const maxCallBytes = MaxValueBytes + MaxValueBytes/16
+
+// queue holds one call's messages until its owner takes them. It counts
+// what the call took in, messages handed on included (the decoder or the
+// results buffer keeps their bytes until the call ends), and stops taking
+// messages past maxCallBytes or when the inbox's pool is spent: a peer
+// that floods a call, or many calls, cannot grow a peer without bound.
 type queue struct {
 	signal chan struct{}
+	held   *pool
 
-	mu     sync.Mutex
-	msgs   []*nats.Msg
-	size   int
-	over   bool
-	closed bool
+	mu       sync.Mutex
+	msgs     []*nats.Msg
+	size     int   // bytes taken from held
+	err      error // why the queue stopped taking messages
+	closed   bool
+	released bool
 }
 
 func (q *queue) push(m *nats.Msg) {
 	q.mu.Lock()
-	if q.size+len(m.Data) > MaxValueBytes {
-		q.over = true
-	} else {
+	if q.take(msgCost(m)) {
 		q.msgs = append(q.msgs, m)
-		q.size += len(m.Data)
 	}
 	q.mu.Unlock()
 	q.wake()
+}
+
+// charge counts n bytes the call holds that did not come through the
+// queue (a server's first params); an error says why it may not.
+func (q *queue) charge(n int) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.take(n) {
+		return q.err
+	}
+	return nil
+}
+
+// take counts n more bytes, or records why not; q.mu is held.
+func (q *queue) take(n int) bool {
+	switch {
+	case q.released || q.err != nil:
+		return false
+	case q.size+n > maxCallBytes:
+		q.err = fmt.Errorf("%w: the peer sent more than %d bytes", wire.ErrTooLarge, MaxValueBytes)
+		return false
+	case !q.held.take(n):
+		q.err = fmt.Errorf("the calls in flight on this peer already hold the most they may (%d MiB in all): the call is refused; retry when fewer are in flight", q.held.limit>>20)
+		return false
+	}
+	q.size += n
+	return true
+}
+
+// release gives back what the call held; later messages are dropped.
+func (q *queue) release() {
+	q.mu.Lock()
+	q.held.give(q.size)
+	q.size = 0
+	q.msgs = nil
+	q.released = true
+	q.mu.Unlock()
 }
 
 func (q *queue) shut() {
@@ -140,12 +224,12 @@ func (q *queue) next(ctx context.Context) (*nats.Msg, error) {
 			m := q.msgs[0]
 			q.msgs[0] = nil
 			q.msgs = q.msgs[1:]
-			q.size -= len(m.Data)
 			q.mu.Unlock()
 			return m, nil
-		case q.over:
+		case q.err != nil:
+			err := q.err
 			q.mu.Unlock()
-			return nil, fmt.Errorf("%w: the peer sent more than %d bytes", wire.ErrTooLarge, MaxValueBytes)
+			return nil, err
 		case q.closed:
 			q.mu.Unlock()
 			return nil, ErrClosed

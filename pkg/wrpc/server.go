@@ -30,7 +30,9 @@ const maxInFlight = 1024
 // A Server serves functions under one prefix ({lattice}.{id} in wasmCloud,
 // subject.WRPCPrefix). Each function is queue-subscribed with the prefix as
 // the queue group, so replicas share the calls; each call runs in its own
-// goroutine, owned by the Server, which Close waits for.
+// goroutine, owned by the Server, which Close waits for. The calls in
+// flight hold at most 128 MiB of params in all; a call past that fails
+// with an error that says so.
 type Server struct {
 	nc     *nats.Conn
 	prefix string
@@ -49,10 +51,15 @@ type Server struct {
 // NewServer returns a Server for prefix on nc that logs failed calls to
 // log (nil: nowhere).
 func NewServer(nc *nats.Conn, prefix string, log *zap.Logger) (*Server, error) {
+	return newServer(nc, prefix, log, maxHeldBytes)
+}
+
+// newServer is NewServer whose calls in flight hold at most maxHeld bytes.
+func newServer(nc *nats.Conn, prefix string, log *zap.Logger, maxHeld int64) (*Server, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	ib, err := newInbox(nc)
+	ib, err := newInbox(nc, maxHeld)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +152,7 @@ func (s *Server) serve(instance, fn string, h Handler, m *nats.Msg) {
 	inbox := s.inbox.newSubject()
 	params := subject.WRPCParams(inbox)
 	q := s.inbox.open(params)
-	defer s.inbox.release(params)
+	defer s.inbox.release(q, params)
 	if err := s.nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: inbox}); err != nil {
 		log.Warn("wRPC accept not sent", zap.Error(err))
 		return
@@ -163,7 +170,10 @@ func (s *Server) serve(instance, fn string, h Handler, m *nats.Msg) {
 		return pm.Data, nil
 	})
 	var results wire.Encoder
-	err := call(ctx, h, d, &results)
+	err := q.charge(msgCost(m))
+	if err == nil {
+		err = call(ctx, h, d, &results)
+	}
 	var end nats.Header
 	if err != nil {
 		var pe *panicError
