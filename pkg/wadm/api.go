@@ -2,6 +2,7 @@ package wadm
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -242,6 +243,23 @@ const SpreadUnsatisfied = "Could not satisfy spread "
 type StatusInfo struct {
 	Type    StatusType `json:"type"`
 	Message string     `json:"message,omitempty"`
+}
+
+// UnmarshalJSON requires the type, as wadm's serde does (it always writes
+// one): a message on a status subject without it is not wadm's.
+func (s *StatusInfo) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Type    *StatusType `json:"type"`
+		Message string      `json:"message"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if raw.Type == nil {
+		return errors.New(`wadm status: no "type" (wadm writes one of waiting, undeployed, reconciling, deployed, failed, unhealthy)`)
+	}
+	*s = StatusInfo{Type: *raw.Type, Message: raw.Message}
+	return nil
 }
 
 // StatusType is wadm's status vocabulary.

@@ -45,8 +45,9 @@ func FuzzDecodeReply(f *testing.F) {
 			return
 		}
 		if bytes.Contains(j, []byte(`"type":""`)) || bytes.Contains(j, []byte(`"status":""`)) {
-			// A status type left out decodes as "", which does not
-			// decode back (wadm always writes the type).
+			// A status object or a model's status left out decodes as
+			// "", which does not decode back (wadm always writes both;
+			// a status object without its type is refused).
 			return
 		}
 		v2 := newReply()

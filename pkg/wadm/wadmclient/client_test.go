@@ -100,6 +100,13 @@ func TestStatusTypeAliasesAndAggregate(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"type":"exploded"}`), &info); err == nil {
 		t.Error("unknown status type accepted")
 	}
+	// wadm always writes the type: a status without one is not wadm's.
+	for _, in := range []string{`{}`, `{"message":"m"}`, `{"type":null}`} {
+		var st wadm.Status
+		if err := json.Unmarshal([]byte(`{"status":`+in+`,"version":"","components":[]}`), &st); err == nil {
+			t.Errorf("status %s accepted as %+v", in, st.Info)
+		}
+	}
 	aggs := []struct {
 		in   []wadm.StatusType
 		want wadm.StatusType
