@@ -49,7 +49,9 @@ func writeTMFList[T any](w http.ResponseWriter, r *http.Request, items []T, own 
 		writeProblem(w, p)
 		return
 	}
-	page := objs[min(offset, total):min(offset+min(limit, total), total)]
+	// offset and limit may be as large as an int goes: never add them.
+	start := min(offset, total)
+	page := objs[start : start+min(limit, total-start)]
 	out := make([]map[string]any, len(page))
 	for i, o := range page {
 		out[i] = tmfFields(o, q.Get("fields"))
