@@ -123,3 +123,27 @@ func TestTMFListCostGrowth(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTMFQuery: any query string of a canvas-info list is answered, a
+// page or a short 400 that says what was wrong, never a panic.
+func FuzzTMFQuery(f *testing.F) {
+	f.Add("category=API,ODAComponent&resourceStatus=available&fields=name&offset=1&limit=2")
+	f.Add("filter=" + url.QueryEscape("$[?(@.category=='API' && @.resourceStatus!='available')]"))
+	f.Add("offset=9223372036854775807&limit=9223372036854775807")
+	items := tmfItems(3)
+	f.Fuzz(func(t *testing.T, query string) {
+		w := serveTMFList(items, query)
+		switch w.Code {
+		case http.StatusOK, http.StatusPartialContent:
+		case http.StatusBadRequest:
+			if !strings.Contains(w.Body.String(), `"detail": "?`) && !strings.Contains(w.Body.String(), `"detail": "more than`) {
+				t.Fatalf("a 400 that names no parameter: %s", w.Body)
+			}
+			if w.Body.Len() > 2000 {
+				t.Fatalf("a %d-byte 400: a problem quotes the query short", w.Body.Len())
+			}
+		default:
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	})
+}
