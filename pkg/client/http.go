@@ -231,11 +231,16 @@ func (c *HTTP) Watch(ctx context.Context, namespace, name string, fn func(wire.W
 	return err
 }
 
+// maxEventSize bounds one server-sent event (its data lines together):
+// a watch event is one Component with its status.
+const maxEventSize = 2 * wire.MaxBodySize
+
 // readSSE parses an event stream: "data:" lines up to a blank line form
 // one event; comment lines (":") are keep-alives.
 func readSSE(r io.Reader, fn func(wire.WatchEvent) error) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 2*wire.MaxBodySize)
+	sc.Buffer(make([]byte, 64<<10), maxEventSize)
+	tooLarge := fmt.Errorf("watch: an event of more than %d bytes: canvasd sends one Component per event; check that --server names a canvasd", maxEventSize)
 	var data []byte
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -253,11 +258,17 @@ func readSSE(r io.Reader, fn func(wire.WatchEvent) error) error {
 				return err
 			}
 		case bytes.HasPrefix(line, []byte("data:")):
+			if len(data)+len(line) > maxEventSize {
+				return tooLarge
+			}
 			if len(data) > 0 {
 				data = append(data, '\n') // SSE joins the data lines of one event with newlines
 			}
 			data = append(data, bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))...)
 		}
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return tooLarge // watching again would read the same
 	}
 	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
 		// A broken stream ended like a closed one: watch again.
