@@ -20,12 +20,18 @@ import (
 // DefaultTimeout bounds each request except watches.
 const DefaultTimeout = 30 * time.Second
 
+// maxReplySize bounds a reply the client reads: a list of thousands of
+// Components with their status, far more than any one Component.
+const maxReplySize = 64 << 20
+
 // HTTP is a Client over the HTTP API.
 type HTTP struct {
 	token string // bearer credential, "" for none
 	base  *url.URL
 	hc    *http.Client // requests
 	watch *http.Client // watches: no overall timeout, ctx ends them
+	// maxReply is maxReplySize, smaller in tests.
+	maxReply int64
 }
 
 // Option configures an HTTP client.
@@ -43,7 +49,7 @@ func NewHTTP(base string, opts ...Option) (*HTTP, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = DefaultTimeout
-	c := &HTTP{base: u, hc: &http.Client{Timeout: DefaultTimeout, Transport: tr}, watch: &http.Client{Transport: tr}}
+	c := &HTTP{base: u, hc: &http.Client{Timeout: DefaultTimeout, Transport: tr}, watch: &http.Client{Transport: tr}, maxReply: maxReplySize}
 	for _, o := range opts {
 		o(c)
 	}
@@ -95,7 +101,12 @@ func (c *HTTP) do(ctx context.Context, method, u string, body []byte, hdr http.H
 		return resp, readProblem(resp)
 	}
 	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		// A broken server or a wrong --server may answer without end.
+		body := &io.LimitedReader{R: resp.Body, N: c.maxReply + 1}
+		if err := json.NewDecoder(body).Decode(out); err != nil {
+			if body.N == 0 {
+				return resp, fmt.Errorf("%s %s: the reply is larger than %d bytes: check that the server is a canvasd (a list this large: list one namespace at a time)", method, u, c.maxReply)
+			}
 			return resp, fmt.Errorf("%s %s: reading the reply: %w", method, u, err)
 		}
 	}
