@@ -20,6 +20,11 @@ import (
 // DefaultTimeout bounds each request except watches.
 const DefaultTimeout = 30 * time.Second
 
+// watchIdle ends a watch that heard nothing for this long, not even
+// canvasd's keep-alive (sent every 15 s): a stalled server or proxy would
+// otherwise hold it until ctx ends, while changes go unseen.
+const watchIdle = time.Minute
+
 // maxReplySize bounds a reply the client reads: a list of thousands of
 // Components with their status, far more than any one Component.
 const maxReplySize = 64 << 20
@@ -30,8 +35,9 @@ type HTTP struct {
 	base  *url.URL
 	hc    *http.Client // requests
 	watch *http.Client // watches: no overall timeout, ctx ends them
-	// maxReply is maxReplySize, smaller in tests.
+	// maxReply and idle are maxReplySize and watchIdle, smaller in tests.
 	maxReply int64
+	idle     time.Duration
 }
 
 // Option configures an HTTP client.
@@ -49,7 +55,7 @@ func NewHTTP(base string, opts ...Option) (*HTTP, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = DefaultTimeout
-	c := &HTTP{base: u, hc: &http.Client{Timeout: DefaultTimeout, Transport: tr}, watch: &http.Client{Transport: tr}, maxReply: maxReplySize}
+	c := &HTTP{base: u, hc: &http.Client{Timeout: DefaultTimeout, Transport: tr}, watch: &http.Client{Transport: tr}, maxReply: maxReplySize, idle: watchIdle}
 	for _, o := range opts {
 		o(c)
 	}
@@ -211,6 +217,12 @@ func (c *HTTP) Events(ctx context.Context, namespace, name string) ([]wire.Event
 
 // Watch implements Client over server-sent events.
 func (c *HTTP) Watch(ctx context.Context, namespace, name string, fn func(wire.WatchEvent) error) error {
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errIdle := fmt.Errorf("%w: nothing from the server for %s, not even a keep-alive", ErrWatchEnded, c.idle)
+	idle := time.AfterFunc(c.idle, func() { cancel(errIdle) })
+	defer idle.Stop()
 	q := url.Values{"watch": {"1"}}
 	if namespace != "" {
 		q.Set("namespace", namespace)
@@ -226,8 +238,8 @@ func (c *HTTP) Watch(ctx context.Context, namespace, name string, fn func(wire.W
 	c.authorize(req)
 	resp, err := c.watch.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if parent.Err() != nil {
+			return parent.Err()
 		}
 		return unreachable(c.base.String(), err)
 	}
@@ -235,11 +247,34 @@ func (c *HTTP) Watch(ctx context.Context, namespace, name string, fn func(wire.W
 	if resp.StatusCode != http.StatusOK {
 		return readProblem(resp)
 	}
-	err = readSSE(resp.Body, fn)
-	if ctx.Err() != nil {
-		return ctx.Err()
+	// Any bytes are a sign of life; fn's own time is not the server's.
+	body := &aliveReader{r: resp.Body, alive: func() { idle.Reset(c.idle) }}
+	err = readSSE(body, func(ev wire.WatchEvent) error {
+		idle.Stop()
+		defer idle.Reset(c.idle)
+		return fn(ev)
+	})
+	switch {
+	case parent.Err() != nil:
+		return parent.Err()
+	case context.Cause(ctx) == errIdle:
+		return errIdle
 	}
 	return err
+}
+
+// aliveReader calls alive whenever a read returns bytes.
+type aliveReader struct {
+	r     io.Reader
+	alive func()
+}
+
+func (a *aliveReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.alive()
+	}
+	return n, err
 }
 
 // maxEventSize bounds one server-sent event (its data lines together):

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -49,5 +50,36 @@ func TestHTTPBoundsTheReply(t *testing.T) {
 	_, err = c.List(ctx, "endless")
 	if err == nil || !strings.Contains(err.Error(), "the reply is larger than 1048576 bytes") {
 		t.Fatalf("an endless reply: err = %v, want it cut off at the bound", err)
+	}
+}
+
+// TestHTTPWatchEndsWhenTheServerFallsSilent: a watch stream that stops
+// sending anything, keep-alives included (a stalled server or proxy),
+// ends with ErrWatchEnded so the caller watches again, instead of
+// waiting on it until ctx ends.
+func TestHTTPWatchEndsWhenTheServerFallsSilent(t *testing.T) {
+	t.Parallel()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", wire.ContentTypeSSE)
+		_, _ = io.WriteString(w, "event: BOOKMARK\ndata: {\"type\":\"BOOKMARK\"}\n\n")
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done() // silent from here on
+	}))
+	t.Cleanup(hs.Close)
+	c, err := NewHTTP(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	c.idle = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	var got []string
+	err = c.Watch(ctx, "", "", func(ev wire.WatchEvent) error {
+		got = append(got, ev.Type)
+		return nil
+	})
+	if !errors.Is(err, ErrWatchEnded) || !strings.Contains(err.Error(), "nothing from the server") || strings.Join(got, ",") != wire.WatchBookmark {
+		t.Fatalf("err = %v after %v, want ErrWatchEnded saying the server fell silent after the bookmark", err, got)
 	}
 }
