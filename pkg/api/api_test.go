@@ -335,3 +335,20 @@ func TestMalformedQueryChangesNothing(t *testing.T) {
 	}
 	bad(http.MethodGet, wire.PathResourceInventory+"?category=nothing;", nil)
 }
+
+// TestWatchRefusesABadName: a watch of a name no Component can have is a
+// 400 naming it, not a stream that stays silent.
+func TestWatchRefusesABadName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cl, err := client.NewHTTP(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	err = cl.Watch(ctx, "components", "Not_A_Name", func(wire.WatchEvent) error { return nil })
+	if p, ok := errors.AsType[*wire.Problem](err); !ok || p.Status != http.StatusBadRequest || !strings.Contains(p.Detail, `name "Not_A_Name"`) {
+		t.Fatalf("err = %v, want a 400 naming the name", err)
+	}
+}

@@ -124,7 +124,15 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if watch := q.Get("watch"); watch == "1" || watch == "true" {
-		s.serveWatch(w, r, ns, q.Get("name"))
+		name := q.Get("name")
+		if name != "" {
+			// A name no Component can have would watch nothing, silently.
+			if err := oda.CheckDNSLabel(name); err != nil {
+				writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("name %q: %v", name, err)))
+				return
+			}
+		}
+		s.serveWatch(w, r, ns, name)
 		return
 	}
 	items, p := s.list(r.Context(), ns)
