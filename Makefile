@@ -35,7 +35,8 @@ FUZZ_TARGETS ?= \
 	./pkg/latticeadmin:FuzzDecode \
 	./pkg/migrate:FuzzRead \
 	./pkg/edge:FuzzOpen \
-	./pkg/wadm:FuzzDecodeReply
+	./pkg/wadm:FuzzDecodeReply \
+	./pkg/api:FuzzTMFQuery
 
 .PHONY: all build bridge-par e2e-deps identity-deps kube-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 

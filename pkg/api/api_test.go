@@ -301,3 +301,54 @@ func TestReadiness(t *testing.T) {
 		t.Errorf("New without stores: %v", err)
 	}
 }
+
+// TestMalformedQueryChangesNothing: a query string Go would parse only in
+// part (a bad escape, a ';', too many parameters) is a 400 that says so,
+// and nothing is stored or deleted: dropping the malformed dryRun or
+// resourceVersion would make a dry run a write and a compare-and-set
+// delete an unconditional one.
+func TestMalformedQueryChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const path = wire.PathComponents + "/components/ctk-productcatalogmanagement"
+	tooMany := strings.Repeat("&", 10_000)
+	bad := func(method, target string, body []byte) {
+		t.Helper()
+		code, data := e.do(method, target, body)
+		if p := decode[wire.Problem](t, data); code != http.StatusBadRequest || !strings.Contains(p.Detail, "query string") || !strings.Contains(p.Detail, "nothing was done") {
+			t.Errorf("%s %.80s: %d %s, want 400 naming the query string", method, target, code, data)
+		}
+	}
+	bad(http.MethodPost, wire.PathComponents+"?"+wire.QueryDryRun+"=All;", component(t, nil))
+	bad(http.MethodPost, wire.PathComponents+"?"+wire.QueryDryRun+"=All"+tooMany, component(t, nil))
+	if code, _ := e.do(http.MethodGet, path, nil); code != http.StatusNotFound {
+		t.Fatalf("a malformed dry run stored the component: GET answers %d", code)
+	}
+	if code, data := e.do(http.MethodPost, wire.PathComponents, component(t, nil)); code != http.StatusCreated {
+		t.Fatalf("apply: %d %s", code, data)
+	}
+	bad(http.MethodDelete, path+"?resourceVersion=1%zz", nil)
+	bad(http.MethodDelete, path+"?resourceVersion=1;", nil)
+	bad(http.MethodDelete, path+"?resourceVersion=1"+tooMany, nil)
+	if code, _ := e.do(http.MethodGet, path, nil); code != http.StatusOK {
+		t.Fatalf("a malformed compare-and-set delete deleted the component: GET answers %d", code)
+	}
+	bad(http.MethodGet, wire.PathResourceInventory+"?category=nothing;", nil)
+}
+
+// TestWatchRefusesABadName: a watch of a name no Component can have is a
+// 400 naming it, not a stream that stays silent.
+func TestWatchRefusesABadName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cl, err := client.NewHTTP(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	err = cl.Watch(ctx, "components", "Not_A_Name", func(wire.WatchEvent) error { return nil })
+	if p, ok := errors.AsType[*wire.Problem](err); !ok || p.Status != http.StatusBadRequest || !strings.Contains(p.Detail, `name "Not_A_Name"`) {
+		t.Fatalf("err = %v, want a 400 naming the name", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -36,7 +37,7 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern, route string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.metrics.instrument(route, h))
+		mux.Handle(pattern, s.metrics.instrument(route, checkedQuery(h)))
 	}
 	handle("GET "+wire.PathComponents, "list", s.handleList)
 	handle("POST "+wire.PathComponents, "apply", s.handleApply)
@@ -60,6 +61,22 @@ func (s *Server) routes() http.Handler {
 			fmt.Sprintf("no route %s %s: the API serves %s and %s/{namespace}/{name}", r.Method, r.URL.Path, wire.PathComponents, wire.PathComponents)))
 	})
 	return mux
+}
+
+// checkedQuery refuses a request whose query string does not parse (a
+// bad %-escape, a ';' separator, more than 10,000 parameters): Go's
+// url.URL.Query drops those parts silently, and a dropped dryRun or
+// resourceVersion would turn a dry run into a write and a compare-and-set
+// delete into an unconditional one.
+func checkedQuery(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput,
+				fmt.Sprintf("query string: %v: nothing was done; percent-encode %%, ; and & inside values (url.QueryEscape) and send at most 10000 parameters", err)))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -107,7 +124,15 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if watch := q.Get("watch"); watch == "1" || watch == "true" {
-		s.serveWatch(w, r, ns, q.Get("name"))
+		name := q.Get("name")
+		if name != "" {
+			// A name no Component can have would watch nothing, silently.
+			if err := oda.CheckDNSLabel(name); err != nil {
+				writeProblem(w, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("name %q: %v", name, err)))
+				return
+			}
+		}
+		s.serveWatch(w, r, ns, name)
 		return
 	}
 	items, p := s.list(r.Context(), ns)

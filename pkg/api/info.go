@@ -38,11 +38,11 @@ const (
 // components can reach it (the embedded canvas routes it on its ingress).
 func (s *Server) InfoHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET "+wire.PathCanvasInfo, s.metrics.instrument("info", http.HandlerFunc(s.handleInfo)))
-	mux.Handle("POST "+wire.PathCanvasInfo, s.metrics.instrument("info-register", http.HandlerFunc(s.handleRegister)))
-	mux.Handle("DELETE "+wire.PathCanvasInfo+"/{id}", s.metrics.instrument("info-withdraw", http.HandlerFunc(s.handleWithdraw)))
-	mux.Handle("GET "+wire.PathResourceInventory, s.metrics.instrument("inventory", http.HandlerFunc(s.handleInventory)))
-	mux.Handle("GET "+wire.PathResourceInventory+"/{id}", s.metrics.instrument("inventory-item", http.HandlerFunc(s.handleInventoryItem)))
+	mux.Handle("GET "+wire.PathCanvasInfo, s.metrics.instrument("info", checkedQuery(http.HandlerFunc(s.handleInfo))))
+	mux.Handle("POST "+wire.PathCanvasInfo, s.metrics.instrument("info-register", checkedQuery(http.HandlerFunc(s.handleRegister))))
+	mux.Handle("DELETE "+wire.PathCanvasInfo+"/{id}", s.metrics.instrument("info-withdraw", checkedQuery(http.HandlerFunc(s.handleWithdraw))))
+	mux.Handle("GET "+wire.PathResourceInventory, s.metrics.instrument("inventory", checkedQuery(http.HandlerFunc(s.handleInventory))))
+	mux.Handle("GET "+wire.PathResourceInventory+"/{id}", s.metrics.instrument("inventory-item", checkedQuery(http.HandlerFunc(s.handleInventoryItem))))
 	mux.HandleFunc(wire.PathCanvasInfoRoot+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusNotFound, wire.ProblemNotFound,
 			fmt.Sprintf("no route %s %s: the canvas info service answers GET %s?componentName=NAME and GET %s[/{id}]",

@@ -107,6 +107,12 @@ func TestResourceInventoryUC016(t *testing.T) {
 	if l, h := get("?offset=10", http.StatusPartialContent); len(l) != 0 || h.Get(wire.HeaderTotalCount) != "4" {
 		t.Errorf("past the end: %v %v", l, h)
 	}
+	if l, h := get("?offset=9223372036854775807&limit=9223372036854775807", http.StatusPartialContent); len(l) != 0 || h.Get(wire.HeaderTotalCount) != "4" {
+		t.Errorf("offset and limit at the largest int: %v %v", l, h)
+	}
+	if l, _ := get("?offset=1&limit=9223372036854775807", http.StatusPartialContent); len(l) != 3 {
+		t.Errorf("limit at the largest int: %d resources, want the 3 after the offset", len(l))
+	}
 	get("?offset=-1", http.StatusBadRequest)
 	get("?limit=x", http.StatusBadRequest)
 	get("?filter=category", http.StatusBadRequest)

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -23,36 +24,58 @@ import (
 // tmfReserved are the query parameters that are not attribute filters.
 var tmfReserved = []string{"fields", "offset", "limit", "filter", "sort"}
 
+// maxTMFConditions bounds the conditions of one list request (attribute
+// filters and JSONPath conditions together): each is checked against
+// every item, and the routes are unauthenticated, so a query of thousands
+// would cost the canvas seconds of CPU per request.
+const maxTMFConditions = 64
+
+// tmfQuery is a list request's TMF630 parameters, checked before any
+// item is looked at.
+type tmfQuery struct {
+	conds         []tmfCond
+	offset, limit int
+	fields        map[string]bool // nil: every attribute
+}
+
+// tmfCond holds when the attribute at path is (equal) or is not (!equal)
+// one of values.
+type tmfCond struct {
+	path   []string
+	equal  bool
+	values map[string]bool
+}
+
+func (q *tmfQuery) match(o map[string]any) bool {
+	for _, c := range q.conds {
+		if c.values[attr(o, c.path)] != c.equal {
+			return false
+		}
+	}
+	return true
+}
+
 // writeTMFList answers items under TMF630's conventions; own are the
 // route's own query parameters (not attribute filters).
 func writeTMFList[T any](w http.ResponseWriter, r *http.Request, items []T, own ...string) {
-	q := r.URL.Query()
+	tq, p := parseTMFQuery(r.URL.Query(), own)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	objs, err := tmfObjects(items)
 	if err != nil {
 		writeProblem(w, problem(http.StatusInternalServerError, wire.ProblemBadInput, err.Error()))
 		return
 	}
-	match, p := tmfMatcher(q, own)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	objs = slices.DeleteFunc(objs, func(o map[string]any) bool { return !match(o) })
+	objs = slices.DeleteFunc(objs, func(o map[string]any) bool { return !tq.match(o) })
 	total := len(objs)
-	offset, p := tmfInt(q, "offset", 0)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	limit, p := tmfInt(q, "limit", total)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	page := objs[min(offset, total):min(offset+min(limit, total), total)]
+	// offset and limit may be as large as an int goes: never add them.
+	start := min(tq.offset, total)
+	page := objs[start : start+min(tq.limit, total-start)]
 	out := make([]map[string]any, len(page))
 	for i, o := range page {
-		out[i] = tmfFields(o, q.Get("fields"))
+		out[i] = tmfFields(o, tq.fields)
 	}
 	w.Header().Set(wire.HeaderTotalCount, strconv.Itoa(total))
 	w.Header().Set(wire.HeaderResultCount, strconv.Itoa(len(out)))
@@ -70,7 +93,7 @@ func writeTMFItem(w http.ResponseWriter, r *http.Request, item any) {
 		writeProblem(w, problem(http.StatusInternalServerError, wire.ProblemBadInput, err.Error()))
 		return
 	}
-	writeJSON(w, http.StatusOK, tmfFields(objs[0], r.URL.Query().Get("fields")))
+	writeJSON(w, http.StatusOK, tmfFields(objs[0], parseTMFFields(r.URL.Query().Get("fields"))))
 }
 
 func tmfObjects[T any](items []T) ([]map[string]any, error) {
@@ -85,6 +108,29 @@ func tmfObjects[T any](items []T) ([]map[string]any, error) {
 	return out, nil
 }
 
+// parseTMFQuery reads q's paging, fields and filters (own are the route's
+// own parameters, not attribute filters).
+func parseTMFQuery(q url.Values, own []string) (*tmfQuery, *wire.Problem) {
+	for _, k := range slices.Concat(tmfReserved, own) {
+		if n := len(q[k]); n > 1 {
+			return nil, problem(http.StatusBadRequest, wire.ProblemBadInput,
+				fmt.Sprintf("?%s= is given %d times: give it once (fields and attribute filters take a comma-separated list, JSONPath conditions are joined by &&)", k, n))
+		}
+	}
+	tq := &tmfQuery{fields: parseTMFFields(q.Get("fields"))}
+	var p *wire.Problem
+	if tq.offset, p = tmfInt(q, "offset", 0); p != nil {
+		return nil, p
+	}
+	if tq.limit, p = tmfInt(q, "limit", math.MaxInt); p != nil {
+		return nil, p
+	}
+	if tq.conds, p = tmfConditions(q, own); p != nil {
+		return nil, p
+	}
+	return tq, nil
+}
+
 func tmfInt(q url.Values, name string, def int) (int, *wire.Problem) {
 	v := q.Get(name)
 	if v == "" {
@@ -92,20 +138,28 @@ func tmfInt(q url.Values, name string, def int) (int, *wire.Problem) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("?%s=%s: want a whole number >= 0", name, v))
+		return 0, problem(http.StatusBadRequest, wire.ProblemBadInput, fmt.Sprintf("?%s=%s: want a whole number >= 0", name, quoteInput(v)))
 	}
 	return n, nil
 }
 
-// tmfFields keeps the attributes fields names (comma-separated; all when
-// empty), and always id, href and @type.
-func tmfFields(o map[string]any, fields string) map[string]any {
+// parseTMFFields is the set of attributes a comma-separated ?fields=
+// keeps (with id, href and @type), or nil (all) when it is empty.
+func parseTMFFields(fields string) map[string]bool {
 	if fields == "" {
-		return o
+		return nil
 	}
 	keep := map[string]bool{"id": true, "href": true, "@type": true}
 	for f := range strings.SplitSeq(fields, ",") {
 		keep[strings.TrimSpace(f)] = true
+	}
+	return keep
+}
+
+// tmfFields keeps the attributes of o in keep (all when keep is nil).
+func tmfFields(o map[string]any, keep map[string]bool) map[string]any {
+	if keep == nil {
+		return o
 	}
 	for k := range o {
 		if !keep[k] {
@@ -121,50 +175,60 @@ var (
 	jsonPathTerm   = regexp.MustCompile(`^@\.([\w.@]+)\s*(==|!=)\s*(?:'([^']*)'|"([^"]*)")$`)
 )
 
-type tmfTerm struct {
-	path  []string
-	equal bool
-	value string
-}
-
-// tmfMatcher builds the filter of q's attribute filters and JSONPath filter.
-func tmfMatcher(q url.Values, own []string) (func(map[string]any) bool, *wire.Problem) {
-	var terms [][]tmfTerm // each a disjunction; all must hold
+// tmfConditions are q's attribute filters (a comma means "or") and the
+// conditions of its JSONPath filter, all of which must hold.
+func tmfConditions(q url.Values, own []string) ([]tmfCond, *wire.Problem) {
+	var conds []tmfCond
+	tooMany := func() *wire.Problem {
+		return problem(http.StatusBadRequest, wire.ProblemBadInput,
+			fmt.Sprintf("more than %d conditions in the attribute filters and ?filter= together: narrow the query to %d at most, or filter what it answers yourself", maxTMFConditions, maxTMFConditions))
+	}
 	for k, vals := range q {
 		if slices.Contains(tmfReserved, k) || slices.Contains(own, k) {
 			continue
 		}
-		var or []tmfTerm
+		if len(conds) == maxTMFConditions {
+			return nil, tooMany()
+		}
+		c := tmfCond{path: strings.Split(k, "."), equal: true, values: map[string]bool{}}
 		for _, v := range vals {
 			for alt := range strings.SplitSeq(v, ",") {
-				or = append(or, tmfTerm{path: strings.Split(k, "."), equal: true, value: alt})
+				c.values[alt] = true
 			}
 		}
-		terms = append(terms, or)
+		conds = append(conds, c)
 	}
-	if f := q.Get("filter"); f != "" {
-		m := jsonPathFilter.FindStringSubmatch(strings.TrimSpace(f))
-		if m == nil {
+	f := q.Get("filter")
+	if f == "" {
+		return conds, nil
+	}
+	m := jsonPathFilter.FindStringSubmatch(strings.TrimSpace(f))
+	if m == nil {
+		return nil, problem(http.StatusBadRequest, wire.ProblemBadInput,
+			fmt.Sprintf("?filter=%s: the canvas-info service understands JSONPath filters of the form $[?(@.attr=='value' && @.other!='value')]", quoteInput(f)))
+	}
+	for cond := range strings.SplitSeq(m[1], "&&") {
+		if len(conds) == maxTMFConditions {
+			return nil, tooMany()
+		}
+		t := jsonPathTerm.FindStringSubmatch(strings.TrimSpace(cond))
+		if t == nil {
 			return nil, problem(http.StatusBadRequest, wire.ProblemBadInput,
-				fmt.Sprintf("?filter=%s: the canvas-info service understands JSONPath filters of the form $[?(@.attr=='value' && @.other!='value')]", f))
+				fmt.Sprintf("?filter=%s: condition %s: want @.attr=='value' or @.attr!='value'", quoteInput(f), quoteInput(strings.TrimSpace(cond))))
 		}
-		for cond := range strings.SplitSeq(m[1], "&&") {
-			t := jsonPathTerm.FindStringSubmatch(strings.TrimSpace(cond))
-			if t == nil {
-				return nil, problem(http.StatusBadRequest, wire.ProblemBadInput,
-					fmt.Sprintf("?filter=%s: condition %q: want @.attr=='value' or @.attr!='value'", f, strings.TrimSpace(cond)))
-			}
-			terms = append(terms, []tmfTerm{{path: strings.Split(t[1], "."), equal: t[2] == "==", value: t[3] + t[4]}})
-		}
+		conds = append(conds, tmfCond{path: strings.Split(t[1], "."), equal: t[2] == "==", values: map[string]bool{t[3] + t[4]: true}})
 	}
-	return func(o map[string]any) bool {
-		for _, or := range terms {
-			if !slices.ContainsFunc(or, func(t tmfTerm) bool { return (attr(o, t.path) == t.value) == t.equal }) {
-				return false
-			}
-		}
-		return true
-	}, nil
+	return conds, nil
+}
+
+// quoteInput quotes a query value for a problem, cut short: the caller
+// knows what it sent, and a reply should not echo a megabyte.
+func quoteInput(s string) string {
+	const most = 200
+	if len(s) > most {
+		return strconv.Quote(strings.ToValidUTF8(s[:most], "")) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // attr is the attribute at path in o as a string ("" when absent).

@@ -44,8 +44,8 @@ type Client interface {
 
 // ErrWatchEnded: the watch stream ended and changes after it may be
 // unseen (the server restarted or lost its store watch, the client read too
-// slowly, or the NATS connection broke). Watch again to resync; the error
-// may wrap it with the reason.
+// slowly, the server fell silent, or the NATS connection broke). Watch
+// again to resync; the error may wrap it with the reason.
 var ErrWatchEnded = errors.New("the server ended the watch")
 
 // IsNotFound reports whether err is the API's 404.

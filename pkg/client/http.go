@@ -20,12 +20,24 @@ import (
 // DefaultTimeout bounds each request except watches.
 const DefaultTimeout = 30 * time.Second
 
+// watchIdle ends a watch that heard nothing for this long, not even
+// canvasd's keep-alive (sent every 15 s): a stalled server or proxy would
+// otherwise hold it until ctx ends, while changes go unseen.
+const watchIdle = time.Minute
+
+// maxReplySize bounds a reply the client reads: a list of thousands of
+// Components with their status, far more than any one Component.
+const maxReplySize = 64 << 20
+
 // HTTP is a Client over the HTTP API.
 type HTTP struct {
 	token string // bearer credential, "" for none
 	base  *url.URL
 	hc    *http.Client // requests
 	watch *http.Client // watches: no overall timeout, ctx ends them
+	// maxReply and idle are maxReplySize and watchIdle, smaller in tests.
+	maxReply int64
+	idle     time.Duration
 }
 
 // Option configures an HTTP client.
@@ -43,7 +55,7 @@ func NewHTTP(base string, opts ...Option) (*HTTP, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = DefaultTimeout
-	c := &HTTP{base: u, hc: &http.Client{Timeout: DefaultTimeout, Transport: tr}, watch: &http.Client{Transport: tr}}
+	c := &HTTP{base: u, hc: &http.Client{Timeout: DefaultTimeout, Transport: tr}, watch: &http.Client{Transport: tr}, maxReply: maxReplySize, idle: watchIdle}
 	for _, o := range opts {
 		o(c)
 	}
@@ -95,7 +107,12 @@ func (c *HTTP) do(ctx context.Context, method, u string, body []byte, hdr http.H
 		return resp, readProblem(resp)
 	}
 	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		// A broken server or a wrong --server may answer without end.
+		body := &io.LimitedReader{R: resp.Body, N: c.maxReply + 1}
+		if err := json.NewDecoder(body).Decode(out); err != nil {
+			if body.N == 0 {
+				return resp, fmt.Errorf("%s %s: the reply is larger than %d bytes: check that the server is a canvasd (a list this large: list one namespace at a time)", method, u, c.maxReply)
+			}
 			return resp, fmt.Errorf("%s %s: reading the reply: %w", method, u, err)
 		}
 	}
@@ -200,6 +217,12 @@ func (c *HTTP) Events(ctx context.Context, namespace, name string) ([]wire.Event
 
 // Watch implements Client over server-sent events.
 func (c *HTTP) Watch(ctx context.Context, namespace, name string, fn func(wire.WatchEvent) error) error {
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errIdle := fmt.Errorf("%w: nothing from the server for %s, not even a keep-alive", ErrWatchEnded, c.idle)
+	idle := time.AfterFunc(c.idle, func() { cancel(errIdle) })
+	defer idle.Stop()
 	q := url.Values{"watch": {"1"}}
 	if namespace != "" {
 		q.Set("namespace", namespace)
@@ -215,8 +238,8 @@ func (c *HTTP) Watch(ctx context.Context, namespace, name string, fn func(wire.W
 	c.authorize(req)
 	resp, err := c.watch.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if parent.Err() != nil {
+			return parent.Err()
 		}
 		return unreachable(c.base.String(), err)
 	}
@@ -224,18 +247,46 @@ func (c *HTTP) Watch(ctx context.Context, namespace, name string, fn func(wire.W
 	if resp.StatusCode != http.StatusOK {
 		return readProblem(resp)
 	}
-	err = readSSE(resp.Body, fn)
-	if ctx.Err() != nil {
-		return ctx.Err()
+	// Any bytes are a sign of life; fn's own time is not the server's.
+	body := &aliveReader{r: resp.Body, alive: func() { idle.Reset(c.idle) }}
+	err = readSSE(body, func(ev wire.WatchEvent) error {
+		idle.Stop()
+		defer idle.Reset(c.idle)
+		return fn(ev)
+	})
+	switch {
+	case parent.Err() != nil:
+		return parent.Err()
+	case context.Cause(ctx) == errIdle:
+		return errIdle
 	}
 	return err
 }
+
+// aliveReader calls alive whenever a read returns bytes.
+type aliveReader struct {
+	r     io.Reader
+	alive func()
+}
+
+func (a *aliveReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.alive()
+	}
+	return n, err
+}
+
+// maxEventSize bounds one server-sent event (its data lines together):
+// a watch event is one Component with its status.
+const maxEventSize = 2 * wire.MaxBodySize
 
 // readSSE parses an event stream: "data:" lines up to a blank line form
 // one event; comment lines (":") are keep-alives.
 func readSSE(r io.Reader, fn func(wire.WatchEvent) error) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 2*wire.MaxBodySize)
+	sc.Buffer(make([]byte, 64<<10), maxEventSize)
+	tooLarge := fmt.Errorf("watch: an event of more than %d bytes: canvasd sends one Component per event; check that --server names a canvasd", maxEventSize)
 	var data []byte
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -253,11 +304,17 @@ func readSSE(r io.Reader, fn func(wire.WatchEvent) error) error {
 				return err
 			}
 		case bytes.HasPrefix(line, []byte("data:")):
+			if len(data)+len(line) > maxEventSize {
+				return tooLarge
+			}
 			if len(data) > 0 {
 				data = append(data, '\n') // SSE joins the data lines of one event with newlines
 			}
 			data = append(data, bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))...)
 		}
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return tooLarge // watching again would read the same
 	}
 	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
 		// A broken stream ended like a closed one: watch again.

@@ -94,3 +94,50 @@ func FuzzReadSSE(f *testing.F) {
 		}
 	})
 }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// endless repeats s.
+type endless string
+
+func (e endless) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], e)
+	}
+	return n, nil
+}
+
+// TestReadSSEBoundsAnEvent: an event that never ends (data lines without
+// the blank line), or one giant line, is refused once it passes
+// maxEventSize, saying so, instead of being read into memory whole; the
+// caller does not watch again into the same.
+func TestReadSSEBoundsAnEvent(t *testing.T) {
+	t.Parallel()
+	for name, stream := range map[string]io.Reader{
+		"data lines without end": endless("data: " + strings.Repeat("x", 1000) + "\n"),
+		"one giant line":         io.MultiReader(strings.NewReader("data: "), endless("x")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := &countingReader{r: io.LimitReader(stream, 4*maxEventSize)}
+			err := readSSE(r, func(wire.WatchEvent) error { return nil })
+			if err == nil || errors.Is(err, ErrWatchEnded) || !strings.Contains(err.Error(), "more than") {
+				t.Fatalf("err = %v, want the event refused as too large", err)
+			}
+			if r.n > maxEventSize*9/8 {
+				t.Errorf("read %d bytes before refusing an event of more than %d", r.n, maxEventSize)
+			}
+		})
+	}
+}
