@@ -844,3 +844,23 @@ func TestDryRun(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// A query that does not parse whole is refused before anything is done:
+// Go would drop `dryRun=All;` and store.
+func TestMalformedQueryStoresNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	body, err := example(t, "productcatalog-v1.component.yaml", nil).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"?dryRun=All;", "?dryRun=All&x=%zz"} {
+		code, _, data := e.do(http.MethodPost, "/apis/oda.tmforum.org/v1/namespaces/components/components"+q, "application/json", body)
+		if code != http.StatusBadRequest || !strings.Contains(string(data), "query string") {
+			t.Errorf("POST %s: %d %s, want 400 naming the query string", q, code, data)
+		}
+	}
+	if _, err := e.components("v1", "components").Get(e.ctx, pc, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after refused requests: %v, want NotFound", err)
+	}
+}

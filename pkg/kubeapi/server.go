@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,6 +115,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if !p.Has(role) {
 		writeStatus(w, failure(http.StatusForbidden, nil, "", fmt.Sprintf("%s lacks the role %q this request needs", p.Subject, role)))
+		return
+	}
+	// Go drops a query pair it cannot parse (a bad escape, a ';'), so
+	// `?dryRun=All;` would store: a query must parse whole.
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		writeStatus(w, failure(http.StatusBadRequest, nil, "", fmt.Sprintf("query string: %v: nothing was done; percent-encode %%, ; and & inside values", err)))
 		return
 	}
 	if e := s.route(w, r); e != nil {
