@@ -73,3 +73,35 @@ func TestTokenEndpointErrors(t *testing.T) {
 		t.Errorf("GET token endpoint: %d", resp.StatusCode)
 	}
 }
+
+// A client id or audience of any size is only an unknown one: it is never
+// sent to KV as a key, whose subject would be over NATS's control line
+// limit and make the server drop the issuer's connection for everyone.
+func TestHugeClientIDsAreUnknownClients(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := startIssuer(t, "", IssuerOptions{})
+	secret, err := env.is.RegisterClient(ctx, ClientSpec{ID: "c", Grants: map[string][]string{CanvasAudience: {"r"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("a", 8<<10)
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	if status, out := tokenRequest(t, env.is.URL()+PathToken, huge, "x", cc); status != http.StatusUnauthorized || out["error"] != "invalid_client" {
+		t.Errorf("huge Basic client id: %d %v, want 401 invalid_client", status, out)
+	}
+	post := url.Values{"grant_type": {"client_credentials"}, "client_id": {huge}, "client_secret": {"x"}}
+	if status, out := tokenRequest(t, env.is.URL()+PathToken, "", "", post); status != http.StatusUnauthorized || out["error"] != "invalid_client" {
+		t.Errorf("huge client_id: %d %v, want 401 invalid_client", status, out)
+	}
+	aud := url.Values{"grant_type": {"client_credentials"}, "audience": {huge}}
+	if status, out := tokenRequest(t, env.is.URL()+PathToken, "c", secret, aud); status != http.StatusBadRequest || out["error"] != "invalid_target" {
+		t.Errorf("huge audience: %d %v, want 400 invalid_target", status, out)
+	}
+	if err := env.is.DeleteClient(ctx, huge); err != nil {
+		t.Errorf("deleting a client no id can name: %v", err)
+	}
+	if status, out := tokenRequest(t, env.is.URL()+PathToken, "c", secret, cc); status != http.StatusOK {
+		t.Errorf("a good request after them: %d %v, want 200", status, out)
+	}
+}
