@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -36,6 +37,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 	form := "application/x-www-form-urlencoded"
 	cc := "grant_type=client_credentials&audience=" + CanvasAudience
+	// What an error_description must name, beyond its code.
+	says := map[string]string{"body over 64 KiB": "over 64 KiB", "bad percent-encoding": `"%zz"`}
 	for _, tc := range []struct {
 		name, body, ctype string
 		basic             bool
@@ -52,10 +55,15 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"audience and resource differ", cc + "&resource=other", form, true, 400, "invalid_target"},
 		{"repeated parameter", cc + "&grant_type=client_credentials", form, true, 400, "invalid_request"},
 		{"JSON body", `{"grant_type":"client_credentials"}`, "application/json", true, 400, "invalid_request"},
+		{"body over 64 KiB", cc + "&pad=" + strings.Repeat("a", maxForm), form, true, 413, "invalid_request"},
+		{"bad percent-encoding", cc + "&client_id=%zz", form, true, 400, "invalid_request"},
 	} {
 		status, out, h := post(tc.body, tc.basic, tc.ctype)
 		if status != tc.status || (tc.errCode != "" && out["error"] != tc.errCode) {
 			t.Errorf("%s: %d %v, want %d %s", tc.name, status, out, tc.status, tc.errCode)
+		}
+		if want := says[tc.name]; want != "" && !strings.Contains(fmt.Sprint(out["error_description"]), want) {
+			t.Errorf("%s: error_description %q, want it to say %q", tc.name, out["error_description"], want)
 		}
 		if h.Get("Cache-Control") != "no-store" {
 			t.Errorf("%s: Cache-Control %q", tc.name, h.Get("Cache-Control"))
