@@ -329,6 +329,10 @@ func (c *keyCache) lookup(kid string) (keys []jose.JSONWebKey, loaded, stale boo
 
 var errThrottled = errors.New("key set fetched recently")
 
+// keyFetchTimeout bounds one key set fetch: discovery and the JWKS, each
+// within fetchTimeout.
+const keyFetchTimeout = 2 * fetchTimeout
+
 // refresh fetches the key set unless one was tried less than minGap ago
 // (a second when none was ever loaded, so an unreachable issuer is not
 // asked at every request).
@@ -365,7 +369,12 @@ func (c *keyCache) refresh(ctx context.Context, loaded bool) error {
 	c.tried = c.now()
 	c.mu.Unlock()
 
-	set, err := c.fetch(ctx)
+	// The fetch serves every caller waiting on it, so the one that started
+	// it going away must not end it (nor be remembered as the issuer's
+	// failure): it gets its own bound instead.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyFetchTimeout)
+	set, err := c.fetch(fctx)
+	cancel()
 	c.mu.Lock()
 	if err == nil {
 		c.keys = publicKeys(set)

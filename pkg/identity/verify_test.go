@@ -8,8 +8,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 )
@@ -79,4 +83,49 @@ func TestRotationSeenByARemoteVerifier(t *testing.T) {
 	if n := fetches.Load(); n != 2 {
 		t.Fatalf("JWKS fetched %d times, want 2 (first use, the new kid)", n)
 	}
+}
+
+// A caller that goes away while the key set is being fetched fails alone:
+// the fetch it started goes on for the callers waiting on it, and its
+// cancellation is not remembered as the issuer's failure.
+func TestKeyFetchOutlivesTheCallerThatStartedIt(t *testing.T) {
+	t.Parallel()
+	key := newRSAJWK(t, "k")
+	now := time.Now()
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	v, err := NewVerifier(VerifierOptions{Issuer: "https://issuer.test", Audience: "api", Now: func() time.Time { return now },
+		Keys: func(ctx context.Context) (jose.JSONWebKeySet, error) {
+			once.Do(func() { close(started) })
+			select { // as getJSON: the request ends with its context
+			case <-release:
+			case <-ctx.Done():
+			}
+			if err := ctx.Err(); err != nil {
+				return jose.JSONWebKeySet{}, err
+			}
+			return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := forge(t, key, map[string]any{"iss": "https://issuer.test", "aud": "api", "exp": now.Add(time.Hour).Unix()})
+	first, leave := context.WithCancel(context.Background())
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(first, tok)
+		firstDone <- err
+	}()
+	<-started
+	leave()
+	second := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(context.Background(), tok)
+		second <- err
+	}()
+	close(release)
+	if err := <-second; err != nil {
+		t.Fatalf("a caller waiting on a fetch whose starter left: %v", err)
+	}
+	<-firstDone
 }
