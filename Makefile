@@ -28,6 +28,7 @@ FUZZ_TARGETS ?= \
 	./pkg/identity:FuzzVerify \
 	./pkg/oda:FuzzPlacement \
 	./pkg/gateway/policy:FuzzDecode \
+	./pkg/gateway/policy:FuzzForAPI \
 	./pkg/runtime/internal/compose:FuzzRead \
 	./pkg/runtime/internal/compose:FuzzPack \
 	./pkg/kubeapi:FuzzApplyPatchBody \
