@@ -26,6 +26,7 @@ FUZZ_TARGETS ?= \
 	./pkg/bridge:FuzzReadHostData \
 	./pkg/bridge/identityrpc:FuzzDecode \
 	./pkg/identity:FuzzVerify \
+	./pkg/identity:FuzzParseRoleAnswers \
 	./pkg/oda:FuzzPlacement \
 	./pkg/gateway/policy:FuzzDecode \
 	./pkg/gateway/policy:FuzzForAPI \
