@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -128,4 +129,32 @@ func TestKeyFetchOutlivesTheCallerThatStartedIt(t *testing.T) {
 		t.Fatalf("a caller waiting on a fetch whose starter left: %v", err)
 	}
 	<-firstDone
+}
+
+// An https issuer's key set is never fetched in the clear, even when its
+// discovery document names an http jwks_uri.
+func TestHTTPSIssuerKeysComeOverHTTPS(t *testing.T) {
+	t.Parallel()
+	key := newRSAJWK(t, "k")
+	var plainFetches atomic.Int64
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainFetches.Add(1)
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}})
+	}))
+	t.Cleanup(plain.Close)
+	var issuer string
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(Metadata{Issuer: issuer, JWKSURI: plain.URL + "/jwks"})
+	}))
+	t.Cleanup(tlsSrv.Close)
+	issuer = tlsSrv.URL
+	v, err := NewVerifier(VerifierOptions{Issuer: issuer, Audience: "api", Keys: RemoteKeys(issuer, tlsSrv.Client())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := forge(t, key, map[string]any{"iss": issuer, "aud": "api", "exp": time.Now().Add(time.Hour).Unix()})
+	_, err = v.Verify(context.Background(), tok)
+	if err == nil || plainFetches.Load() != 0 || !strings.Contains(err.Error(), "must come over https") {
+		t.Fatalf("http jwks_uri of an https issuer: %v, %d plain fetches", err, plainFetches.Load())
+	}
 }
