@@ -26,8 +26,10 @@ FUZZ_TARGETS ?= \
 	./pkg/bridge:FuzzReadHostData \
 	./pkg/bridge/identityrpc:FuzzDecode \
 	./pkg/identity:FuzzVerify \
+	./pkg/identity:FuzzParseRoleAnswers \
 	./pkg/oda:FuzzPlacement \
 	./pkg/gateway/policy:FuzzDecode \
+	./pkg/gateway/policy:FuzzForAPI \
 	./pkg/runtime/internal/compose:FuzzRead \
 	./pkg/runtime/internal/compose:FuzzPack \
 	./pkg/kubeapi:FuzzApplyPatchBody \

@@ -7,6 +7,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,6 +97,70 @@ func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 		}
 		if fetches != step.want {
 			t.Fatalf("after +%s: %d fetches, want %d", step.after, fetches, step.want)
+		}
+	}
+}
+
+// An RSA key is used only from 2048 to maxRSABits bits: a signature check
+// costs the square of the modulus and more, and a token may carry a
+// signature as long as any key the issuer publishes.
+func TestRSAKeySizes(t *testing.T) {
+	t.Parallel()
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Verification needs no primes: a huge odd modulus is key enough.
+	huge := func(bits int) *rsa.PublicKey {
+		n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), uint(bits)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.SetBit(n, bits-1, 1).SetBit(n, 0, 1)
+		return &rsa.PublicKey{N: n, E: 1<<31 - 1}
+	}
+	for _, tc := range []struct {
+		name string
+		key  any
+		ok   bool
+	}{
+		{"1024 bits", &small.PublicKey, false},
+		{"2048 bits", &newRSAJWK(t, "k").Key.(*rsa.PrivateKey).PublicKey, true},
+		{"8192 bits", huge(8192), true},
+		{"8194 bits", huge(8194), false},
+		{"98304 bits", huge(98304), false},
+	} {
+		if got := keyFits(jose.JSONWebKey{Key: tc.key}, string(jose.RS256)); got != tc.ok {
+			t.Errorf("RS256 with a key of %s: used=%v, want %v", tc.name, got, tc.ok)
+		}
+	}
+}
+
+// One token's signature is checked against at most maxSignatureChecks of
+// the issuer's keys, whatever its kid (here none) and however many keys
+// the issuer publishes.
+func TestSignatureChecksPerTokenAreBounded(t *testing.T) {
+	t.Parallel()
+	signer, other := newRSAJWK(t, ""), newRSAJWK(t, "")
+	claims := map[string]any{"iss": "https://issuer.test", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()}
+	tok := forge(t, signer, claims)
+	for _, tc := range []struct {
+		others int
+		ok     bool
+	}{{0, true}, {maxSignatureChecks - 1, true}, {maxSignatureChecks, false}, {1000, false}} {
+		var set jose.JSONWebKeySet
+		for range tc.others {
+			set.Keys = append(set.Keys, other.Public())
+		}
+		set.Keys = append(set.Keys, signer.Public())
+		v, err := NewVerifier(VerifierOptions{Issuer: "https://issuer.test", Audience: "api",
+			Keys: func(context.Context) (jose.JSONWebKeySet, error) { return set, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(context.Background(), tok)
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "sign the token with a kid")) {
+			t.Errorf("no kid, the signer after %d other keys: %v, want accepted=%v", tc.others, err, tc.ok)
 		}
 	}
 }

@@ -61,3 +61,33 @@ func forgeF(f *testing.F, key jose.JSONWebKey) string {
 	}
 	return out
 }
+
+// FuzzParseRoleAnswers: whatever a Component's role API answers (a role
+// list) or its hub posts (an event), the parsers refuse it or yield only
+// roles validRoleName accepts: at most maxRoles, none twice.
+func FuzzParseRoleAnswers(f *testing.F) {
+	f.Add(`[{"name":"admin"},{"name":"reader"},{"name":"admin"}]`)
+	f.Add(`[{"name":" admin"},{"id":"1"}]`)
+	f.Add(`{"eventType":"PartyRoleCreateEvent","event":{"partyRole":{"name":"auditor","@baseType":"PartyRole"}}}`)
+	f.Add(`{"eventType":"PermissionSpecificationSetAttributeValueChangeEvent","event":{"permissionSpecificationSet":{}}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		if roles, err := parseRoleList([]byte(body)); err == nil {
+			if len(roles) > maxRoles {
+				t.Fatalf("%d roles accepted", len(roles))
+			}
+			seen := map[string]bool{}
+			for _, r := range roles {
+				if err := validRoleName(r); err != nil || seen[r] {
+					t.Fatalf("role %q accepted (repeated=%v): %v", r, seen[r], err)
+				}
+				seen[r] = true
+			}
+		}
+		for _, kind := range []roleAPI{partyRoleAPI, permissionAPI} {
+			ev, err := parseRoleEvent(kind, []byte(body))
+			if err == nil && !ev.resync && validRoleName(ev.name) != nil {
+				t.Fatalf("%s event with role %q accepted", kind.resource, ev.name)
+			}
+		}
+	})
+}

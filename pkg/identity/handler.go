@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -93,7 +94,11 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "unreadable form body")
+		if errors.As(err, new(*http.MaxBytesError)) {
+			oauthError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("form body over %d KiB: send only the request's parameters", maxForm>>10))
+			return nil, false
+		}
+		oauthError(w, http.StatusBadRequest, "invalid_request", "form body: "+short(err.Error())+": percent-encode the parameters (RFC 3986), separated by &")
 		return nil, false
 	}
 	for k, v := range r.PostForm {

@@ -286,8 +286,8 @@ type ClientSpec struct {
 // RegisterClient creates or updates a client. It returns the secret when
 // it set one (a new client, or spec.Secret), "" when the stored one stays.
 func (is *Issuer) RegisterClient(ctx context.Context, spec ClientSpec) (string, error) {
-	if spec.ID == "" || len(spec.ID) > 253 || strings.ContainsAny(spec.ID, " \t\r\n:") {
-		return "", fmt.Errorf("client id %q: want 1-253 characters, no spaces or colons", spec.ID)
+	if err := checkClientID(spec.ID); err != nil {
+		return "", err
 	}
 	for range 5 { // compare-and-set against concurrent registrations
 		old, rev, err := is.store.client(ctx, spec.ID)
@@ -386,6 +386,9 @@ func (is *Issuer) Clients(ctx context.Context) ([]Client, error) {
 
 // DeleteClient removes a client; its tokens live until they expire.
 func (is *Issuer) DeleteClient(ctx context.Context, id string) error {
+	if checkClientID(id) != nil {
+		return nil // no such client can exist
+	}
 	if err := is.store.clients.Delete(ctx, clientKey(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("removing client %q: %w", id, err)
 	}

@@ -53,6 +53,9 @@ func Discover(ctx context.Context, hc *http.Client, issuer string) (Metadata, er
 	if md.JWKSURI == "" {
 		return md, fmt.Errorf("discovery document of %s has no jwks_uri", issuer)
 	}
+	if strings.HasPrefix(issuer, "https://") && !strings.HasPrefix(md.JWKSURI, "https://") {
+		return md, fmt.Errorf("discovery document of %s names jwks_uri %q: an https issuer's keys must come over https (OpenID Connect Discovery 1.0 §3), or anyone on the path could replace them", issuer, md.JWKSURI)
+	}
 	return md, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -203,6 +204,9 @@ func (s *store) putKey(ctx context.Context, k *signingKey, create bool) error {
 }
 
 func (s *store) client(ctx context.Context, id string) (*Client, uint64, error) {
+	if checkClientID(id) != nil {
+		return nil, 0, nil // no such client can exist; and KV is not asked
+	}
 	e, err := s.clients.Get(ctx, clientKey(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return nil, 0, nil
@@ -215,6 +219,20 @@ func (s *store) client(ctx context.Context, id string) (*Client, uint64, error) 
 		return nil, 0, fmt.Errorf("client %q: %w", id, err)
 	}
 	return &c, e.Revision(), nil
+}
+
+// maxClientID bounds a client id (a DNS name's length). It also keeps
+// the id's KV key, and so the NATS subject a lookup sends, far below the
+// server's 4 KiB control line: a longer one makes nats-server close the
+// whole connection, so an id from a request is checked before KV is asked.
+const maxClientID = 253
+
+// checkClientID is the one rule for client ids.
+func checkClientID(id string) error {
+	if id == "" || len(id) > maxClientID || strings.ContainsAny(id, " \t\r\n:") {
+		return fmt.Errorf("client id %q: want 1-%d characters, no spaces or colons", short(id), maxClientID)
+	}
+	return nil
 }
 
 // clientKey is a KV key for any client id (ids may hold characters KV

@@ -34,6 +34,16 @@ const (
 	// DefaultKeysMaxAge: a key set older than this is fetched again at the
 	// next verification (a failure keeps the old one).
 	DefaultKeysMaxAge = time.Hour
+	// maxRSABits bounds an issuer's RSA key: checking a signature costs
+	// the square of the modulus and more (a 98,304-bit key, as large as a
+	// 16 KiB token's signature allows, with a large exponent takes over
+	// half a second, paid for every forged token); issuers use 2048 to
+	// 4096 bits.
+	maxRSABits = 8192
+	// maxSignatureChecks bounds the keys one token's signature is checked
+	// against (a token with no kid, or a kid the issuer gives many keys):
+	// each check costs the canvas a verification and the sender nothing.
+	maxSignatureChecks = 8
 )
 
 // Algorithms are the only signature algorithms accepted: asymmetric, so a
@@ -165,11 +175,15 @@ func (v *Verifier) verify(ctx context.Context, token string, checkAudience bool)
 		return nil, auth.Invalid("unknown key id %q: not in the issuer's key set", short(h.KeyID))
 	}
 	var c tokenClaims
-	verified := false
+	verified, checked := false, 0
 	for _, k := range keys {
 		if !keyFits(k, h.Algorithm) {
 			continue
 		}
+		if checked == maxSignatureChecks {
+			return nil, auth.Invalid("more than %d of the issuer's keys fit %s and kid %q: sign the token with a kid that names one key", maxSignatureChecks, short(h.Algorithm), short(h.KeyID))
+		}
+		checked++
 		if err := tok.Claims(k.Key, &c); err == nil {
 			verified = true
 			break
@@ -240,7 +254,7 @@ func keyFits(k jose.JSONWebKey, alg string) bool {
 	}
 	switch key := k.Key.(type) {
 	case *rsa.PublicKey:
-		return alg == string(jose.RS256) && key.N.BitLen() >= 2048
+		return alg == string(jose.RS256) && key.N.BitLen() >= 2048 && key.N.BitLen() <= maxRSABits
 	case *ecdsa.PublicKey:
 		return alg == string(jose.ES256) && key.Curve == elliptic.P256()
 	case ed25519.PublicKey:
@@ -329,6 +343,10 @@ func (c *keyCache) lookup(kid string) (keys []jose.JSONWebKey, loaded, stale boo
 
 var errThrottled = errors.New("key set fetched recently")
 
+// keyFetchTimeout bounds one key set fetch: discovery and the JWKS, each
+// within fetchTimeout.
+const keyFetchTimeout = 2 * fetchTimeout
+
 // refresh fetches the key set unless one was tried less than minGap ago
 // (a second when none was ever loaded, so an unreachable issuer is not
 // asked at every request).
@@ -365,7 +383,12 @@ func (c *keyCache) refresh(ctx context.Context, loaded bool) error {
 	c.tried = c.now()
 	c.mu.Unlock()
 
-	set, err := c.fetch(ctx)
+	// The fetch serves every caller waiting on it, so the one that started
+	// it going away must not end it (nor be remembered as the issuer's
+	// failure): it gets its own bound instead.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyFetchTimeout)
+	set, err := c.fetch(fctx)
+	cancel()
 	c.mu.Lock()
 	if err == nil {
 		c.keys = publicKeys(set)

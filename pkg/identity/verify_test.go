@@ -2,14 +2,19 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wasmcanvas/wasmcanvas/pkg/auth"
 )
@@ -78,5 +83,78 @@ func TestRotationSeenByARemoteVerifier(t *testing.T) {
 	}
 	if n := fetches.Load(); n != 2 {
 		t.Fatalf("JWKS fetched %d times, want 2 (first use, the new kid)", n)
+	}
+}
+
+// A caller that goes away while the key set is being fetched fails alone:
+// the fetch it started goes on for the callers waiting on it, and its
+// cancellation is not remembered as the issuer's failure.
+func TestKeyFetchOutlivesTheCallerThatStartedIt(t *testing.T) {
+	t.Parallel()
+	key := newRSAJWK(t, "k")
+	now := time.Now()
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	v, err := NewVerifier(VerifierOptions{Issuer: "https://issuer.test", Audience: "api", Now: func() time.Time { return now },
+		Keys: func(ctx context.Context) (jose.JSONWebKeySet, error) {
+			once.Do(func() { close(started) })
+			select { // as getJSON: the request ends with its context
+			case <-release:
+			case <-ctx.Done():
+			}
+			if err := ctx.Err(); err != nil {
+				return jose.JSONWebKeySet{}, err
+			}
+			return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := forge(t, key, map[string]any{"iss": "https://issuer.test", "aud": "api", "exp": now.Add(time.Hour).Unix()})
+	first, leave := context.WithCancel(context.Background())
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(first, tok)
+		firstDone <- err
+	}()
+	<-started
+	leave()
+	second := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(context.Background(), tok)
+		second <- err
+	}()
+	close(release)
+	if err := <-second; err != nil {
+		t.Fatalf("a caller waiting on a fetch whose starter left: %v", err)
+	}
+	<-firstDone
+}
+
+// An https issuer's key set is never fetched in the clear, even when its
+// discovery document names an http jwks_uri.
+func TestHTTPSIssuerKeysComeOverHTTPS(t *testing.T) {
+	t.Parallel()
+	key := newRSAJWK(t, "k")
+	var plainFetches atomic.Int64
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainFetches.Add(1)
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}})
+	}))
+	t.Cleanup(plain.Close)
+	var issuer string
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(Metadata{Issuer: issuer, JWKSURI: plain.URL + "/jwks"})
+	}))
+	t.Cleanup(tlsSrv.Close)
+	issuer = tlsSrv.URL
+	v, err := NewVerifier(VerifierOptions{Issuer: issuer, Audience: "api", Keys: RemoteKeys(issuer, tlsSrv.Client())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := forge(t, key, map[string]any{"iss": issuer, "aud": "api", "exp": time.Now().Add(time.Hour).Unix()})
+	_, err = v.Verify(context.Background(), tok)
+	if err == nil || plainFetches.Load() != 0 || !strings.Contains(err.Error(), "must come over https") {
+		t.Fatalf("http jwks_uri of an https issuer: %v, %d plain fetches", err, plainFetches.Load())
 	}
 }

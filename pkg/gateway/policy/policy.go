@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/textproto"
 	"slices"
 	"strconv"
@@ -309,6 +310,9 @@ func identifier(s string) (Identifier, error) {
 func count(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("limit %q is over %d", s, int64(math.MaxInt64))
+	}
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("limit %q is not a positive whole number", s)
 	}

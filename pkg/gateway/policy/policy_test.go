@@ -69,6 +69,11 @@ func TestForAPIDefaultsAndErrors(t *testing.T) {
 			OASValidation: &oda.OASValidation{RequestEnabled: ptr(true)},
 			CORS:          &oda.CORS{Enabled: ptr(true), AllowCredentials: ptr(true)},
 		}, wantErr: path + ".gatewayConfiguration.rateLimit.identifier|rateLimit.limit|rateLimit.interval|quota.limit|OASValidation|CORS.allowCredentials"},
+		// A limit too large for the counters says so, not "not a whole number".
+		{name: "limits over int64", gc: &oda.GatewayConfiguration{
+			RateLimit: &oda.RateLimit{Enabled: ptr(true), Limit: ptr("99999999999999999999")},
+			Quota:     &oda.Quota{Limit: ptr("9223372036854775808")},
+		}, wantErr: `rateLimit.limit: limit "99999999999999999999" is over 9223372036854775807|quota.limit: limit "9223372036854775808" is over`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
