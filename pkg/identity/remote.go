@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -77,6 +78,27 @@ func RemoteKeys(issuer string, hc *http.Client) KeySetFunc {
 	}
 }
 
+// httpsStays is hc refusing a redirect from https to anything else: what
+// came over https (discovery, keys) may not be swapped on the way by a
+// redirect to plain http.
+func httpsStays(hc *http.Client) *http.Client {
+	c := *hc
+	next := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return fmt.Errorf("redirected from %s to %s: refused, what an https issuer serves must stay on https", via[0].URL, req.URL)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
+}
+
 func getJSON(ctx context.Context, hc *http.Client, url string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
@@ -85,7 +107,7 @@ func getJSON(ctx context.Context, hc *http.Client, url string, out any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := hc.Do(req)
+	resp, err := httpsStays(hc).Do(req)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -519,7 +520,7 @@ func (l *RoleListener) register(ctx context.Context, w *roleWatch) (string, erro
 func (l *RoleListener) unregister(w *roleWatch, id string, log *zap.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	u := w.url + "/hub/" + id
+	u := w.url + "/hub/" + url.PathEscape(id) // the Component chose the id
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
 	if err == nil {
 		err = l.authorize(ctx, req, w)

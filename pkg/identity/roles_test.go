@@ -38,6 +38,10 @@ type fakePartyRoleAPI struct {
 
 const rolePath = "/tmf-api/partyRoleManagement/v4"
 
+// hubID is the listener id the fake hub gives: the Component chooses it,
+// and it holds what a URL path must escape.
+const hubID = "h1/x?y"
+
 func startPartyRoleAPI(t *testing.T, refuse bool, roles ...string) *fakePartyRoleAPI {
 	t.Helper()
 	f := &fakePartyRoleAPI{refuse: refuse, roles: roles}
@@ -75,7 +79,7 @@ func startPartyRoleAPI(t *testing.T, refuse bool, roles ...string) *fakePartyRol
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(map[string]string{"id": "h1", "callback": body.Callback})
+		_ = json.NewEncoder(w).Encode(map[string]string{"id": hubID, "callback": body.Callback})
 	})
 	mux.HandleFunc("DELETE "+rolePath+"/hub/{id}", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -308,7 +312,7 @@ func TestRoleListenerFollowsPartyRoleAPI(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, "listener unregistered", func() bool {
 		api.mu.Lock()
 		defer api.mu.Unlock()
-		return slices.Equal(api.deleted, []string{"h1"})
+		return slices.Equal(api.deleted, []string{hubID})
 	})
 	if got := api.emit(t, "PartyRoleCreateEvent", "Late"); got != http.StatusNotFound {
 		t.Fatalf("event after Forget: %d, want 404", got)

@@ -158,3 +158,30 @@ func TestHTTPSIssuerKeysComeOverHTTPS(t *testing.T) {
 		t.Fatalf("http jwks_uri of an https issuer: %v, %d plain fetches", err, plainFetches.Load())
 	}
 }
+
+// What an https issuer serves may not be moved to plain http by a
+// redirect either: the discovery document, then the keys.
+func TestHTTPSIssuerRedirectStaysHTTPS(t *testing.T) {
+	t.Parallel()
+	key := newRSAJWK(t, "k")
+	var plainFetches atomic.Int64
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainFetches.Add(1)
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}})
+	}))
+	t.Cleanup(plain.Close)
+	var issuer string
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/jwks" {
+			http.Redirect(w, r, plain.URL+"/jwks", http.StatusFound)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(Metadata{Issuer: issuer, JWKSURI: issuer + "/jwks"})
+	}))
+	t.Cleanup(tlsSrv.Close)
+	issuer = tlsSrv.URL
+	_, err := RemoteKeys(issuer, tlsSrv.Client())(context.Background())
+	if err == nil || plainFetches.Load() != 0 || !strings.Contains(err.Error(), "must stay on https") {
+		t.Fatalf("keys redirected to plain http: %v, %d plain fetches", err, plainFetches.Load())
+	}
+}
