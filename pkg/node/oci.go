@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -34,6 +35,16 @@ const (
 // maxComponentBytes bounds a pulled layer.
 const maxComponentBytes = 256 << 20
 
+// A registry is outside input: it may answer slowly or never, and the
+// node's one job worker waits for each pull. Resolving a reference (ping,
+// token, manifest) gets answerTimeout; a layer's download gets as long
+// again plus its declared size at minPullRate, so a drip-fed answer ends
+// and a large component on a slow uplink still arrives.
+const (
+	answerTimeout = 30 * time.Second
+	minPullRate   = 256 << 10 // bytes per second
+)
+
 // OCI pulls components from OCI registries (go-containerregistry, the
 // keychain of docker login) into a cache keyed by digest: a reference
 // pinned by digest is served from the cache without the network, a tag is
@@ -43,6 +54,10 @@ const maxComponentBytes = 256 << 20
 type OCI struct {
 	dir string
 	log *zap.Logger
+	// answer and minRate are answerTimeout and minPullRate (tests shorten
+	// them).
+	answer  time.Duration
+	minRate int64
 }
 
 // NewOCI caches under dir (created 0700).
@@ -55,7 +70,7 @@ func NewOCI(dir string, log *zap.Logger) (*OCI, error) {
 			return nil, fmt.Errorf("OCI cache: %w", err)
 		}
 	}
-	return &OCI{dir: dir, log: log}, nil
+	return &OCI{dir: dir, log: log, answer: answerTimeout, minRate: minPullRate}, nil
 }
 
 // Fetch returns the component ref names, from the cache or the registry.
@@ -70,7 +85,12 @@ func (o *OCI) Fetch(ctx context.Context, ref string) (*artefact.Wasm, error) {
 			return w, nil // a digest's bytes never change
 		}
 	}
-	layer, err := o.resolve(ctx, r)
+	rctx, cancel := context.WithTimeout(ctx, o.answer)
+	layer, err := o.resolve(rctx, r)
+	if err != nil && ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("pull %s: registry %s did not send the manifest within %s (check that it is reachable and answers; a reference resolved before starts from the cache)", r, r.Context().RegistryStr(), o.answer)
+	}
+	cancel()
 	if err != nil {
 		// The registry is unreachable or refused: a reference resolved
 		// before serves from the cache.
@@ -160,8 +180,16 @@ func (o *OCI) resolve(ctx context.Context, r name.Reference) (v1.Descriptor, err
 }
 
 // pull downloads the layer, checks its digest and caches it.
-func (o *OCI) pull(ctx context.Context, r name.Reference, d v1.Descriptor) (*artefact.Wasm, error) {
-	l, err := remote.Layer(r.Context().Digest(d.Digest.String()), remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+func (o *OCI) pull(ctx context.Context, r name.Reference, d v1.Descriptor) (w *artefact.Wasm, err error) {
+	limit := o.answer + time.Duration(d.Size)*time.Second/time.Duration(o.minRate)
+	pctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer func() {
+		if err != nil && ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("pull %s: registry %s did not send layer %s (%d bytes) within %s (check the registry and the uplink; a reference resolved before starts from the cache)", r, r.Context().RegistryStr(), d.Digest, d.Size, limit)
+		}
+	}()
+	l, err := remote.Layer(r.Context().Digest(d.Digest.String()), remote.WithContext(pctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: layer %s: %w", r, d.Digest, err)
 	}
@@ -178,7 +206,7 @@ func (o *OCI) pull(ctx context.Context, r name.Reference, d v1.Descriptor) (*art
 	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() {
 		return nil, fmt.Errorf("pull %s: layer digest %s, the manifest says %s", r, got, d.Digest)
 	}
-	w, err := artefact.Read(r.String(), bytes.NewReader(b), int64(len(b)))
+	w, err = artefact.Read(r.String(), bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return nil, err
 	}
