@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -164,6 +163,14 @@ func (o *OCI) resolve(ctx context.Context, r name.Reference) (v1.Descriptor, err
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("pull %s: manifest: %w", r, err)
 	}
+	return wasmLayer(r.String(), m)
+}
+
+// wasmLayer returns the one Wasm layer of ref's manifest m, refusing what
+// a pull could not take as it is declared: a size out of (0,
+// maxComponentBytes] or a digest other than sha256, the one the cache and
+// artefact.Read check.
+func wasmLayer(ref string, m *v1.Manifest) (v1.Descriptor, error) {
 	var found []v1.Descriptor
 	for _, l := range m.Layers {
 		if l.MediaType == MediaTypeWasm || l.MediaType == MediaTypeWasmLegacy {
@@ -171,12 +178,18 @@ func (o *OCI) resolve(ctx context.Context, r name.Reference) (v1.Descriptor, err
 		}
 	}
 	if len(found) != 1 {
-		return v1.Descriptor{}, fmt.Errorf("pull %s: the artifact has %d layers of media type %s (want exactly one: a Wasm component pushed with wkg or wash push)", r, len(found), MediaTypeWasm)
+		return v1.Descriptor{}, fmt.Errorf("pull %s: the artifact has %d layers of media type %s (want exactly one: a Wasm component pushed with wkg or wash push)", ref, len(found), MediaTypeWasm)
 	}
-	if found[0].Size > maxComponentBytes {
-		return v1.Descriptor{}, fmt.Errorf("pull %s: the component is %d bytes, over the %d limit", r, found[0].Size, maxComponentBytes)
+	l := found[0]
+	switch {
+	case l.Size > maxComponentBytes:
+		return v1.Descriptor{}, fmt.Errorf("pull %s: the component is %d bytes, over the %d limit", ref, l.Size, maxComponentBytes)
+	case l.Size <= 0:
+		return v1.Descriptor{}, fmt.Errorf("pull %s: the manifest declares the Wasm layer's size as %d bytes (push the component again with wkg or wash push)", ref, l.Size)
+	case l.Digest.Algorithm != "sha256":
+		return v1.Descriptor{}, fmt.Errorf("pull %s: the manifest names the Wasm layer by %s; this canvas checks sha256 digests (push it again with a sha256 digest)", ref, l.Digest.Algorithm)
 	}
-	return found[0], nil
+	return l, nil
 }
 
 // pull downloads the layer, checks its digest and caches it.
@@ -198,25 +211,57 @@ func (o *OCI) pull(ctx context.Context, r name.Reference, d v1.Descriptor) (w *a
 		return nil, fmt.Errorf("pull %s: layer %s: %w", r, d.Digest, err)
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxComponentBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("pull %s: layer %s: %w", r, d.Digest, err)
-	}
-	sum := sha256.Sum256(b)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() {
-		return nil, fmt.Errorf("pull %s: layer digest %s, the manifest says %s", r, got, d.Digest)
-	}
-	w, err = artefact.Read(r.String(), bytes.NewReader(b), int64(len(b)))
-	if err != nil {
+	body := &declared{r: rc, left: d.Size}
+	w, err = artefact.Read(r.String(), body, d.Size)
+	switch {
+	case body.over:
+		return nil, fmt.Errorf("pull %s: registry %s sent more than the %d bytes the manifest declares for layer %s (the registry or its storage is broken: push the component again)", r, r.Context().RegistryStr(), d.Size, d.Digest)
+	case body.short:
+		return nil, fmt.Errorf("pull %s: registry %s sent %d of the %d bytes the manifest declares for layer %s (pull again; if it recurs, push the component again)", r, r.Context().RegistryStr(), d.Size-body.left, d.Size, d.Digest)
+	case err != nil:
 		return nil, err
+	case w.Digest() != d.Digest.String():
+		return nil, fmt.Errorf("pull %s: layer %s as sent by registry %s has digest %s (the registry or its storage is broken: push the component again)", r, d.Digest, r.Context().RegistryStr(), w.Digest())
 	}
 	path := filepath.Join(o.dir, "blobs", d.Digest.Algorithm, d.Digest.Hex)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := os.WriteFile(tmp, w.Bytes, 0o600); err != nil {
 		return nil, fmt.Errorf("OCI cache: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return nil, errors.Join(fmt.Errorf("OCI cache: %w", err), os.Remove(tmp))
 	}
 	return w, nil
+}
+
+// declared reads a layer's body of a declared size, recording whether the
+// registry sent fewer bytes (short: the body ended or broke) or more (over): artefact.Read reads
+// exactly the size and then asks for one more byte, which declared reads
+// from the body to tell.
+type declared struct {
+	r           io.Reader
+	left        int64
+	short, over bool
+}
+
+func (d *declared) Read(p []byte) (int, error) {
+	if d.left <= 0 {
+		var one [1]byte
+		if n, _ := io.ReadFull(d.r, one[:]); n > 0 {
+			d.over = true
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > d.left {
+		p = p[:d.left]
+	}
+	n, err := d.r.Read(p)
+	d.left -= int64(n)
+	// Any error before the declared end is a short body: the library's
+	// reader answers the end of a body of another digest with an error of
+	// its own, not io.EOF.
+	if err != nil && d.left > 0 {
+		d.short = true
+	}
+	return n, err
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,16 +17,14 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/pkg/artefact"
 )
 
-// fakeRegistry is a registry on 127.0.0.1 whose answers the test writes:
-// manifest answers every GET of a manifest, blob every GET of a blob.
-// stop is closed before the server closes, so a handler that stalls ends.
-type fakeRegistry struct {
-	host string
-	stop <-chan struct{}
-}
-
-func startFakeRegistry(t *testing.T, manifest, blob http.HandlerFunc) fakeRegistry {
+// startFakeRegistry starts a registry on 127.0.0.1 whose answers the test
+// writes and returns its host:port. answers returns the handler of every
+// GET of a manifest and that of every GET of a blob; stop, closed before
+// the server closes, ends a handler that stalls.
+func startFakeRegistry(t *testing.T, answers func(stop <-chan struct{}) (manifest, blob http.HandlerFunc)) string {
 	t.Helper()
+	stop := make(chan struct{})
+	manifest, blob := answers(stop)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/v2/":
@@ -39,9 +38,8 @@ func startFakeRegistry(t *testing.T, manifest, blob http.HandlerFunc) fakeRegist
 		}
 	}))
 	t.Cleanup(srv.Close)
-	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop) }) // runs before srv.Close
-	return fakeRegistry{host: srv.Listener.Addr().String(), stop: stop}
+	return srv.Listener.Addr().String()
 }
 
 // wasmManifest is an OCI manifest of one application/wasm layer.
@@ -59,16 +57,18 @@ func serveManifest(m []byte) http.HandlerFunc {
 }
 
 // stall answers nothing until the request or the registry ends.
-func (reg fakeRegistry) stall(_ http.ResponseWriter, r *http.Request) {
-	select {
-	case <-r.Context().Done():
-	case <-reg.stop:
+func stall(stop <-chan struct{}) http.HandlerFunc {
+	return func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
 	}
 }
 
 // drip sends b, then a byte every 20 ms until the request or the registry
 // ends.
-func (reg fakeRegistry) drip(b []byte) http.HandlerFunc {
+func drip(stop <-chan struct{}, b []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(b)
 		w.(http.Flusher).Flush()
@@ -78,7 +78,7 @@ func (reg fakeRegistry) drip(b []byte) http.HandlerFunc {
 			select {
 			case <-r.Context().Done():
 				return
-			case <-reg.stop:
+			case <-stop:
 				return
 			case <-t.C:
 			}
@@ -143,15 +143,15 @@ func echoBytes(t *testing.T) ([]byte, string) {
 func TestOCIPullEndsWhenTheRegistryStalls(t *testing.T) {
 	t.Parallel()
 	wasm, digest := echoBytes(t)
-	var stalled, dripped fakeRegistry
-	stalled = startFakeRegistry(t, func(w http.ResponseWriter, r *http.Request) { stalled.stall(w, r) }, nil)
-	dripped = startFakeRegistry(t, serveManifest(wasmManifest(digest, int64(len(wasm)))),
-		func(w http.ResponseWriter, r *http.Request) { dripped.drip(wasm[:16])(w, r) })
+	stalled := startFakeRegistry(t, func(stop <-chan struct{}) (http.HandlerFunc, http.HandlerFunc) { return stall(stop), nil })
+	dripped := startFakeRegistry(t, func(stop <-chan struct{}) (http.HandlerFunc, http.HandlerFunc) {
+		return serveManifest(wasmManifest(digest, int64(len(wasm)))), drip(stop, wasm[:16])
+	})
 	for _, tc := range []struct {
 		name, ref, want string
 	}{
-		{"manifest never answers", stalled.host + "/components/echo:1", "did not send the manifest within 300ms"},
-		{"layer drips", dripped.host + "/components/echo:1", "did not send layer " + digest},
+		{"manifest never answers", stalled + "/components/echo:1", "did not send the manifest within 300ms"},
+		{"layer drips", dripped + "/components/echo:1", "did not send layer " + digest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -160,6 +160,87 @@ func TestOCIPullEndsWhenTheRegistryStalls(t *testing.T) {
 			_, err := fetchWithin(t, o, tc.ref)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.ref) || !strings.Contains(err.Error(), "(check ") {
 				t.Errorf("Fetch(%s) = %v, want it to name the reference, say %q and the fix", tc.ref, err, tc.want)
+			}
+		})
+	}
+}
+
+// endless sends b, then zeros until the request or the registry ends.
+func endless(stop <-chan struct{}, b []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := w.Write(b); err != nil {
+			return
+		}
+		zeros := make([]byte, 32<<10)
+		for range 1 << 16 { // 2 GiB: far past any limit
+			select {
+			case <-r.Context().Done():
+				return
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := w.Write(zeros); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func serveBlob(b []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(b) }
+}
+
+// TestOCILayerIsReadAsTheManifestDeclaresIt: the layer is read to the size
+// the manifest declares and no further, checked against its sha256
+// digest, and refused, naming the reference, when the registry sends
+// fewer or more bytes, other bytes, or declares what cannot be read.
+// An endless layer was read to the 256 MiB limit before it was refused as
+// a digest mismatch.
+func TestOCILayerIsReadAsTheManifestDeclaresIt(t *testing.T) {
+	t.Parallel()
+	wasm, digest := echoBytes(t)
+	size := int64(len(wasm))
+	other := append(bytes.Clone(wasm[:len(wasm)-1]), wasm[len(wasm)-1]^1)
+	text := []byte("root:x:0:0:root:/root:/bin/bash\n")
+	textSum := sha256.Sum256(text)
+	textDigest := "sha256:" + hex.EncodeToString(textSum[:])
+	sha512 := "sha512:" + strings.Repeat("ab", 64)
+	tests := []struct {
+		name     string
+		manifest []byte
+		blob     func(stop <-chan struct{}) http.HandlerFunc
+		want     string
+	}{
+		{"good", wasmManifest(digest, size), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm) }, ""},
+		{"endless layer", wasmManifest(digest, size), func(stop <-chan struct{}) http.HandlerFunc { return endless(stop, wasm) }, fmt.Sprintf("sent more than the %d bytes the manifest declares for layer %s", size, digest)},
+		{"longer layer", wasmManifest(digest, size-1), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm) }, fmt.Sprintf("sent more than the %d bytes", size-1)},
+		{"shorter layer", wasmManifest(digest, size), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm[:100]) }, fmt.Sprintf("sent 100 of the %d bytes", size)},
+		{"other bytes", wasmManifest(digest, size), func(<-chan struct{}) http.HandlerFunc { return serveBlob(other) }, "has digest sha256:"},
+		{"not a component", wasmManifest(textDigest, int64(len(text))), func(<-chan struct{}) http.HandlerFunc { return serveBlob(text) }, `does not start with the \0asm header`},
+		{"negative size", wasmManifest(digest, -1), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm) }, "declares the Wasm layer's size as -1 bytes"},
+		{"sha512 digest", wasmManifest(sha512, size), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm) }, "names the Wasm layer by sha512; this canvas checks sha256"},
+		{"over the limit", wasmManifest(digest, maxComponentBytes+1), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm) }, "over the 268435456 limit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := startFakeRegistry(t, func(stop <-chan struct{}) (http.HandlerFunc, http.HandlerFunc) {
+				return serveManifest(tc.manifest), tc.blob(stop)
+			})
+			ref := reg + "/components/echo:1"
+			w, err := fetchWithin(t, testOCI(t), ref)
+			if tc.want == "" {
+				if err != nil || !bytes.Equal(w.Bytes, wasm) {
+					t.Fatalf("Fetch(%s) = %v", ref, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ref) {
+				t.Errorf("Fetch(%s) = %v, want it to name the reference and say %q", ref, err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "root:x") {
+				t.Errorf("the error quotes the layer: %v", err)
 			}
 		})
 	}
