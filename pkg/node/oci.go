@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,12 @@ const (
 
 // maxComponentBytes bounds a pulled layer.
 const maxComponentBytes = 256 << 20
+
+// maxManifestBytes bounds a manifest (go-containerregistry's own bound is
+// 100 MiB, which a node parses twice): 4 MiB is what the OCI distribution
+// spec asks registries to accept at least; a Wasm artifact's is under
+// 1 KiB.
+const maxManifestBytes = 4 << 20
 
 // A registry is outside input: it may answer slowly or never, and the
 // node's one job worker waits for each pull. Resolving a reference (ping,
@@ -155,7 +162,10 @@ func (o *OCI) blob(ref string, h v1.Hash) (*artefact.Wasm, error) {
 
 // resolve reads ref's manifest and returns its Wasm layer.
 func (o *OCI) resolve(ctx context.Context, r name.Reference) (v1.Descriptor, error) {
-	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(registryTransport{remote.DefaultTransport}))
+	if errors.Is(err, errManifestTooLarge) {
+		return v1.Descriptor{}, fmt.Errorf("pull %s: registry %s sent a manifest of more than %d bytes (a Wasm component's is under 1 KiB: check the reference names a component pushed with wkg or wash push)", r, r.Context().RegistryStr(), maxManifestBytes)
+	}
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("pull %s: %w", r, err)
 	}
@@ -202,7 +212,7 @@ func (o *OCI) pull(ctx context.Context, r name.Reference, d v1.Descriptor) (w *a
 			err = fmt.Errorf("pull %s: registry %s did not send layer %s (%d bytes) within %s (check the registry and the uplink; a reference resolved before starts from the cache)", r, r.Context().RegistryStr(), d.Digest, d.Size, limit)
 		}
 	}()
-	l, err := remote.Layer(r.Context().Digest(d.Digest.String()), remote.WithContext(pctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	l, err := remote.Layer(r.Context().Digest(d.Digest.String()), remote.WithContext(pctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(registryTransport{remote.DefaultTransport}))
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: layer %s: %w", r, d.Digest, err)
 	}
@@ -262,6 +272,50 @@ func (d *declared) Read(p []byte) (int, error) {
 	// its own, not io.EOF.
 	if err != nil && d.left > 0 {
 		d.short = true
+	}
+	return n, err
+}
+
+// registryTransport is the transport of every request a pull makes (ping,
+// token, manifest, blob, and each redirect): it bounds a manifest's body
+// at maxManifestBytes as it streams in.
+type registryTransport struct{ next http.RoundTripper }
+
+// errManifestTooLarge ends a manifest's body past maxManifestBytes.
+var errManifestTooLarge = errors.New("manifest too large")
+
+func (t registryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || !isManifestPath(req.URL.Path) {
+		return resp, err
+	}
+	resp.Body = &cappedBody{ReadCloser: resp.Body, left: maxManifestBytes}
+	return resp, nil
+}
+
+// isManifestPath reports whether path is /v2/<repository>/manifests/<tag
+// or digest>; a repository may have "manifests" in its name, a tag or
+// digest has no slash.
+func isManifestPath(path string) bool {
+	i := strings.LastIndex(path, "/manifests/")
+	return strings.HasPrefix(path, "/v2/") && i >= 0 && !strings.Contains(path[i+len("/manifests/"):], "/")
+}
+
+// cappedBody fails with errManifestTooLarge once more than left bytes
+// were read.
+type cappedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, errManifestTooLarge
 	}
 	return n, err
 }

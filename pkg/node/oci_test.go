@@ -245,3 +245,60 @@ func TestOCILayerIsReadAsTheManifestDeclaresIt(t *testing.T) {
 		})
 	}
 }
+
+// TestOCIManifestIsBounded: a manifest is read to 4 MiB and no further
+// (go-containerregistry alone reads 100 MiB and parses it twice), and one
+// nested past what encoding/json takes is refused; each error names the
+// reference.
+func TestOCIManifestIsBounded(t *testing.T) {
+	t.Parallel()
+	wasm, digest := echoBytes(t)
+	layer := fmt.Sprintf(`{"mediaType":"application/octet-stream","digest":%q,"size":%d}`, digest, len(wasm))
+	manyLayers := bytes.NewBuffer(wasmManifest(digest, int64(len(wasm))))
+	manyLayers.Truncate(manyLayers.Len() - 2) // reopen the layers list
+	for manyLayers.Len() <= maxManifestBytes {
+		manyLayers.WriteString("," + layer)
+	}
+	manyLayers.WriteString("]}")
+	nested := append([]byte(`{"schemaVersion":2,"annotations":`), bytes.Repeat([]byte("["), 1<<20)...)
+	tooLarge := fmt.Sprintf("sent a manifest of more than %d bytes", maxManifestBytes)
+	for _, tc := range []struct {
+		name     string
+		manifest func(stop <-chan struct{}) http.HandlerFunc
+		want     string
+	}{
+		{"many layers", func(<-chan struct{}) http.HandlerFunc { return serveManifest(manyLayers.Bytes()) }, tooLarge},
+		{"endless", func(stop <-chan struct{}) http.HandlerFunc { return endless(stop, []byte(`{"schemaVersion":2,"x":"`)) }, tooLarge},
+		{"deeply nested", func(<-chan struct{}) http.HandlerFunc { return serveManifest(nested) }, "manifest"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := startFakeRegistry(t, func(stop <-chan struct{}) (http.HandlerFunc, http.HandlerFunc) {
+				return tc.manifest(stop), serveBlob(wasm)
+			})
+			ref := reg + "/components/echo:1"
+			_, err := fetchWithin(t, testOCI(t), ref)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ref) {
+				t.Errorf("Fetch(%s) = %v, want it to name the reference and say %q", ref, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestIsManifestPath(t *testing.T) {
+	t.Parallel()
+	for path, want := range map[string]bool{
+		"/v2/components/echo/manifests/1.0":                      true,
+		"/v2/components/echo/manifests/sha256:ab":                true,
+		"/v2/org/manifests/manifests/latest":                     true,
+		"/v2/org/manifests/blobs/sha256:ab":                      false,
+		"/v2/components/echo/blobs/sha256:ab":                    false,
+		"/v2/":                                                   false,
+		"/token/manifests/x":                                     false,
+		"/v2/org/manifests/x/blobs/uploads/0e1a-manifests-thing": false,
+	} {
+		if got := isManifestPath(path); got != want {
+			t.Errorf("isManifestPath(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
