@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -277,14 +280,20 @@ func (d *declared) Read(p []byte) (int, error) {
 }
 
 // registryTransport is the transport of every request a pull makes (ping,
-// token, manifest, blob, and each redirect): it bounds a manifest's body
-// at maxManifestBytes as it streams in.
+// token, manifest, blob, and each redirect): it refuses a redirect to
+// where the registry must not send the node (checkRedirect) and bounds a
+// manifest's body at maxManifestBytes as it streams in.
 type registryTransport struct{ next http.RoundTripper }
 
 // errManifestTooLarge ends a manifest's body past maxManifestBytes.
 var errManifestTooLarge = errors.New("manifest too large")
 
 func (t registryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Response != nil { // a redirect the client follows
+		if err := checkRedirect(req); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil || !isManifestPath(req.URL.Path) {
 		return resp, err
@@ -318,4 +327,52 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 		return 0, errManifestTooLarge
 	}
 	return n, err
+}
+
+// checkRedirect refuses a redirect that would have the node reach what
+// the registry itself cannot: another host on a loopback, link-local,
+// multicast or unspecified address (the node's own services, a cloud's
+// metadata endpoint), or on a private one unless the registry is on a
+// private address too; and a step down from https to http. Names are
+// resolved, not only IP literals (go-containerregistry checks those, and
+// not on its ping, whose error quotes the body it was answered with).
+func checkRedirect(req *http.Request) error {
+	first := req
+	for first.Response != nil {
+		first = first.Response.Request
+	}
+	registry, to := first.URL.Host, req.URL.Host
+	if req.Response.Request.URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("registry %s redirected to %s over %s, down from https: refused (a registry must keep to https)", registry, to, req.URL.Scheme)
+	}
+	host := req.URL.Hostname()
+	if host == first.URL.Hostname() {
+		return nil
+	}
+	addrs, err := lookupHost(req.Context(), host)
+	if err != nil {
+		return fmt.Errorf("registry %s redirected to %s: %w", registry, to, err)
+	}
+	privateRegistry := false
+	if own, err := lookupHost(req.Context(), first.URL.Hostname()); err == nil {
+		privateRegistry = slices.ContainsFunc(own, netip.Addr.IsPrivate)
+	}
+	for _, a := range addrs {
+		if !a.IsGlobalUnicast() || (a.IsPrivate() && !privateRegistry) {
+			return fmt.Errorf("registry %s redirected to %s, which is at %s, a loopback, link-local or private address: refused (a registry may send the node to public hosts only; name a registry that serves its content from one)", registry, to, a)
+		}
+	}
+	return nil
+}
+
+// lookupHost returns host's addresses, itself if it is an IP literal.
+func lookupHost(ctx context.Context, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap()
+	}
+	return addrs, err
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -299,6 +300,118 @@ func TestIsManifestPath(t *testing.T) {
 	} {
 		if got := isManifestPath(path); got != want {
 			t.Errorf("isManifestPath(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+// TestOCIRegistryRedirects: a registry may redirect within its own host
+// (its blob store on another port), but not to another host on a loopback
+// address, by IP literal or by name, on its ping or its manifest: the
+// node's own services answered, and the error quoted their answer.
+func TestOCIRegistryRedirects(t *testing.T) {
+	t.Parallel()
+	wasm, digest := echoBytes(t)
+	const secret = "internal-secret-4be1"
+	service := func(t *testing.T, addr string) string {
+		t.Helper()
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("listen on %s: %v", addr, err)
+		}
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/blobs/") {
+				_, _ = w.Write(wasm)
+				return
+			}
+			w.WriteHeader(http.StatusTeapot)
+			_, _ = w.Write([]byte(secret))
+		}))
+		srv.Listener.Close()
+		srv.Listener = ln
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return srv.Listener.Addr().String()
+	}
+	redirect := func(to string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://"+to+"/elsewhere"+r.URL.Path, http.StatusTemporaryRedirect)
+		}
+	}
+	manifest := serveManifest(wasmManifest(digest, int64(len(wasm))))
+	for _, tc := range []struct {
+		name string
+		// start returns the registry's handler, given the service's
+		// address.
+		start       func(other string) http.HandlerFunc
+		serviceAddr string
+		want        string
+	}{
+		{"blob on the registry's host", func(other string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.URL.Path == "/v2/":
+				case strings.Contains(r.URL.Path, "/manifests/"):
+					manifest(w, r)
+				default:
+					redirect(other)(w, r)
+				}
+			}
+		}, "127.0.0.1:0", ""},
+		{"ping to another loopback address", redirect, "127.0.0.2:0", "a loopback, link-local or private address: refused"},
+		{"manifest to localhost by name", func(other string) http.HandlerFunc {
+			_, port, _ := net.SplitHostPort(other)
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/v2/" {
+					return
+				}
+				redirect("localhost:"+port)(w, r)
+			}
+		}, "127.0.0.1:0", "a loopback, link-local or private address: refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := httptest.NewServer(tc.start(service(t, tc.serviceAddr)))
+			t.Cleanup(reg.Close)
+			ref := reg.Listener.Addr().String() + "/components/echo:1"
+			w, err := fetchWithin(t, testOCI(t), ref)
+			if tc.want == "" {
+				if err != nil || !bytes.Equal(w.Bytes, wasm) {
+					t.Fatalf("Fetch(%s) = %v", ref, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ref) {
+				t.Errorf("Fetch(%s) = %v, want it to name the reference and say %q", ref, err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("the error quotes what the redirect reached: %v", err)
+			}
+		})
+	}
+}
+
+func TestCheckRedirect(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		from, to, want string // want "" allows it
+	}{
+		{"https://93.184.216.34/v2/", "https://93.184.216.35/blob", ""},
+		{"https://10.0.0.2/v2/", "https://10.0.0.3/blob", ""},
+		{"http://127.0.0.1:5000/v2/", "http://127.0.0.1:5001/blob", ""},
+		{"https://93.184.216.34/v2/", "http://93.184.216.34/blob", "down from https"},
+		{"https://93.184.216.34/v2/", "https://169.254.169.254/latest/meta-data/", "at 169.254.169.254, a loopback, link-local or private address: refused"},
+		{"https://93.184.216.34/v2/", "https://10.0.0.3/blob", "at 10.0.0.3"},
+		{"https://93.184.216.34/v2/", "https://[::1]/blob", "at ::1"},
+		{"https://93.184.216.34/v2/", "https://[::ffff:127.0.0.1]/blob", "at 127.0.0.1"},
+		{"https://93.184.216.34/v2/", "https://0.0.0.0/blob", "at 0.0.0.0"},
+		{"https://10.0.0.2/v2/", "https://[fe80::1%25eth0]/blob", "at fe80::1%eth0"},
+	} {
+		first := httptest.NewRequest(http.MethodGet, tc.from, nil)
+		next := httptest.NewRequest(http.MethodGet, tc.to, nil)
+		next.Response = &http.Response{Request: first}
+		err := checkRedirect(next)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("redirect %s -> %s: %v, want %q", tc.from, tc.to, err, tc.want)
 		}
 	}
 }
