@@ -38,7 +38,8 @@ FUZZ_TARGETS ?= \
 	./pkg/migrate:FuzzRead \
 	./pkg/edge:FuzzOpen \
 	./pkg/wadm:FuzzDecodeReply \
-	./pkg/api:FuzzTMFQuery
+	./pkg/api:FuzzTMFQuery \
+	./pkg/node:FuzzWasmLayer
 
 .PHONY: all build bridge-par e2e-deps identity-deps kube-deps migrate-deps test unit lint fuzz bench e2e race demo examples components wit clean help
 

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"go.uber.org/zap"
 
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
@@ -109,6 +111,36 @@ func FuzzControlRequest(f *testing.F) {
 		idle(t, n)
 		if after := stateOf(n); !reflect.DeepEqual(before, after) {
 			t.Fatalf("handler %d refused (%s) and changed the node:\nbefore %+v\n after %+v", op%uint8(len(handlers)), *reply.Message, before, after)
+		}
+	})
+}
+
+// FuzzWasmLayer feeds a registry's manifest to wasmLayer: whatever the
+// bytes, it does not panic, an error names the reference, and a layer it
+// returns is one a pull can take as declared: a Wasm media type, a size in
+// (0, maxComponentBytes] and a sha256 digest of 64 hex digits, so the
+// cache path built from it stays in blobs/sha256.
+func FuzzWasmLayer(f *testing.F) {
+	f.Add(wasmManifest("sha256:"+strings.Repeat("ab", 32), 10134))
+	f.Add(wasmManifest("sha512:"+strings.Repeat("ab", 64), 10134))
+	f.Add(wasmManifest("sha256:"+strings.Repeat("ab", 32), -1))
+	f.Add([]byte(`{"schemaVersion":2,"layers":[{"mediaType":"application/wasm","digest":"sha256:../../etc","size":1}]}`))
+	f.Add([]byte(`{"layers":[[[[[[[[`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := v1.ParseManifest(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		l, err := wasmLayer("reg.example/c:1", m)
+		if err != nil {
+			if !strings.Contains(err.Error(), "reg.example/c:1") {
+				t.Fatalf("wasmLayer(%q): %v does not name the reference", b, err)
+			}
+			return
+		}
+		if l.MediaType != MediaTypeWasm && l.MediaType != MediaTypeWasmLegacy || l.Size <= 0 || l.Size > maxComponentBytes ||
+			l.Digest.Algorithm != "sha256" || len(l.Digest.Hex) != 64 || strings.Trim(l.Digest.Hex, "0123456789abcdef") != "" {
+			t.Fatalf("wasmLayer(%q) = %+v", b, l)
 		}
 	})
 }
