@@ -35,8 +35,8 @@ const (
 	MediaTypeWasmConfig = "application/vnd.wasm.config.v0+json"
 )
 
-// maxComponentBytes bounds a pulled layer.
-const maxComponentBytes = 256 << 20
+// maxComponentBytes bounds a pulled layer: what any artefact may be.
+const maxComponentBytes = artefact.MaxSize
 
 // maxManifestBytes bounds a manifest (go-containerregistry's own bound is
 // 100 MiB, which a node parses twice): 4 MiB is what the OCI distribution

@@ -221,7 +221,7 @@ func TestOCILayerIsReadAsTheManifestDeclaresIt(t *testing.T) {
 		{"not a component", wasmManifest(textDigest, int64(len(text))), func(<-chan struct{}) http.HandlerFunc { return serveBlob(text) }, `does not start with the \0asm header`},
 		{"negative size", wasmManifest(digest, -1), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm) }, "declares the Wasm layer's size as -1 bytes"},
 		{"sha512 digest", wasmManifest(sha512, size), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm) }, "names the Wasm layer by sha512; this canvas checks sha256"},
-		{"over the limit", wasmManifest(digest, maxComponentBytes+1), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm) }, "over the 268435456 limit"},
+		{"over the limit", wasmManifest(digest, maxComponentBytes+1), func(<-chan struct{}) http.HandlerFunc { return serveBlob(wasm) }, "over the 536870912 limit"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
