@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -15,7 +16,8 @@ import (
 // CLI's own progress line writes its controls through raw.
 type terminalWriter struct {
 	raw   io.Writer
-	carry []byte // the start of a UTF-8 sequence the last Write split
+	mu    sync.Mutex // loggers write from many goroutines
+	carry []byte     // the start of a UTF-8 sequence the last Write split
 	buf   []byte
 }
 
@@ -28,6 +30,8 @@ func forTerminal(w io.Writer) io.Writer {
 }
 
 func (t *terminalWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	in := p
 	if len(t.carry) > 0 {
 		in = append(t.carry, p...)

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -60,4 +62,42 @@ func TestForTerminalLeavesPipesAlone(t *testing.T) {
 	if tw := (&terminalWriter{raw: &b}); !isTerminal(tw) || rawOf(tw) != &b {
 		t.Error("the wrapper is not seen as the terminal it writes to")
 	}
+}
+
+// Loggers write from many goroutines at once (canvas up, canvas node).
+func TestTerminalWriterConcurrent(t *testing.T) {
+	var b syncBuffer
+	w := &terminalWriter{raw: &b}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				if _, err := w.Write([]byte("line \x1b[2J\n")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := strings.Count(b.String(), "line \\u001b[2J\n"), 8*200; got != want {
+		t.Errorf("%d whole escaped lines, want %d", got, want)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
