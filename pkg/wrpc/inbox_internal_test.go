@@ -111,18 +111,20 @@ func TestServerBoundsTheCallsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The first call's params reach the server's queue in their own time;
+	// the second call must come after them (one in flight meanwhile could
+	// take the room the first call's last chunk needs, and then the first
+	// call is the one refused).
+	for i := 0; s.inbox.held.held.Load() < 5*512<<10; i++ {
+		if i == 1000 {
+			t.Fatalf("the first call's params were not held within 10 s (%d bytes held)", s.inbox.held.held.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	var p wire.Encoder
 	p.ByteList(make([]byte, 1<<20))
 	var re *RemoteError
-	// The first call's params reach the server's queue in their own time:
-	// a bounded wait for the second call to be refused.
-	for range 100 {
-		_, err = c.Invoke(ctx, "", "echo", p.Bytes(), nil)
-		if errors.As(err, &re) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	_, err = c.Invoke(ctx, "", "echo", p.Bytes(), nil)
 	if !errors.As(err, &re) || !strings.Contains(re.Message, "in flight") {
 		t.Fatalf("a call past the bound: %v; want a RemoteError saying the calls in flight hold the most they may", err)
 	}
