@@ -89,8 +89,11 @@ type Ctx struct {
 	log     *zap.Logger
 	table   map[uint32]any
 	next    uint32
-	stdout  lineWriter
-	stderr  lineWriter
+	// full is the trap of a Push past MaxResources, raised by the host
+	// function that pushed (hostFunc) when it returns.
+	full   error
+	stdout lineWriter
+	stderr lineWriter
 	// HTTP is wasihttp's per-request state.
 	HTTP any
 	// BeforeWait, when set, runs before poll and pollable.block wait for a
@@ -154,8 +157,22 @@ func (c *Ctx) Close() {
 	c.stderr.flush()
 }
 
-// Push stores v and returns its rep.
+// MaxResources bounds the host objects one instance holds at once
+// (pollables, streams, fields, requests...): each costs host memory
+// outside the instance's own, which --max-memory does not count. A
+// request's component needs a few dozen.
+const MaxResources = 1 << 16
+
+// Push stores v and returns its rep. Past MaxResources it stores nothing
+// and the host function that pushed traps when it returns.
 func (c *Ctx) Push(v any) uint32 {
+	if len(c.table) >= MaxResources {
+		if c.full == nil {
+			c.log.Warn("component trapped: it holds too many host resources", zap.Int("limit", MaxResources))
+			c.full = fmt.Errorf("component holds %d host resources (streams, pollables, fields...), at most %d per instance: drop the handles it no longer needs", len(c.table), MaxResources)
+		}
+		return 0
+	}
 	c.next++
 	c.table[c.next] = v
 	return c.next

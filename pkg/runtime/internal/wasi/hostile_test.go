@@ -71,3 +71,25 @@ func TestTimersAtTheEndOfU64(t *testing.T) {
 		t.Fatalf("poll of a sleep of 2^64-1 ns: %v, want abandoned with the context", err)
 	}
 }
+
+// TestHoardedHandlesTrap: a guest that takes handles and never drops them
+// gets MaxResources of them, then a trap that names the limit, and the
+// runtime's log says which component hit it.
+func TestHoardedHandlesTrap(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, context.Background())
+	if _, err := h.call("hoard", uint32(MaxResources)); err != nil {
+		t.Fatalf("hoarding %d handles: %v, want them all", MaxResources, err)
+	}
+	_, err := h.call("hoard", uint32(1))
+	if err == nil || !strings.Contains(err.Error(), "at most 65536 per instance") {
+		t.Fatalf("one handle past the limit: %v, want a trap naming the limit", err)
+	}
+	if h.ctx.Len() != MaxResources {
+		t.Errorf("the host holds %d objects, want %d", h.ctx.Len(), MaxResources)
+	}
+	logged := h.logs.FilterMessageSnippet("too many host resources").All()
+	if len(logged) != 1 || logged[0].ContextMap()["component"] != "probe" || logged[0].ContextMap()["limit"] != int64(MaxResources) {
+		t.Errorf("log = %v, want one line with the component and the limit", logged)
+	}
+}
