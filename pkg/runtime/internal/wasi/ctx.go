@@ -89,9 +89,11 @@ type Ctx struct {
 	log     *zap.Logger
 	table   map[uint32]any
 	next    uint32
-	// full is the trap of a Push past MaxResources, raised by the host
-	// function that pushed (hostFunc) when it returns.
+	// full is the trap of a Push past MaxResources or a Hold past
+	// MaxHeldBytes, raised by the host function (hostFunc) when it
+	// returns; held is what Hold counted.
 	full   error
+	held   int
 	stdout lineWriter
 	stderr lineWriter
 	// HTTP is wasihttp's per-request state.
@@ -176,6 +178,26 @@ func (c *Ctx) Push(v any) uint32 {
 	c.next++
 	c.table[c.next] = v
 	return c.next
+}
+
+// MaxHeldBytes bounds the bytes one instance's calls copy into host
+// objects that outlive the call (wasi:http fields), which --max-memory
+// does not count either.
+const MaxHeldBytes = 8 << 20
+
+// Hold counts n more bytes the host keeps for the guest as what; they are
+// never given back (an instance serves one request). Past MaxHeldBytes it
+// returns the trap the host function must return.
+func (c *Ctx) Hold(what string, n int) error {
+	c.held += n
+	if c.held <= MaxHeldBytes {
+		return nil
+	}
+	if c.full == nil {
+		c.log.Warn("component trapped: it made the host hold too many bytes", zap.String("what", what), zap.Int("limit", MaxHeldBytes))
+		c.full = fmt.Errorf("component made the host hold %d bytes of %s, at most %d per instance", c.held, what, MaxHeldBytes)
+	}
+	return c.full
 }
 
 // Own makes an owned handle of type ty for v.
