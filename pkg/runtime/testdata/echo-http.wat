@@ -13,6 +13,9 @@
 ;; one path that tests delayed flushes:
 ;;   /compute     writes "first\n" (write-and-flush), computes for a while
 ;;                without any host call, then writes "second\n"
+;; one path that makes the host hold header bytes:
+;;   /hoard-headers  appends 1,024 x-echo values of 16 KiB to one fields
+;;                (16 MiB), then answers 200
 ;; and one path that tests wasi:http/outgoing-handler:
 ;;   /fetch       GETs http://{x-upstream header}/upstream and answers with
 ;;                its status and streamed body (502 when the call is refused)
@@ -296,6 +299,7 @@
     (data (i32.const 610) "second\n")
     (data (i32.const 630) "/env")
     (data (i32.const 640) "=\n")
+    (data (i32.const 650) "/hoard-headers")
 
     (func $streq (param $a i32) (param $al i32) (param $b i32) (param $bl i32) (result i32)
       (local $i i32)
@@ -463,6 +467,19 @@
           (call $write (local.get $os) (i32.const 610) (i32.const 7) (i32.const 16))
           (call $check)
           (call $finish (local.get $os))
+          (call $drop-req (local.get $req))
+          (return)))
+      (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 650) (i32.const 14))
+        (then
+          (local.set $h2 (i32.mul (memory.grow (i32.const 1)) (i32.const 65536)))
+          (memory.fill (local.get $h2) (i32.const 0x61) (i32.const 16384))
+          (local.set $h (call $fields-new))
+          (loop $more
+            (call $fields-append (local.get $h) (i32.const 480) (i32.const 6) (local.get $h2) (i32.const 16384) (i32.const 16))
+            (call $check)
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $more (i32.lt_u (local.get $i) (i32.const 1024))))
+          (call $finish (call $respond (local.get $out) (i32.const 200)))
           (call $drop-req (local.get $req))
           (return)))
       (if (call $streq (local.get $pptr) (local.get $plen) (i32.const 530) (i32.const 5))

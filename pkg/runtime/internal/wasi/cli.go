@@ -20,15 +20,14 @@ import (
 var epoch = time.Now()
 
 func defineMonotonic(li *cm.LinkerInstance) error {
-	at := func(ns uint64) time.Time { return epoch.Add(time.Duration(ns)) }
 	return all(
 		fn(li, "now", func(c *Ctx, a []cm.Value) (cm.Value, error) { return uint64(time.Since(epoch)), nil }),
 		fn(li, "resolution", func(c *Ctx, a []cm.Value) (cm.Value, error) { return uint64(1), nil }),
 		fn(li, "subscribe-instant", func(c *Ctx, a []cm.Value) (cm.Value, error) {
-			return c.Own(TypePollable, Pollable(timerPollable{at: at(a[0].(uint64))})), nil
+			return c.Own(TypePollable, Pollable(timerPollable{at: after(epoch, a[0].(uint64))})), nil
 		}),
 		fn(li, "subscribe-duration", func(c *Ctx, a []cm.Value) (cm.Value, error) {
-			return c.Own(TypePollable, Pollable(timerPollable{at: time.Now().Add(time.Duration(a[0].(uint64)))})), nil
+			return c.Own(TypePollable, Pollable(timerPollable{at: after(time.Now(), a[0].(uint64))})), nil
 		}),
 	)
 }

@@ -89,8 +89,13 @@ type Ctx struct {
 	log     *zap.Logger
 	table   map[uint32]any
 	next    uint32
-	stdout  lineWriter
-	stderr  lineWriter
+	// full is the trap of a Push past MaxResources or a Hold past
+	// MaxHeldBytes, raised by the host function (hostFunc) when it
+	// returns; held is what Hold counted.
+	full   error
+	held   int
+	stdout lineWriter
+	stderr lineWriter
 	// HTTP is wasihttp's per-request state.
 	HTTP any
 	// BeforeWait, when set, runs before poll and pollable.block wait for a
@@ -154,11 +159,45 @@ func (c *Ctx) Close() {
 	c.stderr.flush()
 }
 
-// Push stores v and returns its rep.
+// MaxResources bounds the host objects one instance holds at once
+// (pollables, streams, fields, requests...): each costs host memory
+// outside the instance's own, which --max-memory does not count. A
+// request's component needs a few dozen.
+const MaxResources = 1 << 16
+
+// Push stores v and returns its rep. Past MaxResources it stores nothing
+// and the host function that pushed traps when it returns.
 func (c *Ctx) Push(v any) uint32 {
+	if len(c.table) >= MaxResources {
+		if c.full == nil {
+			c.log.Warn("component trapped: it holds too many host resources", zap.Int("limit", MaxResources))
+			c.full = fmt.Errorf("component holds %d host resources (streams, pollables, fields...), at most %d per instance: drop the handles it no longer needs", len(c.table), MaxResources)
+		}
+		return 0
+	}
 	c.next++
 	c.table[c.next] = v
 	return c.next
+}
+
+// MaxHeldBytes bounds the bytes one instance's calls copy into host
+// objects that outlive the call (wasi:http fields), which --max-memory
+// does not count either.
+const MaxHeldBytes = 8 << 20
+
+// Hold counts n more bytes the host keeps for the guest as what; they are
+// never given back (an instance serves one request). Past MaxHeldBytes it
+// returns the trap the host function must return.
+func (c *Ctx) Hold(what string, n int) error {
+	c.held += n
+	if c.held <= MaxHeldBytes {
+		return nil
+	}
+	if c.full == nil {
+		c.log.Warn("component trapped: it made the host hold too many bytes", zap.String("what", what), zap.Int("limit", MaxHeldBytes))
+		c.full = fmt.Errorf("component made the host hold %d bytes of %s, at most %d per instance", c.held, what, MaxHeldBytes)
+	}
+	return c.full
 }
 
 // Own makes an owned handle of type ty for v.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"slices"
 	"sync"
@@ -33,6 +34,10 @@ func (ReadyPollable) Wait() <-chan struct{} { return closedChan }
 type timerPollable struct{ at time.Time }
 
 func (p timerPollable) Ready() bool { return !time.Now().Before(p.at) }
+
+// Wait implements Pollable; Block does not call it (it waits for all of a
+// poll's timers with one timer it stops), so a timer fires no later than
+// the instant and nothing of it outlives the wait.
 func (p timerPollable) Wait() <-chan struct{} {
 	d := time.Until(p.at)
 	if d <= 0 {
@@ -43,8 +48,16 @@ func (p timerPollable) Wait() <-chan struct{} {
 	return ch
 }
 
+// after is the instant ns nanoseconds past from; a guest's u64 past
+// math.MaxInt64 (292 years) is that far, not a negative duration.
+func after(from time.Time, ns uint64) time.Time {
+	return from.Add(time.Duration(min(ns, math.MaxInt64)))
+}
+
 // Block waits until one of ps is ready and returns the indexes of the ready
-// ones, or an error when ctx ends first.
+// ones, or an error when ctx ends first. Timers are waited for with one Go
+// timer, for the earliest, stopped before Block returns: a guest polling a
+// far timer in a loop leaves nothing behind in the runtime's timer heap.
 func Block(ctx context.Context, ps []Pollable) ([]uint32, error) {
 	for {
 		var ready []uint32
@@ -56,15 +69,35 @@ func Block(ctx context.Context, ps []Pollable) ([]uint32, error) {
 		if len(ready) > 0 {
 			return ready, nil
 		}
-		cases := make([]reflect.SelectCase, 0, len(ps)+1)
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
-		for _, p := range ps {
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(p.Wait())})
-		}
-		if i, _, _ := reflect.Select(cases); i == 0 {
-			return nil, fmt.Errorf("blocking host call abandoned: %w", context.Cause(ctx))
+		if err := wait(ctx, ps); err != nil {
+			return nil, err
 		}
 	}
+}
+
+// wait returns once one of ps may be ready, or with an error once ctx ends.
+func wait(ctx context.Context, ps []Pollable) error {
+	cases := make([]reflect.SelectCase, 0, len(ps)+1)
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	var earliest time.Time
+	for _, p := range ps {
+		if t, ok := p.(timerPollable); ok {
+			if earliest.IsZero() || t.at.Before(earliest) {
+				earliest = t.at
+			}
+			continue
+		}
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(p.Wait())})
+	}
+	if !earliest.IsZero() {
+		timer := time.NewTimer(time.Until(earliest))
+		defer timer.Stop()
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)})
+	}
+	if i, _, _ := reflect.Select(cases); i == 0 {
+		return fmt.Errorf("blocking host call abandoned: %w", context.Cause(ctx))
+	}
+	return nil
 }
 
 // block is Block for the guest's poll calls: BeforeWait runs first when

@@ -119,9 +119,13 @@ func fnBorrowing(li *cm.LinkerInstance, name string, f func(c *Ctx, args []cm.Va
 
 func hostFunc(name string, f func(c *Ctx, args []cm.Value) (cm.Value, error)) cm.HostFunc {
 	return func(s *cm.Store, args, results []cm.Value) error {
-		v, err := f(FromStore(s), args)
+		c := FromStore(s)
+		v, err := f(c, args)
 		if err != nil {
 			return err
+		}
+		if c.full != nil {
+			return c.full
 		}
 		if len(results) != 1 {
 			return fmt.Errorf("%s: guest expects %d results, host gives 1 (WIT version mismatch)", name, len(results))
@@ -134,7 +138,11 @@ func hostFunc(name string, f func(c *Ctx, args []cm.Value) (cm.Value, error)) cm
 // fn0 defines a host function without results.
 func fn0(li *cm.LinkerInstance, name string, f func(c *Ctx, args []cm.Value) error) error {
 	return li.Func(name, func(s *cm.Store, args, results []cm.Value) error {
-		return f(FromStore(s), args)
+		c := FromStore(s)
+		if err := f(c, args); err != nil {
+			return err
+		}
+		return c.full
 	})
 }
 

@@ -83,6 +83,7 @@ type incomingResponse struct {
 	resp     *http.Response
 	body     *wasi.ReaderStream
 	consumed bool
+	headers  *fields // made once, as incomingRequest's
 }
 
 // pipeSink feeds an outgoing request's body to the transport.
@@ -257,9 +258,11 @@ func defineClientTypes(li *cm.LinkerInstance) error {
 			if err != nil {
 				return nil, err
 			}
-			f := fromHeader(r.resp.Header)
-			f.immutable = true
-			return c.Own(TypeFields, f), nil
+			if r.headers == nil {
+				r.headers = fromHeader(r.resp.Header)
+				r.headers.immutable = true
+			}
+			return c.Own(TypeFields, r.headers), nil
 		}),
 		wasi.Fn(li, "[method]incoming-response.consume", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
 			r, err := wasi.Get[*incomingResponse](c, a[0])

@@ -29,6 +29,20 @@ var forbidden = map[string]bool{
 	"transfer-encoding": true, "upgrade": true, "host": true, "http2-settings": true,
 }
 
+// entrySize is what an entry counts against wasi.MaxHeldBytes: its bytes
+// and 32 more, as HTTP/2 counts a header field, so a million empty values
+// count too.
+func entrySize(name string, value []byte) int { return len(name) + len(value) + 32 }
+
+// hold counts entries the guest adds to a fields (wasi.Ctx.Hold).
+func hold(c *wasi.Ctx, entries []field) error {
+	n := 0
+	for _, e := range entries {
+		n += entrySize(e.name, e.value)
+	}
+	return c.Hold("wasi:http fields", n)
+}
+
 func headerError(c string) cm.Value { return cm.Result{Err: true, Value: cm.Variant{Case: c}} }
 
 func validName(name string) bool {
@@ -152,6 +166,9 @@ func defineFields(li *cm.LinkerInstance) error {
 				}
 				f.entries = append(f.entries, field{name: name, value: v})
 			}
+			if err := hold(c, f.entries); err != nil {
+				return nil, err
+			}
 			return cm.Result{Value: c.Own(TypeFields, f)}, nil
 		}),
 		wasi.Fn(li, "[method]fields.get", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
@@ -184,10 +201,15 @@ func defineFields(li *cm.LinkerInstance) error {
 			if e := f.check(name, values...); e != nil {
 				return e, nil
 			}
-			f.remove(name)
-			for _, v := range values {
-				f.entries = append(f.entries, field{name: name, value: v})
+			added := make([]field, len(values))
+			for i, v := range values {
+				added[i] = field{name: name, value: v}
 			}
+			if err := hold(c, added); err != nil {
+				return nil, err
+			}
+			f.remove(name)
+			f.entries = append(f.entries, added...)
 			return cm.Result{}, nil
 		}),
 		wasi.Fn(li, "[method]fields.delete", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
@@ -213,7 +235,11 @@ func defineFields(li *cm.LinkerInstance) error {
 			if e := f.check(a[1].(string), v); e != nil {
 				return e, nil
 			}
-			f.entries = append(f.entries, field{name: a[1].(string), value: v})
+			added := field{name: a[1].(string), value: v}
+			if err := hold(c, []field{added}); err != nil {
+				return nil, err
+			}
+			f.entries = append(f.entries, added)
 			return cm.Result{}, nil
 		}),
 		wasi.Fn(li, "[method]fields.entries", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
@@ -230,6 +256,9 @@ func defineFields(li *cm.LinkerInstance) error {
 		wasi.Fn(li, "[method]fields.clone", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
 			f, err := get(c, a[0])
 			if err != nil {
+				return nil, err
+			}
+			if err := hold(c, f.entries); err != nil {
 				return nil, err
 			}
 			return c.Own(TypeFields, f.clone()), nil

@@ -37,6 +37,10 @@ func Interfaces() map[string]wasi.Definer {
 type incomingRequest struct {
 	ex       *exchange
 	consumed bool
+	// headers is made once and shared by every handle headers returns
+	// (they are immutable): a guest asking again and again makes the host
+	// copy the request's headers once.
+	headers *fields
 }
 
 // incomingBody is the body of an incoming request or response.
@@ -46,7 +50,11 @@ type incomingBody struct {
 	streamTaken bool
 }
 
-type futureTrailers struct{ body *incomingBody }
+// futureTrailers makes its fields once, as incomingRequest its headers.
+type futureTrailers struct {
+	body     *incomingBody
+	trailers *fields
+}
 
 type outgoingResponse struct {
 	status    int
@@ -226,9 +234,11 @@ func defineIncoming(li *cm.LinkerInstance) error {
 			if err != nil {
 				return nil, err
 			}
-			f := fromHeader(r.ex.r.Header)
-			f.immutable = true
-			return c.Own(TypeFields, f), nil
+			if r.headers == nil {
+				r.headers = fromHeader(r.ex.r.Header)
+				r.headers.immutable = true
+			}
+			return c.Own(TypeFields, r.headers), nil
 		}),
 		wasi.Fn(li, "[method]incoming-request.consume", func(c *wasi.Ctx, a []cm.Value) (cm.Value, error) {
 			r, err := req(c, a[0])
@@ -279,9 +289,11 @@ func defineIncoming(li *cm.LinkerInstance) error {
 			}
 			var trailers cm.Value = cm.Option{}
 			if h := f.body.trailers(); len(h) > 0 {
-				t := fromHeader(h)
-				t.immutable = true
-				trailers = cm.Option{Value: c.Own(TypeFields, t)}
+				if f.trailers == nil {
+					f.trailers = fromHeader(h)
+					f.trailers.immutable = true
+				}
+				trailers = cm.Option{Value: c.Own(TypeFields, f.trailers)}
 			}
 			return cm.Option{Value: cm.Result{Value: cm.Result{Value: trailers}}}, nil
 		}),

@@ -163,6 +163,14 @@
       (call $drop-os (local.get 0))
       (i32.const 64))
     (func (export "get-stdout") (result i32) (call $get-stdout))
+    ;; A guest that takes handles and never drops them.
+    (func (export "hoard") (param $n i32)
+      (block $done
+        (loop $next
+          (br_if $done (i32.eqz (local.get $n)))
+          (drop (call $get-stdout))
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br $next))))
     (func (export "get-stdin") (result i32) (call $get-stdin))
     (func (export "get-env") (result i32) (call $get-env (i32.const 64)) (i32.const 64))
     (func (export "now") (result i64) (call $now))
@@ -197,6 +205,7 @@
     (result (result (error $stream-error)))
     (canon lift (core func $main "write") (memory $memory) (realloc $realloc)))
   (func (export "get-stdout") (result (own $output-stream)) (canon lift (core func $main "get-stdout")))
+  (func (export "hoard") (param "n" u32) (canon lift (core func $main "hoard")))
   (func (export "get-stdin") (result (own $input-stream)) (canon lift (core func $main "get-stdin")))
   (func (export "get-environment") (result (list (tuple string string)))
     (canon lift (core func $main "get-env") (memory $memory) (realloc $realloc)))
