@@ -93,3 +93,33 @@ func TestHoardedHandlesTrap(t *testing.T) {
 		t.Errorf("log = %v, want one line with the component and the limit", logged)
 	}
 }
+
+// neverReady waits on its own channel, which nothing closes.
+type neverReady struct{ ch chan struct{} }
+
+func (n neverReady) Ready() bool           { return false }
+func (n neverReady) Wait() <-chan struct{} { return n.ch }
+
+// TestPollOfManyPollables: one borrow listed 100,000 times is waited on
+// once (the poll ends with its context, not a panic from reflect.Select's
+// 65,536-case limit); more distinct pollables than one poll can wait for
+// is an error that says so.
+func TestPollOfManyPollables(t *testing.T) {
+	t.Parallel()
+	one := neverReady{make(chan struct{})}
+	ps := make([]Pollable, 100_000)
+	for i := range ps {
+		ps[i] = one
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := Block(ctx, ps); err == nil || !strings.Contains(err.Error(), "abandoned") {
+		t.Errorf("poll of one pollable listed 100,000 times: %v, want it abandoned when its context ends", err)
+	}
+	for i := range ps {
+		ps[i] = neverReady{make(chan struct{})}
+	}
+	if _, err := Block(context.Background(), ps); err == nil || !strings.Contains(err.Error(), "distinct ones one poll may wait for") {
+		t.Errorf("poll of 100,000 distinct pollables: %v, want an error naming the limit", err)
+	}
+}

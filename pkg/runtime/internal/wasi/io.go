@@ -75,11 +75,18 @@ func Block(ctx context.Context, ps []Pollable) ([]uint32, error) {
 	}
 }
 
+// maxPollChannels is what one poll may wait on besides its context and its
+// earliest timer: reflect.Select takes at most 65,536 cases.
+const maxPollChannels = 65536 - 2
+
 // wait returns once one of ps may be ready, or with an error once ctx ends.
+// A channel several pollables share (a borrow listed twice) is waited on
+// once.
 func wait(ctx context.Context, ps []Pollable) error {
-	cases := make([]reflect.SelectCase, 0, len(ps)+1)
+	cases := make([]reflect.SelectCase, 0, min(len(ps), maxPollChannels)+2)
 	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
 	var earliest time.Time
+	seen := make(map[<-chan struct{}]struct{}, min(len(ps), maxPollChannels))
 	for _, p := range ps {
 		if t, ok := p.(timerPollable); ok {
 			if earliest.IsZero() || t.at.Before(earliest) {
@@ -87,7 +94,15 @@ func wait(ctx context.Context, ps []Pollable) error {
 			}
 			continue
 		}
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(p.Wait())})
+		ch := p.Wait()
+		if _, ok := seen[ch]; ok {
+			continue
+		}
+		if len(seen) == maxPollChannels {
+			return fmt.Errorf("poll of %d pollables: more than the %d distinct ones one poll may wait for", len(ps), maxPollChannels)
+		}
+		seen[ch] = struct{}{}
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
 	}
 	if !earliest.IsZero() {
 		timer := time.NewTimer(time.Until(earliest))
