@@ -112,6 +112,13 @@ func checkKeyValues(what string, kvs []KeyValue) ([]attribute.KeyValue, error) {
 	return out, nil
 }
 
+// LogRecord is a guest's log message and context cut to what the
+// Observer keeps of them (8 KiB, 4 KiB): for a path that logs a record the
+// Observer did not take.
+func LogRecord(message, context string) (string, string) {
+	return truncate(message, maxMessage), truncate(context, maxValueLen)
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

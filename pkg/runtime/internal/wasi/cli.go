@@ -214,6 +214,7 @@ func defineLogging(li *cm.LinkerInstance) error {
 				return nil
 			}
 		}
+		message, logCtx = observe.LogRecord(message, logCtx) // one log line, not a guest's gigabyte
 		zf := []zap.Field{zap.String("context", logCtx), zap.Stringer("level", level)}
 		if refused != nil {
 			zf = append(zf, zap.NamedError("observe_error", refused))

@@ -140,6 +140,13 @@ func TestStdoutAndLoggingReachZap(t *testing.T) {
 	if strings.Join(got, "|") != "line one|line two|from wasi:logging" {
 		t.Errorf("log lines = %q", got)
 	}
+	// A guest's 4 MiB record is one log line of what the Observer keeps.
+	h.must("log", cm.Enum("info"), strings.Repeat("c", 1<<20), strings.Repeat("m", 4<<20))
+	all := h.logs.All()
+	last := all[len(all)-1]
+	if len(last.Message) != 8192 || len(last.ContextMap()["context"].(string)) != 4096 {
+		t.Errorf("a 4 MiB record logged as a %d-byte message with a %d-byte context, want 8192 and 4096", len(last.Message), len(last.ContextMap()["context"].(string)))
+	}
 	if _, err := h.call("write", borrow, make([]byte, 5000)); err == nil {
 		t.Error("blocking-write-and-flush of 5000 bytes succeeded, want a trap (limit 4096)")
 	}
