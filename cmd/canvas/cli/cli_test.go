@@ -216,6 +216,14 @@ func TestUsageErrors(t *testing.T) {
 	if _, _, errOut := run(t, "", "up", "extra"); strings.Contains(errOut, "-f") {
 		t.Errorf("canvas up extra: %q points at -f, which up does not take", errOut)
 	}
+	if code, _, errOut := run(t, "", "apply", "-f", "x.yaml", "--dry-run", "server"); code != 2 || !strings.Contains(errOut, "--dry-run=server (with =)") {
+		t.Errorf("canvas apply --dry-run server: exit %d, %q; want 2 showing the = form", code, errOut)
+	}
+	for _, args := range [][]string{{"--dry-run=bogus"}, {"--dry-run", "--wait"}} {
+		if code, _, errOut := run(t, "", append([]string{"apply", "-f", "x.yaml"}, args...)...); code != 2 || !strings.Contains(errOut, "--dry-run") {
+			t.Errorf("canvas apply %v: exit %d, %q; want 2 naming --dry-run", args, code, errOut)
+		}
+	}
 	code, _, errOut := run(t, "", "validate", "-f", "/no/such/file.yaml")
 	if code != 1 || !strings.Contains(errOut, "/no/such/file.yaml") {
 		t.Errorf("missing file: exit %d, %s", code, errOut)

@@ -242,6 +242,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
+	if f := cmd.Flags().Lookup("dry-run"); f != nil && f.Changed && len(args) == 1 && slices.Contains([]string{"server", "client", "none"}, args[0]) {
+		return usageErrorf("%s: got %q as a file: write --dry-run=%s (with =), or --dry-run alone for server", cmd.CommandPath(), args[0], args[0])
+	}
 	if cmd.Flags().Lookup("filename") != nil {
 		return usageErrorf("%s takes no positional arguments, got %q: pass files with -f", cmd.CommandPath(), args)
 	}
