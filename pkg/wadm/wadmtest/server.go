@@ -393,12 +393,38 @@ func (s *Server) publishStatus(name string, gen uint64, st wadm.Status) {
 		_ = s.nc.Publish(subj, b)
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
-	defer cancel()
-	// A failed publish only happens while shutting down; the status simply
-	// is not recorded, as with a wadm that dies mid-reconcile.
-	_, _ = s.js.Publish(ctx, subj, b)
+	// wadm publishes an app's status again as it goes on reconciling: a
+	// publish the lattice lost (nats-server killed mid-call) is retried
+	// until it lands, a newer status supersedes it, the double stops or
+	// statusRetryFor has passed. Without it an app's last recorded status
+	// could stay "reconciling" for good.
+	deadline := time.Now().Add(statusRetryFor)
+	for {
+		ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+		_, err := s.js.Publish(ctx, subj, b)
+		cancel()
+		if err == nil || s.ctx.Err() != nil || time.Now().After(deadline) {
+			return
+		}
+		s.mu.Lock()
+		current := s.gen[name] == gen
+		s.mu.Unlock()
+		if !current {
+			return
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(statusRetryPause):
+		}
+	}
 }
+
+// How long and how often a lost status publish is tried again.
+const (
+	statusRetryFor   = 30 * time.Second
+	statusRetryPause = 100 * time.Millisecond
+)
 
 // lastStatus reads the last published status of name, as wadm reads the
 // last message on the subject from the wadm_status stream.

@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
+	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/subject"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmclient"
 	"github.com/wasmcanvas/wasmcanvas/pkg/wadm/wadmtest"
@@ -145,4 +148,54 @@ func TestMemoryStoreWithoutJetStream(t *testing.T) {
 	if got := d.Models(); len(got) != 1 || got[0] != "app" {
 		t.Fatalf("Models = %v", got)
 	}
+}
+
+// A status publish the lattice loses (as when nats-server is killed
+// mid-publish) is tried again, as wadm publishes an app's status again
+// while it reconciles: the app's last status ends deployed, not stuck at
+// the reconciling recorded before the loss. The loss here: the
+// wadm_status stream refuses the app's next status for a while.
+func TestLostStatusPublishIsRetried(t *testing.T) {
+	t.Parallel()
+	nc := testkit.Connect(t, testkit.NATS(t, embedded.Config{}).ClientURL())
+	wadmtest.Run(t, nc, "lat", wadmtest.WithDelay(300*time.Millisecond))
+	c, err := wadmclient.New(nc, "lat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(testCtx(t), manifest("app", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := js.Stream(testCtx(t), subject.WadmStatusStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := str.CachedInfo().Config
+	if _, err := c.Deploy(testCtx(t), "app", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		r, err := c.Status(testCtx(t), "app")
+		if err == nil && r.Status.Info.Type == wadm.StatusReconciling {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("app never reconciling: %v", err)
+		}
+	}
+	// The stream keeps the reconciling status and refuses the next.
+	cut := conf
+	cut.MaxMsgsPerSubject, cut.Discard, cut.DiscardNewPerSubject = 1, jetstream.DiscardNew, true
+	if _, err := js.UpdateStream(testCtx(t), cut); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond) // past the delay: the deployed status is lost meanwhile
+	if _, err := js.UpdateStream(testCtx(t), conf); err != nil {
+		t.Fatal(err)
+	}
+	waitDeployed(t, c, "app")
 }
