@@ -103,52 +103,76 @@ func readIn(dir, rel, source string) (*Wasm, error) {
 		return nil, fmt.Errorf("artefact %s: %w", source, err)
 	}
 	defer rt.Close()
-	// Refuse special files before opening them: opening a device may do
-	// something by itself.
-	fi, err := rt.Lstat(rel)
-	if err != nil {
+	f, fi, err := OpenRegular(rt, rel)
+	var nr *NotRegularError
+	switch {
+	case errors.As(err, &nr):
+		kind := nr.Kind
+		if kind == kindSymlink {
+			kind += " that changed while it was resolved" // Resolve followed the links before
+		}
+		return nil, fmt.Errorf("artefact %s is %s, not a regular file (name the .wasm component file itself)", source, kind)
+	case err != nil:
 		return nil, fmt.Errorf("artefact %s: %w", source, err)
 	}
-	if err := regular(source, fi); err != nil {
-		return nil, err
+	defer f.Close()
+	return Read(source, f, fi.Size())
+}
+
+// OpenRegular opens rel inside rt for reading when it is a regular file:
+// anything else (a symbolic link, a directory, a FIFO, a device, a
+// socket) is a *NotRegularError, found before it is opened, since opening
+// a device may do something by itself, and again after, should one have
+// been swapped in meanwhile.
+func OpenRegular(rt *os.Root, rel string) (*os.File, fs.FileInfo, error) {
+	fi, err := rt.Lstat(rel)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, &NotRegularError{Kind: FileKind(fi.Mode())}
 	}
 	// O_NONBLOCK: should a FIFO be swapped in meanwhile, opening it must
 	// not wait for a writer; fstat below refuses it.
 	f, err := rt.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("artefact %s: %w", source, err)
+		return nil, nil, err
 	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, fmt.Errorf("artefact %s: %w", source, err)
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = &NotRegularError{Kind: FileKind(fi.Mode())}
+		}
+		return nil, nil, err
 	}
-	if err := regular(source, fi); err != nil {
-		return nil, err
-	}
-	return Read(source, f, fi.Size())
+	return f, fi, nil
 }
 
-// regular refuses anything but a regular file, naming what it is.
-func regular(source string, fi fs.FileInfo) error {
-	m := fi.Mode()
-	var kind string
+// NotRegularError is OpenRegular's refusal: Kind says what the file is.
+type NotRegularError struct{ Kind string }
+
+func (e *NotRegularError) Error() string { return "is " + e.Kind + ", not a regular file" }
+
+const kindSymlink = "a symbolic link"
+
+// FileKind names what a file of mode m is, for errors ("a directory",
+// "a named pipe (FIFO)", …).
+func FileKind(m fs.FileMode) string {
 	switch {
 	case m.IsRegular():
-		return nil
+		return "a regular file"
 	case m.IsDir():
-		kind = "a directory"
+		return "a directory"
 	case m&fs.ModeNamedPipe != 0:
-		kind = "a named pipe (FIFO)"
+		return "a named pipe (FIFO)"
 	case m&fs.ModeDevice != 0:
-		kind = "a device"
+		return "a device"
 	case m&fs.ModeSocket != 0:
-		kind = "a socket"
+		return "a socket"
 	case m&fs.ModeSymlink != 0:
-		kind = "a symbolic link that changed while it was resolved"
-	default:
-		kind = "a special file"
+		return kindSymlink
 	}
-	return fmt.Errorf("artefact %s is %s, not a regular file (name the .wasm component file itself)", source, kind)
+	return "a special file"
 }
 
 // within returns the root (resolved) that holds p. Before p's symlinks

@@ -12,10 +12,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/wasmcanvas/wasmcanvas/pkg/artefact"
 	"github.com/wasmcanvas/wasmcanvas/pkg/oda"
 	"github.com/wasmcanvas/wasmcanvas/pkg/translate"
 )
@@ -301,7 +301,7 @@ func Read(dir string) (*Bundle, error) {
 			return err
 		}
 		if !d.Type().IsRegular() {
-			errs = append(errs, notRegular(path, d.Type()))
+			errs = append(errs, notRegular(path, artefact.FileKind(d.Type())))
 			return nil
 		}
 		if !strings.HasSuffix(path, ".yaml") {
@@ -347,28 +347,15 @@ func Read(dir string) (*Bundle, error) {
 // readBundleFile reads rel, a file of the bundle rt is opened on, named
 // path in errors: a regular file of at most oda.MaxFileSize bytes.
 func readBundleFile(rt *os.Root, path, rel string) ([]byte, error) {
-	// Refuse special files before opening them: opening a device may do
-	// something by itself.
-	fi, err := rt.Lstat(rel)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, notRegular(path, fi.Mode())
-	}
-	// O_NONBLOCK: should a FIFO be swapped in meanwhile, opening it must
-	// not wait for a writer; fstat below refuses it.
-	f, err := rt.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
+	f, fi, err := artefact.OpenRegular(rt, rel)
+	var nr *artefact.NotRegularError
+	switch {
+	case errors.As(err, &nr):
+		return nil, notRegular(path, nr.Kind)
+	case err != nil:
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, notRegular(path, fi.Mode())
-	}
 	tooBig := func(size int64) error {
 		return fmt.Errorf("%s: file is %d bytes or more, over the %d (4 MiB) a bundle file may have: a bundle holds Component manifests and implementations.yaml only", path, size, oda.MaxFileSize)
 	}
@@ -387,18 +374,7 @@ func readBundleFile(rt *os.Root, path, rel string) ([]byte, error) {
 
 // notRegular refuses what is not a regular file in a bundle, saying what
 // it is.
-func notRegular(path string, m fs.FileMode) error {
-	kind := "a special file"
-	switch {
-	case m&fs.ModeSymlink != 0:
-		kind = "a symbolic link"
-	case m&fs.ModeNamedPipe != 0:
-		kind = "a named pipe (FIFO)"
-	case m&fs.ModeDevice != 0:
-		kind = "a device"
-	case m&fs.ModeSocket != 0:
-		kind = "a socket"
-	}
+func notRegular(path, kind string) error {
 	return fmt.Errorf("%s: is %s, not a regular file: a bundle holds its files themselves; put the file there in its place, or remove it", path, kind)
 }
 
