@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,36 +51,18 @@ func binary(t *testing.T) string {
 	return bin
 }
 
-// syncBuffer collects a process's stderr while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // process is a canvas-bridge started as a wasmCloud host starts a
 // provider: host data on stdin.
 type process struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testkit.Buffer
 	exited chan struct{}
 	err    error // set before exited closes
 }
 
 func start(t *testing.T, bin string, stdin []byte) *process {
 	t.Helper()
-	p := &process{stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{stderr: &testkit.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin)
 	p.cmd.Stdin = bytes.NewReader(stdin)
 	p.cmd.Stderr = p.stderr

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -97,24 +95,7 @@ func writerHelper() int {
 type helperProc struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	stderr *testkit.Buffer
 }
 
 func startHelper(t *testing.T, role string, env ...string) *helperProc {
@@ -129,7 +110,7 @@ func startHelper(t *testing.T, role string, env ...string) *helperProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &helperProc{cmd: cmd, lines: make(chan string, writerMax), stderr: &syncBuffer{}}
+	p := &helperProc{cmd: cmd, lines: make(chan string, writerMax), stderr: &testkit.Buffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

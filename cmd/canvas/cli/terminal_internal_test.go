@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 )
 
 // What reaches a terminal has every control character escaped, whatever
@@ -66,7 +68,7 @@ func TestForTerminalLeavesPipesAlone(t *testing.T) {
 
 // Loggers write from many goroutines at once (canvas up, canvas node).
 func TestTerminalWriterConcurrent(t *testing.T) {
-	var b syncBuffer
+	var b testkit.Buffer
 	w := &terminalWriter{raw: &b}
 	var wg sync.WaitGroup
 	for range 8 {
@@ -83,21 +85,4 @@ func TestTerminalWriterConcurrent(t *testing.T) {
 	if got, want := strings.Count(b.String(), "line \\u001b[2J\n"), 8*200; got != want {
 		t.Errorf("%d whole escaped lines, want %d", got, want)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/wasmcanvas/wasmcanvas/internal/testref"
 	"github.com/wasmcanvas/wasmcanvas/pkg/daemon"
 	"github.com/wasmcanvas/wasmcanvas/pkg/lattice/embedded"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 )
 
 // builtBinary is a Go main package built once per test binary into a
@@ -86,7 +88,7 @@ type Canvasd struct {
 	API string
 
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *testkit.Buffer
 	done chan struct{}
 }
 
@@ -133,7 +135,7 @@ func Start(t testing.TB, opts Options) *Canvasd {
 // t.Fatal, so Restart may run on a test's helper goroutine.
 func (c *Canvasd) start() error {
 	if c.log == nil {
-		c.log = &syncBuffer{}
+		c.log = &testkit.Buffer{}
 	}
 	c.cmd = exec.Command(c.bin, c.args...)
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
@@ -224,23 +226,6 @@ func (c *Canvasd) ExitCode() int {
 
 // Log is what the process wrote so far.
 func (c *Canvasd) Log() string { return c.log.String() }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // NATS is an embedded nats-server with JetStream that can be restarted on
 // the same port and store directory.

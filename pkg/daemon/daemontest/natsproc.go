@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/wasmcanvas/wasmcanvas/internal/testkit"
 )
 
 // NATSServerBinary builds nats-server (the module version in go.mod) once
@@ -26,7 +28,7 @@ type NATSProcess struct {
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *syncBuffer
+	log  *testkit.Buffer
 	// conf, when set, is a config written elsewhere (StartNATSConfig),
 	// and addr the address it listens on for clients.
 	conf, addr string
@@ -95,7 +97,7 @@ func (n *NATSProcess) URL() string {
 // It does not call t.Fatal, so it may run on a test's helper goroutine.
 func (n *NATSProcess) Start() error {
 	if n.log == nil {
-		n.log = &syncBuffer{}
+		n.log = &testkit.Buffer{}
 	}
 	conf := n.conf
 	if conf == "" {
