@@ -131,57 +131,50 @@ func TestKeyFetchOutlivesTheCallerThatStartedIt(t *testing.T) {
 	<-firstDone
 }
 
-// An https issuer's key set is never fetched in the clear, even when its
-// discovery document names an http jwks_uri.
+// An https issuer's key set is never fetched in the clear: not when its
+// discovery document names an http jwks_uri, nor when a redirect moves
+// the keys to plain http.
 func TestHTTPSIssuerKeysComeOverHTTPS(t *testing.T) {
 	t.Parallel()
-	key := newRSAJWK(t, "k")
-	var plainFetches atomic.Int64
-	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		plainFetches.Add(1)
-		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}})
-	}))
-	t.Cleanup(plain.Close)
-	var issuer string
-	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(Metadata{Issuer: issuer, JWKSURI: plain.URL + "/jwks"})
-	}))
-	t.Cleanup(tlsSrv.Close)
-	issuer = tlsSrv.URL
-	v, err := NewVerifier(VerifierOptions{Issuer: issuer, Audience: "api", Keys: RemoteKeys(issuer, tlsSrv.Client())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := forge(t, key, map[string]any{"iss": issuer, "aud": "api", "exp": time.Now().Add(time.Hour).Unix()})
-	_, err = v.Verify(context.Background(), tok)
-	if err == nil || plainFetches.Load() != 0 || !strings.Contains(err.Error(), "must come over https") {
-		t.Fatalf("http jwks_uri of an https issuer: %v, %d plain fetches", err, plainFetches.Load())
-	}
-}
-
-// What an https issuer serves may not be moved to plain http by a
-// redirect either: the discovery document, then the keys.
-func TestHTTPSIssuerRedirectStaysHTTPS(t *testing.T) {
-	t.Parallel()
-	key := newRSAJWK(t, "k")
-	var plainFetches atomic.Int64
-	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		plainFetches.Add(1)
-		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}})
-	}))
-	t.Cleanup(plain.Close)
-	var issuer string
-	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/jwks" {
-			http.Redirect(w, r, plain.URL+"/jwks", http.StatusFound)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(Metadata{Issuer: issuer, JWKSURI: issuer + "/jwks"})
-	}))
-	t.Cleanup(tlsSrv.Close)
-	issuer = tlsSrv.URL
-	_, err := RemoteKeys(issuer, tlsSrv.Client())(context.Background())
-	if err == nil || plainFetches.Load() != 0 || !strings.Contains(err.Error(), "must stay on https") {
-		t.Fatalf("keys redirected to plain http: %v, %d plain fetches", err, plainFetches.Load())
+	for _, tc := range []struct {
+		name     string
+		redirect bool // the https jwks_uri redirects to the plain server
+		want     string
+	}{
+		{"http jwks_uri", false, "must come over https"},
+		{"redirect to http", true, "must stay on https"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			key := newRSAJWK(t, "k")
+			var plainFetches atomic.Int64
+			plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				plainFetches.Add(1)
+				_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}})
+			}))
+			t.Cleanup(plain.Close)
+			var issuer string
+			tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.URL.Path == "/jwks":
+					http.Redirect(w, r, plain.URL+"/jwks", http.StatusFound)
+				case tc.redirect:
+					_ = json.NewEncoder(w).Encode(Metadata{Issuer: issuer, JWKSURI: issuer + "/jwks"})
+				default:
+					_ = json.NewEncoder(w).Encode(Metadata{Issuer: issuer, JWKSURI: plain.URL + "/jwks"})
+				}
+			}))
+			t.Cleanup(tlsSrv.Close)
+			issuer = tlsSrv.URL
+			v, err := NewVerifier(VerifierOptions{Issuer: issuer, Audience: "api", Keys: RemoteKeys(issuer, tlsSrv.Client())})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := forge(t, key, map[string]any{"iss": issuer, "aud": "api", "exp": time.Now().Add(time.Hour).Unix()})
+			_, err = v.Verify(context.Background(), tok)
+			if err == nil || plainFetches.Load() != 0 || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v, %d plain fetches; want %q and none", err, plainFetches.Load(), tc.want)
+			}
+		})
 	}
 }

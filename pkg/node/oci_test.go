@@ -102,6 +102,26 @@ func testOCI(t *testing.T) *OCI {
 
 // fetchWithin is o.Fetch bounded in time: a pull that hangs fails the
 // test instead of the run.
+// checkFetch fetches ref on a fresh node: with want "" it must give
+// wasm, else fail naming ref and saying want, never quoting
+// unquoted (what the registry or a redirect served).
+func checkFetch(t *testing.T, ref string, wasm []byte, want, unquoted string) {
+	t.Helper()
+	w, err := fetchWithin(t, testOCI(t), ref)
+	if want == "" {
+		if err != nil || !bytes.Equal(w.Bytes, wasm) {
+			t.Fatalf("Fetch(%s) = %v", ref, err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ref) {
+		t.Errorf("Fetch(%s) = %v, want it to name the reference and say %q", ref, err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), unquoted) {
+		t.Errorf("the error quotes what the registry served (%q): %v", unquoted, err)
+	}
+}
+
 func fetchWithin(t *testing.T, o *OCI, ref string) (*artefact.Wasm, error) {
 	t.Helper()
 	type result struct {
@@ -230,19 +250,7 @@ func TestOCILayerIsReadAsTheManifestDeclaresIt(t *testing.T) {
 				return serveManifest(tc.manifest), tc.blob(stop)
 			})
 			ref := reg + "/components/echo:1"
-			w, err := fetchWithin(t, testOCI(t), ref)
-			if tc.want == "" {
-				if err != nil || !bytes.Equal(w.Bytes, wasm) {
-					t.Fatalf("Fetch(%s) = %v", ref, err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ref) {
-				t.Errorf("Fetch(%s) = %v, want it to name the reference and say %q", ref, err, tc.want)
-			}
-			if err != nil && strings.Contains(err.Error(), "root:x") {
-				t.Errorf("the error quotes the layer: %v", err)
-			}
+			checkFetch(t, ref, wasm, tc.want, "root:x")
 		})
 	}
 }
@@ -373,19 +381,7 @@ func TestOCIRegistryRedirects(t *testing.T) {
 			reg := httptest.NewServer(tc.start(service(t, tc.serviceAddr)))
 			t.Cleanup(reg.Close)
 			ref := reg.Listener.Addr().String() + "/components/echo:1"
-			w, err := fetchWithin(t, testOCI(t), ref)
-			if tc.want == "" {
-				if err != nil || !bytes.Equal(w.Bytes, wasm) {
-					t.Fatalf("Fetch(%s) = %v", ref, err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ref) {
-				t.Errorf("Fetch(%s) = %v, want it to name the reference and say %q", ref, err, tc.want)
-			}
-			if err != nil && strings.Contains(err.Error(), secret) {
-				t.Errorf("the error quotes what the redirect reached: %v", err)
-			}
+			checkFetch(t, ref, wasm, tc.want, secret)
 		})
 	}
 }
